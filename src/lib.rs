@@ -1,0 +1,5 @@
+//! webstack-operator: a Kubernetes operator that turns a few manifests (`WebStack`, `TargetGroup`,
+//! `ListenerRule`, `ContainerService`, `StaticSite`) into a complete web stack on AWS.
+
+pub mod api;
+pub mod manager;

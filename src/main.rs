@@ -1,0 +1,52 @@
+//! The `webstack-operator` binary: `run` (the controller manager) and `crds` (print every CRD).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use webstack_operator::{api, manager};
+
+#[derive(Parser)]
+#[command(
+    name = "webstack-operator",
+    version,
+    about = "Turns WebStack manifests into a web stack on AWS"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the controller manager against the current kubeconfig / in-cluster config and AWS.
+    Run(manager::RunOptions),
+    /// Print every CustomResourceDefinition as YAML (the source of `crds/`).
+    Crds,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Crds => match api::crds_yaml() {
+            Ok(yaml) => {
+                print!("{yaml}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("error: rendering the CRDs: {err}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Run(opts) => {
+            manager::init_tracing();
+            match manager::run(opts).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("error: {}", manager::report(&err));
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

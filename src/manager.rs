@@ -1,0 +1,153 @@
+//! The controller manager behind `webstack-operator run`: options, start-up checks and the
+//! lifetime of the process. Controllers for each kind register here as they are built; today
+//! `run` verifies that it can reach the cluster, that the CRDs are installed and established, and
+//! that an AWS region is configured, then serves until SIGINT/SIGTERM.
+
+use std::time::Duration;
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::{Api, Client, ResourceExt};
+use thiserror::Error;
+
+use crate::api;
+
+/// Options of `webstack-operator run`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunOptions {
+    /// Identifies this Kubernetes cluster in the `webstack.io/cluster` tag, so two clusters sharing an
+    /// AWS account never touch each other's resources.
+    #[arg(long, env = "WEBSTACK_CLUSTER_ID", default_value = "default")]
+    pub cluster_id: String,
+    /// How often every resource is re-checked against AWS for drift, e.g. `10m`, `90s`, `1h`.
+    #[arg(long, env = "WEBSTACK_RESYNC_PERIOD", default_value = "10m", value_parser = parse_duration)]
+    pub resync_period: Duration,
+}
+
+/// Errors that stop the manager.
+#[derive(Debug, Error)]
+pub enum ManagerError {
+    #[error("cannot build a Kubernetes client from the kubeconfig or in-cluster configuration")]
+    KubeConfig(#[source] kube::Error),
+    #[error("cannot read CustomResourceDefinition {name}")]
+    ReadCrd {
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error(
+        "CustomResourceDefinition {name} is not installed: apply crds/ (or the Helm chart) first"
+    )]
+    CrdMissing { name: String },
+    #[error("CustomResourceDefinition {name} is not Established yet")]
+    CrdNotEstablished { name: String },
+    #[error("no AWS region configured: set AWS_REGION (or a profile region)")]
+    NoRegion,
+    #[error("waiting for a shutdown signal")]
+    Signal(#[source] std::io::Error),
+}
+
+/// One line with an error and its chain of causes.
+pub fn report(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Runs the manager until a shutdown signal.
+pub async fn run(opts: RunOptions) -> Result<(), ManagerError> {
+    let client = Client::try_default()
+        .await
+        .map_err(ManagerError::KubeConfig)?;
+    check_crds(&client).await?;
+    let aws = aws_config::load_from_env().await;
+    let region = aws.region().ok_or(ManagerError::NoRegion)?;
+    tracing::info!(cluster_id = %opts.cluster_id, region = %region, resync = ?opts.resync_period, "webstack-operator started");
+    shutdown_signal().await?;
+    tracing::info!("shutting down");
+    Ok(())
+}
+
+/// Every CRD of [`api::crds`] must exist and be Established.
+pub async fn check_crds(client: &Client) -> Result<(), ManagerError> {
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for want in api::crds() {
+        let name = want.name_any();
+        let have = crds
+            .get_opt(&name)
+            .await
+            .map_err(|source| ManagerError::ReadCrd {
+                name: name.clone(),
+                source,
+            })?
+            .ok_or_else(|| ManagerError::CrdMissing { name: name.clone() })?;
+        let established = have
+            .status
+            .and_then(|s| s.conditions)
+            .unwrap_or_default()
+            .iter()
+            .any(|c| c.type_ == "Established" && c.status == "True");
+        if !established {
+            return Err(ManagerError::CrdNotEstablished { name });
+        }
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() -> Result<(), ManagerError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).map_err(ManagerError::Signal)?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.map_err(ManagerError::Signal),
+        _ = term.recv() => Ok(()),
+    }
+}
+
+/// Parses `90s`, `10m`, `1h` or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration like 90s, 10m or 1h"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(format!("`{s}` has unknown unit `{unit}`: use s, m or h")),
+    };
+    if secs == 0 {
+        return Err("the period must be positive".into());
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5d").is_err());
+    }
+}

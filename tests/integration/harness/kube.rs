@@ -1,0 +1,144 @@
+//! A real kube-apiserver with embedded etcd, started once per test binary. Tests get a fresh
+//! [`kube::Client`] (clients are tied to the Tokio runtime of each test) and their own namespace.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::runtime::wait::{await_condition, conditions};
+use kube::{Api, Client, Config, ResourceExt};
+
+use super::{repo_root, script_output, unique};
+
+struct Server {
+    kubeconfig: PathBuf,
+    /// Kept for the life of the test process: when it exits, the pipe to the server's stdin
+    /// closes and the server shuts down and removes its data directory.
+    _child: Child,
+}
+
+static SERVER: OnceLock<Server> = OnceLock::new();
+
+fn server() -> &'static Server {
+    SERVER.get_or_init(start)
+}
+
+fn start() -> Server {
+    let bin = script_output("build-apiserver.sh");
+    let dir = std::env::temp_dir().join(unique("webstack-apiserver"));
+    std::fs::create_dir_all(&dir).expect("create the API server's data dir");
+    let log_path = dir.with_extension("log");
+    let log = std::fs::File::create(&log_path).expect("create the API server log");
+    let mut child = Command::new(&bin)
+        .arg(format!("--data-dir={}", dir.display()))
+        .arg("--remove-data-dir")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(path) = line.strip_prefix("READY ") {
+                let _ = tx.send(PathBuf::from(path));
+            }
+        }
+    });
+    match rx.recv_timeout(Duration::from_secs(180)) {
+        Ok(kubeconfig) => Server {
+            kubeconfig,
+            _child: child,
+        },
+        Err(_) => {
+            let _ = child.kill();
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            panic!(
+                "the test kube-apiserver did not become ready in 180s; last log lines ({}):\n{}",
+                log_path.display(),
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
+    }
+}
+
+/// Path of the admin kubeconfig of the shared test API server.
+pub fn kubeconfig_path() -> PathBuf {
+    server().kubeconfig.clone()
+}
+
+/// A client for the shared test API server, bound to the calling test's runtime.
+pub async fn client() -> Client {
+    let path = kubeconfig_path();
+    let kubeconfig = Kubeconfig::read_from(&path).expect("read the test kubeconfig");
+    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .expect("load the test kubeconfig");
+    Client::try_from(config).expect("build a client")
+}
+
+/// Creates a namespace of its own for a test.
+pub async fn namespace(client: &Client, prefix: &str) -> String {
+    let name = unique(prefix);
+    let ns: Namespace = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}
+    }))
+    .expect("namespace object");
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+        .expect("create the test namespace");
+    name
+}
+
+/// The CRDs as checked in under `crds/`.
+pub fn checked_in_crds() -> Vec<CustomResourceDefinition> {
+    let dir = repo_root().join("crds");
+    let mut out = Vec::new();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("read crds/")
+        .map(|e| e.expect("crds/ entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    files.sort();
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("read a CRD file");
+        for doc in serde_yaml::Deserializer::from_str(&text) {
+            let value: serde_json::Value = serde::Deserialize::deserialize(doc).expect("CRD YAML");
+            if !value.is_null() {
+                out.push(serde_json::from_value(value).expect("a CustomResourceDefinition"));
+            }
+        }
+    }
+    out
+}
+
+/// Installs every CRD of `crds/` (server-side apply; idempotent) and waits until each is Established.
+pub async fn install_crds(client: &Client) -> Vec<CustomResourceDefinition> {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let params = PatchParams::apply("webstack-tests").force();
+    let mut installed = Vec::new();
+    for crd in checked_in_crds() {
+        let name = crd.name_any();
+        api.patch(&name, &params, &Patch::Apply(&crd))
+            .await
+            .unwrap_or_else(|e| panic!("installing CRD {name}: {e}"));
+        let established = await_condition(api.clone(), &name, conditions::is_crd_established());
+        let crd = tokio::time::timeout(Duration::from_secs(60), established)
+            .await
+            .unwrap_or_else(|_| panic!("CRD {name} not Established within 60s"))
+            .expect("watching the CRD")
+            .expect("the CRD exists");
+        installed.push(crd);
+    }
+    installed
+}

@@ -1,0 +1,380 @@
+//! A table of invalid manifests, one or more per validation rule of the schema, each refused by the
+//! real API server with a message that names the offending field. Cases are sent as a dry-run
+//! create, as `kubectl create` / client-side `kubectl apply` do. (Server-side apply reports duplicate
+//! list-map keys earlier, as HTTP 500 "duplicate entries for key [name=...]", also naming the field.)
+
+use kube::Error;
+use kube::api::{DynamicObject, Patch, PatchParams, PostParams};
+
+use crate::examples::api_for;
+use crate::harness::kube::{client, install_crds, namespace};
+
+const STACK: &str = r#"
+apiVersion: webstack.io/v1alpha1
+kind: WebStack
+metadata: {name: bad}
+spec:
+  network: {cidr: 10.0.0.0/16}
+  loadBalancer:
+    listeners:
+      - {name: http, port: 80}
+"#;
+
+/// (what is wrong, manifest, substrings the refusal must contain: the field path, then the message)
+const CASES: &[(&str, &str, &[&str])] = &[
+    (
+        "listener action with two kinds",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: WebStack, metadata: {name: bad}, spec: {network: {cidr: 10.0.0.0/16},
+           loadBalancer: {listeners: [{name: http, port: 80, defaultAction: {fixedResponse: {statusCode: 404},
+           redirect: {statusCode: HTTP_301}}}]}}}"#,
+        &[
+            "spec.loadBalancer.listeners[0].defaultAction",
+            "exactly one of forward, fixedResponse or redirect",
+        ],
+    ),
+    (
+        "rule action with no kind",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: ListenerRule, metadata: {name: bad}, spec: {stackRef: {name: s},
+           listener: http, conditions: {pathPatterns: ["/a"]}, action: {}}}"#,
+        &[
+            "spec.action",
+            "exactly one of forward, fixedResponse or redirect",
+        ],
+    ),
+    (
+        "HTTPS listener without certificateArn",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: WebStack, metadata: {name: bad}, spec: {network: {cidr: 10.0.0.0/16},
+           loadBalancer: {listeners: [{name: https, port: 443, protocol: HTTPS}]}}}"#,
+        &[
+            "spec.loadBalancer.listeners[0].certificateArn",
+            "an HTTPS listener needs certificateArn",
+        ],
+    ),
+    (
+        "HTTPS listener with certificateArn: null (as API.md writes it)",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: WebStack, metadata: {name: bad}, spec: {network: {cidr: 10.0.0.0/16},
+           loadBalancer: {listeners: [{name: https, port: 443, protocol: HTTPS, certificateArn: null}]}}}"#,
+        &[
+            "spec.loadBalancer.listeners[0].certificateArn",
+            "an HTTPS listener needs certificateArn",
+        ],
+    ),
+    (
+        "listener protocol not in the enum",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: WebStack, metadata: {name: bad}, spec: {network: {cidr: 10.0.0.0/16},
+           loadBalancer: {listeners: [{name: ftp, port: 21, protocol: FTP}]}}}"#,
+        &[
+            "spec.loadBalancer.listeners[0].protocol",
+            "Unsupported value: \"FTP\"",
+        ],
+    ),
+    (
+        "listener names not unique",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: WebStack, metadata: {name: bad}, spec: {network: {cidr: 10.0.0.0/16},
+           loadBalancer: {listeners: [{name: http, port: 80}, {name: http, port: 8080}]}}}"#,
+        &["spec.loadBalancer.listeners[1]", "Duplicate value"],
+    ),
+    (
+        "a listener port used twice",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: WebStack, metadata: {name: bad}, spec: {network: {cidr: 10.0.0.0/16},
+           loadBalancer: {listeners: [{name: a, port: 80}, {name: b, port: 80}]}}}"#,
+        &[
+            "spec.loadBalancer.listeners",
+            "each listener needs its own port",
+        ],
+    ),
+    (
+        "listener port out of range",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: WebStack, metadata: {name: bad}, spec: {network: {cidr: 10.0.0.0/16},
+           loadBalancer: {listeners: [{name: http, port: 70000}]}}}"#,
+        &["spec.loadBalancer.listeners[0].port", "65535"],
+    ),
+    (
+        "listener without a port",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: WebStack, metadata: {name: bad}, spec: {network: {cidr: 10.0.0.0/16},
+           loadBalancer: {listeners: [{name: http}]}}}"#,
+        &["spec.loadBalancer.listeners[0].port", "Required value"],
+    ),
+    (
+        "network with neither vpcId nor cidr",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: WebStack, metadata: {name: bad}, spec: {network: {availabilityZones: 3}}}"#,
+        &["spec.network", "set either vpcId"],
+    ),
+    (
+        "vpcId without subnet ids",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: WebStack, metadata: {name: bad}, spec: {network: {vpcId: vpc-0abc}}}"#,
+        &[
+            "spec.network",
+            "vpcId requires publicSubnetIds and privateSubnetIds",
+        ],
+    ),
+    (
+        "vpcId and cidr together",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: WebStack, metadata: {name: bad}, spec: {network: {vpcId: vpc-0abc,
+           publicSubnetIds: [subnet-a1], privateSubnetIds: [subnet-c1], cidr: 10.0.0.0/16}}}"#,
+        &["spec.network", "vpcId and cidr are mutually exclusive"],
+    ),
+    (
+        "cidr that is not a CIDR",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: WebStack, metadata: {name: bad}, spec: {network: {cidr: 10.0.0.0/33}}}"#,
+        &["spec.network.cidr", "cidr must be an IPv4 network address"],
+    ),
+    (
+        "cidr with host bits set",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: WebStack, metadata: {name: bad}, spec: {network: {cidr: 10.0.0.1/16}}}"#,
+        &["spec.network.cidr", "cidr must be an IPv4 network address"],
+    ),
+    (
+        "more availability zones than allowed",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: WebStack, metadata: {name: bad}, spec: {network: {cidr: 10.0.0.0/16, availabilityZones: 7}}}"#,
+        &["spec.network.availabilityZones", "less than or equal to 6"],
+    ),
+    (
+        "subnet id malformed",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: WebStack, metadata: {name: bad}, spec: {network: {vpcId: vpc-0abc,
+           publicSubnetIds: [public-a], privateSubnetIds: [subnet-c1]}}}"#,
+        &["spec.network.publicSubnetIds[0]", "should match"],
+    ),
+    (
+        "allowedCidrs entry that is not a CIDR",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: WebStack, metadata: {name: bad}, spec: {network: {cidr: 10.0.0.0/16},
+           loadBalancer: {allowedCidrs: [everyone], listeners: []}}}"#,
+        &[
+            "spec.loadBalancer.allowedCidrs",
+            "allowedCidrs entries must be CIDRs",
+        ],
+    ),
+    (
+        "fixed response with a 3XX status",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: ListenerRule, metadata: {name: bad}, spec: {stackRef: {name: s},
+           listener: http, conditions: {pathPatterns: ["/a"]}, action: {fixedResponse: {statusCode: 302}}}}"#,
+        &[
+            "spec.action.fixedResponse.statusCode",
+            "statusCode must be 2XX, 4XX or 5XX",
+        ],
+    ),
+    (
+        "redirect without a status code",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: ListenerRule, metadata: {name: bad}, spec: {stackRef: {name: s},
+           listener: http, conditions: {pathPatterns: ["/a"]}, action: {redirect: {protocol: HTTPS}}}}"#,
+        &["spec.action.redirect.statusCode", "Required value"],
+    ),
+    (
+        "rule with empty conditions",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: ListenerRule, metadata: {name: bad}, spec: {stackRef: {name: s},
+           listener: http, conditions: {}, action: {fixedResponse: {statusCode: 200}}}}"#,
+        &["spec.conditions", "conditions needs at least one of"],
+    ),
+    (
+        "rule without conditions",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: ListenerRule, metadata: {name: bad}, spec: {stackRef: {name: s},
+           listener: http, action: {fixedResponse: {statusCode: 200}}}}"#,
+        &["spec.conditions", "Required value"],
+    ),
+    (
+        "rule priority 0",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: ListenerRule, metadata: {name: bad}, spec: {stackRef: {name: s},
+           listener: http, priority: 0, conditions: {pathPatterns: ["/a"]}, action: {fixedResponse: {statusCode: 200}}}}"#,
+        &["spec.priority", "greater than or equal to 1"],
+    ),
+    (
+        "rule priority 50001",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: ListenerRule, metadata: {name: bad}, spec: {stackRef: {name: s},
+           listener: http, priority: 50001, conditions: {pathPatterns: ["/a"]}, action: {fixedResponse: {statusCode: 200}}}}"#,
+        &["spec.priority", "less than or equal to 50000"],
+    ),
+    (
+        "rule without stackRef",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: ListenerRule, metadata: {name: bad}, spec: {
+           listener: http, conditions: {pathPatterns: ["/a"]}, action: {fixedResponse: {statusCode: 200}}}}"#,
+        &["spec.stackRef", "Required value"],
+    ),
+    (
+        "sourceIps entry that is not a CIDR",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: ListenerRule, metadata: {name: bad}, spec: {stackRef: {name: s},
+           listener: http, conditions: {sourceIps: ["office"]}, action: {fixedResponse: {statusCode: 200}}}}"#,
+        &[
+            "spec.conditions.sourceIps",
+            "sourceIps entries must be CIDRs",
+        ],
+    ),
+    (
+        "target group without a port",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: TargetGroup, metadata: {name: bad}, spec: {stackRef: {name: s}}}"#,
+        &["spec.port", "Required value"],
+    ),
+    (
+        "target group type not in the enum",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: TargetGroup, metadata: {name: bad}, spec: {stackRef: {name: s},
+           port: 80, targetType: lambda}}"#,
+        &["spec.targetType", "Unsupported value: \"lambda\""],
+    ),
+    (
+        "health check timeout not below the interval",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: TargetGroup, metadata: {name: bad}, spec: {stackRef: {name: s},
+           port: 80, healthCheck: {timeoutSeconds: 30, intervalSeconds: 30}}}"#,
+        &[
+            "spec.healthCheck.timeoutSeconds",
+            "timeoutSeconds must be less than intervalSeconds",
+        ],
+    ),
+    (
+        "slow start between 1 and 29 seconds",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: TargetGroup, metadata: {name: bad}, spec: {stackRef: {name: s},
+           port: 80, slowStartSeconds: 10}}"#,
+        &[
+            "spec.slowStartSeconds",
+            "slowStartSeconds must be 0 or 30..900",
+        ],
+    ),
+    (
+        "FARGATE with bridge networking",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: ContainerService, metadata: {name: bad}, spec: {stackRef: {name: s},
+           launchType: FARGATE, networkMode: bridge, cpu: "256", memory: "512", containers: [{name: a, image: nginx}]}}"#,
+        &[
+            "spec.networkMode",
+            "launchType FARGATE requires networkMode awsvpc",
+        ],
+    ),
+    (
+        "FARGATE without task cpu and memory",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: ContainerService, metadata: {name: bad}, spec: {stackRef: {name: s},
+           containers: [{name: a, image: nginx}]}}"#,
+        &[
+            "spec",
+            "launchType FARGATE requires task-level cpu and memory",
+        ],
+    ),
+    (
+        "container names not unique",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: ContainerService, metadata: {name: bad}, spec: {stackRef: {name: s},
+           cpu: "256", memory: "512", containers: [{name: a, image: nginx}, {name: a, image: redis}]}}"#,
+        &["spec.containers[1]", "Duplicate value"],
+    ),
+    (
+        "no containers",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: ContainerService, metadata: {name: bad}, spec: {stackRef: {name: s},
+           cpu: "256", memory: "512", containers: []}}"#,
+        &["spec.containers", "should have at least 1 items"],
+    ),
+    (
+        "container without an image",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: ContainerService, metadata: {name: bad}, spec: {stackRef: {name: s},
+           cpu: "256", memory: "512", containers: [{name: a}]}}"#,
+        &["spec.containers[0].image", "Required value"],
+    ),
+    (
+        "load balancer attachment without a target group",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: ContainerService, metadata: {name: bad}, spec: {stackRef: {name: s},
+           cpu: "256", memory: "512", containers: [{name: a, image: nginx}], loadBalancer: {containerName: a}}}"#,
+        &[
+            "spec.loadBalancer",
+            "loadBalancer.targetGroupRef is required",
+        ],
+    ),
+    (
+        "autoscaling min above max",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: ContainerService, metadata: {name: bad}, spec: {stackRef: {name: s},
+           cpu: "256", memory: "512", containers: [{name: a, image: nginx}],
+           autoscaling: {minCapacity: 5, maxCapacity: 2, targetCpuPercent: 60}}}"#,
+        &[
+            "spec.autoscaling.minCapacity",
+            "minCapacity must not exceed maxCapacity",
+        ],
+    ),
+    (
+        "autoscaling without a target",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: ContainerService, metadata: {name: bad}, spec: {stackRef: {name: s},
+           cpu: "256", memory: "512", containers: [{name: a, image: nginx}], autoscaling: {minCapacity: 1, maxCapacity: 2}}}"#,
+        &[
+            "spec.autoscaling",
+            "autoscaling needs targetCpuPercent or targetMemoryPercent",
+        ],
+    ),
+    (
+        "log retention CloudWatch does not offer",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: ContainerService, metadata: {name: bad}, spec: {stackRef: {name: s},
+           cpu: "256", memory: "512", containers: [{name: a, image: nginx}], logs: {retentionDays: 10}}}"#,
+        &["spec.logs.retentionDays", "retentionDays must be one of"],
+    ),
+    (
+        "inline service container: FARGATE with host networking",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: WebStack, metadata: {name: bad}, spec: {network: {cidr: 10.0.0.0/16},
+           services: [{name: web, container: {networkMode: host, cpu: "256", memory: "512", containers: [{name: a, image: nginx}]}}]}}"#,
+        &[
+            "spec.services[0].container.networkMode",
+            "launchType FARGATE requires networkMode awsvpc",
+        ],
+    ),
+    (
+        "site aliases without a certificate",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: StaticSite, metadata: {name: bad}, spec: {aliases: [www.example.com]}}"#,
+        &["spec.certificateArn", "aliases need certificateArn"],
+    ),
+    (
+        "site route to the load balancer without a stack",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: StaticSite, metadata: {name: bad}, spec: {routes: [{pathPattern: /api/*}]}}"#,
+        &[
+            "spec.stackRef",
+            "routes with origin loadBalancer need stackRef",
+        ],
+    ),
+    (
+        "site route with a method set CloudFront does not offer",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: StaticSite, metadata: {name: bad}, spec: {stackRef: {name: s},
+           routes: [{pathPattern: /api/*, allowedMethods: [GET, POST]}]}}"#,
+        &["spec.routes[0].allowedMethods", "allowedMethods must be"],
+    ),
+];
+
+#[tokio::test]
+async fn invalid_manifests_are_refused_naming_the_field() {
+    let client = client().await;
+    install_crds(&client).await;
+    let ns = namespace(&client, "invalid").await;
+
+    // The base manifest is valid, so each refusal below is the rule under test.
+    let base: DynamicObject = serde_yaml::from_str(STACK).expect("base manifest");
+    api_for(&client, &ns, &base)
+        .patch(
+            "bad",
+            &PatchParams::apply("webstack-invalid-test").dry_run(),
+            &Patch::Apply(&base),
+        )
+        .await
+        .expect("the base manifest is valid");
+
+    let mut failures = Vec::new();
+    for (what, manifest, expected) in CASES {
+        let obj: DynamicObject =
+            serde_yaml::from_str(manifest).unwrap_or_else(|e| panic!("{what}: bad YAML: {e}"));
+        let api = api_for(&client, &ns, &obj);
+        let params = PostParams {
+            dry_run: true,
+            field_manager: Some("webstack-invalid-test".into()),
+        };
+        match api.create(&params, &obj).await {
+            Ok(_) => failures.push(format!("{what}: accepted")),
+            Err(Error::Api(resp)) => {
+                let missing: Vec<_> = expected
+                    .iter()
+                    .filter(|s| !resp.message.contains(*s))
+                    .collect();
+                if resp.code != 422 || !missing.is_empty() {
+                    failures.push(format!(
+                        "{what}: HTTP {} {:?}, missing {missing:?}",
+                        resp.code, resp.message
+                    ));
+                }
+            }
+            Err(other) => failures.push(format!("{what}: unexpected error {other}")),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        CASES.len(),
+        failures.join("\n")
+    );
+}

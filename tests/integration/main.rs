@@ -1,0 +1,9 @@
+//! Integration tests against real components: a real kube-apiserver (with etcd, structural
+//! schemas and CEL) and the moto AWS emulator. One test binary, so the API server starts once.
+
+mod harness;
+
+mod aws_smoke;
+mod crds;
+mod examples;
+mod invalid;
