@@ -1,0 +1,175 @@
+//! Ownership of AWS resources: the tags every created or adopted resource carries, deterministic
+//! names, and the check that keeps the operator's hands off resources that belong to someone else
+//! (another `--cluster-id`, another custom resource).
+
+use std::collections::BTreeMap;
+
+/// `webstack.io/managed-by`.
+pub const MANAGED_BY: &str = "webstack.io/managed-by";
+/// The value of `webstack.io/managed-by`.
+pub const MANAGED_BY_VALUE: &str = "webstack-operator";
+/// `webstack.io/cluster`: the operator's `--cluster-id`.
+pub const CLUSTER: &str = "webstack.io/cluster";
+/// `webstack.io/owner`: `<namespace>/<Kind>/<name>`.
+pub const OWNER: &str = "webstack.io/owner";
+/// `webstack.io/uid`: the owning custom resource's `metadata.uid`.
+pub const UID: &str = "webstack.io/uid";
+/// `webstack.io/component`: which part of its owner a resource is (`vpc`, `subnet/public/0`, ...).
+pub const COMPONENT: &str = "webstack.io/component";
+
+/// The custom resource that owns AWS resources, and the operator instance acting for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Owner {
+    pub cluster_id: String,
+    pub namespace: String,
+    pub kind: &'static str,
+    pub name: String,
+    pub uid: String,
+}
+
+/// Whether a resource found in AWS may be touched.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ownership {
+    /// Ours: same cluster id and uid.
+    Ours,
+    /// Managed by webstack-operator for another cluster or resource: never touched.
+    Foreign { tag: &'static str, value: String },
+    /// Not managed by the operator at all (may be adopted on request).
+    Unmanaged,
+}
+
+impl Owner {
+    /// The ownership tags plus `user` tags (user tags never override ownership tags).
+    pub fn tags(
+        &self,
+        user: &BTreeMap<String, String>,
+        component: &str,
+        name: &str,
+    ) -> BTreeMap<String, String> {
+        let mut tags = user.clone();
+        tags.insert("Name".into(), name.into());
+        tags.insert(MANAGED_BY.into(), MANAGED_BY_VALUE.into());
+        tags.insert(CLUSTER.into(), self.cluster_id.clone());
+        tags.insert(
+            OWNER.into(),
+            format!("{}/{}/{}", self.namespace, self.kind, self.name),
+        );
+        tags.insert(UID.into(), self.uid.clone());
+        tags.insert(COMPONENT.into(), component.into());
+        tags
+    }
+
+    /// Classifies a resource by its tags.
+    pub fn ownership(&self, tags: &BTreeMap<String, String>) -> Ownership {
+        if tags.get(MANAGED_BY).map(String::as_str) != Some(MANAGED_BY_VALUE) {
+            return Ownership::Unmanaged;
+        }
+        match (tags.get(CLUSTER), tags.get(UID)) {
+            (Some(c), _) if *c != self.cluster_id => Ownership::Foreign {
+                tag: CLUSTER,
+                value: c.clone(),
+            },
+            (_, Some(u)) if *u != self.uid => Ownership::Foreign {
+                tag: UID,
+                value: u.clone(),
+            },
+            (Some(_), Some(_)) => Ownership::Ours,
+            (None, _) => Ownership::Foreign {
+                tag: CLUSTER,
+                value: String::new(),
+            },
+            (_, None) => Ownership::Foreign {
+                tag: UID,
+                value: String::new(),
+            },
+        }
+    }
+
+    /// A deterministic name of at most `max` characters (ELBv2 allows 32): `<prefix>-<namespace>-<name>`
+    /// shortened to fit, then `-` and the first 8 hex digits of the uid, so a re-created resource of the
+    /// same name gets a new AWS name. Only ASCII alphanumerics and `-` survive.
+    pub fn aws_name(&self, prefix: &str, max: usize) -> String {
+        let uid: String = self
+            .uid
+            .chars()
+            .filter(char::is_ascii_hexdigit)
+            .take(8)
+            .collect();
+        let base: String = format!("{prefix}-{}-{}", self.namespace, self.name)
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        let room = max.saturating_sub(uid.len() + 1);
+        let base = base[..base.len().min(room)].trim_end_matches('-');
+        format!("{base}-{uid}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owner() -> Owner {
+        Owner {
+            cluster_id: "prod".into(),
+            namespace: "movies".into(),
+            kind: "WebStack",
+            name: "netflux".into(),
+            uid: "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0".into(),
+        }
+    }
+
+    #[test]
+    fn names_are_deterministic_short_and_carry_the_uid() {
+        let o = owner();
+        assert_eq!(o.aws_name("ws", 32), "ws-movies-netflux-0f1e2d3c");
+        let long = Owner {
+            namespace: "a-very-long-namespace-name".into(),
+            name: "and.a.long.name".into(),
+            ..o
+        };
+        let n = long.aws_name("ws", 32);
+        assert!(n.len() <= 32, "{n}");
+        assert!(n.ends_with("-0f1e2d3c"), "{n}");
+        assert!(!n.contains("--") && !n.contains('.'), "{n}");
+        assert_eq!(n, long.aws_name("ws", 32));
+    }
+
+    #[test]
+    fn ownership_is_decided_by_cluster_and_uid() {
+        let o = owner();
+        let ours = o.tags(&BTreeMap::new(), "vpc", "n");
+        assert_eq!(o.ownership(&ours), Ownership::Ours);
+        let mut other_cluster = ours.clone();
+        other_cluster.insert(CLUSTER.into(), "staging".into());
+        assert_eq!(
+            o.ownership(&other_cluster),
+            Ownership::Foreign {
+                tag: CLUSTER,
+                value: "staging".into()
+            }
+        );
+        let mut other_uid = ours.clone();
+        other_uid.insert(UID.into(), "another".into());
+        assert_eq!(
+            o.ownership(&other_uid),
+            Ownership::Foreign {
+                tag: UID,
+                value: "another".into()
+            }
+        );
+        assert_eq!(o.ownership(&BTreeMap::new()), Ownership::Unmanaged);
+    }
+
+    #[test]
+    fn user_tags_never_override_ownership() {
+        let o = owner();
+        let user = BTreeMap::from([
+            (UID.to_string(), "spoof".to_string()),
+            ("team".into(), "movies".into()),
+        ]);
+        let tags = o.tags(&user, "vpc", "n");
+        assert_eq!(tags[UID], o.uid);
+        assert_eq!(tags["team"], "movies");
+    }
+}

@@ -1,0 +1,4 @@
+//! The WebStack controller: the shared infrastructure of one application. Shaped as load →
+//! validate ([`desired`]) → observe → plan ([`plan`]) → apply.
+
+pub mod desired;
