@@ -456,4 +456,4 @@ fn content_type(c: ContentType) -> &'static str {
 
 #[cfg(test)]
 #[path = "desired_tests.rs"]
-mod tests;
+pub(crate) mod tests;

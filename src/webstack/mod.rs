@@ -2,3 +2,5 @@
 //! validate ([`desired`]) → observe → plan ([`plan`]) → apply.
 
 pub mod desired;
+pub mod observed;
+pub mod plan;

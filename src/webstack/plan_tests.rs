@@ -1,0 +1,376 @@
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::webstack::desired::tests::{owner, spec, zones};
+use crate::webstack::desired::{ListenerAction, Source, validate};
+use crate::webstack::observed::*;
+
+const NETFLUX: &str = r#"
+network: {cidr: 10.0.0.0/16}
+loadBalancer:
+  listeners:
+    - {name: http, port: 80, defaultAction: {fixedResponse: {statusCode: 404, contentType: text/plain, messageBody: ":("}}}
+database: {engine: postgres}
+"#;
+
+fn desired(yaml: &str) -> DesiredStack {
+    validate(&spec(yaml), owner(), &zones(), &BTreeMap::new()).expect("valid spec")
+}
+
+/// The observed state of a stack that matches `d` exactly, as AWS would report it.
+fn converged(d: &DesiredStack) -> ObservedStack {
+    let mut o = ObservedStack::default();
+    if let DesiredNetwork::Create { cidr, subnets } = &d.network {
+        o.vpc = Some(ObservedVpc {
+            id: "vpc-1".into(),
+            cidr: cidr.to_string(),
+            managed: true,
+        });
+        o.internet_gateway = Some(ObservedGateway {
+            id: "igw-1".into(),
+            attached_vpc: Some("vpc-1".into()),
+        });
+        for (i, s) in subnets.iter().enumerate() {
+            o.subnets.push(ObservedSubnet {
+                id: format!("subnet-{i}"),
+                vpc_id: "vpc-1".into(),
+                cidr: s.cidr.to_string(),
+                availability_zone: s.availability_zone.clone(),
+                component: Some(s.component.clone()),
+            });
+        }
+        let public = subnets
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.public)
+            .map(|(i, _)| format!("subnet-{i}"));
+        o.route_tables.push(ObservedRouteTable {
+            id: "rtb-1".into(),
+            component: PUBLIC_ROUTE_TABLE.into(),
+            default_route: Some("igw-1".into()),
+            associated_subnets: public.collect(),
+        });
+    }
+    let id = |r: SgRole| format!("sg-{}", r.component().trim_start_matches("sg/"));
+    for g in &d.security_groups {
+        let ingress = g
+            .ingress
+            .iter()
+            .map(|r| RawIngress {
+                from_port: r.from_port,
+                to_port: r.to_port,
+                cidr: match &r.source {
+                    Source::Cidr(c) => Some(c.clone()),
+                    _ => None,
+                },
+                group_id: match &r.source {
+                    Source::Group(role) => Some(id(*role)),
+                    _ => None,
+                },
+            })
+            .collect();
+        o.security_groups.push(ObservedSecurityGroup {
+            id: id(g.role),
+            role: g.role,
+            ingress,
+        });
+    }
+    if let Some(lb) = &d.load_balancer {
+        o.load_balancer = Some(ObservedLoadBalancer {
+            arn: "arn:lb".into(),
+            dns_name: "lb.example".into(),
+            internal: lb.internal,
+            idle_timeout_seconds: Some(lb.idle_timeout_seconds),
+        });
+        for l in &lb.listeners {
+            o.listeners.push(ObservedListener {
+                arn: format!("arn:listener/{}", l.port),
+                port: l.port,
+                https: l.https,
+                certificate_arn: l.certificate_arn.clone(),
+                ssl_policy: l
+                    .ssl_policy
+                    .clone()
+                    .or_else(|| l.https.then(|| "ELBSecurityPolicy-2016-08".into())),
+                default_action: Some(l.default_action.clone()),
+            });
+        }
+    }
+    o.cluster = Some(ObservedCluster {
+        arn: "arn:cluster".into(),
+        name: d.cluster.name.clone(),
+        active: true,
+        container_insights: d.cluster.container_insights,
+    });
+    o
+}
+
+fn names(steps: &[Step]) -> Vec<String> {
+    steps.iter().map(ToString::to_string).collect()
+}
+
+#[test]
+fn creates_everything_in_dependency_order() {
+    let d = desired(NETFLUX);
+    let steps = names(&plan(&d, &ObservedStack::default()));
+    assert_eq!(
+        steps,
+        [
+            "create VPC 10.0.0.0/16",
+            "create internet gateway",
+            "attach internet gateway to the VPC",
+            "create subnet/public/0 10.0.0.0/20 in us-east-1a",
+            "create subnet/private/0 10.0.32.0/20 in us-east-1a",
+            "create subnet/public/1 10.0.16.0/20 in us-east-1b",
+            "create subnet/private/1 10.0.48.0/20 in us-east-1b",
+            "create route table rtb/public",
+            "route 0.0.0.0/0 of rtb/public to the internet gateway",
+            "associate subnet/public/0 with rtb/public",
+            "associate subnet/public/1 with rtb/public",
+            "create security group sg/load-balancer",
+            "create security group sg/services",
+            "create security group sg/database",
+            "authorize 1 ingress rule(s) on sg/load-balancer",
+            "authorize 2 ingress rule(s) on sg/services",
+            "authorize 1 ingress rule(s) on sg/database",
+            "create load balancer ws-movies-netflux-0f1e2d3c",
+            "set idle timeout to 60s",
+            "create listener http on port 80",
+            "create ECS cluster ws-movies-netflux-0f1e2d3c",
+        ]
+    );
+}
+
+#[test]
+fn a_converged_stack_plans_nothing() {
+    for yaml in [
+        NETFLUX,
+        "network: {vpcId: vpc-9, publicSubnetIds: [subnet-a], privateSubnetIds: [subnet-b]}",
+        r#"network: {cidr: 10.9.0.0/24, availabilityZones: 3}
+cluster: {containerInsights: true}
+cache: {}
+loadBalancer:
+  scheme: internal
+  idleTimeoutSeconds: 120
+  allowedCidrs: [10.0.0.0/8]
+  listeners:
+    - {name: https, port: 443, protocol: HTTPS, certificateArn: "arn:cert"}
+    - {name: http, port: 80, defaultAction: {redirect: {protocol: HTTPS, port: "443", statusCode: HTTP_301}}}"#,
+    ] {
+        let d = desired(yaml);
+        assert_eq!(plan(&d, &converged(&d)), vec![], "{yaml}");
+    }
+}
+
+#[test]
+fn an_adopted_network_is_never_created_or_changed() {
+    let d = desired(
+        "network: {vpcId: vpc-9, publicSubnetIds: [subnet-a], privateSubnetIds: [subnet-b]}",
+    );
+    let steps = names(&plan(&d, &ObservedStack::default()));
+    assert!(
+        steps
+            .iter()
+            .all(|s| !s.contains("VPC") && !s.contains("subnet") && !s.contains("gateway")),
+        "{steps:?}"
+    );
+}
+
+#[test]
+fn drift_is_corrected() {
+    type Drift = fn(&mut ObservedStack);
+    let cases: &[(&str, Drift, &[&str])] = &[
+        (
+            "listener deleted by hand",
+            |o| o.listeners.clear(),
+            &["create listener http on port 80"],
+        ),
+        (
+            "idle timeout changed",
+            |o| o.load_balancer.as_mut().unwrap().idle_timeout_seconds = Some(300),
+            &["change idle timeout from 300s to 60s"],
+        ),
+        (
+            "ingress rule added by hand",
+            |o| {
+                o.security_groups[0].ingress.push(RawIngress {
+                    from_port: 22,
+                    to_port: 22,
+                    cidr: Some("0.0.0.0/0".into()),
+                    group_id: None,
+                })
+            },
+            &["revoke 1 ingress rule(s) on sg/load-balancer"],
+        ),
+        (
+            "ingress rule removed by hand",
+            |o| o.security_groups[2].ingress.clear(),
+            &["authorize 1 ingress rule(s) on sg/database"],
+        ),
+        (
+            "services admits a foreign group",
+            |o| {
+                o.security_groups[1].ingress.push(RawIngress {
+                    from_port: 0,
+                    to_port: 65535,
+                    cidr: None,
+                    group_id: Some("sg-stranger".into()),
+                })
+            },
+            &["revoke 1 ingress rule(s) on sg/services"],
+        ),
+        (
+            "default action edited",
+            |o| {
+                o.listeners[0].default_action = Some(ListenerAction::Fixed {
+                    status_code: "200".into(),
+                    content_type: None,
+                    message_body: None,
+                })
+            },
+            &["modify listener http: default action"],
+        ),
+        (
+            "extra listener",
+            |o| {
+                let mut extra = o.listeners[0].clone();
+                extra.port = 8080;
+                extra.arn = "arn:listener/8080".into();
+                o.listeners.push(extra);
+            },
+            &["delete listener on port 8080"],
+        ),
+        (
+            "public subnet association removed",
+            |o| {
+                o.route_tables[0]
+                    .associated_subnets
+                    .retain(|s| s != "subnet-0")
+            },
+            &["associate subnet/public/0 with rtb/public"],
+        ),
+        (
+            "internet gateway detached",
+            |o| o.internet_gateway.as_mut().unwrap().attached_vpc = None,
+            &["attach internet gateway to the VPC"],
+        ),
+        (
+            "subnet deleted",
+            |o| {
+                o.subnets
+                    .retain(|s| s.component.as_deref() != Some("subnet/private/1"))
+            },
+            &["create subnet/private/1 10.0.48.0/20 in us-east-1b"],
+        ),
+        (
+            "container insights toggled",
+            |o| o.cluster.as_mut().unwrap().container_insights = true,
+            &["set container insights disabled"],
+        ),
+        (
+            "cluster deleted",
+            |o| o.cluster.as_mut().unwrap().active = false,
+            &["create ECS cluster ws-movies-netflux-0f1e2d3c"],
+        ),
+    ];
+    let d = desired(NETFLUX);
+    for (what, drift, want) in cases {
+        let mut o = converged(&d);
+        drift(&mut o);
+        assert_eq!(names(&plan(&d, &o)), *want, "{what}");
+    }
+}
+
+#[test]
+fn spec_changes_become_steps() {
+    let before = desired(NETFLUX);
+    let o = converged(&before);
+    let cases = [
+        (
+            "a listener added",
+            NETFLUX.replace(
+                "    - {name: http",
+                "    - {name: alt, port: 8080}\n    - {name: http",
+            ),
+            vec![
+                "authorize 1 ingress rule(s) on sg/load-balancer",
+                "create listener alt on port 8080",
+            ],
+        ),
+        (
+            "the listener removed",
+            NETFLUX.replace("port: 80, ", "port: 81, "),
+            vec![
+                "revoke 1 ingress rule(s) on sg/load-balancer",
+                "authorize 1 ingress rule(s) on sg/load-balancer",
+                "delete listener on port 80",
+                "create listener http on port 81",
+            ],
+        ),
+        (
+            "the database dropped",
+            NETFLUX.replace("database: {engine: postgres}", ""),
+            vec!["delete security group sg/database (sg-database)"],
+        ),
+        (
+            "scheme changed",
+            NETFLUX.replace("loadBalancer:\n", "loadBalancer:\n  scheme: internal\n"),
+            vec![
+                "delete listener on port 80",
+                "delete load balancer arn:lb",
+                "create load balancer ws-movies-netflux-0f1e2d3c",
+                "set idle timeout to 60s",
+                "create listener http on port 80",
+            ],
+        ),
+    ];
+    for (what, yaml, want) in cases {
+        assert_eq!(names(&plan(&desired(&yaml), &o)), want, "{what}");
+    }
+}
+
+#[test]
+fn deletion_runs_in_reverse_dependency_order() {
+    let d = desired(NETFLUX);
+    let steps = names(&plan_delete(&converged(&d)));
+    assert_eq!(
+        steps,
+        [
+            "delete listener on port 80",
+            "delete load balancer arn:lb",
+            "delete security group sg/database (sg-database)",
+            "delete security group sg/services (sg-services)",
+            "delete security group sg/load-balancer (sg-load-balancer)",
+            "delete subnet subnet-0",
+            "delete subnet subnet-1",
+            "delete subnet subnet-2",
+            "delete subnet subnet-3",
+            "delete route table rtb-1",
+            "detach internet gateway igw-1 from vpc-1",
+            "delete internet gateway igw-1",
+            "delete VPC vpc-1",
+            "delete ECS cluster arn:cluster",
+        ]
+    );
+    assert_eq!(
+        plan_delete(&ObservedStack::default()),
+        vec![],
+        "nothing left: nothing to do"
+    );
+}
+
+#[test]
+fn deletion_keeps_an_adopted_vpc() {
+    let mut o = converged(&desired(NETFLUX));
+    o.vpc.as_mut().unwrap().managed = false;
+    o.subnets.iter_mut().for_each(|s| s.component = None);
+    o.internet_gateway = None;
+    o.route_tables.clear();
+    let steps = names(&plan_delete(&o));
+    assert!(
+        steps
+            .iter()
+            .all(|s| !s.contains("VPC") && !s.contains("subnet")),
+        "{steps:?}"
+    );
+}
