@@ -41,11 +41,7 @@ impl Ipv4Net {
 }
 
 fn mask(prefix: u8) -> u32 {
-    if prefix == 0 {
-        0
-    } else {
-        u32::MAX << (32 - prefix)
-    }
+    if prefix == 0 { 0 } else { u32::MAX << (32 - prefix) }
 }
 
 impl FromStr for Ipv4Net {
@@ -55,9 +51,7 @@ impl FromStr for Ipv4Net {
         let (ip, prefix) = s
             .split_once('/')
             .ok_or_else(|| format!("`{s}` is not in CIDR notation (a.b.c.d/n)"))?;
-        let ip: Ipv4Addr = ip
-            .parse()
-            .map_err(|_| format!("`{ip}` is not an IPv4 address"))?;
+        let ip: Ipv4Addr = ip.parse().map_err(|_| format!("`{ip}` is not an IPv4 address"))?;
         let prefix: u8 = prefix
             .parse()
             .ok()
@@ -88,12 +82,7 @@ mod tests {
     fn parses_and_prints() {
         let n: Ipv4Net = "10.0.0.0/16".parse().unwrap();
         assert_eq!(n.to_string(), "10.0.0.0/16");
-        assert!(
-            "10.0.0.1/16"
-                .parse::<Ipv4Net>()
-                .unwrap_err()
-                .contains("host bits")
-        );
+        assert!("10.0.0.1/16".parse::<Ipv4Net>().unwrap_err().contains("host bits"));
         assert!("10.0.0.0/33".parse::<Ipv4Net>().is_err());
         assert!("10.0.0/16".parse::<Ipv4Net>().is_err());
         assert!("10.0.0.0".parse::<Ipv4Net>().is_err());

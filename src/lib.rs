@@ -2,6 +2,7 @@
 //! `ListenerRule`, `ContainerService`, `StaticSite`) into a complete web stack on AWS.
 
 pub mod api;
+pub mod aws;
 pub mod cidr;
 pub mod manager;
 pub mod ownership;

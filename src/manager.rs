@@ -34,9 +34,7 @@ pub enum ManagerError {
         #[source]
         source: kube::Error,
     },
-    #[error(
-        "CustomResourceDefinition {name} is not installed: apply crds/ (or the Helm chart) first"
-    )]
+    #[error("CustomResourceDefinition {name} is not installed: apply crds/ (or the Helm chart) first")]
     CrdMissing { name: String },
     #[error("CustomResourceDefinition {name} is not Established yet")]
     CrdNotEstablished { name: String },
@@ -70,9 +68,7 @@ pub fn init_tracing() {
 
 /// Runs the manager until a shutdown signal.
 pub async fn run(opts: RunOptions) -> Result<(), ManagerError> {
-    let client = Client::try_default()
-        .await
-        .map_err(ManagerError::KubeConfig)?;
+    let client = Client::try_default().await.map_err(ManagerError::KubeConfig)?;
     check_crds(&client).await?;
     let aws = aws_config::load_from_env().await;
     let region = aws.region().ok_or(ManagerError::NoRegion)?;

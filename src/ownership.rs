@@ -40,20 +40,12 @@ pub enum Ownership {
 
 impl Owner {
     /// The ownership tags plus `user` tags (user tags never override ownership tags).
-    pub fn tags(
-        &self,
-        user: &BTreeMap<String, String>,
-        component: &str,
-        name: &str,
-    ) -> BTreeMap<String, String> {
+    pub fn tags(&self, user: &BTreeMap<String, String>, component: &str, name: &str) -> BTreeMap<String, String> {
         let mut tags = user.clone();
         tags.insert("Name".into(), name.into());
         tags.insert(MANAGED_BY.into(), MANAGED_BY_VALUE.into());
         tags.insert(CLUSTER.into(), self.cluster_id.clone());
-        tags.insert(
-            OWNER.into(),
-            format!("{}/{}/{}", self.namespace, self.kind, self.name),
-        );
+        tags.insert(OWNER.into(), format!("{}/{}/{}", self.namespace, self.kind, self.name));
         tags.insert(UID.into(), self.uid.clone());
         tags.insert(COMPONENT.into(), component.into());
         tags
@@ -89,12 +81,7 @@ impl Owner {
     /// shortened to fit, then `-` and the first 8 hex digits of the uid, so a re-created resource of the
     /// same name gets a new AWS name. Only ASCII alphanumerics and `-` survive.
     pub fn aws_name(&self, prefix: &str, max: usize) -> String {
-        let uid: String = self
-            .uid
-            .chars()
-            .filter(char::is_ascii_hexdigit)
-            .take(8)
-            .collect();
+        let uid: String = self.uid.chars().filter(char::is_ascii_hexdigit).take(8).collect();
         let base: String = format!("{prefix}-{}-{}", self.namespace, self.name)
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
@@ -164,10 +151,7 @@ mod tests {
     #[test]
     fn user_tags_never_override_ownership() {
         let o = owner();
-        let user = BTreeMap::from([
-            (UID.to_string(), "spoof".to_string()),
-            ("team".into(), "movies".into()),
-        ]);
+        let user = BTreeMap::from([(UID.to_string(), "spoof".to_string()), ("team".into(), "movies".into())]);
         let tags = o.tags(&user, "vpc", "n");
         assert_eq!(tags[UID], o.uid);
         assert_eq!(tags["team"], "movies");

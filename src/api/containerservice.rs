@@ -25,32 +25,11 @@ use super::common::{DeletionPolicy, LocalRef, StackRef, Tags};
         type_ = "string",
         json_path = r#".status.conditions[?(@.type=="Ready")].status"#
     ),
-    printcolumn(
-        name = "Desired",
-        type_ = "integer",
-        json_path = ".status.desiredCount"
-    ),
-    printcolumn(
-        name = "Running",
-        type_ = "integer",
-        json_path = ".status.runningCount"
-    ),
-    printcolumn(
-        name = "Rollout",
-        type_ = "string",
-        json_path = ".status.rollout.state"
-    ),
-    printcolumn(
-        name = "Service",
-        type_ = "string",
-        json_path = ".status.serviceArn",
-        priority = 1
-    ),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
-    )
+    printcolumn(name = "Desired", type_ = "integer", json_path = ".status.desiredCount"),
+    printcolumn(name = "Running", type_ = "integer", json_path = ".status.runningCount"),
+    printcolumn(name = "Rollout", type_ = "string", json_path = ".status.rollout.state"),
+    printcolumn(name = "Service", type_ = "string", json_path = ".status.serviceArn", priority = 1),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("!has(self.loadBalancer) || has(self.loadBalancer.targetGroupRef)")

@@ -25,17 +25,8 @@ use super::common::{Action, DeletionPolicy, StackRef, Tags};
     ),
     printcolumn(name = "Listener", type_ = "string", json_path = ".spec.listener"),
     printcolumn(name = "Priority", type_ = "integer", json_path = ".status.priority"),
-    printcolumn(
-        name = "ARN",
-        type_ = "string",
-        json_path = ".status.arn",
-        priority = 1
-    ),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
-    )
+    printcolumn(name = "ARN", type_ = "string", json_path = ".status.arn", priority = 1),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ListenerRuleSpec {

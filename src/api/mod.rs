@@ -77,18 +77,11 @@ mod tests {
             assert_eq!(crd.spec.scope, "Namespaced");
             assert_eq!(crd.spec.names.kind, kind);
             assert_eq!(crd.spec.names.plural, plural);
-            assert_eq!(
-                crd.spec.names.short_names.as_deref(),
-                Some(&[short.to_string()][..])
-            );
+            assert_eq!(crd.spec.names.short_names.as_deref(), Some(&[short.to_string()][..]));
             let version = &crd.spec.versions[0];
             assert_eq!(version.name, "v1alpha1");
             assert!(
-                version
-                    .subresources
-                    .as_ref()
-                    .and_then(|s| s.status.as_ref())
-                    .is_some(),
+                version.subresources.as_ref().and_then(|s| s.status.as_ref()).is_some(),
                 "{kind} status"
             );
             let columns: Vec<_> = version
@@ -97,11 +90,7 @@ mod tests {
                 .flatten()
                 .map(|c| c.name.as_str())
                 .collect();
-            assert_eq!(
-                columns.first(),
-                Some(&"Ready"),
-                "{kind} columns {columns:?}"
-            );
+            assert_eq!(columns.first(), Some(&"Ready"), "{kind} columns {columns:?}");
             assert_eq!(columns.last(), Some(&"Age"), "{kind} columns {columns:?}");
         }
     }
@@ -136,16 +125,9 @@ mod tests {
         let mut missing = Vec::new();
         for crd in crds() {
             let schema = serde_json::to_value(&crd.spec.versions[0].schema).expect("schema");
-            walk(
-                &crd.spec.names.kind,
-                &schema["openAPIV3Schema"],
-                &mut missing,
-            );
+            walk(&crd.spec.names.kind, &schema["openAPIV3Schema"], &mut missing);
         }
-        assert!(
-            missing.is_empty(),
-            "fields without a description: {missing:#?}"
-        );
+        assert!(missing.is_empty(), "fields without a description: {missing:#?}");
     }
 
     /// The examples deserialize into the typed specs (catches drift between examples and types
@@ -168,9 +150,7 @@ mod tests {
                     "WebStack" => serde_json::from_value::<WebStack>(value).map(drop),
                     "TargetGroup" => serde_json::from_value::<TargetGroup>(value).map(drop),
                     "ListenerRule" => serde_json::from_value::<ListenerRule>(value).map(drop),
-                    "ContainerService" => {
-                        serde_json::from_value::<ContainerService>(value).map(drop)
-                    }
+                    "ContainerService" => serde_json::from_value::<ContainerService>(value).map(drop),
                     "StaticSite" => serde_json::from_value::<StaticSite>(value).map(drop),
                     other => panic!("{}: unexpected kind {other}", file.display()),
                 };

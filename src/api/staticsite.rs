@@ -30,11 +30,7 @@ use super::common::{DeletionPolicy, StackRef, Tags};
         json_path = ".status.deploymentStatus",
         priority = 1
     ),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
-    )
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("has(self.stackRef) || !has(self.routes) || self.routes.all(r, r.origin != 'loadBalancer')")
@@ -62,10 +58,7 @@ pub struct StaticSiteSpec {
 pub struct StaticSiteSettings {
     /// Bucket name. Default: derived from namespace, name and uid, globally unique.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(
-        length(min = 3, max = 63),
-        regex(pattern = r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$")
-    )]
+    #[schemars(length(min = 3, max = 63), regex(pattern = r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$"))]
     pub bucket_name: Option<String>,
     /// Object served for `/` (default `index.html`).
     #[serde(default = "default_root")]

@@ -25,17 +25,8 @@ use super::common::{DeletionPolicy, HttpProtocol, StackRef, Tags};
     ),
     printcolumn(name = "Stack", type_ = "string", json_path = ".spec.stackRef.name"),
     printcolumn(name = "Port", type_ = "integer", json_path = ".spec.port"),
-    printcolumn(
-        name = "ARN",
-        type_ = "string",
-        json_path = ".status.arn",
-        priority = 1
-    ),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
-    )
+    printcolumn(name = "ARN", type_ = "string", json_path = ".status.arn", priority = 1),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct TargetGroupSpec {

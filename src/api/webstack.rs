@@ -30,22 +30,9 @@ use super::targetgroup::TargetGroupSettings;
         type_ = "string",
         json_path = r#".status.conditions[?(@.type=="Ready")].status"#
     ),
-    printcolumn(
-        name = "DNS",
-        type_ = "string",
-        json_path = ".status.loadBalancer.dnsName"
-    ),
-    printcolumn(
-        name = "VPC",
-        type_ = "string",
-        json_path = ".status.vpcId",
-        priority = 1
-    ),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
-    )
+    printcolumn(name = "DNS", type_ = "string", json_path = ".status.loadBalancer.dnsName"),
+    printcolumn(name = "VPC", type_ = "string", json_path = ".status.vpcId", priority = 1),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct WebStackSpec {
@@ -193,10 +180,7 @@ pub enum LoadBalancerScheme {
 )]
 pub struct ListenerSpec {
     /// Name of the listener, referenced by `ListenerRule.spec.listener` (lowercase DNS label).
-    #[schemars(
-        length(min = 1, max = 32),
-        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-    )]
+    #[schemars(length(min = 1, max = 32), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
     pub name: String,
     /// Port, 1..65535.
     #[schemars(range(min = 1, max = 65535))]
@@ -342,10 +326,7 @@ fn default_nodes() -> i32 {
 #[serde(rename_all = "camelCase")]
 pub struct InlineService {
     /// Service name (lowercase DNS label); children are named `<stack>-<name>`.
-    #[schemars(
-        length(min = 1, max = 40),
-        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-    )]
+    #[schemars(length(min = 1, max = 40), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
     pub name: String,
     /// The service's TargetGroup (a TargetGroup spec without `stackRef`).
     #[serde(default, skip_serializing_if = "Option::is_none")]

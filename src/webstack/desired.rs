@@ -4,8 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::api::{
-    Action, ContentType, DatabaseEngine, HttpProtocol, LoadBalancerScheme, RedirectStatusCode,
-    Tags, WebStackSpec,
+    Action, ContentType, DatabaseEngine, HttpProtocol, LoadBalancerScheme, RedirectStatusCode, Tags, WebStackSpec,
 };
 use crate::cidr::Ipv4Net;
 use crate::ownership::Owner;
@@ -211,9 +210,7 @@ fn network(spec: &WebStackSpec, zones: &[String]) -> Result<DesiredNetwork, Inva
         .cidr
         .as_deref()
         .ok_or_else(|| invalid("spec.network", "set either vpcId or cidr"))?;
-    let cidr: Ipv4Net = raw
-        .parse()
-        .map_err(|e: String| invalid("spec.network.cidr", e))?;
+    let cidr: Ipv4Net = raw.parse().map_err(|e: String| invalid("spec.network.cidr", e))?;
     if !(16..=24).contains(&cidr.prefix()) {
         return Err(invalid(
             "spec.network.cidr",
@@ -239,10 +236,7 @@ fn network(spec: &WebStackSpec, zones: &[String]) -> Result<DesiredNetwork, Inva
     if prefix > 28 {
         return Err(invalid(
             "spec.network.cidr",
-            format!(
-                "{cidr} is too small for {} subnets of at least /28",
-                2 * azs
-            ),
+            format!("{cidr} is too small for {} subnets of at least /28", 2 * azs),
         ));
     }
     let mut subnets = Vec::new();

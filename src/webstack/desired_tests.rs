@@ -12,9 +12,7 @@ pub(crate) fn owner() -> Owner {
 }
 
 pub(crate) fn zones() -> Vec<String> {
-    ["us-east-1a", "us-east-1b", "us-east-1c"]
-        .map(String::from)
-        .to_vec()
+    ["us-east-1a", "us-east-1b", "us-east-1c"].map(String::from).to_vec()
 }
 
 pub(crate) fn spec(yaml: &str) -> WebStackSpec {
@@ -59,18 +57,9 @@ fn carves_one_public_and_one_private_subnet_per_zone() {
         };
         let got: Vec<_> = subnets
             .iter()
-            .map(|s| {
-                (
-                    s.component.as_str(),
-                    s.cidr.to_string(),
-                    s.availability_zone.as_str(),
-                )
-            })
+            .map(|s| (s.component.as_str(), s.cidr.to_string(), s.availability_zone.as_str()))
             .collect();
-        let want: Vec<_> = want
-            .iter()
-            .map(|(c, n, z)| (*c, n.to_string(), *z))
-            .collect();
+        let want: Vec<_> = want.iter().map(|(c, n, z)| (*c, n.to_string(), *z)).collect();
         assert_eq!(got, want, "{yaml}");
     }
 }
@@ -78,16 +67,8 @@ fn carves_one_public_and_one_private_subnet_per_zone() {
 #[test]
 fn rejects_bad_networks_naming_the_field() {
     let cases = [
-        (
-            "network: {cidr: 10.0.0.1/16}",
-            "spec.network.cidr",
-            "host bits",
-        ),
-        (
-            "network: {cidr: 10.0.0.0/8}",
-            "spec.network.cidr",
-            "/16 to /24",
-        ),
+        ("network: {cidr: 10.0.0.1/16}", "spec.network.cidr", "host bits"),
+        ("network: {cidr: 10.0.0.0/8}", "spec.network.cidr", "/16 to /24"),
         (
             "network: {cidr: 10.0.0.0/16, availabilityZones: 4}",
             "spec.network.availabilityZones",
@@ -115,11 +96,7 @@ database: {engine: postgres}
 cache: {}",
     )
     .unwrap();
-    let by_role: BTreeMap<_, _> = d
-        .security_groups
-        .iter()
-        .map(|g| (g.role, g.ingress.clone()))
-        .collect();
+    let by_role: BTreeMap<_, _> = d.security_groups.iter().map(|g| (g.role, g.ingress.clone())).collect();
     let cidr = |p, c: &str| Ingress {
         from_port: p,
         to_port: p,
@@ -154,12 +131,7 @@ cache: {}",
     );
 
     let no_data = desired("network: {cidr: 10.0.0.0/16}").unwrap();
-    assert!(
-        no_data
-            .security_groups
-            .iter()
-            .all(|g| g.role != SgRole::Database)
-    );
+    assert!(no_data.security_groups.iter().all(|g| g.role != SgRole::Database));
 }
 
 #[test]
@@ -178,11 +150,7 @@ loadBalancer:
     assert_eq!(lb.name, "ws-movies-netflux-0f1e2d3c");
     assert!(!lb.internal);
     assert_eq!(lb.idle_timeout_seconds, 60);
-    let actions: Vec<_> = lb
-        .listeners
-        .iter()
-        .map(|l| l.default_action.clone())
-        .collect();
+    let actions: Vec<_> = lb.listeners.iter().map(|l| l.default_action.clone()).collect();
     assert_eq!(
         actions,
         vec![

@@ -1,6 +1,8 @@
 //! The WebStack controller: the shared infrastructure of one application. Shaped as load →
 //! validate ([`desired`]) → observe → plan ([`plan`]) → apply.
 
+pub mod apply;
 pub mod desired;
+pub mod observe;
 pub mod observed;
 pub mod plan;

@@ -46,6 +46,8 @@ pub struct ObservedRouteTable {
     /// Target of the `0.0.0.0/0` route, if any.
     pub default_route: Option<String>,
     pub associated_subnets: Vec<String>,
+    /// Association ids of those subnets, removed before the table is deleted.
+    pub association_ids: Vec<String>,
 }
 
 /// An ingress permission as AWS reports it.

@@ -77,6 +77,9 @@ pub enum Step {
     DeleteSubnet {
         id: String,
     },
+    DisassociateRouteTable {
+        association_id: String,
+    },
     DeleteRouteTable {
         id: String,
     },
@@ -125,28 +128,19 @@ impl fmt::Display for Step {
             Step::CreateInternetGateway => write!(f, "create internet gateway"),
             Step::AttachInternetGateway => write!(f, "attach internet gateway to the VPC"),
             Step::CreateRouteTable { component } => write!(f, "create route table {component}"),
-            Step::CreateDefaultRoute => write!(
-                f,
-                "route 0.0.0.0/0 of {PUBLIC_ROUTE_TABLE} to the internet gateway"
-            ),
+            Step::CreateDefaultRoute => write!(f, "route 0.0.0.0/0 of {PUBLIC_ROUTE_TABLE} to the internet gateway"),
             Step::AssociateRouteTable { subnet_component } => {
                 write!(f, "associate {subnet_component} with {PUBLIC_ROUTE_TABLE}")
             }
             Step::CreateSecurityGroup { role } => {
                 write!(f, "create security group {}", role.component())
             }
-            Step::AuthorizeIngress { role, rules } => write!(
-                f,
-                "authorize {} ingress rule(s) on {}",
-                rules.len(),
-                role.component()
-            ),
-            Step::RevokeIngress { role, rules } => write!(
-                f,
-                "revoke {} ingress rule(s) on {}",
-                rules.len(),
-                role.component()
-            ),
+            Step::AuthorizeIngress { role, rules } => {
+                write!(f, "authorize {} ingress rule(s) on {}", rules.len(), role.component())
+            }
+            Step::RevokeIngress { role, rules } => {
+                write!(f, "revoke {} ingress rule(s) on {}", rules.len(), role.component())
+            }
             Step::CreateLoadBalancer { name } => write!(f, "create load balancer {name}"),
             Step::ModifyIdleTimeout { from, to } => match from {
                 Some(from) => write!(f, "change idle timeout from {from}s to {to}s"),
@@ -165,17 +159,16 @@ impl fmt::Display for Step {
                 write!(
                     f,
                     "set container insights {}",
-                    if *container_insights {
-                        "enabled"
-                    } else {
-                        "disabled"
-                    }
+                    if *container_insights { "enabled" } else { "disabled" }
                 )
             }
             Step::DeleteSecurityGroup { role, id } => {
                 write!(f, "delete security group {} ({id})", role.component())
             }
             Step::DeleteSubnet { id } => write!(f, "delete subnet {id}"),
+            Step::DisassociateRouteTable { association_id } => {
+                write!(f, "remove route table association {association_id}")
+            }
             Step::DeleteRouteTable { id } => write!(f, "delete route table {id}"),
             Step::DetachInternetGateway { id, vpc_id } => {
                 write!(f, "detach internet gateway {id} from {vpc_id}")
@@ -232,10 +225,7 @@ fn plan_network(
             });
         }
     }
-    let table = observed
-        .route_tables
-        .iter()
-        .find(|t| t.component == PUBLIC_ROUTE_TABLE);
+    let table = observed.route_tables.iter().find(|t| t.component == PUBLIC_ROUTE_TABLE);
     if table.is_none() {
         steps.push(Step::CreateRouteTable {
             component: PUBLIC_ROUTE_TABLE.into(),
@@ -319,15 +309,8 @@ fn plan_load_balancer(desired: &DesiredStack, observed: &ObservedStack, steps: &
         }
         return;
     };
-    let existing = observed
-        .load_balancer
-        .as_ref()
-        .filter(|o| o.internal == lb.internal);
-    if let Some(o) = observed
-        .load_balancer
-        .as_ref()
-        .filter(|o| o.internal != lb.internal)
-    {
+    let existing = observed.load_balancer.as_ref().filter(|o| o.internal == lb.internal);
+    if let Some(o) = observed.load_balancer.as_ref().filter(|o| o.internal != lb.internal) {
         // The scheme cannot change in place: replace the load balancer.
         for l in &observed.listeners {
             steps.push(Step::DeleteListener {
@@ -339,9 +322,7 @@ fn plan_load_balancer(desired: &DesiredStack, observed: &ObservedStack, steps: &
     }
     match existing {
         None => {
-            steps.push(Step::CreateLoadBalancer {
-                name: lb.name.clone(),
-            });
+            steps.push(Step::CreateLoadBalancer { name: lb.name.clone() });
             steps.push(Step::ModifyIdleTimeout {
                 from: None,
                 to: lb.idle_timeout_seconds,
@@ -434,24 +415,26 @@ pub fn plan_delete(observed: &ObservedStack) -> Vec<Step> {
         });
     }
     if let Some(lb) = &observed.load_balancer {
-        steps.push(Step::DeleteLoadBalancer {
-            arn: lb.arn.clone(),
-        });
+        steps.push(Step::DeleteLoadBalancer { arn: lb.arn.clone() });
     }
     // Referencing groups first: database refers to services, services to the load balancer.
     for role in [SgRole::Database, SgRole::Services, SgRole::LoadBalancer] {
         if let Some(id) = observed.group_id(role) {
-            steps.push(Step::DeleteSecurityGroup {
-                role,
-                id: id.into(),
-            });
+            steps.push(Step::DeleteSecurityGroup { role, id: id.into() });
         }
     }
     let managed_vpc = observed.vpc.as_ref().filter(|v| v.managed);
     for s in observed.subnets.iter().filter(|s| s.component.is_some()) {
         steps.push(Step::DeleteSubnet { id: s.id.clone() });
     }
+    // AWS drops the associations of deleted subnets; removing them first also covers a subnet
+    // that survives (and the emulator, which keeps them).
     for t in &observed.route_tables {
+        for a in &t.association_ids {
+            steps.push(Step::DisassociateRouteTable {
+                association_id: a.clone(),
+            });
+        }
         steps.push(Step::DeleteRouteTable { id: t.id.clone() });
     }
     if let Some(g) = &observed.internet_gateway {

@@ -48,6 +48,12 @@ fn converged(d: &DesiredStack) -> ObservedStack {
             id: "rtb-1".into(),
             component: PUBLIC_ROUTE_TABLE.into(),
             default_route: Some("igw-1".into()),
+            association_ids: subnets
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.public)
+                .map(|(i, _)| format!("rtbassoc-{i}"))
+                .collect(),
             associated_subnets: public.collect(),
         });
     }
@@ -164,9 +170,7 @@ loadBalancer:
 
 #[test]
 fn an_adopted_network_is_never_created_or_changed() {
-    let d = desired(
-        "network: {vpcId: vpc-9, publicSubnetIds: [subnet-a], privateSubnetIds: [subnet-b]}",
-    );
+    let d = desired("network: {vpcId: vpc-9, publicSubnetIds: [subnet-a], privateSubnetIds: [subnet-b]}");
     let steps = names(&plan(&d, &ObservedStack::default()));
     assert!(
         steps
@@ -242,11 +246,7 @@ fn drift_is_corrected() {
         ),
         (
             "public subnet association removed",
-            |o| {
-                o.route_tables[0]
-                    .associated_subnets
-                    .retain(|s| s != "subnet-0")
-            },
+            |o| o.route_tables[0].associated_subnets.retain(|s| s != "subnet-0"),
             &["associate subnet/public/0 with rtb/public"],
         ),
         (
@@ -256,10 +256,7 @@ fn drift_is_corrected() {
         ),
         (
             "subnet deleted",
-            |o| {
-                o.subnets
-                    .retain(|s| s.component.as_deref() != Some("subnet/private/1"))
-            },
+            |o| o.subnets.retain(|s| s.component.as_deref() != Some("subnet/private/1")),
             &["create subnet/private/1 10.0.48.0/20 in us-east-1b"],
         ),
         (
@@ -288,10 +285,7 @@ fn spec_changes_become_steps() {
     let cases = [
         (
             "a listener added",
-            NETFLUX.replace(
-                "    - {name: http",
-                "    - {name: alt, port: 8080}\n    - {name: http",
-            ),
+            NETFLUX.replace("    - {name: http", "    - {name: alt, port: 8080}\n    - {name: http"),
             vec![
                 "authorize 1 ingress rule(s) on sg/load-balancer",
                 "create listener alt on port 8080",
@@ -345,6 +339,8 @@ fn deletion_runs_in_reverse_dependency_order() {
             "delete subnet subnet-1",
             "delete subnet subnet-2",
             "delete subnet subnet-3",
+            "remove route table association rtbassoc-0",
+            "remove route table association rtbassoc-2",
             "delete route table rtb-1",
             "detach internet gateway igw-1 from vpc-1",
             "delete internet gateway igw-1",
@@ -368,9 +364,7 @@ fn deletion_keeps_an_adopted_vpc() {
     o.route_tables.clear();
     let steps = names(&plan_delete(&o));
     assert!(
-        steps
-            .iter()
-            .all(|s| !s.contains("VPC") && !s.contains("subnet")),
+        steps.iter().all(|s| !s.contains("VPC") && !s.contains("subnet")),
         "{steps:?}"
     );
 }

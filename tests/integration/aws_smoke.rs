@@ -18,11 +18,7 @@ async fn create_and_describe_a_target_group() {
         .send()
         .await
         .expect("CreateVpc");
-    let vpc_id = vpc
-        .vpc()
-        .and_then(|v| v.vpc_id())
-        .expect("vpc id")
-        .to_string();
+    let vpc_id = vpc.vpc().and_then(|v| v.vpc_id()).expect("vpc id").to_string();
 
     let created = elbv2
         .create_target_group()
@@ -45,10 +41,7 @@ async fn create_and_describe_a_target_group() {
         .send()
         .await
         .expect("CreateTargetGroup");
-    let arn = created.target_groups()[0]
-        .target_group_arn()
-        .expect("arn")
-        .to_string();
+    let arn = created.target_groups()[0].target_group_arn().expect("arn").to_string();
 
     let described = elbv2
         .describe_target_groups()

@@ -16,9 +16,7 @@ async fn every_crd_installs_and_is_served() {
         let conditions = status.conditions.as_deref().unwrap_or_default();
         for wanted in ["NamesAccepted", "Established"] {
             assert!(
-                conditions
-                    .iter()
-                    .any(|c| c.type_ == wanted && c.status == "True"),
+                conditions.iter().any(|c| c.type_ == wanted && c.status == "True"),
                 "{}: condition {wanted} not True: {conditions:?}",
                 crd.name_any()
             );
@@ -45,9 +43,7 @@ async fn every_crd_installs_and_is_served() {
         .run()
         .await
         .expect("discovery");
-    let group = discovery
-        .get("webstack.io")
-        .expect("the webstack.io group is served");
+    let group = discovery.get("webstack.io").expect("the webstack.io group is served");
     let mut kinds: Vec<String> = group
         .recommended_resources()
         .into_iter()

@@ -9,12 +9,10 @@ use crate::harness::repo_root;
 
 /// Parses a multi-document YAML file into objects.
 pub fn load_manifests(path: &std::path::Path) -> Vec<DynamicObject> {
-    let text =
-        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     serde_yaml::Deserializer::from_str(&text)
         .map(|doc| {
-            let value: serde_json::Value =
-                serde::Deserialize::deserialize(doc).expect("YAML document");
+            let value: serde_json::Value = serde::Deserialize::deserialize(doc).expect("YAML document");
             serde_json::from_value(value).expect("a Kubernetes object")
         })
         .collect()
@@ -26,11 +24,7 @@ pub fn api_for(client: &kube::Client, ns: &str, obj: &DynamicObject) -> Api<Dyna
     let (group, version) = types.api_version.split_once('/').expect("group/version");
     let gvk = GroupVersionKind::gvk(group, version, &types.kind);
     let plural = format!("{}s", types.kind.to_lowercase());
-    Api::namespaced_with(
-        client.clone(),
-        ns,
-        &ApiResource::from_gvk_with_plural(&gvk, &plural),
-    )
+    Api::namespaced_with(client.clone(), ns, &ApiResource::from_gvk_with_plural(&gvk, &plural))
 }
 
 #[tokio::test]

@@ -36,10 +36,7 @@ const CASES: &[(&str, &str, &[&str])] = &[
         "rule action with no kind",
         r#"{apiVersion: webstack.io/v1alpha1, kind: ListenerRule, metadata: {name: bad}, spec: {stackRef: {name: s},
            listener: http, conditions: {pathPatterns: ["/a"]}, action: {}}}"#,
-        &[
-            "spec.action",
-            "exactly one of forward, fixedResponse or redirect",
-        ],
+        &["spec.action", "exactly one of forward, fixedResponse or redirect"],
     ),
     (
         "HTTPS listener without certificateArn",
@@ -63,10 +60,7 @@ const CASES: &[(&str, &str, &[&str])] = &[
         "listener protocol not in the enum",
         r#"{apiVersion: webstack.io/v1alpha1, kind: WebStack, metadata: {name: bad}, spec: {network: {cidr: 10.0.0.0/16},
            loadBalancer: {listeners: [{name: ftp, port: 21, protocol: FTP}]}}}"#,
-        &[
-            "spec.loadBalancer.listeners[0].protocol",
-            "Unsupported value: \"FTP\"",
-        ],
+        &["spec.loadBalancer.listeners[0].protocol", "Unsupported value: \"FTP\""],
     ),
     (
         "listener names not unique",
@@ -78,10 +72,7 @@ const CASES: &[(&str, &str, &[&str])] = &[
         "a listener port used twice",
         r#"{apiVersion: webstack.io/v1alpha1, kind: WebStack, metadata: {name: bad}, spec: {network: {cidr: 10.0.0.0/16},
            loadBalancer: {listeners: [{name: a, port: 80}, {name: b, port: 80}]}}}"#,
-        &[
-            "spec.loadBalancer.listeners",
-            "each listener needs its own port",
-        ],
+        &["spec.loadBalancer.listeners", "each listener needs its own port"],
     ),
     (
         "listener port out of range",
@@ -103,10 +94,7 @@ const CASES: &[(&str, &str, &[&str])] = &[
     (
         "vpcId without subnet ids",
         r#"{apiVersion: webstack.io/v1alpha1, kind: WebStack, metadata: {name: bad}, spec: {network: {vpcId: vpc-0abc}}}"#,
-        &[
-            "spec.network",
-            "vpcId requires publicSubnetIds and privateSubnetIds",
-        ],
+        &["spec.network", "vpcId requires publicSubnetIds and privateSubnetIds"],
     ),
     (
         "vpcId and cidr together",
@@ -139,10 +127,7 @@ const CASES: &[(&str, &str, &[&str])] = &[
         "allowedCidrs entry that is not a CIDR",
         r#"{apiVersion: webstack.io/v1alpha1, kind: WebStack, metadata: {name: bad}, spec: {network: {cidr: 10.0.0.0/16},
            loadBalancer: {allowedCidrs: [everyone], listeners: []}}}"#,
-        &[
-            "spec.loadBalancer.allowedCidrs",
-            "allowedCidrs entries must be CIDRs",
-        ],
+        &["spec.loadBalancer.allowedCidrs", "allowedCidrs entries must be CIDRs"],
     ),
     (
         "fixed response with a 3XX status",
@@ -193,10 +178,7 @@ const CASES: &[(&str, &str, &[&str])] = &[
         "sourceIps entry that is not a CIDR",
         r#"{apiVersion: webstack.io/v1alpha1, kind: ListenerRule, metadata: {name: bad}, spec: {stackRef: {name: s},
            listener: http, conditions: {sourceIps: ["office"]}, action: {fixedResponse: {statusCode: 200}}}}"#,
-        &[
-            "spec.conditions.sourceIps",
-            "sourceIps entries must be CIDRs",
-        ],
+        &["spec.conditions.sourceIps", "sourceIps entries must be CIDRs"],
     ),
     (
         "target group without a port",
@@ -222,28 +204,19 @@ const CASES: &[(&str, &str, &[&str])] = &[
         "slow start between 1 and 29 seconds",
         r#"{apiVersion: webstack.io/v1alpha1, kind: TargetGroup, metadata: {name: bad}, spec: {stackRef: {name: s},
            port: 80, slowStartSeconds: 10}}"#,
-        &[
-            "spec.slowStartSeconds",
-            "slowStartSeconds must be 0 or 30..900",
-        ],
+        &["spec.slowStartSeconds", "slowStartSeconds must be 0 or 30..900"],
     ),
     (
         "FARGATE with bridge networking",
         r#"{apiVersion: webstack.io/v1alpha1, kind: ContainerService, metadata: {name: bad}, spec: {stackRef: {name: s},
            launchType: FARGATE, networkMode: bridge, cpu: "256", memory: "512", containers: [{name: a, image: nginx}]}}"#,
-        &[
-            "spec.networkMode",
-            "launchType FARGATE requires networkMode awsvpc",
-        ],
+        &["spec.networkMode", "launchType FARGATE requires networkMode awsvpc"],
     ),
     (
         "FARGATE without task cpu and memory",
         r#"{apiVersion: webstack.io/v1alpha1, kind: ContainerService, metadata: {name: bad}, spec: {stackRef: {name: s},
            containers: [{name: a, image: nginx}]}}"#,
-        &[
-            "spec",
-            "launchType FARGATE requires task-level cpu and memory",
-        ],
+        &["spec", "launchType FARGATE requires task-level cpu and memory"],
     ),
     (
         "container names not unique",
@@ -267,10 +240,7 @@ const CASES: &[(&str, &str, &[&str])] = &[
         "load balancer attachment without a target group",
         r#"{apiVersion: webstack.io/v1alpha1, kind: ContainerService, metadata: {name: bad}, spec: {stackRef: {name: s},
            cpu: "256", memory: "512", containers: [{name: a, image: nginx}], loadBalancer: {containerName: a}}}"#,
-        &[
-            "spec.loadBalancer",
-            "loadBalancer.targetGroupRef is required",
-        ],
+        &["spec.loadBalancer", "loadBalancer.targetGroupRef is required"],
     ),
     (
         "autoscaling min above max",
@@ -314,10 +284,7 @@ const CASES: &[(&str, &str, &[&str])] = &[
     (
         "site route to the load balancer without a stack",
         r#"{apiVersion: webstack.io/v1alpha1, kind: StaticSite, metadata: {name: bad}, spec: {routes: [{pathPattern: /api/*}]}}"#,
-        &[
-            "spec.stackRef",
-            "routes with origin loadBalancer need stackRef",
-        ],
+        &["spec.stackRef", "routes with origin loadBalancer need stackRef"],
     ),
     (
         "site route with a method set CloudFront does not offer",
@@ -346,8 +313,7 @@ async fn invalid_manifests_are_refused_naming_the_field() {
 
     let mut failures = Vec::new();
     for (what, manifest, expected) in CASES {
-        let obj: DynamicObject =
-            serde_yaml::from_str(manifest).unwrap_or_else(|e| panic!("{what}: bad YAML: {e}"));
+        let obj: DynamicObject = serde_yaml::from_str(manifest).unwrap_or_else(|e| panic!("{what}: bad YAML: {e}"));
         let api = api_for(&client, &ns, &obj);
         let params = PostParams {
             dry_run: true,
@@ -356,10 +322,7 @@ async fn invalid_manifests_are_refused_naming_the_field() {
         match api.create(&params, &obj).await {
             Ok(_) => failures.push(format!("{what}: accepted")),
             Err(Error::Api(resp)) => {
-                let missing: Vec<_> = expected
-                    .iter()
-                    .filter(|s| !resp.message.contains(*s))
-                    .collect();
+                let missing: Vec<_> = expected.iter().filter(|s| !resp.message.contains(*s)).collect();
                 if resp.code != 422 || !missing.is_empty() {
                     failures.push(format!(
                         "{what}: HTTP {} {:?}, missing {missing:?}",

@@ -7,3 +7,4 @@ mod aws_smoke;
 mod crds;
 mod examples;
 mod invalid;
+mod webstack_aws;

@@ -1,0 +1,493 @@
+//! EC2: availability zones, VPC, subnets, internet gateway, route tables and security groups of a
+//! stack, found by the `webstack.io/uid` tag the create calls write.
+
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::types::{
+    Filter, IpPermission, IpRange, ResourceType, RouteTable, Tag, TagSpecification, UserIdGroupPair,
+};
+
+use super::{AwsError, TagMap, classify};
+use crate::ownership::{COMPONENT, UID};
+use crate::webstack::desired::SgRole;
+use crate::webstack::observed::{
+    ObservedGateway, ObservedRouteTable, ObservedSecurityGroup, ObservedSubnet, ObservedVpc, RawIngress,
+};
+
+/// What EC2 holds of one stack.
+#[derive(Clone, Debug, Default)]
+pub struct Ec2Observed {
+    pub vpc: Option<ObservedVpc>,
+    pub subnets: Vec<ObservedSubnet>,
+    pub internet_gateway: Option<ObservedGateway>,
+    pub route_tables: Vec<ObservedRouteTable>,
+    pub security_groups: Vec<ObservedSecurityGroup>,
+}
+
+fn by_uid(uid: &str) -> Filter {
+    Filter::builder().name(format!("tag:{UID}")).values(uid).build()
+}
+
+fn tag_map(tags: &[Tag]) -> TagMap {
+    tags.iter()
+        .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+        .collect()
+}
+
+fn tag_spec(kind: ResourceType, tags: &TagMap) -> TagSpecification {
+    let mut spec = TagSpecification::builder().resource_type(kind);
+    for (k, v) in tags {
+        spec = spec.tags(Tag::builder().key(k).value(v).build());
+    }
+    spec.build()
+}
+
+/// The region's available zones, sorted by name.
+pub async fn availability_zones(c: &Client) -> Result<Vec<String>, AwsError> {
+    let out = c
+        .describe_availability_zones()
+        .filters(Filter::builder().name("state").values("available").build())
+        .send()
+        .await
+        .map_err(|e| classify("DescribeAvailabilityZones", e))?;
+    let mut zones: Vec<String> = out
+        .availability_zones()
+        .iter()
+        .filter_map(|z| z.zone_name().map(String::from))
+        .collect();
+    zones.sort();
+    Ok(zones)
+}
+
+/// Observes the stack's EC2 resources. `adopted_vpc` is the VPC of `spec.network.vpcId`, which is
+/// read but never managed. A VPC the operator created is known from its subnets' `VpcId` when it
+/// has any (a VPC cannot be deleted while subnets remain), saving a DescribeVpcs per reconcile.
+pub async fn observe(c: &Client, uid: &str, adopted_vpc: Option<&str>) -> Result<Ec2Observed, AwsError> {
+    let mut o = Ec2Observed::default();
+    let subnets = c
+        .describe_subnets()
+        .filters(by_uid(uid))
+        .send()
+        .await
+        .map_err(|e| classify("DescribeSubnets", e))?;
+    for s in subnets.subnets() {
+        o.subnets.push(subnet(s, true));
+    }
+    o.vpc = match adopted_vpc {
+        Some(id) => describe_vpc(c, Some(id), None).await?.map(|(id, cidr)| ObservedVpc {
+            id,
+            cidr,
+            managed: false,
+        }),
+        None => match o.subnets.first() {
+            Some(s) => Some(ObservedVpc {
+                id: s.vpc_id.clone(),
+                cidr: String::new(),
+                managed: true,
+            }),
+            None => describe_vpc(c, None, Some(uid)).await?.map(|(id, cidr)| ObservedVpc {
+                id,
+                cidr,
+                managed: true,
+            }),
+        },
+    };
+    if adopted_vpc.is_none() {
+        let tables = c
+            .describe_route_tables()
+            .filters(by_uid(uid))
+            .send()
+            .await
+            .map_err(|e| classify("DescribeRouteTables", e))?;
+        o.route_tables = tables.route_tables().iter().filter_map(route_table).collect();
+        o.internet_gateway = internet_gateway(c, uid, &o.route_tables, o.vpc.as_ref()).await?;
+    }
+    let groups = c
+        .describe_security_groups()
+        .filters(by_uid(uid))
+        .send()
+        .await
+        .map_err(|e| classify("DescribeSecurityGroups", e))?;
+    for g in groups.security_groups() {
+        let tags = tag_map(g.tags());
+        let (Some(id), Some(role)) = (
+            g.group_id(),
+            tags.get(COMPONENT).and_then(|c| SgRole::from_component(c)),
+        ) else {
+            continue;
+        };
+        let mut ingress = Vec::new();
+        for p in g.ip_permissions() {
+            let (from, to) = (p.from_port().unwrap_or(0), p.to_port().unwrap_or(65535));
+            for r in p.ip_ranges() {
+                ingress.push(RawIngress {
+                    from_port: from,
+                    to_port: to,
+                    cidr: r.cidr_ip().map(String::from),
+                    group_id: None,
+                });
+            }
+            for pair in p.user_id_group_pairs() {
+                ingress.push(RawIngress {
+                    from_port: from,
+                    to_port: to,
+                    cidr: None,
+                    group_id: pair.group_id().map(String::from),
+                });
+            }
+        }
+        ingress.sort();
+        o.security_groups.push(ObservedSecurityGroup {
+            id: id.into(),
+            role,
+            ingress,
+        });
+    }
+    o.security_groups.sort_by_key(|g| g.role);
+    Ok(o)
+}
+
+/// The gateway, from the public route table's default route when it is active (steady state: no
+/// extra call), else by tag.
+async fn internet_gateway(
+    c: &Client,
+    uid: &str,
+    tables: &[ObservedRouteTable],
+    vpc: Option<&ObservedVpc>,
+) -> Result<Option<ObservedGateway>, AwsError> {
+    if let (Some(route), Some(vpc)) = (tables.iter().find_map(|t| t.default_route.as_ref()), vpc) {
+        return Ok(Some(ObservedGateway {
+            id: route.clone(),
+            attached_vpc: Some(vpc.id.clone()),
+        }));
+    }
+    let out = c
+        .describe_internet_gateways()
+        .filters(by_uid(uid))
+        .send()
+        .await
+        .map_err(|e| classify("DescribeInternetGateways", e))?;
+    Ok(out.internet_gateways().first().and_then(|g| {
+        Some(ObservedGateway {
+            id: g.internet_gateway_id()?.to_string(),
+            attached_vpc: g
+                .attachments()
+                .iter()
+                .find(|a| {
+                    a.state()
+                        .is_some_and(|s| s.as_str() == "available" || s.as_str() == "attached")
+                })
+                .and_then(|a| a.vpc_id().map(String::from)),
+        })
+    }))
+}
+
+async fn describe_vpc(c: &Client, id: Option<&str>, uid: Option<&str>) -> Result<Option<(String, String)>, AwsError> {
+    let mut req = c.describe_vpcs();
+    if let Some(id) = id {
+        req = req.vpc_ids(id);
+    }
+    if let Some(uid) = uid {
+        req = req.filters(by_uid(uid));
+    }
+    match req.send().await.map_err(|e| classify("DescribeVpcs", e)) {
+        Ok(out) => Ok(out
+            .vpcs()
+            .first()
+            .and_then(|v| Some((v.vpc_id()?.to_string(), v.cidr_block()?.to_string())))),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn subnet(s: &aws_sdk_ec2::types::Subnet, managed: bool) -> ObservedSubnet {
+    ObservedSubnet {
+        id: s.subnet_id().unwrap_or_default().into(),
+        vpc_id: s.vpc_id().unwrap_or_default().into(),
+        cidr: s.cidr_block().unwrap_or_default().into(),
+        availability_zone: s.availability_zone().unwrap_or_default().into(),
+        component: if managed {
+            tag_map(s.tags()).get(COMPONENT).cloned()
+        } else {
+            None
+        },
+    }
+}
+
+fn route_table(t: &RouteTable) -> Option<ObservedRouteTable> {
+    let component = tag_map(t.tags()).get(COMPONENT).cloned()?;
+    let default_route = t
+        .routes()
+        .iter()
+        .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0") && r.state().is_none_or(|s| s.as_str() == "active"))
+        .and_then(|r| r.gateway_id().map(String::from));
+    Some(ObservedRouteTable {
+        id: t.route_table_id()?.into(),
+        component,
+        default_route,
+        associated_subnets: t
+            .associations()
+            .iter()
+            .filter_map(|a| a.subnet_id().map(String::from))
+            .collect(),
+        association_ids: t
+            .associations()
+            .iter()
+            .filter(|a| a.subnet_id().is_some())
+            .filter_map(|a| a.route_table_association_id().map(String::from))
+            .collect(),
+    })
+}
+
+/// Subnets by id (for an adopted network): id and VPC of each one that exists.
+pub async fn describe_subnets(c: &Client, ids: &[String]) -> Result<Vec<ObservedSubnet>, AwsError> {
+    match c.describe_subnets().set_subnet_ids(Some(ids.to_vec())).send().await {
+        Ok(out) => Ok(out.subnets().iter().map(|s| subnet(s, false)).collect()),
+        Err(e) => {
+            let e = classify("DescribeSubnets", e);
+            if e.is_not_found() { Ok(Vec::new()) } else { Err(e) }
+        }
+    }
+}
+
+pub async fn create_vpc(c: &Client, cidr: &str, tags: &TagMap) -> Result<String, AwsError> {
+    let out = c
+        .create_vpc()
+        .cidr_block(cidr)
+        .tag_specifications(tag_spec(ResourceType::Vpc, tags))
+        .send()
+        .await
+        .map_err(|e| classify("CreateVpc", e))?;
+    Ok(out.vpc().and_then(|v| v.vpc_id()).unwrap_or_default().into())
+}
+
+pub async fn create_subnet(c: &Client, vpc: &str, cidr: &str, zone: &str, tags: &TagMap) -> Result<String, AwsError> {
+    let out = c
+        .create_subnet()
+        .vpc_id(vpc)
+        .cidr_block(cidr)
+        .availability_zone(zone)
+        .tag_specifications(tag_spec(ResourceType::Subnet, tags))
+        .send()
+        .await
+        .map_err(|e| classify("CreateSubnet", e))?;
+    Ok(out.subnet().and_then(|s| s.subnet_id()).unwrap_or_default().into())
+}
+
+pub async fn create_internet_gateway(c: &Client, tags: &TagMap) -> Result<String, AwsError> {
+    let out = c
+        .create_internet_gateway()
+        .tag_specifications(tag_spec(ResourceType::InternetGateway, tags))
+        .send()
+        .await
+        .map_err(|e| classify("CreateInternetGateway", e))?;
+    Ok(out
+        .internet_gateway()
+        .and_then(|g| g.internet_gateway_id())
+        .unwrap_or_default()
+        .into())
+}
+
+pub async fn attach_internet_gateway(c: &Client, igw: &str, vpc: &str) -> Result<(), AwsError> {
+    c.attach_internet_gateway()
+        .internet_gateway_id(igw)
+        .vpc_id(vpc)
+        .send()
+        .await
+        .map_err(|e| classify("AttachInternetGateway", e))?;
+    Ok(())
+}
+
+pub async fn create_route_table(c: &Client, vpc: &str, tags: &TagMap) -> Result<String, AwsError> {
+    let out = c
+        .create_route_table()
+        .vpc_id(vpc)
+        .tag_specifications(tag_spec(ResourceType::RouteTable, tags))
+        .send()
+        .await
+        .map_err(|e| classify("CreateRouteTable", e))?;
+    Ok(out
+        .route_table()
+        .and_then(|t| t.route_table_id())
+        .unwrap_or_default()
+        .into())
+}
+
+/// Points `0.0.0.0/0` of the table at the gateway, replacing a route that points elsewhere.
+pub async fn set_default_route(c: &Client, table: &str, igw: &str) -> Result<(), AwsError> {
+    let created = c
+        .create_route()
+        .route_table_id(table)
+        .destination_cidr_block("0.0.0.0/0")
+        .gateway_id(igw)
+        .send()
+        .await
+        .map_err(|e| classify("CreateRoute", e));
+    match created {
+        Err(e) if e.code == "RouteAlreadyExists" => {
+            c.replace_route()
+                .route_table_id(table)
+                .destination_cidr_block("0.0.0.0/0")
+                .gateway_id(igw)
+                .send()
+                .await
+                .map_err(|e| classify("ReplaceRoute", e))?;
+            Ok(())
+        }
+        other => other.map(drop),
+    }
+}
+
+pub async fn associate_route_table(c: &Client, table: &str, subnet: &str) -> Result<(), AwsError> {
+    c.associate_route_table()
+        .route_table_id(table)
+        .subnet_id(subnet)
+        .send()
+        .await
+        .map_err(|e| classify("AssociateRouteTable", e))?;
+    Ok(())
+}
+
+pub async fn create_security_group(
+    c: &Client,
+    vpc: &str,
+    name: &str,
+    description: &str,
+    tags: &TagMap,
+) -> Result<String, AwsError> {
+    let out = c
+        .create_security_group()
+        .vpc_id(vpc)
+        .group_name(name)
+        .description(description)
+        .tag_specifications(tag_spec(ResourceType::SecurityGroup, tags))
+        .send()
+        .await
+        .map_err(|e| classify("CreateSecurityGroup", e))?;
+    Ok(out.group_id().unwrap_or_default().into())
+}
+
+/// TCP permissions from (from port, to port, CIDR or group id).
+fn permissions(rules: &[RawIngress]) -> Vec<IpPermission> {
+    rules
+        .iter()
+        .map(|r| {
+            let mut p = IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(r.from_port)
+                .to_port(r.to_port);
+            if let Some(c) = &r.cidr {
+                p = p.ip_ranges(IpRange::builder().cidr_ip(c).build());
+            }
+            if let Some(g) = &r.group_id {
+                p = p.user_id_group_pairs(UserIdGroupPair::builder().group_id(g).build());
+            }
+            p.build()
+        })
+        .collect()
+}
+
+pub async fn authorize_ingress(c: &Client, group: &str, rules: &[RawIngress]) -> Result<(), AwsError> {
+    c.authorize_security_group_ingress()
+        .group_id(group)
+        .set_ip_permissions(Some(permissions(rules)))
+        .send()
+        .await
+        .map_err(|e| classify("AuthorizeSecurityGroupIngress", e))?;
+    Ok(())
+}
+
+pub async fn revoke_ingress(c: &Client, group: &str, rules: &[RawIngress]) -> Result<(), AwsError> {
+    c.revoke_security_group_ingress()
+        .group_id(group)
+        .set_ip_permissions(Some(permissions(rules)))
+        .send()
+        .await
+        .map_err(|e| classify("RevokeSecurityGroupIngress", e))?;
+    Ok(())
+}
+
+/// Deletes by id, tolerating what is already gone.
+pub async fn delete(c: &Client, kind: DeleteKind, id: &str) -> Result<(), AwsError> {
+    let result = match kind {
+        DeleteKind::SecurityGroup => c
+            .delete_security_group()
+            .group_id(id)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| classify("DeleteSecurityGroup", e)),
+        DeleteKind::Subnet => c
+            .delete_subnet()
+            .subnet_id(id)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| classify("DeleteSubnet", e)),
+        DeleteKind::RouteTable => c
+            .delete_route_table()
+            .route_table_id(id)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| classify("DeleteRouteTable", e)),
+        DeleteKind::InternetGateway => c
+            .delete_internet_gateway()
+            .internet_gateway_id(id)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| classify("DeleteInternetGateway", e)),
+        DeleteKind::Vpc => c
+            .delete_vpc()
+            .vpc_id(id)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| classify("DeleteVpc", e)),
+    };
+    match result {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other,
+    }
+}
+
+/// What [`delete`] deletes.
+#[derive(Clone, Copy, Debug)]
+pub enum DeleteKind {
+    SecurityGroup,
+    Subnet,
+    RouteTable,
+    InternetGateway,
+    Vpc,
+}
+
+/// Removes a subnet association, tolerating one already gone.
+pub async fn disassociate_route_table(c: &Client, association_id: &str) -> Result<(), AwsError> {
+    match c.disassociate_route_table().association_id(association_id).send().await {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let e = classify("DisassociateRouteTable", e);
+            if e.is_not_found() { Ok(()) } else { Err(e) }
+        }
+    }
+}
+
+pub async fn detach_internet_gateway(c: &Client, igw: &str, vpc: &str) -> Result<(), AwsError> {
+    match c
+        .detach_internet_gateway()
+        .internet_gateway_id(igw)
+        .vpc_id(vpc)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let e = classify("DetachInternetGateway", e);
+            if e.is_not_found() || e.code == "Gateway.NotAttached" {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! apply: executes planned steps in order. Ids of resources created by earlier steps feed later
+//! ones; every create writes the ownership tags in the create call itself, so a crash between a
+//! create and the status write never leads to a duplicate (the next observe finds it by tag or name).
+
+use std::collections::BTreeMap;
+
+use super::desired::{DesiredNetwork, DesiredStack, Ingress, SgRole, Source};
+use super::observed::{ObservedStack, RawIngress};
+use super::plan::{PUBLIC_ROUTE_TABLE, Step};
+use crate::aws::ec2::DeleteKind;
+use crate::aws::{AwsError, Clients, TagMap, ec2, ecs, elbv2};
+
+/// Ids known so far: observed ones, then created ones.
+#[derive(Clone, Debug, Default)]
+struct Ids {
+    vpc: Option<String>,
+    igw: Option<String>,
+    table: Option<String>,
+    subnets: BTreeMap<String, String>,
+    groups: BTreeMap<SgRole, String>,
+    lb: Option<String>,
+}
+
+/// A step whose prerequisite is missing (an earlier step did not produce it).
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error("cannot {step}: {missing} is not known yet")]
+    Missing { step: String, missing: &'static str },
+}
+
+fn need<'a>(v: &'a Option<String>, step: &Step, missing: &'static str) -> Result<&'a str, ApplyError> {
+    v.as_deref().ok_or_else(|| ApplyError::Missing {
+        step: step.to_string(),
+        missing,
+    })
+}
+
+/// Runs `steps`; calls `done` after each one that succeeded (for Events).
+pub async fn apply(
+    clients: &Clients,
+    desired: &DesiredStack,
+    observed: &ObservedStack,
+    steps: &[Step],
+    mut done: impl FnMut(&Step),
+) -> Result<(), ApplyError> {
+    let mut ids = Ids {
+        vpc: observed.vpc.as_ref().map(|v| v.id.clone()),
+        igw: observed.internet_gateway.as_ref().map(|g| g.id.clone()),
+        table: observed
+            .route_tables
+            .iter()
+            .find(|t| t.component == PUBLIC_ROUTE_TABLE)
+            .map(|t| t.id.clone()),
+        subnets: observed
+            .subnets
+            .iter()
+            .filter_map(|s| Some((s.component.clone()?, s.id.clone())))
+            .collect(),
+        groups: observed
+            .security_groups
+            .iter()
+            .map(|g| (g.role, g.id.clone()))
+            .collect(),
+        lb: observed.load_balancer.as_ref().map(|l| l.arn.clone()),
+    };
+    if let DesiredNetwork::Adopt { vpc_id, .. } = &desired.network {
+        ids.vpc = Some(vpc_id.clone());
+    }
+    for step in steps {
+        run(clients, desired, &mut ids, step).await?;
+        done(step);
+    }
+    Ok(())
+}
+
+fn tags(desired: &DesiredStack, component: &str) -> TagMap {
+    let name = format!("{}-{}", desired.owner.aws_name("ws", 200), component.replace('/', "-"));
+    desired.owner.tags(&desired.tags, component, &name)
+}
+
+fn raw(rules: &[Ingress], ids: &Ids, step: &Step) -> Result<Vec<RawIngress>, ApplyError> {
+    rules
+        .iter()
+        .map(|r| {
+            let (cidr, group_id) = match &r.source {
+                Source::Cidr(c) => (Some(c.clone()), None),
+                Source::Group(role) => (
+                    None,
+                    Some(need(&ids.groups.get(role).cloned(), step, "a security group")?.to_string()),
+                ),
+                Source::OtherGroup(g) => (None, Some(g.clone())),
+            };
+            Ok(RawIngress {
+                from_port: r.from_port,
+                to_port: r.to_port,
+                cidr,
+                group_id,
+            })
+        })
+        .collect()
+}
+
+async fn run(clients: &Clients, desired: &DesiredStack, ids: &mut Ids, step: &Step) -> Result<(), ApplyError> {
+    let (ec2c, elb, ecsc) = (&clients.ec2, &clients.elbv2, &clients.ecs);
+    match step {
+        Step::CreateVpc { cidr } => ids.vpc = Some(ec2::create_vpc(ec2c, cidr, &tags(desired, "vpc")).await?),
+        Step::CreateInternetGateway => ids.igw = Some(ec2::create_internet_gateway(ec2c, &tags(desired, "igw")).await?),
+        Step::AttachInternetGateway => {
+            ec2::attach_internet_gateway(
+                ec2c,
+                need(&ids.igw, step, "the gateway")?,
+                need(&ids.vpc, step, "the VPC")?,
+            )
+            .await?;
+        }
+        Step::CreateSubnet {
+            component,
+            cidr,
+            availability_zone,
+        } => {
+            let vpc = need(&ids.vpc, step, "the VPC")?;
+            let id = ec2::create_subnet(ec2c, vpc, cidr, availability_zone, &tags(desired, component)).await?;
+            ids.subnets.insert(component.clone(), id);
+        }
+        Step::CreateRouteTable { component } => {
+            let vpc = need(&ids.vpc, step, "the VPC")?;
+            ids.table = Some(ec2::create_route_table(ec2c, vpc, &tags(desired, component)).await?);
+        }
+        Step::CreateDefaultRoute => {
+            ec2::set_default_route(
+                ec2c,
+                need(&ids.table, step, "the route table")?,
+                need(&ids.igw, step, "the gateway")?,
+            )
+            .await?;
+        }
+        Step::AssociateRouteTable { subnet_component } => {
+            let subnet = need(&ids.subnets.get(subnet_component).cloned(), step, "the subnet")?.to_string();
+            ec2::associate_route_table(ec2c, need(&ids.table, step, "the route table")?, &subnet).await?;
+        }
+        Step::CreateSecurityGroup { role } => {
+            let g = desired
+                .security_groups
+                .iter()
+                .find(|g| g.role == *role)
+                .expect("planned from desired");
+            let vpc = need(&ids.vpc, step, "the VPC")?;
+            let id = ec2::create_security_group(ec2c, vpc, &g.name, &g.description, &tags(desired, role.component()))
+                .await?;
+            ids.groups.insert(*role, id);
+        }
+        Step::AuthorizeIngress { role, rules } => {
+            let group = need(&ids.groups.get(role).cloned(), step, "the security group")?.to_string();
+            ec2::authorize_ingress(ec2c, &group, &raw(rules, ids, step)?).await?;
+        }
+        Step::RevokeIngress { role, rules } => {
+            let group = need(&ids.groups.get(role).cloned(), step, "the security group")?.to_string();
+            ec2::revoke_ingress(ec2c, &group, &raw(rules, ids, step)?).await?;
+        }
+        Step::CreateLoadBalancer { name } => {
+            let lb = desired.load_balancer.as_ref().expect("planned from desired");
+            let subnets = lb_subnets(desired, ids, lb.internal);
+            let group = need(
+                &ids.groups.get(&SgRole::LoadBalancer).cloned(),
+                step,
+                "the load balancer group",
+            )?
+            .to_string();
+            let created = elbv2::create_load_balancer(
+                elb,
+                name,
+                lb.internal,
+                &subnets,
+                &group,
+                &tags(desired, "load-balancer"),
+            )
+            .await?;
+            ids.lb = Some(created.arn);
+        }
+        Step::ModifyIdleTimeout { to, .. } => {
+            elbv2::set_idle_timeout(elb, need(&ids.lb, step, "the load balancer")?, *to).await?
+        }
+        Step::CreateListener { name, .. } => {
+            let l = desired
+                .load_balancer
+                .iter()
+                .flat_map(|lb| &lb.listeners)
+                .find(|l| &l.name == name)
+                .expect("planned");
+            let lb = need(&ids.lb, step, "the load balancer")?;
+            elbv2::create_listener(elb, lb, l, &tags(desired, &format!("listener/{name}"))).await?;
+        }
+        Step::ModifyListener { arn, name, .. } => {
+            let l = desired
+                .load_balancer
+                .iter()
+                .flat_map(|lb| &lb.listeners)
+                .find(|l| &l.name == name)
+                .expect("planned");
+            elbv2::modify_listener(elb, arn, l).await?;
+        }
+        Step::DeleteListener { arn, .. } => elbv2::delete_listener(elb, arn).await?,
+        Step::DeleteLoadBalancer { arn } => {
+            elbv2::delete_load_balancer(elb, arn).await?;
+            ids.lb = None;
+        }
+        Step::CreateCluster { name } => {
+            ecs::create_cluster(
+                ecsc,
+                name,
+                desired.cluster.container_insights,
+                &tags(desired, "cluster"),
+            )
+            .await?;
+        }
+        Step::UpdateClusterSettings { container_insights } => {
+            ecs::set_container_insights(ecsc, &desired.cluster.name, *container_insights).await?;
+        }
+        Step::DeleteSecurityGroup { id, .. } => ec2::delete(ec2c, DeleteKind::SecurityGroup, id).await?,
+        Step::DeleteSubnet { id } => ec2::delete(ec2c, DeleteKind::Subnet, id).await?,
+        Step::DisassociateRouteTable { association_id } => ec2::disassociate_route_table(ec2c, association_id).await?,
+        Step::DeleteRouteTable { id } => ec2::delete(ec2c, DeleteKind::RouteTable, id).await?,
+        Step::DetachInternetGateway { id, vpc_id } => ec2::detach_internet_gateway(ec2c, id, vpc_id).await?,
+        Step::DeleteInternetGateway { id } => ec2::delete(ec2c, DeleteKind::InternetGateway, id).await?,
+        Step::DeleteVpc { id } => ec2::delete(ec2c, DeleteKind::Vpc, id).await?,
+        Step::DeleteCluster { arn } => ecs::delete_cluster(ecsc, arn).await?,
+    }
+    Ok(())
+}
+
+/// Public subnets for an internet-facing load balancer, private ones for an internal one.
+fn lb_subnets(desired: &DesiredStack, ids: &Ids, internal: bool) -> Vec<String> {
+    match &desired.network {
+        DesiredNetwork::Adopt {
+            public_subnet_ids,
+            private_subnet_ids,
+            ..
+        } => {
+            if internal {
+                private_subnet_ids.clone()
+            } else {
+                public_subnet_ids.clone()
+            }
+        }
+        DesiredNetwork::Create { subnets, .. } => subnets
+            .iter()
+            .filter(|s| s.public != internal)
+            .filter_map(|s| ids.subnets.get(&s.component).cloned())
+            .collect(),
+    }
+}

@@ -1,0 +1,341 @@
+//! The WebStack's AWS side against the emulator: observe → plan → apply creates the stack; a second
+//! pass plans nothing (and its calls are counted); observing from scratch (as after a crash between
+//! the creates and the status write) finds everything and creates no duplicate; hand-made drift is
+//! restored; deletion leaves nothing tagged with the stack's uid. State is read back through the SDK.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::types::{Filter, IpPermission, IpRange};
+use aws_sdk_elasticloadbalancingv2::types::LoadBalancerAttribute;
+use webstack_operator::api::WebStackSpec;
+use webstack_operator::aws::{Clients, ec2 as aws_ec2};
+use webstack_operator::ownership::Owner;
+use webstack_operator::webstack::apply::apply;
+use webstack_operator::webstack::desired::{DesiredStack, validate};
+use webstack_operator::webstack::observe::observe;
+use webstack_operator::webstack::plan::{Step, plan, plan_delete};
+
+use crate::harness::moto::Moto;
+use crate::harness::unique;
+
+const SPEC: &str = r#"
+network: {cidr: 10.0.0.0/16, availabilityZones: 2}
+tags: {team: movies}
+loadBalancer:
+  listeners:
+    - {name: http, port: 80, defaultAction: {fixedResponse: {statusCode: 404, contentType: text/plain, messageBody: "Netflux: nothing here"}}}
+database: {engine: postgres}
+cluster: {containerInsights: true}
+"#;
+
+async fn desired(clients: &Clients, uid: &str, yaml: &str) -> DesiredStack {
+    let spec: WebStackSpec = serde_yaml::from_str(yaml).expect("spec");
+    let owner = Owner {
+        cluster_id: "it".into(),
+        namespace: "movies".into(),
+        kind: "WebStack",
+        name: "netflux".into(),
+        uid: uid.into(),
+    };
+    let zones = aws_ec2::availability_zones(&clients.ec2).await.expect("zones");
+    validate(&spec, owner, &zones, &BTreeMap::new()).expect("valid")
+}
+
+/// One reconcile pass; returns the steps it applied.
+async fn reconcile(clients: &Clients, d: &DesiredStack) -> Vec<Step> {
+    let observed = observe(clients, d).await.expect("observe");
+    let steps = plan(d, &observed);
+    apply(clients, d, &observed, &steps, |_| {}).await.expect("apply");
+    steps
+}
+
+async fn count_tagged(clients: &Clients, uid: &str) -> BTreeMap<&'static str, usize> {
+    let f = || Filter::builder().name("tag:webstack.io/uid").values(uid).build();
+    let ec2 = &clients.ec2;
+    let mut n = BTreeMap::new();
+    n.insert(
+        "vpc",
+        ec2.describe_vpcs().filters(f()).send().await.unwrap().vpcs().len(),
+    );
+    n.insert(
+        "subnet",
+        ec2.describe_subnets()
+            .filters(f())
+            .send()
+            .await
+            .unwrap()
+            .subnets()
+            .len(),
+    );
+    n.insert(
+        "igw",
+        ec2.describe_internet_gateways()
+            .filters(f())
+            .send()
+            .await
+            .unwrap()
+            .internet_gateways()
+            .len(),
+    );
+    n.insert(
+        "rtb",
+        ec2.describe_route_tables()
+            .filters(f())
+            .send()
+            .await
+            .unwrap()
+            .route_tables()
+            .len(),
+    );
+    n.insert(
+        "sg",
+        ec2.describe_security_groups()
+            .filters(f())
+            .send()
+            .await
+            .unwrap()
+            .security_groups()
+            .len(),
+    );
+    let lbs = clients.elbv2.describe_load_balancers().send().await.unwrap();
+    let mut ours = 0;
+    for lb in lbs.load_balancers() {
+        let tags = webstack_operator::aws::elbv2::tags(&clients.elbv2, lb.load_balancer_arn().unwrap())
+            .await
+            .unwrap();
+        ours += usize::from(tags.get("webstack.io/uid").map(String::as_str) == Some(uid));
+    }
+    n.insert("lb", ours);
+    let clusters = clients.ecs.list_clusters().send().await.unwrap();
+    let described = clients
+        .ecs
+        .describe_clusters()
+        .set_clusters(Some(clusters.cluster_arns().to_vec()))
+        .include(aws_sdk_ecs::types::ClusterField::Tags)
+        .send()
+        .await
+        .unwrap();
+    n.insert(
+        "cluster",
+        described
+            .clusters()
+            .iter()
+            .filter(|c| c.status() == Some("ACTIVE"))
+            .filter(|c| {
+                c.tags()
+                    .iter()
+                    .any(|t| t.key() == Some("webstack.io/uid") && t.value() == Some(uid))
+            })
+            .count(),
+    );
+    n
+}
+
+#[tokio::test]
+async fn webstack_create_converge_drift_delete() {
+    let moto = Moto::start();
+    let clients = Clients::new(&moto.sdk_config().await);
+    let uid = unique("uid");
+    let d = desired(&clients, &uid, SPEC).await;
+
+    // Create.
+    let created = reconcile(&clients, &d).await;
+    assert!(created.len() > 15, "{created:?}");
+    let expected = BTreeMap::from([
+        ("vpc", 1),
+        ("subnet", 4),
+        ("igw", 1),
+        ("rtb", 1),
+        ("sg", 3),
+        ("lb", 1),
+        ("cluster", 1),
+    ]);
+    assert_eq!(count_tagged(&clients, &uid).await, expected);
+
+    // Read the essentials back through the SDK.
+    let lb_name = d.load_balancer.as_ref().unwrap().name.clone();
+    let lb = clients
+        .elbv2
+        .describe_load_balancers()
+        .names(&lb_name)
+        .send()
+        .await
+        .unwrap();
+    let lb_arn = lb.load_balancers()[0].load_balancer_arn().unwrap().to_string();
+    let listeners = clients
+        .elbv2
+        .describe_listeners()
+        .load_balancer_arn(&lb_arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listeners.listeners().len(), 1);
+    let fixed = listeners.listeners()[0].default_actions()[0]
+        .fixed_response_config()
+        .unwrap();
+    assert_eq!(fixed.status_code(), Some("404"));
+    assert_eq!(fixed.message_body(), Some("Netflux: nothing here"));
+    let groups = clients
+        .ec2
+        .describe_security_groups()
+        .filters(Filter::builder().name("tag:webstack.io/uid").values(&uid).build())
+        .send()
+        .await
+        .unwrap();
+    let by_component: BTreeMap<String, &aws_sdk_ec2::types::SecurityGroup> = groups
+        .security_groups()
+        .iter()
+        .map(|g| {
+            let c = g
+                .tags()
+                .iter()
+                .find(|t| t.key() == Some("webstack.io/component"))
+                .unwrap()
+                .value()
+                .unwrap();
+            (c.to_string(), g)
+        })
+        .collect();
+    let lb_sg = by_component["sg/load-balancer"].group_id().unwrap();
+    let services = by_component["sg/services"];
+    let services_sources: Vec<_> = services
+        .ip_permissions()
+        .iter()
+        .flat_map(|p| p.user_id_group_pairs())
+        .filter_map(|p| p.group_id())
+        .collect();
+    assert!(
+        services_sources.contains(&lb_sg),
+        "services admits the load balancer group: {services_sources:?}"
+    );
+    let db = by_component["sg/database"];
+    assert_eq!(db.ip_permissions().len(), 1);
+    assert_eq!(db.ip_permissions()[0].from_port(), Some(5432));
+    assert_eq!(
+        db.ip_permissions()[0].user_id_group_pairs()[0].group_id(),
+        services.group_id()
+    );
+    assert!(
+        by_component
+            .values()
+            .all(|g| g.tags().iter().any(|t| t.key() == Some("team"))),
+        "user tags on every group"
+    );
+
+    // Converged: the next pass plans nothing. Count its calls: the steady-state figure.
+    clients.calls.reset();
+    let again = reconcile(&clients, &d).await;
+    assert_eq!(again, vec![], "a converged stack plans nothing");
+    let calls = clients.calls.snapshot();
+    println!("steady-state AWS calls: {} {calls:?}", calls.values().sum::<u64>());
+    assert!(
+        calls.keys().all(|op| op.contains(":Describe")),
+        "steady state only reads: {calls:?}"
+    );
+    assert!(
+        calls.values().sum::<u64>() <= 8,
+        "at most 8 calls in steady state: {calls:?}"
+    );
+
+    // A crash after the creates and before the status write: a fresh observe (no ids carried over)
+    // finds every resource by tag or name and creates nothing.
+    let fresh = Clients::new(&moto.sdk_config().await);
+    assert_eq!(reconcile(&fresh, &d).await, vec![]);
+    assert_eq!(count_tagged(&clients, &uid).await, expected, "no duplicates");
+
+    // Drift made by hand: idle timeout, a deleted listener, an extra ingress rule.
+    clients
+        .elbv2
+        .modify_load_balancer_attributes()
+        .load_balancer_arn(&lb_arn)
+        .attributes(
+            LoadBalancerAttribute::builder()
+                .key("idle_timeout.timeout_seconds")
+                .value("300")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    clients
+        .elbv2
+        .delete_listener()
+        .listener_arn(listeners.listeners()[0].listener_arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    clients
+        .ec2
+        .authorize_security_group_ingress()
+        .group_id(lb_sg)
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(22)
+                .to_port(22)
+                .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let corrected: Vec<String> = reconcile(&clients, &d).await.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        corrected,
+        [
+            "revoke 1 ingress rule(s) on sg/load-balancer",
+            "change idle timeout from 300s to 60s",
+            "create listener http on port 80",
+        ]
+    );
+    assert_eq!(reconcile(&clients, &d).await, vec![], "drift corrected");
+    let attrs = clients
+        .elbv2
+        .describe_load_balancer_attributes()
+        .load_balancer_arn(&lb_arn)
+        .send()
+        .await
+        .unwrap();
+    let idle = attrs
+        .attributes()
+        .iter()
+        .find(|a| a.key() == Some("idle_timeout.timeout_seconds"))
+        .unwrap();
+    assert_eq!(idle.value(), Some("60"));
+
+    // A spec change: another listener.
+    let d2 = desired(
+        &clients,
+        &uid,
+        &SPEC.replace("    - {name: http", "    - {name: alt, port: 8080}\n    - {name: http"),
+    )
+    .await;
+    let changed: Vec<String> = reconcile(&clients, &d2).await.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        changed,
+        [
+            "authorize 1 ingress rule(s) on sg/load-balancer",
+            "create listener alt on port 8080"
+        ]
+    );
+    let listeners = clients
+        .elbv2
+        .describe_listeners()
+        .load_balancer_arn(&lb_arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listeners.listeners().len(), 2);
+
+    // Delete: plan towards nothing, then nothing tagged with the uid remains.
+    let observed = observe(&clients, &d2).await.unwrap();
+    let steps = plan_delete(&observed);
+    apply(&clients, &d2, &observed, &steps, |_| {}).await.expect("delete");
+    let none = expected.keys().map(|k| (*k, 0)).collect::<BTreeMap<_, _>>();
+    assert_eq!(count_tagged(&clients, &uid).await, none);
+    assert_eq!(
+        plan_delete(&observe(&clients, &d2).await.unwrap()),
+        vec![],
+        "deletion is complete"
+    );
+}
