@@ -37,10 +37,11 @@ fn need<'a>(v: &'a Option<String>, step: &Step, missing: &'static str) -> Result
     })
 }
 
-/// Runs `steps`; calls `done` after each one that succeeded (for Events).
+/// Runs `steps`; calls `done` after each one that succeeded (for Events). `desired` is needed by
+/// create and modify steps; deletion runs without it.
 pub async fn apply(
     clients: &Clients,
-    desired: &DesiredStack,
+    desired: Option<&DesiredStack>,
     observed: &ObservedStack,
     steps: &[Step],
     mut done: impl FnMut(&Step),
@@ -65,7 +66,7 @@ pub async fn apply(
             .collect(),
         lb: observed.load_balancer.as_ref().map(|l| l.arn.clone()),
     };
-    if let DesiredNetwork::Adopt { vpc_id, .. } = &desired.network {
+    if let Some(DesiredNetwork::Adopt { vpc_id, .. }) = desired.map(|d| &d.network) {
         ids.vpc = Some(vpc_id.clone());
     }
     for step in steps {
@@ -102,11 +103,19 @@ fn raw(rules: &[Ingress], ids: &Ids, step: &Step) -> Result<Vec<RawIngress>, App
         .collect()
 }
 
-async fn run(clients: &Clients, desired: &DesiredStack, ids: &mut Ids, step: &Step) -> Result<(), ApplyError> {
+async fn run(clients: &Clients, desired: Option<&DesiredStack>, ids: &mut Ids, step: &Step) -> Result<(), ApplyError> {
     let (ec2c, elb, ecsc) = (&clients.ec2, &clients.elbv2, &clients.ecs);
+    let desired = || {
+        desired.ok_or_else(|| ApplyError::Missing {
+            step: step.to_string(),
+            missing: "the desired state",
+        })
+    };
     match step {
-        Step::CreateVpc { cidr } => ids.vpc = Some(ec2::create_vpc(ec2c, cidr, &tags(desired, "vpc")).await?),
-        Step::CreateInternetGateway => ids.igw = Some(ec2::create_internet_gateway(ec2c, &tags(desired, "igw")).await?),
+        Step::CreateVpc { cidr } => ids.vpc = Some(ec2::create_vpc(ec2c, cidr, &tags(desired()?, "vpc")).await?),
+        Step::CreateInternetGateway => {
+            ids.igw = Some(ec2::create_internet_gateway(ec2c, &tags(desired()?, "igw")).await?)
+        }
         Step::AttachInternetGateway => {
             ec2::attach_internet_gateway(
                 ec2c,
@@ -121,12 +130,12 @@ async fn run(clients: &Clients, desired: &DesiredStack, ids: &mut Ids, step: &St
             availability_zone,
         } => {
             let vpc = need(&ids.vpc, step, "the VPC")?;
-            let id = ec2::create_subnet(ec2c, vpc, cidr, availability_zone, &tags(desired, component)).await?;
+            let id = ec2::create_subnet(ec2c, vpc, cidr, availability_zone, &tags(desired()?, component)).await?;
             ids.subnets.insert(component.clone(), id);
         }
         Step::CreateRouteTable { component } => {
             let vpc = need(&ids.vpc, step, "the VPC")?;
-            ids.table = Some(ec2::create_route_table(ec2c, vpc, &tags(desired, component)).await?);
+            ids.table = Some(ec2::create_route_table(ec2c, vpc, &tags(desired()?, component)).await?);
         }
         Step::CreateDefaultRoute => {
             ec2::set_default_route(
@@ -141,14 +150,15 @@ async fn run(clients: &Clients, desired: &DesiredStack, ids: &mut Ids, step: &St
             ec2::associate_route_table(ec2c, need(&ids.table, step, "the route table")?, &subnet).await?;
         }
         Step::CreateSecurityGroup { role } => {
-            let g = desired
+            let g = desired()?
                 .security_groups
                 .iter()
                 .find(|g| g.role == *role)
                 .expect("planned from desired");
             let vpc = need(&ids.vpc, step, "the VPC")?;
-            let id = ec2::create_security_group(ec2c, vpc, &g.name, &g.description, &tags(desired, role.component()))
-                .await?;
+            let id =
+                ec2::create_security_group(ec2c, vpc, &g.name, &g.description, &tags(desired()?, role.component()))
+                    .await?;
             ids.groups.insert(*role, id);
         }
         Step::AuthorizeIngress { role, rules } => {
@@ -160,8 +170,8 @@ async fn run(clients: &Clients, desired: &DesiredStack, ids: &mut Ids, step: &St
             ec2::revoke_ingress(ec2c, &group, &raw(rules, ids, step)?).await?;
         }
         Step::CreateLoadBalancer { name } => {
-            let lb = desired.load_balancer.as_ref().expect("planned from desired");
-            let subnets = lb_subnets(desired, ids, lb.internal);
+            let lb = desired()?.load_balancer.as_ref().expect("planned from desired");
+            let subnets = lb_subnets(desired()?, ids, lb.internal);
             let group = need(
                 &ids.groups.get(&SgRole::LoadBalancer).cloned(),
                 step,
@@ -174,7 +184,7 @@ async fn run(clients: &Clients, desired: &DesiredStack, ids: &mut Ids, step: &St
                 lb.internal,
                 &subnets,
                 &group,
-                &tags(desired, "load-balancer"),
+                &tags(desired()?, "load-balancer"),
             )
             .await?;
             ids.lb = Some(created.arn);
@@ -183,17 +193,17 @@ async fn run(clients: &Clients, desired: &DesiredStack, ids: &mut Ids, step: &St
             elbv2::set_idle_timeout(elb, need(&ids.lb, step, "the load balancer")?, *to).await?
         }
         Step::CreateListener { name, .. } => {
-            let l = desired
+            let l = desired()?
                 .load_balancer
                 .iter()
                 .flat_map(|lb| &lb.listeners)
                 .find(|l| &l.name == name)
                 .expect("planned");
             let lb = need(&ids.lb, step, "the load balancer")?;
-            elbv2::create_listener(elb, lb, l, &tags(desired, &format!("listener/{name}"))).await?;
+            elbv2::create_listener(elb, lb, l, &tags(desired()?, &format!("listener/{name}"))).await?;
         }
         Step::ModifyListener { arn, name, .. } => {
-            let l = desired
+            let l = desired()?
                 .load_balancer
                 .iter()
                 .flat_map(|lb| &lb.listeners)
@@ -210,13 +220,13 @@ async fn run(clients: &Clients, desired: &DesiredStack, ids: &mut Ids, step: &St
             ecs::create_cluster(
                 ecsc,
                 name,
-                desired.cluster.container_insights,
-                &tags(desired, "cluster"),
+                desired()?.cluster.container_insights,
+                &tags(desired()?, "cluster"),
             )
             .await?;
         }
         Step::UpdateClusterSettings { container_insights } => {
-            ecs::set_container_insights(ecsc, &desired.cluster.name, *container_insights).await?;
+            ecs::set_container_insights(ecsc, &desired()?.cluster.name, *container_insights).await?;
         }
         Step::DeleteSecurityGroup { id, .. } => ec2::delete(ec2c, DeleteKind::SecurityGroup, id).await?,
         Step::DeleteSubnet { id } => ec2::delete(ec2c, DeleteKind::Subnet, id).await?,

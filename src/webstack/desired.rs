@@ -158,6 +158,21 @@ pub struct DesiredCluster {
     pub container_insights: bool,
 }
 
+impl DesiredStack {
+    /// How to find this stack's resources.
+    pub fn key(&self) -> super::observe::StackKey {
+        super::observe::StackKey {
+            owner: self.owner.clone(),
+            adopted_vpc: match &self.network {
+                DesiredNetwork::Adopt { vpc_id, .. } => Some(vpc_id.clone()),
+                DesiredNetwork::Create { .. } => None,
+            },
+            load_balancer_name: load_balancer_name(&self.owner),
+            cluster_name: self.cluster.name.clone(),
+        }
+    }
+}
+
 /// Validates a spec. `zones` are the region's available zones, in order; `target_groups` maps
 /// TargetGroup resource names to ARNs (those not ready are absent).
 pub fn validate(
@@ -174,11 +189,7 @@ pub fn validate(
         .transpose()?;
     let security_groups = security_groups(spec, &owner);
     let cluster = DesiredCluster {
-        name: spec
-            .cluster
-            .as_ref()
-            .and_then(|c| c.name.clone())
-            .unwrap_or_else(|| owner.aws_name("ws", 255)),
+        name: cluster_name(spec, &owner),
         container_insights: spec.cluster.as_ref().is_some_and(|c| c.container_insights),
     };
     Ok(DesiredStack {
@@ -189,6 +200,19 @@ pub fn validate(
         cluster,
         owner,
     })
+}
+
+/// The ECS cluster's name: the spec's, else derived from namespace, name and uid.
+pub fn cluster_name(spec: &WebStackSpec, owner: &Owner) -> String {
+    spec.cluster
+        .as_ref()
+        .and_then(|c| c.name.clone())
+        .unwrap_or_else(|| owner.aws_name("ws", 255))
+}
+
+/// The load balancer's deterministic name (32 characters at most).
+pub fn load_balancer_name(owner: &Owner) -> String {
+    owner.aws_name("ws", 32)
 }
 
 fn network(spec: &WebStackSpec, zones: &[String]) -> Result<DesiredNetwork, InvalidSpec> {
@@ -375,7 +399,7 @@ fn load_balancer(
         });
     }
     Ok(DesiredLoadBalancer {
-        name: owner.aws_name("ws", 32),
+        name: load_balancer_name(owner),
         internal: lb.scheme == LoadBalancerScheme::Internal,
         idle_timeout_seconds: lb.idle_timeout_seconds,
         listeners,

@@ -1,8 +1,9 @@
 //! observe: reads the AWS resources a stack owns, in as few calls as possible, and refuses to go
 //! on when a resource it would manage belongs to someone else.
 
-use super::desired::{DesiredNetwork, DesiredStack};
+use super::desired::{cluster_name, load_balancer_name};
 use super::observed::ObservedStack;
+use crate::api::WebStackSpec;
 use crate::aws::{AwsError, Clients, ec2, ecs, elbv2};
 use crate::ownership::{Owner, Ownership};
 
@@ -23,14 +24,31 @@ pub enum ObserveError {
     },
 }
 
-/// Observes everything `desired` describes (the same call pattern serves deletion).
-pub async fn observe(clients: &Clients, desired: &DesiredStack) -> Result<ObservedStack, ObserveError> {
-    let owner = &desired.owner;
-    let adopted = match &desired.network {
-        DesiredNetwork::Adopt { vpc_id, .. } => Some(vpc_id.as_str()),
-        DesiredNetwork::Create { .. } => None,
-    };
-    let net = ec2::observe(&clients.ec2, &owner.uid, adopted).await?;
+/// How to find a stack's resources: derived from the spec without validating it, so that deletion
+/// never depends on a spec being valid.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StackKey {
+    pub owner: Owner,
+    pub adopted_vpc: Option<String>,
+    pub load_balancer_name: String,
+    pub cluster_name: String,
+}
+
+impl StackKey {
+    pub fn new(spec: &WebStackSpec, owner: Owner) -> StackKey {
+        StackKey {
+            adopted_vpc: spec.network.vpc_id.clone(),
+            load_balancer_name: load_balancer_name(&owner),
+            cluster_name: cluster_name(spec, &owner),
+            owner,
+        }
+    }
+}
+
+/// Observes everything of the stack (the same call pattern serves deletion).
+pub async fn observe(clients: &Clients, key: &StackKey) -> Result<ObservedStack, ObserveError> {
+    let owner = &key.owner;
+    let net = ec2::observe(&clients.ec2, &owner.uid, key.adopted_vpc.as_deref()).await?;
     let mut observed = ObservedStack {
         vpc: net.vpc,
         subnets: net.subnets,
@@ -39,18 +57,13 @@ pub async fn observe(clients: &Clients, desired: &DesiredStack) -> Result<Observ
         security_groups: net.security_groups,
         ..ObservedStack::default()
     };
-    let lb_name = desired
-        .load_balancer
-        .as_ref()
-        .map(|l| l.name.clone())
-        .unwrap_or_else(|| owner.aws_name("ws", 32));
-    if let Some((mut lb, tags)) = elbv2::find_load_balancer(&clients.elbv2, &lb_name).await? {
+    if let Some((mut lb, tags)) = elbv2::find_load_balancer(&clients.elbv2, &key.load_balancer_name).await? {
         check(owner, "load balancer", &lb.arn, &tags)?;
         lb.idle_timeout_seconds = elbv2::idle_timeout(&clients.elbv2, &lb.arn).await?;
         observed.listeners = elbv2::listeners(&clients.elbv2, &lb.arn).await?;
         observed.load_balancer = Some(lb);
     }
-    if let Some((cluster, tags)) = ecs::find_cluster(&clients.ecs, &desired.cluster.name).await? {
+    if let Some((cluster, tags)) = ecs::find_cluster(&clients.ecs, &key.cluster_name).await? {
         if cluster.active {
             check(owner, "ECS cluster", &cluster.arn, &tags)?;
         }

@@ -43,9 +43,9 @@ async fn desired(clients: &Clients, uid: &str, yaml: &str) -> DesiredStack {
 
 /// One reconcile pass; returns the steps it applied.
 async fn reconcile(clients: &Clients, d: &DesiredStack) -> Vec<Step> {
-    let observed = observe(clients, d).await.expect("observe");
+    let observed = observe(clients, &d.key()).await.expect("observe");
     let steps = plan(d, &observed);
-    apply(clients, d, &observed, &steps, |_| {}).await.expect("apply");
+    apply(clients, Some(d), &observed, &steps, |_| {}).await.expect("apply");
     steps
 }
 
@@ -328,13 +328,13 @@ async fn webstack_create_converge_drift_delete() {
     assert_eq!(listeners.listeners().len(), 2);
 
     // Delete: plan towards nothing, then nothing tagged with the uid remains.
-    let observed = observe(&clients, &d2).await.unwrap();
+    let observed = observe(&clients, &d2.key()).await.unwrap();
     let steps = plan_delete(&observed);
-    apply(&clients, &d2, &observed, &steps, |_| {}).await.expect("delete");
+    apply(&clients, None, &observed, &steps, |_| {}).await.expect("delete");
     let none = expected.keys().map(|k| (*k, 0)).collect::<BTreeMap<_, _>>();
     assert_eq!(count_tagged(&clients, &uid).await, none);
     assert_eq!(
-        plan_delete(&observe(&clients, &d2).await.unwrap()),
+        plan_delete(&observe(&clients, &d2.key()).await.unwrap()),
         vec![],
         "deletion is complete"
     );
