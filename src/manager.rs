@@ -1,7 +1,6 @@
-//! The controller manager behind `webstack-operator run`: options, start-up checks and the
-//! lifetime of the process. Controllers for each kind register here as they are built; today
-//! `run` verifies that it can reach the cluster, that the CRDs are installed and established, and
-//! that an AWS region is configured, then serves until SIGINT/SIGTERM.
+//! The controller manager behind `webstack-operator run`: options, start-up checks (cluster reachable,
+//! CRDs installed and Established, an AWS region configured) and the controllers, which run until
+//! SIGINT/SIGTERM. Today: the WebStack controller; the other kinds' controllers join here.
 
 use std::time::Duration;
 
@@ -9,7 +8,11 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::{Api, Client, ResourceExt};
 use thiserror::Error;
 
-use crate::api;
+use std::sync::Arc;
+
+use kube::runtime::events::{Recorder, Reporter};
+
+use crate::{api, webstack};
 
 /// Options of `webstack-operator run`.
 #[derive(clap::Args, Debug, Clone)]
@@ -21,6 +24,9 @@ pub struct RunOptions {
     /// How often every resource is re-checked against AWS for drift, e.g. `10m`, `90s`, `1h`.
     #[arg(long, env = "WEBSTACK_RESYNC_PERIOD", default_value = "10m", value_parser = parse_duration)]
     pub resync_period: Duration,
+    /// Watch only this namespace (default: all namespaces).
+    #[arg(long, env = "WEBSTACK_NAMESPACE")]
+    pub namespace: Option<String>,
 }
 
 /// Errors that stop the manager.
@@ -40,8 +46,6 @@ pub enum ManagerError {
     CrdNotEstablished { name: String },
     #[error("no AWS region configured: set AWS_REGION (or a profile region)")]
     NoRegion,
-    #[error("waiting for a shutdown signal")]
-    Signal(#[source] std::io::Error),
 }
 
 /// One line with an error and its chain of causes.
@@ -71,10 +75,22 @@ pub async fn run(opts: RunOptions) -> Result<(), ManagerError> {
     let client = Client::try_default().await.map_err(ManagerError::KubeConfig)?;
     check_crds(&client).await?;
     let aws = aws_config::load_from_env().await;
-    let region = aws.region().ok_or(ManagerError::NoRegion)?;
-    tracing::info!(cluster_id = %opts.cluster_id, region = %region, resync = ?opts.resync_period, "webstack-operator started");
-    shutdown_signal().await?;
-    tracing::info!("shutting down");
+    let region = aws.region().ok_or(ManagerError::NoRegion)?.to_string();
+    tracing::info!(cluster_id = %opts.cluster_id, %region, resync = ?opts.resync_period, namespace = ?opts.namespace, "webstack-operator started");
+    let reporter = Reporter {
+        controller: "webstack-operator".into(),
+        instance: std::env::var("POD_NAME").ok(),
+    };
+    let recorder = Recorder::new(client.clone(), reporter);
+    let ctx = Arc::new(webstack::controller::Context::new(
+        client,
+        aws,
+        opts.cluster_id.clone(),
+        opts.resync_period,
+        recorder,
+    ));
+    webstack::controller::run(ctx, opts.namespace.as_deref()).await;
+    tracing::info!("shut down");
     Ok(())
 }
 
@@ -102,15 +118,6 @@ pub async fn check_crds(client: &Client) -> Result<(), ManagerError> {
         }
     }
     Ok(())
-}
-
-async fn shutdown_signal() -> Result<(), ManagerError> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).map_err(ManagerError::Signal)?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r.map_err(ManagerError::Signal),
-        _ = term.recv() => Ok(()),
-    }
 }
 
 /// Parses `90s`, `10m`, `1h` or a bare number of seconds.

@@ -491,3 +491,17 @@ pub async fn detach_internet_gateway(c: &Client, igw: &str, vpc: &str) -> Result
         }
     }
 }
+
+/// Removes the ownership tags (`deletionPolicy: Retain`), leaving the resources in place.
+pub async fn untag(c: &Client, ids: &[String], keys: &[&str]) -> Result<(), AwsError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    c.delete_tags()
+        .set_resources(Some(ids.to_vec()))
+        .set_tags(Some(keys.iter().map(|k| Tag::builder().key(*k).build()).collect()))
+        .send()
+        .await
+        .map_err(|e| classify("DeleteTags", e))?;
+    Ok(())
+}

@@ -85,3 +85,14 @@ pub async fn delete_cluster(c: &Client, name_or_arn: &str) -> Result<(), AwsErro
         }
     }
 }
+
+/// Removes the ownership tags (`deletionPolicy: Retain`).
+pub async fn untag(c: &Client, arn: &str, keys: &[&str]) -> Result<(), AwsError> {
+    c.untag_resource()
+        .resource_arn(arn)
+        .set_tag_keys(Some(keys.iter().map(|k| k.to_string()).collect()))
+        .send()
+        .await
+        .map_err(|e| classify("UntagResource", e))?;
+    Ok(())
+}

@@ -310,3 +310,17 @@ pub async fn delete_listener(c: &Client, arn: &str) -> Result<(), AwsError> {
         }
     }
 }
+
+/// Removes the ownership tags (`deletionPolicy: Retain`).
+pub async fn untag(c: &Client, arns: &[String], keys: &[&str]) -> Result<(), AwsError> {
+    if arns.is_empty() {
+        return Ok(());
+    }
+    c.remove_tags()
+        .set_resource_arns(Some(arns.to_vec()))
+        .set_tag_keys(Some(keys.iter().map(|k| k.to_string()).collect()))
+        .send()
+        .await
+        .map_err(|e| classify("RemoveTags", e))?;
+    Ok(())
+}

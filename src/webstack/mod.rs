@@ -2,7 +2,9 @@
 //! validate ([`desired`]) → observe → plan ([`plan`]) → apply.
 
 pub mod apply;
+pub mod controller;
 pub mod desired;
 pub mod observe;
 pub mod observed;
 pub mod plan;
+pub mod status;

@@ -99,6 +99,38 @@ pub enum Step {
 }
 
 impl Step {
+    /// The AWS action, for the Event's `action` field (`CreateVpc`, `ModifyListener`, ...).
+    pub fn action(&self) -> &'static str {
+        match self {
+            Step::CreateVpc { .. } => "CreateVpc",
+            Step::CreateSubnet { .. } => "CreateSubnet",
+            Step::CreateInternetGateway => "CreateInternetGateway",
+            Step::AttachInternetGateway => "AttachInternetGateway",
+            Step::CreateRouteTable { .. } => "CreateRouteTable",
+            Step::CreateDefaultRoute => "CreateRoute",
+            Step::AssociateRouteTable { .. } => "AssociateRouteTable",
+            Step::CreateSecurityGroup { .. } => "CreateSecurityGroup",
+            Step::AuthorizeIngress { .. } => "AuthorizeSecurityGroupIngress",
+            Step::RevokeIngress { .. } => "RevokeSecurityGroupIngress",
+            Step::CreateLoadBalancer { .. } => "CreateLoadBalancer",
+            Step::ModifyIdleTimeout { .. } => "ModifyLoadBalancerAttributes",
+            Step::CreateListener { .. } => "CreateListener",
+            Step::ModifyListener { .. } => "ModifyListener",
+            Step::DeleteListener { .. } => "DeleteListener",
+            Step::DeleteLoadBalancer { .. } => "DeleteLoadBalancer",
+            Step::CreateCluster { .. } => "CreateCluster",
+            Step::UpdateClusterSettings { .. } => "UpdateClusterSettings",
+            Step::DeleteSecurityGroup { .. } => "DeleteSecurityGroup",
+            Step::DeleteSubnet { .. } => "DeleteSubnet",
+            Step::DisassociateRouteTable { .. } => "DisassociateRouteTable",
+            Step::DeleteRouteTable { .. } => "DeleteRouteTable",
+            Step::DetachInternetGateway { .. } => "DetachInternetGateway",
+            Step::DeleteInternetGateway { .. } => "DeleteInternetGateway",
+            Step::DeleteVpc { .. } => "DeleteVpc",
+            Step::DeleteCluster { .. } => "DeleteCluster",
+        }
+    }
+
     /// Whether this step changes a resource that already existed (as opposed to creating a missing
     /// one): what a drift report calls a correction.
     pub fn corrects_existing(&self) -> bool {

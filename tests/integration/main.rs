@@ -8,3 +8,4 @@ mod crds;
 mod examples;
 mod invalid;
 mod webstack_aws;
+mod webstack_e2e;

@@ -5,6 +5,7 @@
 
 pub mod kube;
 pub mod moto;
+pub mod operator;
 
 use std::path::PathBuf;
 use std::process::Command;

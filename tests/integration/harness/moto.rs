@@ -51,6 +51,11 @@ impl Moto {
         }
     }
 
+    /// The emulator's URL, for `AWS_ENDPOINT_URL`.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
     /// An SDK configuration pointed at the emulator (the `endpoint_url` that `AWS_ENDPOINT_URL`
     /// sets for the operator), with dummy credentials.
     pub async fn sdk_config(&self) -> SdkConfig {

@@ -1,0 +1,576 @@
+//! The WebStack controller: kube-runtime `Controller` + finalizer around the load → validate →
+//! observe → plan → apply steps, status written by server-side apply, an Event for every AWS
+//! mutation, a periodic drift re-check, and `webstack.io/paused` (observe and report only).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{ListParams, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::{Controller, watcher};
+use kube::{Api, Client, Resource, ResourceExt};
+use tokio::sync::Mutex;
+
+use super::apply::{ApplyError, apply};
+use super::desired::{referenced_target_groups, validate};
+use super::observe::{ObserveError, StackKey, observe};
+use super::observed::ObservedStack;
+use super::plan::{Step, plan, plan_delete};
+use super::status::status;
+use crate::api::{ContainerService, ListenerRule, StaticSite, TargetGroup, WebStack, WebStackStatus};
+use crate::aws::{AwsError, Clients, RetryClass, ec2, ecs, elbv2};
+use crate::conditions::{Health, conditions, is_ready};
+use crate::ownership::{CLUSTER, COMPONENT, MANAGED_BY, OWNER, Owner, UID};
+
+/// The finalizer that holds a WebStack until its AWS resources are gone.
+pub const FINALIZER: &str = "webstack.io/finalizer";
+/// Observe and report only.
+pub const PAUSED: &str = "webstack.io/paused";
+const MANAGER: &str = "webstack-operator";
+const SHORT: Duration = Duration::from_secs(10);
+
+/// What every reconcile shares.
+pub struct Context {
+    pub client: Client,
+    pub sdk: aws_config::SdkConfig,
+    pub cluster_id: String,
+    pub resync: Duration,
+    pub recorder: Recorder,
+    /// AWS clients and availability zones per region (zones change rarely: read once).
+    regions: Mutex<HashMap<String, (Clients, Vec<String>)>>,
+}
+
+impl Context {
+    pub fn new(
+        client: Client,
+        sdk: aws_config::SdkConfig,
+        cluster_id: String,
+        resync: Duration,
+        recorder: Recorder,
+    ) -> Self {
+        Context {
+            client,
+            sdk,
+            cluster_id,
+            resync,
+            recorder,
+            regions: Mutex::default(),
+        }
+    }
+
+    async fn region(&self, ws: &WebStack) -> Result<(Clients, Vec<String>), AwsError> {
+        let region = ws
+            .spec
+            .region
+            .clone()
+            .or_else(|| self.sdk.region().map(|r| r.to_string()))
+            .unwrap_or_default();
+        let mut regions = self.regions.lock().await;
+        if let Some(found) = regions.get(&region) {
+            return Ok(found.clone());
+        }
+        let config = self
+            .sdk
+            .to_builder()
+            .region(aws_config::Region::new(region.clone()))
+            .build();
+        let clients = Clients::new(&config);
+        let zones = ec2::availability_zones(&clients.ec2).await?;
+        regions.insert(region, (clients.clone(), zones.clone()));
+        Ok((clients, zones))
+    }
+}
+
+/// Why a reconcile failed (it is retried by the error policy).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Kubernetes API call failed")]
+    Kube(#[source] kube::Error),
+    #[error("AWS call failed")]
+    Aws(#[source] AwsError),
+    #[error("{0}")]
+    Waiting(String),
+    #[error("finalizer")]
+    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+}
+
+fn owner(ws: &WebStack, ctx: &Context) -> Owner {
+    Owner {
+        cluster_id: ctx.cluster_id.clone(),
+        namespace: ws.namespace().unwrap_or_default(),
+        kind: "WebStack",
+        name: ws.name_any(),
+        uid: ws.uid().unwrap_or_default(),
+    }
+}
+
+/// Runs the controller until SIGINT/SIGTERM. `namespace` limits it to one namespace.
+pub async fn run(ctx: Arc<Context>, namespace: Option<&str>) {
+    let (stacks, groups): (Api<WebStack>, Api<TargetGroup>) = match namespace {
+        Some(ns) => (
+            Api::namespaced(ctx.client.clone(), ns),
+            Api::namespaced(ctx.client.clone(), ns),
+        ),
+        None => (Api::all(ctx.client.clone()), Api::all(ctx.client.clone())),
+    };
+    Controller::new(stacks, watcher::Config::default())
+        // A TargetGroup that becomes ready (or changes ARN) requeues the stack that uses it.
+        .watches(groups, watcher::Config::default(), |tg: TargetGroup| {
+            Some(ObjectRef::<WebStack>::new(&tg.spec.stack_ref.name).within(&tg.namespace()?))
+        })
+        .shutdown_on_signal()
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(err) = result {
+                tracing::debug!(error = %crate::manager::report(&err), "reconcile failed");
+            }
+        })
+        .await;
+}
+
+fn error_policy(ws: Arc<WebStack>, err: &Error, _ctx: Arc<Context>) -> Action {
+    tracing::info!(stack = %ws.name_any(), error = %crate::manager::report(err), "retrying");
+    Action::requeue(SHORT)
+}
+
+async fn reconcile(ws: Arc<WebStack>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let api: Api<WebStack> = Api::namespaced(ctx.client.clone(), &ws.namespace().unwrap_or_default());
+    finalizer(&api, FINALIZER, ws, |event| async {
+        match event {
+            FinalizerEvent::Apply(ws) => reconcile_apply(&ws, &ctx).await,
+            FinalizerEvent::Cleanup(ws) => reconcile_cleanup(&ws, &ctx).await,
+        }
+    })
+    .await
+    .map_err(|e| Error::Finalizer(Box::new(e)))
+}
+
+/// Health for an AWS error: the message names the code, the request id and what to do.
+fn aws_health(e: &AwsError) -> (Health, Duration) {
+    let message = format!("{e}");
+    match e.class {
+        RetryClass::Transient => (
+            Health::Progressing {
+                reason: "AwsError",
+                message,
+            },
+            SHORT,
+        ),
+        RetryClass::Throttled => (
+            Health::Progressing {
+                reason: "Throttled",
+                message,
+            },
+            Duration::from_secs(30),
+        ),
+        RetryClass::AccessDenied => (
+            Health::Stalled {
+                reason: "AccessDenied",
+                message: format!("{message}; grant this permission to the operator's IAM role"),
+            },
+            Duration::from_secs(300),
+        ),
+        RetryClass::Terminal => (
+            Health::Stalled {
+                reason: "AwsError",
+                message: format!("{message}; change the spec or the account accordingly"),
+            },
+            Duration::from_secs(300),
+        ),
+    }
+}
+
+async fn reconcile_apply(ws: &WebStack, ctx: &Context) -> Result<Action, Error> {
+    let previous = ws.status.clone().unwrap_or_default();
+    let ns = ws.namespace().unwrap_or_default();
+
+    // load: the TargetGroups that listener default actions forward to.
+    let wanted = referenced_target_groups(&ws.spec);
+    let target_groups = ready_target_groups(ctx, &ns, &wanted).await?;
+    let missing: Vec<_> = wanted
+        .iter()
+        .filter(|n| !target_groups.contains_key(*n))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        let message = format!("waiting for TargetGroup {} to be Ready", missing.join(", "));
+        write_status(
+            ws,
+            ctx,
+            previous,
+            Health::Progressing {
+                reason: "DependencyNotReady",
+                message,
+            },
+        )
+        .await?;
+        return Ok(Action::requeue(Duration::from_secs(15)));
+    }
+
+    let (clients, zones) = match ctx.region(ws).await {
+        Ok(found) => found,
+        Err(e) => return report_aws(ws, ctx, previous, &e).await,
+    };
+    // validate
+    let desired = match validate(&ws.spec, owner(ws, ctx), &zones, &target_groups) {
+        Ok(d) => d,
+        Err(invalid) => {
+            let message = format!("{invalid}; nothing was changed in AWS");
+            publish(ctx, ws, EventType::Warning, "InvalidSpec", "Validate", &message).await;
+            write_status(
+                ws,
+                ctx,
+                previous,
+                Health::Stalled {
+                    reason: "InvalidSpec",
+                    message,
+                },
+            )
+            .await?;
+            return Ok(Action::await_change());
+        }
+    };
+    // observe + plan
+    let observed = match observe(&clients, &desired.key()).await {
+        Ok(o) => o,
+        Err(e) => return report_observe(ws, ctx, previous, e).await,
+    };
+    let steps = plan(&desired, &observed);
+    let fields = status(&desired, &observed);
+
+    if ws.annotations().get(PAUSED).map(String::as_str) == Some("true") {
+        let in_sync = steps.is_empty();
+        let message = if in_sync {
+            "paused: AWS matches the spec".to_string()
+        } else {
+            format!("paused: {} change(s) not applied: {}", steps.len(), describe(&steps))
+        };
+        write_status(ws, ctx, fields, Health::Paused { in_sync, message }).await?;
+        return Ok(Action::requeue(ctx.resync));
+    }
+    if steps.is_empty() {
+        write_status(
+            ws,
+            ctx,
+            fields,
+            Health::Ready {
+                message: "AWS matches the spec".into(),
+            },
+        )
+        .await?;
+        return Ok(Action::requeue(ctx.resync));
+    }
+
+    // apply: no spec change since the last Ready means what differs was changed behind our back.
+    let drift = is_ready(&previous.conditions) && previous.observed_generation == ws.metadata.generation;
+    let reason = if drift { "DriftCorrected" } else { "Provisioning" };
+    let mut done = Vec::new();
+    let result = apply(&clients, Some(&desired), &observed, &steps, |s| done.push(s.clone())).await;
+    for step in &done {
+        publish(ctx, ws, EventType::Normal, reason, step.action(), &step.to_string()).await;
+    }
+    if let Err(e) = result {
+        return match e {
+            ApplyError::Aws(e) => report_aws(ws, ctx, fields, &e).await,
+            other => {
+                let message = other.to_string();
+                write_status(
+                    ws,
+                    ctx,
+                    fields,
+                    Health::Progressing {
+                        reason: "Provisioning",
+                        message,
+                    },
+                )
+                .await?;
+                Ok(Action::requeue(SHORT))
+            }
+        };
+    }
+    let observed = match observe(&clients, &desired.key()).await {
+        Ok(o) => o,
+        Err(e) => return report_observe(ws, ctx, fields, e).await,
+    };
+    let remaining = plan(&desired, &observed);
+    let fields = status(&desired, &observed);
+    if remaining.is_empty() {
+        write_status(
+            ws,
+            ctx,
+            fields,
+            Health::Ready {
+                message: "AWS matches the spec".into(),
+            },
+        )
+        .await?;
+        Ok(Action::requeue(ctx.resync))
+    } else {
+        let message = format!("converging: {}", describe(&remaining));
+        write_status(
+            ws,
+            ctx,
+            fields,
+            Health::Progressing {
+                reason: "Provisioning",
+                message,
+            },
+        )
+        .await?;
+        Ok(Action::requeue(SHORT))
+    }
+}
+
+async fn reconcile_cleanup(ws: &WebStack, ctx: &Context) -> Result<Action, Error> {
+    let previous = ws.status.clone().unwrap_or_default();
+    let ns = ws.namespace().unwrap_or_default();
+    let children = children(ctx, &ns, &ws.name_any()).await?;
+    if !children.is_empty() {
+        let message = format!("waiting for {} to be deleted first", children.join(", "));
+        write_status(
+            ws,
+            ctx,
+            previous,
+            Health::Progressing {
+                reason: "Deleting",
+                message: message.clone(),
+            },
+        )
+        .await?;
+        return Err(Error::Waiting(message));
+    }
+    let (clients, _) = ctx.region(ws).await.map_err(Error::Aws)?;
+    let key = StackKey::new(&ws.spec, owner(ws, ctx));
+    let observed = match observe(&clients, &key).await {
+        Ok(o) => o,
+        Err(ObserveError::Aws(e)) => return Err(Error::Aws(e)),
+        Err(conflict) => {
+            let message =
+                format!("{conflict}; deletion stops here: remove the finalizer {FINALIZER} by hand once resolved");
+            write_status(
+                ws,
+                ctx,
+                previous,
+                Health::Stalled {
+                    reason: "OwnershipConflict",
+                    message: message.clone(),
+                },
+            )
+            .await?;
+            return Err(Error::Waiting(message));
+        }
+    };
+    if ws.spec.deletion_policy == crate::api::DeletionPolicy::Retain {
+        untag(&clients, &observed).await.map_err(Error::Aws)?;
+        publish(
+            ctx,
+            ws,
+            EventType::Normal,
+            "Deleting",
+            "RemoveTags",
+            "deletionPolicy Retain: AWS resources kept, ownership tags removed",
+        )
+        .await;
+        return Ok(Action::await_change());
+    }
+    let steps = plan_delete(&observed);
+    let mut done = Vec::new();
+    let result = apply(&clients, None, &observed, &steps, |s| done.push(s.clone())).await;
+    for step in &done {
+        publish(ctx, ws, EventType::Normal, "Deleting", step.action(), &step.to_string()).await;
+    }
+    if let Err(e) = result {
+        let message = format!("deleting: {e}");
+        write_status(
+            ws,
+            ctx,
+            previous,
+            Health::Progressing {
+                reason: "Deleting",
+                message: message.clone(),
+            },
+        )
+        .await?;
+        return Err(Error::Waiting(message));
+    }
+    let left = plan_delete(
+        &observe(&clients, &key)
+            .await
+            .map_err(|e| Error::Waiting(e.to_string()))?,
+    );
+    if left.is_empty() {
+        Ok(Action::await_change())
+    } else {
+        Err(Error::Waiting(format!("still deleting: {}", describe(&left))))
+    }
+}
+
+/// Removes the ownership tags from everything observed (`deletionPolicy: Retain`).
+async fn untag(clients: &Clients, o: &ObservedStack) -> Result<(), AwsError> {
+    let keys = [MANAGED_BY, CLUSTER, OWNER, UID, COMPONENT];
+    let mut ids: Vec<String> = o
+        .subnets
+        .iter()
+        .filter(|s| s.component.is_some())
+        .map(|s| s.id.clone())
+        .collect();
+    ids.extend(o.vpc.iter().filter(|v| v.managed).map(|v| v.id.clone()));
+    ids.extend(o.internet_gateway.iter().map(|g| g.id.clone()));
+    ids.extend(o.route_tables.iter().map(|t| t.id.clone()));
+    ids.extend(o.security_groups.iter().map(|g| g.id.clone()));
+    ec2::untag(&clients.ec2, &ids, &keys).await?;
+    let mut arns: Vec<String> = o.load_balancer.iter().map(|l| l.arn.clone()).collect();
+    arns.extend(o.listeners.iter().map(|l| l.arn.clone()));
+    elbv2::untag(&clients.elbv2, &arns, &keys).await?;
+    if let Some(c) = o.cluster.as_ref().filter(|c| c.active) {
+        ecs::untag(&clients.ecs, &c.arn, &keys).await?;
+    }
+    Ok(())
+}
+
+fn describe(steps: &[Step]) -> String {
+    steps.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+}
+
+async fn report_aws(ws: &WebStack, ctx: &Context, fields: WebStackStatus, e: &AwsError) -> Result<Action, Error> {
+    let (health, requeue) = aws_health(e);
+    if matches!(health, Health::Stalled { .. }) {
+        publish(ctx, ws, EventType::Warning, "AwsError", e.operation, &e.to_string()).await;
+    }
+    write_status(ws, ctx, fields, health).await?;
+    Ok(Action::requeue(requeue))
+}
+
+async fn report_observe(
+    ws: &WebStack,
+    ctx: &Context,
+    fields: WebStackStatus,
+    e: ObserveError,
+) -> Result<Action, Error> {
+    match e {
+        ObserveError::Aws(e) => report_aws(ws, ctx, fields, &e).await,
+        conflict => {
+            let message = conflict.to_string();
+            publish(ctx, ws, EventType::Warning, "OwnershipConflict", "Observe", &message).await;
+            write_status(
+                ws,
+                ctx,
+                fields,
+                Health::Stalled {
+                    reason: "OwnershipConflict",
+                    message,
+                },
+            )
+            .await?;
+            Ok(Action::requeue(ctx.resync))
+        }
+    }
+}
+
+/// Writes the whole status (server-side apply, so every write carries every field we own).
+async fn write_status(ws: &WebStack, ctx: &Context, mut st: WebStackStatus, health: Health) -> Result<(), Error> {
+    let previous = ws.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default();
+    st.observed_generation = ws.metadata.generation;
+    st.conditions = conditions(&previous, &health, ws.metadata.generation, &Time(jiff_now()));
+    let api: Api<WebStack> = Api::namespaced(ctx.client.clone(), &ws.namespace().unwrap_or_default());
+    let patch = serde_json::json!({"apiVersion": "webstack.io/v1alpha1", "kind": "WebStack", "status": st});
+    api.patch_status(
+        &ws.name_any(),
+        &PatchParams::apply(MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .map_err(Error::Kube)?;
+    Ok(())
+}
+
+fn jiff_now() -> k8s_openapi::jiff::Timestamp {
+    k8s_openapi::jiff::Timestamp::now()
+}
+
+/// Publishes an Event. The recorder folds events with equal type, reason and action into one
+/// series, so `action` names the AWS action (one Event per kind of mutation, counted).
+async fn publish(ctx: &Context, ws: &WebStack, type_: EventType, reason: &str, action: &str, note: &str) {
+    let event = Event {
+        type_,
+        reason: reason.into(),
+        note: Some(note.chars().take(1000).collect()),
+        action: action.into(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &ws.object_ref(&())).await {
+        tracing::warn!(error = %e, "could not publish an Event");
+    }
+}
+
+/// ARNs of the named TargetGroups that are Ready.
+async fn ready_target_groups(
+    ctx: &Context,
+    ns: &str,
+    names: &BTreeSet<String>,
+) -> Result<BTreeMap<String, String>, Error> {
+    if names.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let api: Api<TargetGroup> = Api::namespaced(ctx.client.clone(), ns);
+    let list = api.list(&ListParams::default()).await.map_err(Error::Kube)?;
+    Ok(list
+        .items
+        .into_iter()
+        .filter(|tg| names.contains(&tg.name_any()))
+        .filter_map(|tg| {
+            let st = tg.status.as_ref()?;
+            is_ready(&st.conditions).then(|| Some((tg.name_any(), st.arn.clone()?)))?
+        })
+        .collect())
+}
+
+/// Resources of the other kinds that point at this stack.
+async fn children(ctx: &Context, ns: &str, stack: &str) -> Result<Vec<String>, Error> {
+    let lp = ListParams::default();
+    let c = &ctx.client;
+    let mut found = Vec::new();
+    for tg in Api::<TargetGroup>::namespaced(c.clone(), ns)
+        .list(&lp)
+        .await
+        .map_err(Error::Kube)?
+    {
+        if tg.spec.stack_ref.name == stack {
+            found.push(format!("TargetGroup/{}", tg.name_any()));
+        }
+    }
+    for r in Api::<ListenerRule>::namespaced(c.clone(), ns)
+        .list(&lp)
+        .await
+        .map_err(Error::Kube)?
+    {
+        if r.spec.stack_ref.name == stack {
+            found.push(format!("ListenerRule/{}", r.name_any()));
+        }
+    }
+    for s in Api::<ContainerService>::namespaced(c.clone(), ns)
+        .list(&lp)
+        .await
+        .map_err(Error::Kube)?
+    {
+        if s.spec.stack_ref.name == stack {
+            found.push(format!("ContainerService/{}", s.name_any()));
+        }
+    }
+    for s in Api::<StaticSite>::namespaced(c.clone(), ns)
+        .list(&lp)
+        .await
+        .map_err(Error::Kube)?
+    {
+        if s.spec.stack_ref.as_ref().is_some_and(|r| r.name == stack) {
+            found.push(format!("StaticSite/{}", s.name_any()));
+        }
+    }
+    Ok(found)
+}

@@ -1,0 +1,57 @@
+//! The real `webstack-operator run` binary as a child process, configured the way a user
+//! configures it: a kubeconfig and the AWS SDK's standard environment (`AWS_ENDPOINT_URL`).
+
+use std::process::{Child, Command, Stdio};
+
+use super::kube::kubeconfig_path;
+use super::moto::{Moto, REGION};
+
+/// A running operator, stopped (SIGKILL) when dropped; its log goes to a file under the temp dir.
+pub struct Operator {
+    child: Child,
+    pub log: std::path::PathBuf,
+}
+
+impl Operator {
+    /// Starts the operator for one namespace with a short drift re-check period.
+    pub fn start(moto: &Moto, namespace: &str, resync: &str) -> Operator {
+        let log = std::env::temp_dir().join(format!("webstack-operator-{namespace}.log"));
+        let file = std::fs::File::create(&log).expect("operator log");
+        let child = Command::new(env!("CARGO_BIN_EXE_webstack-operator"))
+            .args([
+                "run",
+                "--cluster-id",
+                "e2e",
+                "--namespace",
+                namespace,
+                "--resync-period",
+                resync,
+            ])
+            .env("KUBECONFIG", kubeconfig_path())
+            .env("AWS_ENDPOINT_URL", moto.endpoint())
+            .env("AWS_REGION", REGION)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("RUST_LOG", "info,webstack_operator=debug")
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().expect("log"))
+            .stderr(file)
+            .spawn()
+            .expect("start webstack-operator");
+        Operator { child, log }
+    }
+
+    /// The operator's log so far (for failure messages).
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().rev().take(30).collect();
+        lines.into_iter().rev().collect::<Vec<_>>().join("\n")
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,312 @@
+//! End to end: the operator binary against the real API server and the emulator, driven the way
+//! users drive it. Apply a WebStack → Ready with status filled → add a listener → converges →
+//! drift made by hand is corrected with a `DriftCorrected` Event → an invalid spec stalls without
+//! touching AWS → delete → no AWS resource tagged with the stack's uid remains.
+
+use std::time::Duration;
+
+use aws_sdk_ec2::types::Filter;
+use aws_sdk_elasticloadbalancingv2::types::LoadBalancerAttribute;
+use k8s_openapi::api::core::v1::Event as CoreEvent;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+use kube::{Api, ResourceExt};
+use webstack_operator::api::WebStack;
+
+use crate::harness::kube::{client, install_crds, namespace};
+use crate::harness::moto::Moto;
+use crate::harness::operator::Operator;
+
+const STACK: &str = r#"
+apiVersion: webstack.io/v1alpha1
+kind: WebStack
+metadata: {name: netflux}
+spec:
+  tags: {team: movies}
+  network: {cidr: 10.0.0.0/16}
+  loadBalancer:
+    listeners:
+      - {name: http, port: 80, defaultAction: {fixedResponse: {statusCode: 404, messageBody: "nothing here"}}}
+"#;
+
+fn condition(ws: &WebStack, type_: &str) -> Option<(String, String, String)> {
+    let c = ws.status.as_ref()?.conditions.iter().find(|c| c.type_ == type_)?;
+    Some((c.status.clone(), c.reason.clone(), c.message.clone()))
+}
+
+/// Polls the WebStack until `done` holds, for at most `secs` seconds.
+async fn wait_for(
+    api: &Api<WebStack>,
+    op: &Operator,
+    what: &str,
+    secs: u64,
+    done: impl Fn(&WebStack) -> bool,
+) -> WebStack {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let ws = api.get("netflux").await.expect("get WebStack");
+        if done(&ws) {
+            return ws;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!(
+                "timed out waiting for {what}; status: {:#?}\noperator log:\n{}",
+                ws.status,
+                op.log_tail()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+fn ready_at(ws: &WebStack, generation: i64) -> bool {
+    condition(ws, "Ready").is_some_and(|c| c.0 == "True")
+        && ws.status.as_ref().and_then(|s| s.observed_generation) == Some(generation)
+}
+
+async fn tagged_count(ec2: &aws_sdk_ec2::Client, elb: &aws_sdk_elasticloadbalancingv2::Client, uid: &str) -> usize {
+    let f = || Filter::builder().name("tag:webstack.io/uid").values(uid).build();
+    let mut n = ec2.describe_vpcs().filters(f()).send().await.unwrap().vpcs().len();
+    n += ec2
+        .describe_subnets()
+        .filters(f())
+        .send()
+        .await
+        .unwrap()
+        .subnets()
+        .len();
+    n += ec2
+        .describe_security_groups()
+        .filters(f())
+        .send()
+        .await
+        .unwrap()
+        .security_groups()
+        .len();
+    n += ec2
+        .describe_internet_gateways()
+        .filters(f())
+        .send()
+        .await
+        .unwrap()
+        .internet_gateways()
+        .len();
+    n += ec2
+        .describe_route_tables()
+        .filters(f())
+        .send()
+        .await
+        .unwrap()
+        .route_tables()
+        .len();
+    n + elb
+        .describe_load_balancers()
+        .send()
+        .await
+        .unwrap()
+        .load_balancers()
+        .len()
+}
+
+#[tokio::test]
+async fn webstack_lifecycle_through_the_api_server() {
+    let client = client().await;
+    install_crds(&client).await;
+    let ns = namespace(&client, "e2e-ws").await;
+    let moto = Moto::start();
+    let config = moto.sdk_config().await;
+    let (ec2, elb) = (
+        aws_sdk_ec2::Client::new(&config),
+        aws_sdk_elasticloadbalancingv2::Client::new(&config),
+    );
+    let op = Operator::start(&moto, &ns, "3s");
+    let api: Api<WebStack> = Api::namespaced(client.clone(), &ns);
+    let ssa = PatchParams::apply("e2e-user");
+
+    // Apply → Ready, status filled.
+    let manifest: serde_json::Value = serde_yaml::from_str(STACK).unwrap();
+    api.patch("netflux", &ssa, &Patch::Apply(&manifest))
+        .await
+        .expect("apply WebStack");
+    let ws = wait_for(&api, &op, "Ready", 90, |ws| ready_at(ws, 1)).await;
+    let uid = ws.uid().unwrap();
+    let st = ws.status.clone().unwrap();
+    assert!(st.vpc_id.as_deref().is_some_and(|v| v.starts_with("vpc-")), "{st:?}");
+    assert_eq!(st.public_subnet_ids.len(), 2);
+    assert_eq!(st.private_subnet_ids.len(), 2);
+    let sgs = st.security_groups.clone().unwrap();
+    assert!(
+        sgs.load_balancer.is_some() && sgs.services.is_some() && sgs.database.is_none(),
+        "{sgs:?}"
+    );
+    let lb = st.load_balancer.clone().unwrap();
+    let lb_arn = lb.arn.clone().unwrap();
+    assert!(lb.listeners.contains_key("http"), "{lb:?}");
+    assert!(st.cluster_arn.is_some());
+    assert!(ws.finalizers().iter().any(|f| f == "webstack.io/finalizer"));
+    let conditions: Vec<_> = st
+        .conditions
+        .iter()
+        .map(|c| (c.type_.as_str(), c.status.as_str()))
+        .collect();
+    assert_eq!(
+        conditions,
+        [("Ready", "True"), ("Reconciling", "False"), ("Stalled", "False")]
+    );
+    // ... and AWS agrees, read back through the SDK.
+    let described = elb
+        .describe_load_balancers()
+        .load_balancer_arns(&lb_arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(described.load_balancers()[0].dns_name(), lb.dns_name.as_deref());
+
+    // Add a listener → converges.
+    let mut two = manifest.clone();
+    two["spec"]["loadBalancer"]["listeners"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"name": "alt", "port": 8080}));
+    api.patch("netflux", &ssa, &Patch::Apply(&two))
+        .await
+        .expect("add a listener");
+    wait_for(&api, &op, "the new listener", 60, |ws| {
+        ready_at(ws, 2)
+            && ws
+                .status
+                .as_ref()
+                .unwrap()
+                .load_balancer
+                .as_ref()
+                .unwrap()
+                .listeners
+                .contains_key("alt")
+    })
+    .await;
+    assert_eq!(
+        elb.describe_listeners()
+            .load_balancer_arn(&lb_arn)
+            .send()
+            .await
+            .unwrap()
+            .listeners()
+            .len(),
+        2
+    );
+
+    // Drift by hand: the periodic re-check (3 s here) restores it and says so with an Event.
+    elb.modify_load_balancer_attributes()
+        .load_balancer_arn(&lb_arn)
+        .attributes(
+            LoadBalancerAttribute::builder()
+                .key("idle_timeout.timeout_seconds")
+                .value("300")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let events: Api<CoreEvent> = Api::namespaced(client.clone(), &ns);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let list = events.list(&ListParams::default()).await.unwrap();
+        let corrected = list.items.iter().any(|e| {
+            e.reason.as_deref() == Some("DriftCorrected")
+                && e.message.as_deref().is_some_and(|m| m.contains("idle timeout"))
+        });
+        if corrected {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no DriftCorrected event; operator log:\n{}",
+            op.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let attrs = elb
+        .describe_load_balancer_attributes()
+        .load_balancer_arn(&lb_arn)
+        .send()
+        .await
+        .unwrap();
+    let idle = attrs
+        .attributes()
+        .iter()
+        .find(|a| a.key() == Some("idle_timeout.timeout_seconds"))
+        .unwrap();
+    assert_eq!(idle.value(), Some("60"), "idle timeout restored");
+    // An Event per kind of AWS mutation (equal ones are folded into a counted series).
+    let actions: std::collections::BTreeSet<String> = events
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|e| e.action)
+        .collect();
+    for wanted in [
+        "CreateVpc",
+        "CreateSubnet",
+        "CreateSecurityGroup",
+        "CreateLoadBalancer",
+        "CreateListener",
+        "CreateCluster",
+    ] {
+        assert!(actions.contains(wanted), "no Event for {wanted}: {actions:?}");
+    }
+
+    // An invalid spec the schema cannot catch: three zones in a region that has two (us-west-1 in
+    // the emulator, as in most accounts). Stalled with the field named, and nothing created in AWS.
+    let west: serde_json::Value = serde_yaml::from_str(
+        "{apiVersion: webstack.io/v1alpha1, kind: WebStack, metadata: {name: west},
+          spec: {region: us-west-1, network: {cidr: 10.1.0.0/16, availabilityZones: 3}}}",
+    )
+    .unwrap();
+    api.patch("west", &ssa, &Patch::Apply(&west)).await.expect("apply");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let stalled = loop {
+        let w = api.get("west").await.unwrap();
+        if let Some(c) = condition(&w, "Stalled").filter(|c| c.0 == "True") {
+            break (w, c);
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "west not Stalled; operator log:\n{}",
+            op.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let (w, (_, reason, message)) = stalled;
+    assert_eq!(reason, "InvalidSpec");
+    assert!(
+        message.contains("spec.network.availabilityZones") && message.contains("the region has 2"),
+        "{message}"
+    );
+    let west_config = config.to_builder().region(aws_config::Region::new("us-west-1")).build();
+    let west_ec2 = aws_sdk_ec2::Client::new(&west_config);
+    let west_elb = aws_sdk_elasticloadbalancingv2::Client::new(&west_config);
+    assert_eq!(
+        tagged_count(&west_ec2, &west_elb, &w.uid().unwrap()).await,
+        0,
+        "nothing created in AWS"
+    );
+    api.delete("west", &DeleteParams::default()).await.expect("delete west");
+
+    // Delete → the finalizer removes every AWS resource, then lets the object go.
+    api.delete("netflux", &DeleteParams::default()).await.expect("delete");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    while api.get_opt("netflux").await.unwrap().is_some() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "WebStack not deleted; operator log:\n{}",
+            op.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(
+        tagged_count(&ec2, &elb, &uid).await,
+        0,
+        "no AWS resource tagged with the uid remains"
+    );
+}
