@@ -1,7 +1,7 @@
 // Command testapiserver runs a real kube-apiserver (from the k8s.io/kubernetes Go module) backed by an
 // embedded etcd, in one process, on loopback only. It exists for webstack-operator's integration tests:
-// it generates a throwaway CA, a serving certificate, a service-account key and an admin bearer token,
-// writes an admin kubeconfig, waits until /readyz answers, then prints "READY <kubeconfig>" on stdout.
+// it generates a throwaway CA, a serving certificate, a service-account key and bearer tokens,
+// writes an admin kubeconfig (and kubeconfig-operator, for an unprivileged user "webstack-operator"), waits until /readyz answers, then prints "READY <kubeconfig>" on stdout.
 //
 // It stops cleanly on SIGINT/SIGTERM and also when its standard input reaches EOF, so a test process that
 // dies without cleaning up (and so closes the pipe) never leaves an API server behind; with
@@ -57,10 +57,15 @@ func main() {
 	must(os.MkdirAll(pki, 0o700))
 	caPEM := writePKI(pki)
 	token := randomHex(24)
-	must(os.WriteFile(filepath.Join(pki, "tokens.csv"), []byte(token+",admin,admin,system:masters\n"), 0o600))
+	// A second identity with no permissions of its own, for tests that grant an operator exactly
+	// what its RBAC allows (or deliberately less): user "webstack-operator", kubeconfig-operator.
+	operatorToken := randomHex(24)
+	tokens := token + ",admin,admin,system:masters\n" + operatorToken + ",webstack-operator,webstack-operator\n"
+	must(os.WriteFile(filepath.Join(pki, "tokens.csv"), []byte(tokens), 0o600))
 	server := "https://127.0.0.1:" + strconv.Itoa(port)
 	kubeconfig := filepath.Join(*dataDir, "kubeconfig")
 	must(os.WriteFile(kubeconfig, []byte(renderKubeconfig(server, caPEM, token)), 0o600))
+	must(os.WriteFile(filepath.Join(*dataDir, "kubeconfig-operator"), []byte(renderKubeconfig(server, caPEM, operatorToken)), 0o600))
 
 	cmd := app.NewAPIServerCommand()
 	cmd.SetArgs([]string{

@@ -339,3 +339,72 @@ async fn webstack_create_converge_drift_delete() {
         "deletion is complete"
     );
 }
+
+/// A load balancer with the stack's deterministic name, tagged for another operator cluster, is
+/// never touched: observe stops with a conflict naming the tag, and the plan is never run.
+#[tokio::test]
+async fn a_resource_of_another_cluster_is_never_touched() {
+    let moto = Moto::start();
+    let clients = Clients::new(&moto.sdk_config().await);
+    let uid = unique("uid");
+    let d = desired(&clients, &uid, SPEC).await;
+
+    // Someone else's load balancer under our name (e.g. the same namespace/name/uid prefix from a
+    // second Kubernetes cluster sharing the account).
+    let vpc = clients.ec2.create_vpc().cidr_block("10.9.0.0/16").send().await.unwrap();
+    let vpc_id = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+    let mut subnets = Vec::new();
+    for (i, zone) in ["us-east-1a", "us-east-1b"].iter().enumerate() {
+        let s = clients
+            .ec2
+            .create_subnet()
+            .vpc_id(&vpc_id)
+            .cidr_block(format!("10.9.{i}.0/24"))
+            .availability_zone(*zone)
+            .send()
+            .await
+            .unwrap();
+        subnets.push(s.subnet().unwrap().subnet_id().unwrap().to_string());
+    }
+    let mut foreign = d.owner.tags(&BTreeMap::new(), "load-balancer", "theirs");
+    foreign.insert("webstack.io/cluster".into(), "other-cluster".into());
+    let lb_name = d.load_balancer.as_ref().unwrap().name.clone();
+    clients
+        .elbv2
+        .create_load_balancer()
+        .name(&lb_name)
+        .set_subnets(Some(subnets))
+        .set_tags(Some(
+            foreign
+                .iter()
+                .map(|(k, v)| {
+                    aws_sdk_elasticloadbalancingv2::types::Tag::builder()
+                        .key(k)
+                        .value(v)
+                        .build()
+                })
+                .collect(),
+        ))
+        .send()
+        .await
+        .unwrap();
+
+    let err = observe(&clients, &d.key()).await.expect_err("a conflict");
+    let message = err.to_string();
+    assert!(message.contains("webstack.io/cluster=other-cluster"), "{message}");
+    // Nothing of ours was created and theirs is unchanged.
+    assert_eq!(count_tagged(&clients, &uid).await.get("vpc"), Some(&0));
+    let theirs = clients
+        .elbv2
+        .describe_load_balancers()
+        .names(&lb_name)
+        .send()
+        .await
+        .unwrap();
+    let arn = theirs.load_balancers()[0].load_balancer_arn().unwrap();
+    let tags = webstack_operator::aws::elbv2::tags(&clients.elbv2, arn).await.unwrap();
+    assert_eq!(
+        tags.get("webstack.io/cluster").map(String::as_str),
+        Some("other-cluster")
+    );
+}

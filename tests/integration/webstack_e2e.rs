@@ -310,3 +310,124 @@ async fn webstack_lifecycle_through_the_api_server() {
         "no AWS resource tagged with the uid remains"
     );
 }
+
+/// The operator runs under `deploy/rbac.yaml`, first without permission to write WebStack status:
+/// every reconcile creates or finds the AWS resources and then fails to record them, as if the
+/// operator crashed between the creates and the status write. Retries find everything by tag and
+/// name and create no duplicate; once status may be written the stack becomes Ready as is.
+#[tokio::test]
+async fn failed_status_writes_never_duplicate_aws_resources() {
+    use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+    use kube::api::PostParams;
+
+    let client = client().await;
+    install_crds(&client).await;
+    let ns = namespace(&client, "e2e-crash").await;
+    let moto = Moto::start();
+    let config = moto.sdk_config().await;
+    let (ec2, elb) = (
+        aws_sdk_ec2::Client::new(&config),
+        aws_sdk_elasticloadbalancingv2::Client::new(&config),
+    );
+
+    // The product's ClusterRole, under a test name, minus the status rule; bound to the test user.
+    let rbac = crate::examples::load_manifests(&crate::harness::repo_root().join("deploy/rbac.yaml"));
+    let role_obj = rbac
+        .iter()
+        .find(|o| o.types.as_ref().is_some_and(|t| t.kind == "ClusterRole"))
+        .unwrap();
+    let mut full: ClusterRole = serde_json::from_value(serde_json::to_value(role_obj).unwrap()).unwrap();
+    let role_name = format!("webstack-operator-{ns}");
+    full.metadata = kube::api::ObjectMeta {
+        name: Some(role_name.clone()),
+        ..Default::default()
+    };
+    let mut no_status = full.clone();
+    no_status
+        .rules
+        .as_mut()
+        .unwrap()
+        .retain(|r| !r.resources.iter().flatten().any(|x| x.ends_with("/status")));
+    let roles: Api<ClusterRole> = Api::all(client.clone());
+    roles
+        .create(&PostParams::default(), &no_status)
+        .await
+        .expect("create role");
+    let binding: ClusterRoleBinding = serde_json::from_value(serde_json::json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+        "metadata": {"name": role_name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role_name},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "webstack-operator"}]
+    }))
+    .unwrap();
+    Api::<ClusterRoleBinding>::all(client.clone())
+        .create(&PostParams::default(), &binding)
+        .await
+        .expect("bind");
+
+    let op = Operator::start_as(&moto, &ns, "3s", &crate::harness::kube::operator_kubeconfig_path());
+    let api: Api<WebStack> = Api::namespaced(client.clone(), &ns);
+    let manifest: serde_json::Value = serde_yaml::from_str(STACK).unwrap();
+    let ws = api
+        .patch("netflux", &PatchParams::apply("e2e-user"), &Patch::Apply(&manifest))
+        .await
+        .unwrap();
+    let uid = ws.uid().unwrap();
+
+    // Wait for the resources, then for several failed status writes (each a full reconcile).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let log = std::fs::read_to_string(&op.log).unwrap_or_default();
+        let failures = log.matches("retrying").count();
+        if tagged_count(&ec2, &elb, &uid).await >= 8 && failures >= 3 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no repeated failures; operator log:\n{}",
+            op.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        api.get("netflux").await.unwrap().status.is_none(),
+        "status could not be written"
+    );
+    // 1 VPC + 4 subnets + 2 groups + 1 gateway + 1 route table + 1 load balancer.
+    assert_eq!(
+        tagged_count(&ec2, &elb, &uid).await,
+        10,
+        "no duplicates after repeated 'crashes'"
+    );
+
+    // Allow status writes: Ready, with the same single set of resources.
+    roles
+        .replace(&role_name, &PostParams::default(), &{
+            let mut r = full.clone();
+            r.metadata.resource_version = roles.get(&role_name).await.unwrap().metadata.resource_version;
+            r
+        })
+        .await
+        .expect("grant status");
+    let ws = wait_for(&api, &op, "Ready", 90, |ws| ready_at(ws, 1)).await;
+    assert_eq!(tagged_count(&ec2, &elb, &uid).await, 10);
+    let vpcs = ec2
+        .describe_vpcs()
+        .filters(Filter::builder().name("tag:webstack.io/uid").values(&uid).build())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ws.status.unwrap().vpc_id.as_deref(), vpcs.vpcs()[0].vpc_id());
+
+    api.delete("netflux", &DeleteParams::default()).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    while api.get_opt("netflux").await.unwrap().is_some() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not deleted; operator log:\n{}",
+            op.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(tagged_count(&ec2, &elb, &uid).await, 0);
+}

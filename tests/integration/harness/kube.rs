@@ -76,6 +76,11 @@ pub fn kubeconfig_path() -> PathBuf {
     server().kubeconfig.clone()
 }
 
+/// Kubeconfig of the unprivileged user `webstack-operator` (it has only what tests grant it).
+pub fn operator_kubeconfig_path() -> PathBuf {
+    kubeconfig_path().with_file_name("kubeconfig-operator")
+}
+
 /// A client for the shared test API server, bound to the calling test's runtime.
 pub async fn client() -> Client {
     let path = kubeconfig_path();

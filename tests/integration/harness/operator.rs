@@ -13,8 +13,13 @@ pub struct Operator {
 }
 
 impl Operator {
-    /// Starts the operator for one namespace with a short drift re-check period.
+    /// Starts the operator as the admin user, for one namespace, with a short drift re-check period.
     pub fn start(moto: &Moto, namespace: &str, resync: &str) -> Operator {
+        Operator::start_as(moto, namespace, resync, &kubeconfig_path())
+    }
+
+    /// Starts the operator with the given kubeconfig.
+    pub fn start_as(moto: &Moto, namespace: &str, resync: &str, kubeconfig: &std::path::Path) -> Operator {
         let log = std::env::temp_dir().join(format!("webstack-operator-{namespace}.log"));
         let file = std::fs::File::create(&log).expect("operator log");
         let child = Command::new(env!("CARGO_BIN_EXE_webstack-operator"))
@@ -27,7 +32,7 @@ impl Operator {
                 "--resync-period",
                 resync,
             ])
-            .env("KUBECONFIG", kubeconfig_path())
+            .env("KUBECONFIG", kubeconfig)
             .env("AWS_ENDPOINT_URL", moto.endpoint())
             .env("AWS_REGION", REGION)
             .env("AWS_ACCESS_KEY_ID", "testing")
