@@ -256,6 +256,52 @@ async fn webstack_lifecycle_through_the_api_server() {
         assert!(actions.contains(wanted), "no Event for {wanted}: {actions:?}");
     }
 
+    // Paused: drift is observed and reported, never corrected; unpausing corrects it.
+    let paused = serde_json::json!({"metadata": {"annotations": {"webstack.io/paused": "true"}}});
+    api.patch("netflux", &PatchParams::default(), &Patch::Merge(&paused))
+        .await
+        .unwrap();
+    elb.modify_load_balancer_attributes()
+        .load_balancer_arn(&lb_arn)
+        .attributes(
+            LoadBalancerAttribute::builder()
+                .key("idle_timeout.timeout_seconds")
+                .value("120")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let ws = wait_for(&api, &op, "paused drift report", 60, |ws| {
+        condition(ws, "Ready").is_some_and(|c| c.0 == "False" && c.1 == "Paused" && c.2.contains("idle timeout"))
+    })
+    .await;
+    let (_, _, message) = condition(&ws, "Ready").unwrap();
+    assert!(message.contains("change idle timeout from 120s to 60s"), "{message}");
+    tokio::time::sleep(Duration::from_secs(4)).await; // more than one re-check period
+    let idle_now = |attrs: aws_sdk_elasticloadbalancingv2::operation::describe_load_balancer_attributes::DescribeLoadBalancerAttributesOutput| {
+        attrs.attributes().iter().find(|a| a.key() == Some("idle_timeout.timeout_seconds")).and_then(|a| a.value().map(String::from))
+    };
+    let attrs = elb
+        .describe_load_balancer_attributes()
+        .load_balancer_arn(&lb_arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(idle_now(attrs).as_deref(), Some("120"), "paused: AWS untouched");
+    let unpaused = serde_json::json!({"metadata": {"annotations": {"webstack.io/paused": null}}});
+    api.patch("netflux", &PatchParams::default(), &Patch::Merge(&unpaused))
+        .await
+        .unwrap();
+    wait_for(&api, &op, "Ready after unpausing", 60, |ws| ready_at(ws, 2)).await;
+    let attrs = elb
+        .describe_load_balancer_attributes()
+        .load_balancer_arn(&lb_arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(idle_now(attrs).as_deref(), Some("60"), "unpaused: corrected");
+
     // An invalid spec the schema cannot catch: three zones in a region that has two (us-west-1 in
     // the emulator, as in most accounts). Stalled with the field named, and nothing created in AWS.
     let west: serde_json::Value = serde_yaml::from_str(
