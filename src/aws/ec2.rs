@@ -61,16 +61,32 @@ pub async fn availability_zones(c: &Client) -> Result<Vec<String>, AwsError> {
 /// Observes the stack's EC2 resources. `adopted_vpc` is the VPC of `spec.network.vpcId`, which is
 /// read but never managed. A VPC the operator created is known from its subnets' `VpcId` when it
 /// has any (a VPC cannot be deleted while subnets remain), saving a DescribeVpcs per reconcile.
-pub async fn observe(c: &Client, uid: &str, adopted_vpc: Option<&str>) -> Result<Ec2Observed, AwsError> {
+///
+/// With `known_vpc` (the VPC in status) subnets are read by VPC rather than by tag, so one whose
+/// tags were removed by hand is still seen (with no component) and can be re-tagged.
+pub async fn observe(
+    c: &Client,
+    uid: &str,
+    adopted_vpc: Option<&str>,
+    known_vpc: Option<&str>,
+) -> Result<Ec2Observed, AwsError> {
     let mut o = Ec2Observed::default();
+    let filter = match known_vpc.filter(|_| adopted_vpc.is_none()) {
+        Some(vpc) => Filter::builder().name("vpc-id").values(vpc).build(),
+        None => by_uid(uid),
+    };
     let subnets = c
         .describe_subnets()
-        .filters(by_uid(uid))
+        .filters(filter)
         .send()
         .await
         .map_err(|e| classify("DescribeSubnets", e))?;
     for s in subnets.subnets() {
-        o.subnets.push(subnet(s, true));
+        let mut found = subnet(s, true);
+        if found.tags.get(UID).map(String::as_str) != Some(uid) {
+            found.component = None;
+        }
+        o.subnets.push(found);
     }
     o.vpc = match adopted_vpc {
         Some(id) => describe_vpc(c, Some(id), None).await?.map(|(id, cidr)| ObservedVpc {
@@ -140,6 +156,7 @@ pub async fn observe(c: &Client, uid: &str, adopted_vpc: Option<&str>) -> Result
             id: id.into(),
             role,
             ingress,
+            tags,
         });
     }
     o.security_groups.sort_by_key(|g| g.role);
@@ -200,21 +217,20 @@ async fn describe_vpc(c: &Client, id: Option<&str>, uid: Option<&str>) -> Result
 }
 
 fn subnet(s: &aws_sdk_ec2::types::Subnet, managed: bool) -> ObservedSubnet {
+    let tags = tag_map(s.tags());
     ObservedSubnet {
         id: s.subnet_id().unwrap_or_default().into(),
         vpc_id: s.vpc_id().unwrap_or_default().into(),
         cidr: s.cidr_block().unwrap_or_default().into(),
         availability_zone: s.availability_zone().unwrap_or_default().into(),
-        component: if managed {
-            tag_map(s.tags()).get(COMPONENT).cloned()
-        } else {
-            None
-        },
+        component: if managed { tags.get(COMPONENT).cloned() } else { None },
+        tags,
     }
 }
 
 fn route_table(t: &RouteTable) -> Option<ObservedRouteTable> {
-    let component = tag_map(t.tags()).get(COMPONENT).cloned()?;
+    let tags = tag_map(t.tags());
+    let component = tags.get(COMPONENT).cloned()?;
     let default_route = t
         .routes()
         .iter()
@@ -235,6 +251,7 @@ fn route_table(t: &RouteTable) -> Option<ObservedRouteTable> {
             .filter(|a| a.subnet_id().is_some())
             .filter_map(|a| a.route_table_association_id().map(String::from))
             .collect(),
+        tags,
     })
 }
 
@@ -490,6 +507,21 @@ pub async fn detach_internet_gateway(c: &Client, igw: &str, vpc: &str) -> Result
             }
         }
     }
+}
+
+/// Adds or overwrites tags.
+pub async fn tag(c: &Client, id: &str, tags: &TagMap) -> Result<(), AwsError> {
+    c.create_tags()
+        .resources(id)
+        .set_tags(Some(
+            tags.iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect(),
+        ))
+        .send()
+        .await
+        .map_err(|e| classify("CreateTags", e))?;
+    Ok(())
 }
 
 /// Removes the ownership tags (`deletionPolicy: Retain`), leaving the resources in place.

@@ -23,7 +23,7 @@ pub async fn find_cluster(c: &Client, name: &str) -> Result<Option<(ObservedClus
             .find(|s| s.name() == Some(&ClusterSettingName::ContainerInsights))
             .and_then(|s| s.value())
             .is_some_and(|v| v == "enabled" || v == "enhanced");
-        let tags = cl
+        let tags: TagMap = cl
             .tags()
             .iter()
             .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
@@ -33,6 +33,7 @@ pub async fn find_cluster(c: &Client, name: &str) -> Result<Option<(ObservedClus
             name: cl.cluster_name().unwrap_or_default().into(),
             active: cl.status() == Some("ACTIVE"),
             container_insights: insights,
+            tags: tags.clone(),
         };
         (observed, tags)
     }))
@@ -84,6 +85,21 @@ pub async fn delete_cluster(c: &Client, name_or_arn: &str) -> Result<(), AwsErro
             if e.is_not_found() { Ok(()) } else { Err(e) }
         }
     }
+}
+
+/// Adds or overwrites tags.
+pub async fn tag(c: &Client, arn: &str, tags: &TagMap) -> Result<(), AwsError> {
+    c.tag_resource()
+        .resource_arn(arn)
+        .set_tags(Some(
+            tags.iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect(),
+        ))
+        .send()
+        .await
+        .map_err(|e| classify("TagResource", e))?;
+    Ok(())
 }
 
 /// Removes the ownership tags (`deletionPolicy: Retain`).

@@ -32,6 +32,7 @@ pub async fn find_load_balancer(c: &Client, name: &str) -> Result<Option<(Observ
         internal: lb.scheme() == Some(&LoadBalancerSchemeEnum::Internal),
         idle_timeout_seconds: None,
         arn,
+        tags: tags.clone(),
     };
     Ok(Some((observed, tags)))
 }
@@ -118,6 +119,7 @@ pub async fn create_load_balancer(
         dns_name: lb.and_then(|l| l.dns_name()).unwrap_or_default().into(),
         internal,
         idle_timeout_seconds: None,
+        tags: tags.clone(),
     })
 }
 
@@ -309,6 +311,17 @@ pub async fn delete_listener(c: &Client, arn: &str) -> Result<(), AwsError> {
             if e.is_not_found() { Ok(()) } else { Err(e) }
         }
     }
+}
+
+/// Adds or overwrites tags.
+pub async fn add_tags(c: &Client, arn: &str, tags: &TagMap) -> Result<(), AwsError> {
+    c.add_tags()
+        .resource_arns(arn)
+        .set_tags(Some(elb_tags(tags)))
+        .send()
+        .await
+        .map_err(|e| classify("AddTags", e))?;
+    Ok(())
 }
 
 /// Removes the ownership tags (`deletionPolicy: Retain`).

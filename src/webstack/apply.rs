@@ -66,8 +66,17 @@ pub async fn apply(
             .collect(),
         lb: observed.load_balancer.as_ref().map(|l| l.arn.clone()),
     };
-    if let Some(DesiredNetwork::Adopt { vpc_id, .. }) = desired.map(|d| &d.network) {
-        ids.vpc = Some(vpc_id.clone());
+    match desired.map(|d| &d.network) {
+        Some(DesiredNetwork::Adopt { vpc_id, .. }) => ids.vpc = Some(vpc_id.clone()),
+        // Subnets whose tags were removed by hand are matched by CIDR, as the planner does.
+        Some(DesiredNetwork::Create { subnets, .. }) => {
+            for s in subnets {
+                if let Some(o) = super::plan::match_subnet(s, observed) {
+                    ids.subnets.insert(s.component.clone(), o.id.clone());
+                }
+            }
+        }
+        None => {}
     }
     for step in steps {
         run(clients, desired, &mut ids, step).await?;
@@ -77,8 +86,7 @@ pub async fn apply(
 }
 
 fn tags(desired: &DesiredStack, component: &str) -> TagMap {
-    let name = format!("{}-{}", desired.owner.aws_name("ws", 200), component.replace('/', "-"));
-    desired.owner.tags(&desired.tags, component, &name)
+    desired.tags_for(component)
 }
 
 fn raw(rules: &[Ingress], ids: &Ids, step: &Step) -> Result<Vec<RawIngress>, ApplyError> {
@@ -212,6 +220,15 @@ async fn run(clients: &Clients, desired: Option<&DesiredStack>, ids: &mut Ids, s
             elbv2::modify_listener(elb, arn, l).await?;
         }
         Step::DeleteListener { arn, .. } => elbv2::delete_listener(elb, arn).await?,
+        Step::RestoreTags { component, id, keys } => {
+            let all = tags(desired()?, component);
+            let missing: TagMap = all.into_iter().filter(|(k, _)| keys.contains(k)).collect();
+            match component.as_str() {
+                "load-balancer" => elbv2::add_tags(elb, id, &missing).await?,
+                "cluster" => ecs::tag(ecsc, id, &missing).await?,
+                _ => ec2::tag(ec2c, id, &missing).await?,
+            }
+        }
         Step::DeleteLoadBalancer { arn } => {
             elbv2::delete_load_balancer(elb, arn).await?;
             ids.lb = None;

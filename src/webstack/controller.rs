@@ -236,8 +236,12 @@ async fn reconcile_apply(ws: &WebStack, ctx: &Context) -> Result<Action, Error> 
             return Ok(Action::await_change());
         }
     };
-    // observe + plan
-    let observed = match observe(&clients, &desired.key()).await {
+    // observe + plan (subnets by the VPC in status, so stripped tags are found and restored)
+    let key = StackKey {
+        known_vpc: previous.vpc_id.clone(),
+        ..desired.key()
+    };
+    let observed = match observe(&clients, &key).await {
         Ok(o) => o,
         Err(e) => return report_observe(ws, ctx, previous, e).await,
     };
@@ -294,7 +298,7 @@ async fn reconcile_apply(ws: &WebStack, ctx: &Context) -> Result<Action, Error> 
             }
         };
     }
-    let observed = match observe(&clients, &desired.key()).await {
+    let observed = match observe(&clients, &key).await {
         Ok(o) => o,
         Err(e) => return report_observe(ws, ctx, fields, e).await,
     };
@@ -346,7 +350,10 @@ async fn reconcile_cleanup(ws: &WebStack, ctx: &Context) -> Result<Action, Error
         return Err(Error::Waiting(message));
     }
     let (clients, _) = ctx.region(ws).await.map_err(Error::Aws)?;
-    let key = StackKey::new(&ws.spec, owner(ws, ctx));
+    let key = StackKey {
+        known_vpc: previous.vpc_id.clone(),
+        ..StackKey::new(&ws.spec, owner(ws, ctx))
+    };
     let observed = match observe(&clients, &key).await {
         Ok(o) => o,
         Err(ObserveError::Aws(e)) => return Err(Error::Aws(e)),

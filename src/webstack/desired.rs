@@ -159,6 +159,12 @@ pub struct DesiredCluster {
 }
 
 impl DesiredStack {
+    /// Every tag a resource of `component` carries: ownership tags, a Name, the stack's tags.
+    pub fn tags_for(&self, component: &str) -> crate::aws::TagMap {
+        let name = format!("{}-{}", self.owner.aws_name("ws", 200), component.replace('/', "-"));
+        self.owner.tags(&self.tags, component, &name)
+    }
+
     /// How to find this stack's resources.
     pub fn key(&self) -> super::observe::StackKey {
         super::observe::StackKey {
@@ -167,6 +173,7 @@ impl DesiredStack {
                 DesiredNetwork::Adopt { vpc_id, .. } => Some(vpc_id.clone()),
                 DesiredNetwork::Create { .. } => None,
             },
+            known_vpc: None,
             load_balancer_name: load_balancer_name(&self.owner),
             cluster_name: self.cluster.name.clone(),
         }

@@ -30,6 +30,9 @@ pub enum ObserveError {
 pub struct StackKey {
     pub owner: Owner,
     pub adopted_vpc: Option<String>,
+    /// The VPC recorded in status: its subnets are then read by VPC, so a subnet whose ownership
+    /// tags were removed by hand is still found (and re-tagged) rather than created twice.
+    pub known_vpc: Option<String>,
     pub load_balancer_name: String,
     pub cluster_name: String,
 }
@@ -38,6 +41,7 @@ impl StackKey {
     pub fn new(spec: &WebStackSpec, owner: Owner) -> StackKey {
         StackKey {
             adopted_vpc: spec.network.vpc_id.clone(),
+            known_vpc: None,
             load_balancer_name: load_balancer_name(&owner),
             cluster_name: cluster_name(spec, &owner),
             owner,
@@ -48,7 +52,13 @@ impl StackKey {
 /// Observes everything of the stack (the same call pattern serves deletion).
 pub async fn observe(clients: &Clients, key: &StackKey) -> Result<ObservedStack, ObserveError> {
     let owner = &key.owner;
-    let net = ec2::observe(&clients.ec2, &owner.uid, key.adopted_vpc.as_deref()).await?;
+    let net = ec2::observe(
+        &clients.ec2,
+        &owner.uid,
+        key.adopted_vpc.as_deref(),
+        key.known_vpc.as_deref(),
+    )
+    .await?;
     let mut observed = ObservedStack {
         vpc: net.vpc,
         subnets: net.subnets,

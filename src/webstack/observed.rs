@@ -1,6 +1,7 @@
 //! What the observe step found in AWS for one stack, as domain types (no SDK types).
 
 use super::desired::{Ingress, ListenerAction, SgRole, Source};
+use crate::aws::TagMap;
 
 /// The stack's AWS resources as found (by ownership tags, deterministic names or ids in status).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -29,8 +30,10 @@ pub struct ObservedSubnet {
     pub vpc_id: String,
     pub cidr: String,
     pub availability_zone: String,
-    /// `webstack.io/component` for subnets the operator created; `None` for adopted ones.
+    /// `webstack.io/component` for subnets the operator created; `None` for adopted ones and for
+    /// subnets of the stack's VPC whose ownership tags were removed.
     pub component: Option<String>,
+    pub tags: TagMap,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,6 +51,7 @@ pub struct ObservedRouteTable {
     pub associated_subnets: Vec<String>,
     /// Association ids of those subnets, removed before the table is deleted.
     pub association_ids: Vec<String>,
+    pub tags: TagMap,
 }
 
 /// An ingress permission as AWS reports it.
@@ -64,6 +68,7 @@ pub struct ObservedSecurityGroup {
     pub id: String,
     pub role: SgRole,
     pub ingress: Vec<RawIngress>,
+    pub tags: TagMap,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,6 +77,7 @@ pub struct ObservedLoadBalancer {
     pub dns_name: String,
     pub internal: bool,
     pub idle_timeout_seconds: Option<i32>,
+    pub tags: TagMap,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,6 +96,7 @@ pub struct ObservedCluster {
     pub name: String,
     pub active: bool,
     pub container_insights: bool,
+    pub tags: TagMap,
 }
 
 impl ObservedStack {

@@ -4,8 +4,9 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use super::desired::{DesiredListener, DesiredNetwork, DesiredStack, Ingress, SgRole};
-use super::observed::{ObservedListener, ObservedStack};
+use super::desired::{DesiredListener, DesiredNetwork, DesiredStack, DesiredSubnet, Ingress, SgRole};
+use super::observed::{ObservedListener, ObservedStack, ObservedSubnet};
+use crate::aws::TagMap;
 
 /// The public route table's component tag.
 pub const PUBLIC_ROUTE_TABLE: &str = "rtb/public";
@@ -56,6 +57,12 @@ pub enum Step {
         arn: String,
         name: String,
         changes: Vec<&'static str>,
+    },
+    /// Put back tags removed or changed by hand (`keys` are the tags to write).
+    RestoreTags {
+        component: String,
+        id: String,
+        keys: Vec<String>,
     },
     DeleteListener {
         arn: String,
@@ -117,6 +124,7 @@ impl Step {
             Step::CreateListener { .. } => "CreateListener",
             Step::ModifyListener { .. } => "ModifyListener",
             Step::DeleteListener { .. } => "DeleteListener",
+            Step::RestoreTags { .. } => "CreateTags",
             Step::DeleteLoadBalancer { .. } => "DeleteLoadBalancer",
             Step::CreateCluster { .. } => "CreateCluster",
             Step::UpdateClusterSettings { .. } => "UpdateClusterSettings",
@@ -141,6 +149,7 @@ impl Step {
                 | Step::ModifyIdleTimeout { from: Some(_), .. }
                 | Step::ModifyListener { .. }
                 | Step::DeleteListener { .. }
+                | Step::RestoreTags { .. }
                 | Step::UpdateClusterSettings { .. }
         )
     }
@@ -185,6 +194,9 @@ impl fmt::Display for Step {
                 write!(f, "modify listener {name}: {}", changes.join(", "))
             }
             Step::DeleteListener { port, .. } => write!(f, "delete listener on port {port}"),
+            Step::RestoreTags { component, id, keys } => {
+                write!(f, "restore tags {} on {component} ({id})", keys.join(", "))
+            }
             Step::DeleteLoadBalancer { arn } => write!(f, "delete load balancer {arn}"),
             Step::CreateCluster { name } => write!(f, "create ECS cluster {name}"),
             Step::UpdateClusterSettings { container_insights } => {
@@ -216,7 +228,7 @@ impl fmt::Display for Step {
 pub fn plan(desired: &DesiredStack, observed: &ObservedStack) -> Vec<Step> {
     let mut steps = Vec::new();
     if let DesiredNetwork::Create { cidr, subnets } = &desired.network {
-        plan_network(&cidr.to_string(), subnets, observed, &mut steps);
+        plan_network(desired, &cidr.to_string(), subnets, observed, &mut steps);
     }
     plan_security_groups(desired, observed, &mut steps);
     plan_load_balancer(desired, observed, &mut steps);
@@ -224,9 +236,46 @@ pub fn plan(desired: &DesiredStack, observed: &ObservedStack) -> Vec<Step> {
     steps
 }
 
+/// The observed subnet that is `s`: by component tag, else (its tags removed by hand) the subnet of
+/// the stack's VPC with the same CIDR.
+pub fn match_subnet<'a>(s: &DesiredSubnet, observed: &'a ObservedStack) -> Option<&'a ObservedSubnet> {
+    let by_tag = observed
+        .subnets
+        .iter()
+        .find(|o| o.component.as_deref() == Some(s.component.as_str()));
+    let vpc = observed.vpc.as_ref().map(|v| v.id.as_str());
+    by_tag.or_else(|| {
+        let cidr = s.cidr.to_string();
+        observed
+            .subnets
+            .iter()
+            .find(|o| o.component.is_none() && Some(o.vpc_id.as_str()) == vpc && o.cidr == cidr)
+    })
+}
+
+/// Keys of `want` that `have` lacks or holds with another value.
+fn missing_tags(want: &TagMap, have: &TagMap) -> Vec<String> {
+    want.iter()
+        .filter(|(k, v)| have.get(*k) != Some(*v))
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
+fn restore_tags(desired: &DesiredStack, component: &str, id: &str, have: &TagMap, steps: &mut Vec<Step>) {
+    let keys = missing_tags(&desired.tags_for(component), have);
+    if !keys.is_empty() {
+        steps.push(Step::RestoreTags {
+            component: component.into(),
+            id: id.into(),
+            keys,
+        });
+    }
+}
+
 fn plan_network(
+    desired: &DesiredStack,
     cidr: &str,
-    subnets: &[super::desired::DesiredSubnet],
+    subnets: &[DesiredSubnet],
     observed: &ObservedStack,
     steps: &mut Vec<Step>,
 ) {
@@ -245,23 +294,21 @@ fn plan_network(
         steps.push(Step::AttachInternetGateway);
     }
     for s in subnets {
-        if !observed
-            .subnets
-            .iter()
-            .any(|o| o.component.as_deref() == Some(s.component.as_str()))
-        {
-            steps.push(Step::CreateSubnet {
+        match match_subnet(s, observed) {
+            Some(o) => restore_tags(desired, &s.component, &o.id, &o.tags, steps),
+            None => steps.push(Step::CreateSubnet {
                 component: s.component.clone(),
                 cidr: s.cidr.to_string(),
                 availability_zone: s.availability_zone.clone(),
-            });
+            }),
         }
     }
     let table = observed.route_tables.iter().find(|t| t.component == PUBLIC_ROUTE_TABLE);
-    if table.is_none() {
-        steps.push(Step::CreateRouteTable {
+    match table {
+        Some(t) => restore_tags(desired, PUBLIC_ROUTE_TABLE, &t.id, &t.tags, steps),
+        None => steps.push(Step::CreateRouteTable {
             component: PUBLIC_ROUTE_TABLE.into(),
-        });
+        }),
     }
     let routed = match (table, igw) {
         (Some(t), Some(g)) => t.default_route.as_deref() == Some(g.id.as_str()),
@@ -271,13 +318,8 @@ fn plan_network(
         steps.push(Step::CreateDefaultRoute);
     }
     for s in subnets.iter().filter(|s| s.public) {
-        let id = observed
-            .subnets
-            .iter()
-            .find(|o| o.component.as_deref() == Some(s.component.as_str()))
-            .map(|o| &o.id);
-        let associated = match (table, id) {
-            (Some(t), Some(id)) => t.associated_subnets.contains(id),
+        let associated = match (table, match_subnet(s, observed)) {
+            (Some(t), Some(o)) => t.associated_subnets.contains(&o.id),
             _ => false,
         };
         if !associated {
@@ -290,8 +332,9 @@ fn plan_network(
 
 fn plan_security_groups(desired: &DesiredStack, observed: &ObservedStack, steps: &mut Vec<Step>) {
     for g in &desired.security_groups {
-        if observed.group_id(g.role).is_none() {
-            steps.push(Step::CreateSecurityGroup { role: g.role });
+        match observed.security_groups.iter().find(|o| o.role == g.role) {
+            Some(o) => restore_tags(desired, g.role.component(), &o.id, &o.tags, steps),
+            None => steps.push(Step::CreateSecurityGroup { role: g.role }),
         }
     }
     // Rules after every group exists, since rules reference groups.
@@ -367,6 +410,7 @@ fn plan_load_balancer(desired: &DesiredStack, observed: &ObservedStack, steps: &
             }
         }
         Some(o) => {
+            restore_tags(desired, "load-balancer", &o.arn, &o.tags, steps);
             if o.idle_timeout_seconds != Some(lb.idle_timeout_seconds) {
                 steps.push(Step::ModifyIdleTimeout {
                     from: o.idle_timeout_seconds,
@@ -423,16 +467,17 @@ pub fn listener_changes(d: &DesiredListener, o: &ObservedListener) -> Vec<&'stat
 }
 
 fn plan_cluster(desired: &DesiredStack, observed: &ObservedStack, steps: &mut Vec<Step>) {
-    match observed.cluster.as_ref().filter(|c| c.active) {
-        None => steps.push(Step::CreateCluster {
+    let Some(c) = observed.cluster.as_ref().filter(|c| c.active) else {
+        steps.push(Step::CreateCluster {
             name: desired.cluster.name.clone(),
-        }),
-        Some(c) if c.container_insights != desired.cluster.container_insights => {
-            steps.push(Step::UpdateClusterSettings {
-                container_insights: desired.cluster.container_insights,
-            });
-        }
-        Some(_) => {}
+        });
+        return;
+    };
+    restore_tags(desired, "cluster", &c.arn, &c.tags, steps);
+    if c.container_insights != desired.cluster.container_insights {
+        steps.push(Step::UpdateClusterSettings {
+            container_insights: desired.cluster.container_insights,
+        });
     }
 }
 

@@ -7,6 +7,7 @@ use crate::webstack::observed::*;
 
 const NETFLUX: &str = r#"
 network: {cidr: 10.0.0.0/16}
+tags: {team: movies}
 loadBalancer:
   listeners:
     - {name: http, port: 80, defaultAction: {fixedResponse: {statusCode: 404, contentType: text/plain, messageBody: ":("}}}
@@ -37,6 +38,7 @@ fn converged(d: &DesiredStack) -> ObservedStack {
                 cidr: s.cidr.to_string(),
                 availability_zone: s.availability_zone.clone(),
                 component: Some(s.component.clone()),
+                tags: d.tags_for(&s.component),
             });
         }
         let public = subnets
@@ -46,6 +48,7 @@ fn converged(d: &DesiredStack) -> ObservedStack {
             .map(|(i, _)| format!("subnet-{i}"));
         o.route_tables.push(ObservedRouteTable {
             id: "rtb-1".into(),
+            tags: d.tags_for(PUBLIC_ROUTE_TABLE),
             component: PUBLIC_ROUTE_TABLE.into(),
             default_route: Some("igw-1".into()),
             association_ids: subnets
@@ -79,6 +82,7 @@ fn converged(d: &DesiredStack) -> ObservedStack {
             id: id(g.role),
             role: g.role,
             ingress,
+            tags: d.tags_for(g.role.component()),
         });
     }
     if let Some(lb) = &d.load_balancer {
@@ -87,6 +91,7 @@ fn converged(d: &DesiredStack) -> ObservedStack {
             dns_name: "lb.example".into(),
             internal: lb.internal,
             idle_timeout_seconds: Some(lb.idle_timeout_seconds),
+            tags: d.tags_for("load-balancer"),
         });
         for l in &lb.listeners {
             o.listeners.push(ObservedListener {
@@ -107,6 +112,7 @@ fn converged(d: &DesiredStack) -> ObservedStack {
         name: d.cluster.name.clone(),
         active: true,
         container_insights: d.cluster.container_insights,
+        tags: d.tags_for("cluster"),
     });
     o
 }
@@ -263,6 +269,34 @@ fn drift_is_corrected() {
             "container insights toggled",
             |o| o.cluster.as_mut().unwrap().container_insights = true,
             &["set container insights disabled"],
+        ),
+        (
+            "a subnet's Name tag removed",
+            |o| {
+                o.subnets[1].tags.remove("Name");
+            },
+            &["restore tags Name on subnet/private/0 (subnet-1)"],
+        ),
+        (
+            "a subnet's ownership tags removed (found by VPC and CIDR, not created twice)",
+            |o| {
+                o.subnets[1].tags.clear();
+                o.subnets[1].component = None;
+            },
+            &[
+                "restore tags Name, team, webstack.io/cluster, webstack.io/component, webstack.io/managed-by, webstack.io/owner, webstack.io/uid on subnet/private/0 (subnet-1)",
+            ],
+        ),
+        (
+            "a user tag changed on the load balancer",
+            |o| {
+                o.load_balancer
+                    .as_mut()
+                    .unwrap()
+                    .tags
+                    .insert("team".into(), "someone-else".into());
+            },
+            &["restore tags team on load-balancer (arn:lb)"],
         ),
         (
             "cluster deleted",

@@ -12,7 +12,7 @@ use webstack_operator::aws::{Clients, ec2 as aws_ec2};
 use webstack_operator::ownership::Owner;
 use webstack_operator::webstack::apply::apply;
 use webstack_operator::webstack::desired::{DesiredStack, validate};
-use webstack_operator::webstack::observe::observe;
+use webstack_operator::webstack::observe::{StackKey, observe};
 use webstack_operator::webstack::plan::{Step, plan, plan_delete};
 
 use crate::harness::moto::Moto;
@@ -43,7 +43,12 @@ async fn desired(clients: &Clients, uid: &str, yaml: &str) -> DesiredStack {
 
 /// One reconcile pass; returns the steps it applied.
 async fn reconcile(clients: &Clients, d: &DesiredStack) -> Vec<Step> {
-    let observed = observe(clients, &d.key()).await.expect("observe");
+    reconcile_key(clients, d, d.key()).await
+}
+
+/// One reconcile pass with a given key (the controller adds the VPC from status).
+async fn reconcile_key(clients: &Clients, d: &DesiredStack, key: StackKey) -> Vec<Step> {
+    let observed = observe(clients, &key).await.expect("observe");
     let steps = plan(d, &observed);
     apply(clients, Some(d), &observed, &steps, |_| {}).await.expect("apply");
     steps
@@ -302,6 +307,61 @@ async fn webstack_create_converge_drift_delete() {
         .find(|a| a.key() == Some("idle_timeout.timeout_seconds"))
         .unwrap();
     assert_eq!(idle.value(), Some("60"));
+
+    // Every tag of a subnet deleted by hand: with the VPC known (as from status), the subnet is
+    // found by VPC and CIDR and re-tagged, not created a second time.
+    let subnets = clients
+        .ec2
+        .describe_subnets()
+        .filters(Filter::builder().name("tag:webstack.io/uid").values(&uid).build())
+        .send()
+        .await
+        .unwrap();
+    let victim = subnets.subnets()[0].clone();
+    let vpc_id = victim.vpc_id().unwrap().to_string();
+    // AWS deletes every tag when DeleteTags names none; moto 5.2.5 then deletes nothing, so the
+    // keys are named one by one here.
+    let keys: Vec<_> = victim
+        .tags()
+        .iter()
+        .map(|t| aws_sdk_ec2::types::Tag::builder().key(t.key().unwrap()).build())
+        .collect();
+    clients
+        .ec2
+        .delete_tags()
+        .resources(victim.subnet_id().unwrap())
+        .set_tags(Some(keys))
+        .send()
+        .await
+        .unwrap();
+    let key = StackKey {
+        known_vpc: Some(vpc_id.clone()),
+        ..d.key()
+    };
+    let retagged: Vec<String> = reconcile_key(&clients, &d, key.clone())
+        .await
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(retagged.len(), 1, "{retagged:?}");
+    assert!(
+        retagged[0].starts_with("restore tags Name, team, webstack.io/cluster"),
+        "{retagged:?}"
+    );
+    assert_eq!(reconcile_key(&clients, &d, key).await, vec![]);
+    assert_eq!(
+        count_tagged(&clients, &uid).await,
+        expected,
+        "the subnet is back, not duplicated"
+    );
+    let all = clients
+        .ec2
+        .describe_subnets()
+        .filters(Filter::builder().name("vpc-id").values(&vpc_id).build())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(all.subnets().len(), 4);
 
     // A spec change: another listener.
     let d2 = desired(
