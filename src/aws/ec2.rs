@@ -68,10 +68,22 @@ pub async fn observe(
     c: &Client,
     uid: &str,
     adopted_vpc: Option<&str>,
+    adopted_subnets: &[String],
     known_vpc: Option<&str>,
 ) -> Result<Ec2Observed, AwsError> {
     let mut o = Ec2Observed::default();
-    let filter = match known_vpc.filter(|_| adopted_vpc.is_none()) {
+    if let Some(vpc) = adopted_vpc {
+        // Adopted: read the named VPC and subnets (never managed), then the stack's own groups.
+        o.vpc = describe_vpc(c, Some(vpc), None).await?.map(|(id, cidr)| ObservedVpc {
+            id,
+            cidr,
+            managed: false,
+        });
+        o.subnets = describe_subnets(c, adopted_subnets).await?;
+        o.security_groups = security_groups(c, uid).await?;
+        return Ok(o);
+    }
+    let filter = match known_vpc {
         Some(vpc) => Filter::builder().name("vpc-id").values(vpc).build(),
         None => by_uid(uid),
     };
@@ -88,35 +100,33 @@ pub async fn observe(
         }
         o.subnets.push(found);
     }
-    o.vpc = match adopted_vpc {
-        Some(id) => describe_vpc(c, Some(id), None).await?.map(|(id, cidr)| ObservedVpc {
+    o.vpc = match o.subnets.first() {
+        Some(s) => Some(ObservedVpc {
+            id: s.vpc_id.clone(),
+            cidr: String::new(),
+            managed: true,
+        }),
+        None => describe_vpc(c, None, Some(uid)).await?.map(|(id, cidr)| ObservedVpc {
             id,
             cidr,
-            managed: false,
+            managed: true,
         }),
-        None => match o.subnets.first() {
-            Some(s) => Some(ObservedVpc {
-                id: s.vpc_id.clone(),
-                cidr: String::new(),
-                managed: true,
-            }),
-            None => describe_vpc(c, None, Some(uid)).await?.map(|(id, cidr)| ObservedVpc {
-                id,
-                cidr,
-                managed: true,
-            }),
-        },
     };
-    if adopted_vpc.is_none() {
-        let tables = c
-            .describe_route_tables()
-            .filters(by_uid(uid))
-            .send()
-            .await
-            .map_err(|e| classify("DescribeRouteTables", e))?;
-        o.route_tables = tables.route_tables().iter().filter_map(route_table).collect();
-        o.internet_gateway = internet_gateway(c, uid, &o.route_tables, o.vpc.as_ref()).await?;
-    }
+    let tables = c
+        .describe_route_tables()
+        .filters(by_uid(uid))
+        .send()
+        .await
+        .map_err(|e| classify("DescribeRouteTables", e))?;
+    o.route_tables = tables.route_tables().iter().filter_map(route_table).collect();
+    o.internet_gateway = internet_gateway(c, uid, &o.route_tables, o.vpc.as_ref()).await?;
+    o.security_groups = security_groups(c, uid).await?;
+    Ok(o)
+}
+
+/// The stack's security groups (by uid tag) with their ingress and tags.
+async fn security_groups(c: &Client, uid: &str) -> Result<Vec<ObservedSecurityGroup>, AwsError> {
+    let mut found = Vec::new();
     let groups = c
         .describe_security_groups()
         .filters(by_uid(uid))
@@ -152,15 +162,15 @@ pub async fn observe(
             }
         }
         ingress.sort();
-        o.security_groups.push(ObservedSecurityGroup {
+        found.push(ObservedSecurityGroup {
             id: id.into(),
             role,
             ingress,
             tags,
         });
     }
-    o.security_groups.sort_by_key(|g| g.role);
-    Ok(o)
+    found.sort_by_key(|g| g.role);
+    Ok(found)
 }
 
 /// The gateway, from the public route table's default route when it is active (steady state: no

@@ -18,7 +18,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use tokio::sync::Mutex;
 
 use super::apply::{ApplyError, apply};
-use super::desired::{referenced_target_groups, validate};
+use super::desired::{check_adopted, referenced_target_groups, validate};
 use super::observe::{ObserveError, StackKey, observe};
 use super::observed::ObservedStack;
 use super::plan::{Step, plan, plan_delete};
@@ -245,6 +245,21 @@ async fn reconcile_apply(ws: &WebStack, ctx: &Context) -> Result<Action, Error> 
         Ok(o) => o,
         Err(e) => return report_observe(ws, ctx, previous, e).await,
     };
+    if let Err(invalid) = check_adopted(&desired, &observed) {
+        let message = format!("{invalid}; nothing was changed in AWS");
+        publish(ctx, ws, EventType::Warning, "InvalidSpec", "Validate", &message).await;
+        write_status(
+            ws,
+            ctx,
+            previous,
+            Health::Stalled {
+                reason: "InvalidSpec",
+                message,
+            },
+        )
+        .await?;
+        return Ok(Action::requeue(ctx.resync));
+    }
     let steps = plan(&desired, &observed);
     let fields = status(&desired, &observed);
 

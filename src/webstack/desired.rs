@@ -173,6 +173,14 @@ impl DesiredStack {
                 DesiredNetwork::Adopt { vpc_id, .. } => Some(vpc_id.clone()),
                 DesiredNetwork::Create { .. } => None,
             },
+            adopted_subnets: match &self.network {
+                DesiredNetwork::Adopt {
+                    public_subnet_ids,
+                    private_subnet_ids,
+                    ..
+                } => public_subnet_ids.iter().chain(private_subnet_ids).cloned().collect(),
+                DesiredNetwork::Create { .. } => Vec::new(),
+            },
             known_vpc: None,
             load_balancer_name: load_balancer_name(&self.owner),
             cluster_name: self.cluster.name.clone(),
@@ -457,6 +465,44 @@ pub fn action(
             "exactly one of forward, fixedResponse or redirect must be set",
         )),
     }
+}
+
+/// An adopted network must exist as the spec names it: the VPC, and each subnet inside that VPC.
+/// (Checked after observing, before any mutation.)
+pub fn check_adopted(desired: &DesiredStack, observed: &super::observed::ObservedStack) -> Result<(), InvalidSpec> {
+    let DesiredNetwork::Adopt {
+        vpc_id,
+        public_subnet_ids,
+        private_subnet_ids,
+    } = &desired.network
+    else {
+        return Ok(());
+    };
+    if observed.vpc.as_ref().is_none_or(|v| &v.id != vpc_id) {
+        return Err(invalid(
+            "spec.network.vpcId",
+            format!("VPC {vpc_id} does not exist in this region"),
+        ));
+    }
+    for (list, ids) in [
+        ("publicSubnetIds", public_subnet_ids),
+        ("privateSubnetIds", private_subnet_ids),
+    ] {
+        for (i, id) in ids.iter().enumerate() {
+            let field = format!("spec.network.{list}[{i}]");
+            match observed.subnets.iter().find(|s| &s.id == id) {
+                None => return Err(invalid(field, format!("subnet {id} does not exist in this region"))),
+                Some(s) if &s.vpc_id != vpc_id => {
+                    return Err(invalid(
+                        field,
+                        format!("subnet {id} is in {}, not in {vpc_id}", s.vpc_id),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 /// TargetGroup names that the stack's listener default actions forward to.

@@ -200,3 +200,74 @@ fn rejects_bad_listeners_naming_the_field() {
         assert_eq!(desired(yaml).unwrap_err().field, field, "{yaml}");
     }
 }
+
+#[test]
+fn an_adopted_network_must_exist_as_named() {
+    use crate::webstack::observed::{ObservedStack, ObservedSubnet, ObservedVpc};
+    let d = desired("network: {vpcId: vpc-1, publicSubnetIds: [subnet-a, subnet-b], privateSubnetIds: [subnet-c]}")
+        .unwrap();
+    let sub = |id: &str, vpc: &str| ObservedSubnet {
+        id: id.into(),
+        vpc_id: vpc.into(),
+        cidr: String::new(),
+        availability_zone: String::new(),
+        component: None,
+        tags: Default::default(),
+    };
+    let vpc = Some(ObservedVpc {
+        id: "vpc-1".into(),
+        cidr: "10.0.0.0/16".into(),
+        managed: false,
+    });
+    let all = vec![
+        sub("subnet-a", "vpc-1"),
+        sub("subnet-b", "vpc-1"),
+        sub("subnet-c", "vpc-1"),
+    ];
+    let ok = ObservedStack {
+        vpc: vpc.clone(),
+        subnets: all.clone(),
+        ..Default::default()
+    };
+    assert_eq!(check_adopted(&d, &ok), Ok(()));
+    let cases = [
+        (
+            ObservedStack {
+                subnets: all.clone(),
+                ..Default::default()
+            },
+            "spec.network.vpcId",
+            "does not exist",
+        ),
+        (
+            ObservedStack {
+                vpc: vpc.clone(),
+                subnets: all[..2].to_vec(),
+                ..Default::default()
+            },
+            "spec.network.privateSubnetIds[0]",
+            "subnet subnet-c does not exist",
+        ),
+        (
+            ObservedStack {
+                vpc: vpc.clone(),
+                subnets: vec![
+                    sub("subnet-a", "vpc-1"),
+                    sub("subnet-b", "vpc-9"),
+                    sub("subnet-c", "vpc-1"),
+                ],
+                ..Default::default()
+            },
+            "spec.network.publicSubnetIds[1]",
+            "subnet subnet-b is in vpc-9, not in vpc-1",
+        ),
+    ];
+    for (observed, field, message) in cases {
+        let err = check_adopted(&d, &observed).unwrap_err();
+        assert_eq!(err.field, field);
+        assert!(err.message.contains(message), "{err}");
+    }
+    // A created network has nothing to check.
+    let created = desired("network: {cidr: 10.0.0.0/16}").unwrap();
+    assert_eq!(check_adopted(&created, &ObservedStack::default()), Ok(()));
+}

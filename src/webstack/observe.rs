@@ -30,6 +30,8 @@ pub enum ObserveError {
 pub struct StackKey {
     pub owner: Owner,
     pub adopted_vpc: Option<String>,
+    /// With `adopted_vpc`: the subnets the spec names, read by id to check they exist and belong to it.
+    pub adopted_subnets: Vec<String>,
     /// The VPC recorded in status: its subnets are then read by VPC, so a subnet whose ownership
     /// tags were removed by hand is still found (and re-tagged) rather than created twice.
     pub known_vpc: Option<String>,
@@ -41,6 +43,13 @@ impl StackKey {
     pub fn new(spec: &WebStackSpec, owner: Owner) -> StackKey {
         StackKey {
             adopted_vpc: spec.network.vpc_id.clone(),
+            adopted_subnets: spec
+                .network
+                .public_subnet_ids
+                .iter()
+                .chain(&spec.network.private_subnet_ids)
+                .cloned()
+                .collect(),
             known_vpc: None,
             load_balancer_name: load_balancer_name(&owner),
             cluster_name: cluster_name(spec, &owner),
@@ -56,6 +65,7 @@ pub async fn observe(clients: &Clients, key: &StackKey) -> Result<ObservedStack,
         &clients.ec2,
         &owner.uid,
         key.adopted_vpc.as_deref(),
+        &key.adopted_subnets,
         key.known_vpc.as_deref(),
     )
     .await?;

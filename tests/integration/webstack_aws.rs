@@ -468,3 +468,106 @@ async fn a_resource_of_another_cluster_is_never_touched() {
         Some("other-cluster")
     );
 }
+
+/// An adopted VPC: the stack's groups and load balancer go into it, its subnets are checked (one
+/// of another VPC is refused naming the field), and deletion leaves the VPC and subnets alone.
+#[tokio::test]
+async fn an_adopted_network_is_used_checked_and_kept() {
+    use webstack_operator::webstack::desired::check_adopted;
+
+    let moto = Moto::start();
+    let clients = Clients::new(&moto.sdk_config().await);
+    let ec2 = &clients.ec2;
+    let mk_vpc = |cidr: &'static str| async move {
+        ec2.create_vpc()
+            .cidr_block(cidr)
+            .send()
+            .await
+            .unwrap()
+            .vpc()
+            .unwrap()
+            .vpc_id()
+            .unwrap()
+            .to_string()
+    };
+    let (vpc, other) = (mk_vpc("10.50.0.0/16").await, mk_vpc("10.60.0.0/16").await);
+    let mk_subnet = |vpc: String, cidr: &'static str, zone: &'static str| async move {
+        let out = ec2
+            .create_subnet()
+            .vpc_id(vpc)
+            .cidr_block(cidr)
+            .availability_zone(zone)
+            .send()
+            .await
+            .unwrap();
+        out.subnet().unwrap().subnet_id().unwrap().to_string()
+    };
+    let pub_a = mk_subnet(vpc.clone(), "10.50.0.0/24", "us-east-1a").await;
+    let pub_b = mk_subnet(vpc.clone(), "10.50.1.0/24", "us-east-1b").await;
+    let priv_a = mk_subnet(vpc.clone(), "10.50.2.0/24", "us-east-1a").await;
+    let stranger = mk_subnet(other.clone(), "10.60.0.0/24", "us-east-1b").await;
+    let spec = |private: &str| {
+        format!(
+            "network: {{vpcId: {vpc}, publicSubnetIds: [{pub_a}, {pub_b}], privateSubnetIds: [{private}]}}
+loadBalancer: {{listeners: [{{name: http, port: 80}}]}}"
+        )
+    };
+
+    // A private subnet of another VPC: refused, naming the field, before anything is created.
+    let uid = unique("uid");
+    let bad = desired(&clients, &uid, &spec(&stranger)).await;
+    let observed = observe(&clients, &bad.key()).await.unwrap();
+    let err = check_adopted(&bad, &observed).unwrap_err();
+    assert_eq!(err.field, "spec.network.privateSubnetIds[0]");
+    assert!(err.message.contains(&other), "{err}");
+    assert_eq!(count_tagged(&clients, &uid).await.get("sg"), Some(&0));
+
+    // The right subnets: the stack is built in the adopted VPC and converges.
+    let d = desired(&clients, &uid, &spec(&priv_a)).await;
+    let observed = observe(&clients, &d.key()).await.unwrap();
+    check_adopted(&d, &observed).expect("valid adopted network");
+    let steps: Vec<String> = reconcile(&clients, &d).await.iter().map(ToString::to_string).collect();
+    assert!(
+        steps.iter().all(|s| !s.contains("VPC") && !s.contains("subnet")),
+        "{steps:?}"
+    );
+    assert_eq!(reconcile(&clients, &d).await, vec![]);
+    let lb = clients
+        .elbv2
+        .describe_load_balancers()
+        .names(&d.load_balancer.as_ref().unwrap().name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lb.load_balancers()[0].vpc_id(), Some(vpc.as_str()));
+    let mut lb_subnets: Vec<_> = lb.load_balancers()[0]
+        .availability_zones()
+        .iter()
+        .filter_map(|z| z.subnet_id())
+        .map(String::from)
+        .collect();
+    lb_subnets.sort();
+    let mut public = vec![pub_a.clone(), pub_b.clone()];
+    public.sort();
+    assert_eq!(lb_subnets, public, "the load balancer sits in the public subnets given");
+
+    // Deletion removes the stack's resources and keeps the adopted VPC and its subnets, untagged.
+    let observed = observe(&clients, &d.key()).await.unwrap();
+    apply(&clients, None, &observed, &plan_delete(&observed), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(count_tagged(&clients, &uid).await.values().sum::<usize>(), 0);
+    let kept = ec2
+        .describe_subnets()
+        .filters(Filter::builder().name("vpc-id").values(&vpc).build())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.subnets().len(), 3, "adopted subnets kept");
+    let vpcs = ec2.describe_vpcs().vpc_ids(&vpc).send().await.unwrap();
+    assert_eq!(vpcs.vpcs().len(), 1, "adopted VPC kept");
+    assert!(
+        vpcs.vpcs()[0].tags().is_empty(),
+        "the adopted VPC was never tagged or modified"
+    );
+}
