@@ -15,7 +15,28 @@ const IDLE_TIMEOUT: &str = "idle_timeout.timeout_seconds";
 
 /// The load balancer named `name` with its tags, if it exists.
 pub async fn find_load_balancer(c: &Client, name: &str) -> Result<Option<(ObservedLoadBalancer, TagMap)>, AwsError> {
-    let out = match c.describe_load_balancers().names(name).send().await {
+    find(c, Some(name), None).await
+}
+
+/// The load balancer with this ARN and its tags, if it exists (`webstack.io/external-id`).
+pub async fn find_load_balancer_by_arn(
+    c: &Client,
+    arn: &str,
+) -> Result<Option<(ObservedLoadBalancer, TagMap)>, AwsError> {
+    find(c, None, Some(arn)).await
+}
+
+async fn find(
+    c: &Client,
+    name: Option<&str>,
+    arn: Option<&str>,
+) -> Result<Option<(ObservedLoadBalancer, TagMap)>, AwsError> {
+    let request = c.describe_load_balancers().set_names(name.map(|n| vec![n.to_string()]));
+    let out = match request
+        .set_load_balancer_arns(arn.map(|a| vec![a.to_string()]))
+        .send()
+        .await
+    {
         Ok(out) => out,
         Err(e) => {
             let e = classify("DescribeLoadBalancers", e);
@@ -33,6 +54,12 @@ pub async fn find_load_balancer(c: &Client, name: &str) -> Result<Option<(Observ
         idle_timeout_seconds: None,
         arn,
         tags: tags.clone(),
+        vpc_id: lb.vpc_id().unwrap_or_default().into(),
+        security_groups: {
+            let mut groups = lb.security_groups().to_vec();
+            groups.sort();
+            groups
+        },
     };
     Ok(Some((observed, tags)))
 }
@@ -120,7 +147,20 @@ pub async fn create_load_balancer(
         internal,
         idle_timeout_seconds: None,
         tags: tags.clone(),
+        vpc_id: lb.and_then(|l| l.vpc_id()).unwrap_or_default().into(),
+        security_groups: vec![security_group.to_string()],
     })
+}
+
+/// Replaces the load balancer's security groups.
+pub async fn set_security_groups(c: &Client, arn: &str, groups: &[String]) -> Result<(), AwsError> {
+    c.set_security_groups()
+        .load_balancer_arn(arn)
+        .set_security_groups(Some(groups.to_vec()))
+        .send()
+        .await
+        .map_err(|e| classify("SetSecurityGroups", e))?;
+    Ok(())
 }
 
 pub async fn delete_load_balancer(c: &Client, arn: &str) -> Result<(), AwsError> {

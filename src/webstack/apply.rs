@@ -220,6 +220,15 @@ async fn run(clients: &Clients, desired: Option<&DesiredStack>, ids: &mut Ids, s
             elbv2::modify_listener(elb, arn, l).await?;
         }
         Step::DeleteListener { arn, .. } => elbv2::delete_listener(elb, arn).await?,
+        Step::SetLoadBalancerSecurityGroups { arn } => {
+            let group = need(
+                &ids.groups.get(&SgRole::LoadBalancer).cloned(),
+                step,
+                "the load balancer group",
+            )?
+            .to_string();
+            elbv2::set_security_groups(elb, arn, &[group]).await?;
+        }
         Step::RestoreTags { component, id, keys } => {
             let all = tags(desired()?, component);
             let missing: TagMap = all.into_iter().filter(|(k, _)| keys.contains(k)).collect();

@@ -18,7 +18,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use tokio::sync::Mutex;
 
 use super::apply::{ApplyError, apply};
-use super::desired::{check_adopted, referenced_target_groups, validate};
+use super::desired::{check_adopted, check_external_load_balancer, referenced_target_groups, validate};
 use super::observe::{ObserveError, StackKey, observe};
 use super::observed::ObservedStack;
 use super::plan::{Step, plan, plan_delete};
@@ -32,6 +32,8 @@ use crate::ownership::{CLUSTER, COMPONENT, MANAGED_BY, OWNER, Owner, UID};
 pub const FINALIZER: &str = "webstack.io/finalizer";
 /// Observe and report only.
 pub const PAUSED: &str = "webstack.io/paused";
+/// Adopt this existing load balancer (by ARN) instead of creating one.
+pub const EXTERNAL_ID: &str = "webstack.io/external-id";
 const MANAGER: &str = "webstack-operator";
 const SHORT: Duration = Duration::from_secs(10);
 
@@ -237,15 +239,21 @@ async fn reconcile_apply(ws: &WebStack, ctx: &Context) -> Result<Action, Error> 
         }
     };
     // observe + plan (subnets by the VPC in status, so stripped tags are found and restored)
+    let external = ws.annotations().get(EXTERNAL_ID).cloned();
     let key = StackKey {
         known_vpc: previous.vpc_id.clone(),
+        external_load_balancer: external.clone(),
         ..desired.key()
     };
     let observed = match observe(&clients, &key).await {
         Ok(o) => o,
         Err(e) => return report_observe(ws, ctx, previous, e).await,
     };
-    if let Err(invalid) = check_adopted(&desired, &observed) {
+    let checked = check_adopted(&desired, &observed).and_then(|()| match external {
+        Some(_) => check_external_load_balancer(&desired, &observed),
+        None => Ok(()),
+    });
+    if let Err(invalid) = checked {
         let message = format!("{invalid}; nothing was changed in AWS");
         publish(ctx, ws, EventType::Warning, "InvalidSpec", "Validate", &message).await;
         write_status(
@@ -289,9 +297,18 @@ async fn reconcile_apply(ws: &WebStack, ctx: &Context) -> Result<Action, Error> 
     // apply: no spec change since the last Ready means what differs was changed behind our back.
     let drift = is_ready(&previous.conditions) && previous.observed_generation == ws.metadata.generation;
     let reason = if drift { "DriftCorrected" } else { "Provisioning" };
+    let adopting = external.is_some()
+        && observed
+            .load_balancer
+            .as_ref()
+            .is_some_and(|lb| !lb.tags.contains_key(crate::ownership::MANAGED_BY));
     let mut done = Vec::new();
     let result = apply(&clients, Some(&desired), &observed, &steps, |s| done.push(s.clone())).await;
     for step in &done {
+        let reason = match step {
+            Step::RestoreTags { component, .. } if adopting && component == "load-balancer" => "Adopted",
+            _ => reason,
+        };
         publish(ctx, ws, EventType::Normal, reason, step.action(), &step.to_string()).await;
     }
     if let Err(e) = result {
@@ -367,6 +384,7 @@ async fn reconcile_cleanup(ws: &WebStack, ctx: &Context) -> Result<Action, Error
     let (clients, _) = ctx.region(ws).await.map_err(Error::Aws)?;
     let key = StackKey {
         known_vpc: previous.vpc_id.clone(),
+        external_load_balancer: ws.annotations().get(EXTERNAL_ID).cloned(),
         ..StackKey::new(&ws.spec, owner(ws, ctx))
     };
     let observed = match observe(&clients, &key).await {
@@ -477,6 +495,20 @@ async fn report_observe(
 ) -> Result<Action, Error> {
     match e {
         ObserveError::Aws(e) => report_aws(ws, ctx, fields, &e).await,
+        missing @ ObserveError::ExternalMissing { .. } => {
+            let message = format!("{missing}; fix or remove the annotation");
+            write_status(
+                ws,
+                ctx,
+                fields,
+                Health::Stalled {
+                    reason: "InvalidSpec",
+                    message,
+                },
+            )
+            .await?;
+            Ok(Action::requeue(ctx.resync))
+        }
         conflict => {
             let message = conflict.to_string();
             publish(ctx, ws, EventType::Warning, "OwnershipConflict", "Observe", &message).await;

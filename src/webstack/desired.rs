@@ -183,6 +183,7 @@ impl DesiredStack {
             },
             known_vpc: None,
             load_balancer_name: load_balancer_name(&self.owner),
+            external_load_balancer: None,
             cluster_name: self.cluster.name.clone(),
         }
     }
@@ -501,6 +502,46 @@ pub fn check_adopted(desired: &DesiredStack, observed: &super::observed::Observe
                 Some(_) => {}
             }
         }
+    }
+    Ok(())
+}
+
+/// A load balancer adopted through `webstack.io/external-id` must fit the spec: there is a
+/// `spec.loadBalancer`, the load balancer is in the stack's VPC and has the scheme asked for (a
+/// scheme change would otherwise replace someone's load balancer).
+pub fn check_external_load_balancer(
+    desired: &DesiredStack,
+    observed: &super::observed::ObservedStack,
+) -> Result<(), InvalidSpec> {
+    const FIELD: &str = "metadata.annotations[webstack.io/external-id]";
+    let Some(want) = &desired.load_balancer else {
+        return Err(invalid(
+            "spec.loadBalancer",
+            "webstack.io/external-id adopts a load balancer: spec.loadBalancer is required",
+        ));
+    };
+    let Some(lb) = &observed.load_balancer else {
+        return Ok(());
+    };
+    if let Some(vpc) = observed.vpc.as_ref().filter(|v| v.id != lb.vpc_id) {
+        return Err(invalid(
+            FIELD,
+            format!(
+                "load balancer {} is in {}, the stack's VPC is {}",
+                lb.arn, lb.vpc_id, vpc.id
+            ),
+        ));
+    }
+    if lb.internal != want.internal {
+        let scheme = |internal: bool| if internal { "internal" } else { "internet-facing" };
+        return Err(invalid(
+            "spec.loadBalancer.scheme",
+            format!(
+                "the adopted load balancer is {}; set scheme: {} (it is never replaced)",
+                scheme(lb.internal),
+                scheme(lb.internal)
+            ),
+        ));
     }
     Ok(())
 }

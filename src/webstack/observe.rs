@@ -12,6 +12,9 @@ use crate::ownership::{Owner, Ownership};
 pub enum ObserveError {
     #[error(transparent)]
     Aws(#[from] AwsError),
+    /// `webstack.io/external-id` names a load balancer that does not exist.
+    #[error("webstack.io/external-id: load balancer {arn} does not exist in this region")]
+    ExternalMissing { arn: String },
     /// A resource with the stack's deterministic name is managed for another cluster or resource,
     /// or not managed by the operator at all.
     #[error(
@@ -36,6 +39,8 @@ pub struct StackKey {
     /// tags were removed by hand is still found (and re-tagged) rather than created twice.
     pub known_vpc: Option<String>,
     pub load_balancer_name: String,
+    /// `webstack.io/external-id`: adopt this load balancer (by ARN) instead of the named one.
+    pub external_load_balancer: Option<String>,
     pub cluster_name: String,
 }
 
@@ -52,6 +57,7 @@ impl StackKey {
                 .collect(),
             known_vpc: None,
             load_balancer_name: load_balancer_name(&owner),
+            external_load_balancer: None,
             cluster_name: cluster_name(spec, &owner),
             owner,
         }
@@ -77,8 +83,19 @@ pub async fn observe(clients: &Clients, key: &StackKey) -> Result<ObservedStack,
         security_groups: net.security_groups,
         ..ObservedStack::default()
     };
-    if let Some((mut lb, tags)) = elbv2::find_load_balancer(&clients.elbv2, &key.load_balancer_name).await? {
-        check(owner, "load balancer", &lb.arn, &tags)?;
+    let found = match &key.external_load_balancer {
+        Some(arn) => match elbv2::find_load_balancer_by_arn(&clients.elbv2, arn).await? {
+            None => return Err(ObserveError::ExternalMissing { arn: arn.clone() }),
+            found => found,
+        },
+        None => elbv2::find_load_balancer(&clients.elbv2, &key.load_balancer_name).await?,
+    };
+    if let Some((mut lb, tags)) = found {
+        // An unmanaged load balancer named by external-id is adopted: the plan tags it as ours.
+        let adopting = key.external_load_balancer.is_some() && owner.ownership(&tags) == Ownership::Unmanaged;
+        if !adopting {
+            check(owner, "load balancer", &lb.arn, &tags)?;
+        }
         lb.idle_timeout_seconds = elbv2::idle_timeout(&clients.elbv2, &lb.arn).await?;
         observed.listeners = elbv2::listeners(&clients.elbv2, &lb.arn).await?;
         observed.load_balancer = Some(lb);

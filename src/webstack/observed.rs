@@ -78,6 +78,9 @@ pub struct ObservedLoadBalancer {
     pub internal: bool,
     pub idle_timeout_seconds: Option<i32>,
     pub tags: TagMap,
+    pub vpc_id: String,
+    /// Attached security groups, sorted.
+    pub security_groups: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -58,6 +58,10 @@ pub enum Step {
         name: String,
         changes: Vec<&'static str>,
     },
+    /// Attach exactly the stack's load-balancer group.
+    SetLoadBalancerSecurityGroups {
+        arn: String,
+    },
     /// Put back tags removed or changed by hand (`keys` are the tags to write).
     RestoreTags {
         component: String,
@@ -125,6 +129,7 @@ impl Step {
             Step::ModifyListener { .. } => "ModifyListener",
             Step::DeleteListener { .. } => "DeleteListener",
             Step::RestoreTags { .. } => "CreateTags",
+            Step::SetLoadBalancerSecurityGroups { .. } => "SetSecurityGroups",
             Step::DeleteLoadBalancer { .. } => "DeleteLoadBalancer",
             Step::CreateCluster { .. } => "CreateCluster",
             Step::UpdateClusterSettings { .. } => "UpdateClusterSettings",
@@ -150,6 +155,7 @@ impl Step {
                 | Step::ModifyListener { .. }
                 | Step::DeleteListener { .. }
                 | Step::RestoreTags { .. }
+                | Step::SetLoadBalancerSecurityGroups { .. }
                 | Step::UpdateClusterSettings { .. }
         )
     }
@@ -194,6 +200,9 @@ impl fmt::Display for Step {
                 write!(f, "modify listener {name}: {}", changes.join(", "))
             }
             Step::DeleteListener { port, .. } => write!(f, "delete listener on port {port}"),
+            Step::SetLoadBalancerSecurityGroups { .. } => {
+                write!(f, "attach security group sg/load-balancer (only) to the load balancer")
+            }
             Step::RestoreTags { component, id, keys } => {
                 write!(f, "restore tags {} on {component} ({id})", keys.join(", "))
             }
@@ -411,6 +420,10 @@ fn plan_load_balancer(desired: &DesiredStack, observed: &ObservedStack, steps: &
         }
         Some(o) => {
             restore_tags(desired, "load-balancer", &o.arn, &o.tags, steps);
+            let ours = observed.group_id(SgRole::LoadBalancer);
+            if ours.is_none_or(|g| o.security_groups != [g]) {
+                steps.push(Step::SetLoadBalancerSecurityGroups { arn: o.arn.clone() });
+            }
             if o.idle_timeout_seconds != Some(lb.idle_timeout_seconds) {
                 steps.push(Step::ModifyIdleTimeout {
                     from: o.idle_timeout_seconds,

@@ -92,6 +92,8 @@ fn converged(d: &DesiredStack) -> ObservedStack {
             internal: lb.internal,
             idle_timeout_seconds: Some(lb.idle_timeout_seconds),
             tags: d.tags_for("load-balancer"),
+            vpc_id: "vpc-1".into(),
+            security_groups: vec![id(SgRole::LoadBalancer)],
         });
         for l in &lb.listeners {
             o.listeners.push(ObservedListener {
@@ -297,6 +299,17 @@ fn drift_is_corrected() {
                     .insert("team".into(), "someone-else".into());
             },
             &["restore tags team on load-balancer (arn:lb)"],
+        ),
+        (
+            "a security group attached to the load balancer by hand",
+            |o| {
+                o.load_balancer
+                    .as_mut()
+                    .unwrap()
+                    .security_groups
+                    .push("sg-stranger".into())
+            },
+            &["attach security group sg/load-balancer (only) to the load balancer"],
         ),
         (
             "cluster deleted",

@@ -477,3 +477,193 @@ async fn failed_status_writes_never_duplicate_aws_resources() {
     }
     assert_eq!(tagged_count(&ec2, &elb, &uid).await, 0);
 }
+
+/// `webstack.io/external-id` adopts a load balancer made by hand (in an adopted VPC): it is tagged
+/// as managed with an `Adopted` Event, gets the stack's group and listeners. Deletion waits for a
+/// TargetGroup that still points at the stack, naming it; with `deletionPolicy: Retain` the AWS
+/// resources stay, their ownership tags removed.
+#[tokio::test]
+async fn external_load_balancer_adoption_children_wait_and_retain() {
+    use kube::api::PostParams;
+    use webstack_operator::api::TargetGroup;
+
+    let client = client().await;
+    install_crds(&client).await;
+    let ns = namespace(&client, "e2e-adopt").await;
+    let moto = Moto::start();
+    let config = moto.sdk_config().await;
+    let (ec2, elb) = (
+        aws_sdk_ec2::Client::new(&config),
+        aws_sdk_elasticloadbalancingv2::Client::new(&config),
+    );
+
+    // A network and a load balancer made by hand, as a team would have before the operator.
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.70.0.0/16")
+        .send()
+        .await
+        .unwrap()
+        .vpc()
+        .unwrap()
+        .vpc_id()
+        .unwrap()
+        .to_string();
+    let mut subnets = Vec::new();
+    for (cidr, zone) in [
+        ("10.70.0.0/24", "us-east-1a"),
+        ("10.70.1.0/24", "us-east-1b"),
+        ("10.70.2.0/24", "us-east-1a"),
+    ] {
+        let s = ec2
+            .create_subnet()
+            .vpc_id(&vpc)
+            .cidr_block(cidr)
+            .availability_zone(zone)
+            .send()
+            .await
+            .unwrap();
+        subnets.push(s.subnet().unwrap().subnet_id().unwrap().to_string());
+    }
+    let lb = elb
+        .create_load_balancer()
+        .name("legacy-alb")
+        .set_subnets(Some(subnets[..2].to_vec()))
+        .send()
+        .await
+        .unwrap();
+    let lb_arn = lb.load_balancers()[0].load_balancer_arn().unwrap().to_string();
+
+    let op = Operator::start(&moto, &ns, "3s");
+    let api: Api<WebStack> = Api::namespaced(client.clone(), &ns);
+    let manifest = serde_json::json!({
+        "apiVersion": "webstack.io/v1alpha1", "kind": "WebStack",
+        "metadata": {"name": "netflux", "annotations": {"webstack.io/external-id": lb_arn}},
+        "spec": {
+            "deletionPolicy": "Retain",
+            "network": {"vpcId": vpc, "publicSubnetIds": &subnets[..2], "privateSubnetIds": [&subnets[2]]},
+            "loadBalancer": {"listeners": [{"name": "http", "port": 80}]}
+        }
+    });
+    api.patch("netflux", &PatchParams::apply("e2e-user"), &Patch::Apply(&manifest))
+        .await
+        .unwrap();
+    let ws = wait_for(&api, &op, "Ready", 90, |ws| ready_at(ws, 1)).await;
+    let uid = ws.uid().unwrap();
+    assert_eq!(
+        ws.status
+            .as_ref()
+            .unwrap()
+            .load_balancer
+            .as_ref()
+            .unwrap()
+            .arn
+            .as_deref(),
+        Some(lb_arn.as_str())
+    );
+
+    // Adopted: tagged as ours, our group attached, our listener on it; no second load balancer.
+    let tags = webstack_operator::aws::elbv2::tags(&elb, &lb_arn).await.unwrap();
+    assert_eq!(tags.get("webstack.io/uid"), Some(&uid));
+    assert_eq!(
+        tags.get("webstack.io/managed-by").map(String::as_str),
+        Some("webstack-operator")
+    );
+    assert_eq!(
+        elb.describe_load_balancers()
+            .send()
+            .await
+            .unwrap()
+            .load_balancers()
+            .len(),
+        1
+    );
+    let described = elb
+        .describe_load_balancers()
+        .load_balancer_arns(&lb_arn)
+        .send()
+        .await
+        .unwrap();
+    let lb_group = ws
+        .status
+        .as_ref()
+        .unwrap()
+        .security_groups
+        .as_ref()
+        .unwrap()
+        .load_balancer
+        .clone()
+        .unwrap();
+    assert_eq!(described.load_balancers()[0].security_groups(), [lb_group.clone()]);
+    assert_eq!(
+        elb.describe_listeners()
+            .load_balancer_arn(&lb_arn)
+            .send()
+            .await
+            .unwrap()
+            .listeners()
+            .len(),
+        1
+    );
+    let events: Api<CoreEvent> = Api::namespaced(client.clone(), &ns);
+    let adopted = events
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .any(|e| e.reason.as_deref() == Some("Adopted"));
+    assert!(adopted, "an Adopted event");
+
+    // A TargetGroup still points at the stack: deletion waits, naming it.
+    let tg: TargetGroup = serde_json::from_value(serde_json::json!({
+        "apiVersion": "webstack.io/v1alpha1", "kind": "TargetGroup", "metadata": {"name": "movies"},
+        "spec": {"stackRef": {"name": "netflux"}, "port": 8080}
+    }))
+    .unwrap();
+    let tgs: Api<TargetGroup> = Api::namespaced(client.clone(), &ns);
+    tgs.create(&PostParams::default(), &tg).await.unwrap();
+    api.delete("netflux", &DeleteParams::default()).await.unwrap();
+    let ws = wait_for(&api, &op, "waiting for children", 60, |ws| {
+        condition(ws, "Reconciling").is_some_and(|c| c.1 == "Deleting" && c.2.contains("TargetGroup/movies"))
+    })
+    .await;
+    assert!(ws.metadata.deletion_timestamp.is_some());
+    tgs.delete("movies", &DeleteParams::default()).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while api.get_opt("netflux").await.unwrap().is_some() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not deleted; operator log:\n{}",
+            op.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    // Retain: the load balancer and the groups are still there, no longer tagged as managed.
+    let kept = elb
+        .describe_load_balancers()
+        .load_balancer_arns(&lb_arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.load_balancers().len(), 1);
+    let tags = webstack_operator::aws::elbv2::tags(&elb, &lb_arn).await.unwrap();
+    assert!(
+        !tags.contains_key("webstack.io/managed-by") && !tags.contains_key("webstack.io/uid"),
+        "{tags:?}"
+    );
+    let groups = ec2
+        .describe_security_groups()
+        .group_ids(&lb_group)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(groups.security_groups().len(), 1, "group kept");
+    assert!(
+        groups.security_groups()[0]
+            .tags()
+            .iter()
+            .all(|t| t.key() != Some("webstack.io/managed-by"))
+    );
+}
