@@ -594,7 +594,10 @@ async fn external_load_balancer_adoption_children_wait_and_retain() {
         .load_balancer
         .clone()
         .unwrap();
-    assert_eq!(described.load_balancers()[0].security_groups(), [lb_group.clone()]);
+    assert_eq!(
+        described.load_balancers()[0].security_groups(),
+        std::slice::from_ref(&lb_group)
+    );
     assert_eq!(
         elb.describe_listeners()
             .load_balancer_arn(&lb_arn)
