@@ -55,6 +55,11 @@ async fn find(
         arn,
         tags: tags.clone(),
         vpc_id: lb.vpc_id().unwrap_or_default().into(),
+        state: lb
+            .state()
+            .and_then(|s| s.code())
+            .map(|c| c.as_str().to_string())
+            .unwrap_or_default(),
         security_groups: {
             let mut groups = lb.security_groups().to_vec();
             groups.sort();
@@ -148,6 +153,11 @@ pub async fn create_load_balancer(
         idle_timeout_seconds: None,
         tags: tags.clone(),
         vpc_id: lb.and_then(|l| l.vpc_id()).unwrap_or_default().into(),
+        state: lb
+            .and_then(|l| l.state())
+            .and_then(|s| s.code())
+            .map(|c| c.as_str().to_string())
+            .unwrap_or_default(),
         security_groups: vec![security_group.to_string()],
     })
 }

@@ -282,16 +282,9 @@ async fn reconcile_apply(ws: &WebStack, ctx: &Context) -> Result<Action, Error> 
         return Ok(Action::requeue(ctx.resync));
     }
     if steps.is_empty() {
-        write_status(
-            ws,
-            ctx,
-            fields,
-            Health::Ready {
-                message: "AWS matches the spec".into(),
-            },
-        )
-        .await?;
-        return Ok(Action::requeue(ctx.resync));
+        let (health, requeue) = settled(&observed, ctx.resync);
+        write_status(ws, ctx, fields, health).await?;
+        return Ok(Action::requeue(requeue));
     }
 
     // apply: no spec change since the last Ready means what differs was changed behind our back.
@@ -337,16 +330,9 @@ async fn reconcile_apply(ws: &WebStack, ctx: &Context) -> Result<Action, Error> 
     let remaining = plan(&desired, &observed);
     let fields = status(&desired, &observed);
     if remaining.is_empty() {
-        write_status(
-            ws,
-            ctx,
-            fields,
-            Health::Ready {
-                message: "AWS matches the spec".into(),
-            },
-        )
-        .await?;
-        Ok(Action::requeue(ctx.resync))
+        let (health, requeue) = settled(&observed, ctx.resync);
+        write_status(ws, ctx, fields, health).await?;
+        Ok(Action::requeue(requeue))
     } else {
         let message = format!("converging: {}", describe(&remaining));
         write_status(
@@ -448,6 +434,33 @@ async fn reconcile_cleanup(ws: &WebStack, ctx: &Context) -> Result<Action, Error
         Ok(Action::await_change())
     } else {
         Err(Error::Waiting(format!("still deleting: {}", describe(&left))))
+    }
+}
+
+/// Health once nothing is left to change: Ready, unless the load balancer is still provisioning
+/// (an ALB takes minutes) or has failed.
+fn settled(observed: &ObservedStack, resync: Duration) -> (Health, Duration) {
+    match observed.load_balancer.as_ref().map(|lb| lb.state.as_str()) {
+        None | Some("active") => (
+            Health::Ready {
+                message: "AWS matches the spec".into(),
+            },
+            resync,
+        ),
+        Some("failed") => (
+            Health::Stalled {
+                reason: "AwsError",
+                message: "the load balancer is in state failed".into(),
+            },
+            resync,
+        ),
+        Some(state) => (
+            Health::Progressing {
+                reason: "Provisioning",
+                message: format!("the load balancer is {state}"),
+            },
+            Duration::from_secs(15),
+        ),
     }
 }
 
@@ -627,4 +640,43 @@ async fn children(ctx: &Context, ns: &str, stack: &str) -> Result<Vec<String>, E
         }
     }
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::webstack::observed::ObservedLoadBalancer;
+
+    #[test]
+    fn ready_waits_for_an_active_load_balancer() {
+        let with = |state: &str| ObservedStack {
+            load_balancer: Some(ObservedLoadBalancer {
+                arn: "arn".into(),
+                dns_name: String::new(),
+                internal: false,
+                idle_timeout_seconds: Some(60),
+                tags: Default::default(),
+                vpc_id: String::new(),
+                state: state.into(),
+                security_groups: Vec::new(),
+            }),
+            ..ObservedStack::default()
+        };
+        let resync = Duration::from_secs(600);
+        assert!(matches!(settled(&with("active"), resync).0, Health::Ready { .. }));
+        assert!(matches!(
+            settled(&ObservedStack::default(), resync).0,
+            Health::Ready { .. }
+        ));
+        let (health, requeue) = settled(&with("provisioning"), resync);
+        assert_eq!(
+            health,
+            Health::Progressing {
+                reason: "Provisioning",
+                message: "the load balancer is provisioning".into()
+            }
+        );
+        assert!(requeue < resync);
+        assert!(matches!(settled(&with("failed"), resync).0, Health::Stalled { .. }));
+    }
 }

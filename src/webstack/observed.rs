@@ -79,6 +79,8 @@ pub struct ObservedLoadBalancer {
     pub idle_timeout_seconds: Option<i32>,
     pub tags: TagMap,
     pub vpc_id: String,
+    /// AWS state: `provisioning`, `active`, `active_impaired` or `failed`.
+    pub state: String,
     /// Attached security groups, sorted.
     pub security_groups: Vec<String>,
 }

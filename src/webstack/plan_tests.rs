@@ -94,6 +94,7 @@ fn converged(d: &DesiredStack) -> ObservedStack {
             tags: d.tags_for("load-balancer"),
             vpc_id: "vpc-1".into(),
             security_groups: vec![id(SgRole::LoadBalancer)],
+            state: "active".into(),
         });
         for l in &lb.listeners {
             o.listeners.push(ObservedListener {
