@@ -600,46 +600,33 @@ async fn ready_target_groups(
 
 /// Resources of the other kinds that point at this stack.
 async fn children(ctx: &Context, ns: &str, stack: &str) -> Result<Vec<String>, Error> {
-    let lp = ListParams::default();
-    let c = &ctx.client;
-    let mut found = Vec::new();
-    for tg in Api::<TargetGroup>::namespaced(c.clone(), ns)
-        .list(&lp)
-        .await
-        .map_err(Error::Kube)?
-    {
-        if tg.spec.stack_ref.name == stack {
-            found.push(format!("TargetGroup/{}", tg.name_any()));
-        }
-    }
-    for r in Api::<ListenerRule>::namespaced(c.clone(), ns)
-        .list(&lp)
-        .await
-        .map_err(Error::Kube)?
-    {
-        if r.spec.stack_ref.name == stack {
-            found.push(format!("ListenerRule/{}", r.name_any()));
-        }
-    }
-    for s in Api::<ContainerService>::namespaced(c.clone(), ns)
-        .list(&lp)
-        .await
-        .map_err(Error::Kube)?
-    {
-        if s.spec.stack_ref.name == stack {
-            found.push(format!("ContainerService/{}", s.name_any()));
-        }
-    }
-    for s in Api::<StaticSite>::namespaced(c.clone(), ns)
-        .list(&lp)
-        .await
-        .map_err(Error::Kube)?
-    {
-        if s.spec.stack_ref.as_ref().is_some_and(|r| r.name == stack) {
-            found.push(format!("StaticSite/{}", s.name_any()));
-        }
-    }
+    let mut found = referring::<TargetGroup>(ctx, ns, |t| t.spec.stack_ref.name == stack).await?;
+    found.extend(referring::<ListenerRule>(ctx, ns, |r| r.spec.stack_ref.name == stack).await?);
+    found.extend(referring::<ContainerService>(ctx, ns, |c| c.spec.stack_ref.name == stack).await?);
+    found.extend(
+        referring::<StaticSite>(ctx, ns, |s| s.spec.stack_ref.as_ref().is_some_and(|r| r.name == stack)).await?,
+    );
     Ok(found)
+}
+
+/// `<Kind>/<name>` of the objects of kind `K` in `ns` for which `refers` holds.
+async fn referring<K>(ctx: &Context, ns: &str, refers: impl Fn(&K) -> bool) -> Result<Vec<String>, Error>
+where
+    K: Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let list = Api::<K>::namespaced(ctx.client.clone(), ns)
+        .list(&ListParams::default())
+        .await
+        .map_err(Error::Kube)?;
+    Ok(list
+        .items
+        .iter()
+        .filter(|o| refers(o))
+        .map(|o| format!("{}/{}", K::kind(&()), o.name_any()))
+        .collect())
 }
 
 #[cfg(test)]

@@ -58,6 +58,19 @@ async fn wait_for(
     }
 }
 
+/// Waits until the WebStack `netflux` is gone (its finalizer removed).
+async fn wait_gone(api: &Api<WebStack>, op: &Operator, secs: u64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while api.get_opt("netflux").await.unwrap().is_some() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "WebStack not deleted; operator log:\n{}",
+            op.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 fn ready_at(ws: &WebStack, generation: i64) -> bool {
     condition(ws, "Ready").is_some_and(|c| c.0 == "True")
         && ws.status.as_ref().and_then(|s| s.observed_generation) == Some(generation)
@@ -341,15 +354,7 @@ async fn webstack_lifecycle_through_the_api_server() {
 
     // Delete → the finalizer removes every AWS resource, then lets the object go.
     api.delete("netflux", &DeleteParams::default()).await.expect("delete");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
-    while api.get_opt("netflux").await.unwrap().is_some() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "WebStack not deleted; operator log:\n{}",
-            op.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    wait_gone(&api, &op, 90).await;
     assert_eq!(
         tagged_count(&ec2, &elb, &uid).await,
         0,
@@ -466,15 +471,7 @@ async fn failed_status_writes_never_duplicate_aws_resources() {
     assert_eq!(ws.status.unwrap().vpc_id.as_deref(), vpcs.vpcs()[0].vpc_id());
 
     api.delete("netflux", &DeleteParams::default()).await.unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
-    while api.get_opt("netflux").await.unwrap().is_some() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not deleted; operator log:\n{}",
-            op.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    wait_gone(&api, &op, 90).await;
     assert_eq!(tagged_count(&ec2, &elb, &uid).await, 0);
 }
 
@@ -633,15 +630,7 @@ async fn external_load_balancer_adoption_children_wait_and_retain() {
     .await;
     assert!(ws.metadata.deletion_timestamp.is_some());
     tgs.delete("movies", &DeleteParams::default()).await.unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while api.get_opt("netflux").await.unwrap().is_some() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not deleted; operator log:\n{}",
-            op.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    wait_gone(&api, &op, 60).await;
 
     // Retain: the load balancer and the groups are still there, no longer tagged as managed.
     let kept = elb
