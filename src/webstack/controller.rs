@@ -7,10 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{ListParams, Patch, PatchParams};
+use kube::api::ListParams;
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::events::{EventType, Recorder};
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, watcher};
@@ -26,6 +25,7 @@ use super::status::status;
 use crate::api::{ContainerService, ListenerRule, StaticSite, TargetGroup, WebStack, WebStackStatus};
 use crate::aws::{AwsError, Clients, RetryClass, ec2, ecs, elbv2};
 use crate::conditions::{Health, conditions, is_ready};
+use crate::kubeutil;
 use crate::ownership::{CLUSTER, COMPONENT, MANAGED_BY, OWNER, Owner, UID};
 
 /// The finalizer that holds a WebStack until its AWS resources are gone.
@@ -34,7 +34,6 @@ pub const FINALIZER: &str = "webstack.io/finalizer";
 pub const PAUSED: &str = "webstack.io/paused";
 /// Adopt this existing load balancer (by ARN) instead of creating one.
 pub const EXTERNAL_ID: &str = "webstack.io/external-id";
-const MANAGER: &str = "webstack-operator";
 const SHORT: Duration = Duration::from_secs(10);
 
 /// What every reconcile shares.
@@ -540,40 +539,16 @@ async fn report_observe(
     }
 }
 
-/// Writes the whole status (server-side apply, so every write carries every field we own).
+/// Writes the whole status with conditions for `health`.
 async fn write_status(ws: &WebStack, ctx: &Context, mut st: WebStackStatus, health: Health) -> Result<(), Error> {
     let previous = ws.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default();
     st.observed_generation = ws.metadata.generation;
-    st.conditions = conditions(&previous, &health, ws.metadata.generation, &Time(jiff_now()));
-    let api: Api<WebStack> = Api::namespaced(ctx.client.clone(), &ws.namespace().unwrap_or_default());
-    let patch = serde_json::json!({"apiVersion": "webstack.io/v1alpha1", "kind": "WebStack", "status": st});
-    api.patch_status(
-        &ws.name_any(),
-        &PatchParams::apply(MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await
-    .map_err(Error::Kube)?;
-    Ok(())
+    st.conditions = conditions(&previous, &health, ws.metadata.generation, &kubeutil::now());
+    kubeutil::apply_status(&ctx.client, ws, &st).await.map_err(Error::Kube)
 }
 
-fn jiff_now() -> k8s_openapi::jiff::Timestamp {
-    k8s_openapi::jiff::Timestamp::now()
-}
-
-/// Publishes an Event. The recorder folds events with equal type, reason and action into one
-/// series, so `action` names the AWS action (one Event per kind of mutation, counted).
 async fn publish(ctx: &Context, ws: &WebStack, type_: EventType, reason: &str, action: &str, note: &str) {
-    let event = Event {
-        type_,
-        reason: reason.into(),
-        note: Some(note.chars().take(1000).collect()),
-        action: action.into(),
-        secondary: None,
-    };
-    if let Err(e) = ctx.recorder.publish(&event, &ws.object_ref(&())).await {
-        tracing::warn!(error = %e, "could not publish an Event");
-    }
+    kubeutil::publish(&ctx.recorder, ws, type_, reason, action, note).await;
 }
 
 /// ARNs of the named TargetGroups that are Ready.
