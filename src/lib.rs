@@ -8,4 +8,5 @@ pub mod conditions;
 pub mod kubeutil;
 pub mod manager;
 pub mod ownership;
+pub mod targetgroup;
 pub mod webstack;

@@ -1,0 +1,3 @@
+//! The TargetGroup controller: an ELBv2 target group in its stack's VPC.
+
+pub mod model;

@@ -1,0 +1,238 @@
+//! validate and plan for a TargetGroup (pure). A target group's protocol, port, target type and VPC
+//! cannot change in AWS, so its name carries a short hash of them: changing one yields a new name,
+//! hence a new group created beside the old one, which is deleted only once nothing uses it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::api::{HttpProtocol, TargetGroupSpec, TargetType};
+use crate::aws::TagMap;
+use crate::ownership::Owner;
+
+/// Health check settings as AWS holds them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Health {
+    pub path: String,
+    pub protocol: String,
+    pub port: String,
+    pub healthy_threshold: i32,
+    pub unhealthy_threshold: i32,
+    pub timeout_seconds: i32,
+    pub interval_seconds: i32,
+    pub matcher: String,
+}
+
+/// The target group the spec asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DesiredTargetGroup {
+    pub name: String,
+    pub vpc_id: String,
+    pub protocol: String,
+    pub port: i32,
+    pub target_type: String,
+    pub health: Health,
+    /// The attributes the operator manages, by AWS key.
+    pub attributes: BTreeMap<String, String>,
+    pub tags: TagMap,
+}
+
+/// A target group found in AWS.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObservedTargetGroup {
+    pub arn: String,
+    pub name: String,
+    pub health: Health,
+    pub attributes: BTreeMap<String, String>,
+    pub tags: TagMap,
+    /// Load balancers whose listeners or rules forward to it (AWS refuses to delete it while any do).
+    pub load_balancer_arns: Vec<String>,
+}
+
+fn protocol(p: HttpProtocol) -> &'static str {
+    match p {
+        HttpProtocol::Http => "HTTP",
+        HttpProtocol::Https => "HTTPS",
+    }
+}
+
+/// FNV-1a, for a short stable hash of the immutable fields (no randomness, no dependency).
+fn fnv(s: &str) -> u32 {
+    s.bytes()
+        .fold(0x811c_9dc5, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
+}
+
+/// Validates a spec against its stack's VPC. (The schema already checked ranges and enums.)
+pub fn validate(spec: &TargetGroupSpec, owner: &Owner, vpc_id: &str, stack_tags: &TagMap) -> DesiredTargetGroup {
+    let s = &spec.settings;
+    let target_type = match s.target_type {
+        TargetType::Ip => "ip",
+        TargetType::Instance => "instance",
+    };
+    let immutable = format!("{}/{}/{}/{}", protocol(s.protocol), s.port, target_type, vpc_id);
+    let name = owner.aws_name(&format!("tg{:04x}", fnv(&immutable) & 0xffff), 32);
+    let h = &s.health_check;
+    let mut attributes = BTreeMap::from([
+        (
+            "deregistration_delay.timeout_seconds".to_string(),
+            s.deregistration_delay_seconds.to_string(),
+        ),
+        (
+            "slow_start.duration_seconds".to_string(),
+            s.slow_start_seconds.to_string(),
+        ),
+    ]);
+    let sticky = s.stickiness.as_ref();
+    attributes.insert(
+        "stickiness.enabled".into(),
+        sticky.is_some_and(|st| st.enabled).to_string(),
+    );
+    if let Some(st) = sticky.filter(|st| st.enabled) {
+        attributes.insert("stickiness.type".into(), "lb_cookie".into());
+        attributes.insert(
+            "stickiness.lb_cookie.duration_seconds".into(),
+            st.duration_seconds.to_string(),
+        );
+    }
+    let mut user = stack_tags.clone();
+    user.extend(spec.tags.clone());
+    DesiredTargetGroup {
+        tags: owner.tags(&user, "target-group", &name),
+        name,
+        vpc_id: vpc_id.into(),
+        protocol: protocol(s.protocol).into(),
+        port: s.port,
+        target_type: target_type.into(),
+        health: Health {
+            path: h.path.clone(),
+            protocol: protocol(h.protocol).into(),
+            port: h.port.clone(),
+            healthy_threshold: h.healthy_threshold,
+            unhealthy_threshold: h.unhealthy_threshold,
+            timeout_seconds: h.timeout_seconds,
+            interval_seconds: h.interval_seconds,
+            matcher: h.matcher.clone(),
+        },
+        attributes,
+    }
+}
+
+/// One change to AWS.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    Create,
+    ModifyHealthCheck {
+        fields: Vec<&'static str>,
+    },
+    ModifyAttributes {
+        changed: BTreeMap<String, String>,
+    },
+    RestoreTags {
+        arn: String,
+        keys: Vec<String>,
+    },
+    /// A replaced group nothing forwards to any more.
+    Delete {
+        arn: String,
+    },
+}
+
+impl Step {
+    pub fn action(&self) -> &'static str {
+        match self {
+            Step::Create => "CreateTargetGroup",
+            Step::ModifyHealthCheck { .. } => "ModifyTargetGroup",
+            Step::ModifyAttributes { .. } => "ModifyTargetGroupAttributes",
+            Step::RestoreTags { .. } => "AddTags",
+            Step::Delete { .. } => "DeleteTargetGroup",
+        }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::Create => write!(f, "create target group"),
+            Step::ModifyHealthCheck { fields } => write!(f, "modify health check: {}", fields.join(", ")),
+            Step::ModifyAttributes { changed } => {
+                let keys: Vec<_> = changed.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                write!(f, "set attributes {}", keys.join(", "))
+            }
+            Step::RestoreTags { keys, .. } => write!(f, "restore tags {}", keys.join(", ")),
+            Step::Delete { arn } => write!(f, "delete replaced target group {arn}"),
+        }
+    }
+}
+
+/// The plan and what it waits for.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+    /// Replaced groups still in use (by ARN, with the load balancers that use them): kept until
+    /// the rules and services that use them point at the new group.
+    pub draining: Vec<(String, Vec<String>)>,
+}
+
+/// `current` is the group with the desired name, `replaced` groups of this resource with other
+/// names (after a change of protocol, port, target type or VPC).
+pub fn plan(
+    desired: &DesiredTargetGroup,
+    current: Option<&ObservedTargetGroup>,
+    replaced: &[ObservedTargetGroup],
+) -> Plan {
+    let mut p = Plan::default();
+    match current {
+        None => p.steps.push(Step::Create),
+        Some(o) => {
+            let (d, h) = (&desired.health, &o.health);
+            let fields: Vec<&'static str> = [
+                ("path", d.path != h.path),
+                ("protocol", d.protocol != h.protocol),
+                ("port", d.port != h.port),
+                ("healthy threshold", d.healthy_threshold != h.healthy_threshold),
+                ("unhealthy threshold", d.unhealthy_threshold != h.unhealthy_threshold),
+                ("timeout", d.timeout_seconds != h.timeout_seconds),
+                ("interval", d.interval_seconds != h.interval_seconds),
+                ("matcher", d.matcher != h.matcher),
+            ]
+            .into_iter()
+            .filter_map(|(name, differs)| differs.then_some(name))
+            .collect();
+            if !fields.is_empty() {
+                p.steps.push(Step::ModifyHealthCheck { fields });
+            }
+            let changed: BTreeMap<_, _> = desired
+                .attributes
+                .iter()
+                .filter(|(k, v)| o.attributes.get(*k) != Some(*v))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            if !changed.is_empty() {
+                p.steps.push(Step::ModifyAttributes { changed });
+            }
+            let keys: Vec<_> = desired
+                .tags
+                .iter()
+                .filter(|(k, v)| o.tags.get(*k) != Some(*v))
+                .map(|(k, _)| k.clone())
+                .collect();
+            if !keys.is_empty() {
+                p.steps.push(Step::RestoreTags {
+                    arn: o.arn.clone(),
+                    keys,
+                });
+            }
+        }
+    }
+    for old in replaced {
+        if old.load_balancer_arns.is_empty() {
+            p.steps.push(Step::Delete { arn: old.arn.clone() });
+        } else {
+            p.draining.push((old.arn.clone(), old.load_balancer_arns.clone()));
+        }
+    }
+    p
+}
+
+#[cfg(test)]
+#[path = "model_tests.rs"]
+mod tests;

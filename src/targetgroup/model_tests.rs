@@ -1,0 +1,172 @@
+use super::*;
+
+fn owner() -> Owner {
+    Owner {
+        cluster_id: "test".into(),
+        namespace: "movies".into(),
+        kind: "TargetGroup",
+        name: "movies".into(),
+        uid: "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0".into(),
+    }
+}
+
+fn desired(yaml: &str) -> DesiredTargetGroup {
+    let spec: TargetGroupSpec = serde_yaml::from_str(yaml).expect("spec");
+    validate(
+        &spec,
+        &owner(),
+        "vpc-1",
+        &TagMap::from([("team".into(), "movies".into())]),
+    )
+}
+
+/// Reference architecture 4's target group.
+const NETFLUX: &str = "stackRef: {name: netflux}
+port: 8080
+healthCheck: {path: /actuator/health, healthyThreshold: 3, unhealthyThreshold: 3, timeoutSeconds: 5, intervalSeconds: 30, matcher: '200'}
+deregistrationDelaySeconds: 30";
+
+fn observed(d: &DesiredTargetGroup) -> ObservedTargetGroup {
+    ObservedTargetGroup {
+        arn: "arn:tg/new".into(),
+        name: d.name.clone(),
+        health: d.health.clone(),
+        attributes: d.attributes.clone(),
+        tags: d.tags.clone(),
+        load_balancer_arns: vec!["arn:lb".into()],
+    }
+}
+
+#[test]
+fn validates_every_field() {
+    let d = desired(NETFLUX);
+    assert_eq!(
+        (d.protocol.as_str(), d.port, d.target_type.as_str(), d.vpc_id.as_str()),
+        ("HTTP", 8080, "ip", "vpc-1")
+    );
+    assert_eq!(
+        d.health,
+        Health {
+            path: "/actuator/health".into(),
+            protocol: "HTTP".into(),
+            port: "traffic-port".into(),
+            healthy_threshold: 3,
+            unhealthy_threshold: 3,
+            timeout_seconds: 5,
+            interval_seconds: 30,
+            matcher: "200".into(),
+        }
+    );
+    assert_eq!(d.attributes["deregistration_delay.timeout_seconds"], "30");
+    assert_eq!(d.attributes["stickiness.enabled"], "false");
+    assert!(
+        d.name.len() <= 32 && d.name.starts_with("tg") && d.name.ends_with("-0f1e2d3c"),
+        "{}",
+        d.name
+    );
+    assert_eq!(d.tags["team"], "movies");
+    assert_eq!(d.tags["webstack.io/owner"], "movies/TargetGroup/movies");
+
+    let sticky = desired(
+        "stackRef: {name: s}\nport: 80\nstickiness: {enabled: true, durationSeconds: 600}\nslowStartSeconds: 60",
+    );
+    assert_eq!(sticky.attributes["stickiness.type"], "lb_cookie");
+    assert_eq!(sticky.attributes["stickiness.lb_cookie.duration_seconds"], "600");
+    assert_eq!(sticky.attributes["slow_start.duration_seconds"], "60");
+}
+
+#[test]
+fn the_name_changes_exactly_when_an_immutable_field_does() {
+    let base = desired(NETFLUX).name;
+    let same = [
+        NETFLUX.replace("intervalSeconds: 30", "intervalSeconds: 10"),
+        NETFLUX.replace("deregistrationDelaySeconds: 30", "deregistrationDelaySeconds: 31"),
+    ];
+    for yaml in same {
+        assert_ne!(yaml, NETFLUX, "the row changes something");
+        assert_eq!(desired(&yaml).name, base, "{yaml}");
+    }
+    let other = [
+        NETFLUX.replace("port: 8080", "port: 8081"),
+        format!("{NETFLUX}\nprotocol: HTTPS"),
+        format!("{NETFLUX}\ntargetType: instance"),
+    ];
+    for yaml in other {
+        assert_ne!(desired(&yaml).name, base, "{yaml}");
+    }
+    let spec: TargetGroupSpec = serde_yaml::from_str(NETFLUX).unwrap();
+    assert_ne!(
+        validate(&spec, &owner(), "vpc-2", &TagMap::new()).name,
+        base,
+        "another VPC"
+    );
+}
+
+#[test]
+fn plans() {
+    let d = desired(NETFLUX);
+    let o = observed(&d);
+    let mut health = o.clone();
+    health.health.interval_seconds = 10;
+    health.health.matcher = "200-299".into();
+    let mut attrs = o.clone();
+    attrs
+        .attributes
+        .insert("deregistration_delay.timeout_seconds".into(), "300".into());
+    let mut tags = o.clone();
+    tags.tags.remove("team");
+    let old_unused = ObservedTargetGroup {
+        arn: "arn:tg/old".into(),
+        load_balancer_arns: vec![],
+        ..o.clone()
+    };
+    let old_used = ObservedTargetGroup {
+        arn: "arn:tg/old".into(),
+        ..o.clone()
+    };
+    let cases: Vec<(
+        &str,
+        Option<&ObservedTargetGroup>,
+        Vec<ObservedTargetGroup>,
+        Vec<&str>,
+        usize,
+    )> = vec![
+        ("nothing yet", None, vec![], vec!["create target group"], 0),
+        ("converged", Some(&o), vec![], vec![], 0),
+        (
+            "health check edited",
+            Some(&health),
+            vec![],
+            vec!["modify health check: interval, matcher"],
+            0,
+        ),
+        (
+            "deregistration delay edited",
+            Some(&attrs),
+            vec![],
+            vec!["set attributes deregistration_delay.timeout_seconds=30"],
+            0,
+        ),
+        ("a tag removed", Some(&tags), vec![], vec!["restore tags team"], 0),
+        (
+            "replaced, old one still in use: create the new one, keep the old",
+            None,
+            vec![old_used],
+            vec!["create target group"],
+            1,
+        ),
+        (
+            "replaced, old one unused: delete it",
+            Some(&o),
+            vec![old_unused],
+            vec!["delete replaced target group arn:tg/old"],
+            0,
+        ),
+    ];
+    for (what, current, replaced, want, draining) in cases {
+        let p = plan(&d, current, &replaced);
+        let got: Vec<String> = p.steps.iter().map(ToString::to_string).collect();
+        assert_eq!(got, want, "{what}");
+        assert_eq!(p.draining.len(), draining, "{what}");
+    }
+}
