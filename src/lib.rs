@@ -5,6 +5,7 @@ pub mod api;
 pub mod aws;
 pub mod cidr;
 pub mod conditions;
+pub mod context;
 pub mod kubeutil;
 pub mod manager;
 pub mod ownership;

@@ -1,6 +1,6 @@
 //! The controller manager behind `webstack-operator run`: options, start-up checks (cluster reachable,
 //! CRDs installed and Established, an AWS region configured) and the controllers, which run until
-//! SIGINT/SIGTERM. Today: the WebStack controller; the other kinds' controllers join here.
+//! SIGINT/SIGTERM. Today: the WebStack and TargetGroup controllers; the other kinds' join here.
 
 use std::time::Duration;
 
@@ -82,14 +82,18 @@ pub async fn run(opts: RunOptions) -> Result<(), ManagerError> {
         instance: std::env::var("POD_NAME").ok(),
     };
     let recorder = Recorder::new(client.clone(), reporter);
-    let ctx = Arc::new(webstack::controller::Context::new(
+    let ctx = Arc::new(crate::context::Context::new(
         client,
         aws,
         opts.cluster_id.clone(),
         opts.resync_period,
         recorder,
     ));
-    webstack::controller::run(ctx, opts.namespace.as_deref()).await;
+    let ns = opts.namespace.as_deref();
+    tokio::join!(
+        webstack::controller::run(ctx.clone(), ns),
+        crate::targetgroup::controller::run(ctx, ns)
+    );
     tracing::info!("shut down");
     Ok(())
 }

@@ -196,4 +196,8 @@ pub struct TargetGroupStatus {
     /// Target group name in AWS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Groups this one replaced (after a change of protocol, port, target type or VPC), kept until
+    /// nothing forwards to them any more, then deleted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replaced_arns: Vec<String>,
 }

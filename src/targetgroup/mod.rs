@@ -1,3 +1,4 @@
 //! The TargetGroup controller: an ELBv2 target group in its stack's VPC.
 
+pub mod controller;
 pub mod model;

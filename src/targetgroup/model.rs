@@ -1,6 +1,8 @@
 //! validate and plan for a TargetGroup (pure). A target group's protocol, port, target type and VPC
 //! cannot change in AWS, so its name carries a short hash of them: changing one yields a new name,
-//! hence a new group created beside the old one, which is deleted only once nothing uses it.
+//! hence a new group created beside the old one, which is deleted only once nothing uses it: AWS
+//! refuses to delete a group a listener or rule forwards to (`ResourceInUse`), and that refusal is
+//! the test (a group's `LoadBalancerArns` can lag; the emulator never clears it).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -44,7 +46,7 @@ pub struct ObservedTargetGroup {
     pub health: Health,
     pub attributes: BTreeMap<String, String>,
     pub tags: TagMap,
-    /// Load balancers whose listeners or rules forward to it (AWS refuses to delete it while any do).
+    /// Load balancers whose listeners or rules forward to it, as AWS reports them (informational).
     pub load_balancer_arns: Vec<String>,
 }
 
@@ -163,25 +165,16 @@ impl fmt::Display for Step {
     }
 }
 
-/// The plan and what it waits for.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Plan {
-    pub steps: Vec<Step>,
-    /// Replaced groups still in use (by ARN, with the load balancers that use them): kept until
-    /// the rules and services that use them point at the new group.
-    pub draining: Vec<(String, Vec<String>)>,
-}
-
 /// `current` is the group with the desired name, `replaced` groups of this resource with other
 /// names (after a change of protocol, port, target type or VPC).
 pub fn plan(
     desired: &DesiredTargetGroup,
     current: Option<&ObservedTargetGroup>,
     replaced: &[ObservedTargetGroup],
-) -> Plan {
-    let mut p = Plan::default();
+) -> Vec<Step> {
+    let mut p = Vec::new();
     match current {
-        None => p.steps.push(Step::Create),
+        None => p.push(Step::Create),
         Some(o) => {
             let (d, h) = (&desired.health, &o.health);
             let fields: Vec<&'static str> = [
@@ -198,7 +191,7 @@ pub fn plan(
             .filter_map(|(name, differs)| differs.then_some(name))
             .collect();
             if !fields.is_empty() {
-                p.steps.push(Step::ModifyHealthCheck { fields });
+                p.push(Step::ModifyHealthCheck { fields });
             }
             let changed: BTreeMap<_, _> = desired
                 .attributes
@@ -207,7 +200,7 @@ pub fn plan(
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
             if !changed.is_empty() {
-                p.steps.push(Step::ModifyAttributes { changed });
+                p.push(Step::ModifyAttributes { changed });
             }
             let keys: Vec<_> = desired
                 .tags
@@ -216,7 +209,7 @@ pub fn plan(
                 .map(|(k, _)| k.clone())
                 .collect();
             if !keys.is_empty() {
-                p.steps.push(Step::RestoreTags {
+                p.push(Step::RestoreTags {
                     arn: o.arn.clone(),
                     keys,
                 });
@@ -224,11 +217,7 @@ pub fn plan(
         }
     }
     for old in replaced {
-        if old.load_balancer_arns.is_empty() {
-            p.steps.push(Step::Delete { arn: old.arn.clone() });
-        } else {
-            p.draining.push((old.arn.clone(), old.load_balancer_arns.clone()));
-        }
+        p.push(Step::Delete { arn: old.arn.clone() });
     }
     p
 }

@@ -2,22 +2,21 @@
 //! observe → plan → apply steps, status written by server-side apply, an Event for every AWS
 //! mutation, a periodic drift re-check, and `webstack.io/paused` (observe and report only).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
 use kube::api::ListParams;
 use kube::runtime::controller::Action;
-use kube::runtime::events::{EventType, Recorder};
+use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, watcher};
-use kube::{Api, Client, Resource, ResourceExt};
-use tokio::sync::Mutex;
+use kube::{Api, Resource, ResourceExt};
 
 use super::apply::{ApplyError, apply};
-use super::desired::{check_adopted, check_external_load_balancer, referenced_target_groups, validate};
+use super::desired::{DesiredStack, check_adopted, check_external_load_balancer, referenced_target_groups, validate};
 use super::observe::{ObserveError, StackKey, observe};
 use super::observed::ObservedStack;
 use super::plan::{Step, plan, plan_delete};
@@ -25,6 +24,7 @@ use super::status::status;
 use crate::api::{ContainerService, ListenerRule, StaticSite, TargetGroup, WebStack, WebStackStatus};
 use crate::aws::{AwsError, Clients, RetryClass, ec2, ecs, elbv2};
 use crate::conditions::{Health, conditions, is_ready};
+use crate::context::Context;
 use crate::kubeutil;
 use crate::ownership::{CLUSTER, COMPONENT, MANAGED_BY, OWNER, Owner, UID};
 
@@ -35,58 +35,6 @@ pub const PAUSED: &str = "webstack.io/paused";
 /// Adopt this existing load balancer (by ARN) instead of creating one.
 pub const EXTERNAL_ID: &str = "webstack.io/external-id";
 const SHORT: Duration = Duration::from_secs(10);
-
-/// What every reconcile shares.
-pub struct Context {
-    pub client: Client,
-    pub sdk: aws_config::SdkConfig,
-    pub cluster_id: String,
-    pub resync: Duration,
-    pub recorder: Recorder,
-    /// AWS clients and availability zones per region (zones change rarely: read once).
-    regions: Mutex<HashMap<String, (Clients, Vec<String>)>>,
-}
-
-impl Context {
-    pub fn new(
-        client: Client,
-        sdk: aws_config::SdkConfig,
-        cluster_id: String,
-        resync: Duration,
-        recorder: Recorder,
-    ) -> Self {
-        Context {
-            client,
-            sdk,
-            cluster_id,
-            resync,
-            recorder,
-            regions: Mutex::default(),
-        }
-    }
-
-    async fn region(&self, ws: &WebStack) -> Result<(Clients, Vec<String>), AwsError> {
-        let region = ws
-            .spec
-            .region
-            .clone()
-            .or_else(|| self.sdk.region().map(|r| r.to_string()))
-            .unwrap_or_default();
-        let mut regions = self.regions.lock().await;
-        if let Some(found) = regions.get(&region) {
-            return Ok(found.clone());
-        }
-        let config = self
-            .sdk
-            .to_builder()
-            .region(aws_config::Region::new(region.clone()))
-            .build();
-        let clients = Clients::new(&config);
-        let zones = ec2::availability_zones(&clients.ec2).await?;
-        regions.insert(region, (clients.clone(), zones.clone()));
-        Ok((clients, zones))
-    }
-}
 
 /// Why a reconcile failed (it is retried by the error policy).
 #[derive(Debug, thiserror::Error)]
@@ -194,25 +142,8 @@ async fn reconcile_apply(ws: &WebStack, ctx: &Context) -> Result<Action, Error> 
     // load: the TargetGroups that listener default actions forward to.
     let wanted = referenced_target_groups(&ws.spec);
     let target_groups = ready_target_groups(ctx, &ns, &wanted).await?;
-    let missing: Vec<_> = wanted
-        .iter()
-        .filter(|n| !target_groups.contains_key(*n))
-        .cloned()
-        .collect();
-    if !missing.is_empty() {
-        let message = format!("waiting for TargetGroup {} to be Ready", missing.join(", "));
-        write_status(
-            ws,
-            ctx,
-            previous,
-            Health::Progressing {
-                reason: "DependencyNotReady",
-                message,
-            },
-        )
-        .await?;
-        return Ok(Action::requeue(Duration::from_secs(15)));
-    }
+    // TargetGroups not Ready yet leave their listeners pending (see DesiredListener::pending)
+    // rather than blocking the stack: a TargetGroup needs the stack's VPC first.
 
     let (clients, zones) = match ctx.region(ws).await {
         Ok(found) => found,
@@ -281,7 +212,7 @@ async fn reconcile_apply(ws: &WebStack, ctx: &Context) -> Result<Action, Error> 
         return Ok(Action::requeue(ctx.resync));
     }
     if steps.is_empty() {
-        let (health, requeue) = settled(&observed, ctx.resync);
+        let (health, requeue) = settled(&desired, &observed, ctx.resync);
         write_status(ws, ctx, fields, health).await?;
         return Ok(Action::requeue(requeue));
     }
@@ -329,7 +260,7 @@ async fn reconcile_apply(ws: &WebStack, ctx: &Context) -> Result<Action, Error> 
     let remaining = plan(&desired, &observed);
     let fields = status(&desired, &observed);
     if remaining.is_empty() {
-        let (health, requeue) = settled(&observed, ctx.resync);
+        let (health, requeue) = settled(&desired, &observed, ctx.resync);
         write_status(ws, ctx, fields, health).await?;
         Ok(Action::requeue(requeue))
     } else {
@@ -436,9 +367,23 @@ async fn reconcile_cleanup(ws: &WebStack, ctx: &Context) -> Result<Action, Error
     }
 }
 
-/// Health once nothing is left to change: Ready, unless the load balancer is still provisioning
-/// (an ALB takes minutes) or has failed.
-fn settled(observed: &ObservedStack, resync: Duration) -> (Health, Duration) {
+/// Health once nothing is left to change: Ready, unless a listener waits for a TargetGroup, or the
+/// load balancer is still provisioning (an ALB takes minutes) or has failed.
+fn settled(desired: &DesiredStack, observed: &ObservedStack, resync: Duration) -> (Health, Duration) {
+    let pending = desired.pending();
+    if !pending.is_empty() {
+        let message = format!(
+            "waiting for TargetGroup {} to be Ready (its listener is not created yet)",
+            pending.join(", ")
+        );
+        return (
+            Health::Progressing {
+                reason: "DependencyNotReady",
+                message,
+            },
+            Duration::from_secs(15),
+        );
+    }
     match observed.load_balancer.as_ref().map(|lb| lb.state.as_str()) {
         None | Some("active") => (
             Health::Ready {
@@ -609,6 +554,19 @@ mod tests {
     use super::*;
     use crate::webstack::observed::ObservedLoadBalancer;
 
+    /// A stack with nothing pending.
+    fn nothing() -> DesiredStack {
+        let spec: crate::api::WebStackSpec = serde_yaml::from_str("network: {cidr: 10.0.0.0/16}").unwrap();
+        let owner = Owner {
+            cluster_id: "c".into(),
+            namespace: "n".into(),
+            kind: "WebStack",
+            name: "s".into(),
+            uid: "u".into(),
+        };
+        validate(&spec, owner, &["z".into(), "y".into()], &Default::default()).unwrap()
+    }
+
     #[test]
     fn ready_waits_for_an_active_load_balancer() {
         let with = |state: &str| ObservedStack {
@@ -625,12 +583,15 @@ mod tests {
             ..ObservedStack::default()
         };
         let resync = Duration::from_secs(600);
-        assert!(matches!(settled(&with("active"), resync).0, Health::Ready { .. }));
         assert!(matches!(
-            settled(&ObservedStack::default(), resync).0,
+            settled(&nothing(), &with("active"), resync).0,
             Health::Ready { .. }
         ));
-        let (health, requeue) = settled(&with("provisioning"), resync);
+        assert!(matches!(
+            settled(&nothing(), &ObservedStack::default(), resync).0,
+            Health::Ready { .. }
+        ));
+        let (health, requeue) = settled(&nothing(), &with("provisioning"), resync);
         assert_eq!(
             health,
             Health::Progressing {
@@ -639,6 +600,9 @@ mod tests {
             }
         );
         assert!(requeue < resync);
-        assert!(matches!(settled(&with("failed"), resync).0, Health::Stalled { .. }));
+        assert!(matches!(
+            settled(&nothing(), &with("failed"), resync).0,
+            Health::Stalled { .. }
+        ));
     }
 }

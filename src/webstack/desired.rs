@@ -129,6 +129,9 @@ pub struct DesiredListener {
     pub certificate_arn: Option<String>,
     pub ssl_policy: Option<String>,
     pub default_action: ListenerAction,
+    /// Forwards to a TargetGroup that is not ready yet (named here): the listener is neither
+    /// created, changed nor deleted until it is, while the rest of the stack converges.
+    pub pending: Option<String>,
 }
 
 /// A listener's default action as AWS sees it (forward targets resolved to ARNs).
@@ -159,6 +162,18 @@ pub struct DesiredCluster {
 }
 
 impl DesiredStack {
+    /// TargetGroups that listeners wait for.
+    pub fn pending(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .load_balancer
+            .iter()
+            .flat_map(|lb| &lb.listeners)
+            .filter_map(|l| l.pending.clone())
+            .collect();
+        names.dedup();
+        names
+    }
+
     /// Every tag a resource of `component` carries: ownership tags, a Name, the stack's tags.
     pub fn tags_for(&self, component: &str) -> crate::aws::TagMap {
         let name = format!("{}-{}", self.owner.aws_name("ws", 200), component.replace('/', "-"));
@@ -190,7 +205,7 @@ impl DesiredStack {
 }
 
 /// Validates a spec. `zones` are the region's available zones, in order; `target_groups` maps
-/// TargetGroup resource names to ARNs (those not ready are absent).
+/// TargetGroup resource names to ARNs (those not ready are absent: their listeners are pending).
 pub fn validate(
     spec: &WebStackSpec,
     owner: Owner,
@@ -397,13 +412,20 @@ fn load_balancer(
                 "an HTTPS listener needs certificateArn",
             ));
         }
-        let default_action = match &l.default_action {
-            None => ListenerAction::Fixed {
-                status_code: "404".into(),
-                content_type: Some("text/plain".into()),
-                message_body: Some("not found".into()),
-            },
-            Some(a) => action(a, &format!("{field}.defaultAction"), target_groups)?,
+        let not_found = ListenerAction::Fixed {
+            status_code: "404".into(),
+            content_type: Some("text/plain".into()),
+            message_body: Some("not found".into()),
+        };
+        let missing = l
+            .default_action
+            .iter()
+            .flat_map(|a| a.forward.iter().flat_map(|f| &f.target_groups))
+            .find(|t| !target_groups.contains_key(&t.name))
+            .map(|t| t.name.clone());
+        let default_action = match (&l.default_action, &missing) {
+            (None, _) | (Some(_), Some(_)) => not_found,
+            (Some(a), None) => action(a, &format!("{field}.defaultAction"), target_groups)?,
         };
         listeners.push(DesiredListener {
             name: l.name.clone(),
@@ -412,6 +434,7 @@ fn load_balancer(
             certificate_arn: l.certificate_arn.clone().filter(|_| https),
             ssl_policy: l.ssl_policy.clone().filter(|_| https),
             default_action,
+            pending: missing,
         });
     }
     Ok(DesiredLoadBalancer {

@@ -191,10 +191,6 @@ fn rejects_bad_listeners_naming_the_field() {
             "network: {cidr: 10.0.0.0/16}\nloadBalancer: {listeners: [{name: a, port: 443, protocol: HTTPS}]}",
             "spec.loadBalancer.listeners[0].certificateArn",
         ),
-        (
-            "network: {cidr: 10.0.0.0/16}\nloadBalancer: {listeners: [{name: a, port: 80, defaultAction: {forward: {targetGroups: [{name: missing}]}}}]}",
-            "spec.loadBalancer.listeners[0].defaultAction.forward.targetGroups[0]",
-        ),
     ];
     for (yaml, field) in cases {
         assert_eq!(desired(yaml).unwrap_err().field, field, "{yaml}");
@@ -270,4 +266,17 @@ fn an_adopted_network_must_exist_as_named() {
     // A created network has nothing to check.
     let created = desired("network: {cidr: 10.0.0.0/16}").unwrap();
     assert_eq!(check_adopted(&created, &ObservedStack::default()), Ok(()));
+}
+
+#[test]
+fn a_forward_to_a_target_group_not_ready_leaves_the_listener_pending() {
+    let d = desired(
+        "network: {cidr: 10.0.0.0/16}
+loadBalancer: {listeners: [{name: a, port: 80, defaultAction: {forward: {targetGroups: [{name: missing}]}}}, {name: b, port: 81}]}",
+    )
+    .unwrap();
+    let listeners = &d.load_balancer.as_ref().unwrap().listeners;
+    assert_eq!(listeners[0].pending.as_deref(), Some("missing"));
+    assert_eq!(listeners[1].pending, None);
+    assert_eq!(d.pending(), ["missing"]);
 }

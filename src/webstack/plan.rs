@@ -411,7 +411,7 @@ fn plan_load_balancer(desired: &DesiredStack, observed: &ObservedStack, steps: &
                 from: None,
                 to: lb.idle_timeout_seconds,
             });
-            for l in &lb.listeners {
+            for l in lb.listeners.iter().filter(|l| l.pending.is_none()) {
                 steps.push(Step::CreateListener {
                     name: l.name.clone(),
                     port: l.port,
@@ -439,7 +439,7 @@ fn plan_load_balancer(desired: &DesiredStack, observed: &ObservedStack, steps: &
                     });
                 }
             }
-            for d in &lb.listeners {
+            for d in lb.listeners.iter().filter(|d| d.pending.is_none()) {
                 match observed.listeners.iter().find(|l| l.port == d.port) {
                     None => steps.push(Step::CreateListener {
                         name: d.name.clone(),

@@ -416,3 +416,20 @@ fn deletion_keeps_an_adopted_vpc() {
         "{steps:?}"
     );
 }
+
+#[test]
+fn a_pending_listener_is_neither_created_changed_nor_deleted() {
+    let yaml = NETFLUX.replace(
+        "defaultAction: {fixedResponse: {statusCode: 404, contentType: text/plain, messageBody: \":(\"}}",
+        "defaultAction: {forward: {targetGroups: [{name: movies}]}}",
+    );
+    assert_ne!(yaml, NETFLUX);
+    let d = desired(&yaml);
+    assert_eq!(d.pending(), ["movies"]);
+    // Not created while pending ...
+    let fresh = names(&plan(&d, &ObservedStack::default()));
+    assert!(fresh.iter().all(|s| !s.contains("listener")), "{fresh:?}");
+    // ... and an existing one is left as it is (no deletion, no modification).
+    let o = converged(&desired(NETFLUX));
+    assert_eq!(names(&plan(&d, &o)), Vec::<String>::new());
+}

@@ -7,5 +7,6 @@ mod aws_smoke;
 mod crds;
 mod examples;
 mod invalid;
+mod targetgroup_e2e;
 mod webstack_aws;
 mod webstack_e2e;
