@@ -7,6 +7,7 @@ pub mod cidr;
 pub mod conditions;
 pub mod context;
 pub mod kubeutil;
+pub mod listenerrule;
 pub mod manager;
 pub mod ownership;
 pub mod targetgroup;

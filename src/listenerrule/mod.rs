@@ -1,0 +1,3 @@
+//! The ListenerRule controller: a rule on a named listener of a stack's load balancer.
+
+pub mod model;
