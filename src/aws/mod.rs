@@ -5,6 +5,7 @@
 pub mod ec2;
 pub mod ecs;
 pub mod elbv2;
+pub mod rules;
 pub mod target_groups;
 
 use std::collections::BTreeMap;

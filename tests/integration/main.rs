@@ -7,6 +7,7 @@ mod aws_smoke;
 mod crds;
 mod examples;
 mod invalid;
+mod routing_e2e;
 mod targetgroup_e2e;
 mod webstack_aws;
 mod webstack_e2e;
