@@ -184,3 +184,177 @@ async fn host_routing_priorities_drift_and_deletion() {
         "2 rules + default"
     );
 }
+
+/// Reference architecture 4 ("Netflux") as separate resources: default fixed 404 with a custom
+/// body, two groups with health checks 3/3/5 s/30 s/200 and a 30 s deregistration delay, path rules
+/// at 500 and an allocated priority. Bad input: an unknown listener is Stalled naming the listener;
+/// a forward to a TargetGroup that does not exist waits and converges once it is created (through
+/// the TargetGroup watch). Moving a rule to another priority keeps it (same ARN).
+#[tokio::test]
+async fn netflux_path_routing_bad_input_and_reordering() {
+    let client = client().await;
+    install_crds(&client).await;
+    let ns = namespace(&client, "e2e-netflux").await;
+    let moto = Moto::start();
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&moto.sdk_config().await);
+    let op = Operator::start(&moto, &ns, "3s");
+    let ssa = PatchParams::apply("e2e-user");
+    let rules: Api<ListenerRule> = Api::namespaced(client.clone(), &ns);
+    let groups: Api<TargetGroup> = Api::namespaced(client.clone(), &ns);
+    let stacks: Api<WebStack> = Api::namespaced(client.clone(), &ns);
+
+    let stack = serde_json::json!({"apiVersion": "webstack.io/v1alpha1", "kind": "WebStack", "metadata": {"name": "netflux"},
+        "spec": {"network": {"cidr": "10.0.0.0/16"}, "loadBalancer": {"listeners": [{"name": "http", "port": 80,
+            "defaultAction": {"fixedResponse": {"statusCode": 404, "contentType": "text/plain", "messageBody": "Netflux: nothing here :("}}}]}}});
+    stacks.patch("netflux", &ssa, &Patch::Apply(&stack)).await.unwrap();
+    let group = |name: &str| {
+        serde_json::json!({"apiVersion": "webstack.io/v1alpha1", "kind": "TargetGroup", "metadata": {"name": name},
+            "spec": {"stackRef": {"name": "netflux"}, "port": 8080, "deregistrationDelaySeconds": 30,
+                     "healthCheck": {"path": "/actuator/health", "healthyThreshold": 3, "unhealthyThreshold": 3,
+                                     "timeoutSeconds": 5, "intervalSeconds": 30, "matcher": "200"}}})
+    };
+    let rule = |name: &str, priority: Option<i32>, path: &str, tg: &str, listener: &str| {
+        let mut spec = serde_json::json!({"stackRef": {"name": "netflux"}, "listener": listener,
+            "conditions": {"pathPatterns": [path]}, "action": {"forward": {"targetGroups": [{"name": tg}]}}});
+        if let Some(p) = priority {
+            spec["priority"] = serde_json::json!(p);
+        }
+        serde_json::json!({"apiVersion": "webstack.io/v1alpha1", "kind": "ListenerRule", "metadata": {"name": name}, "spec": spec})
+    };
+    groups
+        .patch("movies", &ssa, &Patch::Apply(group("movies")))
+        .await
+        .unwrap();
+    rules
+        .patch(
+            "movies",
+            &ssa,
+            &Patch::Apply(rule("movies", Some(500), "/api/movies*", "movies", "http")),
+        )
+        .await
+        .unwrap();
+    // customers: the rule first, its group later.
+    rules
+        .patch(
+            "customers",
+            &ssa,
+            &Patch::Apply(rule("customers", None, "/api/customers/*", "customers", "http")),
+        )
+        .await
+        .unwrap();
+    // A listener the stack does not have.
+    rules
+        .patch(
+            "typo",
+            &ssa,
+            &Patch::Apply(rule("typo", Some(600), "/x", "movies", "htp")),
+        )
+        .await
+        .unwrap();
+
+    let cond = |r: &ListenerRule, t: &str| r.status.as_ref().and_then(|s| condition(&s.conditions, t).cloned());
+    let typo = until(&rules, "typo", &op, "typo Stalled", |r| cond(r, "Stalled").is_some()).await;
+    let c = cond(&typo, "Stalled").unwrap();
+    assert_eq!(c.reason, "InvalidSpec");
+    assert!(
+        c.message.contains("spec.listener") && c.message.contains("it has: http"),
+        "{}",
+        c.message
+    );
+    // First it waits for the stack's listener, then for the missing group.
+    let waiting = until(&rules, "customers", &op, "customers waiting for its group", |r| {
+        cond(r, "Reconciling").is_some_and(|c| c.message.contains("does not exist"))
+    })
+    .await;
+    let c = cond(&waiting, "Reconciling").unwrap();
+    assert_eq!(c.reason, "DependencyNotReady");
+    assert!(
+        c.message
+            .contains("spec.action.forward.targetGroups[0]: TargetGroup customers does not exist"),
+        "{}",
+        c.message
+    );
+
+    groups
+        .patch("customers", &ssa, &Patch::Apply(group("customers")))
+        .await
+        .unwrap();
+    let customers = until(&rules, "customers", &op, "customers Ready", |r| {
+        cond(r, "Ready").is_some()
+    })
+    .await;
+    let movies = until(&rules, "movies", &op, "movies Ready", |r| cond(r, "Ready").is_some()).await;
+    assert_eq!(movies.status.as_ref().unwrap().priority, Some(500));
+
+    // Read back through the SDK.
+    let ws = stacks.get("netflux").await.unwrap();
+    let listener = ws.status.as_ref().unwrap().load_balancer.as_ref().unwrap().listeners["http"].clone();
+    let described = elb.describe_rules().listener_arn(&listener).send().await.unwrap();
+    let default = described.rules().iter().find(|r| r.is_default() == Some(true)).unwrap();
+    assert_eq!(
+        default.actions()[0].fixed_response_config().unwrap().message_body(),
+        Some("Netflux: nothing here :(")
+    );
+    let paths: Vec<(String, String)> = described
+        .rules()
+        .iter()
+        .filter(|r| r.is_default() != Some(true))
+        .map(|r| {
+            (
+                r.priority().unwrap().to_string(),
+                r.conditions()[0].path_pattern_config().unwrap().values()[0].clone(),
+            )
+        })
+        .collect();
+    let customers_priority = customers.status.as_ref().unwrap().priority.unwrap().to_string();
+    assert!(paths.contains(&("500".into(), "/api/movies*".into())), "{paths:?}");
+    assert!(
+        paths.contains(&(customers_priority, "/api/customers/*".into())),
+        "{paths:?}"
+    );
+    for name in ["movies", "customers"] {
+        let arn = groups.get(name).await.unwrap().status.unwrap().arn.unwrap();
+        let t = elb
+            .describe_target_groups()
+            .target_group_arns(&arn)
+            .send()
+            .await
+            .unwrap();
+        let t = &t.target_groups()[0];
+        let got = (
+            t.healthy_threshold_count(),
+            t.unhealthy_threshold_count(),
+            t.health_check_timeout_seconds(),
+            t.health_check_interval_seconds(),
+        );
+        assert_eq!(got, (Some(3), Some(3), Some(5), Some(30)), "{name}");
+        assert_eq!(t.matcher().and_then(|m| m.http_code()), Some("200"));
+    }
+
+    // Reordering moves the rule in place: same ARN, new priority.
+    let before = movies.status.as_ref().unwrap().arn.clone();
+    rules
+        .patch(
+            "movies",
+            &ssa,
+            &Patch::Apply(rule("movies", Some(450), "/api/movies*", "movies", "http")),
+        )
+        .await
+        .unwrap();
+    let moved = until(&rules, "movies", &op, "priority 450", |r| {
+        r.status.as_ref().is_some_and(|s| s.priority == Some(450))
+    })
+    .await;
+    assert_eq!(
+        moved.status.as_ref().unwrap().arn,
+        before,
+        "the rule was moved, not replaced"
+    );
+    let described = elb.describe_rules().listener_arn(&listener).send().await.unwrap();
+    let moved_rule = described
+        .rules()
+        .iter()
+        .find(|r| r.rule_arn() == before.as_deref())
+        .unwrap();
+    assert_eq!(moved_rule.priority(), Some("450"));
+}
