@@ -5,6 +5,7 @@ pub mod api;
 pub mod aws;
 pub mod cidr;
 pub mod conditions;
+pub mod containerservice;
 pub mod context;
 pub mod kubeutil;
 pub mod listenerrule;

@@ -9,5 +9,6 @@ mod examples;
 mod invalid;
 mod routing_e2e;
 mod targetgroup_e2e;
+mod taskdef_aws;
 mod webstack_aws;
 mod webstack_e2e;
