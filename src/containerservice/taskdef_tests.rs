@@ -105,15 +105,10 @@ fn refuses_what_aws_would_refuse_naming_the_field() {
         ),
         (BACKEND.replace("cpu: '512'", "cpu: '300'"), "spec.cpu", "256, 512"),
         (
-            BACKEND
-                .replace(
-                    "containerPort: 5000}\nloadBalancer",
-                    "containerPort: 5000}\nloadBalancer",
-                )
-                .replace(
-                    "containerName: flask, containerPort: 5000",
-                    "containerName: flask, containerPort: 8080",
-                ),
+            BACKEND.replace(
+                "containerName: flask, containerPort: 5000",
+                "containerName: flask, containerPort: 8080",
+            ),
             "spec.loadBalancer.containerPort",
             "maps no port 8080",
         ),
