@@ -331,6 +331,36 @@ async fn netflux_path_routing_bad_input_and_reordering() {
         assert_eq!(t.matcher().and_then(|m| m.http_code()), Some("200"));
     }
 
+    // Replacing a group (new port) repoints the rule that forwards to it, then the old group goes.
+    let old_movies = groups.get("movies").await.unwrap().status.unwrap().arn.unwrap();
+    let mut moved_group = group("movies");
+    moved_group["spec"]["port"] = serde_json::json!(8081);
+    groups.patch("movies", &ssa, &Patch::Apply(&moved_group)).await.unwrap();
+    let replaced = until(&groups, "movies", &op, "movies replaced", |t| {
+        t.status
+            .as_ref()
+            .is_some_and(|s| s.arn.as_deref() != Some(old_movies.as_str()) && s.replaced_arns.is_empty())
+    })
+    .await;
+    let new_movies = replaced.status.unwrap().arn.unwrap();
+    let described = elb.describe_rules().listener_arn(&listener).send().await.unwrap();
+    let movies_rule = described
+        .rules()
+        .iter()
+        .find(|r| r.rule_arn() == movies.status.as_ref().unwrap().arn.as_deref())
+        .unwrap();
+    let target = movies_rule.actions()[0].forward_config().unwrap().target_groups()[0].target_group_arn();
+    assert_eq!(target, Some(new_movies.as_str()), "the rule follows the new group");
+    let old = elb.describe_target_groups().target_group_arns(&old_movies).send().await;
+    assert!(
+        old.is_err() || old.unwrap().target_groups().is_empty(),
+        "the old group is deleted"
+    );
+    let movies = until(&rules, "movies", &op, "movies Ready again", |r| {
+        cond(r, "Ready").is_some()
+    })
+    .await;
+
     // Reordering moves the rule in place: same ARN, new priority.
     let before = movies.status.as_ref().unwrap().arn.clone();
     rules
