@@ -35,6 +35,9 @@ use super::targetgroup::TargetGroupSettings;
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.region) == has(oldSelf.region) && (!has(self.region) || self.region == oldSelf.region)")
+    .message("region cannot change: the stack's resources live in one region; create another WebStack instead")
+    .field_path(".region"))]
 pub struct WebStackSpec {
     /// AWS region of every resource of the stack. Default: the operator's region.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -83,7 +86,9 @@ pub struct WebStackSpec {
     validation = Rule::new("!has(self.vpcId) || (has(self.publicSubnetIds) && size(self.publicSubnetIds) > 0 && has(self.privateSubnetIds) && size(self.privateSubnetIds) > 0)")
         .message("vpcId requires publicSubnetIds and privateSubnetIds"),
     validation = Rule::new("has(self.vpcId) || ((!has(self.publicSubnetIds) || size(self.publicSubnetIds) == 0) && (!has(self.privateSubnetIds) || size(self.privateSubnetIds) == 0))")
-        .message("publicSubnetIds and privateSubnetIds are only used with vpcId")
+        .message("publicSubnetIds and privateSubnetIds are only used with vpcId"),
+    validation = Rule::new("has(self.vpcId) == has(oldSelf.vpcId) && (!has(self.vpcId) || self.vpcId == oldSelf.vpcId) && has(self.cidr) == has(oldSelf.cidr) && (!has(self.cidr) || self.cidr == oldSelf.cidr)")
+        .message("vpcId and cidr cannot change on a live stack (its subnets, groups and load balancer live in that VPC); create another WebStack instead")
 )]
 pub struct NetworkSpec {
     /// Adopt this existing VPC; it and its subnets are never modified or deleted.

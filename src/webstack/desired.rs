@@ -283,23 +283,16 @@ fn network(spec: &WebStackSpec, zones: &[String]) -> Result<DesiredNetwork, Inva
             ),
         ));
     }
-    // One public and one private subnet per zone: at least 2*azs equal blocks, and /20s where the
-    // VPC is large enough, never smaller than /28 (AWS's minimum).
-    let needed_bits = (2 * azs).next_power_of_two().trailing_zeros() as u8;
-    let bits = needed_bits.max(4.min(28 - cidr.prefix()));
-    let prefix = cidr.prefix() + bits;
-    if prefix > 28 {
-        return Err(invalid(
-            "spec.network.cidr",
-            format!("{cidr} is too small for {} subnets of at least /28", 2 * azs),
-        ));
-    }
+    // Sixteen equal blocks (a /16 gives /20s; a /24 gives /28s, AWS's smallest). Zone i takes block
+    // 2i (public) and 2i+1 (private), so a zone's subnets never depend on how many zones there
+    // are: adding a zone later leaves the others as they are. (Up to 8 zones fit; the schema allows 6.)
+    let prefix = cidr.prefix() + 4;
     let mut subnets = Vec::new();
     for (i, zone) in zones.iter().take(azs).enumerate() {
-        for (public, offset) in [(true, 0), (false, azs)] {
+        for (public, block) in [(true, 2 * i), (false, 2 * i + 1)] {
             let kind = if public { "public" } else { "private" };
             let block = cidr
-                .subnet(prefix, (i + offset) as u32)
+                .subnet(prefix, block as u32)
                 .ok_or_else(|| invalid("spec.network.cidr", "subnet does not fit"))?;
             subnets.push(DesiredSubnet {
                 component: format!("subnet/{kind}/{i}"),

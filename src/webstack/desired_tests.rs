@@ -34,8 +34,8 @@ fn carves_one_public_and_one_private_subnet_per_zone() {
             "network: {cidr: 10.0.0.0/16}",
             &[
                 ("subnet/public/0", "10.0.0.0/20", "us-east-1a"),
-                ("subnet/private/0", "10.0.32.0/20", "us-east-1a"),
-                ("subnet/public/1", "10.0.16.0/20", "us-east-1b"),
+                ("subnet/private/0", "10.0.16.0/20", "us-east-1a"),
+                ("subnet/public/1", "10.0.32.0/20", "us-east-1b"),
                 ("subnet/private/1", "10.0.48.0/20", "us-east-1b"),
             ],
         ),
@@ -43,10 +43,10 @@ fn carves_one_public_and_one_private_subnet_per_zone() {
             "network: {cidr: 10.1.0.0/24, availabilityZones: 3}",
             &[
                 ("subnet/public/0", "10.1.0.0/28", "us-east-1a"),
-                ("subnet/private/0", "10.1.0.48/28", "us-east-1a"),
-                ("subnet/public/1", "10.1.0.16/28", "us-east-1b"),
-                ("subnet/private/1", "10.1.0.64/28", "us-east-1b"),
-                ("subnet/public/2", "10.1.0.32/28", "us-east-1c"),
+                ("subnet/private/0", "10.1.0.16/28", "us-east-1a"),
+                ("subnet/public/1", "10.1.0.32/28", "us-east-1b"),
+                ("subnet/private/1", "10.1.0.48/28", "us-east-1b"),
+                ("subnet/public/2", "10.1.0.64/28", "us-east-1c"),
                 ("subnet/private/2", "10.1.0.80/28", "us-east-1c"),
             ],
         ),
@@ -62,6 +62,19 @@ fn carves_one_public_and_one_private_subnet_per_zone() {
         let want: Vec<_> = want.iter().map(|(c, n, z)| (*c, n.to_string(), *z)).collect();
         assert_eq!(got, want, "{yaml}");
     }
+}
+
+#[test]
+fn adding_a_zone_leaves_the_existing_subnets_alone() {
+    let two = desired("network: {cidr: 10.0.0.0/16, availabilityZones: 2}").unwrap();
+    let three = desired("network: {cidr: 10.0.0.0/16, availabilityZones: 3}").unwrap();
+    let (DesiredNetwork::Create { subnets: a, .. }, DesiredNetwork::Create { subnets: b, .. }) =
+        (two.network, three.network)
+    else {
+        panic!("created networks")
+    };
+    assert_eq!(a[..], b[..4], "zones 0 and 1 keep their blocks");
+    assert_eq!(b.len(), 6);
 }
 
 #[test]

@@ -341,3 +341,58 @@ async fn invalid_manifests_are_refused_naming_the_field() {
         failures.join("\n")
     );
 }
+
+/// Changes the stack's resources cannot follow in place are refused on update (CEL transition
+/// rules), naming the field; the same fields may be set freely on create.
+#[tokio::test]
+async fn immutable_network_fields_are_refused_on_update() {
+    let client = client().await;
+    install_crds(&client).await;
+    let ns = namespace(&client, "immutable").await;
+    let created: DynamicObject = serde_yaml::from_str(
+        "{apiVersion: webstack.io/v1alpha1, kind: WebStack, metadata: {name: live},
+          spec: {region: us-east-1, network: {cidr: 10.0.0.0/16}}}",
+    )
+    .unwrap();
+    let api = api_for(&client, &ns, &created);
+    api.create(&PostParams::default(), &created).await.expect("create");
+    let cases = [
+        (
+            "region moved",
+            serde_json::json!({"spec": {"region": "eu-west-1"}}),
+            "spec.region",
+            "region cannot change",
+        ),
+        (
+            "cidr changed",
+            serde_json::json!({"spec": {"network": {"cidr": "10.1.0.0/16"}}}),
+            "spec.network",
+            "cannot change on a live stack",
+        ),
+        (
+            "switched to an adopted VPC",
+            serde_json::json!({"spec": {"network": {"cidr": null, "vpcId": "vpc-0abc", "publicSubnetIds": ["subnet-a1"], "privateSubnetIds": ["subnet-b1"]}}}),
+            "spec.network",
+            "cannot change on a live stack",
+        ),
+    ];
+    for (what, patch, field, message) in cases {
+        match api.patch("live", &PatchParams::default(), &Patch::Merge(&patch)).await {
+            Ok(_) => panic!("{what}: accepted"),
+            Err(Error::Api(resp)) => {
+                assert_eq!(resp.code, 422, "{what}: {}", resp.message);
+                assert!(
+                    resp.message.contains(field) && resp.message.contains(message),
+                    "{what}: {}",
+                    resp.message
+                );
+            }
+            Err(other) => panic!("{what}: {other}"),
+        }
+    }
+    // Other fields still change freely.
+    let ok = serde_json::json!({"spec": {"network": {"availabilityZones": 3}, "tags": {"team": "movies"}}});
+    api.patch("live", &PatchParams::default(), &Patch::Merge(&ok))
+        .await
+        .expect("a mutable change");
+}
