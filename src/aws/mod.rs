@@ -5,6 +5,7 @@
 pub mod ec2;
 pub mod ecs;
 pub mod elbv2;
+pub mod logs;
 pub mod rules;
 pub mod target_groups;
 
@@ -99,6 +100,7 @@ pub struct Clients {
     pub ec2: aws_sdk_ec2::Client,
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
     pub ecs: aws_sdk_ecs::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
     pub calls: CallCounter,
 }
 
@@ -118,6 +120,11 @@ impl Clients {
             ),
             ecs: aws_sdk_ecs::Client::from_conf(
                 aws_sdk_ecs::config::Builder::from(config)
+                    .interceptor(calls.clone())
+                    .build(),
+            ),
+            logs: aws_sdk_cloudwatchlogs::Client::from_conf(
+                aws_sdk_cloudwatchlogs::config::Builder::from(config)
                     .interceptor(calls.clone())
                     .build(),
             ),
