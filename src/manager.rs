@@ -1,6 +1,6 @@
 //! The controller manager behind `webstack-operator run`: options, start-up checks (cluster reachable,
 //! CRDs installed and Established, an AWS region configured) and the controllers, which run until
-//! SIGINT/SIGTERM. Today: the WebStack, TargetGroup and ListenerRule controllers; the other kinds' join here.
+//! SIGINT/SIGTERM. Today: the WebStack, TargetGroup, ListenerRule and ContainerService controllers; the other kinds' join here.
 
 use std::time::Duration;
 
@@ -93,7 +93,8 @@ pub async fn run(opts: RunOptions) -> Result<(), ManagerError> {
     tokio::join!(
         webstack::controller::run(ctx.clone(), ns),
         crate::targetgroup::controller::run(ctx.clone(), ns),
-        crate::listenerrule::controller::run(ctx, ns),
+        crate::listenerrule::controller::run(ctx.clone(), ns),
+        crate::containerservice::controller::run(ctx, ns),
     );
     tracing::info!("shut down");
     Ok(())

@@ -120,7 +120,7 @@ pub async fn untag(c: &Client, arn: &str, keys: &[&str]) -> Result<(), AwsError>
 }
 
 /// A builder's missing required field, reported as a (non-retryable) AWS error.
-fn invalid_request(operation: &'static str, e: impl std::fmt::Display) -> AwsError {
+pub(crate) fn invalid_request(operation: &'static str, e: impl std::fmt::Display) -> AwsError {
     AwsError {
         operation,
         code: "InvalidRequest".into(),

@@ -4,6 +4,7 @@
 
 pub mod ec2;
 pub mod ecs;
+pub mod ecs_service;
 pub mod elbv2;
 pub mod logs;
 pub mod rules;

@@ -4,6 +4,7 @@
 mod harness;
 
 mod aws_smoke;
+mod containerservice_e2e;
 mod crds;
 mod examples;
 mod invalid;

@@ -23,6 +23,12 @@ pub const REGION: &str = "us-east-1";
 impl Moto {
     /// Starts `moto_server` and waits until it accepts connections.
     pub fn start() -> Moto {
+        Moto::start_with_env(&[])
+    }
+
+    /// Starts `moto_server` with emulator settings (e.g. `MOTO_ECS_SERVICE_RUNNING`, how many tasks
+    /// it reports running, since it runs none).
+    pub fn start_with_env(env: &[(&str, &str)]) -> Moto {
         let bin = script_output("moto-venv.sh");
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -33,6 +39,7 @@ impl Moto {
             .arg(r#""$0" -H 127.0.0.1 -p "$1" </dev/null >/dev/null 2>&1 & pid=$!; cat >/dev/null; kill $pid; wait $pid"#)
             .arg(&bin)
             .arg(port.to_string())
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));

@@ -1,0 +1,214 @@
+//! ContainerService end to end: reference architecture 2's backend (Fargate, 0.5 vCPU / 2 GB)
+//! behind its target group in the stack's cluster; changing the image tag registers a new revision,
+//! the service moves to it and status follows; deletion removes the service, its revisions and its
+//! log group. The emulator runs no tasks: MOTO_ECS_SERVICE_RUNNING makes it report 2 running.
+
+use std::time::Duration;
+
+use kube::Api;
+use kube::api::{DeleteParams, Patch, PatchParams};
+use webstack_operator::api::ContainerService;
+
+use crate::harness::kube::{client, install_crds, namespace};
+use crate::harness::moto::Moto;
+use crate::harness::operator::Operator;
+
+fn backend(tag: &str) -> serde_json::Value {
+    serde_json::json!({"apiVersion": "webstack.io/v1alpha1", "kind": "ContainerService", "metadata": {"name": "backend"},
+        "spec": {"stackRef": {"name": "webapp"}, "cpu": "512", "memory": "2048", "desiredCount": 2,
+                 "containers": [{"name": "flask", "image": format!("docker.io/webapp/backend:{tag}"),
+                                 "portMappings": [{"containerPort": 5000}], "env": {"FLASK_ENV": "production"}}],
+                 "loadBalancer": {"targetGroupRef": {"name": "backend"}, "containerName": "flask", "containerPort": 5000},
+                 "logs": {"retentionDays": 14}}})
+}
+
+async fn until(
+    api: &Api<ContainerService>,
+    op: &Operator,
+    what: &str,
+    done: impl Fn(&ContainerService) -> bool,
+) -> ContainerService {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        if let Some(s) = api.get_opt("backend").await.unwrap()
+            && done(&s)
+        {
+            return s;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}; operator log:\n{}",
+            op.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+fn ready(s: &ContainerService) -> bool {
+    s.status
+        .as_ref()
+        .is_some_and(|st| st.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+#[tokio::test]
+async fn fargate_service_rolls_to_a_new_image() {
+    let client = client().await;
+    install_crds(&client).await;
+    let ns = namespace(&client, "e2e-cs").await;
+    let moto = Moto::start_with_env(&[("MOTO_ECS_SERVICE_RUNNING", "2")]);
+    let config = moto.sdk_config().await;
+    let ecs = aws_sdk_ecs::Client::new(&config);
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
+    let op = Operator::start(&moto, &ns, "3s");
+    let ssa = PatchParams::apply("e2e-user");
+    for manifest in [
+        serde_json::json!({"apiVersion": "webstack.io/v1alpha1", "kind": "WebStack", "metadata": {"name": "webapp"},
+            "spec": {"network": {"cidr": "10.20.0.0/16"}, "loadBalancer": {"listeners": [{"name": "http", "port": 80}]}}}),
+        serde_json::json!({"apiVersion": "webstack.io/v1alpha1", "kind": "TargetGroup", "metadata": {"name": "backend"},
+            "spec": {"stackRef": {"name": "webapp"}, "port": 5000, "healthCheck": {"path": "/healthz"}}}),
+    ] {
+        let obj: kube::api::DynamicObject = serde_json::from_value(manifest).unwrap();
+        crate::examples::api_for(&client, &ns, &obj)
+            .patch(&obj.metadata.name.clone().unwrap(), &ssa, &Patch::Apply(&obj))
+            .await
+            .unwrap();
+    }
+    let api: Api<ContainerService> = Api::namespaced(client.clone(), &ns);
+    api.patch("backend", &ssa, &Patch::Apply(backend("1.8.0")))
+        .await
+        .unwrap();
+    let s = until(&api, &op, "Ready", ready).await;
+    let st = s.status.clone().unwrap();
+    assert_eq!((st.desired_count, st.running_count), (Some(2), Some(2)));
+    assert_eq!(st.rollout.as_ref().and_then(|r| r.state.as_deref()), Some("COMPLETED"));
+    let first = st.task_definition_arn.clone().unwrap();
+    assert!(first.ends_with(":1"), "{first}");
+
+    // Read back: the service in the stack's cluster, Fargate, zero-downtime deployment, the target group.
+    let service_arn = st.service_arn.clone().unwrap();
+    let cluster = service_arn.split('/').nth(1).unwrap().to_string();
+    let described = ecs
+        .describe_services()
+        .cluster(&cluster)
+        .services(&service_arn)
+        .send()
+        .await
+        .unwrap();
+    let svc = &described.services()[0];
+    assert_eq!(svc.launch_type().map(|l| l.as_str()), Some("FARGATE"));
+    let dc = svc.deployment_configuration().unwrap();
+    assert_eq!(
+        (dc.maximum_percent(), dc.minimum_healthy_percent()),
+        (Some(200), Some(100))
+    );
+    assert!(
+        dc.deployment_circuit_breaker()
+            .is_some_and(|b| b.enable() && b.rollback())
+    );
+    assert_eq!(svc.load_balancers()[0].container_port(), Some(5000));
+    let td = ecs
+        .describe_task_definition()
+        .task_definition(&first)
+        .send()
+        .await
+        .unwrap();
+    let td = td.task_definition().unwrap();
+    assert_eq!((td.cpu(), td.memory()), (Some("512"), Some("2048")));
+    let log_group = td.container_definitions()[0]
+        .log_configuration()
+        .unwrap()
+        .options()
+        .unwrap()["awslogs-group"]
+        .clone();
+    let groups = logs
+        .describe_log_groups()
+        .log_group_name_prefix(&log_group)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(groups.log_groups()[0].retention_in_days(), Some(14));
+
+    // Steady state registers nothing new (several re-checks at 3 s).
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let revisions = ecs
+        .list_task_definitions()
+        .send()
+        .await
+        .unwrap()
+        .task_definition_arns()
+        .len();
+    assert_eq!(revisions, 1, "an unchanged spec never registers a revision");
+
+    // A new image tag: a new revision, the service moves to it, status follows.
+    api.patch("backend", &ssa, &Patch::Apply(backend("1.9.0")))
+        .await
+        .unwrap();
+    let s = until(&api, &op, "the new revision", |s| {
+        ready(s)
+            && s.status
+                .as_ref()
+                .and_then(|st| st.task_definition_arn.as_deref())
+                .is_some_and(|a| a.ends_with(":2"))
+    })
+    .await;
+    let second = s.status.unwrap().task_definition_arn.unwrap();
+    let described = ecs
+        .describe_services()
+        .cluster(&cluster)
+        .services(&service_arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(described.services()[0].task_definition(), Some(second.as_str()));
+    let td = ecs
+        .describe_task_definition()
+        .task_definition(&second)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        td.task_definition().unwrap().container_definitions()[0].image(),
+        Some("docker.io/webapp/backend:1.9.0")
+    );
+
+    // Delete: service, revisions and log group go.
+    api.delete("backend", &DeleteParams::default()).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    while api.get_opt("backend").await.unwrap().is_some() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not deleted; operator log:\n{}",
+            op.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let described = ecs
+        .describe_services()
+        .cluster(&cluster)
+        .services(&service_arn)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        described.services().iter().all(|s| s.status() != Some("ACTIVE")),
+        "service deleted"
+    );
+    let active = ecs
+        .list_task_definitions()
+        .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        active.task_definition_arns().is_empty(),
+        "{:?}",
+        active.task_definition_arns()
+    );
+    let groups = logs
+        .describe_log_groups()
+        .log_group_name_prefix(&log_group)
+        .send()
+        .await
+        .unwrap();
+    assert!(groups.log_groups().is_empty(), "log group deleted");
+}
