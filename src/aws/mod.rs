@@ -8,6 +8,7 @@ pub mod ecs_service;
 pub mod elbv2;
 pub mod logs;
 pub mod rules;
+pub mod scaling;
 pub mod target_groups;
 
 use std::collections::BTreeMap;
@@ -102,6 +103,7 @@ pub struct Clients {
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
     pub ecs: aws_sdk_ecs::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub scaling: aws_sdk_applicationautoscaling::Client,
     pub calls: CallCounter,
 }
 
@@ -126,6 +128,11 @@ impl Clients {
             ),
             logs: aws_sdk_cloudwatchlogs::Client::from_conf(
                 aws_sdk_cloudwatchlogs::config::Builder::from(config)
+                    .interceptor(calls.clone())
+                    .build(),
+            ),
+            scaling: aws_sdk_applicationautoscaling::Client::from_conf(
+                aws_sdk_applicationautoscaling::config::Builder::from(config)
                     .interceptor(calls.clone())
                     .build(),
             ),

@@ -2,7 +2,8 @@
 //! TargetGroup) → render and check the task definition → observe (log group, service, the running
 //! revision) → plan → apply, status (counts and the primary deployment's rollout), Events, drift
 //! re-check. Deletion scales to zero, deletes the service, deregisters the revisions and deletes the
-//! log group (`Retain` keeps them). Autoscaling is not reconciled yet.
+//! log group (`Retain` keeps them). Autoscaling: a scalable target and target-tracking policies,
+//! removed first on deletion; while it is on, the desired count is the scaler's.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,13 +16,14 @@ use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, watcher};
 use kube::{Api, ResourceExt};
 
+use super::scaling::{Step as ScalingStep, plan as scaling_plan};
 use super::service::{DesiredService, Step, plan};
 use super::taskdef::{LogTarget, TaskDef, render};
 use crate::api::{
     ContainerService, ContainerServiceStatus, DeletionPolicy, LaunchType, NetworkMode, RolloutStatus, SubnetKind,
     TargetGroup, WebStack,
 };
-use crate::aws::{AwsError, Clients, RetryClass, ecs, ecs_service, logs};
+use crate::aws::{AwsError, Clients, RetryClass, ecs, ecs_service, logs, scaling};
 use crate::conditions::{Health, conditions, is_ready};
 use crate::context::Context;
 use crate::kubeutil;
@@ -372,6 +374,30 @@ async fn converge(
     if steps.contains(&Step::RegisterTaskDefinition) {
         prune_revisions(ctx, s, clients, &task.family, &task_arn).await?;
     }
+    // Autoscaling, once the service exists.
+    let resource = scaling::resource_id(&desired.cluster, &desired.name);
+    let scaled = scaling::observe(&clients.scaling, &resource).await?;
+    let scaling_steps = scaling_plan(s.spec.settings.autoscaling.as_ref(), &scaled);
+    for step in &scaling_steps {
+        match step {
+            ScalingStep::RegisterTarget { min, max } => {
+                scaling::register_target(&clients.scaling, &resource, *min, *max).await?
+            }
+            ScalingStep::PutPolicy(p) => scaling::put_policy(&clients.scaling, &resource, p).await?,
+            ScalingStep::DeletePolicy { metric } => scaling::delete_policy(&clients.scaling, &resource, metric).await?,
+            ScalingStep::DeregisterTarget => scaling::deregister_target(&clients.scaling, &resource).await?,
+        }
+        let reason = if drift { "DriftCorrected" } else { "Provisioning" };
+        kubeutil::publish(
+            &ctx.recorder,
+            s,
+            EventType::Normal,
+            reason,
+            step.action(),
+            &step.to_string(),
+        )
+        .await;
+    }
     let service = if steps.is_empty() {
         service
     } else {
@@ -459,6 +485,21 @@ async fn reconcile_cleanup(s: &ContainerService, ctx: &Context) -> Result<Action
     }
     let (clients, _) = ctx.region(&ws).await.map_err(Error::Aws)?;
     let (name, log_group) = names(&owner(s, ctx));
+    // Scaling first, so the scaler does not fight the scale-down.
+    let resource = scaling::resource_id(&cluster, &name);
+    let scaled = scaling::observe(&clients.scaling, &resource)
+        .await
+        .map_err(Error::Aws)?;
+    for p in &scaled.policies {
+        scaling::delete_policy(&clients.scaling, &resource, &p.metric)
+            .await
+            .map_err(Error::Aws)?;
+    }
+    if scaled.target.is_some() {
+        scaling::deregister_target(&clients.scaling, &resource)
+            .await
+            .map_err(Error::Aws)?;
+    }
     ecs_service::delete(&clients.ecs, &cluster, &name)
         .await
         .map_err(Error::Aws)?;

@@ -2,5 +2,6 @@
 //! compared canonically with the running one (the controller is the next issue's work).
 
 pub mod controller;
+pub mod scaling;
 pub mod service;
 pub mod taskdef;

@@ -87,13 +87,28 @@ async fn fargate_service_rolls_to_a_new_image() {
     // Read back: the service in the stack's cluster, Fargate, zero-downtime deployment, the target group.
     let service_arn = st.service_arn.clone().unwrap();
     let cluster = service_arn.split('/').nth(1).unwrap().to_string();
-    let described = ecs
-        .describe_services()
-        .cluster(&cluster)
-        .services(&service_arn)
-        .send()
-        .await
-        .unwrap();
+    // Emulator gap: moto 5.2.5 does not keep deploymentConfiguration from CreateService (AWS
+    // always returns it), only from UpdateService. The operator sees it missing, corrects it as
+    // drift, and then it is there; wait for that instead of racing it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let described = loop {
+        let d = ecs
+            .describe_services()
+            .cluster(&cluster)
+            .services(&service_arn)
+            .send()
+            .await
+            .unwrap();
+        if d.services()[0].deployment_configuration().is_some() {
+            break d;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no deployment configuration:\n{}",
+            op.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
     let svc = &described.services()[0];
     assert_eq!(svc.launch_type().map(|l| l.as_str()), Some("FARGATE"));
     let dc = svc.deployment_configuration().unwrap();
