@@ -1,7 +1,9 @@
 //! ContainerService end to end: reference architecture 2's backend (Fargate, 0.5 vCPU / 2 GB)
 //! behind its target group in the stack's cluster; changing the image tag registers a new revision,
 //! the service moves to it and status follows; deletion removes the service, its revisions and its
-//! log group. The emulator runs no tasks: MOTO_ECS_SERVICE_RUNNING makes it report 2 running.
+//! log group. Autoscaling (2..8 tasks on 60% CPU and memory) is set up, never fought over the
+//! desired count, narrowed, and removed. The emulator runs no tasks: MOTO_ECS_SERVICE_RUNNING makes
+//! it report 2 running.
 
 use std::time::Duration;
 
@@ -14,12 +16,19 @@ use crate::harness::moto::Moto;
 use crate::harness::operator::Operator;
 
 fn backend(tag: &str) -> serde_json::Value {
+    backend_scaled(
+        tag,
+        serde_json::json!({"minCapacity": 2, "maxCapacity": 8, "targetCpuPercent": 60, "targetMemoryPercent": 60}),
+    )
+}
+
+fn backend_scaled(tag: &str, autoscaling: serde_json::Value) -> serde_json::Value {
     serde_json::json!({"apiVersion": "webstack.io/v1alpha1", "kind": "ContainerService", "metadata": {"name": "backend"},
         "spec": {"stackRef": {"name": "webapp"}, "cpu": "512", "memory": "2048", "desiredCount": 2,
                  "containers": [{"name": "flask", "image": format!("docker.io/webapp/backend:{tag}"),
                                  "portMappings": [{"containerPort": 5000}], "env": {"FLASK_ENV": "production"}}],
                  "loadBalancer": {"targetGroupRef": {"name": "backend"}, "containerName": "flask", "containerPort": 5000},
-                 "logs": {"retentionDays": 14}}})
+                 "logs": {"retentionDays": 14}, "autoscaling": autoscaling}})
 }
 
 async fn until(
@@ -154,8 +163,110 @@ async fn fargate_service_rolls_to_a_new_image() {
         .len();
     assert_eq!(revisions, 1, "an unchanged spec never registers a revision");
 
+    // Autoscaling: the scalable target and both target-tracking policies.
+    let scaling = aws_sdk_applicationautoscaling::Client::new(&config);
+    let resource = format!("service/{cluster}/{}", service_arn.rsplit('/').next().unwrap());
+    let ns_ecs = aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs;
+    let targets = scaling
+        .describe_scalable_targets()
+        .service_namespace(ns_ecs.clone())
+        .resource_ids(&resource)
+        .send()
+        .await
+        .unwrap();
+    let bounds: Vec<_> = targets
+        .scalable_targets()
+        .iter()
+        .map(|t| (t.min_capacity(), t.max_capacity()))
+        .collect();
+    assert_eq!(bounds, [(2, 8)]);
+    let policies =
+        |out: aws_sdk_applicationautoscaling::operation::describe_scaling_policies::DescribeScalingPoliciesOutput| {
+            let mut got: Vec<(String, f64)> = out
+                .scaling_policies()
+                .iter()
+                .filter_map(|p| {
+                    let c = p.target_tracking_scaling_policy_configuration()?;
+                    Some((
+                        c.predefined_metric_specification()?
+                            .predefined_metric_type()
+                            .as_str()
+                            .to_string(),
+                        c.target_value(),
+                    ))
+                })
+                .collect();
+            got.sort_by(|a, b| a.0.cmp(&b.0));
+            got
+        };
+    let got = policies(
+        scaling
+            .describe_scaling_policies()
+            .service_namespace(ns_ecs.clone())
+            .resource_id(&resource)
+            .send()
+            .await
+            .unwrap(),
+    );
+    let both = [
+        ("ECSServiceAverageCPUUtilization".to_string(), 60.0),
+        ("ECSServiceAverageMemoryUtilization".to_string(), 60.0),
+    ];
+    assert_eq!(got, both);
+    // The scaler moves the desired count (done by hand here): the operator leaves it alone.
+    ecs.update_service()
+        .cluster(&cluster)
+        .service(&service_arn)
+        .desired_count(5)
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let described = ecs
+        .describe_services()
+        .cluster(&cluster)
+        .services(&service_arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        described.services()[0].desired_count(),
+        5,
+        "the scaler's count is never reset"
+    );
+    // Dropping a metric removes its policy.
+    let cpu_only = serde_json::json!({"minCapacity": 2, "maxCapacity": 8, "targetCpuPercent": 60});
+    api.patch(
+        "backend",
+        &ssa,
+        &Patch::Apply(backend_scaled("1.8.0", cpu_only.clone())),
+    )
+    .await
+    .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let got = policies(
+            scaling
+                .describe_scaling_policies()
+                .service_namespace(ns_ecs.clone())
+                .resource_id(&resource)
+                .send()
+                .await
+                .unwrap(),
+        );
+        if got == both[..1] {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "memory policy not removed: {got:?}\n{}",
+            op.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
     // A new image tag: a new revision, the service moves to it, status follows.
-    api.patch("backend", &ssa, &Patch::Apply(backend("1.9.0")))
+    api.patch("backend", &ssa, &Patch::Apply(backend_scaled("1.9.0", cpu_only)))
         .await
         .unwrap();
     let s = until(&api, &op, "the new revision", |s| {
@@ -226,4 +337,12 @@ async fn fargate_service_rolls_to_a_new_image() {
         .await
         .unwrap();
     assert!(groups.log_groups().is_empty(), "log group deleted");
+    let targets = scaling
+        .describe_scalable_targets()
+        .service_namespace(ns_ecs)
+        .resource_ids(&resource)
+        .send()
+        .await
+        .unwrap();
+    assert!(targets.scalable_targets().is_empty(), "autoscaling removed");
 }
