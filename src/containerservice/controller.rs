@@ -335,7 +335,16 @@ async fn converge(
         Some(x) => Some(x.task_definition.clone()),
         None => ecs_service::revisions(&clients.ecs, &task.family).await?.pop(),
     };
+    // Revisions are immutable: when status says that at this generation the service already runs
+    // the revision rendered from it, that revision is `task` and need not be read again (this keeps
+    // a steady-state reconcile at 4 reads).
+    let recorded = s
+        .status
+        .as_ref()
+        .filter(|st| st.observed_generation == s.metadata.generation && is_ready(&st.conditions))
+        .and_then(|st| st.task_definition_arn.as_deref());
     let running = match &current_arn {
+        Some(arn) if Some(arn.as_str()) == recorded => Some(task.clone()),
         Some(arn) => Some(ecs::describe_task_definition(&clients.ecs, arn).await?),
         None => None,
     };
