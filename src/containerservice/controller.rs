@@ -27,7 +27,7 @@ use crate::aws::{AwsError, Clients, RetryClass, ecs, ecs_service, logs, scaling}
 use crate::conditions::{Health, conditions, is_ready};
 use crate::context::Context;
 use crate::kubeutil;
-use crate::ownership::Owner;
+use crate::ownership::{CLUSTER, COMPONENT, MANAGED_BY, OWNER, Owner, UID};
 
 pub const FINALIZER: &str = "webstack.io/finalizer";
 const SHORT: Duration = Duration::from_secs(10);
@@ -427,22 +427,7 @@ async fn converge(
         }),
         ..ContainerServiceStatus::default()
     };
-    let health = match state.as_str() {
-        "FAILED" => Health::Stalled {
-            reason: "RolloutFailed",
-            message: reason,
-        },
-        "COMPLETED" if service.running_count == service.desired_count => Health::Ready {
-            message: format!("{} of {} tasks running", service.running_count, service.desired_count),
-        },
-        _ => Health::Progressing {
-            reason: "Provisioning",
-            message: format!(
-                "rollout {state}: {} of {} tasks running",
-                service.running_count, service.desired_count
-            ),
-        },
-    };
+    let health = rollout_health(&state, &reason, service.running_count, service.desired_count);
     let requeue = if matches!(health, Health::Ready { .. }) {
         ctx.resync
     } else {
@@ -453,6 +438,24 @@ async fn converge(
         tracing::warn!(error = %crate::manager::report(&e), "status write failed");
     }
     Ok(Action::requeue(requeue))
+}
+
+/// Ready only when the primary deployment's rollout is COMPLETED and every desired task runs; a
+/// FAILED rollout needs a person (a bad image, a crashing container): ECS's reason is the message.
+fn rollout_health(state: &str, reason: &str, running: i32, desired: i32) -> Health {
+    match state {
+        "FAILED" => Health::Stalled {
+            reason: "RolloutFailed",
+            message: reason.to_string(),
+        },
+        "COMPLETED" if running == desired => Health::Ready {
+            message: format!("{running} of {desired} tasks running"),
+        },
+        _ => Health::Progressing {
+            reason: "Provisioning",
+            message: format!("rollout {state}: {running} of {desired} tasks running"),
+        },
+    }
 }
 
 /// Keeps the last [`KEEP_REVISIONS`] revisions of the family (never the one in use).
@@ -489,11 +492,21 @@ async fn reconcile_cleanup(s: &ContainerService, ctx: &Context) -> Result<Action
     let (Some(ws), Some(cluster)) = (ws.clone(), ws.and_then(|w| w.status).and_then(|st| st.cluster_arn)) else {
         return Ok(Action::await_change());
     };
-    if s.spec.deletion_policy == DeletionPolicy::Retain {
-        return Ok(Action::await_change());
-    }
     let (clients, _) = ctx.region(&ws).await.map_err(Error::Aws)?;
     let (name, log_group) = names(&owner(s, ctx));
+    if s.spec.deletion_policy == DeletionPolicy::Retain {
+        // Keep everything; the service stops being ours.
+        if let Some(service) = ecs_service::describe(&clients.ecs, &cluster, &name)
+            .await
+            .map_err(Error::Aws)?
+        {
+            let keys = [MANAGED_BY, CLUSTER, OWNER, UID, COMPONENT];
+            ecs::untag(&clients.ecs, &service.arn, &keys)
+                .await
+                .map_err(Error::Aws)?;
+        }
+        return Ok(Action::await_change());
+    }
     // Scaling first, so the scaler does not fight the scale-down.
     let resource = scaling::resource_id(&cluster, &name);
     let scaled = scaling::observe(&clients.scaling, &resource)
@@ -518,4 +531,32 @@ async fn reconcile_cleanup(s: &ContainerService, ctx: &Context) -> Result<Action
     logs::delete(&clients.logs, &log_group).await.map_err(Error::Aws)?;
     kubeutil::publish(&ctx.recorder, s, EventType::Normal, "Deleting", "DeleteService", &name).await;
     Ok(Action::await_change())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rollout_decides_readiness() {
+        let cases = [
+            ("COMPLETED", 2, 2, "Ready"),
+            ("COMPLETED", 1, 2, "Progressing"),
+            ("IN_PROGRESS", 2, 2, "Progressing"),
+            ("", 0, 2, "Progressing"),
+            ("FAILED", 0, 2, "Stalled"),
+        ];
+        for (state, running, desired, want) in cases {
+            let got = match rollout_health(state, "tasks failed to start", running, desired) {
+                Health::Ready { .. } => "Ready",
+                Health::Progressing { .. } => "Progressing",
+                Health::Stalled { reason, message, .. } => {
+                    assert_eq!((reason, message.as_str()), ("RolloutFailed", "tasks failed to start"));
+                    "Stalled"
+                }
+                Health::Paused { .. } => "Paused",
+            };
+            assert_eq!(got, want, "{state} {running}/{desired}");
+        }
+    }
 }
