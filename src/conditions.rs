@@ -61,6 +61,33 @@ pub fn conditions(previous: &[Condition], health: &Health, generation: Option<i6
         .collect()
 }
 
+impl Health {
+    /// The health an AWS error leaves a resource in: transient and throttled errors are retried,
+    /// permission and validation errors need a person. The message carries code and request id.
+    pub fn from_aws(e: &crate::aws::AwsError) -> Health {
+        use crate::aws::RetryClass;
+        let message = e.to_string();
+        match e.class {
+            RetryClass::Transient => Health::Progressing {
+                reason: "AwsError",
+                message,
+            },
+            RetryClass::Throttled => Health::Progressing {
+                reason: "Throttled",
+                message,
+            },
+            RetryClass::AccessDenied => Health::Stalled {
+                reason: "AccessDenied",
+                message: format!("{message}; grant this permission to the operator's IAM role"),
+            },
+            RetryClass::Terminal => Health::Stalled {
+                reason: "AwsError",
+                message: format!("{message}; change the spec or the account accordingly"),
+            },
+        }
+    }
+}
+
 /// Whether `Ready` is `True` in `conditions`.
 pub fn is_ready(conditions: &[Condition]) -> bool {
     conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True")
@@ -132,6 +159,41 @@ mod tests {
                     .all(|c| c.observed_generation == Some(3) && c.last_transition_time == now)
             );
             assert_eq!(get(&cs, "Ready").reason, reason);
+        }
+    }
+
+    #[test]
+    fn aws_errors_map_to_health_with_code_request_id_and_advice() {
+        use crate::aws::{AwsError, RetryClass};
+        let err = |class| AwsError {
+            operation: "CreateVpc",
+            code: "Code".into(),
+            message: "msg".into(),
+            request_id: "req-1".into(),
+            class,
+        };
+        let cases = [
+            (RetryClass::Transient, "Reconciling", "AwsError", ""),
+            (RetryClass::Throttled, "Reconciling", "Throttled", ""),
+            (
+                RetryClass::AccessDenied,
+                "Stalled",
+                "AccessDenied",
+                "grant this permission",
+            ),
+            (RetryClass::Terminal, "Stalled", "AwsError", "change the spec"),
+        ];
+        for (class, kind, reason, advice) in cases {
+            let (k, r, m) = match Health::from_aws(&err(class)) {
+                Health::Progressing { reason, message } => ("Reconciling", reason, message),
+                Health::Stalled { reason, message } => ("Stalled", reason, message),
+                other => panic!("{other:?}"),
+            };
+            assert_eq!((k, r), (kind, reason), "{class:?}");
+            assert!(
+                m.contains("CreateVpc") && m.contains("Code") && m.contains("req-1") && m.contains(advice),
+                "{m}"
+            );
         }
     }
 

@@ -23,7 +23,7 @@ use crate::api::{
     ContainerService, ContainerServiceStatus, DeletionPolicy, LaunchType, NetworkMode, RolloutStatus, SubnetKind,
     TargetGroup, WebStack,
 };
-use crate::aws::{AwsError, Clients, RetryClass, ecs, ecs_service, logs, scaling};
+use crate::aws::{AwsError, Clients, ecs, ecs_service, logs, scaling};
 use crate::conditions::{Health, conditions, is_ready};
 use crate::context::Context;
 use crate::kubeutil;
@@ -127,28 +127,6 @@ async fn write_status(
     st.observed_generation = s.metadata.generation;
     st.conditions = conditions(&previous, &health, s.metadata.generation, &kubeutil::now());
     kubeutil::apply_status(&ctx.client, s, &st).await.map_err(Error::Kube)
-}
-
-fn aws_health(e: &AwsError) -> Health {
-    let message = e.to_string();
-    match e.class {
-        RetryClass::Transient => Health::Progressing {
-            reason: "AwsError",
-            message,
-        },
-        RetryClass::Throttled => Health::Progressing {
-            reason: "Throttled",
-            message,
-        },
-        RetryClass::AccessDenied => Health::Stalled {
-            reason: "AccessDenied",
-            message,
-        },
-        RetryClass::Terminal => Health::Stalled {
-            reason: "AwsError",
-            message,
-        },
-    }
 }
 
 /// Names derived from the owner: service, task family, log group.
@@ -310,7 +288,7 @@ async fn reconcile_apply(s: &ContainerService, ctx: &Context) -> Result<Action, 
     match converge(s, ctx, &clients, &desired, &task, &log_group, &tags).await {
         Ok(action) => Ok(action),
         Err(e) => {
-            write_status(s, ctx, previous, aws_health(&e)).await?;
+            write_status(s, ctx, previous, Health::from_aws(&e)).await?;
             Ok(Action::requeue(SHORT))
         }
     }

@@ -18,7 +18,7 @@ use kube::{Api, ResourceExt};
 
 use super::model::{Blocked, Step, plan, validate};
 use crate::api::{DeletionPolicy, ListenerRule, ListenerRuleStatus, TargetGroup, WebStack};
-use crate::aws::{AwsError, RetryClass, elbv2, rules};
+use crate::aws::{AwsError, elbv2, rules};
 use crate::conditions::{Health, conditions, is_ready};
 use crate::context::Context;
 use crate::kubeutil;
@@ -128,28 +128,6 @@ async fn write_status(
     kubeutil::apply_status(&ctx.client, r, &st).await.map_err(Error::Kube)
 }
 
-fn aws_health(e: &AwsError) -> Health {
-    let message = e.to_string();
-    match e.class {
-        RetryClass::Transient => Health::Progressing {
-            reason: "AwsError",
-            message,
-        },
-        RetryClass::Throttled => Health::Progressing {
-            reason: "Throttled",
-            message,
-        },
-        RetryClass::AccessDenied => Health::Stalled {
-            reason: "AccessDenied",
-            message,
-        },
-        RetryClass::Terminal => Health::Stalled {
-            reason: "AwsError",
-            message,
-        },
-    }
-}
-
 /// The stack and the ARN of the rule's listener, or why not.
 async fn listener(r: &ListenerRule, ctx: &Context) -> Result<Result<(WebStack, String), Health>, Error> {
     let stacks: Api<WebStack> = Api::namespaced(ctx.client.clone(), &r.namespace().unwrap_or_default());
@@ -242,7 +220,7 @@ async fn reconcile_apply(r: &ListenerRule, ctx: &Context) -> Result<Action, Erro
     let all = match rules::describe(&clients.elbv2, &listener_arn).await {
         Ok(all) => all,
         Err(e) => {
-            write_status(r, ctx, previous, aws_health(&e)).await?;
+            write_status(r, ctx, previous, Health::from_aws(&e)).await?;
             return Ok(Action::requeue(SHORT));
         }
     };
@@ -283,7 +261,7 @@ async fn reconcile_apply(r: &ListenerRule, ctx: &Context) -> Result<Action, Erro
             } else {
                 SHORT
             };
-            write_status(r, ctx, previous, aws_health(&e)).await?;
+            write_status(r, ctx, previous, Health::from_aws(&e)).await?;
             return Ok(Action::requeue(requeue));
         }
         let reason = if drift { "DriftCorrected" } else { "Provisioning" };

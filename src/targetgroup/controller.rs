@@ -16,7 +16,7 @@ use kube::{Api, ResourceExt};
 
 use super::model::{ObservedTargetGroup, Step, plan, validate};
 use crate::api::{ContainerService, DeletionPolicy, ListenerRule, TargetGroup, TargetGroupStatus, WebStack};
-use crate::aws::{AwsError, Clients, RetryClass, elbv2, target_groups};
+use crate::aws::{AwsError, Clients, elbv2, target_groups};
 use crate::conditions::{Health, conditions};
 use crate::context::Context;
 use crate::kubeutil;
@@ -132,28 +132,6 @@ async fn observe(
     Ok((current, replaced))
 }
 
-fn aws_health(e: &AwsError) -> Health {
-    let message = e.to_string();
-    match e.class {
-        RetryClass::Transient => Health::Progressing {
-            reason: "AwsError",
-            message,
-        },
-        RetryClass::Throttled => Health::Progressing {
-            reason: "Throttled",
-            message,
-        },
-        RetryClass::AccessDenied => Health::Stalled {
-            reason: "AccessDenied",
-            message,
-        },
-        RetryClass::Terminal => Health::Stalled {
-            reason: "AwsError",
-            message,
-        },
-    }
-}
-
 async fn reconcile_apply(tg: &TargetGroup, ctx: &Context) -> Result<Action, Error> {
     let previous = tg.status.clone().unwrap_or_default();
     let Some(ws) = stack(tg, ctx).await? else {
@@ -177,7 +155,7 @@ async fn reconcile_apply(tg: &TargetGroup, ctx: &Context) -> Result<Action, Erro
     let (current, replaced) = match observe(&clients, &desired.name, &previous).await {
         Ok(found) => found,
         Err(e) => {
-            write_status(tg, ctx, previous, aws_health(&e)).await?;
+            write_status(tg, ctx, previous, Health::from_aws(&e)).await?;
             return Ok(Action::requeue(SHORT));
         }
     };
@@ -235,7 +213,7 @@ async fn reconcile_apply(tg: &TargetGroup, ctx: &Context) -> Result<Action, Erro
             },
         };
         if let Err(e) = done {
-            write_status(tg, ctx, previous, aws_health(&e)).await?;
+            write_status(tg, ctx, previous, Health::from_aws(&e)).await?;
             return Ok(Action::requeue(SHORT));
         }
         let reason = if drift && !matches!(step, Step::Delete { .. }) {

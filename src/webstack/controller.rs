@@ -102,37 +102,12 @@ async fn reconcile(ws: Arc<WebStack>, ctx: Arc<Context>) -> Result<Action, Error
 
 /// Health for an AWS error: the message names the code, the request id and what to do.
 fn aws_health(e: &AwsError) -> (Health, Duration) {
-    let message = format!("{e}");
-    match e.class {
-        RetryClass::Transient => (
-            Health::Progressing {
-                reason: "AwsError",
-                message,
-            },
-            SHORT,
-        ),
-        RetryClass::Throttled => (
-            Health::Progressing {
-                reason: "Throttled",
-                message,
-            },
-            Duration::from_secs(30),
-        ),
-        RetryClass::AccessDenied => (
-            Health::Stalled {
-                reason: "AccessDenied",
-                message: format!("{message}; grant this permission to the operator's IAM role"),
-            },
-            Duration::from_secs(300),
-        ),
-        RetryClass::Terminal => (
-            Health::Stalled {
-                reason: "AwsError",
-                message: format!("{message}; change the spec or the account accordingly"),
-            },
-            Duration::from_secs(300),
-        ),
-    }
+    let requeue = match e.class {
+        RetryClass::Transient => SHORT,
+        RetryClass::Throttled => Duration::from_secs(30),
+        RetryClass::AccessDenied | RetryClass::Terminal => Duration::from_secs(300),
+    };
+    (Health::from_aws(e), requeue)
 }
 
 async fn reconcile_apply(ws: &WebStack, ctx: &Context) -> Result<Action, Error> {
