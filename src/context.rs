@@ -5,8 +5,11 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use kube::Client;
+use std::sync::Arc;
+
+use kube::runtime::controller::Action;
 use kube::runtime::events::Recorder;
+use kube::{Client, Resource, ResourceExt};
 use tokio::sync::Mutex;
 
 use crate::api::WebStack;
@@ -63,4 +66,26 @@ impl Context {
         regions.insert(region, (clients.clone(), zones.clone()));
         Ok((clients, zones))
     }
+}
+
+/// Why a reconcile failed, for every controller; it is retried after [`RETRY`].
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Kubernetes API call failed")]
+    Kube(#[source] kube::Error),
+    #[error("AWS call failed")]
+    Aws(#[source] AwsError),
+    #[error("{0}")]
+    Waiting(String),
+    #[error("finalizer")]
+    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+}
+
+/// How soon a failed reconcile runs again.
+pub const RETRY: Duration = Duration::from_secs(10);
+
+/// The error policy of every controller: log the error with its causes, retry soon.
+pub fn error_policy<K: Resource<DynamicType = ()>>(obj: Arc<K>, err: &Error, _ctx: Arc<Context>) -> Action {
+    tracing::info!(kind = %K::kind(&()), name = %obj.name_any(), error = %crate::manager::report(err), "retrying");
+    Action::requeue(RETRY)
 }

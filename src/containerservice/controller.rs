@@ -25,7 +25,7 @@ use crate::api::{
 };
 use crate::aws::{AwsError, Clients, ecs, ecs_service, logs, scaling};
 use crate::conditions::{Health, conditions, is_ready};
-use crate::context::Context;
+use crate::context::{Context, Error, error_policy};
 use crate::kubeutil;
 use crate::ownership::{CLUSTER, COMPONENT, MANAGED_BY, OWNER, Owner, UID};
 
@@ -33,16 +33,6 @@ pub const FINALIZER: &str = "webstack.io/finalizer";
 const SHORT: Duration = Duration::from_secs(10);
 /// Revisions kept registered per service.
 const KEEP_REVISIONS: usize = 5;
-
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("Kubernetes API call failed")]
-    Kube(#[source] kube::Error),
-    #[error("AWS call failed")]
-    Aws(#[source] AwsError),
-    #[error("finalizer")]
-    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
-}
 
 fn owner(s: &ContainerService, ctx: &Context) -> Owner {
     Owner {
@@ -98,11 +88,6 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>) {
             }
         })
         .await;
-}
-
-fn error_policy(s: Arc<ContainerService>, err: &Error, _ctx: Arc<Context>) -> Action {
-    tracing::info!(service = %s.name_any(), error = %crate::manager::report(err), "retrying");
-    Action::requeue(SHORT)
 }
 
 async fn reconcile(s: Arc<ContainerService>, ctx: Arc<Context>) -> Result<Action, Error> {

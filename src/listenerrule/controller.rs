@@ -18,24 +18,14 @@ use kube::{Api, ResourceExt};
 
 use super::model::{Blocked, Step, plan, validate};
 use crate::api::{DeletionPolicy, ListenerRule, ListenerRuleStatus, TargetGroup, WebStack};
-use crate::aws::{AwsError, elbv2, rules};
+use crate::aws::{elbv2, rules};
 use crate::conditions::{Health, conditions, is_ready};
-use crate::context::Context;
+use crate::context::{Context, Error, error_policy};
 use crate::kubeutil;
 use crate::ownership::{CLUSTER, COMPONENT, MANAGED_BY, OWNER, Owner, UID};
 
 pub const FINALIZER: &str = "webstack.io/finalizer";
 const SHORT: Duration = Duration::from_secs(10);
-
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("Kubernetes API call failed")]
-    Kube(#[source] kube::Error),
-    #[error("AWS call failed")]
-    Aws(#[source] AwsError),
-    #[error("finalizer")]
-    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
-}
 
 fn owner(r: &ListenerRule, ctx: &Context) -> Owner {
     Owner {
@@ -97,11 +87,6 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>) {
             }
         })
         .await;
-}
-
-fn error_policy(r: Arc<ListenerRule>, err: &Error, _ctx: Arc<Context>) -> Action {
-    tracing::info!(rule = %r.name_any(), error = %crate::manager::report(err), "retrying");
-    Action::requeue(SHORT)
 }
 
 async fn reconcile(r: Arc<ListenerRule>, ctx: Arc<Context>) -> Result<Action, Error> {

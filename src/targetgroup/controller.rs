@@ -18,24 +18,12 @@ use super::model::{ObservedTargetGroup, Step, plan, validate};
 use crate::api::{ContainerService, DeletionPolicy, ListenerRule, TargetGroup, TargetGroupStatus, WebStack};
 use crate::aws::{AwsError, Clients, elbv2, target_groups};
 use crate::conditions::{Health, conditions};
-use crate::context::Context;
+use crate::context::{Context, Error, error_policy};
 use crate::kubeutil;
 use crate::ownership::{CLUSTER, COMPONENT, MANAGED_BY, OWNER, Owner, Ownership, UID};
 
 pub const FINALIZER: &str = "webstack.io/finalizer";
 const SHORT: Duration = Duration::from_secs(10);
-
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("Kubernetes API call failed")]
-    Kube(#[source] kube::Error),
-    #[error("AWS call failed")]
-    Aws(#[source] AwsError),
-    #[error("{0}")]
-    Waiting(String),
-    #[error("finalizer")]
-    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
-}
 
 fn owner(tg: &TargetGroup, ctx: &Context) -> Owner {
     Owner {
@@ -77,11 +65,6 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>) {
             }
         })
         .await;
-}
-
-fn error_policy(tg: Arc<TargetGroup>, err: &Error, _ctx: Arc<Context>) -> Action {
-    tracing::info!(target_group = %tg.name_any(), error = %crate::manager::report(err), "retrying");
-    Action::requeue(SHORT)
 }
 
 async fn reconcile(tg: Arc<TargetGroup>, ctx: Arc<Context>) -> Result<Action, Error> {

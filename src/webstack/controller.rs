@@ -24,7 +24,7 @@ use super::status::status;
 use crate::api::{ContainerService, ListenerRule, StaticSite, TargetGroup, WebStack, WebStackStatus};
 use crate::aws::{AwsError, Clients, RetryClass, ec2, ecs, elbv2};
 use crate::conditions::{Health, conditions, is_ready};
-use crate::context::Context;
+use crate::context::{Context, Error, error_policy};
 use crate::kubeutil;
 use crate::ownership::{CLUSTER, COMPONENT, MANAGED_BY, OWNER, Owner, UID};
 
@@ -35,19 +35,6 @@ pub const PAUSED: &str = "webstack.io/paused";
 /// Adopt this existing load balancer (by ARN) instead of creating one.
 pub const EXTERNAL_ID: &str = "webstack.io/external-id";
 const SHORT: Duration = Duration::from_secs(10);
-
-/// Why a reconcile failed (it is retried by the error policy).
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("Kubernetes API call failed")]
-    Kube(#[source] kube::Error),
-    #[error("AWS call failed")]
-    Aws(#[source] AwsError),
-    #[error("{0}")]
-    Waiting(String),
-    #[error("finalizer")]
-    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
-}
 
 fn owner(ws: &WebStack, ctx: &Context) -> Owner {
     Owner {
@@ -81,11 +68,6 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>) {
             }
         })
         .await;
-}
-
-fn error_policy(ws: Arc<WebStack>, err: &Error, _ctx: Arc<Context>) -> Action {
-    tracing::info!(stack = %ws.name_any(), error = %crate::manager::report(err), "retrying");
-    Action::requeue(SHORT)
 }
 
 async fn reconcile(ws: Arc<WebStack>, ctx: Arc<Context>) -> Result<Action, Error> {
