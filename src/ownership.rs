@@ -17,6 +17,15 @@ pub const UID: &str = "webstack.io/uid";
 /// `webstack.io/component`: which part of its owner a resource is (`vpc`, `subnet/public/0`, ...).
 pub const COMPONENT: &str = "webstack.io/component";
 
+/// The tags whose removal releases a resource (`deletionPolicy: Retain`): every ownership tag.
+pub const OWNERSHIP_KEYS: [&str; 5] = [MANAGED_BY, CLUSTER, OWNER, UID, COMPONENT];
+
+/// A short stable hash (FNV-1a) for deriving names and priorities: no randomness, no dependency.
+pub fn stable_hash(s: &str) -> u32 {
+    s.bytes()
+        .fold(0x811c_9dc5, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
+}
+
 /// The custom resource that owns AWS resources, and the operator instance acting for it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Owner {

@@ -27,7 +27,7 @@ use crate::aws::{AwsError, Clients, ecs, ecs_service, logs, scaling};
 use crate::conditions::{Health, conditions, is_ready};
 use crate::context::{Context, Error, error_policy};
 use crate::kubeutil;
-use crate::ownership::{CLUSTER, COMPONENT, MANAGED_BY, OWNER, Owner, UID};
+use crate::ownership::{OWNERSHIP_KEYS, Owner};
 
 pub const FINALIZER: &str = "webstack.io/finalizer";
 const SHORT: Duration = Duration::from_secs(10);
@@ -463,7 +463,7 @@ async fn reconcile_cleanup(s: &ContainerService, ctx: &Context) -> Result<Action
             .await
             .map_err(Error::Aws)?
         {
-            let keys = [MANAGED_BY, CLUSTER, OWNER, UID, COMPONENT];
+            let keys = OWNERSHIP_KEYS;
             ecs::untag(&clients.ecs, &service.arn, &keys)
                 .await
                 .map_err(Error::Aws)?;

@@ -22,7 +22,7 @@ use crate::aws::{elbv2, rules};
 use crate::conditions::{Health, conditions, is_ready};
 use crate::context::{Context, Error, error_policy};
 use crate::kubeutil;
-use crate::ownership::{CLUSTER, COMPONENT, MANAGED_BY, OWNER, Owner, UID};
+use crate::ownership::{OWNERSHIP_KEYS, Owner, UID};
 
 pub const FINALIZER: &str = "webstack.io/finalizer";
 const SHORT: Duration = Duration::from_secs(10);
@@ -321,13 +321,9 @@ async fn reconcile_cleanup(r: &ListenerRule, ctx: &Context) -> Result<Action, Er
         .collect();
     for rule in ours {
         if r.spec.deletion_policy == DeletionPolicy::Retain {
-            elbv2::untag(
-                &clients.elbv2,
-                std::slice::from_ref(&rule.arn),
-                &[MANAGED_BY, CLUSTER, OWNER, UID, COMPONENT],
-            )
-            .await
-            .map_err(Error::Aws)?;
+            elbv2::untag(&clients.elbv2, std::slice::from_ref(&rule.arn), &OWNERSHIP_KEYS)
+                .await
+                .map_err(Error::Aws)?;
         } else {
             rules::delete(&clients.elbv2, &rule.arn).await.map_err(Error::Aws)?;
             kubeutil::publish(&ctx.recorder, r, EventType::Normal, "Deleting", "DeleteRule", &rule.arn).await;

@@ -157,18 +157,12 @@ pub struct ObservedRule {
     pub tags: TagMap,
 }
 
-/// FNV-1a.
-fn fnv(s: &str) -> u32 {
-    s.bytes()
-        .fold(0x811c_9dc5, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
-}
-
 /// A free priority, probed upward from a point derived from the uid, in 10000..=50000 (1..9999
 /// stays for people who pick priorities by hand). `None` when every one is taken.
 pub fn allocate(uid: &str, taken: &BTreeSet<i32>) -> Option<i32> {
     const LOW: i32 = 10_000;
     const SPAN: i32 = 40_001;
-    let start = (fnv(uid) % SPAN as u32) as i32;
+    let start = (crate::ownership::stable_hash(uid) % SPAN as u32) as i32;
     (0..SPAN).map(|i| LOW + (start + i) % SPAN).find(|p| !taken.contains(p))
 }
 

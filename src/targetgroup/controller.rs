@@ -20,7 +20,7 @@ use crate::aws::{AwsError, Clients, elbv2, target_groups};
 use crate::conditions::{Health, conditions};
 use crate::context::{Context, Error, error_policy};
 use crate::kubeutil;
-use crate::ownership::{CLUSTER, COMPONENT, MANAGED_BY, OWNER, Owner, Ownership, UID};
+use crate::ownership::{OWNERSHIP_KEYS, Owner, Ownership};
 
 pub const FINALIZER: &str = "webstack.io/finalizer";
 const SHORT: Duration = Duration::from_secs(10);
@@ -331,13 +331,9 @@ async fn delete_recorded(
         .filter(|g| owner.ownership(&g.tags) == Ownership::Ours)
     {
         if tg.spec.deletion_policy == DeletionPolicy::Retain {
-            elbv2::untag(
-                &clients.elbv2,
-                std::slice::from_ref(&group.arn),
-                &[MANAGED_BY, CLUSTER, OWNER, UID, COMPONENT],
-            )
-            .await
-            .map_err(Error::Aws)?;
+            elbv2::untag(&clients.elbv2, std::slice::from_ref(&group.arn), &OWNERSHIP_KEYS)
+                .await
+                .map_err(Error::Aws)?;
         } else {
             target_groups::delete(&clients.elbv2, &group.arn)
                 .await

@@ -57,12 +57,6 @@ fn protocol(p: HttpProtocol) -> &'static str {
     }
 }
 
-/// FNV-1a, for a short stable hash of the immutable fields (no randomness, no dependency).
-fn fnv(s: &str) -> u32 {
-    s.bytes()
-        .fold(0x811c_9dc5, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
-}
-
 /// Validates a spec against its stack's VPC. (The schema already checked ranges and enums.)
 pub fn validate(spec: &TargetGroupSpec, owner: &Owner, vpc_id: &str, stack_tags: &TagMap) -> DesiredTargetGroup {
     let s = &spec.settings;
@@ -71,7 +65,10 @@ pub fn validate(spec: &TargetGroupSpec, owner: &Owner, vpc_id: &str, stack_tags:
         TargetType::Instance => "instance",
     };
     let immutable = format!("{}/{}/{}/{}", protocol(s.protocol), s.port, target_type, vpc_id);
-    let name = owner.aws_name(&format!("tg{:04x}", fnv(&immutable) & 0xffff), 32);
+    let name = owner.aws_name(
+        &format!("tg{:04x}", crate::ownership::stable_hash(&immutable) & 0xffff),
+        32,
+    );
     let h = &s.health_check;
     let mut attributes = BTreeMap::from([
         (

@@ -26,7 +26,7 @@ use crate::aws::{AwsError, Clients, RetryClass, ec2, ecs, elbv2};
 use crate::conditions::{Health, conditions, is_ready};
 use crate::context::{Context, Error, error_policy};
 use crate::kubeutil;
-use crate::ownership::{CLUSTER, COMPONENT, MANAGED_BY, OWNER, Owner, UID};
+use crate::ownership::{OWNERSHIP_KEYS, Owner};
 
 /// The finalizer that holds a WebStack until its AWS resources are gone.
 pub const FINALIZER: &str = "webstack.io/finalizer";
@@ -367,7 +367,7 @@ fn settled(desired: &DesiredStack, observed: &ObservedStack, resync: Duration) -
 
 /// Removes the ownership tags from everything observed (`deletionPolicy: Retain`).
 async fn untag(clients: &Clients, o: &ObservedStack) -> Result<(), AwsError> {
-    let keys = [MANAGED_BY, CLUSTER, OWNER, UID, COMPONENT];
+    let keys = OWNERSHIP_KEYS;
     let mut ids: Vec<String> = o
         .subnets
         .iter()
