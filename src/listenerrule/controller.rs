@@ -3,12 +3,10 @@
 //! A TargetGroup or WebStack change requeues the rules that use it, through watches on the
 //! controller's own cache (no polling).
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use kube::api::ListParams;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
@@ -157,27 +155,6 @@ async fn listener(r: &ListenerRule, ctx: &Context) -> Result<Result<(WebStack, S
     }
 }
 
-/// Ready TargetGroups (name → ARN) and every TargetGroup name of the namespace.
-async fn target_groups(r: &ListenerRule, ctx: &Context) -> Result<(BTreeMap<String, String>, BTreeSet<String>), Error> {
-    let api: Api<TargetGroup> = Api::namespaced(ctx.client.clone(), &r.namespace().unwrap_or_default());
-    let list = api.list(&ListParams::default()).await.map_err(Error::Kube)?;
-    let existing = list
-        .items
-        .iter()
-        .filter(|t| t.metadata.deletion_timestamp.is_none())
-        .map(|t| t.name_any())
-        .collect();
-    let ready = list
-        .items
-        .iter()
-        .filter_map(|t| {
-            let st = t.status.as_ref()?;
-            is_ready(&st.conditions).then(|| Some((t.name_any(), st.arn.clone()?)))?
-        })
-        .collect();
-    Ok((ready, existing))
-}
-
 async fn reconcile_apply(r: &ListenerRule, ctx: &Context) -> Result<Action, Error> {
     let previous = r.status.clone().unwrap_or_default();
     let (ws, listener_arn) = match listener(r, ctx).await? {
@@ -192,7 +169,9 @@ async fn reconcile_apply(r: &ListenerRule, ctx: &Context) -> Result<Action, Erro
             }));
         }
     };
-    let (ready, existing) = target_groups(r, ctx).await?;
+    let (ready, existing) = crate::targetgroup::in_namespace(&ctx.client, &r.namespace().unwrap_or_default())
+        .await
+        .map_err(Error::Kube)?;
     let desired = match validate(&r.spec, &ready, &existing) {
         Ok(d) => d,
         Err(blocked) => return report_blocked(r, ctx, previous, blocked).await,

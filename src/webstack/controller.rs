@@ -110,18 +110,7 @@ async fn reconcile_apply(ws: &WebStack, ctx: &Context) -> Result<Action, Error> 
     let desired = match validate(&ws.spec, owner(ws, ctx), &zones, &target_groups) {
         Ok(d) => d,
         Err(invalid) => {
-            let message = format!("{invalid}; nothing was changed in AWS");
-            publish(ctx, ws, EventType::Warning, "InvalidSpec", "Validate", &message).await;
-            write_status(
-                ws,
-                ctx,
-                previous,
-                Health::Stalled {
-                    reason: "InvalidSpec",
-                    message,
-                },
-            )
-            .await?;
+            stall_invalid(ws, ctx, previous, &invalid).await?;
             return Ok(Action::await_change());
         }
     };
@@ -141,18 +130,7 @@ async fn reconcile_apply(ws: &WebStack, ctx: &Context) -> Result<Action, Error> 
         None => Ok(()),
     });
     if let Err(invalid) = checked {
-        let message = format!("{invalid}; nothing was changed in AWS");
-        publish(ctx, ws, EventType::Warning, "InvalidSpec", "Validate", &message).await;
-        write_status(
-            ws,
-            ctx,
-            previous,
-            Health::Stalled {
-                reason: "InvalidSpec",
-                message,
-            },
-        )
-        .await?;
+        stall_invalid(ws, ctx, previous, &invalid).await?;
         return Ok(Action::requeue(ctx.resync));
     }
     let steps = plan(&desired, &observed);
@@ -392,6 +370,27 @@ fn describe(steps: &[Step]) -> String {
     steps.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
 }
 
+/// A spec the operator cannot act on: Stalled/InvalidSpec naming the field, and a Warning Event.
+async fn stall_invalid(
+    ws: &WebStack,
+    ctx: &Context,
+    previous: WebStackStatus,
+    invalid: &super::desired::InvalidSpec,
+) -> Result<(), Error> {
+    let message = format!("{invalid}; nothing was changed in AWS");
+    publish(ctx, ws, EventType::Warning, "InvalidSpec", "Validate", &message).await;
+    write_status(
+        ws,
+        ctx,
+        previous,
+        Health::Stalled {
+            reason: "InvalidSpec",
+            message,
+        },
+    )
+    .await
+}
+
 async fn report_aws(ws: &WebStack, ctx: &Context, fields: WebStackStatus, e: &AwsError) -> Result<Action, Error> {
     let (health, requeue) = aws_health(e);
     if matches!(health, Health::Stalled { .. }) {
@@ -453,7 +452,7 @@ async fn publish(ctx: &Context, ws: &WebStack, type_: EventType, reason: &str, a
     kubeutil::publish(&ctx.recorder, ws, type_, reason, action, note).await;
 }
 
-/// ARNs of the named TargetGroups that are Ready.
+/// ARNs of the named TargetGroups that are Ready (no call when nothing is named).
 async fn ready_target_groups(
     ctx: &Context,
     ns: &str,
@@ -462,17 +461,10 @@ async fn ready_target_groups(
     if names.is_empty() {
         return Ok(BTreeMap::new());
     }
-    let api: Api<TargetGroup> = Api::namespaced(ctx.client.clone(), ns);
-    let list = api.list(&ListParams::default()).await.map_err(Error::Kube)?;
-    Ok(list
-        .items
-        .into_iter()
-        .filter(|tg| names.contains(&tg.name_any()))
-        .filter_map(|tg| {
-            let st = tg.status.as_ref()?;
-            is_ready(&st.conditions).then(|| Some((tg.name_any(), st.arn.clone()?)))?
-        })
-        .collect())
+    let (ready, _) = crate::targetgroup::in_namespace(&ctx.client, ns)
+        .await
+        .map_err(Error::Kube)?;
+    Ok(ready.into_iter().filter(|(name, _)| names.contains(name)).collect())
 }
 
 /// Resources of the other kinds that point at this stack.
