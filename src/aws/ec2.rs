@@ -6,7 +6,7 @@ use aws_sdk_ec2::types::{
     Filter, IpPermission, IpRange, ResourceType, RouteTable, Tag, TagSpecification, UserIdGroupPair,
 };
 
-use super::{AwsError, TagMap, classify};
+use super::{AwsError, TagMap, classify, done_if_gone};
 use crate::ownership::{COMPONENT, UID};
 use crate::webstack::desired::SgRole;
 use crate::webstack::observed::{
@@ -472,10 +472,7 @@ pub async fn delete(c: &Client, kind: DeleteKind, id: &str) -> Result<(), AwsErr
             .map(drop)
             .map_err(|e| classify("DeleteVpc", e)),
     };
-    match result {
-        Err(e) if e.is_not_found() => Ok(()),
-        other => other,
-    }
+    done_if_gone(result, &[])
 }
 
 /// What [`delete`] deletes.
@@ -490,33 +487,21 @@ pub enum DeleteKind {
 
 /// Removes a subnet association, tolerating one already gone.
 pub async fn disassociate_route_table(c: &Client, association_id: &str) -> Result<(), AwsError> {
-    match c.disassociate_route_table().association_id(association_id).send().await {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let e = classify("DisassociateRouteTable", e);
-            if e.is_not_found() { Ok(()) } else { Err(e) }
-        }
-    }
+    let result = c.disassociate_route_table().association_id(association_id).send().await;
+    done_if_gone(result.map(drop).map_err(|e| classify("DisassociateRouteTable", e)), &[])
 }
 
 pub async fn detach_internet_gateway(c: &Client, igw: &str, vpc: &str) -> Result<(), AwsError> {
-    match c
+    let result = c
         .detach_internet_gateway()
         .internet_gateway_id(igw)
         .vpc_id(vpc)
         .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let e = classify("DetachInternetGateway", e);
-            if e.is_not_found() || e.code == "Gateway.NotAttached" {
-                Ok(())
-            } else {
-                Err(e)
-            }
-        }
-    }
+        .await;
+    done_if_gone(
+        result.map(drop).map_err(|e| classify("DetachInternetGateway", e)),
+        &["Gateway.NotAttached"],
+    )
 }
 
 /// Adds or overwrites tags.

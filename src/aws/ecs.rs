@@ -8,7 +8,7 @@ use aws_sdk_ecs::types::{
     PortMapping, RepositoryCredentials, Secret, Tag, TransportProtocol,
 };
 
-use super::{AwsError, TagMap, classify};
+use super::{AwsError, TagMap, classify, done_if_gone};
 use crate::containerservice::taskdef::{ContainerDef, TaskDef};
 use crate::webstack::observed::ObservedCluster;
 
@@ -84,13 +84,15 @@ pub async fn set_container_insights(c: &Client, name: &str, enabled: bool) -> Re
 }
 
 pub async fn delete_cluster(c: &Client, name_or_arn: &str) -> Result<(), AwsError> {
-    match c.delete_cluster().cluster(name_or_arn).send().await {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let e = classify("DeleteCluster", e);
-            if e.is_not_found() { Ok(()) } else { Err(e) }
-        }
-    }
+    done_if_gone(
+        c.delete_cluster()
+            .cluster(name_or_arn)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| classify("DeleteCluster", e)),
+        &[],
+    )
 }
 
 /// Adds or overwrites tags.

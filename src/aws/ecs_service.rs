@@ -6,7 +6,7 @@ use aws_sdk_ecs::types::{
     LoadBalancer as EcsLoadBalancer, NetworkConfiguration, Tag, TaskDefinitionStatus,
 };
 
-use super::{AwsError, TagMap, classify};
+use super::{AwsError, TagMap, classify, done_if_gone};
 use crate::containerservice::service::{DesiredService, ObservedService};
 
 /// The service named `name` in `cluster`, if ECS knows it (an INACTIVE one reports `active: false`).
@@ -161,24 +161,17 @@ pub async fn delete(c: &Client, cluster: &str, name: &str) -> Result<(), AwsErro
         .desired_count(0)
         .send()
         .await;
-    match c
-        .delete_service()
-        .cluster(cluster)
-        .service(name)
-        .force(true)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let e = classify("DeleteService", e);
-            if e.is_not_found() || e.code == "ServiceNotActiveException" {
-                Ok(())
-            } else {
-                Err(e)
-            }
-        }
-    }
+    done_if_gone(
+        c.delete_service()
+            .cluster(cluster)
+            .service(name)
+            .force(true)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| classify("DeleteService", e)),
+        &["ServiceNotActiveException"],
+    )
 }
 
 /// Active revisions of a family, oldest first.

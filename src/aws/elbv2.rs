@@ -7,7 +7,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
     LoadBalancerSchemeEnum, ProtocolEnum, RedirectActionConfig, RedirectActionStatusCodeEnum, Tag, TargetGroupTuple,
 };
 
-use super::{AwsError, TagMap, classify};
+use super::{AwsError, TagMap, classify, done_if_gone};
 use crate::webstack::desired::{DesiredListener, ListenerAction};
 use crate::webstack::observed::{ObservedListener, ObservedLoadBalancer};
 
@@ -174,13 +174,15 @@ pub async fn set_security_groups(c: &Client, arn: &str, groups: &[String]) -> Re
 }
 
 pub async fn delete_load_balancer(c: &Client, arn: &str) -> Result<(), AwsError> {
-    match c.delete_load_balancer().load_balancer_arn(arn).send().await {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let e = classify("DeleteLoadBalancer", e);
-            if e.is_not_found() { Ok(()) } else { Err(e) }
-        }
-    }
+    done_if_gone(
+        c.delete_load_balancer()
+            .load_balancer_arn(arn)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| classify("DeleteLoadBalancer", e)),
+        &[],
+    )
 }
 
 /// The listeners of a load balancer.
@@ -354,13 +356,15 @@ pub async fn modify_listener(c: &Client, arn: &str, l: &DesiredListener) -> Resu
 }
 
 pub async fn delete_listener(c: &Client, arn: &str) -> Result<(), AwsError> {
-    match c.delete_listener().listener_arn(arn).send().await {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let e = classify("DeleteListener", e);
-            if e.is_not_found() { Ok(()) } else { Err(e) }
-        }
-    }
+    done_if_gone(
+        c.delete_listener()
+            .listener_arn(arn)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| classify("DeleteListener", e)),
+        &[],
+    )
 }
 
 /// Adds or overwrites tags.

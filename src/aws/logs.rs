@@ -2,7 +2,7 @@
 
 use aws_sdk_cloudwatchlogs::Client;
 
-use super::{AwsError, TagMap, classify};
+use super::{AwsError, TagMap, classify, done_if_gone};
 
 /// The group's retention in days, if the group exists (`Some(None)`: exists, kept forever).
 pub async fn retention(c: &Client, name: &str) -> Result<Option<Option<i32>>, AwsError> {
@@ -50,11 +50,13 @@ pub async fn set_retention(c: &Client, name: &str, days: i32) -> Result<(), AwsE
 }
 
 pub async fn delete(c: &Client, name: &str) -> Result<(), AwsError> {
-    match c.delete_log_group().log_group_name(name).send().await {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let e = classify("DeleteLogGroup", e);
-            if e.is_not_found() { Ok(()) } else { Err(e) }
-        }
-    }
+    done_if_gone(
+        c.delete_log_group()
+            .log_group_name(name)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| classify("DeleteLogGroup", e)),
+        &[],
+    )
 }

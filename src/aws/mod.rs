@@ -47,6 +47,14 @@ impl AwsError {
     }
 }
 
+/// Deletions tolerate what is already gone: `NotFound` errors, and those in `gone`, count as done.
+pub(crate) fn done_if_gone(result: Result<(), AwsError>, gone: &[&str]) -> Result<(), AwsError> {
+    match result {
+        Err(e) if e.is_not_found() || gone.contains(&e.code.as_str()) => Ok(()),
+        other => other,
+    }
+}
+
 /// Classifies an SDK error.
 pub fn classify<E, R>(operation: &'static str, err: SdkError<E, R>) -> AwsError
 where

@@ -7,7 +7,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
     QueryStringConditionConfig, QueryStringKeyValuePair, RuleCondition, RulePriorityPair, SourceIpConditionConfig, Tag,
 };
 
-use super::{AwsError, TagMap, classify, elbv2};
+use super::{AwsError, TagMap, classify, done_if_gone, elbv2};
 use crate::listenerrule::model::{Condition, ObservedRule};
 use crate::webstack::desired::ListenerAction;
 
@@ -188,11 +188,13 @@ pub async fn set_priority(c: &Client, arn: &str, priority: i32) -> Result<(), Aw
 }
 
 pub async fn delete(c: &Client, arn: &str) -> Result<(), AwsError> {
-    match c.delete_rule().rule_arn(arn).send().await {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let e = classify("DeleteRule", e);
-            if e.is_not_found() { Ok(()) } else { Err(e) }
-        }
-    }
+    done_if_gone(
+        c.delete_rule()
+            .rule_arn(arn)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| classify("DeleteRule", e)),
+        &[],
+    )
 }

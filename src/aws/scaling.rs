@@ -7,7 +7,7 @@ use aws_sdk_applicationautoscaling::types::{
     TargetTrackingScalingPolicyConfiguration,
 };
 
-use super::{AwsError, classify};
+use super::{AwsError, classify, done_if_gone};
 use crate::containerservice::scaling::{ObservedScaling, Policy};
 
 /// `service/<cluster name>/<service name>`.
@@ -101,44 +101,30 @@ pub async fn put_policy(c: &Client, resource: &str, p: &Policy) -> Result<(), Aw
 }
 
 pub async fn delete_policy(c: &Client, resource: &str, metric: &str) -> Result<(), AwsError> {
-    match c
-        .delete_scaling_policy()
-        .policy_name(policy_name(resource, metric))
-        .service_namespace(ServiceNamespace::Ecs)
-        .resource_id(resource)
-        .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let e = classify("DeleteScalingPolicy", e);
-            if e.is_not_found() || e.code == "ObjectNotFoundException" {
-                Ok(())
-            } else {
-                Err(e)
-            }
-        }
-    }
+    done_if_gone(
+        c.delete_scaling_policy()
+            .policy_name(policy_name(resource, metric))
+            .service_namespace(ServiceNamespace::Ecs)
+            .resource_id(resource)
+            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| classify("DeleteScalingPolicy", e)),
+        &[],
+    )
 }
 
 pub async fn deregister_target(c: &Client, resource: &str) -> Result<(), AwsError> {
-    match c
-        .deregister_scalable_target()
-        .service_namespace(ServiceNamespace::Ecs)
-        .resource_id(resource)
-        .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let e = classify("DeregisterScalableTarget", e);
-            if e.is_not_found() || e.code == "ObjectNotFoundException" {
-                Ok(())
-            } else {
-                Err(e)
-            }
-        }
-    }
+    done_if_gone(
+        c.deregister_scalable_target()
+            .service_namespace(ServiceNamespace::Ecs)
+            .resource_id(resource)
+            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| classify("DeregisterScalableTarget", e)),
+        &[],
+    )
 }

@@ -8,7 +8,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
     Matcher, ProtocolEnum, Tag, TargetGroup, TargetGroupAttribute, TargetTypeEnum,
 };
 
-use super::{AwsError, classify};
+use super::{AwsError, classify, done_if_gone};
 use crate::targetgroup::model::{DesiredTargetGroup, Health, ObservedTargetGroup};
 
 /// The group with this name, if any.
@@ -145,11 +145,13 @@ pub async fn set_attributes(c: &Client, arn: &str, attributes: &BTreeMap<String,
 
 /// Deletes a group, tolerating one already gone.
 pub async fn delete(c: &Client, arn: &str) -> Result<(), AwsError> {
-    match c.delete_target_group().target_group_arn(arn).send().await {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let e = classify("DeleteTargetGroup", e);
-            if e.is_not_found() { Ok(()) } else { Err(e) }
-        }
-    }
+    done_if_gone(
+        c.delete_target_group()
+            .target_group_arn(arn)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| classify("DeleteTargetGroup", e)),
+        &[],
+    )
 }
