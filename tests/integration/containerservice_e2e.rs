@@ -14,6 +14,7 @@ use webstack_operator::api::ContainerService;
 use crate::harness::kube::{client, install_crds, namespace};
 use crate::harness::moto::Moto;
 use crate::harness::operator::Operator;
+use crate::harness::wait::gone;
 
 fn backend(tag: &str) -> serde_json::Value {
     backend_scaled(
@@ -37,20 +38,7 @@ async fn until(
     what: &str,
     done: impl Fn(&ContainerService) -> bool,
 ) -> ContainerService {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
-    loop {
-        if let Some(s) = api.get_opt("backend").await.unwrap()
-            && done(&s)
-        {
-            return s;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}; operator log:\n{}",
-            op.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    crate::harness::wait::until(api, "backend", op, what, 90, done).await
 }
 
 fn ready(s: &ContainerService) -> bool {
@@ -299,15 +287,7 @@ async fn fargate_service_rolls_to_a_new_image() {
 
     // Delete: service, revisions and log group go.
     api.delete("backend", &DeleteParams::default()).await.unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
-    while api.get_opt("backend").await.unwrap().is_some() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not deleted; operator log:\n{}",
-            op.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    gone(&api, "backend", &op, 90).await;
     let described = ecs
         .describe_services()
         .cluster(&cluster)

@@ -4,8 +4,6 @@
 //! never stolen; a rule deleted by hand comes back; deleting a TargetGroup a rule still forwards
 //! to waits, naming the rule.
 
-use std::time::Duration;
-
 use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::{Api, ResourceExt};
 use webstack_operator::api::{ListenerRule, TargetGroup, WebStack};
@@ -15,27 +13,7 @@ use crate::harness::kube::{client, install_crds, namespace};
 use crate::harness::moto::Moto;
 use crate::harness::operator::Operator;
 use crate::harness::repo_root;
-
-async fn until<K, F>(api: &Api<K>, name: &str, op: &Operator, what: &str, done: F) -> K
-where
-    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-    F: Fn(&K) -> bool,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
-    loop {
-        if let Some(obj) = api.get_opt(name).await.unwrap()
-            && done(&obj)
-        {
-            return obj;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}; operator log:\n{}",
-            op.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-}
+use crate::harness::wait::{gone, until};
 
 fn condition<'a>(
     cs: &'a [k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
@@ -71,8 +49,8 @@ async fn host_routing_priorities_drift_and_deletion() {
             .as_ref()
             .is_some_and(|s| condition(&s.conditions, "Ready").is_some())
     };
-    let front = until(&rules, "frontend-host", &op, "frontend rule Ready", ready).await;
-    until(&rules, "backend-host", &op, "backend rule Ready", ready).await;
+    let front = until(&rules, "frontend-host", &op, "frontend rule Ready", 90, ready).await;
+    until(&rules, "backend-host", &op, "backend rule Ready", 90, ready).await;
     let ws = stacks.get("shop").await.unwrap();
     let listener = ws.status.as_ref().unwrap().load_balancer.as_ref().unwrap().listeners["http"].clone();
     let tg_arn = |name: &'static str| {
@@ -116,7 +94,7 @@ async fn host_routing_priorities_drift_and_deletion() {
         "spec": {"stackRef": {"name": "shop"}, "listener": "http", "conditions": {"pathPatterns": ["/docs/*"]},
                  "action": {"fixedResponse": {"statusCode": 200, "messageBody": "docs"}}}});
     rules.patch("docs", &ssa, &Patch::Apply(&auto)).await.unwrap();
-    let docs = until(&rules, "docs", &op, "docs Ready", ready).await;
+    let docs = until(&rules, "docs", &op, "docs Ready", 90, ready).await;
     let allocated = docs.status.as_ref().unwrap().priority.unwrap();
     assert!((10_000..=50_000).contains(&allocated), "{allocated}");
 
@@ -125,7 +103,7 @@ async fn host_routing_priorities_drift_and_deletion() {
         "spec": {"stackRef": {"name": "shop"}, "listener": "http", "priority": 10, "conditions": {"pathPatterns": ["/steal"]},
                  "action": {"fixedResponse": {"statusCode": 200}}}});
     rules.patch("thief", &ssa, &Patch::Apply(&thief)).await.unwrap();
-    let stalled = until(&rules, "thief", &op, "thief Stalled", |r| {
+    let stalled = until(&rules, "thief", &op, "thief Stalled", 90, |r| {
         r.status
             .as_ref()
             .is_some_and(|s| condition(&s.conditions, "Stalled").is_some())
@@ -145,7 +123,7 @@ async fn host_routing_priorities_drift_and_deletion() {
     // A rule deleted by hand is restored by the next re-check.
     let front_arn = front.status.as_ref().unwrap().arn.clone().unwrap();
     elb.delete_rule().rule_arn(&front_arn).send().await.unwrap();
-    let restored = until(&rules, "frontend-host", &op, "the rule restored", |r| {
+    let restored = until(&rules, "frontend-host", &op, "the rule restored", 90, |r| {
         r.status
             .as_ref()
             .is_some_and(|s| s.arn.as_deref().is_some_and(|a| a != front_arn))
@@ -155,7 +133,7 @@ async fn host_routing_priorities_drift_and_deletion() {
 
     // Deleting a TargetGroup a rule forwards to waits, naming the rule; deleting the rule frees it.
     groups.delete("backend", &DeleteParams::default()).await.unwrap();
-    until(&groups, "backend", &op, "the group to wait", |t| {
+    until(&groups, "backend", &op, "the group to wait", 90, |t| {
         t.status.as_ref().is_some_and(|s| {
             s.conditions
                 .iter()
@@ -164,15 +142,8 @@ async fn host_routing_priorities_drift_and_deletion() {
     })
     .await;
     rules.delete("backend-host", &DeleteParams::default()).await.unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
-    while groups.get_opt("backend").await.unwrap().is_some() || rules.get_opt("backend-host").await.unwrap().is_some() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not deleted; operator log:\n{}",
-            op.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    gone(&rules, "backend-host", &op, 90).await;
+    gone(&groups, "backend", &op, 90).await;
     let gone = elb.describe_target_groups().target_group_arns(&backend_tg).send().await;
     assert!(
         gone.is_err() || gone.unwrap().target_groups().is_empty(),
@@ -253,7 +224,10 @@ async fn netflux_path_routing_bad_input_and_reordering() {
         .unwrap();
 
     let cond = |r: &ListenerRule, t: &str| r.status.as_ref().and_then(|s| condition(&s.conditions, t).cloned());
-    let typo = until(&rules, "typo", &op, "typo Stalled", |r| cond(r, "Stalled").is_some()).await;
+    let typo = until(&rules, "typo", &op, "typo Stalled", 90, |r| {
+        cond(r, "Stalled").is_some()
+    })
+    .await;
     let c = cond(&typo, "Stalled").unwrap();
     assert_eq!(c.reason, "InvalidSpec");
     assert!(
@@ -262,7 +236,7 @@ async fn netflux_path_routing_bad_input_and_reordering() {
         c.message
     );
     // First it waits for the stack's listener, then for the missing group.
-    let waiting = until(&rules, "customers", &op, "customers waiting for its group", |r| {
+    let waiting = until(&rules, "customers", &op, "customers waiting for its group", 90, |r| {
         cond(r, "Reconciling").is_some_and(|c| c.message.contains("does not exist"))
     })
     .await;
@@ -279,11 +253,14 @@ async fn netflux_path_routing_bad_input_and_reordering() {
         .patch("customers", &ssa, &Patch::Apply(group("customers")))
         .await
         .unwrap();
-    let customers = until(&rules, "customers", &op, "customers Ready", |r| {
+    let customers = until(&rules, "customers", &op, "customers Ready", 90, |r| {
         cond(r, "Ready").is_some()
     })
     .await;
-    let movies = until(&rules, "movies", &op, "movies Ready", |r| cond(r, "Ready").is_some()).await;
+    let movies = until(&rules, "movies", &op, "movies Ready", 90, |r| {
+        cond(r, "Ready").is_some()
+    })
+    .await;
     assert_eq!(movies.status.as_ref().unwrap().priority, Some(500));
 
     // Read back through the SDK.
@@ -336,7 +313,7 @@ async fn netflux_path_routing_bad_input_and_reordering() {
     let mut moved_group = group("movies");
     moved_group["spec"]["port"] = serde_json::json!(8081);
     groups.patch("movies", &ssa, &Patch::Apply(&moved_group)).await.unwrap();
-    let replaced = until(&groups, "movies", &op, "movies replaced", |t| {
+    let replaced = until(&groups, "movies", &op, "movies replaced", 90, |t| {
         t.status
             .as_ref()
             .is_some_and(|s| s.arn.as_deref() != Some(old_movies.as_str()) && s.replaced_arns.is_empty())
@@ -356,7 +333,7 @@ async fn netflux_path_routing_bad_input_and_reordering() {
         old.is_err() || old.unwrap().target_groups().is_empty(),
         "the old group is deleted"
     );
-    let movies = until(&rules, "movies", &op, "movies Ready again", |r| {
+    let movies = until(&rules, "movies", &op, "movies Ready again", 90, |r| {
         cond(r, "Ready").is_some()
     })
     .await;
@@ -371,7 +348,7 @@ async fn netflux_path_routing_bad_input_and_reordering() {
         )
         .await
         .unwrap();
-    let moved = until(&rules, "movies", &op, "priority 450", |r| {
+    let moved = until(&rules, "movies", &op, "priority 450", 90, |r| {
         r.status.as_ref().is_some_and(|s| s.priority == Some(450))
     })
     .await;

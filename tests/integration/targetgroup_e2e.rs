@@ -3,8 +3,6 @@
 //! change creates a new group, the stack's listener is repointed, and only then is the old group
 //! deleted; deleting the group while the listener still forwards to it waits, naming the user.
 
-use std::time::Duration;
-
 use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::{Api, ResourceExt};
 use webstack_operator::api::{TargetGroup, WebStack};
@@ -12,6 +10,7 @@ use webstack_operator::api::{TargetGroup, WebStack};
 use crate::harness::kube::{client, install_crds, namespace};
 use crate::harness::moto::Moto;
 use crate::harness::operator::Operator;
+use crate::harness::wait::{gone, until};
 
 fn stack(forward: bool) -> serde_json::Value {
     let action = if forward {
@@ -33,27 +32,6 @@ fn group(port: i32, interval: i32) -> serde_json::Value {
                  "healthCheck": {"path": "/actuator/health", "healthyThreshold": 3, "unhealthyThreshold": 3,
                                  "timeoutSeconds": 5, "intervalSeconds": interval, "matcher": "200"}}
     })
-}
-
-async fn until<K, F>(api: &Api<K>, name: &str, op: &Operator, what: &str, done: F) -> K
-where
-    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-    F: Fn(&K) -> bool,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
-    loop {
-        if let Some(obj) = api.get_opt(name).await.unwrap()
-            && done(&obj)
-        {
-            return obj;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}; operator log:\n{}",
-            op.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
 }
 
 fn ready(conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition]) -> bool {
@@ -78,11 +56,11 @@ async fn target_group_lifecycle_with_its_stack() {
         .patch("movies", &ssa, &Patch::Apply(group(8080, 30)))
         .await
         .unwrap();
-    let tg = until(&groups, "movies", &op, "TargetGroup Ready", |t| {
+    let tg = until(&groups, "movies", &op, "TargetGroup Ready", 90, |t| {
         t.status.as_ref().is_some_and(|s| ready(&s.conditions))
     })
     .await;
-    let ws = until(&stacks, "netflux", &op, "WebStack Ready", |w| {
+    let ws = until(&stacks, "netflux", &op, "WebStack Ready", 90, |w| {
         w.status.as_ref().is_some_and(|s| ready(&s.conditions))
     })
     .await;
@@ -152,7 +130,7 @@ async fn target_group_lifecycle_with_its_stack() {
         .patch("movies", &ssa, &Patch::Apply(group(8080, 10)))
         .await
         .unwrap();
-    until(&groups, "movies", &op, "interval 10", |t| {
+    until(&groups, "movies", &op, "interval 10", 90, |t| {
         t.status
             .as_ref()
             .is_some_and(|s| s.observed_generation == Some(2) && ready(&s.conditions))
@@ -172,7 +150,7 @@ async fn target_group_lifecycle_with_its_stack() {
         .patch("movies", &ssa, &Patch::Apply(group(8081, 10)))
         .await
         .unwrap();
-    let tg = until(&groups, "movies", &op, "the replacement", |t| {
+    let tg = until(&groups, "movies", &op, "the replacement", 90, |t| {
         t.status
             .as_ref()
             .is_some_and(|s| s.arn.as_deref() != Some(arn.as_str()) && s.replaced_arns.is_empty())
@@ -198,7 +176,7 @@ async fn target_group_lifecycle_with_its_stack() {
 
     // Deleting the group while the stack's listener forwards to it waits, naming the user.
     groups.delete("movies", &DeleteParams::default()).await.unwrap();
-    let waiting = until(&groups, "movies", &op, "the deletion to wait", |t| {
+    let waiting = until(&groups, "movies", &op, "the deletion to wait", 90, |t| {
         t.status.as_ref().is_some_and(|s| {
             s.conditions
                 .iter()
@@ -221,30 +199,14 @@ async fn target_group_lifecycle_with_its_stack() {
         .patch("netflux", &ssa, &Patch::Apply(stack(false)))
         .await
         .unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
-    while groups.get_opt("movies").await.unwrap().is_some() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "TargetGroup not deleted; operator log:\n{}",
-            op.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-    let gone = elb.describe_target_groups().target_group_arns(&new_arn).send().await;
+    gone(&groups, "movies", &op, 90).await;
+    let deleted = elb.describe_target_groups().target_group_arns(&new_arn).send().await;
     assert!(
-        gone.is_err() || gone.unwrap().target_groups().is_empty(),
+        deleted.is_err() || deleted.unwrap().target_groups().is_empty(),
         "the group is deleted in AWS"
     );
 
     stacks.delete("netflux", &DeleteParams::default()).await.unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
-    while stacks.get_opt("netflux").await.unwrap().is_some() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "WebStack not deleted; operator log:\n{}",
-            op.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    gone(&stacks, "netflux", &op, 90).await;
     let _ = ws.uid();
 }

@@ -41,34 +41,12 @@ async fn wait_for(
     secs: u64,
     done: impl Fn(&WebStack) -> bool,
 ) -> WebStack {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        let ws = api.get("netflux").await.expect("get WebStack");
-        if done(&ws) {
-            return ws;
-        }
-        if tokio::time::Instant::now() > deadline {
-            panic!(
-                "timed out waiting for {what}; status: {:#?}\noperator log:\n{}",
-                ws.status,
-                op.log_tail()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    crate::harness::wait::until(api, "netflux", op, what, secs, done).await
 }
 
 /// Waits until the WebStack `netflux` is gone (its finalizer removed).
 async fn wait_gone(api: &Api<WebStack>, op: &Operator, secs: u64) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    while api.get_opt("netflux").await.unwrap().is_some() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "WebStack not deleted; operator log:\n{}",
-            op.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    crate::harness::wait::gone(api, "netflux", op, secs).await;
 }
 
 fn ready_at(ws: &WebStack, generation: i64) -> bool {

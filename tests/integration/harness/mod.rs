@@ -6,6 +6,7 @@
 pub mod kube;
 pub mod moto;
 pub mod operator;
+pub mod wait;
 
 use std::path::PathBuf;
 use std::process::Command;
