@@ -1,18 +1,23 @@
 //! The controller manager behind `webstack-operator run`: options, start-up checks (cluster reachable,
-//! CRDs installed and Established, an AWS region configured) and the controllers, which run until
-//! SIGINT/SIGTERM. Today: the WebStack, TargetGroup, ListenerRule and ContainerService controllers; the other kinds' join here.
+//! CRDs installed and Established, an AWS region configured) and one driver per kind, which run
+//! until SIGINT/SIGTERM: WebStack, TargetGroup, ListenerRule and ContainerService.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::runtime::events::{Recorder, Reporter};
 use kube::{Api, Client, ResourceExt};
 use thiserror::Error;
 
-use std::sync::Arc;
+use crate::api;
+use crate::containerservice::ContainerServiceReconciler;
+use crate::listenerrule::ListenerRuleReconciler;
+use crate::reconcile::{Context, driver};
+use crate::targetgroup::TargetGroupReconciler;
+use crate::webstack::WebStackReconciler;
 
-use kube::runtime::events::{Recorder, Reporter};
-
-use crate::{api, webstack};
+pub use crate::model::report;
 
 /// Options of `webstack-operator run`.
 #[derive(clap::Args, Debug, Clone)]
@@ -27,6 +32,9 @@ pub struct RunOptions {
     /// Watch only this namespace (default: all namespaces).
     #[arg(long, env = "WEBSTACK_NAMESPACE")]
     pub namespace: Option<String>,
+    /// How many objects of each kind are reconciled at once.
+    #[arg(long, env = "WEBSTACK_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
 }
 
 /// Errors that stop the manager.
@@ -48,18 +56,6 @@ pub enum ManagerError {
     NoRegion,
 }
 
-/// One line with an error and its chain of causes.
-pub fn report(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = err.to_string();
-    let mut cause = err.source();
-    while let Some(c) = cause {
-        out.push_str(": ");
-        out.push_str(&c.to_string());
-        cause = c.source();
-    }
-    out
-}
-
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`).
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -74,7 +70,11 @@ pub fn init_tracing() {
 pub async fn run(opts: RunOptions) -> Result<(), ManagerError> {
     let client = Client::try_default().await.map_err(ManagerError::KubeConfig)?;
     check_crds(&client).await?;
-    let aws = aws_config::load_from_env().await;
+    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(crate::aws::timeouts())
+        .retry_config(crate::aws::retries())
+        .load()
+        .await;
     let region = aws.region().ok_or(ManagerError::NoRegion)?.to_string();
     tracing::info!(cluster_id = %opts.cluster_id, %region, resync = ?opts.resync_period, namespace = ?opts.namespace, "webstack-operator started");
     let reporter = Reporter {
@@ -82,19 +82,19 @@ pub async fn run(opts: RunOptions) -> Result<(), ManagerError> {
         instance: std::env::var("POD_NAME").ok(),
     };
     let recorder = Recorder::new(client.clone(), reporter);
-    let ctx = Arc::new(crate::context::Context::new(
+    let ctx = Arc::new(Context::new(
         client,
         aws,
         opts.cluster_id.clone(),
         opts.resync_period,
         recorder,
     ));
-    let ns = opts.namespace.as_deref();
+    let (ns, n) = (opts.namespace, opts.concurrency);
     tokio::join!(
-        webstack::controller::run(ctx.clone(), ns),
-        crate::targetgroup::controller::run(ctx.clone(), ns),
-        crate::listenerrule::controller::run(ctx.clone(), ns),
-        crate::containerservice::controller::run(ctx, ns),
+        driver::run::<WebStackReconciler>(ctx.clone(), ns.clone(), n),
+        driver::run::<TargetGroupReconciler>(ctx.clone(), ns.clone(), n),
+        driver::run::<ListenerRuleReconciler>(ctx.clone(), ns.clone(), n),
+        driver::run::<ContainerServiceReconciler>(ctx, ns, n),
     );
     tracing::info!("shut down");
     Ok(())

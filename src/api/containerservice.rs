@@ -34,6 +34,9 @@ use super::common::{DeletionPolicy, LocalRef, StackRef, Tags};
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("!has(self.loadBalancer) || has(self.loadBalancer.targetGroupRef)")
     .message("loadBalancer.targetGroupRef is required").field_path(".loadBalancer"))]
+#[x_kube(validation = Rule::new("self.stackRef.name == oldSelf.stackRef.name")
+    .message("stackRef cannot change: the service runs in that stack's cluster; delete and re-create the ContainerService instead")
+    .field_path(".stackRef"))]
 pub struct ContainerServiceSpec {
     /// The WebStack that gives the cluster, the subnets and the services security group.
     pub stack_ref: StackRef,
@@ -442,6 +445,9 @@ pub struct ContainerServiceStatus {
     /// The primary deployment's rollout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout: Option<RolloutStatus>,
+    /// ARN of the cluster the service runs in (deletion finds the service through it even without the stack).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_arn: Option<String>,
 }
 
 /// Rollout of the primary deployment.

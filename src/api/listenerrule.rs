@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::common::{Action, DeletionPolicy, StackRef, Tags};
 
 /// A listener rule: conditions on a request, and what to do with it.
-#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[kube(
     group = "webstack.io",
     version = "v1alpha1",
@@ -29,6 +29,12 @@ use super::common::{Action, DeletionPolicy, StackRef, Tags};
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.stackRef.name == oldSelf.stackRef.name")
+    .message("stackRef cannot change: the rule lives on that stack's load balancer; delete and re-create the ListenerRule instead")
+    .field_path(".stackRef"))]
+#[x_kube(validation = Rule::new("self.listener == oldSelf.listener")
+    .message("listener cannot change: the rule lives on that listener; delete and re-create the ListenerRule instead")
+    .field_path(".listener"))]
 pub struct ListenerRuleSpec {
     /// The WebStack whose load balancer holds the listener.
     pub stack_ref: StackRef,
@@ -138,4 +144,7 @@ pub struct ListenerRuleStatus {
     /// The priority in use: the spec's, or the one the operator allocated and keeps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<i32>,
+    /// ARN of the listener the rule is on (deletion finds the rule through it even without the stack).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listener_arn: Option<String>,
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::common::{DeletionPolicy, HttpProtocol, StackRef, Tags};
 
 /// A target group of the stack's load balancer.
-#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[kube(
     group = "webstack.io",
     version = "v1alpha1",
@@ -29,6 +29,9 @@ use super::common::{DeletionPolicy, HttpProtocol, StackRef, Tags};
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.stackRef.name == oldSelf.stackRef.name")
+    .message("stackRef cannot change: the group lives in that stack's VPC; delete and re-create the TargetGroup instead")
+    .field_path(".stackRef"))]
 pub struct TargetGroupSpec {
     /// The WebStack whose VPC holds the target group.
     pub stack_ref: StackRef,

@@ -38,6 +38,9 @@ use super::targetgroup::TargetGroupSettings;
 #[x_kube(validation = Rule::new("has(self.region) == has(oldSelf.region) && (!has(self.region) || self.region == oldSelf.region)")
     .message("region cannot change: the stack's resources live in one region; create another WebStack instead")
     .field_path(".region"))]
+#[x_kube(validation = Rule::new("(has(self.cluster) && has(self.cluster.name) ? self.cluster.name : '') == (has(oldSelf.cluster) && has(oldSelf.cluster.name) ? oldSelf.cluster.name : '')")
+    .message("cluster.name cannot change: the stack's services run in that cluster; delete and re-create the WebStack instead")
+    .field_path(".cluster.name"))]
 pub struct WebStackSpec {
     /// AWS region of every resource of the stack. Default: the operator's region.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -7,10 +7,10 @@ use aws_sdk_ec2::types::{
 };
 
 use super::{AwsError, TagMap, classify, done_if_gone};
-use crate::ownership::{COMPONENT, UID};
-use crate::webstack::desired::SgRole;
-use crate::webstack::observed::{
-    ObservedGateway, ObservedRouteTable, ObservedSecurityGroup, ObservedSubnet, ObservedVpc, RawIngress,
+use crate::model::ownership::{COMPONENT, UID};
+use crate::model::stack::{
+    ObservedGateway, ObservedRouteTable, ObservedSecurityGroup, ObservedSubnet, ObservedVpc, RawIngress, SgRole,
+    StackKey,
 };
 
 /// What EC2 holds of one stack.
@@ -21,6 +21,9 @@ pub struct Ec2Observed {
     pub internet_gateway: Option<ObservedGateway>,
     pub route_tables: Vec<ObservedRouteTable>,
     pub security_groups: Vec<ObservedSecurityGroup>,
+    /// Further VPCs and gateways tagged with the stack's uid (see [`ObservedStack`]).
+    pub duplicate_vpcs: Vec<ObservedVpc>,
+    pub duplicate_gateways: Vec<ObservedGateway>,
 }
 
 fn by_uid(uid: &str) -> Filter {
@@ -58,32 +61,32 @@ pub async fn availability_zones(c: &Client) -> Result<Vec<String>, AwsError> {
     Ok(zones)
 }
 
-/// Observes the stack's EC2 resources. `adopted_vpc` is the VPC of `spec.network.vpcId`, which is
+/// Observes the stack's EC2 resources. An adopted VPC (`spec.network.vpcId`) and its subnets are
 /// read but never managed. A VPC the operator created is known from its subnets' `VpcId` when it
-/// has any (a VPC cannot be deleted while subnets remain), saving a DescribeVpcs per reconcile.
+/// has any (a VPC cannot be deleted while subnets remain), saving a DescribeVpcs per reconcile,
+/// and the gateway from the public route table's default route; `key.every_copy` (deletion) reads
+/// both by tag instead, so that every copy a retried create made is found.
 ///
-/// With `known_vpc` (the VPC in status) subnets are read by VPC rather than by tag, so one whose
+/// With `key.known_vpc` (the VPC in status) subnets are read by VPC rather than by tag, so one whose
 /// tags were removed by hand is still seen (with no component) and can be re-tagged.
-pub async fn observe(
-    c: &Client,
-    uid: &str,
-    adopted_vpc: Option<&str>,
-    adopted_subnets: &[String],
-    known_vpc: Option<&str>,
-) -> Result<Ec2Observed, AwsError> {
+pub async fn observe(c: &Client, key: &StackKey) -> Result<Ec2Observed, AwsError> {
+    let uid = key.owner.uid.as_str();
     let mut o = Ec2Observed::default();
-    if let Some(vpc) = adopted_vpc {
+    if let Some(vpc) = &key.adopted_vpc {
         // Adopted: read the named VPC and subnets (never managed), then the stack's own groups.
-        o.vpc = describe_vpc(c, Some(vpc), None).await?.map(|(id, cidr)| ObservedVpc {
-            id,
-            cidr,
-            managed: false,
-        });
-        o.subnets = describe_subnets(c, adopted_subnets).await?;
+        o.vpc = describe_vpcs(c, Some(vpc), None)
+            .await?
+            .into_iter()
+            .next()
+            .map(|mut v| {
+                v.managed = false;
+                v
+            });
+        o.subnets = describe_subnets(c, &key.adopted_subnets).await?;
         o.security_groups = security_groups(c, uid).await?;
         return Ok(o);
     }
-    let filter = match known_vpc {
+    let filter = match &key.known_vpc {
         Some(vpc) => Filter::builder().name("vpc-id").values(vpc).build(),
         None => by_uid(uid),
     };
@@ -100,18 +103,23 @@ pub async fn observe(
         }
         o.subnets.push(found);
     }
-    o.vpc = match o.subnets.first() {
-        Some(s) => Some(ObservedVpc {
-            id: s.vpc_id.clone(),
-            cidr: String::new(),
-            managed: true,
-        }),
-        None => describe_vpc(c, None, Some(uid)).await?.map(|(id, cidr)| ObservedVpc {
-            id,
-            cidr,
-            managed: true,
-        }),
-    };
+    let in_use = o.subnets.first().map(|s| s.vpc_id.clone());
+    match (&in_use, key.every_copy) {
+        (Some(id), false) => {
+            o.vpc = Some(ObservedVpc {
+                id: id.clone(),
+                cidr: String::new(),
+                managed: true,
+                tags: TagMap::new(),
+            })
+        }
+        _ => {
+            let preferred = in_use.as_ref().or(key.known_vpc.as_ref());
+            let (vpc, copies) = pick(describe_vpcs(c, None, Some(uid)).await?, |v| Some(&v.id) == preferred);
+            o.vpc = vpc;
+            o.duplicate_vpcs = copies;
+        }
+    }
     let tables = c
         .describe_route_tables()
         .filters(by_uid(uid))
@@ -119,9 +127,36 @@ pub async fn observe(
         .await
         .map_err(|e| classify("DescribeRouteTables", e))?;
     o.route_tables = tables.route_tables().iter().filter_map(route_table).collect();
-    o.internet_gateway = internet_gateway(c, uid, &o.route_tables, o.vpc.as_ref()).await?;
+    let routed = o.route_tables.iter().find_map(|t| t.default_route.clone());
+    match (routed, &o.vpc, key.every_copy) {
+        (Some(route), Some(vpc), false) => {
+            o.internet_gateway = Some(ObservedGateway {
+                id: route,
+                attached_vpc: Some(vpc.id.clone()),
+                tags: TagMap::new(),
+            })
+        }
+        _ => {
+            let vpc = o.vpc.as_ref().map(|v| v.id.clone());
+            let (igw, copies) = pick(internet_gateways(c, uid).await?, |g| {
+                vpc.is_some() && g.attached_vpc == vpc
+            });
+            o.internet_gateway = igw;
+            o.duplicate_gateways = copies;
+        }
+    }
     o.security_groups = security_groups(c, uid).await?;
     Ok(o)
+}
+
+/// The one to use of several copies (the first that is `preferred`, else the first by id) and the rest.
+fn pick<T>(mut all: Vec<T>, preferred: impl Fn(&T) -> bool) -> (Option<T>, Vec<T>) {
+    if all.is_empty() {
+        return (None, all);
+    }
+    let at = all.iter().position(preferred).unwrap_or(0);
+    let chosen = all.remove(at);
+    (Some(chosen), all)
 }
 
 /// The stack's security groups (by uid tag) with their ingress and tags.
@@ -173,42 +208,38 @@ async fn security_groups(c: &Client, uid: &str) -> Result<Vec<ObservedSecurityGr
     Ok(found)
 }
 
-/// The gateway, from the public route table's default route when it is active (steady state: no
-/// extra call), else by tag.
-async fn internet_gateway(
-    c: &Client,
-    uid: &str,
-    tables: &[ObservedRouteTable],
-    vpc: Option<&ObservedVpc>,
-) -> Result<Option<ObservedGateway>, AwsError> {
-    if let (Some(route), Some(vpc)) = (tables.iter().find_map(|t| t.default_route.as_ref()), vpc) {
-        return Ok(Some(ObservedGateway {
-            id: route.clone(),
-            attached_vpc: Some(vpc.id.clone()),
-        }));
-    }
+/// The internet gateways tagged with the stack's uid, sorted by id.
+async fn internet_gateways(c: &Client, uid: &str) -> Result<Vec<ObservedGateway>, AwsError> {
     let out = c
         .describe_internet_gateways()
         .filters(by_uid(uid))
         .send()
         .await
         .map_err(|e| classify("DescribeInternetGateways", e))?;
-    Ok(out.internet_gateways().first().and_then(|g| {
-        Some(ObservedGateway {
-            id: g.internet_gateway_id()?.to_string(),
-            attached_vpc: g
-                .attachments()
-                .iter()
-                .find(|a| {
-                    a.state()
-                        .is_some_and(|s| s.as_str() == "available" || s.as_str() == "attached")
-                })
-                .and_then(|a| a.vpc_id().map(String::from)),
+    let mut found: Vec<ObservedGateway> = out
+        .internet_gateways()
+        .iter()
+        .filter_map(|g| {
+            Some(ObservedGateway {
+                id: g.internet_gateway_id()?.to_string(),
+                attached_vpc: g
+                    .attachments()
+                    .iter()
+                    .find(|a| {
+                        a.state()
+                            .is_some_and(|s| s.as_str() == "available" || s.as_str() == "attached")
+                    })
+                    .and_then(|a| a.vpc_id().map(String::from)),
+                tags: tag_map(g.tags()),
+            })
         })
-    }))
+        .collect();
+    found.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(found)
 }
 
-async fn describe_vpc(c: &Client, id: Option<&str>, uid: Option<&str>) -> Result<Option<(String, String)>, AwsError> {
+/// VPCs by id or by uid tag, sorted by id (an unknown id is none).
+async fn describe_vpcs(c: &Client, id: Option<&str>, uid: Option<&str>) -> Result<Vec<ObservedVpc>, AwsError> {
     let mut req = c.describe_vpcs();
     if let Some(id) = id {
         req = req.vpc_ids(id);
@@ -217,11 +248,23 @@ async fn describe_vpc(c: &Client, id: Option<&str>, uid: Option<&str>) -> Result
         req = req.filters(by_uid(uid));
     }
     match req.send().await.map_err(|e| classify("DescribeVpcs", e)) {
-        Ok(out) => Ok(out
-            .vpcs()
-            .first()
-            .and_then(|v| Some((v.vpc_id()?.to_string(), v.cidr_block()?.to_string())))),
-        Err(e) if e.is_not_found() => Ok(None),
+        Ok(out) => {
+            let mut vpcs: Vec<ObservedVpc> = out
+                .vpcs()
+                .iter()
+                .filter_map(|v| {
+                    Some(ObservedVpc {
+                        id: v.vpc_id()?.to_string(),
+                        cidr: v.cidr_block()?.to_string(),
+                        managed: true,
+                        tags: tag_map(v.tags()),
+                    })
+                })
+                .collect();
+            vpcs.sort_by(|a, b| a.id.cmp(&b.id));
+            Ok(vpcs)
+        }
+        Err(e) if e.is_not_found() => Ok(Vec::new()),
         Err(e) => Err(e),
     }
 }
@@ -276,6 +319,8 @@ pub async fn describe_subnets(c: &Client, ids: &[String]) -> Result<Vec<Observed
     }
 }
 
+/// Creates a VPC (tags in the call). CreateVpc takes no client token: a copy a retried call makes
+/// is found by its tags and deleted (see [`observe`]).
 pub async fn create_vpc(c: &Client, cidr: &str, tags: &TagMap) -> Result<String, AwsError> {
     let out = c
         .create_vpc()
@@ -328,6 +373,8 @@ pub async fn create_route_table(c: &Client, vpc: &str, tags: &TagMap) -> Result<
     let out = c
         .create_route_table()
         .vpc_id(vpc)
+        // The SDK fills one in when absent; set here so that it is plain that this create is idempotent.
+        .client_token(super::token())
         .tag_specifications(tag_spec(ResourceType::RouteTable, tags))
         .send()
         .await

@@ -9,8 +9,8 @@ use aws_sdk_ecs::types::{
 };
 
 use super::{AwsError, TagMap, classify, done_if_gone};
-use crate::containerservice::taskdef::{ContainerDef, TaskDef};
-use crate::webstack::observed::ObservedCluster;
+use crate::model::service::{ContainerDef, TaskDef};
+use crate::model::stack::ObservedCluster;
 
 /// The cluster named `name` and its tags, if it exists (an INACTIVE one counts as gone).
 pub async fn find_cluster(c: &Client, name: &str) -> Result<Option<(ObservedCluster, TagMap)>, AwsError> {
@@ -121,17 +121,6 @@ pub async fn untag(c: &Client, arn: &str, keys: &[&str]) -> Result<(), AwsError>
     Ok(())
 }
 
-/// A builder's missing required field, reported as a (non-retryable) AWS error.
-pub(crate) fn invalid_request(operation: &'static str, e: impl std::fmt::Display) -> AwsError {
-    AwsError {
-        operation,
-        code: "InvalidRequest".into(),
-        message: e.to_string(),
-        request_id: "-".into(),
-        class: super::RetryClass::Terminal,
-    }
-}
-
 fn container_definition(c: &ContainerDef) -> Result<ContainerDefinition, AwsError> {
     const OP: &str = "RegisterTaskDefinition";
     let mut b = ContainerDefinition::builder()
@@ -161,14 +150,14 @@ fn container_definition(c: &ContainerDef) -> Result<ContainerDefinition, AwsErro
                 .name(name)
                 .value_from(from)
                 .build()
-                .map_err(|e| invalid_request(OP, e))?,
+                .map_err(|e| AwsError::invalid_request(OP, e))?,
         );
     }
     if let Some(arn) = &c.repository_credentials {
         let creds = RepositoryCredentials::builder()
             .credentials_parameter(arn)
             .build()
-            .map_err(|e| invalid_request(OP, e))?;
+            .map_err(|e| AwsError::invalid_request(OP, e))?;
         b = b.repository_credentials(creds);
     }
     if let Some((command, interval, timeout, retries, start)) = &c.health_check {
@@ -179,7 +168,7 @@ fn container_definition(c: &ContainerDef) -> Result<ContainerDefinition, AwsErro
             .retries(*retries)
             .start_period(*start)
             .build()
-            .map_err(|e| invalid_request(OP, e))?;
+            .map_err(|e| AwsError::invalid_request(OP, e))?;
         b = b.health_check(h);
     }
     if let Some((group, region, prefix)) = &c.logs {
@@ -189,7 +178,7 @@ fn container_definition(c: &ContainerDef) -> Result<ContainerDefinition, AwsErro
             .options("awslogs-region", region)
             .options("awslogs-stream-prefix", prefix)
             .build()
-            .map_err(|e| invalid_request(OP, e))?;
+            .map_err(|e| AwsError::invalid_request(OP, e))?;
         b = b.log_configuration(logs);
     }
     Ok(b.build())
@@ -242,7 +231,7 @@ pub async fn describe_task_definition(c: &Client, arn: &str) -> Result<TaskDef, 
         .map_err(|e| classify("DescribeTaskDefinition", e))?;
     let t = out
         .task_definition()
-        .ok_or_else(|| invalid_request("DescribeTaskDefinition", "no task definition"))?;
+        .ok_or_else(|| AwsError::invalid_request("DescribeTaskDefinition", "no task definition"))?;
     let containers = t
         .container_definitions()
         .iter()

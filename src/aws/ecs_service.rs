@@ -3,11 +3,12 @@
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration, LaunchType,
-    LoadBalancer as EcsLoadBalancer, NetworkConfiguration, Tag, TaskDefinitionStatus,
+    LoadBalancer as EcsLoadBalancer, NetworkConfiguration, ServiceField, Tag, TaskDefinitionField,
+    TaskDefinitionStatus,
 };
 
 use super::{AwsError, TagMap, classify, done_if_gone};
-use crate::containerservice::service::{DesiredService, ObservedService};
+use crate::model::service::{DesiredService, ObservedService};
 
 /// The service named `name` in `cluster`, if ECS knows it (an INACTIVE one reports `active: false`).
 pub async fn describe(c: &Client, cluster: &str, name: &str) -> Result<Option<ObservedService>, AwsError> {
@@ -15,6 +16,7 @@ pub async fn describe(c: &Client, cluster: &str, name: &str) -> Result<Option<Ob
         .describe_services()
         .cluster(cluster)
         .services(name)
+        .include(ServiceField::Tags)
         .send()
         .await
         .map_err(|e| classify("DescribeServices", e))?;
@@ -57,6 +59,11 @@ pub async fn describe(c: &Client, cluster: &str, name: &str) -> Result<Option<Ob
                     d.rollout_state_reason().unwrap_or_default().to_string(),
                 )
             }),
+            tags: s
+                .tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+                .collect(),
         }
     }))
 }
@@ -88,7 +95,7 @@ fn network(d: &DesiredService) -> Result<Option<NetworkConfiguration>, AwsError>
             AssignPublicIp::Disabled
         })
         .build()
-        .map_err(|e| super::ecs::invalid_request("CreateService", e))?;
+        .map_err(|e| AwsError::invalid_request("CreateService", e))?;
     Ok(Some(NetworkConfiguration::builder().awsvpc_configuration(vpc).build()))
 }
 
@@ -104,7 +111,8 @@ fn load_balancers(d: &DesiredService) -> Option<Vec<EcsLoadBalancer>> {
     })
 }
 
-/// Creates the service on `task_definition`; the client token makes a retried create idempotent.
+/// Creates the service on `task_definition`; the client token ([`super::token`]) makes a retried
+/// call idempotent.
 pub async fn create(
     c: &Client,
     d: &DesiredService,
@@ -191,11 +199,31 @@ pub async fn revisions(c: &Client, family: &str) -> Result<Vec<String>, AwsError
         .collect())
 }
 
+/// Deregisters a revision, tolerating one already gone.
 pub async fn deregister(c: &Client, arn: &str) -> Result<(), AwsError> {
-    c.deregister_task_definition()
+    done_if_gone(
+        c.deregister_task_definition()
+            .task_definition(arn)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| classify("DeregisterTaskDefinition", e)),
+        &[],
+    )
+}
+
+/// The tags of a registered revision (checked before it is deregistered or untagged).
+pub async fn revision_tags(c: &Client, arn: &str) -> Result<TagMap, AwsError> {
+    let out = c
+        .describe_task_definition()
         .task_definition(arn)
+        .include(TaskDefinitionField::Tags)
         .send()
         .await
-        .map_err(|e| classify("DeregisterTaskDefinition", e))?;
-    Ok(())
+        .map_err(|e| classify("DescribeTaskDefinition", e))?;
+    Ok(out
+        .tags()
+        .iter()
+        .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+        .collect())
 }

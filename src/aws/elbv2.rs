@@ -8,8 +8,8 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 
 use super::{AwsError, TagMap, classify, done_if_gone};
-use crate::webstack::desired::{DesiredListener, ListenerAction};
-use crate::webstack::observed::{ObservedListener, ObservedLoadBalancer};
+use crate::model::ListenerAction;
+use crate::model::stack::{DesiredListener, ObservedListener, ObservedLoadBalancer};
 
 const IDLE_TIMEOUT: &str = "idle_timeout.timeout_seconds";
 
@@ -349,6 +349,17 @@ pub async fn modify_listener(c: &Client, arn: &str, l: &DesiredListener) -> Resu
         .set_certificates(certificates(l))
         .set_ssl_policy(l.ssl_policy.clone())
         .default_actions(action(&l.default_action))
+        .send()
+        .await
+        .map_err(|e| classify("ModifyListener", e))?;
+    Ok(())
+}
+
+/// Changes only the default action of a listener.
+pub async fn set_default_action(c: &Client, arn: &str, a: &ListenerAction) -> Result<(), AwsError> {
+    c.modify_listener()
+        .listener_arn(arn)
+        .default_actions(action(a))
         .send()
         .await
         .map_err(|e| classify("ModifyListener", e))?;

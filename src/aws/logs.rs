@@ -1,11 +1,20 @@
-//! CloudWatch Logs: the log group a ContainerService owns, with its retention.
+//! CloudWatch Logs: the log group a ContainerService owns, with its retention and tags.
 
 use aws_sdk_cloudwatchlogs::Client;
 
 use super::{AwsError, TagMap, classify, done_if_gone};
 
-/// The group's retention in days, if the group exists (`Some(None)`: exists, kept forever).
-pub async fn retention(c: &Client, name: &str) -> Result<Option<Option<i32>>, AwsError> {
+/// A log group as found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogGroup {
+    /// Without the `:*` suffix DescribeLogGroups puts on `arn`.
+    pub arn: String,
+    /// Days; `None`: kept forever.
+    pub retention: Option<i32>,
+}
+
+/// The group named `name`, if it exists.
+pub async fn find(c: &Client, name: &str) -> Result<Option<LogGroup>, AwsError> {
     let out = c
         .describe_log_groups()
         .log_group_name_prefix(name)
@@ -16,10 +25,20 @@ pub async fn retention(c: &Client, name: &str) -> Result<Option<Option<i32>>, Aw
         .log_groups()
         .iter()
         .find(|g| g.log_group_name() == Some(name))
-        .map(|g| g.retention_in_days()))
+        .map(|g| LogGroup {
+            arn: g
+                .log_group_arn()
+                .or(g.arn())
+                .unwrap_or_default()
+                .trim_end_matches(":*")
+                .to_string(),
+            retention: g.retention_in_days(),
+        }))
 }
 
-pub async fn create(c: &Client, name: &str, tags: &TagMap) -> Result<(), AwsError> {
+/// Creates the group with its tags; `Ok(false)` when it already existed (its owner is then
+/// unknown: the caller checks the tags before using it).
+pub async fn create(c: &Client, name: &str, tags: &TagMap) -> Result<bool, AwsError> {
     match c
         .create_log_group()
         .log_group_name(name)
@@ -27,16 +46,38 @@ pub async fn create(c: &Client, name: &str, tags: &TagMap) -> Result<(), AwsErro
         .send()
         .await
     {
-        Ok(_) => Ok(()),
+        Ok(_) => Ok(true),
         Err(e) => {
             let e = classify("CreateLogGroup", e);
             if e.code == "ResourceAlreadyExistsException" {
-                Ok(())
+                Ok(false)
             } else {
                 Err(e)
             }
         }
     }
+}
+
+/// The group's tags (ownership is checked before every change and before deletion).
+pub async fn tags(c: &Client, arn: &str) -> Result<TagMap, AwsError> {
+    let out = c
+        .list_tags_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+        .map_err(|e| classify("ListTagsForResource", e))?;
+    Ok(out.tags().cloned().unwrap_or_default().into_iter().collect())
+}
+
+/// Removes the ownership tags (`deletionPolicy: Retain`).
+pub async fn untag(c: &Client, arn: &str, keys: &[&str]) -> Result<(), AwsError> {
+    c.untag_resource()
+        .resource_arn(arn)
+        .set_tag_keys(Some(keys.iter().map(|k| k.to_string()).collect()))
+        .send()
+        .await
+        .map_err(|e| classify("UntagResource", e))?;
+    Ok(())
 }
 
 pub async fn set_retention(c: &Client, name: &str, days: i32) -> Result<(), AwsError> {

@@ -1,6 +1,7 @@
-//! The AWS boundary: one module per service wrapping the SDK behind small functions that speak the
-//! planners' domain types. SDK errors are classified here, once, into an [`AwsError`] with a retry
-//! class, the AWS error code and the request id.
+//! The AWS boundary: one module per service wrapping the SDK behind small functions that speak
+//! the domain types of [`crate::model`] (and nothing above it). SDK errors are classified here,
+//! once, into a [`model::AwsError`](crate::model::AwsError) with a retry class, the AWS error code
+//! and the request id; every call is counted by service and operation.
 
 pub mod ec2;
 pub mod ecs;
@@ -12,40 +13,14 @@ pub mod scaling;
 pub mod target_groups;
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::operation::RequestId;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
-/// What to do about an error.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RetryClass {
-    /// Throttling, 5xx, transport trouble, or a dependency AWS is still releasing: try again later.
-    Transient,
-    /// Throttled by AWS, retried with backoff (and counted apart).
-    Throttled,
-    /// Permission denied: a person must change IAM.
-    AccessDenied,
-    /// Invalid request, quota, conflict: a person must change the spec or the account.
-    Terminal,
-}
-
-/// An AWS call that failed.
-#[derive(Debug, thiserror::Error)]
-#[error("{operation} failed: {code}: {message} (request id {request_id})")]
-pub struct AwsError {
-    pub operation: &'static str,
-    pub code: String,
-    pub message: String,
-    pub request_id: String,
-    pub class: RetryClass,
-}
-
-impl AwsError {
-    /// Whether AWS said the resource does not exist.
-    pub fn is_not_found(&self) -> bool {
-        self.code.contains("NotFound") || self.code.ends_with(".NotFound") || self.code == "ClusterNotFoundException"
-    }
-}
+pub use crate::model::ownership::TagMap;
+pub use crate::model::{AwsError, RetryClass};
 
 /// Deletions tolerate what is already gone: `NotFound` errors, and those in `gone`, count as done.
 pub(crate) fn done_if_gone(result: Result<(), AwsError>, gone: &[&str]) -> Result<(), AwsError> {
@@ -55,11 +30,31 @@ pub(crate) fn done_if_gone(result: Result<(), AwsError>, gone: &[&str]) -> Resul
     }
 }
 
-/// Classifies an SDK error.
-pub fn classify<E, R>(operation: &'static str, err: SdkError<E, R>) -> AwsError
+/// Error codes that mean "try again soon": AWS is still releasing a dependency, or failed itself.
+const TRANSIENT_CODES: [&str; 12] = [
+    // ENIs of a deleted load balancer or task still hold a group or subnet; an in-use resource
+    // being released (a listener still forwarding to a target group, services draining).
+    "DependencyViolation",
+    "ResourceInUse",
+    "ResourceInUseException",
+    "ClusterContainsServicesException",
+    "ClusterContainsTasksException",
+    // Two writers at once: another rule took a priority, a scaling update in flight.
+    "PriorityInUse",
+    "ConcurrentUpdateException",
+    // AWS's own trouble, whatever the HTTP status says.
+    "InternalError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "Unavailable",
+    "ServerException",
+];
+
+/// Classifies an SDK error: transport failures and HTTP 5xx are transient whatever their code,
+/// then throttling, permission and the codes of [`TRANSIENT_CODES`]; anything else is terminal.
+pub fn classify<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     let (code, message, request_id, status) = match &err {
         SdkError::ServiceError(service) => {
@@ -69,25 +64,24 @@ where
                 meta.code().unwrap_or("Unknown").to_string(),
                 meta.message().unwrap_or_default().to_string(),
                 meta.request_id().unwrap_or("-").to_string(),
-                None::<u16>,
+                Some(service.raw().status().as_u16()),
             )
         }
-        other => ("Transport".to_string(), format!("{other}"), "-".to_string(), Some(0)),
+        other => (
+            "Transport".to_string(),
+            crate::model::report(other),
+            "-".to_string(),
+            None,
+        ),
     };
     let class = match code.as_str() {
-        _ if status.is_some() => RetryClass::Transient,
-        "Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException" => {
+        "Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException" | "SlowDown" => {
             RetryClass::Throttled
         }
+        _ if status == Some(429) => RetryClass::Throttled,
+        _ if status.is_none_or(|s| s >= 500) => RetryClass::Transient,
         "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => RetryClass::AccessDenied,
-        // ENIs of a deleted load balancer still hold the group; in-use resources being released.
-        "DependencyViolation"
-        | "ResourceInUse"
-        | "ResourceInUseException"
-        | "InternalError"
-        | "InternalFailure"
-        | "ServiceUnavailable"
-        | "Unavailable" => RetryClass::Transient,
+        c if TRANSIENT_CODES.contains(&c) => RetryClass::Transient,
         _ => RetryClass::Terminal,
     };
     AwsError {
@@ -99,8 +93,38 @@ where
     }
 }
 
-/// Tags as a sorted map.
-pub type TagMap = BTreeMap<String, String>;
+/// A fresh client token for one create call. The SDK re-sends it on every retry of that call, so
+/// a retry after a lost response returns the first result instead of creating a second resource.
+/// (A crash between a create and the status write is covered by the tags the create writes.)
+pub fn token() -> String {
+    let mut bytes = [0u8; 16];
+    // The OS's generator; should it fail, a time-based token still differs per call.
+    if getrandom::fill(&mut bytes).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        bytes = nanos.to_le_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// How long one AWS call may take: a slow endpoint fails that call (transient, retried with
+/// backoff) instead of holding a reconcile, and with it a worker, indefinitely.
+pub fn timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .read_timeout(Duration::from_secs(30))
+        .operation_attempt_timeout(Duration::from_secs(30))
+        .operation_timeout(Duration::from_secs(90))
+        .build()
+}
+
+/// The SDK's adaptive retry mode: retries with backoff and, once AWS throttles, a client-side rate
+/// limit, so that the operator slows down instead of adding to the throttling.
+pub fn retries() -> aws_config::retry::RetryConfig {
+    aws_config::retry::RetryConfig::adaptive().with_max_attempts(4)
+}
 
 /// The AWS clients the controllers use, built from one SDK configuration (region, credentials and
 /// `AWS_ENDPOINT_URL` come from the SDK's standard configuration chain). Every call is counted by
@@ -115,37 +139,29 @@ pub struct Clients {
     pub calls: CallCounter,
 }
 
+/// A client of `$sdk` from `$config`, counting calls into `$calls`.
+macro_rules! counted {
+    ($sdk:ident, $config:expr, $calls:expr) => {
+        $sdk::Client::from_conf($sdk::config::Builder::from($config).interceptor($calls.clone()).build())
+    };
+}
+
 impl Clients {
     pub fn new(config: &aws_config::SdkConfig) -> Clients {
         let calls = CallCounter::default();
         Clients {
-            ec2: aws_sdk_ec2::Client::from_conf(
-                aws_sdk_ec2::config::Builder::from(config)
-                    .interceptor(calls.clone())
-                    .build(),
-            ),
-            elbv2: aws_sdk_elasticloadbalancingv2::Client::from_conf(
-                aws_sdk_elasticloadbalancingv2::config::Builder::from(config)
-                    .interceptor(calls.clone())
-                    .build(),
-            ),
-            ecs: aws_sdk_ecs::Client::from_conf(
-                aws_sdk_ecs::config::Builder::from(config)
-                    .interceptor(calls.clone())
-                    .build(),
-            ),
-            logs: aws_sdk_cloudwatchlogs::Client::from_conf(
-                aws_sdk_cloudwatchlogs::config::Builder::from(config)
-                    .interceptor(calls.clone())
-                    .build(),
-            ),
-            scaling: aws_sdk_applicationautoscaling::Client::from_conf(
-                aws_sdk_applicationautoscaling::config::Builder::from(config)
-                    .interceptor(calls.clone())
-                    .build(),
-            ),
+            ec2: counted!(aws_sdk_ec2, config, calls),
+            elbv2: counted!(aws_sdk_elasticloadbalancingv2, config, calls),
+            ecs: counted!(aws_sdk_ecs, config, calls),
+            logs: counted!(aws_sdk_cloudwatchlogs, config, calls),
+            scaling: counted!(aws_sdk_applicationautoscaling, config, calls),
             calls,
         }
+    }
+
+    /// The region these clients call.
+    pub fn region(&self) -> String {
+        self.ecs.config().region().map(|r| r.to_string()).unwrap_or_default()
     }
 }
 
@@ -187,5 +203,50 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for CallCounter {
             *m.entry(format!("{}:{}", meta.service(), meta.name())).or_default() += 1;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_ecs::operation::create_service::CreateServiceError;
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    fn service_error(code: &str, status: u16) -> SdkError<CreateServiceError, HttpResponse> {
+        let err = CreateServiceError::generic(ErrorMetadata::builder().code(code).message("m").build());
+        let raw = HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::empty());
+        SdkError::service_error(err, raw)
+    }
+
+    #[test]
+    fn http_status_decides_before_the_code() {
+        let cases = [
+            // ECS's own failure and Application Auto Scaling's update in flight: retried soon,
+            // never "change the spec".
+            ("ServerException", 500, RetryClass::Transient),
+            ("SomethingNew", 503, RetryClass::Transient),
+            ("ConcurrentUpdateException", 400, RetryClass::Transient),
+            ("ThrottlingException", 400, RetryClass::Throttled),
+            ("RequestLimitExceeded", 503, RetryClass::Throttled),
+            ("Anything", 429, RetryClass::Throttled),
+            ("AccessDeniedException", 400, RetryClass::AccessDenied),
+            ("UnauthorizedOperation", 403, RetryClass::AccessDenied),
+            ("DependencyViolation", 400, RetryClass::Transient),
+            ("InvalidParameterException", 400, RetryClass::Terminal),
+        ];
+        for (code, status, want) in cases {
+            let e = classify("CreateService", service_error(code, status));
+            assert_eq!(e.class, want, "{code} {status}");
+            assert_eq!(e.code, code);
+        }
+    }
+
+    #[test]
+    fn tokens_differ_per_call() {
+        let (a, b) = (token(), token());
+        assert_eq!(a.len(), 32);
+        assert_ne!(a, b);
     }
 }

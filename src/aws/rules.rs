@@ -8,8 +8,8 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 
 use super::{AwsError, TagMap, classify, done_if_gone, elbv2};
-use crate::listenerrule::model::{Condition, ObservedRule};
-use crate::webstack::desired::ListenerAction;
+use crate::model::ListenerAction;
+use crate::model::rule::{Condition, ObservedRule};
 
 /// The listener's rules other than the default one, with their tags.
 pub async fn describe(c: &Client, listener_arn: &str) -> Result<Vec<ObservedRule>, AwsError> {

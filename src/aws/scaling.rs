@@ -8,7 +8,7 @@ use aws_sdk_applicationautoscaling::types::{
 };
 
 use super::{AwsError, classify, done_if_gone};
-use crate::containerservice::scaling::{ObservedScaling, Policy};
+use crate::model::service::{ObservedScaling, Policy};
 
 /// `service/<cluster name>/<service name>`.
 pub fn resource_id(cluster_arn: &str, service: &str) -> String {
@@ -79,14 +79,14 @@ pub async fn put_policy(c: &Client, resource: &str, p: &Policy) -> Result<(), Aw
     let metric = PredefinedMetricSpecification::builder()
         .predefined_metric_type(MetricType::from(p.metric.as_str()))
         .build()
-        .map_err(|e| super::ecs::invalid_request("PutScalingPolicy", e))?;
+        .map_err(|e| AwsError::invalid_request("PutScalingPolicy", e))?;
     let config = TargetTrackingScalingPolicyConfiguration::builder()
         .target_value(f64::from(p.target))
         .predefined_metric_specification(metric)
         .scale_in_cooldown(p.scale_in_cooldown)
         .scale_out_cooldown(p.scale_out_cooldown)
         .build()
-        .map_err(|e| super::ecs::invalid_request("PutScalingPolicy", e))?;
+        .map_err(|e| AwsError::invalid_request("PutScalingPolicy", e))?;
     c.put_scaling_policy()
         .policy_name(policy_name(resource, &p.metric))
         .service_namespace(ServiceNamespace::Ecs)

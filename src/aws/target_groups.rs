@@ -8,8 +8,8 @@ use aws_sdk_elasticloadbalancingv2::types::{
     Matcher, ProtocolEnum, Tag, TargetGroup, TargetGroupAttribute, TargetTypeEnum,
 };
 
-use super::{AwsError, classify, done_if_gone};
-use crate::targetgroup::model::{DesiredTargetGroup, Health, ObservedTargetGroup};
+use super::{AwsError, TagMap, classify, done_if_gone};
+use crate::model::target_group::{DesiredTargetGroup, HealthCheck, ObservedTargetGroup};
 
 /// The group with this name, if any.
 pub async fn find_by_name(c: &Client, name: &str) -> Result<Option<ObservedTargetGroup>, AwsError> {
@@ -57,8 +57,8 @@ async fn find(
     }))
 }
 
-fn health(tg: &TargetGroup) -> Health {
-    Health {
+fn health(tg: &TargetGroup) -> HealthCheck {
+    HealthCheck {
         path: tg.health_check_path().unwrap_or("/").into(),
         protocol: tg
             .health_check_protocol()
@@ -111,7 +111,7 @@ pub async fn create(c: &Client, d: &DesiredTargetGroup) -> Result<String, AwsErr
     Ok(arn)
 }
 
-pub async fn modify_health(c: &Client, arn: &str, h: &Health) -> Result<(), AwsError> {
+pub async fn modify_health(c: &Client, arn: &str, h: &HealthCheck) -> Result<(), AwsError> {
     c.modify_target_group()
         .target_group_arn(arn)
         .health_check_path(&h.path)
@@ -154,4 +154,35 @@ pub async fn delete(c: &Client, arn: &str) -> Result<(), AwsError> {
             .map_err(|e| classify("DeleteTargetGroup", e)),
         &[],
     )
+}
+
+/// Every target group whose name starts with `prefix` and ends with `suffix`, with its tags:
+/// how deletion finds the groups of a resource whose status was lost. (DescribeTargetGroups has no
+/// tag filter; names are deterministic, so the listing is narrowed by name before tags are read.)
+pub async fn find_named(c: &Client, prefix: &str, suffix: &str) -> Result<Vec<(String, TagMap)>, AwsError> {
+    let mut arns = Vec::new();
+    let mut marker = None;
+    loop {
+        let out = c
+            .describe_target_groups()
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|e| classify("DescribeTargetGroups", e))?;
+        for tg in out.target_groups() {
+            let name = tg.target_group_name().unwrap_or_default();
+            if name.starts_with(prefix) && name.ends_with(suffix) {
+                arns.extend(tg.target_group_arn().map(String::from));
+            }
+        }
+        marker = out.next_marker().map(String::from);
+        if marker.is_none() {
+            break;
+        }
+    }
+    let mut found = Vec::new();
+    for arn in arns {
+        found.push((arn.clone(), super::elbv2::tags(c, &arn).await?));
+    }
+    Ok(found)
 }

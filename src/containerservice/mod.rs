@@ -1,7 +1,396 @@
-//! The ContainerService kind's logic. So far: its task definition, rendered from the spec and
-//! compared canonically with the running one (the controller is the next issue's work).
+//! The ContainerService kind: an ECS task definition and the service that runs it. Load (the
+//! stack's cluster, subnets and services group; the TargetGroup) → validate (render the task
+//! definition, [`taskdef`]) → observe (log group, service, running revision, scaling) → one plan
+//! ([`plan`]: revision, service, scaling) → apply → status (counts and the primary deployment's
+//! rollout). Deletion removes scaling, the service, its revisions and its log group.
 
-pub mod controller;
+pub mod plan;
 pub mod scaling;
 pub mod service;
+pub mod step;
 pub mod taskdef;
+
+use std::sync::Arc;
+
+use kube::ResourceExt;
+use kube::runtime::Controller;
+
+use self::plan::{Desired, LogGroup, Observed};
+use self::step::Step;
+use self::taskdef::{LogTarget, load_balancer_target, render};
+use crate::api::{
+    ContainerService, ContainerServiceSettings, ContainerServiceStatus, DeletionPolicy, LaunchType, NetworkMode,
+    RolloutStatus, SubnetKind, TargetGroup, WebStack, WebStackStatus,
+};
+use crate::aws::scaling as autoscaling;
+use crate::aws::{AwsError, Clients, ecs, ecs_service, logs};
+use crate::model::ownership::OWNERSHIP_KEYS;
+use crate::model::service::DesiredService;
+use crate::model::{Health, Owner, TagMap};
+use crate::reconcile::refs::{self, Child};
+use crate::reconcile::spec::user_tags;
+use crate::reconcile::status::is_ready;
+use crate::reconcile::{Blocked, Context, Done, Reconciler};
+
+/// What a service's reconcile loads.
+pub struct Deps {
+    clients: Clients,
+    region: String,
+    /// The stack's cluster: from the stack, else (deletion) the one recorded in status.
+    cluster: Option<String>,
+    stack: WebStackStatus,
+    stack_tags: TagMap,
+    /// The ARN of the Ready TargetGroup the service is attached to.
+    target_group: Option<String>,
+    /// `status.taskDefinitionArn` when the object was Ready at this generation.
+    recorded_task: Option<String>,
+}
+
+pub struct ContainerServiceReconciler;
+
+/// The names derived from the owner: service and task family, log group.
+fn names(owner: &Owner) -> (String, String) {
+    let name = owner.aws_name("wcs", 200);
+    (name.clone(), format!("/webstack/{name}"))
+}
+
+/// The ECS service the spec asks for, in the stack's cluster and network.
+fn desired_service(
+    spec: &ContainerServiceSettings,
+    deps: &Deps,
+    name: &str,
+    lb: Option<(String, i32)>,
+) -> DesiredService {
+    let st = &deps.stack;
+    let network = (spec.network_mode == NetworkMode::Awsvpc).then(|| {
+        let subnets = match spec.subnets {
+            SubnetKind::Public => st.public_subnet_ids.clone(),
+            SubnetKind::Private => st.private_subnet_ids.clone(),
+        };
+        let groups = st.security_groups.as_ref().and_then(|g| g.services.clone());
+        (subnets, groups.into_iter().collect(), spec.assign_public_ip)
+    });
+    let d = &spec.deployment;
+    DesiredService {
+        name: name.into(),
+        cluster: deps.cluster.clone().unwrap_or_default(),
+        launch_type: match spec.launch_type {
+            LaunchType::Fargate => "FARGATE",
+            LaunchType::Ec2 => "EC2",
+        }
+        .into(),
+        desired_count: spec.desired_count,
+        autoscaled: spec.autoscaling.is_some(),
+        network,
+        load_balancer: deps
+            .target_group
+            .clone()
+            .zip(lb)
+            .map(|(tg, (container, port))| (tg, container, port)),
+        deployment: (
+            d.maximum_percent,
+            d.minimum_healthy_percent,
+            d.circuit_breaker.enabled,
+            d.circuit_breaker.rollback,
+        ),
+        health_check_grace_seconds: Some(d.health_check_grace_period_seconds),
+    }
+}
+
+/// Ready only when the primary deployment's rollout is COMPLETED and every desired task runs; a
+/// FAILED rollout needs a person (a bad image, a crashing container): ECS's reason is the message.
+fn rollout_health(state: &str, reason: &str, running: i32, desired: i32) -> Health {
+    match state {
+        "FAILED" => Health::Stalled {
+            reason: "RolloutFailed",
+            message: reason.to_string(),
+        },
+        "COMPLETED" if running == desired => Health::ready(format!("{running} of {desired} tasks running")),
+        _ => Health::progressing(
+            "Provisioning",
+            format!("rollout {state}: {running} of {desired} tasks running"),
+        ),
+    }
+}
+
+/// The log group, if it exists; with `check`, only when it is ours (deletion leaves another's alone).
+async fn log_group(c: &Clients, name: &str, owner: &Owner, check: bool) -> Result<Option<LogGroup>, AwsError> {
+    let Some(found) = logs::find(&c.logs, name).await? else {
+        return Ok(None);
+    };
+    if check && !owner.owns(&logs::tags(&c.logs, &found.arn).await?) {
+        return Ok(None);
+    }
+    Ok(Some(LogGroup {
+        arn: found.arn,
+        retention: found.retention,
+    }))
+}
+
+/// Ownership of an existing log group, checked before it is changed or deleted.
+async fn check_log_group(c: &Clients, name: &str, owner: &Owner) -> Result<(), Blocked> {
+    if let Some(found) = logs::find(&c.logs, name).await? {
+        owner.check("log group", &found.arn, &logs::tags(&c.logs, &found.arn).await?)?;
+    }
+    Ok(())
+}
+
+impl Reconciler for ContainerServiceReconciler {
+    type K = ContainerService;
+    type Deps = Deps;
+    type Desired = Desired;
+    type Observed = Observed;
+    type Step = Step;
+    const KIND: &'static str = "ContainerService";
+
+    async fn load(ctx: &Context, s: &ContainerService, deleting: bool) -> Result<Deps, Blocked> {
+        let ns = s.namespace().unwrap_or_default();
+        let stack_name = &s.spec.stack_ref.name;
+        let ws = refs::get::<WebStack>(&ctx.client, &ns, stack_name).await?;
+        let stack = ws.as_ref().and_then(|w| w.status.clone()).unwrap_or_default();
+        let status = s.status.clone().unwrap_or_default();
+        let cluster = stack
+            .cluster_arn
+            .clone()
+            .or_else(|| status.cluster_arn.clone().filter(|_| deleting));
+        if cluster.is_none() && !deleting {
+            return Err(Blocked::waiting(format!(
+                "waiting for WebStack {stack_name} to have its cluster"
+            )));
+        }
+        let target_group = match refs::service_target_group(s) {
+            Some(name) if !deleting => {
+                let tg = refs::get::<TargetGroup>(&ctx.client, &ns, name).await?;
+                let arn = tg.and_then(|t| t.status.filter(|st| is_ready(&st.conditions)).and_then(|st| st.arn));
+                Some(arn.ok_or_else(|| {
+                    Blocked::waiting(format!(
+                        "spec.loadBalancer.targetGroupRef: waiting for TargetGroup {name} to be Ready"
+                    ))
+                })?)
+            }
+            _ => None,
+        };
+        let region = ctx.region(ws.as_ref().and_then(|w| w.spec.region.as_deref())).await?;
+        let ready_now = status.observed_generation == s.metadata.generation && is_ready(&status.conditions);
+        Ok(Deps {
+            region: region.clients.region(),
+            clients: region.clients,
+            cluster,
+            stack,
+            stack_tags: ws.map(|w| w.spec.tags).unwrap_or_default(),
+            target_group,
+            recorded_task: status.task_definition_arn.filter(|_| ready_now),
+        })
+    }
+
+    fn validate(s: &ContainerService, owner: &Owner, deps: &Deps) -> Result<Desired, Blocked> {
+        let spec = &s.spec.settings;
+        let (name, log_group) = names(owner);
+        let task = render(
+            spec,
+            &name,
+            &LogTarget {
+                group: &log_group,
+                region: &deps.region,
+            },
+        )?;
+        let lb = load_balancer_target(spec)?;
+        Ok(Desired {
+            service: desired_service(spec, deps, &name, lb),
+            task,
+            log_group,
+            retention_days: spec.logs.retention_days,
+            autoscaling: spec.autoscaling.clone(),
+            tags: owner.tags(&user_tags(&deps.stack_tags, &s.spec.tags), "service", &name),
+            recorded_task: deps.recorded_task.clone(),
+        })
+    }
+
+    async fn observe(
+        _s: &ContainerService,
+        owner: &Owner,
+        deps: &Deps,
+        desired: Option<&Desired>,
+    ) -> Result<Observed, Blocked> {
+        let c = &deps.clients;
+        let (name, log_name) = names(owner);
+        let mut o = Observed {
+            log_group: log_group(c, &log_name, owner, desired.is_none()).await?,
+            ..Observed::default()
+        };
+        if let Some(cluster) = &deps.cluster {
+            o.service = ecs_service::describe(&c.ecs, cluster, &name).await?;
+            o.scaling = autoscaling::observe(&c.scaling, &autoscaling::resource_id(cluster, &name)).await?;
+        }
+        if let Some(svc) = o.active_service() {
+            match desired {
+                Some(_) => owner.check("ECS service", &svc.arn, &svc.tags)?,
+                None if !owner.owns(&svc.tags) => o.service = None,
+                None => {}
+            }
+        }
+        let Some(d) = desired else {
+            // Deletion: every revision of the family that is tagged as this resource's.
+            for arn in ecs_service::revisions(&c.ecs, &name).await? {
+                if owner.owns(&ecs_service::revision_tags(&c.ecs, &arn).await?) {
+                    o.revisions.push(arn);
+                }
+            }
+            return Ok(o);
+        };
+        o.running_arn = match o.active_service() {
+            Some(svc) => Some(svc.task_definition.clone()),
+            None => {
+                o.revisions = ecs_service::revisions(&c.ecs, &d.task.family).await?;
+                o.revisions.last().cloned()
+            }
+        };
+        o.running = match &o.running_arn {
+            Some(arn) if Some(arn) == d.recorded_task.as_ref() => Some(d.task.clone()),
+            Some(arn) => Some(ecs::describe_task_definition(&c.ecs, arn).await?),
+            None => None,
+        };
+        if d.task.differs_from(o.running.as_ref()) && o.active_service().is_some() {
+            o.revisions = ecs_service::revisions(&c.ecs, &d.task.family).await?;
+        }
+        Ok(o)
+    }
+
+    fn plan(d: &Desired, o: &Observed) -> Result<Vec<Step>, Blocked> {
+        Ok(plan::plan(d, o))
+    }
+
+    fn plan_cleanup(o: &Observed, policy: DeletionPolicy) -> Vec<Step> {
+        plan::plan_cleanup(o, policy)
+    }
+
+    async fn apply(
+        deps: &Deps,
+        owner: &Owner,
+        desired: Option<&Desired>,
+        o: &Observed,
+        steps: &[Step],
+        done: Done<'_, Step>,
+    ) -> Result<(), Blocked> {
+        let c = &deps.clients;
+        let (name, log_name) = names(owner);
+        let cluster = deps.cluster.clone().unwrap_or_default();
+        let resource = autoscaling::resource_id(&cluster, &name);
+        let mut task_arn = o.running_arn.clone().unwrap_or_default();
+        for step in steps {
+            let need = || desired.ok_or_else(|| Blocked::waiting(format!("cannot {step} while deleting")));
+            match step {
+                Step::CreateLogGroup => {
+                    if !logs::create(&c.logs, &log_name, &need()?.tags).await? {
+                        check_log_group(c, &log_name, owner).await?;
+                    }
+                }
+                Step::SetLogRetention { days } => {
+                    check_log_group(c, &log_name, owner).await?;
+                    logs::set_retention(&c.logs, &log_name, *days).await?
+                }
+                Step::RegisterTaskDefinition => {
+                    let d = need()?;
+                    task_arn = ecs::register_task_definition(&c.ecs, &d.task, &d.tags).await?
+                }
+                Step::CreateService => {
+                    let d = need()?;
+                    let token = crate::aws::token();
+                    ecs_service::create(&c.ecs, &d.service, &task_arn, &token, &d.tags).await?;
+                }
+                Step::UpdateService { .. } => ecs_service::update(&c.ecs, &need()?.service, &task_arn).await?,
+                Step::DeregisterTaskDefinition { arn } => {
+                    // Every revision of the family carries the uid in its name; its tags decide.
+                    owner.check("task definition", arn, &ecs_service::revision_tags(&c.ecs, arn).await?)?;
+                    ecs_service::deregister(&c.ecs, arn).await?
+                }
+                Step::RegisterScalableTarget { min, max } => {
+                    autoscaling::register_target(&c.scaling, &resource, *min, *max).await?
+                }
+                Step::PutScalingPolicy(p) => autoscaling::put_policy(&c.scaling, &resource, p).await?,
+                Step::DeleteScalingPolicy { metric } => {
+                    autoscaling::delete_policy(&c.scaling, &resource, metric).await?
+                }
+                Step::DeregisterScalableTarget => autoscaling::deregister_target(&c.scaling, &resource).await?,
+                Step::DeleteService { .. } => ecs_service::delete(&c.ecs, &cluster, &name).await?,
+                Step::DeleteLogGroup => {
+                    check_log_group(c, &log_name, owner).await?;
+                    logs::delete(&c.logs, &log_name).await?
+                }
+                Step::UntagService { arn } => ecs::untag(&c.ecs, arn, &OWNERSHIP_KEYS).await?,
+                Step::UntagLogGroup { arn } => logs::untag(&c.logs, arn, &OWNERSHIP_KEYS).await?,
+                Step::UntagTaskDefinitions { arns } => {
+                    for arn in arns {
+                        ecs::untag(&c.ecs, arn, &OWNERSHIP_KEYS).await?;
+                    }
+                }
+            }
+            done(step);
+        }
+        Ok(())
+    }
+
+    fn status(d: &Desired, o: &Observed, _: &[Step]) -> (ContainerServiceStatus, Health) {
+        let Some(service) = o.active_service() else {
+            let status = ContainerServiceStatus {
+                cluster_arn: Some(d.service.cluster.clone()),
+                ..ContainerServiceStatus::default()
+            };
+            return (status, Health::progressing("Provisioning", "creating the service"));
+        };
+        let (state, reason) = service.rollout.clone().unwrap_or_default();
+        let status = ContainerServiceStatus {
+            service_arn: Some(service.arn.clone()),
+            task_definition_arn: Some(service.task_definition.clone()),
+            desired_count: Some(service.desired_count),
+            running_count: Some(service.running_count),
+            rollout: Some(RolloutStatus {
+                state: Some(state.clone()).filter(|x| !x.is_empty()),
+                reason: Some(reason.clone()).filter(|x| !x.is_empty()),
+            }),
+            cluster_arn: Some(d.service.cluster.clone()),
+            ..ContainerServiceStatus::default()
+        };
+        let health = rollout_health(&state, &reason, service.running_count, service.desired_count);
+        (status, health)
+    }
+
+    fn watches(c: Controller<ContainerService>, ctx: &Arc<Context>, ns: Option<&str>) -> Controller<ContainerService> {
+        let client = &ctx.client;
+        // Its TargetGroup becomes Ready or changes ARN; the stack's cluster or network changes.
+        let c = refs::on(c, client, ns, |tg: &TargetGroup, s: &ContainerService| {
+            refs::service_target_group(s) == Some(&tg.name_any())
+        });
+        refs::on(c, client, ns, |ws: &WebStack, s: &ContainerService| {
+            s.stack() == Some(&ws.name_any())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rollout_decides_readiness() {
+        let cases = [
+            ("COMPLETED", 2, 2, "Ready"),
+            ("COMPLETED", 1, 2, "Progressing"),
+            ("IN_PROGRESS", 2, 2, "Progressing"),
+            ("", 0, 2, "Progressing"),
+            ("FAILED", 0, 2, "Stalled"),
+        ];
+        for (state, running, desired, want) in cases {
+            let got = match rollout_health(state, "tasks failed to start", running, desired) {
+                Health::Ready { .. } => "Ready",
+                Health::Progressing { .. } => "Progressing",
+                Health::Stalled { reason, message, .. } => {
+                    assert_eq!((reason, message.as_str()), ("RolloutFailed", "tasks failed to start"));
+                    "Stalled"
+                }
+                Health::Paused { .. } => "Paused",
+            };
+            assert_eq!(got, want, "{state} {running}/{desired}");
+        }
+    }
+}

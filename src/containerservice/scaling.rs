@@ -1,60 +1,9 @@
 //! Application Auto Scaling of a service's desired count (pure plan): a scalable target and one
 //! target-tracking policy per metric the spec names; removed when the spec drops them.
 
-use std::fmt;
-
+use super::step::Step;
 use crate::api::Autoscaling;
-
-/// The two predefined ECS metrics.
-pub const CPU: &str = "ECSServiceAverageCPUUtilization";
-pub const MEMORY: &str = "ECSServiceAverageMemoryUtilization";
-
-/// A target-tracking policy: metric, target %, scale-in and scale-out cooldowns.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Policy {
-    pub metric: String,
-    pub target: i32,
-    pub scale_in_cooldown: i32,
-    pub scale_out_cooldown: i32,
-}
-
-/// What Application Auto Scaling holds for the service.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ObservedScaling {
-    /// (min, max) of the scalable target.
-    pub target: Option<(i32, i32)>,
-    pub policies: Vec<Policy>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Step {
-    RegisterTarget { min: i32, max: i32 },
-    PutPolicy(Policy),
-    DeletePolicy { metric: String },
-    DeregisterTarget,
-}
-
-impl Step {
-    pub fn action(&self) -> &'static str {
-        match self {
-            Step::RegisterTarget { .. } => "RegisterScalableTarget",
-            Step::PutPolicy(_) => "PutScalingPolicy",
-            Step::DeletePolicy { .. } => "DeleteScalingPolicy",
-            Step::DeregisterTarget => "DeregisterScalableTarget",
-        }
-    }
-}
-
-impl fmt::Display for Step {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Step::RegisterTarget { min, max } => write!(f, "scale between {min} and {max} tasks"),
-            Step::PutPolicy(p) => write!(f, "track {} at {}%", p.metric, p.target),
-            Step::DeletePolicy { metric } => write!(f, "stop tracking {metric}"),
-            Step::DeregisterTarget => write!(f, "stop autoscaling"),
-        }
-    }
-}
+use crate::model::service::{CPU, MEMORY, ObservedScaling, Policy};
 
 /// The policies the spec asks for.
 pub fn desired_policies(a: &Autoscaling) -> Vec<Policy> {
@@ -76,17 +25,17 @@ pub fn plan(desired: Option<&Autoscaling>, observed: &ObservedScaling) -> Vec<St
     let mut steps = Vec::new();
     let Some(a) = desired else {
         for p in &observed.policies {
-            steps.push(Step::DeletePolicy {
+            steps.push(Step::DeleteScalingPolicy {
                 metric: p.metric.clone(),
             });
         }
         if observed.target.is_some() {
-            steps.push(Step::DeregisterTarget);
+            steps.push(Step::DeregisterScalableTarget);
         }
         return steps;
     };
     if observed.target != Some((a.min_capacity, a.max_capacity)) {
-        steps.push(Step::RegisterTarget {
+        steps.push(Step::RegisterScalableTarget {
             min: a.min_capacity,
             max: a.max_capacity,
         });
@@ -94,14 +43,14 @@ pub fn plan(desired: Option<&Autoscaling>, observed: &ObservedScaling) -> Vec<St
     let want = desired_policies(a);
     for p in &observed.policies {
         if !want.iter().any(|w| w.metric == p.metric) {
-            steps.push(Step::DeletePolicy {
+            steps.push(Step::DeleteScalingPolicy {
                 metric: p.metric.clone(),
             });
         }
     }
     for w in want {
         if !observed.policies.contains(&w) {
-            steps.push(Step::PutPolicy(w));
+            steps.push(Step::PutScalingPolicy(w));
         }
     }
     steps

@@ -1,80 +1,8 @@
-//! The ECS service of a ContainerService: what it should be, what it is, and the steps between
+//! The ECS service of a ContainerService: the steps between what it should be and what it is
 //! (pure). With autoscaling on, the desired count is the scaler's: it is set on create only.
 
-use std::fmt;
-
-use super::taskdef::TaskDef;
-
-/// awsvpc settings: subnets, security groups, public IP.
-pub type Network = (Vec<String>, Vec<String>, bool);
-
-/// Target group ARN, container name, container port.
-pub type LoadBalancer = (String, String, i32);
-
-/// The deployment configuration: maximum %, minimum healthy %, circuit breaker on, rollback on.
-pub type DeploymentConfig = (i32, i32, bool, bool);
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DesiredService {
-    pub name: String,
-    pub cluster: String,
-    pub launch_type: String,
-    pub desired_count: i32,
-    /// The scaler owns the desired count after creation.
-    pub autoscaled: bool,
-    pub network: Option<Network>,
-    pub load_balancer: Option<LoadBalancer>,
-    pub deployment: DeploymentConfig,
-    pub health_check_grace_seconds: Option<i32>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ObservedService {
-    pub arn: String,
-    pub active: bool,
-    pub task_definition: String,
-    pub desired_count: i32,
-    pub running_count: i32,
-    pub network: Option<Network>,
-    pub load_balancer: Option<LoadBalancer>,
-    pub deployment: DeploymentConfig,
-    pub health_check_grace_seconds: Option<i32>,
-    /// The primary deployment's rollout state and reason.
-    pub rollout: Option<(String, String)>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Step {
-    CreateLogGroup,
-    SetLogRetention { days: i32 },
-    RegisterTaskDefinition,
-    CreateService,
-    UpdateService { changes: Vec<&'static str> },
-}
-
-impl Step {
-    pub fn action(&self) -> &'static str {
-        match self {
-            Step::CreateLogGroup => "CreateLogGroup",
-            Step::SetLogRetention { .. } => "PutRetentionPolicy",
-            Step::RegisterTaskDefinition => "RegisterTaskDefinition",
-            Step::CreateService => "CreateService",
-            Step::UpdateService { .. } => "UpdateService",
-        }
-    }
-}
-
-impl fmt::Display for Step {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Step::CreateLogGroup => write!(f, "create log group"),
-            Step::SetLogRetention { days } => write!(f, "keep logs {days} days"),
-            Step::RegisterTaskDefinition => write!(f, "register a new task definition revision"),
-            Step::CreateService => write!(f, "create service"),
-            Step::UpdateService { changes } => write!(f, "update service: {}", changes.join(", ")),
-        }
-    }
-}
+use super::step::Step;
+use crate::model::service::{DesiredService, Network, ObservedService, TaskDef};
 
 fn sorted(n: &Option<Network>) -> Option<Network> {
     n.clone().map(|(mut s, mut g, p)| {

@@ -1,5 +1,5 @@
 use super::*;
-use crate::containerservice::taskdef::ContainerDef;
+use crate::model::service::ContainerDef;
 
 fn task(image: &str) -> TaskDef {
     TaskDef {
@@ -58,6 +58,7 @@ fn running(d: &DesiredService) -> ObservedService {
         deployment: d.deployment,
         health_check_grace_seconds: d.health_check_grace_seconds,
         rollout: Some(("COMPLETED".into(), String::new())),
+        tags: Default::default(),
     }
 }
 

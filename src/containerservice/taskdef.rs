@@ -3,95 +3,9 @@
 //! differ: AWS fills defaults the spec leaves out (host ports, container cpu 0, essential), so the
 //! comparison normalises both sides first and never compares raw responses.
 
-use std::collections::BTreeMap;
-
 use crate::api::{ContainerServiceSettings, LaunchType, NetworkMode, PortProtocol};
-use crate::webstack::desired::InvalidSpec;
-
-/// A port mapping: container port, host port (0 = dynamic), protocol.
-pub type PortMapping = (i32, i32, String);
-
-/// A container health check: command, interval, timeout, retries, start period.
-pub type HealthCheck = (Vec<String>, i32, i32, i32, i32);
-
-/// One container, canonical.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ContainerDef {
-    pub name: String,
-    pub image: String,
-    pub essential: bool,
-    pub cpu: i32,
-    pub memory: Option<i32>,
-    pub memory_reservation: Option<i32>,
-    pub port_mappings: Vec<PortMapping>,
-    pub environment: BTreeMap<String, String>,
-    pub secrets: BTreeMap<String, String>,
-    pub repository_credentials: Option<String>,
-    pub command: Vec<String>,
-    pub entry_point: Vec<String>,
-    pub health_check: Option<HealthCheck>,
-    /// awslogs: log group, region, stream prefix.
-    pub logs: Option<(String, String, String)>,
-}
-
-/// A task definition, canonical: containers sorted by name, maps sorted by key.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TaskDef {
-    pub family: String,
-    pub network_mode: String,
-    pub requires_compatibilities: Vec<String>,
-    pub cpu: Option<String>,
-    pub memory: Option<String>,
-    pub execution_role_arn: Option<String>,
-    pub task_role_arn: Option<String>,
-    pub containers: Vec<ContainerDef>,
-}
-
-impl TaskDef {
-    /// Sorts what AWS does not keep in order, and fills what it fills by default.
-    pub fn canonical(mut self) -> TaskDef {
-        let mode = self.network_mode.clone();
-        for c in &mut self.containers {
-            for (container, host, _) in &mut c.port_mappings {
-                // awsvpc and host modes use the container port; AWS reports it.
-                if mode != "bridge" && *host == 0 {
-                    *host = *container;
-                }
-            }
-            c.port_mappings.sort();
-        }
-        self.containers.sort_by(|a, b| a.name.cmp(&b.name));
-        self.requires_compatibilities.sort();
-        self
-    }
-
-    /// Whether the service must move to a new revision: the running one differs from `self`.
-    pub fn differs_from(&self, running: Option<&TaskDef>) -> bool {
-        running.is_none_or(|r| r.clone().canonical() != self.clone().canonical())
-    }
-}
-
-/// Task-level memory (MiB) Fargate offers for a task-level cpu, from AWS's documented table.
-pub fn fargate_memory_options(cpu: u32) -> Option<Vec<u32>> {
-    let range = |from: u32, to: u32, step: u32| (from..=to).step_by(step as usize).collect::<Vec<_>>();
-    Some(match cpu {
-        256 => vec![512, 1024, 2048],
-        512 => range(1024, 4096, 1024),
-        1024 => range(2048, 8192, 1024),
-        2048 => range(4096, 16384, 1024),
-        4096 => range(8192, 30720, 1024),
-        8192 => range(16384, 61440, 4096),
-        16384 => range(32768, 122880, 8192),
-        _ => return None,
-    })
-}
-
-fn invalid(field: impl Into<String>, message: impl Into<String>) -> InvalidSpec {
-    InvalidSpec {
-        field: field.into(),
-        message: message.into(),
-    }
-}
+use crate::model::service::{ContainerDef, TaskDef, fargate_memory_options};
+use crate::model::{InvalidSpec, invalid};
 
 /// Where the containers log.
 pub struct LogTarget<'a> {
@@ -187,34 +101,7 @@ pub fn render(spec: &ContainerServiceSettings, family: &str, logs: &LogTarget<'_
             ));
         }
     }
-    if let Some(lb) = &spec.load_balancer {
-        let container = match &lb.container_name {
-            Some(name) => containers.iter().position(|c| &c.name == name).ok_or_else(|| {
-                invalid(
-                    "spec.loadBalancer.containerName",
-                    format!("no container is named {name}"),
-                )
-            })?,
-            None => 0,
-        };
-        if let Some(port) = lb.container_port
-            && !containers[container].port_mappings.iter().any(|(p, _, _)| *p == port)
-        {
-            return Err(invalid(
-                "spec.loadBalancer.containerPort",
-                format!("container {} maps no port {port}", containers[container].name),
-            ));
-        }
-        if lb.container_port.is_none() && containers[container].port_mappings.is_empty() {
-            return Err(invalid(
-                "spec.loadBalancer.containerPort",
-                format!(
-                    "container {} maps no port for the load balancer",
-                    containers[container].name
-                ),
-            ));
-        }
-    }
+    load_balancer_target(spec)?;
     Ok(TaskDef {
         family: family.into(),
         network_mode: mode.into(),
@@ -226,6 +113,45 @@ pub fn render(spec: &ContainerServiceSettings, family: &str, logs: &LogTarget<'_
         containers,
     }
     .canonical())
+}
+
+/// The container and port the load balancer sends traffic to: `loadBalancer.containerName`, else
+/// the first container in spec order; `containerPort`, else that container's first mapped port.
+/// `None` without `loadBalancer`. (The task definition's canonical form sorts containers by name:
+/// this is read from the spec, never from it.)
+pub fn load_balancer_target(spec: &ContainerServiceSettings) -> Result<Option<(String, i32)>, InvalidSpec> {
+    let Some(lb) = &spec.load_balancer else {
+        return Ok(None);
+    };
+    let container = match &lb.container_name {
+        Some(name) => spec.containers.iter().find(|c| &c.name == name).ok_or_else(|| {
+            invalid(
+                "spec.loadBalancer.containerName",
+                format!("no container is named {name}"),
+            )
+        })?,
+        None => spec
+            .containers
+            .first()
+            .ok_or_else(|| invalid("spec.containers", "at least one container is required"))?,
+    };
+    let ports: Vec<i32> = container.port_mappings.iter().map(|p| p.container_port).collect();
+    let port = match lb.container_port {
+        Some(port) if ports.contains(&port) => port,
+        Some(port) => {
+            return Err(invalid(
+                "spec.loadBalancer.containerPort",
+                format!("container {} maps no port {port}", container.name),
+            ));
+        }
+        None => *ports.first().ok_or_else(|| {
+            invalid(
+                "spec.loadBalancer.containerPort",
+                format!("container {} maps no port for the load balancer", container.name),
+            )
+        })?,
+    };
+    Ok(Some((container.name.clone(), port)))
 }
 
 #[cfg(test)]

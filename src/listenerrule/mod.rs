@@ -1,4 +1,238 @@
-//! The ListenerRule controller: a rule on a named listener of a stack's load balancer.
+//! The ListenerRule kind: a rule on one listener of a stack's load balancer. Load (the stack's
+//! listener, the TargetGroups the rule forwards to) → validate and plan ([`model`], pure: safe
+//! priorities) → observe (the listener's rules) → apply. Deletion finds the listener from status
+//! or from the stack and deletes every copy of the rule tagged with the resource's uid.
 
-pub mod controller;
 pub mod model;
+
+use std::sync::Arc;
+
+use kube::ResourceExt;
+use kube::runtime::Controller;
+
+use self::model::{ObservedRules, Step, plan, plan_cleanup, validate};
+use crate::api::{DeletionPolicy, ListenerRule, ListenerRuleStatus, TargetGroup, WebStack};
+use crate::aws::{Clients, elbv2, rules};
+use crate::model::ownership::{OWNERSHIP_KEYS, UID};
+use crate::model::rule::DesiredRule;
+use crate::model::{Health, Owner, TagMap};
+use crate::reconcile::refs::{self, Child, TargetGroups};
+use crate::reconcile::spec::user_tags;
+use crate::reconcile::{Blocked, Context, Done, Reconciler};
+
+/// What a rule's reconcile loads.
+pub struct Deps {
+    clients: Clients,
+    /// The listener's ARN: from the stack's status, else (deletion) the one recorded in status.
+    listener_arn: Option<String>,
+    stack_tags: TagMap,
+    target_groups: TargetGroups,
+    recorded_priority: Option<i32>,
+}
+
+/// The rule the spec asks for, on its listener.
+pub struct Desired {
+    pub rule: DesiredRule,
+    pub listener_arn: String,
+    pub tags: TagMap,
+    pub uid: String,
+    /// The priority in status (kept when the spec names none).
+    pub recorded_priority: Option<i32>,
+}
+
+pub struct ListenerRuleReconciler;
+
+/// The ARN of the rule's listener in the stack's status; `Err` says why there is none.
+fn listener_of(r: &ListenerRule, stack: Option<&WebStack>) -> Result<String, Blocked> {
+    let name = &r.spec.stack_ref.name;
+    let Some(ws) = stack else {
+        return Err(Blocked::waiting(format!(
+            "spec.stackRef: WebStack {name} does not exist"
+        )));
+    };
+    let wanted = &r.spec.route.listener;
+    let names: Vec<&str> = ws
+        .spec
+        .load_balancer
+        .iter()
+        .flat_map(|lb| &lb.listeners)
+        .map(|l| l.name.as_str())
+        .collect();
+    if !names.contains(&wanted.as_str()) {
+        return Err(Blocked::stalled(
+            "InvalidSpec",
+            format!(
+                "spec.listener: WebStack {name} has no listener named {wanted} (it has: {}); nothing was changed in AWS",
+                names.join(", ")
+            ),
+        ));
+    }
+    ws.status
+        .as_ref()
+        .and_then(|s| s.load_balancer.as_ref())
+        .and_then(|lb| lb.listeners.get(wanted))
+        .cloned()
+        .ok_or_else(|| Blocked::waiting(format!("waiting for listener {wanted} of WebStack {name}")))
+}
+
+impl Reconciler for ListenerRuleReconciler {
+    type K = ListenerRule;
+    type Deps = Deps;
+    type Desired = Desired;
+    type Observed = ObservedRules;
+    type Step = Step;
+    const KIND: &'static str = "ListenerRule";
+
+    async fn load(ctx: &Context, r: &ListenerRule, deleting: bool) -> Result<Deps, Blocked> {
+        let ns = r.namespace().unwrap_or_default();
+        let stack = refs::get::<WebStack>(&ctx.client, &ns, &r.spec.stack_ref.name).await?;
+        let status = r.status.clone().unwrap_or_default();
+        let listener_arn = match listener_of(r, stack.as_ref()) {
+            Ok(arn) => Some(arn),
+            Err(_) if deleting => status.listener_arn.clone(),
+            Err(blocked) => return Err(blocked),
+        };
+        let target_groups = if deleting {
+            TargetGroups::default()
+        } else {
+            refs::target_groups(&ctx.client, &ns).await?
+        };
+        let region = ctx
+            .region(stack.as_ref().and_then(|ws| ws.spec.region.as_deref()))
+            .await?;
+        Ok(Deps {
+            clients: region.clients,
+            listener_arn,
+            stack_tags: stack.map(|ws| ws.spec.tags).unwrap_or_default(),
+            target_groups,
+            recorded_priority: status.priority,
+        })
+    }
+
+    fn validate(r: &ListenerRule, owner: &Owner, deps: &Deps) -> Result<Desired, Blocked> {
+        let rule = validate(&r.spec, &deps.target_groups.ready, &deps.target_groups.existing)?;
+        let tags = owner.tags(
+            &user_tags(&deps.stack_tags, &r.spec.tags),
+            "listener-rule",
+            &owner.aws_name("wlr", 200),
+        );
+        Ok(Desired {
+            rule,
+            listener_arn: deps.listener_arn.clone().unwrap_or_default(),
+            tags,
+            uid: owner.uid.clone(),
+            recorded_priority: deps.recorded_priority,
+        })
+    }
+
+    async fn observe(
+        _r: &ListenerRule,
+        owner: &Owner,
+        deps: &Deps,
+        desired: Option<&Desired>,
+    ) -> Result<ObservedRules, Blocked> {
+        // Without a known listener there is no rule: one is only ever created on a listener
+        // recorded in its stack's status, and a deleted listener takes its rules with it.
+        let Some(listener) = &deps.listener_arn else {
+            return Ok(ObservedRules::default());
+        };
+        let all = match rules::describe(&deps.clients.elbv2, listener).await {
+            Ok(all) => all,
+            Err(e) if e.is_not_found() && desired.is_none() => return Ok(ObservedRules::default()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut found = ObservedRules::default();
+        for rule in all {
+            if rule.tags.get(UID) != Some(&owner.uid) {
+                found.others.push(rule);
+            } else if owner.owns(&rule.tags) {
+                found.ours.push(rule);
+            } else if desired.is_some() {
+                owner.check("listener rule", &rule.arn, &rule.tags)?;
+            }
+        }
+        Ok(found)
+    }
+
+    fn plan(d: &Desired, observed: &ObservedRules) -> Result<Vec<Step>, Blocked> {
+        let (ours, copies) = match observed.ours.split_first() {
+            Some((first, rest)) => (Some(first), rest),
+            None => (None, &[][..]),
+        };
+        let (mut steps, _) = plan(&d.rule, &d.tags, &d.uid, ours, &observed.others, d.recorded_priority)?;
+        // Copies of the rule a retried create made (the rule in use is the first found).
+        steps.extend(copies.iter().map(|c| Step::Delete { arn: c.arn.clone() }));
+        Ok(steps)
+    }
+
+    fn plan_cleanup(observed: &ObservedRules, policy: DeletionPolicy) -> Vec<Step> {
+        plan_cleanup(observed, policy)
+    }
+
+    async fn apply(
+        deps: &Deps,
+        _owner: &Owner,
+        desired: Option<&Desired>,
+        _observed: &ObservedRules,
+        steps: &[Step],
+        done: Done<'_, Step>,
+    ) -> Result<(), Blocked> {
+        let elb = &deps.clients.elbv2;
+        for step in steps {
+            let need = || desired.ok_or_else(|| Blocked::waiting(format!("cannot {step} while deleting")));
+            match step {
+                Step::Create { priority } => {
+                    let d = need()?;
+                    rules::create(
+                        elb,
+                        &d.listener_arn,
+                        *priority,
+                        &d.rule.conditions,
+                        &d.rule.action,
+                        &d.tags,
+                    )
+                    .await?;
+                }
+                Step::Modify { arn, .. } => {
+                    let d = need()?;
+                    rules::modify(elb, arn, &d.rule.conditions, &d.rule.action).await?
+                }
+                Step::SetPriority { arn, to, .. } => rules::set_priority(elb, arn, *to).await?,
+                Step::RestoreTags { arn, keys } => {
+                    let missing = need()?.tags.iter().filter(|(k, _)| keys.contains(k));
+                    elbv2::add_tags(elb, arn, &missing.map(|(k, v)| (k.clone(), v.clone())).collect()).await?
+                }
+                Step::Delete { arn } => rules::delete(elb, arn).await?,
+                Step::Untag { arns } => elbv2::untag(elb, arns, &OWNERSHIP_KEYS).await?,
+            }
+            done(step);
+        }
+        Ok(())
+    }
+
+    fn status(d: &Desired, observed: &ObservedRules, _: &[Step]) -> (ListenerRuleStatus, Health) {
+        let ours = observed.ours.first();
+        let status = ListenerRuleStatus {
+            arn: ours.map(|r| r.arn.clone()),
+            priority: ours.map(|r| r.priority),
+            listener_arn: Some(d.listener_arn.clone()),
+            ..ListenerRuleStatus::default()
+        };
+        let health = match ours {
+            Some(r) => Health::ready(format!("rule at priority {}", r.priority)),
+            None => Health::progressing("Provisioning", "creating the rule"),
+        };
+        (status, health)
+    }
+
+    fn watches(c: Controller<ListenerRule>, ctx: &Arc<Context>, ns: Option<&str>) -> Controller<ListenerRule> {
+        let client = &ctx.client;
+        // A TargetGroup it forwards to becomes Ready or changes ARN; the stack's listeners change.
+        let c = refs::on(c, client, ns, |tg: &TargetGroup, r: &ListenerRule| {
+            refs::rule_forwards_to(r, &tg.name_any())
+        });
+        refs::on(c, client, ns, |ws: &WebStack, r: &ListenerRule| {
+            r.stack() == Some(&ws.name_any())
+        })
+    }
+}

@@ -6,36 +6,17 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use crate::api::{ListenerRuleSpec, RuleConditions};
-use crate::aws::TagMap;
-use crate::webstack::desired::{ListenerAction, action};
+use crate::api::{DeletionPolicy, ListenerRuleSpec, RuleConditions};
+use crate::model::TagMap;
+use crate::model::rule::{Condition, DesiredRule, MAX_CONDITION_VALUES, MAX_RULES_PER_LISTENER, ObservedRule};
+use crate::reconcile::Blocked;
+use crate::reconcile::spec::action;
 
-/// ALB limits checked before any call.
-pub const MAX_RULES_PER_LISTENER: usize = 100;
-pub const MAX_CONDITION_VALUES: usize = 5;
-
-/// One rule condition, values sorted (AWS does not keep order meaningful).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Condition {
-    PathPattern(Vec<String>),
-    HostHeader(Vec<String>),
-    HttpHeader { name: String, values: Vec<String> },
-    HttpMethod(Vec<String>),
-    QueryString(Vec<(Option<String>, String)>),
-    SourceIp(Vec<String>),
-}
-
-impl Condition {
-    fn values(&self) -> usize {
-        match self {
-            Condition::PathPattern(v)
-            | Condition::HostHeader(v)
-            | Condition::HttpMethod(v)
-            | Condition::SourceIp(v) => v.len(),
-            Condition::HttpHeader { values, .. } => values.len(),
-            Condition::QueryString(v) => v.len(),
-        }
-    }
+/// The rules of the listener: this resource's (every copy found by uid) and the others.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObservedRules {
+    pub ours: Vec<ObservedRule>,
+    pub others: Vec<ObservedRule>,
 }
 
 fn sorted<T: Ord + Clone>(v: &[T]) -> Vec<T> {
@@ -77,23 +58,6 @@ pub fn conditions(c: &RuleConditions) -> Vec<Condition> {
     out
 }
 
-/// Why a rule cannot be acted on yet, or at all.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Blocked {
-    /// Needs a person: `reason` is `InvalidSpec`, `RuleQuotaExceeded` or `PriorityConflict`.
-    Stalled { reason: &'static str, message: String },
-    /// Waits for something another controller makes.
-    Waiting { message: String },
-}
-
-/// The rule the spec asks for.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DesiredRule {
-    pub priority: Option<i32>,
-    pub conditions: Vec<Condition>,
-    pub action: ListenerAction,
-}
-
 /// Validates a spec; `target_groups` maps Ready TargetGroup names to ARNs, `existing` names every
 /// TargetGroup resource of the namespace.
 pub fn validate(
@@ -103,10 +67,10 @@ pub fn validate(
 ) -> Result<DesiredRule, Blocked> {
     let conditions = conditions(&spec.route.conditions);
     if conditions.is_empty() {
-        return Err(Blocked::Stalled {
-            reason: "InvalidSpec",
-            message: "spec.conditions: at least one condition is required".into(),
-        });
+        return Err(Blocked::stalled(
+            "InvalidSpec",
+            "spec.conditions: at least one condition is required",
+        ));
     }
     let values: usize = conditions.iter().map(Condition::values).sum();
     if values > MAX_CONDITION_VALUES {
@@ -147,22 +111,12 @@ pub fn validate(
     })
 }
 
-/// A rule found on the listener.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ObservedRule {
-    pub arn: String,
-    pub priority: i32,
-    pub conditions: Vec<Condition>,
-    pub action: Option<ListenerAction>,
-    pub tags: TagMap,
-}
-
 /// A free priority, probed upward from a point derived from the uid, in 10000..=50000 (1..9999
 /// stays for people who pick priorities by hand). `None` when every one is taken.
 pub fn allocate(uid: &str, taken: &BTreeSet<i32>) -> Option<i32> {
     const LOW: i32 = 10_000;
     const SPAN: i32 = 40_001;
-    let start = (crate::ownership::stable_hash(uid) % SPAN as u32) as i32;
+    let start = (crate::model::ownership::stable_hash(uid) % SPAN as u32) as i32;
     (0..SPAN).map(|i| LOW + (start + i) % SPAN).find(|p| !taken.contains(p))
 }
 
@@ -186,15 +140,25 @@ pub enum Step {
         arn: String,
         keys: Vec<String>,
     },
+    /// A copy of the rule beyond the one in use (while converging), or the rule (deletion).
+    Delete {
+        arn: String,
+    },
+    /// `deletionPolicy: Retain`.
+    Untag {
+        arns: Vec<String>,
+    },
 }
 
-impl Step {
-    pub fn action(&self) -> &'static str {
+impl crate::reconcile::Step for Step {
+    fn action(&self) -> &'static str {
         match self {
             Step::Create { .. } => "CreateRule",
             Step::Modify { .. } => "ModifyRule",
             Step::SetPriority { .. } => "SetRulePriorities",
             Step::RestoreTags { .. } => "AddTags",
+            Step::Delete { .. } => "DeleteRule",
+            Step::Untag { .. } => "RemoveTags",
         }
     }
 }
@@ -206,7 +170,19 @@ impl fmt::Display for Step {
             Step::Modify { changes, .. } => write!(f, "modify rule: {}", changes.join(", ")),
             Step::SetPriority { from, to, .. } => write!(f, "move rule from priority {from} to {to}"),
             Step::RestoreTags { keys, .. } => write!(f, "restore tags {}", keys.join(", ")),
+            Step::Delete { arn } => write!(f, "delete rule {arn}"),
+            Step::Untag { arns } => write!(f, "remove the ownership tags of {}", arns.join(", ")),
         }
+    }
+}
+
+/// Deletion: every copy of the rule, deleted or (`Retain`) untagged.
+pub fn plan_cleanup(observed: &ObservedRules, policy: DeletionPolicy) -> Vec<Step> {
+    let arns: Vec<String> = observed.ours.iter().map(|r| r.arn.clone()).collect();
+    match policy {
+        _ if arns.is_empty() => Vec::new(),
+        DeletionPolicy::Delete => arns.into_iter().map(|arn| Step::Delete { arn }).collect(),
+        DeletionPolicy::Retain => vec![Step::Untag { arns }],
     }
 }
 
@@ -233,7 +209,7 @@ pub fn plan(
     if let Some(holder) = others.iter().find(|r| r.priority == priority) {
         let owner = holder
             .tags
-            .get(crate::ownership::OWNER)
+            .get(crate::model::ownership::OWNER)
             .map(String::as_str)
             .unwrap_or("not managed by webstack-operator");
         return Err(Blocked::Stalled {

@@ -1,5 +1,6 @@
 use super::*;
 use crate::api::ListenerRuleSpec;
+use crate::model::ListenerAction;
 
 fn spec(yaml: &str) -> ListenerRuleSpec {
     serde_yaml::from_str(yaml).expect("spec")
@@ -110,6 +111,7 @@ fn blocked_specs_name_the_field() {
         let (k, message) = match got {
             Blocked::Stalled { reason, message } => (reason, message),
             Blocked::Waiting { message } => ("waiting", message),
+            other => panic!("{other:?}"),
         };
         assert_eq!(k, kind, "{yaml}");
         assert!(message.contains(text), "{yaml}: {message}");
@@ -141,9 +143,10 @@ fn explicit_priorities_are_honoured_and_never_stolen() {
     );
 
     let mut holder = rule("arn:rule/theirs", 500, &d);
-    holder
-        .tags
-        .insert(crate::ownership::OWNER.into(), "movies/ListenerRule/other".into());
+    holder.tags.insert(
+        crate::model::ownership::OWNER.into(),
+        "movies/ListenerRule/other".into(),
+    );
     let err = plan(&d, &tags, "uid", None, &[holder], None).unwrap_err();
     assert!(
         matches!(&err, Blocked::Stalled { reason: "PriorityConflict", message } if message.contains("movies/ListenerRule/other")),

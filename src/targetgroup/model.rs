@@ -7,48 +7,25 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::api::{HttpProtocol, TargetGroupSpec, TargetType};
-use crate::aws::TagMap;
-use crate::ownership::Owner;
+use crate::api::{DeletionPolicy, HttpProtocol, TargetGroupSpec, TargetType};
+use crate::model::TagMap;
+use crate::model::ownership::{Owner, stable_hash};
+use crate::model::target_group::{DesiredTargetGroup, HealthCheck, ObservedTargetGroup};
 
-/// Health check settings as AWS holds them.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Health {
-    pub path: String,
-    pub protocol: String,
-    pub port: String,
-    pub healthy_threshold: i32,
-    pub unhealthy_threshold: i32,
-    pub timeout_seconds: i32,
-    pub interval_seconds: i32,
-    pub matcher: String,
+/// What AWS holds of a TargetGroup resource.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObservedGroups {
+    /// The group with the desired name.
+    pub current: Option<ObservedTargetGroup>,
+    /// Groups of this resource with other names (after a change of protocol, port, target type or
+    /// VPC), recorded in status.
+    pub replaced: Vec<ObservedTargetGroup>,
+    /// Deletion: every group of this resource, found by status and by name and tags.
+    pub all: Vec<String>,
 }
 
-/// The target group the spec asks for.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DesiredTargetGroup {
-    pub name: String,
-    pub vpc_id: String,
-    pub protocol: String,
-    pub port: i32,
-    pub target_type: String,
-    pub health: Health,
-    /// The attributes the operator manages, by AWS key.
-    pub attributes: BTreeMap<String, String>,
-    pub tags: TagMap,
-}
-
-/// A target group found in AWS.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ObservedTargetGroup {
-    pub arn: String,
-    pub name: String,
-    pub health: Health,
-    pub attributes: BTreeMap<String, String>,
-    pub tags: TagMap,
-    /// Load balancers whose listeners or rules forward to it, as AWS reports them (informational).
-    pub load_balancer_arns: Vec<String>,
-}
+/// The name prefix of every group: `tg` and four hex digits of the immutable fields' hash.
+pub const NAME_PREFIX: &str = "tg";
 
 fn protocol(p: HttpProtocol) -> &'static str {
     match p {
@@ -65,10 +42,7 @@ pub fn validate(spec: &TargetGroupSpec, owner: &Owner, vpc_id: &str, stack_tags:
         TargetType::Instance => "instance",
     };
     let immutable = format!("{}/{}/{}/{}", protocol(s.protocol), s.port, target_type, vpc_id);
-    let name = owner.aws_name(
-        &format!("tg{:04x}", crate::ownership::stable_hash(&immutable) & 0xffff),
-        32,
-    );
+    let name = owner.aws_name(&format!("{NAME_PREFIX}{:04x}", stable_hash(&immutable) & 0xffff), 32);
     let h = &s.health_check;
     let mut attributes = BTreeMap::from([
         (
@@ -101,7 +75,7 @@ pub fn validate(spec: &TargetGroupSpec, owner: &Owner, vpc_id: &str, stack_tags:
         protocol: protocol(s.protocol).into(),
         port: s.port,
         target_type: target_type.into(),
-        health: Health {
+        health: HealthCheck {
             path: h.path.clone(),
             protocol: protocol(h.protocol).into(),
             port: h.port.clone(),
@@ -129,20 +103,25 @@ pub enum Step {
         arn: String,
         keys: Vec<String>,
     },
-    /// A replaced group nothing forwards to any more.
+    /// A replaced group nothing forwards to any more (while converging), or every group (deletion).
     Delete {
         arn: String,
     },
+    /// `deletionPolicy: Retain`.
+    Untag {
+        arns: Vec<String>,
+    },
 }
 
-impl Step {
-    pub fn action(&self) -> &'static str {
+impl crate::reconcile::Step for Step {
+    fn action(&self) -> &'static str {
         match self {
             Step::Create => "CreateTargetGroup",
             Step::ModifyHealthCheck { .. } => "ModifyTargetGroup",
             Step::ModifyAttributes { .. } => "ModifyTargetGroupAttributes",
             Step::RestoreTags { .. } => "AddTags",
             Step::Delete { .. } => "DeleteTargetGroup",
+            Step::Untag { .. } => "RemoveTags",
         }
     }
 }
@@ -157,8 +136,24 @@ impl fmt::Display for Step {
                 write!(f, "set attributes {}", keys.join(", "))
             }
             Step::RestoreTags { keys, .. } => write!(f, "restore tags {}", keys.join(", ")),
-            Step::Delete { arn } => write!(f, "delete replaced target group {arn}"),
+            Step::Delete { arn } => write!(f, "delete target group {arn}"),
+            Step::Untag { arns } => write!(f, "remove the ownership tags of {}", arns.join(", ")),
         }
+    }
+}
+
+/// Deletion: every group, deleted or (`Retain`) untagged.
+pub fn plan_cleanup(observed: &ObservedGroups, policy: DeletionPolicy) -> Vec<Step> {
+    match policy {
+        _ if observed.all.is_empty() => Vec::new(),
+        DeletionPolicy::Delete => observed
+            .all
+            .iter()
+            .map(|arn| Step::Delete { arn: arn.clone() })
+            .collect(),
+        DeletionPolicy::Retain => vec![Step::Untag {
+            arns: observed.all.clone(),
+        }],
     }
 }
 

@@ -46,7 +46,7 @@ fn validates_every_field() {
     );
     assert_eq!(
         d.health,
-        Health {
+        HealthCheck {
             path: "/actuator/health".into(),
             protocol: "HTTP".into(),
             port: "traffic-port".into(),
@@ -148,13 +148,13 @@ fn plans() {
             "replaced: create the new one, then try deleting the old",
             None,
             vec![old.clone()],
-            vec!["create target group", "delete replaced target group arn:tg/old"],
+            vec!["create target group", "delete target group arn:tg/old"],
         ),
         (
             "replaced earlier: keep trying",
             Some(&o),
             vec![old],
-            vec!["delete replaced target group arn:tg/old"],
+            vec!["delete target group arn:tg/old"],
         ),
     ];
     for (what, current, replaced, want) in cases {

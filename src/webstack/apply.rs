@@ -4,11 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use super::desired::{DesiredNetwork, DesiredStack, Ingress, SgRole, Source};
-use super::observed::{ObservedStack, RawIngress};
-use super::plan::{PUBLIC_ROUTE_TABLE, Step};
+use super::step::{PUBLIC_ROUTE_TABLE, Step};
 use crate::aws::ec2::DeleteKind;
 use crate::aws::{AwsError, Clients, TagMap, ec2, ecs, elbv2};
+use crate::model::ListenerAction;
+use crate::model::ownership::OWNERSHIP_KEYS;
+use crate::model::stack::{DesiredNetwork, DesiredStack, Ingress, ObservedStack, RawIngress, SgRole, Source};
 
 /// Ids known so far: observed ones, then created ones.
 #[derive(Clone, Debug, Default)]
@@ -44,7 +45,7 @@ pub async fn apply(
     desired: Option<&DesiredStack>,
     observed: &ObservedStack,
     steps: &[Step],
-    mut done: impl FnMut(&Step),
+    done: &mut (dyn FnMut(&Step) + Send),
 ) -> Result<(), ApplyError> {
     let mut ids = Ids {
         vpc: observed.vpc.as_ref().map(|v| v.id.clone()),
@@ -262,6 +263,11 @@ async fn run(clients: &Clients, desired: Option<&DesiredStack>, ids: &mut Ids, s
         Step::DeleteInternetGateway { id } => ec2::delete(ec2c, DeleteKind::InternetGateway, id).await?,
         Step::DeleteVpc { id } => ec2::delete(ec2c, DeleteKind::Vpc, id).await?,
         Step::DeleteCluster { arn } => ecs::delete_cluster(ecsc, arn).await?,
+        Step::AdoptLoadBalancer { arn } => elbv2::add_tags(elb, arn, &tags(desired()?, "load-balancer")).await?,
+        Step::ReleaseListener { arn, .. } => elbv2::set_default_action(elb, arn, &ListenerAction::deleting()).await?,
+        Step::UntagEc2 { ids } => ec2::untag(ec2c, ids, &OWNERSHIP_KEYS).await?,
+        Step::UntagLoadBalancer { arns } => elbv2::untag(elb, arns, &OWNERSHIP_KEYS).await?,
+        Step::UntagCluster { arn } => ecs::untag(ecsc, arn, &OWNERSHIP_KEYS).await?,
     }
     Ok(())
 }

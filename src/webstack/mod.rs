@@ -1,10 +1,156 @@
-//! The WebStack controller: the shared infrastructure of one application. Shaped as load →
-//! validate ([`desired`]) → observe → plan ([`plan`]) → apply.
+//! The WebStack kind: the shared infrastructure of one application. Load (the TargetGroups its
+//! listeners forward to, the region's zones) → validate ([`validate`]) → observe ([`observe`]) →
+//! plan ([`plan`], pure) → apply ([`apply`]) → status ([`status`]); deletion waits for the stack's
+//! children, releasing its listeners meanwhile, then plans towards nothing ([`cleanup`]).
 
 pub mod apply;
-pub mod controller;
-pub mod desired;
+pub mod cleanup;
 pub mod observe;
-pub mod observed;
 pub mod plan;
 pub mod status;
+pub mod step;
+pub mod validate;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use kube::ResourceExt;
+use kube::runtime::Controller;
+
+use self::observe::ObserveError;
+use self::step::Step;
+use crate::api::{ContainerService, DeletionPolicy, ListenerRule, StaticSite, TargetGroup, WebStack, WebStackStatus};
+use crate::aws::Clients;
+use crate::model::stack::{DesiredStack, ObservedStack, StackKey};
+use crate::model::{Health, Owner};
+use crate::reconcile::refs::{self, Child};
+use crate::reconcile::{Blocked, Context, Done, EXTERNAL_ID, Reconciler};
+
+/// What a stack's reconcile loads.
+pub struct Deps {
+    clients: Clients,
+    zones: Vec<String>,
+    /// ARNs of the Ready TargetGroups that listener default actions forward to, by name.
+    target_groups: BTreeMap<String, String>,
+}
+
+pub struct WebStackReconciler;
+
+/// How to find the stack's resources: from the spec, the VPC in status and the external-id annotation.
+fn key(ws: &WebStack, owner: &Owner, deleting: bool) -> StackKey {
+    StackKey {
+        known_vpc: ws.status.as_ref().and_then(|s| s.vpc_id.clone()),
+        external_load_balancer: ws.annotations().get(EXTERNAL_ID).cloned(),
+        every_copy: deleting,
+        ..validate::stack_key(&ws.spec, owner.clone())
+    }
+}
+
+impl Reconciler for WebStackReconciler {
+    type K = WebStack;
+    type Deps = Deps;
+    type Desired = DesiredStack;
+    type Observed = ObservedStack;
+    type Step = Step;
+    const KIND: &'static str = "WebStack";
+
+    async fn load(ctx: &Context, ws: &WebStack, deleting: bool) -> Result<Deps, Blocked> {
+        let region = ctx.region(ws.spec.region.as_deref()).await?;
+        // TargetGroups not Ready yet leave their listeners pending (see DesiredListener::pending)
+        // rather than blocking the stack: a TargetGroup needs the stack's VPC first.
+        let wanted = refs::stack_forwards(&ws.spec);
+        let target_groups = if wanted.is_empty() || deleting {
+            BTreeMap::new()
+        } else {
+            let ns = ws.namespace().unwrap_or_default();
+            let all = refs::target_groups(&ctx.client, &ns).await?;
+            all.ready
+                .into_iter()
+                .filter(|(name, _)| wanted.contains(name))
+                .collect()
+        };
+        Ok(Deps {
+            clients: region.clients,
+            zones: region.zones,
+            target_groups,
+        })
+    }
+
+    fn validate(ws: &WebStack, owner: &Owner, deps: &Deps) -> Result<DesiredStack, Blocked> {
+        let mut desired = validate::validate(&ws.spec, owner.clone(), &deps.zones, &deps.target_groups)?;
+        desired.external_load_balancer = ws.annotations().get(EXTERNAL_ID).cloned();
+        Ok(desired)
+    }
+
+    async fn observe(
+        ws: &WebStack,
+        owner: &Owner,
+        deps: &Deps,
+        desired: Option<&DesiredStack>,
+    ) -> Result<ObservedStack, Blocked> {
+        let key = key(ws, owner, desired.is_none());
+        observe::observe(&deps.clients, &key, desired.is_none())
+            .await
+            .map_err(|e| match e {
+                ObserveError::Aws(e) => Blocked::Aws(e),
+                ObserveError::Conflict(c) => c.into(),
+                missing @ ObserveError::ExternalMissing { .. } => Blocked::stalled("InvalidSpec", missing.to_string()),
+            })
+    }
+
+    fn plan(desired: &DesiredStack, observed: &ObservedStack) -> Result<Vec<Step>, Blocked> {
+        validate::check_adopted(desired, observed)?;
+        validate::check_external_load_balancer(desired, observed)?;
+        Ok(plan::plan(desired, observed))
+    }
+
+    fn plan_cleanup(observed: &ObservedStack, policy: DeletionPolicy) -> Vec<Step> {
+        cleanup::plan_cleanup(observed, policy)
+    }
+
+    fn plan_release(observed: &ObservedStack) -> Vec<Step> {
+        cleanup::plan_release(observed)
+    }
+
+    async fn apply(
+        deps: &Deps,
+        _owner: &Owner,
+        desired: Option<&DesiredStack>,
+        observed: &ObservedStack,
+        steps: &[Step],
+        done: Done<'_, Step>,
+    ) -> Result<(), Blocked> {
+        apply::apply(&deps.clients, desired, observed, steps, done)
+            .await
+            .map_err(|e| match e {
+                apply::ApplyError::Aws(e) => Blocked::Aws(e),
+                missing => Blocked::waiting(missing.to_string()),
+            })
+    }
+
+    fn status(desired: &DesiredStack, observed: &ObservedStack, remaining: &[Step]) -> (WebStackStatus, Health) {
+        status::status(desired, observed, remaining)
+    }
+
+    async fn blockers(ctx: &Context, ws: &WebStack) -> Result<Vec<String>, Blocked> {
+        let ns = ws.namespace().unwrap_or_default();
+        Ok(refs::children(&ctx.client, &ns, &ws.name_any()).await?)
+    }
+
+    fn watches(c: Controller<WebStack>, ctx: &Arc<Context>, ns: Option<&str>) -> Controller<WebStack> {
+        let client = &ctx.client;
+        // A TargetGroup a listener forwards to becomes Ready (or changes ARN); a child goes.
+        let c = refs::on(c, client, ns, |tg: &TargetGroup, ws: &WebStack| {
+            tg.stack() == Some(&ws.name_any()) || refs::stack_forwards(&ws.spec).contains(&tg.name_any())
+        });
+        let c = refs::on(c, client, ns, |r: &ListenerRule, ws: &WebStack| {
+            r.stack() == Some(&ws.name_any())
+        });
+        let c = refs::on(c, client, ns, |s: &ContainerService, ws: &WebStack| {
+            s.stack() == Some(&ws.name_any())
+        });
+        refs::on(c, client, ns, |s: &StaticSite, ws: &WebStack| {
+            s.stack() == Some(&ws.name_any())
+        })
+    }
+}

@@ -1,9 +1,11 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::webstack::desired::tests::{owner, spec, zones};
-use crate::webstack::desired::{ListenerAction, Source, validate};
-use crate::webstack::observed::*;
+use crate::model::ListenerAction;
+use crate::model::stack::*;
+use crate::webstack::cleanup::plan_delete;
+use crate::webstack::validate::tests::{owner, spec, zones};
+use crate::webstack::validate::validate;
 
 const NETFLUX: &str = r#"
 network: {cidr: 10.0.0.0/16}
@@ -26,10 +28,12 @@ fn converged(d: &DesiredStack) -> ObservedStack {
             id: "vpc-1".into(),
             cidr: cidr.to_string(),
             managed: true,
+            tags: TagMap::new(),
         });
         o.internet_gateway = Some(ObservedGateway {
             id: "igw-1".into(),
             attached_vpc: Some("vpc-1".into()),
+            tags: TagMap::new(),
         });
         for (i, s) in subnets.iter().enumerate() {
             o.subnets.push(ObservedSubnet {

@@ -1,16 +1,47 @@
-//! The WebStack status, computed from what was observed (pure).
+//! The WebStack status and health, computed from what was observed (pure).
 
 use std::collections::BTreeMap;
 
-use super::desired::{DesiredStack, SgRole};
-use super::observed::ObservedStack;
+use super::step::Step;
 use crate::api::{LoadBalancerStatus, SecurityGroupsStatus, WebStackStatus};
+use crate::model::Health;
+use crate::model::stack::{DesiredNetwork, DesiredStack, ObservedStack, SgRole};
 
-/// Status fields from the observed resources; conditions are added by the caller.
-pub fn status(desired: &DesiredStack, observed: &ObservedStack) -> WebStackStatus {
+/// Status fields and health; conditions are added by the driver.
+pub fn status(desired: &DesiredStack, observed: &ObservedStack, remaining: &[Step]) -> (WebStackStatus, Health) {
+    let health = if remaining.is_empty() {
+        settled(desired, observed)
+    } else {
+        Health::progressing("Provisioning", "converging")
+    };
+    (fields(desired, observed), health)
+}
+
+/// Health once nothing is left to change: Ready, unless a listener waits for a TargetGroup, or the
+/// load balancer is still provisioning (an ALB takes minutes) or has failed.
+pub fn settled(desired: &DesiredStack, observed: &ObservedStack) -> Health {
+    let pending = desired.pending();
+    if !pending.is_empty() {
+        return Health::waiting(format!(
+            "waiting for TargetGroup {} to be Ready (its listener is not created yet)",
+            pending.join(", ")
+        ));
+    }
+    match observed.load_balancer.as_ref().map(|lb| lb.state.as_str()) {
+        None | Some("active") => Health::ready("AWS matches the spec"),
+        Some("failed") => Health::Stalled {
+            reason: "AwsError",
+            message: "the load balancer is in state failed".into(),
+        },
+        Some(state) => Health::progressing("Provisioning", format!("the load balancer is {state}")),
+    }
+}
+
+/// Status fields from the observed resources.
+fn fields(desired: &DesiredStack, observed: &ObservedStack) -> WebStackStatus {
     let subnets = |public: bool| -> Vec<String> {
         match &desired.network {
-            super::desired::DesiredNetwork::Adopt {
+            DesiredNetwork::Adopt {
                 public_subnet_ids,
                 private_subnet_ids,
                 ..
@@ -21,7 +52,7 @@ pub fn status(desired: &DesiredStack, observed: &ObservedStack) -> WebStackStatu
                     private_subnet_ids.clone()
                 }
             }
-            super::desired::DesiredNetwork::Create { subnets, .. } => subnets
+            DesiredNetwork::Create { subnets, .. } => subnets
                 .iter()
                 .filter(|s| s.public == public)
                 .filter_map(|s| {
@@ -62,5 +93,52 @@ pub fn status(desired: &DesiredStack, observed: &ObservedStack) -> WebStackStatu
         }),
         cluster_arn: observed.cluster.as_ref().filter(|c| c.active).map(|c| c.arn.clone()),
         ..WebStackStatus::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Owner;
+    use crate::model::stack::ObservedLoadBalancer;
+
+    /// A stack with nothing pending.
+    fn nothing() -> DesiredStack {
+        let spec: crate::api::WebStackSpec = serde_yaml::from_str("network: {cidr: 10.0.0.0/16}").unwrap();
+        let owner = Owner {
+            cluster_id: "c".into(),
+            namespace: "n".into(),
+            kind: "WebStack",
+            name: "s".into(),
+            uid: "u".into(),
+        };
+        super::super::validate::validate(&spec, owner, &["z".into(), "y".into()], &Default::default()).unwrap()
+    }
+
+    #[test]
+    fn ready_waits_for_an_active_load_balancer() {
+        let with = |state: &str| ObservedStack {
+            load_balancer: Some(ObservedLoadBalancer {
+                arn: "arn".into(),
+                dns_name: String::new(),
+                internal: false,
+                idle_timeout_seconds: Some(60),
+                tags: Default::default(),
+                vpc_id: String::new(),
+                state: state.into(),
+                security_groups: Vec::new(),
+            }),
+            ..ObservedStack::default()
+        };
+        assert!(matches!(settled(&nothing(), &with("active")), Health::Ready { .. }));
+        assert!(matches!(
+            settled(&nothing(), &ObservedStack::default()),
+            Health::Ready { .. }
+        ));
+        assert_eq!(
+            settled(&nothing(), &with("provisioning")),
+            Health::progressing("Provisioning", "the load balancer is provisioning")
+        );
+        assert!(matches!(settled(&nothing(), &with("failed")), Health::Stalled { .. }));
     }
 }

@@ -9,7 +9,7 @@ use webstack_operator::containerservice::taskdef::{LogTarget, render};
 
 use crate::harness::moto::Moto;
 
-fn rendered(yaml: &str, family: &str) -> webstack_operator::containerservice::taskdef::TaskDef {
+fn rendered(yaml: &str, family: &str) -> webstack_operator::model::service::TaskDef {
     let spec: ContainerServiceSpec = serde_yaml::from_str(yaml).expect("spec");
     render(
         &spec.settings,

@@ -9,11 +9,31 @@ use aws_sdk_ec2::types::{Filter, IpPermission, IpRange};
 use aws_sdk_elasticloadbalancingv2::types::LoadBalancerAttribute;
 use webstack_operator::api::WebStackSpec;
 use webstack_operator::aws::{Clients, ec2 as aws_ec2};
-use webstack_operator::ownership::Owner;
+use webstack_operator::model::Owner;
+use webstack_operator::model::stack::{DesiredStack, ObservedStack, StackKey};
 use webstack_operator::webstack::apply::apply;
-use webstack_operator::webstack::desired::{DesiredStack, validate};
-use webstack_operator::webstack::observe::{StackKey, observe};
-use webstack_operator::webstack::plan::{Step, plan, plan_delete};
+use webstack_operator::webstack::cleanup::plan_delete;
+use webstack_operator::webstack::plan::{Step, plan};
+use webstack_operator::webstack::validate::validate;
+
+/// Observes a stack while converging (conflicts are errors).
+async fn observe(
+    clients: &Clients,
+    key: &StackKey,
+) -> Result<ObservedStack, webstack_operator::webstack::observe::ObserveError> {
+    webstack_operator::webstack::observe::observe(clients, key, false).await
+}
+
+/// Observes a stack for deletion: every copy, what is someone else's left out.
+async fn observe_deleting(clients: &Clients, key: &StackKey) -> ObservedStack {
+    let key = StackKey {
+        every_copy: true,
+        ..key.clone()
+    };
+    webstack_operator::webstack::observe::observe(clients, &key, true)
+        .await
+        .expect("observe for deletion")
+}
 
 use crate::harness::moto::Moto;
 use crate::harness::unique;
@@ -50,7 +70,9 @@ async fn reconcile(clients: &Clients, d: &DesiredStack) -> Vec<Step> {
 async fn reconcile_key(clients: &Clients, d: &DesiredStack, key: StackKey) -> Vec<Step> {
     let observed = observe(clients, &key).await.expect("observe");
     let steps = plan(d, &observed);
-    apply(clients, Some(d), &observed, &steps, |_| {}).await.expect("apply");
+    apply(clients, Some(d), &observed, &steps, &mut |_| {})
+        .await
+        .expect("apply");
     steps
 }
 
@@ -388,13 +410,15 @@ async fn webstack_create_converge_drift_delete() {
     assert_eq!(listeners.listeners().len(), 2);
 
     // Delete: plan towards nothing, then nothing tagged with the uid remains.
-    let observed = observe(&clients, &d2.key()).await.unwrap();
+    let observed = observe_deleting(&clients, &d2.key()).await;
     let steps = plan_delete(&observed);
-    apply(&clients, None, &observed, &steps, |_| {}).await.expect("delete");
+    apply(&clients, None, &observed, &steps, &mut |_| {})
+        .await
+        .expect("delete");
     let none = expected.keys().map(|k| (*k, 0)).collect::<BTreeMap<_, _>>();
     assert_eq!(count_tagged(&clients, &uid).await, none);
     assert_eq!(
-        plan_delete(&observe(&clients, &d2.key()).await.unwrap()),
+        plan_delete(&observe_deleting(&clients, &d2.key()).await),
         vec![],
         "deletion is complete"
     );
@@ -473,7 +497,7 @@ async fn a_resource_of_another_cluster_is_never_touched() {
 /// of another VPC is refused naming the field), and deletion leaves the VPC and subnets alone.
 #[tokio::test]
 async fn an_adopted_network_is_used_checked_and_kept() {
-    use webstack_operator::webstack::desired::check_adopted;
+    use webstack_operator::webstack::validate::check_adopted;
 
     let moto = Moto::start();
     let clients = Clients::new(&moto.sdk_config().await);
@@ -553,7 +577,7 @@ loadBalancer: {{listeners: [{{name: http, port: 80}}]}}"
 
     // Deletion removes the stack's resources and keeps the adopted VPC and its subnets, untagged.
     let observed = observe(&clients, &d.key()).await.unwrap();
-    apply(&clients, None, &observed, &plan_delete(&observed), |_| {})
+    apply(&clients, None, &observed, &plan_delete(&observed), &mut |_| {})
         .await
         .unwrap();
     assert_eq!(count_tagged(&clients, &uid).await.values().sum::<usize>(), 0);

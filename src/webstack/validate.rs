@@ -1,208 +1,18 @@
 //! validate: turns a WebStack spec into a typed, checked [`DesiredStack`]. Nothing after this step
 //! reads the raw spec. Errors name the field and say what to change; they cause no AWS call.
+//! Two checks need what AWS holds and run before the plan: an adopted network must exist as
+//! named, and an adopted load balancer must fit the spec.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::api::{
-    Action, ContentType, DatabaseEngine, HttpProtocol, LoadBalancerScheme, RedirectStatusCode, Tags, WebStackSpec,
+use crate::api::{DatabaseEngine, HttpProtocol, LoadBalancerScheme, WebStackSpec};
+use crate::model::cidr::Ipv4Net;
+use crate::model::stack::{
+    DesiredCluster, DesiredListener, DesiredLoadBalancer, DesiredNetwork, DesiredSecurityGroup, DesiredStack,
+    DesiredSubnet, Ingress, ObservedStack, SgRole, Source, StackKey, load_balancer_name,
 };
-use crate::cidr::Ipv4Net;
-use crate::ownership::Owner;
-
-/// A spec the operator cannot act on: the field and what is wrong with it.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {message}")]
-pub struct InvalidSpec {
-    pub field: String,
-    pub message: String,
-}
-
-fn invalid(field: impl Into<String>, message: impl Into<String>) -> InvalidSpec {
-    InvalidSpec {
-        field: field.into(),
-        message: message.into(),
-    }
-}
-
-/// Everything the stack should be, checked.
-#[derive(Clone, Debug, PartialEq)]
-pub struct DesiredStack {
-    pub owner: Owner,
-    pub tags: Tags,
-    pub network: DesiredNetwork,
-    pub security_groups: Vec<DesiredSecurityGroup>,
-    pub load_balancer: Option<DesiredLoadBalancer>,
-    pub cluster: DesiredCluster,
-}
-
-/// Adopt a VPC or create one.
-#[derive(Clone, Debug, PartialEq)]
-pub enum DesiredNetwork {
-    Adopt {
-        vpc_id: String,
-        public_subnet_ids: Vec<String>,
-        private_subnet_ids: Vec<String>,
-    },
-    Create {
-        cidr: Ipv4Net,
-        subnets: Vec<DesiredSubnet>,
-    },
-}
-
-/// A subnet to create.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DesiredSubnet {
-    /// `subnet/public/<i>` or `subnet/private/<i>`.
-    pub component: String,
-    pub cidr: Ipv4Net,
-    pub availability_zone: String,
-    pub public: bool,
-}
-
-/// The three security groups of a stack.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum SgRole {
-    LoadBalancer,
-    Services,
-    Database,
-}
-
-impl SgRole {
-    pub const ALL: [SgRole; 3] = [SgRole::LoadBalancer, SgRole::Services, SgRole::Database];
-
-    /// The `webstack.io/component` tag value.
-    pub fn component(self) -> &'static str {
-        match self {
-            SgRole::LoadBalancer => "sg/load-balancer",
-            SgRole::Services => "sg/services",
-            SgRole::Database => "sg/database",
-        }
-    }
-
-    pub fn from_component(c: &str) -> Option<SgRole> {
-        SgRole::ALL.into_iter().find(|r| r.component() == c)
-    }
-}
-
-/// Where ingress traffic may come from.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Source {
-    Cidr(String),
-    /// One of the stack's own groups.
-    Group(SgRole),
-    /// A group that is not one of the stack's (only ever observed, never desired).
-    OtherGroup(String),
-}
-
-/// One TCP ingress permission.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Ingress {
-    pub from_port: i32,
-    pub to_port: i32,
-    pub source: Source,
-}
-
-/// A security group and exactly the ingress it should have.
-#[derive(Clone, Debug, PartialEq)]
-pub struct DesiredSecurityGroup {
-    pub role: SgRole,
-    pub name: String,
-    pub description: String,
-    pub ingress: BTreeSet<Ingress>,
-}
-
-/// The load balancer.
-#[derive(Clone, Debug, PartialEq)]
-pub struct DesiredLoadBalancer {
-    pub name: String,
-    pub internal: bool,
-    pub idle_timeout_seconds: i32,
-    pub listeners: Vec<DesiredListener>,
-}
-
-/// A listener.
-#[derive(Clone, Debug, PartialEq)]
-pub struct DesiredListener {
-    pub name: String,
-    pub port: i32,
-    pub https: bool,
-    pub certificate_arn: Option<String>,
-    pub ssl_policy: Option<String>,
-    pub default_action: ListenerAction,
-    /// Forwards to a TargetGroup that is not ready yet (named here): the listener is neither
-    /// created, changed nor deleted until it is, while the rest of the stack converges.
-    pub pending: Option<String>,
-}
-
-/// A listener's default action as AWS sees it (forward targets resolved to ARNs).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ListenerAction {
-    Fixed {
-        status_code: String,
-        content_type: Option<String>,
-        message_body: Option<String>,
-    },
-    Redirect {
-        protocol: String,
-        port: String,
-        host: String,
-        path: String,
-        query: String,
-        status_code: String,
-    },
-    /// Target group ARNs and weights, sorted by ARN.
-    Forward { target_groups: Vec<(String, i32)> },
-}
-
-/// The ECS cluster.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DesiredCluster {
-    pub name: String,
-    pub container_insights: bool,
-}
-
-impl DesiredStack {
-    /// TargetGroups that listeners wait for.
-    pub fn pending(&self) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .load_balancer
-            .iter()
-            .flat_map(|lb| &lb.listeners)
-            .filter_map(|l| l.pending.clone())
-            .collect();
-        names.dedup();
-        names
-    }
-
-    /// Every tag a resource of `component` carries: ownership tags, a Name, the stack's tags.
-    pub fn tags_for(&self, component: &str) -> crate::aws::TagMap {
-        let name = format!("{}-{}", self.owner.aws_name("ws", 200), component.replace('/', "-"));
-        self.owner.tags(&self.tags, component, &name)
-    }
-
-    /// How to find this stack's resources.
-    pub fn key(&self) -> super::observe::StackKey {
-        super::observe::StackKey {
-            owner: self.owner.clone(),
-            adopted_vpc: match &self.network {
-                DesiredNetwork::Adopt { vpc_id, .. } => Some(vpc_id.clone()),
-                DesiredNetwork::Create { .. } => None,
-            },
-            adopted_subnets: match &self.network {
-                DesiredNetwork::Adopt {
-                    public_subnet_ids,
-                    private_subnet_ids,
-                    ..
-                } => public_subnet_ids.iter().chain(private_subnet_ids).cloned().collect(),
-                DesiredNetwork::Create { .. } => Vec::new(),
-            },
-            known_vpc: None,
-            load_balancer_name: load_balancer_name(&self.owner),
-            external_load_balancer: None,
-            cluster_name: self.cluster.name.clone(),
-        }
-    }
-}
+use crate::model::{InvalidSpec, ListenerAction, Owner, invalid};
+use crate::reconcile::spec::action;
 
 /// Validates a spec. `zones` are the region's available zones, in order; `target_groups` maps
 /// TargetGroup resource names to ARNs (those not ready are absent: their listeners are pending).
@@ -229,8 +39,30 @@ pub fn validate(
         security_groups,
         load_balancer,
         cluster,
+        external_load_balancer: None,
         owner,
     })
+}
+
+/// How to find a stack's resources, from the spec alone (no validation): deletion never depends
+/// on a spec being valid.
+pub fn stack_key(spec: &WebStackSpec, owner: Owner) -> StackKey {
+    StackKey {
+        adopted_vpc: spec.network.vpc_id.clone(),
+        adopted_subnets: spec
+            .network
+            .public_subnet_ids
+            .iter()
+            .chain(&spec.network.private_subnet_ids)
+            .cloned()
+            .collect(),
+        known_vpc: None,
+        load_balancer_name: load_balancer_name(&owner),
+        external_load_balancer: None,
+        cluster_name: cluster_name(spec, &owner),
+        every_copy: false,
+        owner,
+    }
 }
 
 /// The ECS cluster's name: the spec's, else derived from namespace, name and uid.
@@ -239,11 +71,6 @@ pub fn cluster_name(spec: &WebStackSpec, owner: &Owner) -> String {
         .as_ref()
         .and_then(|c| c.name.clone())
         .unwrap_or_else(|| owner.aws_name("ws", 255))
-}
-
-/// The load balancer's deterministic name (32 characters at most).
-pub fn load_balancer_name(owner: &Owner) -> String {
-    owner.aws_name("ws", 32)
 }
 
 fn network(spec: &WebStackSpec, zones: &[String]) -> Result<DesiredNetwork, InvalidSpec> {
@@ -405,11 +232,7 @@ fn load_balancer(
                 "an HTTPS listener needs certificateArn",
             ));
         }
-        let not_found = ListenerAction::Fixed {
-            status_code: "404".into(),
-            content_type: Some("text/plain".into()),
-            message_body: Some("not found".into()),
-        };
+        let not_found = ListenerAction::not_found();
         let missing = l
             .default_action
             .iter()
@@ -438,55 +261,9 @@ fn load_balancer(
     })
 }
 
-/// Resolves an [`Action`] of the spec. A forward to a TargetGroup that is not ready is an error of
-/// its own kind: see [`unresolved_target_groups`].
-pub fn action(
-    a: &Action,
-    field: &str,
-    target_groups: &BTreeMap<String, String>,
-) -> Result<ListenerAction, InvalidSpec> {
-    match (&a.forward, &a.fixed_response, &a.redirect) {
-        (Some(f), None, None) => {
-            let mut tgs = Vec::new();
-            for (i, t) in f.target_groups.iter().enumerate() {
-                let arn = target_groups.get(&t.name).ok_or_else(|| {
-                    invalid(
-                        format!("{field}.forward.targetGroups[{i}]"),
-                        format!("TargetGroup {} is not ready", t.name),
-                    )
-                })?;
-                tgs.push((arn.clone(), t.weight.unwrap_or(1)));
-            }
-            tgs.sort();
-            Ok(ListenerAction::Forward { target_groups: tgs })
-        }
-        (None, Some(f), None) => Ok(ListenerAction::Fixed {
-            status_code: f.status_code.to_string(),
-            content_type: f.content_type.map(|c| content_type(c).to_string()),
-            message_body: f.message_body.clone(),
-        }),
-        (None, None, Some(r)) => Ok(ListenerAction::Redirect {
-            protocol: r.protocol.clone().unwrap_or_else(|| "#{protocol}".into()),
-            port: r.port.clone().unwrap_or_else(|| "#{port}".into()),
-            host: r.host.clone().unwrap_or_else(|| "#{host}".into()),
-            path: r.path.clone().unwrap_or_else(|| "/#{path}".into()),
-            query: r.query.clone().unwrap_or_else(|| "#{query}".into()),
-            status_code: match r.status_code {
-                RedirectStatusCode::Http301 => "HTTP_301",
-                RedirectStatusCode::Http302 => "HTTP_302",
-            }
-            .into(),
-        }),
-        _ => Err(invalid(
-            field,
-            "exactly one of forward, fixedResponse or redirect must be set",
-        )),
-    }
-}
-
 /// An adopted network must exist as the spec names it: the VPC, and each subnet inside that VPC.
 /// (Checked after observing, before any mutation.)
-pub fn check_adopted(desired: &DesiredStack, observed: &super::observed::ObservedStack) -> Result<(), InvalidSpec> {
+pub fn check_adopted(desired: &DesiredStack, observed: &ObservedStack) -> Result<(), InvalidSpec> {
     let DesiredNetwork::Adopt {
         vpc_id,
         public_subnet_ids,
@@ -525,11 +302,11 @@ pub fn check_adopted(desired: &DesiredStack, observed: &super::observed::Observe
 /// A load balancer adopted through `webstack.io/external-id` must fit the spec: there is a
 /// `spec.loadBalancer`, the load balancer is in the stack's VPC and has the scheme asked for (a
 /// scheme change would otherwise replace someone's load balancer).
-pub fn check_external_load_balancer(
-    desired: &DesiredStack,
-    observed: &super::observed::ObservedStack,
-) -> Result<(), InvalidSpec> {
+pub fn check_external_load_balancer(desired: &DesiredStack, observed: &ObservedStack) -> Result<(), InvalidSpec> {
     const FIELD: &str = "metadata.annotations[webstack.io/external-id]";
+    if desired.external_load_balancer.is_none() {
+        return Ok(());
+    }
     let Some(want) = &desired.load_balancer else {
         return Err(invalid(
             "spec.loadBalancer",
@@ -562,26 +339,6 @@ pub fn check_external_load_balancer(
     Ok(())
 }
 
-/// TargetGroup names that the stack's listener default actions forward to.
-pub fn referenced_target_groups(spec: &WebStackSpec) -> BTreeSet<String> {
-    spec.load_balancer
-        .iter()
-        .flat_map(|lb| &lb.listeners)
-        .filter_map(|l| l.default_action.as_ref()?.forward.as_ref())
-        .flat_map(|f| f.target_groups.iter().map(|t| t.name.clone()))
-        .collect()
-}
-
-fn content_type(c: ContentType) -> &'static str {
-    match c {
-        ContentType::TextPlain => "text/plain",
-        ContentType::TextCss => "text/css",
-        ContentType::TextHtml => "text/html",
-        ContentType::ApplicationJavascript => "application/javascript",
-        ContentType::ApplicationJson => "application/json",
-    }
-}
-
 #[cfg(test)]
-#[path = "desired_tests.rs"]
+#[path = "validate_tests.rs"]
 pub(crate) mod tests;

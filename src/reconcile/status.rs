@@ -1,19 +1,102 @@
-//! kstatus-compatible conditions (`Ready`, `Reconciling`, `Stalled`), computed by a pure function
-//! from what a reconcile found. `lastTransitionTime` is kept while a condition's status is unchanged.
+//! Status of every kind: kstatus-compatible conditions (`Ready`, `Reconciling`, `Stalled`)
+//! computed by a pure function from a [`Health`] (`lastTransitionTime` is kept while a
+//! condition's status is unchanged), the [`Kind`] and [`KindStatus`] traits the driver reads the
+//! five kinds through, and the status write (server-side apply of the whole status).
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::api::{Patch, PatchParams};
+use kube::core::NamespaceResourceScope;
+use kube::{Api, Client, Resource, ResourceExt};
 
-/// Where a resource stands after a reconcile.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Health {
-    /// AWS matches the spec.
-    Ready { message: String },
-    /// Converging: creating, updating, waiting on AWS or a dependency.
-    Progressing { reason: &'static str, message: String },
-    /// Needs a person: invalid spec, permission denied, conflict, quota.
-    Stalled { reason: &'static str, message: String },
-    /// `webstack.io/paused`: observed only; `in_sync` says whether AWS matches the spec.
-    Paused { in_sync: bool, message: String },
+use crate::api::{
+    ContainerService, ContainerServiceStatus, DeletionPolicy, ListenerRule, ListenerRuleStatus, StaticSite,
+    StaticSiteStatus, TargetGroup, TargetGroupStatus, WebStack, WebStackStatus,
+};
+use crate::model::Health;
+
+/// The field manager of every write the operator makes.
+pub const MANAGER: &str = "webstack-operator";
+
+/// Now, as a Kubernetes time.
+pub fn now() -> Time {
+    Time(k8s_openapi::jiff::Timestamp::now())
+}
+
+/// A status the driver writes: conditions and `observedGeneration` are the driver's, the rest the kind's.
+pub trait KindStatus: serde::Serialize + Default + Clone + std::fmt::Debug + Send + Sync + 'static {
+    fn conditions(&self) -> &[Condition];
+    fn observed_generation(&self) -> Option<i64>;
+    fn set_conditions(&mut self, generation: Option<i64>, conditions: Vec<Condition>);
+}
+
+/// One of the operator's kinds, as the driver sees it.
+pub trait Kind:
+    Resource<DynamicType = (), Scope = NamespaceResourceScope>
+    + Clone
+    + serde::de::DeserializeOwned
+    + serde::Serialize
+    + std::fmt::Debug
+    + Send
+    + Sync
+    + 'static
+{
+    type Status: KindStatus;
+    fn status(&self) -> Option<&Self::Status>;
+    fn deletion_policy(&self) -> DeletionPolicy;
+}
+
+macro_rules! kind {
+    ($kind:ty, $status:ty) => {
+        impl KindStatus for $status {
+            fn conditions(&self) -> &[Condition] {
+                &self.conditions
+            }
+            fn observed_generation(&self) -> Option<i64> {
+                self.observed_generation
+            }
+            fn set_conditions(&mut self, generation: Option<i64>, conditions: Vec<Condition>) {
+                self.observed_generation = generation;
+                self.conditions = conditions;
+            }
+        }
+        impl Kind for $kind {
+            type Status = $status;
+            fn status(&self) -> Option<&$status> {
+                self.status.as_ref()
+            }
+            fn deletion_policy(&self) -> DeletionPolicy {
+                self.spec.deletion_policy
+            }
+        }
+    };
+}
+
+kind!(WebStack, WebStackStatus);
+kind!(TargetGroup, TargetGroupStatus);
+kind!(ListenerRule, ListenerRuleStatus);
+kind!(ContainerService, ContainerServiceStatus);
+kind!(StaticSite, StaticSiteStatus);
+
+/// Writes the whole `status` of `obj` by server-side apply, with conditions for `health` (keeping
+/// transition times of the conditions `obj` has) and `observedGeneration`.
+pub async fn write<K: Kind>(
+    client: &Client,
+    obj: &K,
+    mut status: K::Status,
+    health: &Health,
+) -> Result<(), kube::Error> {
+    let previous = obj.status().map(|s| s.conditions().to_vec()).unwrap_or_default();
+    let generation = obj.meta().generation;
+    status.set_conditions(generation, conditions(&previous, health, generation, &now()));
+    let api: Api<K> = Api::namespaced(client.clone(), &obj.namespace().unwrap_or_default());
+    let patch = serde_json::json!({"apiVersion": K::api_version(&()), "kind": K::kind(&()), "status": status});
+    api.patch_status(
+        &obj.name_any(),
+        &PatchParams::apply(MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
+    Ok(())
 }
 
 /// The three conditions for `health`, carrying `generation` and keeping transition times of `previous`.
@@ -59,33 +142,6 @@ pub fn conditions(previous: &[Condition], health: &Health, generation: Option<i6
             }
         })
         .collect()
-}
-
-impl Health {
-    /// The health an AWS error leaves a resource in: transient and throttled errors are retried,
-    /// permission and validation errors need a person. The message carries code and request id.
-    pub fn from_aws(e: &crate::aws::AwsError) -> Health {
-        use crate::aws::RetryClass;
-        let message = e.to_string();
-        match e.class {
-            RetryClass::Transient => Health::Progressing {
-                reason: "AwsError",
-                message,
-            },
-            RetryClass::Throttled => Health::Progressing {
-                reason: "Throttled",
-                message,
-            },
-            RetryClass::AccessDenied => Health::Stalled {
-                reason: "AccessDenied",
-                message: format!("{message}; grant this permission to the operator's IAM role"),
-            },
-            RetryClass::Terminal => Health::Stalled {
-                reason: "AwsError",
-                message: format!("{message}; change the spec or the account accordingly"),
-            },
-        }
-    }
 }
 
 /// Whether `Ready` is `True` in `conditions`.
@@ -159,41 +215,6 @@ mod tests {
                     .all(|c| c.observed_generation == Some(3) && c.last_transition_time == now)
             );
             assert_eq!(get(&cs, "Ready").reason, reason);
-        }
-    }
-
-    #[test]
-    fn aws_errors_map_to_health_with_code_request_id_and_advice() {
-        use crate::aws::{AwsError, RetryClass};
-        let err = |class| AwsError {
-            operation: "CreateVpc",
-            code: "Code".into(),
-            message: "msg".into(),
-            request_id: "req-1".into(),
-            class,
-        };
-        let cases = [
-            (RetryClass::Transient, "Reconciling", "AwsError", ""),
-            (RetryClass::Throttled, "Reconciling", "Throttled", ""),
-            (
-                RetryClass::AccessDenied,
-                "Stalled",
-                "AccessDenied",
-                "grant this permission",
-            ),
-            (RetryClass::Terminal, "Stalled", "AwsError", "change the spec"),
-        ];
-        for (class, kind, reason, advice) in cases {
-            let (k, r, m) = match Health::from_aws(&err(class)) {
-                Health::Progressing { reason, message } => ("Reconciling", reason, message),
-                Health::Stalled { reason, message } => ("Stalled", reason, message),
-                other => panic!("{other:?}"),
-            };
-            assert_eq!((k, r), (kind, reason), "{class:?}");
-            assert!(
-                m.contains("CreateVpc") && m.contains("Code") && m.contains("req-1") && m.contains(advice),
-                "{m}"
-            );
         }
     }
 

@@ -4,6 +4,9 @@
 
 use std::collections::BTreeMap;
 
+/// Tags as a sorted map.
+pub type TagMap = BTreeMap<String, String>;
+
 /// `webstack.io/managed-by`.
 pub const MANAGED_BY: &str = "webstack.io/managed-by";
 /// The value of `webstack.io/managed-by`.
@@ -36,6 +39,17 @@ pub struct Owner {
     pub uid: String,
 }
 
+/// A resource the operator would manage that belongs to someone else: it is never touched.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{resource} {id} belongs to someone else ({detail}); it is never touched: rename this resource or remove that one"
+)]
+pub struct Conflict {
+    pub resource: &'static str,
+    pub id: String,
+    pub detail: String,
+}
+
 /// Whether a resource found in AWS may be touched.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Ownership {
@@ -49,7 +63,7 @@ pub enum Ownership {
 
 impl Owner {
     /// The ownership tags plus `user` tags (user tags never override ownership tags).
-    pub fn tags(&self, user: &BTreeMap<String, String>, component: &str, name: &str) -> BTreeMap<String, String> {
+    pub fn tags(&self, user: &TagMap, component: &str, name: &str) -> TagMap {
         let mut tags = user.clone();
         tags.insert("Name".into(), name.into());
         tags.insert(MANAGED_BY.into(), MANAGED_BY_VALUE.into());
@@ -61,7 +75,7 @@ impl Owner {
     }
 
     /// Classifies a resource by its tags.
-    pub fn ownership(&self, tags: &BTreeMap<String, String>) -> Ownership {
+    pub fn ownership(&self, tags: &TagMap) -> Ownership {
         if tags.get(MANAGED_BY).map(String::as_str) != Some(MANAGED_BY_VALUE) {
             return Ownership::Unmanaged;
         }
@@ -86,11 +100,36 @@ impl Owner {
         }
     }
 
+    /// `Ok` when a resource with these tags is ours (cluster id and uid); else the conflict that
+    /// forbids touching it. Checked before every mutation and every deletion.
+    pub fn check(&self, resource: &'static str, id: &str, tags: &TagMap) -> Result<(), Conflict> {
+        let detail = match self.ownership(tags) {
+            Ownership::Ours => return Ok(()),
+            Ownership::Foreign { tag, value } => format!("tagged {tag}={value}"),
+            Ownership::Unmanaged => "not managed by webstack-operator".into(),
+        };
+        Err(Conflict {
+            resource,
+            id: id.into(),
+            detail,
+        })
+    }
+
+    /// Whether these tags make a resource ours.
+    pub fn owns(&self, tags: &TagMap) -> bool {
+        self.ownership(tags) == Ownership::Ours
+    }
+
+    /// The first 8 hex digits of the uid: the suffix of every name [`Owner::aws_name`] derives.
+    pub fn uid8(&self) -> String {
+        self.uid.chars().filter(char::is_ascii_hexdigit).take(8).collect()
+    }
+
     /// A deterministic name of at most `max` characters (ELBv2 allows 32): `<prefix>-<namespace>-<name>`
     /// shortened to fit, then `-` and the first 8 hex digits of the uid, so a re-created resource of the
     /// same name gets a new AWS name. Only ASCII alphanumerics and `-` survive.
     pub fn aws_name(&self, prefix: &str, max: usize) -> String {
-        let uid: String = self.uid.chars().filter(char::is_ascii_hexdigit).take(8).collect();
+        let uid = self.uid8();
         let base: String = format!("{prefix}-{}-{}", self.namespace, self.name)
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })

@@ -212,7 +212,7 @@ fn rejects_bad_listeners_naming_the_field() {
 
 #[test]
 fn an_adopted_network_must_exist_as_named() {
-    use crate::webstack::observed::{ObservedStack, ObservedSubnet, ObservedVpc};
+    use crate::model::stack::{ObservedStack, ObservedSubnet, ObservedVpc};
     let d = desired("network: {vpcId: vpc-1, publicSubnetIds: [subnet-a, subnet-b], privateSubnetIds: [subnet-c]}")
         .unwrap();
     let sub = |id: &str, vpc: &str| ObservedSubnet {
@@ -227,6 +227,7 @@ fn an_adopted_network_must_exist_as_named() {
         id: "vpc-1".into(),
         cidr: "10.0.0.0/16".into(),
         managed: false,
+        tags: Default::default(),
     });
     let all = vec![
         sub("subnet-a", "vpc-1"),

@@ -1,0 +1,19 @@
+//! The pure domain layer: what each kind's AWS resources should be and what AWS holds of them,
+//! ownership tags and names, CIDR arithmetic, listener actions, errors and health. No Kubernetes,
+//! no AWS SDK and no I/O: the AWS boundary (`aws/`) speaks these types, and the controllers sit
+//! above both.
+
+pub mod action;
+pub mod cidr;
+pub mod error;
+pub mod health;
+pub mod ownership;
+pub mod rule;
+pub mod service;
+pub mod stack;
+pub mod target_group;
+
+pub use action::ListenerAction;
+pub use error::{AwsError, InvalidSpec, RetryClass, invalid, report};
+pub use health::Health;
+pub use ownership::{Conflict, Owner, Ownership, TagMap};

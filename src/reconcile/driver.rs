@@ -1,0 +1,375 @@
+//! The driver every kind runs under: one kube-runtime `Controller` per kind, whose reconcile adds
+//! the finalizer, then either converges the object (load → validate → observe → plan → apply →
+//! observe → status) or deletes it (cleanup plan until nothing is left, then the finalizer goes).
+//! `webstack.io/paused` stops every AWS mutation, cleanup included, and reports the plan instead.
+//! Every applied step is an Event; the status is written by server-side apply; the next run is
+//! scheduled by [`Wait`] with per-object backoff.
+//!
+//! The object's own watch ignores status-only updates (generation and annotations are what
+//! matter), so a status write never re-triggers its own reconcile and retries keep their backoff.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::{Action, Config};
+use kube::runtime::events::EventType;
+use kube::runtime::{Controller, Predicate, WatchStreamExt, predicates, reflector, watcher};
+use kube::{Api, Resource, ResourceExt};
+
+use super::backoff::Wait;
+use super::status::{self, Kind, KindStatus, is_ready};
+use super::{Blocked, Context, FINALIZER, PAUSED, Reconciler, Step, describe, refs, spec};
+use crate::model::{Health, RetryClass, report};
+
+/// A reconcile that could not write its result (the Kubernetes API failed); retried with backoff.
+#[derive(Debug, thiserror::Error)]
+#[error("Kubernetes API call failed")]
+pub struct Error(#[source] kube::Error);
+
+/// Runs the controller of `R` until SIGINT/SIGTERM: `namespace` limits it to one namespace;
+/// at most `concurrency` objects are reconciled at once.
+pub async fn run<R: Reconciler>(ctx: Arc<Context>, namespace: Option<String>, concurrency: u16) {
+    let api = refs::api::<R::K>(&ctx.client, namespace.as_deref());
+    let (reader, writer) = reflector::store();
+    let trigger = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(
+            predicates::generation.combine(predicates::annotations),
+            Default::default(),
+        );
+    let controller = Controller::for_stream(trigger, reader).with_config(Config::default().concurrency(concurrency));
+    R::watches(controller, &ctx, namespace.as_deref())
+        .shutdown_on_signal()
+        .run(reconcile::<R>, error_policy::<R>, ctx)
+        .for_each(|result| async move {
+            if let Err(err) = result {
+                tracing::debug!(kind = R::KIND, error = %report(&err), "reconcile failed");
+            }
+        })
+        .await;
+}
+
+/// `kind/namespace/name`: the object's key in the backoff table and in logs.
+fn key<K: Kind>(obj: &K) -> String {
+    format!(
+        "{}/{}/{}",
+        K::kind(&()),
+        obj.namespace().unwrap_or_default(),
+        obj.name_any()
+    )
+}
+
+fn error_policy<R: Reconciler>(obj: Arc<R::K>, err: &Error, ctx: Arc<Context>) -> Action {
+    let key = key(&*obj);
+    tracing::info!(%key, error = %report(err), "retrying");
+    Action::requeue(ctx.backoff.next(&key, Wait::Retry(RetryClass::Transient), ctx.resync))
+}
+
+async fn reconcile<R: Reconciler>(obj: Arc<R::K>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let key = key(&*obj);
+    let wait = if obj.meta().deletion_timestamp.is_some() {
+        match cleanup::<R>(&obj, &ctx).await? {
+            Some(wait) => wait,
+            None => {
+                ctx.backoff.forget(&key);
+                return Ok(Action::await_change());
+            }
+        }
+    } else {
+        add_finalizer(&ctx, &*obj).await?;
+        converge::<R>(&obj, &ctx).await?
+    };
+    let delay = ctx.backoff.next(&key, wait, ctx.resync);
+    tracing::debug!(%key, ?wait, ?delay, "reconciled");
+    Ok(Action::requeue(delay))
+}
+
+fn paused<K: Kind>(obj: &K) -> bool {
+    obj.annotations().get(PAUSED).map(String::as_str) == Some("true")
+}
+
+/// The outcome of a reconcile that did not finish: its health, when to run again, and the
+/// status fields to write (the previous ones when none were computed).
+struct Report<S> {
+    health: Health,
+    wait: Wait,
+    fields: Option<S>,
+}
+
+impl<S> Report<S> {
+    fn new(health: Health, wait: Wait, fields: Option<S>) -> Self {
+        Report { health, wait, fields }
+    }
+}
+
+/// When to run again after a reconcile that left `health` (and `remaining` steps not done).
+fn wait_for(health: &Health, remaining: bool) -> Wait {
+    match health {
+        _ if remaining => Wait::Poll,
+        Health::Ready { .. } | Health::Paused { .. } => Wait::Resync,
+        Health::Progressing { .. } => Wait::Poll,
+        Health::Stalled { .. } => Wait::Retry(RetryClass::Terminal),
+    }
+}
+
+/// The report for a [`Blocked`] reconcile; `Kube` errors are returned to be retried.
+fn blocked<S>(b: Blocked, fields: Option<S>) -> Result<Report<S>, Error> {
+    Ok(match b {
+        Blocked::Stalled { reason, message } => Report::new(
+            Health::Stalled { reason, message },
+            Wait::Retry(RetryClass::Terminal),
+            fields,
+        ),
+        Blocked::Waiting { message } => Report::new(Health::waiting(message), Wait::Poll, fields),
+        Blocked::Aws(e) => Report::new(Health::from_aws(&e), Wait::Retry(e.class), fields),
+        Blocked::Kube(e) => return Err(Error(e)),
+    })
+}
+
+/// Converges the object and writes its status.
+async fn converge<R: Reconciler>(obj: &R::K, ctx: &Context) -> Result<Wait, Error> {
+    let owner = spec::owner(obj, R::KIND, &ctx.cluster_id);
+    let mut fields = None;
+    let mut events = Vec::new();
+    let result = async {
+        let deps = R::load(ctx, obj, false).await?;
+        let desired = R::validate(obj, &owner, &deps)?;
+        let observed = R::observe(obj, &owner, &deps, Some(&desired)).await?;
+        let steps = R::plan(&desired, &observed)?;
+        let (status, health) = R::status(&desired, &observed, &steps);
+        fields = Some(status.clone());
+        if paused(obj) {
+            let message = if steps.is_empty() {
+                "paused: AWS matches the spec".to_string()
+            } else {
+                format!("paused: {} change(s) not applied: {}", steps.len(), describe(&steps))
+            };
+            let in_sync = steps.is_empty();
+            return Ok(Report::new(
+                Health::Paused { in_sync, message },
+                Wait::Resync,
+                fields.clone(),
+            ));
+        }
+        if steps.is_empty() {
+            let wait = wait_for(&health, false);
+            return Ok(Report::new(health, wait, Some(status)));
+        }
+        // No spec change since the object was last Ready: what differs was changed behind our back.
+        let drift = obj
+            .status()
+            .is_some_and(|s| is_ready(s.conditions()) && s.observed_generation() == obj.meta().generation);
+        let reason = if drift { "DriftCorrected" } else { "Provisioning" };
+        let applied = R::apply(&deps, &owner, Some(&desired), &observed, &steps, &mut |s: &R::Step| {
+            events.push((s.reason().unwrap_or(reason), s.action(), s.to_string()))
+        })
+        .await;
+        applied?;
+        let observed = R::observe(obj, &owner, &deps, Some(&desired)).await?;
+        let remaining = R::plan(&desired, &observed)?;
+        let (status, mut health) = R::status(&desired, &observed, &remaining);
+        if !remaining.is_empty() && !matches!(health, Health::Ready { .. }) {
+            health = Health::progressing("Provisioning", format!("converging: {}", describe(&remaining)));
+        }
+        let wait = wait_for(&health, !remaining.is_empty());
+        Ok(Report::new(health, wait, Some(status)))
+    }
+    .await;
+    for (reason, action, note) in &events {
+        publish(ctx, obj, EventType::Normal, reason, action, note).await;
+    }
+    let report = match result {
+        Ok(report) => report,
+        Err(b) => blocked(b, fields)?,
+    };
+    finish(ctx, obj, report).await
+}
+
+/// Writes the status of a reconcile (a Warning Event when it stalled) and says when to run again.
+async fn finish<K: Kind>(ctx: &Context, obj: &K, report: Report<K::Status>) -> Result<Wait, Error> {
+    if let Health::Stalled { reason, message } = &report.health {
+        publish(ctx, obj, EventType::Warning, reason, "Reconcile", message).await;
+    }
+    let fields = report.fields.or_else(|| obj.status().cloned()).unwrap_or_default();
+    status::write(&ctx.client, obj, fields, &report.health)
+        .await
+        .map_err(Error)?;
+    Ok(report.wait)
+}
+
+/// Deletes the object's AWS resources; `None` once they are gone and the finalizer is removed.
+async fn cleanup<R: Reconciler>(obj: &R::K, ctx: &Context) -> Result<Option<Wait>, Error> {
+    if !obj.finalizers().iter().any(|f| f == FINALIZER) {
+        return Ok(None);
+    }
+    let owner = spec::owner(obj, R::KIND, &ctx.cluster_id);
+    let policy = obj.deletion_policy();
+    let mut events = Vec::new();
+    let result = async {
+        let deps = R::load(ctx, obj, true).await?;
+        let observed = R::observe(obj, &owner, &deps, None).await?;
+        let blockers = R::blockers(ctx, obj).await?;
+        let steps = if blockers.is_empty() {
+            R::plan_cleanup(&observed, policy)
+        } else {
+            R::plan_release(&observed)
+        };
+        let waiting =
+            (!blockers.is_empty()).then(|| format!("waiting for {} to be deleted first", blockers.join(", ")));
+        if paused(obj) {
+            let mut message = "paused: deletion waits".to_string();
+            if !steps.is_empty() {
+                message.push_str(&format!("; it would {}", describe(&steps)));
+            }
+            if let Some(w) = &waiting {
+                message.push_str(&format!("; {w}"));
+            }
+            let health = Health::Paused {
+                in_sync: false,
+                message,
+            };
+            return Ok(Some(Report::new(health, Wait::Resync, None)));
+        }
+        R::apply(&deps, &owner, None, &observed, &steps, &mut |s: &R::Step| {
+            events.push((s.reason().unwrap_or("Deleting"), s.action(), s.to_string()))
+        })
+        .await?;
+        if let Some(message) = waiting {
+            return Ok(Some(Report::new(
+                Health::progressing("Deleting", message),
+                Wait::Poll,
+                None,
+            )));
+        }
+        let left = if steps.is_empty() {
+            steps
+        } else {
+            R::plan_cleanup(&R::observe(obj, &owner, &deps, None).await?, policy)
+        };
+        if left.is_empty() {
+            return Ok(None);
+        }
+        let message = format!("still deleting: {}", describe(&left));
+        Ok(Some(Report::new(
+            Health::progressing("Deleting", message),
+            Wait::Poll,
+            None,
+        )))
+    }
+    .await;
+    for (reason, action, note) in &events {
+        publish(ctx, obj, EventType::Normal, reason, action, note).await;
+    }
+    match result {
+        Ok(None) => {
+            remove_finalizer(ctx, obj).await?;
+            Ok(None)
+        }
+        Ok(Some(report)) => finish(ctx, obj, report).await.map(Some),
+        Err(b) => {
+            let mut report = blocked(b, None)?;
+            if let Health::Progressing { message, .. } = &report.health {
+                report.health = Health::progressing("Deleting", message.clone());
+            }
+            finish(ctx, obj, report).await.map(Some)
+        }
+    }
+}
+
+/// Adds the finalizer (before any AWS mutation), guarded by a JSON-patch test so that a
+/// concurrent change of the list is never overwritten.
+async fn add_finalizer<K: Kind>(ctx: &Context, obj: &K) -> Result<(), Error> {
+    if obj.finalizers().iter().any(|f| f == FINALIZER) {
+        return Ok(());
+    }
+    let patch = if obj.finalizers().is_empty() {
+        serde_json::json!([
+            {"op": "test", "path": "/metadata/finalizers", "value": null},
+            {"op": "add", "path": "/metadata/finalizers", "value": [FINALIZER]}
+        ])
+    } else {
+        serde_json::json!([
+            {"op": "test", "path": "/metadata/finalizers", "value": obj.finalizers()},
+            {"op": "add", "path": "/metadata/finalizers/-", "value": FINALIZER}
+        ])
+    };
+    json_patch(ctx, obj, patch).await
+}
+
+/// Removes the finalizer: the object goes.
+async fn remove_finalizer<K: Kind>(ctx: &Context, obj: &K) -> Result<(), Error> {
+    let Some(i) = obj.finalizers().iter().position(|f| f == FINALIZER) else {
+        return Ok(());
+    };
+    let path = format!("/metadata/finalizers/{i}");
+    let patch = serde_json::json!([
+        {"op": "test", "path": path, "value": FINALIZER},
+        {"op": "remove", "path": path}
+    ]);
+    match json_patch(ctx, obj, patch).await {
+        // Already gone (another replica, or a retry after a lost response).
+        Err(Error(kube::Error::Api(e))) if e.code == 404 => Ok(()),
+        other => other,
+    }
+}
+
+async fn json_patch<K: Kind>(ctx: &Context, obj: &K, patch: serde_json::Value) -> Result<(), Error> {
+    let patch: json_patch::Patch = serde_json::from_value(patch).map_err(|e| Error(kube::Error::SerdeError(e)))?;
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
+    api.patch(&obj.name_any(), &PatchParams::default(), &Patch::<K>::Json(patch))
+        .await
+        .map(drop)
+        .map_err(Error)
+}
+
+/// Publishes an Event about `obj`. The recorder folds events with equal type, reason and action
+/// into one counted series, so `action` names the AWS action: one Event per kind of mutation.
+pub async fn publish<K: Kind>(ctx: &Context, obj: &K, type_: EventType, reason: &str, action: &str, note: &str) {
+    let event = kube::runtime::events::Event {
+        type_,
+        reason: reason.into(),
+        note: Some(note.chars().take(1000).collect()),
+        action: action.into(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &obj.object_ref(&())).await {
+        tracing::warn!(error = %e, "could not publish an Event");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_follows_each_outcome() {
+        let ready = Health::ready("ok");
+        assert_eq!(wait_for(&ready, false), Wait::Resync);
+        assert_eq!(wait_for(&ready, true), Wait::Poll, "ready but still draining");
+        assert_eq!(wait_for(&Health::waiting("tg"), false), Wait::Poll);
+        let stalled = Health::Stalled {
+            reason: "InvalidSpec",
+            message: String::new(),
+        };
+        assert_eq!(wait_for(&stalled, false), Wait::Retry(RetryClass::Terminal));
+        let denied = crate::model::AwsError {
+            operation: "DescribeTargetGroups",
+            code: "AccessDenied".into(),
+            message: String::new(),
+            request_id: "-".into(),
+            class: RetryClass::AccessDenied,
+        };
+        let report = blocked::<()>(Blocked::Aws(denied), None).unwrap();
+        assert_eq!(report.wait, Wait::Retry(RetryClass::AccessDenied));
+        assert!(matches!(
+            report.health,
+            Health::Stalled {
+                reason: "AccessDenied",
+                ..
+            }
+        ));
+    }
+}

@@ -1,0 +1,182 @@
+//! Who refers to whom among the kinds: a child's stack, the target groups a listener, rule or
+//! service uses; the lookups built on them (Ready target groups, a stack's children, a target
+//! group's users) and the watches that requeue an object when what it refers to changes.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use kube::api::ListParams;
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::{Controller, watcher};
+use kube::{Api, Client, ResourceExt};
+
+use super::status::{Kind, is_ready};
+use crate::api::{ContainerService, ListenerRule, StaticSite, TargetGroup, WebStack, WebStackSpec};
+
+/// The API of kind `K`: one namespace, or all.
+pub fn api<K: Kind>(client: &Client, namespace: Option<&str>) -> Api<K> {
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// Every object of kind `K` in `ns`.
+pub async fn list<K: Kind>(client: &Client, ns: &str) -> Result<Vec<K>, kube::Error> {
+    Ok(Api::<K>::namespaced(client.clone(), ns)
+        .list(&ListParams::default())
+        .await?
+        .items)
+}
+
+/// The object `name` of kind `K` in `ns`, if it exists.
+pub async fn get<K: Kind>(client: &Client, ns: &str, name: &str) -> Result<Option<K>, kube::Error> {
+    Api::<K>::namespaced(client.clone(), ns).get_opt(name).await
+}
+
+/// The TargetGroups that a stack's listener default actions forward to.
+pub fn stack_forwards(spec: &WebStackSpec) -> BTreeSet<String> {
+    spec.load_balancer
+        .iter()
+        .flat_map(|lb| &lb.listeners)
+        .filter_map(|l| l.default_action.as_ref()?.forward.as_ref())
+        .flat_map(|f| f.target_groups.iter().map(|t| t.name.clone()))
+        .collect()
+}
+
+/// Whether a rule forwards to the TargetGroup `name`.
+pub fn rule_forwards_to(rule: &ListenerRule, name: &str) -> bool {
+    rule.spec
+        .action
+        .forward
+        .iter()
+        .flat_map(|f| &f.target_groups)
+        .any(|t| t.name == name)
+}
+
+/// The TargetGroup a service is attached to.
+pub fn service_target_group(s: &ContainerService) -> Option<&str> {
+    let lb = s.spec.settings.load_balancer.as_ref()?;
+    lb.target_group_ref.as_ref().map(|r| r.name.as_str())
+}
+
+/// The stack a child refers to.
+pub trait Child {
+    fn stack(&self) -> Option<&str>;
+}
+
+impl Child for TargetGroup {
+    fn stack(&self) -> Option<&str> {
+        Some(&self.spec.stack_ref.name)
+    }
+}
+
+impl Child for ListenerRule {
+    fn stack(&self) -> Option<&str> {
+        Some(&self.spec.stack_ref.name)
+    }
+}
+
+impl Child for ContainerService {
+    fn stack(&self) -> Option<&str> {
+        Some(&self.spec.stack_ref.name)
+    }
+}
+
+impl Child for StaticSite {
+    fn stack(&self) -> Option<&str> {
+        self.spec.stack_ref.as_ref().map(|r| r.name.as_str())
+    }
+}
+
+/// The TargetGroups of a namespace as their users see them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TargetGroups {
+    /// ARNs of the Ready ones, by name.
+    pub ready: BTreeMap<String, String>,
+    /// Names of all that exist and are not being deleted.
+    pub existing: BTreeSet<String>,
+}
+
+/// The TargetGroups of `ns`.
+pub async fn target_groups(client: &Client, ns: &str) -> Result<TargetGroups, kube::Error> {
+    let all = list::<TargetGroup>(client, ns).await?;
+    Ok(TargetGroups {
+        existing: all
+            .iter()
+            .filter(|t| t.metadata.deletion_timestamp.is_none())
+            .map(|t| t.name_any())
+            .collect(),
+        ready: all
+            .iter()
+            .filter_map(|t| {
+                let st = t.status.as_ref()?;
+                is_ready(&st.conditions).then(|| Some((t.name_any(), st.arn.clone()?)))?
+            })
+            .collect(),
+    })
+}
+
+/// `<Kind>/<name>` of the objects of kind `K` in `ns` that refer to the stack `stack`.
+async fn children_of<K: Kind + Child>(client: &Client, ns: &str, stack: &str) -> Result<Vec<String>, kube::Error> {
+    Ok(list::<K>(client, ns)
+        .await?
+        .iter()
+        .filter(|o| o.stack() == Some(stack))
+        .map(|o| format!("{}/{}", K::kind(&()), o.name_any()))
+        .collect())
+}
+
+/// Every object of the other kinds that refers to the stack `stack`.
+pub async fn children(client: &Client, ns: &str, stack: &str) -> Result<Vec<String>, kube::Error> {
+    let mut found = children_of::<TargetGroup>(client, ns, stack).await?;
+    found.extend(children_of::<ListenerRule>(client, ns, stack).await?);
+    found.extend(children_of::<ContainerService>(client, ns, stack).await?);
+    found.extend(children_of::<StaticSite>(client, ns, stack).await?);
+    Ok(found)
+}
+
+/// What in Kubernetes still forwards to, or is attached to, the TargetGroup `name`. A stack being
+/// deleted is not a user: it releases its listeners first (see the WebStack's release plan).
+pub async fn target_group_users(client: &Client, ns: &str, name: &str) -> Result<Vec<String>, kube::Error> {
+    let mut found: Vec<String> = list::<ListenerRule>(client, ns)
+        .await?
+        .iter()
+        .filter(|r| rule_forwards_to(r, name))
+        .map(|r| format!("ListenerRule/{}", r.name_any()))
+        .collect();
+    found.extend(
+        list::<ContainerService>(client, ns)
+            .await?
+            .iter()
+            .filter(|s| service_target_group(s) == Some(name))
+            .map(|s| format!("ContainerService/{}", s.name_any())),
+    );
+    found.extend(
+        list::<WebStack>(client, ns)
+            .await?
+            .iter()
+            .filter(|ws| ws.metadata.deletion_timestamp.is_none() && stack_forwards(&ws.spec).contains(name))
+            .map(|ws| format!("WebStack/{} (listener default action)", ws.name_any())),
+    );
+    Ok(found)
+}
+
+/// Watches kind `O`: a change of one requeues the objects of kind `K` in its namespace that
+/// `related` says depend on it (read from the controller's own cache: no extra API calls).
+pub fn on<K: Kind, O: Kind>(
+    controller: Controller<K>,
+    client: &Client,
+    namespace: Option<&str>,
+    related: fn(&O, &K) -> bool,
+) -> Controller<K> {
+    let store = controller.store();
+    controller.watches(api::<O>(client, namespace), watcher::Config::default(), move |o: O| {
+        let ns = o.namespace();
+        store
+            .state()
+            .into_iter()
+            .filter(|k| k.namespace() == ns && related(&o, k))
+            .map(|k| ObjectRef::from_obj(&*k))
+            .collect::<Vec<_>>()
+    })
+}

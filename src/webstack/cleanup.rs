@@ -1,0 +1,119 @@
+//! Plans for deletion (pure): towards nothing, in reverse dependency order; `Retain` untags
+//! instead; and the release a stack makes while its children are still being deleted.
+
+use crate::api::DeletionPolicy;
+use crate::model::ownership::MANAGED_BY;
+use crate::model::stack::{ObservedStack, SgRole};
+
+use super::step::Step;
+
+/// The cleanup plan for `policy`.
+pub fn plan_cleanup(observed: &ObservedStack, policy: DeletionPolicy) -> Vec<Step> {
+    match policy {
+        DeletionPolicy::Delete => plan_delete(observed),
+        DeletionPolicy::Retain => plan_retain(observed),
+    }
+}
+
+/// While its children are being deleted, a stack stops forwarding to target groups from its
+/// listeners' default actions: it never waits on a reference that it holds itself.
+pub fn plan_release(observed: &ObservedStack) -> Vec<Step> {
+    observed
+        .listeners
+        .iter()
+        .filter(|l| l.default_action.as_ref().is_some_and(|a| a.forwards()))
+        .map(|l| Step::ReleaseListener {
+            arn: l.arn.clone(),
+            port: l.port,
+        })
+        .collect()
+}
+
+/// `Retain`: every resource the delete plan would delete keeps existing, its ownership tags removed.
+pub fn plan_retain(observed: &ObservedStack) -> Vec<Step> {
+    let mut steps = Vec::new();
+    let mut ids: Vec<String> = observed
+        .subnets
+        .iter()
+        .filter(|s| s.component.is_some())
+        .map(|s| s.id.clone())
+        .collect();
+    let vpcs = observed
+        .vpc
+        .iter()
+        .filter(|v| v.managed)
+        .chain(&observed.duplicate_vpcs);
+    ids.extend(vpcs.map(|v| v.id.clone()));
+    let gateways = observed.internet_gateway.iter().chain(&observed.duplicate_gateways);
+    ids.extend(gateways.map(|g| g.id.clone()));
+    ids.extend(observed.route_tables.iter().map(|t| t.id.clone()));
+    ids.extend(observed.security_groups.iter().map(|g| g.id.clone()));
+    if !ids.is_empty() {
+        steps.push(Step::UntagEc2 { ids });
+    }
+    let mut arns: Vec<String> = observed.load_balancer.iter().map(|l| l.arn.clone()).collect();
+    if !arns.is_empty() {
+        arns.extend(observed.listeners.iter().map(|l| l.arn.clone()));
+        steps.push(Step::UntagLoadBalancer { arns });
+    }
+    if let Some(c) = observed.cluster.as_ref().filter(|c| c.active) {
+        steps.push(Step::UntagCluster { arn: c.arn.clone() });
+    }
+    steps
+}
+
+/// Plan towards nothing: delete what the operator created, in reverse dependency order. An adopted
+/// VPC and its subnets are never deleted (they are not observed as managed). In a VPC the stack
+/// created, a subnet whose tags were removed by hand (untagged, not another owner's) is deleted
+/// too: the VPC cannot go while it remains.
+pub fn plan_delete(observed: &ObservedStack) -> Vec<Step> {
+    let mut steps = Vec::new();
+    for l in &observed.listeners {
+        steps.push(Step::DeleteListener {
+            arn: l.arn.clone(),
+            port: l.port,
+        });
+    }
+    if let Some(lb) = &observed.load_balancer {
+        steps.push(Step::DeleteLoadBalancer { arn: lb.arn.clone() });
+    }
+    // Referencing groups first: database refers to services, services to the load balancer.
+    for role in [SgRole::Database, SgRole::Services, SgRole::LoadBalancer] {
+        if let Some(id) = observed.group_id(role) {
+            steps.push(Step::DeleteSecurityGroup { role, id: id.into() });
+        }
+    }
+    let managed_vpc = observed.vpc.as_ref().filter(|v| v.managed);
+    let stripped = |s: &&crate::model::stack::ObservedSubnet| {
+        managed_vpc.is_some_and(|v| v.id == s.vpc_id) && !s.tags.contains_key(MANAGED_BY)
+    };
+    for s in observed.subnets.iter().filter(|s| s.component.is_some() || stripped(s)) {
+        steps.push(Step::DeleteSubnet { id: s.id.clone() });
+    }
+    // AWS drops the associations of deleted subnets; removing them first also covers a subnet
+    // that survives (and the emulator, which keeps them).
+    for t in &observed.route_tables {
+        for a in &t.association_ids {
+            steps.push(Step::DisassociateRouteTable {
+                association_id: a.clone(),
+            });
+        }
+        steps.push(Step::DeleteRouteTable { id: t.id.clone() });
+    }
+    for g in observed.internet_gateway.iter().chain(&observed.duplicate_gateways) {
+        if let Some(vpc_id) = &g.attached_vpc {
+            steps.push(Step::DetachInternetGateway {
+                id: g.id.clone(),
+                vpc_id: vpc_id.clone(),
+            });
+        }
+        steps.push(Step::DeleteInternetGateway { id: g.id.clone() });
+    }
+    for v in managed_vpc.into_iter().chain(&observed.duplicate_vpcs) {
+        steps.push(Step::DeleteVpc { id: v.id.clone() });
+    }
+    if let Some(c) = observed.cluster.as_ref().filter(|c| c.active) {
+        steps.push(Step::DeleteCluster { arn: c.arn.clone() });
+    }
+    steps
+}
