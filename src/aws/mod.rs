@@ -81,6 +81,8 @@ where
         _ if status == Some(429) => RetryClass::Throttled,
         _ if status.is_none_or(|s| s >= 500) => RetryClass::Transient,
         "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => RetryClass::AccessDenied,
+        // Forbidden or unauthenticated whatever the code: a person must fix IAM or the credentials.
+        _ if status == Some(401) || status == Some(403) => RetryClass::AccessDenied,
         c if TRANSIENT_CODES.contains(&c) => RetryClass::Transient,
         _ => RetryClass::Terminal,
     };
@@ -165,6 +167,32 @@ impl Clients {
     }
 }
 
+/// AWS calls and mutating calls made by the current reconcile (see [`counting`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub calls: u32,
+    pub mutations: u32,
+}
+
+tokio::task_local! {
+    static TALLY: std::cell::Cell<Tally>;
+}
+
+/// Runs `f`, counting the AWS calls it makes (every client counts into the task's tally).
+pub async fn counting<F: std::future::Future>(f: F) -> (F::Output, Tally) {
+    TALLY
+        .scope(std::cell::Cell::new(Tally::default()), async {
+            let out = f.await;
+            (out, TALLY.with(std::cell::Cell::get))
+        })
+        .await
+}
+
+/// Whether an operation only reads.
+pub fn is_read(operation: &str) -> bool {
+    ["Describe", "List", "Get"].iter().any(|p| operation.starts_with(p))
+}
+
 /// Counts AWS calls by `service:operation` (one per operation execution, retries not counted twice).
 #[derive(Clone, Debug, Default)]
 pub struct CallCounter(std::sync::Arc<std::sync::Mutex<BTreeMap<String, u64>>>);
@@ -201,6 +229,14 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for CallCounter {
             self.0.lock(),
         ) {
             *m.entry(format!("{}:{}", meta.service(), meta.name())).or_default() += 1;
+            let mutation = u32::from(!is_read(meta.name()));
+            let _ = TALLY.try_with(|t| {
+                let before = t.get();
+                t.set(Tally {
+                    calls: before.calls + 1,
+                    mutations: before.mutations + mutation,
+                })
+            });
         }
         Ok(())
     }
@@ -233,6 +269,7 @@ mod tests {
             ("Anything", 429, RetryClass::Throttled),
             ("AccessDeniedException", 400, RetryClass::AccessDenied),
             ("UnauthorizedOperation", 403, RetryClass::AccessDenied),
+            ("Unknown", 403, RetryClass::AccessDenied),
             ("DependencyViolation", 400, RetryClass::Transient),
             ("InvalidParameterException", 400, RetryClass::Terminal),
         ];

@@ -28,7 +28,7 @@ use crate::model::ownership::OWNERSHIP_KEYS;
 use crate::model::service::DesiredService;
 use crate::model::{Health, Owner, TagMap};
 use crate::reconcile::refs::{self, Child};
-use crate::reconcile::spec::user_tags;
+use crate::reconcile::spec::{self, user_tags};
 use crate::reconcile::status::is_ready;
 use crate::reconcile::{Blocked, Context, Done, Reconciler};
 
@@ -149,11 +149,15 @@ impl Reconciler for ContainerServiceReconciler {
         let ws = refs::get::<WebStack>(&ctx.client, &ns, stack_name).await?;
         let stack = ws.as_ref().and_then(|w| w.status.clone()).unwrap_or_default();
         let status = s.status.clone().unwrap_or_default();
-        let cluster = stack
-            .cluster_arn
-            .clone()
-            .or_else(|| status.cluster_arn.clone().filter(|_| deleting));
-        if cluster.is_none() && !deleting {
+        let mut cluster = stack.cluster_arn.clone();
+        if deleting {
+            // Recorded in status, else the stack's cluster by name (a cluster cannot be deleted
+            // while a service remains in it, so with no stack left there is no service either).
+            let derived = ws
+                .as_ref()
+                .map(|w| spec::cluster_name(&w.spec, &spec::owner(w, "WebStack", &ctx.cluster_id)));
+            cluster = cluster.or(status.cluster_arn.clone()).or(derived);
+        } else if cluster.is_none() {
             return Err(Blocked::waiting(format!(
                 "waiting for WebStack {stack_name} to have its cluster"
             )));
@@ -370,6 +374,52 @@ impl Reconciler for ContainerServiceReconciler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn deps() -> Deps {
+        Deps {
+            clients: Clients::new(
+                &aws_config::SdkConfig::builder()
+                    .behavior_version(aws_config::BehaviorVersion::latest())
+                    .build(),
+            ),
+            region: "us-east-1".into(),
+            cluster: Some("arn:aws:ecs:us-east-1:1:cluster/c".into()),
+            stack: WebStackStatus::default(),
+            stack_tags: TagMap::new(),
+            target_group: Some("arn:tg/web".into()),
+            recorded_task: None,
+        }
+    }
+
+    /// Without `containerName`, the load balancer targets the first container in spec order, not
+    /// the first of the canonical (sorted) task definition: `web`, not `agent`, which maps no port.
+    #[test]
+    fn the_default_load_balancer_container_is_the_first_in_spec_order() {
+        let s: ContainerService = serde_yaml::from_str(
+            "apiVersion: webstack.io/v1alpha1
+kind: ContainerService
+metadata: {name: web, namespace: shop, uid: 0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0}
+spec:
+  stackRef: {name: shop}
+  cpu: '256'
+  memory: '512'
+  containers:
+    - {name: web, image: web:1, portMappings: [{containerPort: 8080}]}
+    - {name: agent, image: agent:1}
+  loadBalancer: {targetGroupRef: {name: web}}",
+        )
+        .unwrap();
+        let owner = crate::reconcile::spec::owner(&s, "ContainerService", "test");
+        let d = ContainerServiceReconciler::validate(&s, &owner, &deps()).unwrap();
+        assert_eq!(
+            d.task.containers[0].name, "agent",
+            "the task definition is canonical (sorted)"
+        );
+        assert_eq!(
+            d.service.load_balancer,
+            Some(("arn:tg/web".to_string(), "web".to_string(), 8080))
+        );
+    }
 
     #[test]
     fn rollout_decides_readiness() {

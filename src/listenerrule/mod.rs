@@ -15,16 +15,18 @@ use crate::api::{DeletionPolicy, ListenerRule, ListenerRuleStatus, TargetGroup, 
 use crate::aws::{Clients, elbv2, rules};
 use crate::model::ownership::{OWNERSHIP_KEYS, UID};
 use crate::model::rule::DesiredRule;
+use crate::model::stack::load_balancer_name;
 use crate::model::{Health, Owner, TagMap};
 use crate::reconcile::refs::{self, Child, TargetGroups};
-use crate::reconcile::spec::user_tags;
-use crate::reconcile::{Blocked, Context, Done, Reconciler};
+use crate::reconcile::spec::{self, user_tags};
+use crate::reconcile::{Blocked, Context, Done, EXTERNAL_ID, Reconciler};
 
 /// What a rule's reconcile loads.
 pub struct Deps {
     clients: Clients,
-    /// The listener's ARN: from the stack's status, else (deletion) the one recorded in status.
-    listener_arn: Option<String>,
+    /// The listener's ARN from the stack's status; on deletion, else the one recorded in status,
+    /// else every listener of the stack's load balancer (found by its deterministic name).
+    listeners: Vec<String>,
     stack_tags: TagMap,
     target_groups: TargetGroups,
     recorded_priority: Option<i32>,
@@ -75,6 +77,29 @@ fn listener_of(r: &ListenerRule, stack: Option<&WebStack>) -> Result<String, Blo
         .ok_or_else(|| Blocked::waiting(format!("waiting for listener {wanted} of WebStack {name}")))
 }
 
+/// Every listener of the stack's load balancer (deletion with no listener recorded anywhere): the
+/// load balancer from the stack's status, its external-id annotation, else its deterministic name.
+async fn stack_listeners(ctx: &Context, ws: &WebStack, clients: &Clients) -> Result<Vec<String>, Blocked> {
+    let recorded = ws.status.as_ref().and_then(|s| s.load_balancer.as_ref()?.arn.clone());
+    let arn = match recorded.or_else(|| ws.annotations().get(EXTERNAL_ID).cloned()) {
+        Some(arn) => Some(arn),
+        None => {
+            let owner = spec::owner(ws, "WebStack", &ctx.cluster_id);
+            elbv2::find_load_balancer(&clients.elbv2, &load_balancer_name(&owner))
+                .await?
+                .map(|(lb, _)| lb.arn)
+        }
+    };
+    let Some(arn) = arn else {
+        return Ok(Vec::new());
+    };
+    match elbv2::listeners(&clients.elbv2, &arn).await {
+        Ok(listeners) => Ok(listeners.into_iter().map(|l| l.arn).collect()),
+        Err(e) if e.is_not_found() => Ok(Vec::new()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 impl Reconciler for ListenerRuleReconciler {
     type K = ListenerRule;
     type Deps = Deps;
@@ -87,22 +112,26 @@ impl Reconciler for ListenerRuleReconciler {
         let ns = r.namespace().unwrap_or_default();
         let stack = refs::get::<WebStack>(&ctx.client, &ns, &r.spec.stack_ref.name).await?;
         let status = r.status.clone().unwrap_or_default();
-        let listener_arn = match listener_of(r, stack.as_ref()) {
-            Ok(arn) => Some(arn),
-            Err(_) if deleting => status.listener_arn.clone(),
-            Err(blocked) => return Err(blocked),
+        let region = ctx
+            .region(stack.as_ref().and_then(|ws| ws.spec.region.as_deref()))
+            .await?;
+        let listeners = match (listener_of(r, stack.as_ref()), status.listener_arn.clone()) {
+            (Ok(arn), _) => vec![arn],
+            (Err(blocked), _) if !deleting => return Err(blocked),
+            (Err(_), Some(arn)) => vec![arn],
+            (Err(_), None) => match &stack {
+                Some(ws) => stack_listeners(ctx, ws, &region.clients).await?,
+                None => Vec::new(),
+            },
         };
         let target_groups = if deleting {
             TargetGroups::default()
         } else {
             refs::target_groups(&ctx.client, &ns).await?
         };
-        let region = ctx
-            .region(stack.as_ref().and_then(|ws| ws.spec.region.as_deref()))
-            .await?;
         Ok(Deps {
             clients: region.clients,
-            listener_arn,
+            listeners,
             stack_tags: stack.map(|ws| ws.spec.tags).unwrap_or_default(),
             target_groups,
             recorded_priority: status.priority,
@@ -118,7 +147,7 @@ impl Reconciler for ListenerRuleReconciler {
         );
         Ok(Desired {
             rule,
-            listener_arn: deps.listener_arn.clone().unwrap_or_default(),
+            listener_arn: deps.listeners.first().cloned().unwrap_or_default(),
             tags,
             uid: owner.uid.clone(),
             recorded_priority: deps.recorded_priority,
@@ -131,16 +160,16 @@ impl Reconciler for ListenerRuleReconciler {
         deps: &Deps,
         desired: Option<&Desired>,
     ) -> Result<ObservedRules, Blocked> {
-        // Without a known listener there is no rule: one is only ever created on a listener
-        // recorded in its stack's status, and a deleted listener takes its rules with it.
-        let Some(listener) = &deps.listener_arn else {
-            return Ok(ObservedRules::default());
-        };
-        let all = match rules::describe(&deps.clients.elbv2, listener).await {
-            Ok(all) => all,
-            Err(e) if e.is_not_found() && desired.is_none() => return Ok(ObservedRules::default()),
-            Err(e) => return Err(e.into()),
-        };
+        // A rule is only ever created on a listener of its stack's load balancer, and a deleted
+        // listener takes its rules with it: without a listener there is no rule.
+        let mut all = Vec::new();
+        for listener in &deps.listeners {
+            match rules::describe(&deps.clients.elbv2, listener).await {
+                Ok(found) => all.extend(found),
+                Err(e) if e.is_not_found() && desired.is_none() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
         let mut found = ObservedRules::default();
         for rule in all {
             if rule.tags.get(UID) != Some(&owner.uid) {

@@ -225,3 +225,25 @@ fn drift_and_quota() {
         "{err:?}"
     );
 }
+
+/// Deletion removes every copy of the rule found by uid on the listener (status may be empty).
+#[test]
+fn cleanup_deletes_every_copy() {
+    let d = desired(&format!(
+        "{BASE}conditions: {{pathPatterns: [/a]}}\naction: {{forward: {{targetGroups: [{{name: movies}}]}}}}"
+    ))
+    .unwrap();
+    let found = ObservedRules {
+        ours: vec![rule("arn:rule/1", 10_001, &d), rule("arn:rule/2", 10_002, &d)],
+        others: vec![rule("arn:rule/other", 5, &d)],
+    };
+    let names = |steps: Vec<Step>| steps.iter().map(ToString::to_string).collect::<Vec<_>>();
+    assert_eq!(
+        names(plan_cleanup(&found, DeletionPolicy::Delete)),
+        ["delete rule arn:rule/1", "delete rule arn:rule/2"]
+    );
+    assert_eq!(
+        names(plan_cleanup(&found, DeletionPolicy::Retain)),
+        ["remove the ownership tags of arn:rule/1, arn:rule/2"]
+    );
+}

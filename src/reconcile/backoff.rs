@@ -1,11 +1,12 @@
 //! How soon an object is reconciled again: after a settled reconcile, at the drift re-check
-//! period; otherwise by retry class, with per-object exponential backoff, jitter and a cap. The
-//! delay is a pure function of the class and the number of reconciles since the object last
-//! settled; [`Backoff`] keeps that number per object.
+//! period; otherwise by kind of wait (converging, or a retry class), backing off exponentially
+//! with jitter up to a cap. The delay grows with how long the object has been in the same kind of
+//! wait (the next look comes after about as long again), so reconciles that watches trigger in a
+//! burst do not inflate it; a reconcile that changed something starts the wait over.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::model::RetryClass;
 
@@ -32,46 +33,47 @@ fn schedule(wait: Wait) -> (Duration, Duration) {
     }
 }
 
-/// The delay before the next reconcile. `attempt` counts the reconciles since the object last
-/// settled (0 for the first); `jitter` in 0..1 spreads retries of many objects apart (±20%).
-pub fn delay(wait: Wait, attempt: u32, resync: Duration, jitter: f64) -> Duration {
-    let spread = 0.8 + 0.4 * jitter.clamp(0.0, 1.0);
+/// The delay before the next reconcile, for an object that has been in this kind of wait for
+/// `waited`; `jitter` in 0..1 spreads objects apart (±20%; ±10% around the re-check period).
+pub fn delay(wait: Wait, waited: Duration, resync: Duration, jitter: f64) -> Duration {
+    let jitter = jitter.clamp(0.0, 1.0);
     if wait == Wait::Resync {
-        // ±10% around the period, so that objects created together are not re-checked together.
-        return resync.mul_f64(0.9 + 0.2 * jitter.clamp(0.0, 1.0));
+        return resync.mul_f64(0.9 + 0.2 * jitter);
     }
     let (base, cap) = schedule(wait);
-    let grown = base.saturating_mul(1u32 << attempt.min(16));
-    grown.min(cap).mul_f64(spread)
+    waited.clamp(base, cap).mul_f64(0.8 + 0.4 * jitter)
 }
 
-/// The number of reconciles since each object last settled.
+/// Per object: the kind of wait it is in, and since when.
 #[derive(Debug, Default)]
 pub struct Backoff {
-    attempts: Mutex<HashMap<String, u32>>,
+    waits: Mutex<HashMap<String, (Wait, Instant)>>,
 }
 
 impl Backoff {
-    /// The delay for `key` (kind/namespace/name) after a reconcile that ended in `wait`.
-    pub fn next(&self, key: &str, wait: Wait, resync: Duration) -> Duration {
-        let attempt = {
-            let mut attempts = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
+    /// The delay for `key` (kind/namespace/name) after a reconcile that ended in `wait`; with
+    /// `progress` (it changed something in AWS) the wait starts over.
+    pub fn next(&self, key: &str, wait: Wait, resync: Duration, progress: bool) -> Duration {
+        let now = Instant::now();
+        let waited = {
+            let mut waits = self.waits.lock().unwrap_or_else(|p| p.into_inner());
             if wait == Wait::Resync {
-                attempts.remove(key);
-                0
+                waits.remove(key);
+                Duration::ZERO
             } else {
-                let n = attempts.entry(key.to_string()).or_default();
-                let attempt = *n;
-                *n = n.saturating_add(1);
-                attempt
+                let entry = waits.entry(key.to_string()).or_insert((wait, now));
+                if entry.0 != wait || progress {
+                    *entry = (wait, now);
+                }
+                now - entry.1
             }
         };
-        delay(wait, attempt, resync, jitter())
+        delay(wait, waited, resync, jitter())
     }
 
     /// Forgets an object (it is gone).
     pub fn forget(&self, key: &str) {
-        self.attempts.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
+        self.waits.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
     }
 }
 
@@ -90,46 +92,60 @@ mod tests {
 
     const RESYNC: Duration = Duration::from_secs(600);
 
+    fn secs(wait: Wait, waited: u64) -> u64 {
+        delay(wait, Duration::from_secs(waited), RESYNC, 0.5).as_secs()
+    }
+
     #[test]
-    fn delays_grow_by_class_up_to_a_cap() {
-        let secs = |wait, attempt| delay(wait, attempt, RESYNC, 0.5).as_secs();
+    fn delays_grow_with_the_wait_by_class_up_to_a_cap() {
         let denied = Wait::Retry(RetryClass::AccessDenied);
-        assert_eq!(
-            (0..7).map(|a| secs(denied, a)).collect::<Vec<_>>(),
-            [30, 60, 120, 240, 480, 900, 900]
-        );
+        let got: Vec<u64> = [0, 10, 30, 60, 120, 480, 5000]
+            .iter()
+            .map(|w| secs(denied, *w))
+            .collect();
+        assert_eq!(got, [30, 30, 30, 60, 120, 480, 900]);
         let transient = Wait::Retry(RetryClass::Transient);
-        assert_eq!(
-            (0..8).map(|a| secs(transient, a)).collect::<Vec<_>>(),
-            [5, 10, 20, 40, 80, 160, 300, 300]
-        );
+        let got: Vec<u64> = [0, 5, 10, 40, 1000].iter().map(|w| secs(transient, *w)).collect();
+        assert_eq!(got, [5, 5, 10, 40, 300]);
         assert_eq!(secs(Wait::Retry(RetryClass::Throttled), 0), 20);
-        assert_eq!(secs(Wait::Poll, 10), 60);
-        assert_eq!(secs(Wait::Resync, 5), 600);
-        assert_eq!(secs(transient, u32::MAX), 300, "no overflow");
+        assert_eq!(secs(Wait::Poll, 1000), 60);
+        assert_eq!(secs(Wait::Resync, 5000), 600);
     }
 
     #[test]
     fn jitter_spreads_within_twenty_percent() {
         let w = Wait::Retry(RetryClass::Transient);
-        assert_eq!(delay(w, 1, RESYNC, 0.0), Duration::from_secs(8));
-        assert_eq!(delay(w, 1, RESYNC, 1.0), Duration::from_secs(12));
-        assert_eq!(delay(Wait::Resync, 0, RESYNC, 0.0), Duration::from_secs(540));
+        let ten = Duration::from_secs(10);
+        assert_eq!(delay(w, ten, RESYNC, 0.0), Duration::from_secs(8));
+        assert_eq!(delay(w, ten, RESYNC, 1.0), Duration::from_secs(12));
+        assert_eq!(delay(Wait::Resync, ten, RESYNC, 0.0), Duration::from_secs(540));
     }
 
-    /// Denied calls back off: over two minutes, far fewer attempts than a 10 s loop makes.
+    /// Denied calls back off: over two minutes, far fewer attempts than a 10 s loop makes (12),
+    /// whatever the jitter.
     #[test]
     fn denied_calls_back_off_well_below_a_fixed_loop() {
-        let backoff = Backoff::default();
-        let (mut t, mut attempts) = (Duration::ZERO, 0);
-        while t < Duration::from_secs(120) {
-            attempts += 1;
-            t += backoff.next("TargetGroup/ns/movies", Wait::Retry(RetryClass::AccessDenied), RESYNC);
+        for jitter in [0.0, 0.5, 1.0] {
+            let (mut t, mut attempts) = (Duration::ZERO, 0);
+            while t < Duration::from_secs(120) {
+                attempts += 1;
+                t += delay(Wait::Retry(RetryClass::AccessDenied), t, RESYNC, jitter);
+            }
+            assert!(attempts <= 4, "{attempts} attempts with jitter {jitter}");
         }
-        assert!(attempts <= 3, "{attempts} attempts");
-        // Settling resets the count.
-        backoff.next("TargetGroup/ns/movies", Wait::Resync, RESYNC);
-        let first = backoff.next("TargetGroup/ns/movies", Wait::Retry(RetryClass::Transient), RESYNC);
-        assert!(first <= Duration::from_secs(6), "{first:?}");
+    }
+
+    #[test]
+    fn a_burst_of_triggers_does_not_inflate_the_wait() {
+        let backoff = Backoff::default();
+        let key = "ContainerService/ns/web";
+        for _ in 0..10 {
+            let d = backoff.next(key, Wait::Poll, RESYNC, false);
+            assert!(d <= Duration::from_secs(6), "{d:?}");
+        }
+        // Settling forgets the wait; another kind of wait starts over.
+        backoff.next(key, Wait::Resync, RESYNC, false);
+        let denied = backoff.next(key, Wait::Retry(RetryClass::AccessDenied), RESYNC, false);
+        assert!(denied <= Duration::from_secs(36), "{denied:?}");
     }
 }

@@ -65,25 +65,31 @@ fn key<K: Kind>(obj: &K) -> String {
 fn error_policy<R: Reconciler>(obj: Arc<R::K>, err: &Error, ctx: Arc<Context>) -> Action {
     let key = key(&*obj);
     tracing::info!(%key, error = %report(err), "retrying");
-    Action::requeue(ctx.backoff.next(&key, Wait::Retry(RetryClass::Transient), ctx.resync))
+    Action::requeue(
+        ctx.backoff
+            .next(&key, Wait::Retry(RetryClass::Transient), ctx.resync, false),
+    )
 }
 
 async fn reconcile<R: Reconciler>(obj: Arc<R::K>, ctx: Arc<Context>) -> Result<Action, Error> {
     let key = key(&*obj);
-    let wait = if obj.meta().deletion_timestamp.is_some() {
-        match cleanup::<R>(&obj, &ctx).await? {
-            Some(wait) => wait,
-            None => {
-                ctx.backoff.forget(&key);
-                return Ok(Action::await_change());
-            }
+    let deleting = obj.meta().deletion_timestamp.is_some();
+    let (result, tally) = crate::aws::counting(async {
+        if deleting {
+            cleanup::<R>(&obj, &ctx).await
+        } else {
+            add_finalizer(&ctx, &*obj).await?;
+            converge::<R>(&obj, &ctx).await.map(Some)
         }
-    } else {
-        add_finalizer(&ctx, &*obj).await?;
-        converge::<R>(&obj, &ctx).await?
+    })
+    .await;
+    let Some(wait) = result? else {
+        ctx.backoff.forget(&key);
+        tracing::debug!(%key, aws_calls = tally.calls, aws_mutations = tally.mutations, "deleted");
+        return Ok(Action::await_change());
     };
-    let delay = ctx.backoff.next(&key, wait, ctx.resync);
-    tracing::debug!(%key, ?wait, ?delay, "reconciled");
+    let delay = ctx.backoff.next(&key, wait, ctx.resync, tally.mutations > 0);
+    tracing::debug!(%key, aws_calls = tally.calls, aws_mutations = tally.mutations, ?wait, ?delay, "reconciled");
     Ok(Action::requeue(delay))
 }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use kube::ResourceExt;
 
 use super::status::Kind;
-use crate::api::{Action, ContentType, RedirectStatusCode, Tags};
+use crate::api::{Action, ContentType, RedirectStatusCode, Tags, WebStackSpec};
 use crate::model::{InvalidSpec, ListenerAction, Owner, TagMap, invalid};
 
 /// The owner of `obj`'s AWS resources, for the operator instance `cluster_id`.
@@ -18,6 +18,14 @@ pub fn owner<K: Kind>(obj: &K, kind: &'static str, cluster_id: &str) -> Owner {
         name: obj.name_any(),
         uid: obj.uid().unwrap_or_default(),
     }
+}
+
+/// A stack's ECS cluster name: the spec's, else derived from namespace, name and uid.
+pub fn cluster_name(spec: &WebStackSpec, owner: &Owner) -> String {
+    spec.cluster
+        .as_ref()
+        .and_then(|c| c.name.clone())
+        .unwrap_or_else(|| owner.aws_name("ws", 255))
 }
 
 /// The stack's tags overlaid with the object's own.

@@ -162,3 +162,26 @@ fn plans() {
         assert_eq!(got, want, "{what}");
     }
 }
+
+/// Deletion works from what observe found by name and tags, whatever status says (it may be
+/// empty after a lost write): every group is deleted, or untagged with `Retain`.
+#[test]
+fn cleanup_deletes_every_group_found() {
+    let found = ObservedGroups {
+        all: vec!["arn:tg/current".into(), "arn:tg/replaced".into()],
+        ..ObservedGroups::default()
+    };
+    let names = |steps: Vec<Step>| steps.iter().map(ToString::to_string).collect::<Vec<_>>();
+    assert_eq!(
+        names(plan_cleanup(&found, DeletionPolicy::Delete)),
+        [
+            "delete target group arn:tg/current",
+            "delete target group arn:tg/replaced"
+        ]
+    );
+    assert_eq!(
+        names(plan_cleanup(&found, DeletionPolicy::Retain)),
+        ["remove the ownership tags of arn:tg/current, arn:tg/replaced"]
+    );
+    assert_eq!(plan_cleanup(&ObservedGroups::default(), DeletionPolicy::Delete), vec![]);
+}

@@ -12,7 +12,7 @@ use crate::model::stack::{
     DesiredSubnet, Ingress, ObservedStack, SgRole, Source, StackKey, load_balancer_name,
 };
 use crate::model::{InvalidSpec, ListenerAction, Owner, invalid};
-use crate::reconcile::spec::action;
+use crate::reconcile::spec::{action, cluster_name};
 
 /// Validates a spec. `zones` are the region's available zones, in order; `target_groups` maps
 /// TargetGroup resource names to ARNs (those not ready are absent: their listeners are pending).
@@ -63,14 +63,6 @@ pub fn stack_key(spec: &WebStackSpec, owner: Owner) -> StackKey {
         every_copy: false,
         owner,
     }
-}
-
-/// The ECS cluster's name: the spec's, else derived from namespace, name and uid.
-pub fn cluster_name(spec: &WebStackSpec, owner: &Owner) -> String {
-    spec.cluster
-        .as_ref()
-        .and_then(|c| c.name.clone())
-        .unwrap_or_else(|| owner.aws_name("ws", 255))
 }
 
 fn network(spec: &WebStackSpec, zones: &[String]) -> Result<DesiredNetwork, InvalidSpec> {

@@ -65,7 +65,7 @@ async fn fargate_service_rolls_to_a_new_image() {
             "spec": {"stackRef": {"name": "webapp"}, "port": 5000, "healthCheck": {"path": "/healthz"}}}),
     ] {
         let obj: kube::api::DynamicObject = serde_json::from_value(manifest).unwrap();
-        crate::examples::api_for(&client, &ns, &obj)
+        crate::harness::manifest::api_for(&client, &ns, &obj)
             .patch(&obj.metadata.name.clone().unwrap(), &ssa, &Patch::Apply(&obj))
             .await
             .unwrap();
@@ -332,7 +332,7 @@ async fn fargate_service_rolls_to_a_new_image() {
 /// behind instance target groups with 2/2/5 s/6 s health checks and a path rule each.
 #[tokio::test]
 async fn ec2_bridge_microservices_from_the_example() {
-    use crate::examples::{api_for, load_manifests};
+    use crate::harness::manifest::{api_for, load_manifests};
     use crate::harness::repo_root;
     use kube::ResourceExt;
 
@@ -421,4 +421,109 @@ async fn ec2_bridge_microservices_from_the_example() {
         );
         assert_eq!(checks, (Some(2), Some(2), Some(5), Some(6)));
     }
+}
+
+/// A log group under the service's deterministic name that is someone else's is never taken over
+/// (nor its retention changed, nor deleted): the service stalls naming it, creating nothing.
+#[tokio::test]
+async fn a_foreign_log_group_is_never_taken_over() {
+    use kube::ResourceExt;
+    use webstack_operator::model::Owner;
+
+    let client = client().await;
+    install_crds(&client).await;
+    let ns = namespace(&client, "e2e-logs").await;
+    let moto = Moto::start();
+    let config = moto.sdk_config().await;
+    let (ecs, logs) = (
+        aws_sdk_ecs::Client::new(&config),
+        aws_sdk_cloudwatchlogs::Client::new(&config),
+    );
+    let op = Operator::start(&moto, &ns, "3s");
+    let ssa = PatchParams::apply("e2e-user");
+    let stack = serde_json::json!({"apiVersion": "webstack.io/v1alpha1", "kind": "WebStack",
+        "metadata": {"name": "webapp"}, "spec": {"network": {"cidr": "10.0.0.0/16"}}});
+    let stacks: Api<webstack_operator::api::WebStack> = Api::namespaced(client.clone(), &ns);
+    stacks.patch("webapp", &ssa, &Patch::Apply(&stack)).await.unwrap();
+    let service = serde_json::json!({"apiVersion": "webstack.io/v1alpha1", "kind": "ContainerService",
+        "metadata": {"name": "backend", "annotations": {"webstack.io/paused": "true"}},
+        "spec": {"stackRef": {"name": "webapp"}, "cpu": "256", "memory": "512",
+                 "containers": [{"name": "flask", "image": "docker.io/webapp/backend:1"}]}});
+    let api: Api<ContainerService> = Api::namespaced(client.clone(), &ns);
+    let created = api.patch("backend", &ssa, &Patch::Apply(&service)).await.unwrap();
+    let owner = Owner {
+        cluster_id: "e2e".into(),
+        namespace: ns.clone(),
+        kind: "ContainerService",
+        name: "backend".into(),
+        uid: created.uid().unwrap(),
+    };
+    let name = format!("/webstack/{}", owner.aws_name("wcs", 200));
+    let foreign = std::collections::HashMap::from([
+        ("webstack.io/managed-by".to_string(), "webstack-operator".to_string()),
+        ("webstack.io/cluster".to_string(), "another-cluster".to_string()),
+    ]);
+    logs.create_log_group()
+        .log_group_name(&name)
+        .set_tags(Some(foreign.clone()))
+        .send()
+        .await
+        .unwrap();
+    logs.put_retention_policy()
+        .log_group_name(&name)
+        .retention_in_days(7)
+        .send()
+        .await
+        .unwrap();
+    let unpause = serde_json::json!({"metadata": {"annotations": {"webstack.io/paused": null}}});
+    api.patch("backend", &PatchParams::default(), &Patch::Merge(&unpause))
+        .await
+        .unwrap();
+    let stalled = until(&api, &op, "a conflict over the log group", |s| {
+        s.status.as_ref().is_some_and(|st| {
+            st.conditions
+                .iter()
+                .any(|c| c.type_ == "Stalled" && c.status == "True" && c.reason == "OwnershipConflict")
+        })
+    })
+    .await;
+    let message = &stalled
+        .status
+        .unwrap()
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Stalled")
+        .unwrap()
+        .message
+        .clone();
+    assert!(
+        message.contains("log group") && message.contains("another-cluster"),
+        "{message}"
+    );
+    let group = logs
+        .describe_log_groups()
+        .log_group_name_prefix(&name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        group.log_groups()[0].retention_in_days(),
+        Some(7),
+        "retention untouched"
+    );
+    let clusters = ecs.list_clusters().send().await.unwrap();
+    for cluster in clusters.cluster_arns() {
+        let services = ecs.list_services().cluster(cluster).send().await.unwrap();
+        assert!(services.service_arns().is_empty(), "no service created");
+    }
+    // Deleting the service leaves the other's log group where it is.
+    api.delete("backend", &DeleteParams::default()).await.unwrap();
+    gone(&api, "backend", &op, 60).await;
+    let group = logs
+        .describe_log_groups()
+        .log_group_name_prefix(&name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(group.log_groups().len(), 1, "the other's log group is kept");
 }

@@ -1,31 +1,12 @@
 //! Every manifest under `examples/` is accepted by the real API server (server-side apply, dry run),
 //! which runs the CRDs' structural schema, defaulting and CEL validation on it.
 
-use kube::api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
-use kube::{Api, ResourceExt};
+use kube::ResourceExt;
+use kube::api::{Patch, PatchParams};
 
 use crate::harness::kube::{client, install_crds, namespace};
+use crate::harness::manifest::{api_for, load_manifests};
 use crate::harness::repo_root;
-
-/// Parses a multi-document YAML file into objects.
-pub fn load_manifests(path: &std::path::Path) -> Vec<DynamicObject> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    serde_yaml::Deserializer::from_str(&text)
-        .map(|doc| {
-            let value: serde_json::Value = serde::Deserialize::deserialize(doc).expect("YAML document");
-            serde_json::from_value(value).expect("a Kubernetes object")
-        })
-        .collect()
-}
-
-/// The API of an object's kind in a namespace.
-pub fn api_for(client: &kube::Client, ns: &str, obj: &DynamicObject) -> Api<DynamicObject> {
-    let types = obj.types.as_ref().expect("apiVersion and kind");
-    let (group, version) = types.api_version.split_once('/').expect("group/version");
-    let gvk = GroupVersionKind::gvk(group, version, &types.kind);
-    let plural = format!("{}s", types.kind.to_lowercase());
-    Api::namespaced_with(client.clone(), ns, &ApiResource::from_gvk_with_plural(&gvk, &plural))
-}
 
 #[tokio::test]
 async fn every_example_is_accepted() {

@@ -3,11 +3,11 @@
 //! create, as `kubectl create` / client-side `kubectl apply` do. (Server-side apply reports duplicate
 //! list-map keys earlier, as HTTP 500 "duplicate entries for key [name=...]", also naming the field.)
 
-use kube::Error;
 use kube::api::{DynamicObject, Patch, PatchParams, PostParams};
+use kube::{Error, ResourceExt};
 
-use crate::examples::api_for;
 use crate::harness::kube::{client, install_crds, namespace};
+use crate::harness::manifest::api_for;
 
 const STACK: &str = r#"
 apiVersion: webstack.io/v1alpha1
@@ -395,4 +395,83 @@ async fn immutable_network_fields_are_refused_on_update() {
     api.patch("live", &PatchParams::default(), &Patch::Merge(&ok))
         .await
         .expect("a mutable change");
+}
+
+/// Fields that decide where a resource lives cannot move: the stack a child belongs to, the
+/// listener a rule is on, the stack's cluster name. Each change is refused on update (CEL
+/// transition rules) with a message saying to delete and re-create, so nothing is ever left
+/// serving traffic at the old place.
+#[tokio::test]
+async fn placement_fields_are_refused_on_update() {
+    let client = client().await;
+    install_crds(&client).await;
+    let ns = namespace(&client, "placement").await;
+    let objects = crate::harness::manifest::parse(
+        "apiVersion: webstack.io/v1alpha1
+kind: WebStack
+metadata: {name: live}
+spec: {network: {cidr: 10.0.0.0/16}, cluster: {name: live}}
+---
+apiVersion: webstack.io/v1alpha1
+kind: TargetGroup
+metadata: {name: web}
+spec: {stackRef: {name: live}, port: 80}
+---
+apiVersion: webstack.io/v1alpha1
+kind: ListenerRule
+metadata: {name: web}
+spec: {stackRef: {name: live}, listener: http, conditions: {pathPatterns: [/*]}, action: {forward: {targetGroups: [{name: web}]}}}
+---
+apiVersion: webstack.io/v1alpha1
+kind: ContainerService
+metadata: {name: web}
+spec: {stackRef: {name: live}, cpu: '256', memory: '512', containers: [{name: web, image: web:1}]}
+",
+    );
+    for obj in &objects {
+        api_for(&client, &ns, obj)
+            .create(&PostParams::default(), obj)
+            .await
+            .expect("create");
+    }
+    let moved = serde_json::json!({"spec": {"stackRef": {"name": "elsewhere"}}});
+    let cases = [
+        (
+            &objects[0],
+            serde_json::json!({"spec": {"cluster": {"name": "other"}}}),
+            "spec.cluster.name",
+        ),
+        (
+            &objects[0],
+            serde_json::json!({"spec": {"cluster": null}}),
+            "spec.cluster.name",
+        ),
+        (&objects[1], moved.clone(), "spec.stackRef"),
+        (&objects[2], moved.clone(), "spec.stackRef"),
+        (
+            &objects[2],
+            serde_json::json!({"spec": {"listener": "https"}}),
+            "spec.listener",
+        ),
+        (&objects[3], moved, "spec.stackRef"),
+    ];
+    for (obj, patch, field) in cases {
+        let what = format!("{} {patch}", crate::harness::manifest::id(obj));
+        let api = api_for(&client, &ns, obj);
+        match api
+            .patch(&obj.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(_) => panic!("{what}: accepted"),
+            Err(Error::Api(resp)) => {
+                assert_eq!(resp.code, 422, "{what}: {}", resp.message);
+                assert!(
+                    resp.message.contains(field) && resp.message.contains("delete and re-create"),
+                    "{what}: {}",
+                    resp.message
+                );
+            }
+            Err(other) => panic!("{what}: {other}"),
+        }
+    }
 }

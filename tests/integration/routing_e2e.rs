@@ -8,8 +8,8 @@ use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::{Api, ResourceExt};
 use webstack_operator::api::{ListenerRule, TargetGroup, WebStack};
 
-use crate::examples::{api_for, load_manifests};
 use crate::harness::kube::{client, install_crds, namespace};
+use crate::harness::manifest::{api_for, load_manifests};
 use crate::harness::moto::Moto;
 use crate::harness::operator::Operator;
 use crate::harness::repo_root;

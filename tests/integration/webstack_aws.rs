@@ -409,6 +409,41 @@ async fn webstack_create_converge_drift_delete() {
         .unwrap();
     assert_eq!(listeners.listeners().len(), 2);
 
+    // A second VPC and gateway with the stack's tags, as a retried CreateVpc / CreateInternetGateway
+    // (neither takes a client token) would leave: deletion finds every copy by uid.
+    let real = clients
+        .ec2
+        .describe_vpcs()
+        .filters(Filter::builder().name("tag:webstack.io/uid").values(&uid).build())
+        .send()
+        .await
+        .unwrap();
+    let tags = aws_sdk_ec2::types::TagSpecification::builder()
+        .set_tags(Some(real.vpcs()[0].tags().to_vec()))
+        .resource_type(aws_sdk_ec2::types::ResourceType::Vpc)
+        .build();
+    clients
+        .ec2
+        .create_vpc()
+        .cidr_block("10.0.0.0/16")
+        .tag_specifications(tags.clone())
+        .send()
+        .await
+        .unwrap();
+    clients
+        .ec2
+        .create_internet_gateway()
+        .tag_specifications(
+            aws_sdk_ec2::types::TagSpecification::builder()
+                .set_tags(tags.tags.clone())
+                .resource_type(aws_sdk_ec2::types::ResourceType::InternetGateway)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(count_tagged(&clients, &uid).await["vpc"], 2);
+
     // Delete: plan towards nothing, then nothing tagged with the uid remains.
     let observed = observe_deleting(&clients, &d2.key()).await;
     let steps = plan_delete(&observed);

@@ -360,7 +360,7 @@ async fn failed_status_writes_never_duplicate_aws_resources() {
     );
 
     // The product's ClusterRole, under a test name, minus the status rule; bound to the test user.
-    let rbac = crate::examples::load_manifests(&crate::harness::repo_root().join("deploy/rbac.yaml"));
+    let rbac = crate::harness::manifest::load_manifests(&crate::harness::repo_root().join("deploy/rbac.yaml"));
     let role_obj = rbac
         .iter()
         .find(|o| o.types.as_ref().is_some_and(|t| t.kind == "ClusterRole"))

@@ -4,6 +4,8 @@
 //! `tests/scripts/moto-venv.sh`) per test that needs AWS.
 
 pub mod kube;
+pub mod leftovers;
+pub mod manifest;
 pub mod moto;
 pub mod operator;
 pub mod wait;

@@ -1,24 +1,49 @@
 //! A `moto_server` (the local AWS emulator from PyPI) on a free loopback port, one per test that
-//! asks, stopped when the guard drops. It is started through a small shell wrapper that stops the
-//! emulator when its standard input closes, so a test process that dies abruptly leaves nothing behind.
+//! asks, stopped when the guard drops. It runs through `tests/moto/server.py`, which applies the
+//! project's emulator patches first, and records every request it receives (moto's recorder), so
+//! tests can count the calls made to AWS from outside the operator. It is started through a small
+//! shell wrapper that stops the emulator when its standard input closes, so a test process that
+//! dies abruptly leaves nothing behind.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_ec2::config::Credentials;
+use base64::Engine;
 
-use super::script_output;
+use super::{repo_root, script_output, unique};
 
 /// A running emulator.
 pub struct Moto {
     endpoint: String,
     child: Child,
+    recording: PathBuf,
 }
 
 /// The region the tests use.
 pub const REGION: &str = "us-east-1";
+
+/// One request the emulator received.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Call {
+    /// The signing name: `ec2`, `elasticloadbalancing`, `ecs`, `logs`, ...
+    pub service: String,
+    /// The operation: `DescribeVpcs`, `CreateRule`, ...; for REST APIs the method and path.
+    pub action: String,
+    /// The access key that signed it (tells the operator's calls from the test's own).
+    pub access_key: String,
+}
+
+impl Call {
+    /// Whether the call may change something (anything but a read).
+    pub fn mutates(&self) -> bool {
+        let reads = ["Describe", "List", "Get", "Head", "GET ", "HEAD "];
+        !reads.iter().any(|r| self.action.starts_with(r))
+    }
+}
 
 impl Moto {
     /// Starts `moto_server` and waits until it accepts connections.
@@ -29,20 +54,26 @@ impl Moto {
     /// Starts `moto_server` with emulator settings (e.g. `MOTO_ECS_SERVICE_RUNNING`, how many tasks
     /// it reports running, since it runs none).
     pub fn start_with_env(env: &[(&str, &str)]) -> Moto {
-        let bin = script_output("moto-venv.sh");
+        let moto_server = script_output("moto-venv.sh");
+        let python = moto_server.with_file_name("python");
+        let server = repo_root().join("tests/moto/server.py");
+        let recording = std::env::temp_dir().join(format!("{}.jsonl", unique("moto-recording")));
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("pick a free loopback port")
             .port();
         let child = Command::new("sh")
             .arg("-c")
-            .arg(r#""$0" -H 127.0.0.1 -p "$1" </dev/null >/dev/null 2>&1 & pid=$!; cat >/dev/null; kill $pid; wait $pid"#)
-            .arg(&bin)
+            .arg(r#""$0" "$1" -H 127.0.0.1 -p "$2" </dev/null >/dev/null 2>&1 & pid=$!; cat >/dev/null; kill $pid; wait $pid"#)
+            .arg(&python)
+            .arg(&server)
             .arg(port.to_string())
+            .env("MOTO_ENABLE_RECORDING", "1")
+            .env("MOTO_RECORDER_FILEPATH", &recording)
             .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", python.display()));
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         let deadline = Instant::now() + Duration::from_secs(60);
         while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
@@ -55,6 +86,7 @@ impl Moto {
         Moto {
             endpoint: format!("http://{addr}"),
             child,
+            recording,
         }
     }
 
@@ -73,6 +105,70 @@ impl Moto {
             .load()
             .await
     }
+
+    /// Every request received so far, in order.
+    pub fn calls(&self) -> Vec<Call> {
+        let text = std::fs::read_to_string(&self.recording).unwrap_or_default();
+        text.lines().filter_map(parse).collect()
+    }
+
+    /// A POST to the emulator's own API (`/moto-api/...`), e.g. `reset-auth`; returns the status line.
+    pub fn moto_api(&self, path: &str, body: &str) -> String {
+        use std::io::{Read, Write};
+        let addr = self.endpoint.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(addr).expect("connect to moto");
+        let request = format!(
+            "POST /moto-api/{path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).expect("send to moto");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read from moto");
+        let status = response.lines().next().unwrap_or_default().to_string();
+        assert!(status.contains(" 200 "), "POST /moto-api/{path}: {status}");
+        status
+    }
+}
+
+/// One line of moto's recording: service from the credential scope of `Authorization`, action
+/// from `X-Amz-Target` (JSON protocols), else `Action=` in the form body (query protocols), else
+/// the method and path (REST).
+fn parse(line: &str) -> Option<Call> {
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    let header = |name: &str| {
+        v["headers"].as_object().and_then(|h| {
+            h.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .and_then(|(_, v)| v.as_str())
+        })
+    };
+    let auth = header("Authorization").unwrap_or_default();
+    let credential = auth.split("Credential=").nth(1).unwrap_or_default();
+    let scope: Vec<&str> = credential.split(',').next().unwrap_or_default().split('/').collect();
+    let (access_key, service) = (scope.first().copied()?, scope.get(3).copied().unwrap_or_default());
+    let body = match (v["body"].as_str(), v["body_encoded"].as_bool()) {
+        (Some(b), Some(true)) => {
+            String::from_utf8_lossy(&base64::engine::general_purpose::STANDARD.decode(b).ok()?).into_owned()
+        }
+        (Some(b), _) => b.to_string(),
+        _ => String::new(),
+    };
+    let action = match header("X-Amz-Target") {
+        Some(target) => target.rsplit('.').next().unwrap_or(target).to_string(),
+        None => match body.split('&').find_map(|kv| kv.strip_prefix("Action=")) {
+            Some(a) => a.to_string(),
+            None => {
+                let url = v["url"].as_str().unwrap_or_default();
+                let path = url.splitn(4, '/').nth(3).unwrap_or_default();
+                format!("{} /{}", v["method"].as_str().unwrap_or_default(), path)
+            }
+        },
+    };
+    Some(Call {
+        service: service.to_string(),
+        action,
+        access_key: access_key.to_string(),
+    })
 }
 
 impl Drop for Moto {
@@ -80,5 +176,6 @@ impl Drop for Moto {
         // Closing stdin makes the wrapper stop the emulator and exit.
         drop(self.child.stdin.take());
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.recording);
     }
 }

@@ -20,6 +20,17 @@ impl Operator {
 
     /// Starts the operator with the given kubeconfig.
     pub fn start_as(moto: &Moto, namespace: &str, resync: &str, kubeconfig: &std::path::Path) -> Operator {
+        Operator::start_with(moto, namespace, resync, kubeconfig, &[])
+    }
+
+    /// Starts the operator with the given kubeconfig and extra environment (e.g. other AWS credentials).
+    pub fn start_with(
+        moto: &Moto,
+        namespace: &str,
+        resync: &str,
+        kubeconfig: &std::path::Path,
+        env: &[(&str, &str)],
+    ) -> Operator {
         let log = std::env::temp_dir().join(format!("webstack-operator-{namespace}.log"));
         let file = std::fs::File::create(&log).expect("operator log");
         let child = Command::new(env!("CARGO_BIN_EXE_webstack-operator"))
@@ -38,12 +49,31 @@ impl Operator {
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("RUST_LOG", "info,webstack_operator=debug")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(file.try_clone().expect("log"))
             .stderr(file)
             .spawn()
             .expect("start webstack-operator");
         Operator { child, log }
+    }
+
+    /// The AWS calls of each steady-state reconcile (one that applied nothing and settled) in the
+    /// log so far: `(kind, calls)` per reconcile, from the driver's `reconciled` lines.
+    pub fn steady_reconciles(&self) -> Vec<(String, u32)> {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let field = |line: &str, name: &str| -> Option<String> {
+            let rest = line.split(&format!(" {name}=")).nth(1)?;
+            Some(rest.split(' ').next()?.to_string())
+        };
+        text.lines()
+            .filter(|l| l.contains(" reconciled ") && l.contains("wait=Resync"))
+            .filter(|l| field(l, "aws_mutations").as_deref() == Some("0"))
+            .filter_map(|l| {
+                let kind = field(l, "key")?.split('/').next()?.to_string();
+                Some((kind, field(l, "aws_calls")?.parse().ok()?))
+            })
+            .collect()
     }
 
     /// The operator's log so far (for failure messages).

@@ -1,0 +1,168 @@
+//! What the operator left in AWS for a namespace, read back through the SDK: every resource whose
+//! `webstack.io/owner` tag names the namespace (ECS services, clusters and task definitions only
+//! when ACTIVE: the emulator keeps deleted ones listed as INACTIVE), and any ECS scalable target.
+
+use std::collections::BTreeMap;
+
+use aws_config::SdkConfig;
+use aws_sdk_ec2::types::Filter;
+
+type Tags = BTreeMap<String, String>;
+
+const OWNER: &str = "webstack.io/owner";
+
+fn ours(tags: &Tags, ns: &str) -> bool {
+    tags.get(OWNER).is_some_and(|o| o.starts_with(&format!("{ns}/")))
+}
+
+fn ec2_tags(tags: &[aws_sdk_ec2::types::Tag]) -> Tags {
+    tags.iter()
+        .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+        .collect()
+}
+
+/// `kind id` of every AWS resource still tagged for `ns`.
+pub async fn leftovers(config: &SdkConfig, ns: &str) -> Vec<String> {
+    let mut left = Vec::new();
+    let ec2 = aws_sdk_ec2::Client::new(config);
+    let tagged = || Filter::builder().name("tag-key").values(OWNER).build();
+    let out = ec2.describe_vpcs().filters(tagged()).send().await.unwrap();
+    for v in out.vpcs().iter().filter(|v| ours(&ec2_tags(v.tags()), ns)) {
+        left.push(format!("VPC {}", v.vpc_id().unwrap_or_default()));
+    }
+    let out = ec2.describe_subnets().filters(tagged()).send().await.unwrap();
+    for s in out.subnets().iter().filter(|s| ours(&ec2_tags(s.tags()), ns)) {
+        left.push(format!("subnet {}", s.subnet_id().unwrap_or_default()));
+    }
+    let out = ec2.describe_security_groups().filters(tagged()).send().await.unwrap();
+    for g in out.security_groups().iter().filter(|g| ours(&ec2_tags(g.tags()), ns)) {
+        left.push(format!("security group {}", g.group_id().unwrap_or_default()));
+    }
+    let out = ec2.describe_internet_gateways().filters(tagged()).send().await.unwrap();
+    for g in out.internet_gateways().iter().filter(|g| ours(&ec2_tags(g.tags()), ns)) {
+        left.push(format!(
+            "internet gateway {}",
+            g.internet_gateway_id().unwrap_or_default()
+        ));
+    }
+    let out = ec2.describe_route_tables().filters(tagged()).send().await.unwrap();
+    for t in out.route_tables().iter().filter(|t| ours(&ec2_tags(t.tags()), ns)) {
+        left.push(format!("route table {}", t.route_table_id().unwrap_or_default()));
+    }
+
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(config);
+    let mut arns: Vec<(String, String)> = Vec::new();
+    for lb in elb.describe_load_balancers().send().await.unwrap().load_balancers() {
+        let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
+        for l in elb
+            .describe_listeners()
+            .load_balancer_arn(&arn)
+            .send()
+            .await
+            .unwrap()
+            .listeners()
+        {
+            let listener = l.listener_arn().unwrap_or_default().to_string();
+            let rules = elb.describe_rules().listener_arn(&listener).send().await.unwrap();
+            for r in rules.rules().iter().filter(|r| r.is_default() != Some(true)) {
+                arns.push(("listener rule".into(), r.rule_arn().unwrap_or_default().into()));
+            }
+            arns.push(("listener".into(), listener));
+        }
+        arns.push(("load balancer".into(), arn));
+    }
+    for tg in elb.describe_target_groups().send().await.unwrap().target_groups() {
+        arns.push(("target group".into(), tg.target_group_arn().unwrap_or_default().into()));
+    }
+    for (kind, arn) in arns {
+        let out = elb.describe_tags().resource_arns(&arn).send().await.unwrap();
+        let tags: Tags = out
+            .tag_descriptions()
+            .iter()
+            .flat_map(|d| d.tags())
+            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+            .collect();
+        if ours(&tags, ns) {
+            left.push(format!("{kind} {arn}"));
+        }
+    }
+
+    let ecs = aws_sdk_ecs::Client::new(config);
+    let ecs_tags = |tags: &[aws_sdk_ecs::types::Tag]| -> Tags {
+        tags.iter()
+            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+            .collect()
+    };
+    let clusters = ecs.list_clusters().send().await.unwrap().cluster_arns().to_vec();
+    if !clusters.is_empty() {
+        let described = ecs
+            .describe_clusters()
+            .set_clusters(Some(clusters.clone()))
+            .include(aws_sdk_ecs::types::ClusterField::Tags)
+            .send()
+            .await
+            .unwrap();
+        for c in described.clusters() {
+            if c.status() == Some("ACTIVE") && ours(&ecs_tags(c.tags()), ns) {
+                left.push(format!("ECS cluster {}", c.cluster_arn().unwrap_or_default()));
+            }
+        }
+    }
+    for cluster in &clusters {
+        let services = ecs.list_services().cluster(cluster).send().await.unwrap();
+        for arn in services.service_arns() {
+            let d = ecs
+                .describe_services()
+                .cluster(cluster)
+                .services(arn)
+                .include(aws_sdk_ecs::types::ServiceField::Tags)
+                .send()
+                .await
+                .unwrap();
+            for s in d.services() {
+                if s.status() == Some("ACTIVE") && ours(&ecs_tags(s.tags()), ns) {
+                    left.push(format!("ECS service {arn}"));
+                }
+            }
+        }
+    }
+    let defs = ecs
+        .list_task_definitions()
+        .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+        .send()
+        .await
+        .unwrap();
+    for arn in defs.task_definition_arns() {
+        let d = ecs
+            .describe_task_definition()
+            .task_definition(arn)
+            .include(aws_sdk_ecs::types::TaskDefinitionField::Tags)
+            .send()
+            .await
+            .unwrap();
+        if ours(&ecs_tags(d.tags()), ns) {
+            left.push(format!("task definition {arn}"));
+        }
+    }
+
+    let logs = aws_sdk_cloudwatchlogs::Client::new(config);
+    for g in logs.describe_log_groups().send().await.unwrap().log_groups() {
+        let arn = g.arn().unwrap_or_default().trim_end_matches(":*").to_string();
+        let tags = logs.list_tags_for_resource().resource_arn(&arn).send().await.unwrap();
+        if ours(&tags.tags().cloned().unwrap_or_default().into_iter().collect(), ns) {
+            left.push(format!("log group {}", g.log_group_name().unwrap_or_default()));
+        }
+    }
+
+    let scaling = aws_sdk_applicationautoscaling::Client::new(config);
+    let targets = scaling
+        .describe_scalable_targets()
+        .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
+        .send()
+        .await
+        .unwrap();
+    for t in targets.scalable_targets() {
+        left.push(format!("scalable target {}", t.resource_id()));
+    }
+    left
+}
