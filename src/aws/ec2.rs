@@ -6,7 +6,7 @@ use aws_sdk_ec2::types::{
     Filter, IpPermission, IpRange, ResourceType, RouteTable, Tag, TagSpecification, UserIdGroupPair,
 };
 
-use super::{AwsError, TagMap, classify, done_if_gone};
+use super::{AwsError, TagMap, classify, deleted, sdk_tags, tag_map};
 use crate::model::ownership::{COMPONENT, UID};
 use crate::model::stack::{
     ObservedGateway, ObservedRouteTable, ObservedSecurityGroup, ObservedSubnet, ObservedVpc, RawIngress, SgRole,
@@ -31,9 +31,7 @@ fn by_uid(uid: &str) -> Filter {
 }
 
 fn tag_map(tags: &[Tag]) -> TagMap {
-    tags.iter()
-        .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
-        .collect()
+    tag_map!(tags)
 }
 
 fn tag_spec(kind: ResourceType, tags: &TagMap) -> TagSpecification {
@@ -482,44 +480,25 @@ pub async fn revoke_ingress(c: &Client, group: &str, rules: &[RawIngress]) -> Re
 
 /// Deletes by id, tolerating what is already gone.
 pub async fn delete(c: &Client, kind: DeleteKind, id: &str) -> Result<(), AwsError> {
-    let result = match kind {
-        DeleteKind::SecurityGroup => c
-            .delete_security_group()
-            .group_id(id)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| classify("DeleteSecurityGroup", e)),
-        DeleteKind::Subnet => c
-            .delete_subnet()
-            .subnet_id(id)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| classify("DeleteSubnet", e)),
-        DeleteKind::RouteTable => c
-            .delete_route_table()
-            .route_table_id(id)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| classify("DeleteRouteTable", e)),
-        DeleteKind::InternetGateway => c
-            .delete_internet_gateway()
-            .internet_gateway_id(id)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| classify("DeleteInternetGateway", e)),
-        DeleteKind::Vpc => c
-            .delete_vpc()
-            .vpc_id(id)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| classify("DeleteVpc", e)),
-    };
-    done_if_gone(result, &[])
+    match kind {
+        DeleteKind::SecurityGroup => deleted(
+            "DeleteSecurityGroup",
+            c.delete_security_group().group_id(id).send().await,
+            &[],
+        ),
+        DeleteKind::Subnet => deleted("DeleteSubnet", c.delete_subnet().subnet_id(id).send().await, &[]),
+        DeleteKind::RouteTable => deleted(
+            "DeleteRouteTable",
+            c.delete_route_table().route_table_id(id).send().await,
+            &[],
+        ),
+        DeleteKind::InternetGateway => deleted(
+            "DeleteInternetGateway",
+            c.delete_internet_gateway().internet_gateway_id(id).send().await,
+            &[],
+        ),
+        DeleteKind::Vpc => deleted("DeleteVpc", c.delete_vpc().vpc_id(id).send().await, &[]),
+    }
 }
 
 /// What [`delete`] deletes.
@@ -534,8 +513,11 @@ pub enum DeleteKind {
 
 /// Removes a subnet association, tolerating one already gone.
 pub async fn disassociate_route_table(c: &Client, association_id: &str) -> Result<(), AwsError> {
-    let result = c.disassociate_route_table().association_id(association_id).send().await;
-    done_if_gone(result.map(drop).map_err(|e| classify("DisassociateRouteTable", e)), &[])
+    deleted(
+        "DisassociateRouteTable",
+        c.disassociate_route_table().association_id(association_id).send().await,
+        &[],
+    )
 }
 
 pub async fn detach_internet_gateway(c: &Client, igw: &str, vpc: &str) -> Result<(), AwsError> {
@@ -545,21 +527,14 @@ pub async fn detach_internet_gateway(c: &Client, igw: &str, vpc: &str) -> Result
         .vpc_id(vpc)
         .send()
         .await;
-    done_if_gone(
-        result.map(drop).map_err(|e| classify("DetachInternetGateway", e)),
-        &["Gateway.NotAttached"],
-    )
+    deleted("DetachInternetGateway", result, &["Gateway.NotAttached"])
 }
 
 /// Adds or overwrites tags.
 pub async fn tag(c: &Client, id: &str, tags: &TagMap) -> Result<(), AwsError> {
     c.create_tags()
         .resources(id)
-        .set_tags(Some(
-            tags.iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect(),
-        ))
+        .set_tags(Some(sdk_tags!(Tag, tags)))
         .send()
         .await
         .map_err(|e| classify("CreateTags", e))?;

@@ -8,7 +8,7 @@ use aws_sdk_ecs::types::{
     PortMapping, RepositoryCredentials, Secret, Tag, TransportProtocol,
 };
 
-use super::{AwsError, TagMap, classify, done_if_gone};
+use super::{AwsError, TagMap, classify, deleted, sdk_tags, tag_map};
 use crate::model::service::{ContainerDef, TaskDef};
 use crate::model::stack::ObservedCluster;
 
@@ -29,11 +29,7 @@ pub async fn find_cluster(c: &Client, name: &str) -> Result<Option<(ObservedClus
             .find(|s| s.name() == Some(&ClusterSettingName::ContainerInsights))
             .and_then(|s| s.value())
             .is_some_and(|v| v == "enabled" || v == "enhanced");
-        let tags: TagMap = cl
-            .tags()
-            .iter()
-            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
-            .collect();
+        let tags: TagMap = tag_map!(cl.tags());
         let observed = ObservedCluster {
             arn: cl.cluster_arn().unwrap_or_default().into(),
             name: cl.cluster_name().unwrap_or_default().into(),
@@ -62,11 +58,7 @@ pub async fn create_cluster(
         .create_cluster()
         .cluster_name(name)
         .settings(insights(container_insights))
-        .set_tags(Some(
-            tags.iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect(),
-        ))
+        .set_tags(Some(sdk_tags!(Tag, tags)))
         .send()
         .await
         .map_err(|e| classify("CreateCluster", e))?;
@@ -84,13 +76,9 @@ pub async fn set_container_insights(c: &Client, name: &str, enabled: bool) -> Re
 }
 
 pub async fn delete_cluster(c: &Client, name_or_arn: &str) -> Result<(), AwsError> {
-    done_if_gone(
-        c.delete_cluster()
-            .cluster(name_or_arn)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| classify("DeleteCluster", e)),
+    deleted(
+        "DeleteCluster",
+        c.delete_cluster().cluster(name_or_arn).send().await,
         &[],
     )
 }
@@ -99,11 +87,7 @@ pub async fn delete_cluster(c: &Client, name_or_arn: &str) -> Result<(), AwsErro
 pub async fn tag(c: &Client, arn: &str, tags: &TagMap) -> Result<(), AwsError> {
     c.tag_resource()
         .resource_arn(arn)
-        .set_tags(Some(
-            tags.iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect(),
-        ))
+        .set_tags(Some(sdk_tags!(Tag, tags)))
         .send()
         .await
         .map_err(|e| classify("TagResource", e))?;
@@ -206,11 +190,7 @@ pub async fn register_task_definition(c: &Client, t: &TaskDef, tags: &TagMap) ->
         .set_execution_role_arn(t.execution_role_arn.clone())
         .set_task_role_arn(t.task_role_arn.clone())
         .set_container_definitions(Some(containers))
-        .set_tags(Some(
-            tags.iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect(),
-        ))
+        .set_tags(Some(sdk_tags!(Tag, tags)))
         .send()
         .await
         .map_err(|e| classify("RegisterTaskDefinition", e))?;

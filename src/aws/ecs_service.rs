@@ -7,7 +7,7 @@ use aws_sdk_ecs::types::{
     TaskDefinitionStatus,
 };
 
-use super::{AwsError, TagMap, classify, done_if_gone};
+use super::{AwsError, TagMap, classify, deleted, sdk_tags, tag_map};
 use crate::model::service::{DesiredService, ObservedService};
 
 /// The service named `name` in `cluster`, if ECS knows it (an INACTIVE one reports `active: false`).
@@ -59,11 +59,7 @@ pub async fn describe(c: &Client, cluster: &str, name: &str) -> Result<Option<Ob
                     d.rollout_state_reason().unwrap_or_default().to_string(),
                 )
             }),
-            tags: s
-                .tags()
-                .iter()
-                .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
-                .collect(),
+            tags: tag_map!(s.tags()),
         }
     }))
 }
@@ -132,11 +128,7 @@ pub async fn create(
         .deployment_configuration(deployment(d))
         .set_health_check_grace_period_seconds(d.load_balancer.as_ref().and(d.health_check_grace_seconds))
         .client_token(token)
-        .set_tags(Some(
-            tags.iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect(),
-        ))
+        .set_tags(Some(sdk_tags!(Tag, tags)))
         .send()
         .await
         .map_err(|e| classify("CreateService", e))?;
@@ -169,15 +161,14 @@ pub async fn delete(c: &Client, cluster: &str, name: &str) -> Result<(), AwsErro
         .desired_count(0)
         .send()
         .await;
-    done_if_gone(
+    deleted(
+        "DeleteService",
         c.delete_service()
             .cluster(cluster)
             .service(name)
             .force(true)
             .send()
-            .await
-            .map(drop)
-            .map_err(|e| classify("DeleteService", e)),
+            .await,
         &["ServiceNotActiveException"],
     )
 }
@@ -201,13 +192,9 @@ pub async fn revisions(c: &Client, family: &str) -> Result<Vec<String>, AwsError
 
 /// Deregisters a revision, tolerating one already gone.
 pub async fn deregister(c: &Client, arn: &str) -> Result<(), AwsError> {
-    done_if_gone(
-        c.deregister_task_definition()
-            .task_definition(arn)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| classify("DeregisterTaskDefinition", e)),
+    deleted(
+        "DeregisterTaskDefinition",
+        c.deregister_task_definition().task_definition(arn).send().await,
         &[],
     )
 }
@@ -221,9 +208,5 @@ pub async fn revision_tags(c: &Client, arn: &str) -> Result<TagMap, AwsError> {
         .send()
         .await
         .map_err(|e| classify("DescribeTaskDefinition", e))?;
-    Ok(out
-        .tags()
-        .iter()
-        .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
-        .collect())
+    Ok(tag_map!(out.tags()))
 }

@@ -7,7 +7,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
     LoadBalancerSchemeEnum, ProtocolEnum, RedirectActionConfig, RedirectActionStatusCodeEnum, Tag, TargetGroupTuple,
 };
 
-use super::{AwsError, TagMap, classify, done_if_gone};
+use super::{AwsError, TagMap, classify, deleted, sdk_tags};
 use crate::model::ListenerAction;
 use crate::model::stack::{DesiredListener, ObservedListener, ObservedLoadBalancer};
 
@@ -116,9 +116,7 @@ pub async fn set_idle_timeout(c: &Client, arn: &str, seconds: i32) -> Result<(),
 }
 
 fn elb_tags(tags: &TagMap) -> Vec<Tag> {
-    tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
+    sdk_tags!(Tag, tags)
 }
 
 /// Creates the load balancer (tags in the create call) and returns it.
@@ -174,13 +172,9 @@ pub async fn set_security_groups(c: &Client, arn: &str, groups: &[String]) -> Re
 }
 
 pub async fn delete_load_balancer(c: &Client, arn: &str) -> Result<(), AwsError> {
-    done_if_gone(
-        c.delete_load_balancer()
-            .load_balancer_arn(arn)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| classify("DeleteLoadBalancer", e)),
+    deleted(
+        "DeleteLoadBalancer",
+        c.delete_load_balancer().load_balancer_arn(arn).send().await,
         &[],
     )
 }
@@ -367,13 +361,9 @@ pub async fn set_default_action(c: &Client, arn: &str, a: &ListenerAction) -> Re
 }
 
 pub async fn delete_listener(c: &Client, arn: &str) -> Result<(), AwsError> {
-    done_if_gone(
-        c.delete_listener()
-            .listener_arn(arn)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| classify("DeleteListener", e)),
+    deleted(
+        "DeleteListener",
+        c.delete_listener().listener_arn(arn).send().await,
         &[],
     )
 }

@@ -2,7 +2,7 @@
 
 use aws_sdk_cloudwatchlogs::Client;
 
-use super::{AwsError, TagMap, classify, done_if_gone};
+use super::{AwsError, TagMap, classify, deleted};
 
 /// A log group as found.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -91,13 +91,9 @@ pub async fn set_retention(c: &Client, name: &str, days: i32) -> Result<(), AwsE
 }
 
 pub async fn delete(c: &Client, name: &str) -> Result<(), AwsError> {
-    done_if_gone(
-        c.delete_log_group()
-            .log_group_name(name)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| classify("DeleteLogGroup", e)),
+    deleted(
+        "DeleteLogGroup",
+        c.delete_log_group().log_group_name(name).send().await,
         &[],
     )
 }

@@ -30,6 +30,39 @@ pub(crate) fn done_if_gone(result: Result<(), AwsError>, gone: &[&str]) -> Resul
     }
 }
 
+/// The outcome of a delete call `operation`: done, also when AWS says the resource is gone.
+pub(crate) fn deleted<O, E>(
+    operation: &'static str,
+    result: Result<O, SdkError<E, HttpResponse>>,
+    gone: &[&str],
+) -> Result<(), AwsError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    done_if_gone(result.map(drop).map_err(|e| classify(operation, e)), gone)
+}
+
+/// A [`TagMap`] as a service's list of tags: `sdk_tags!(Tag, &tags)` with that service's `Tag`.
+macro_rules! sdk_tags {
+    ($tag:ty, $map:expr) => {
+        $map.iter()
+            .map(|(k, v)| <$tag>::builder().key(k).value(v).build())
+            .collect::<Vec<_>>()
+    };
+}
+
+/// A service's list of tags as a [`TagMap`].
+macro_rules! tag_map {
+    ($tags:expr) => {
+        $tags
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+            .collect::<$crate::model::TagMap>()
+    };
+}
+
+pub(crate) use {sdk_tags, tag_map};
+
 /// Error codes that mean "try again soon": AWS is still releasing a dependency, or failed itself.
 const TRANSIENT_CODES: [&str; 12] = [
     // ENIs of a deleted load balancer or task still hold a group or subnet; an in-use resource

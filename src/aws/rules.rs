@@ -7,7 +7,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
     QueryStringConditionConfig, QueryStringKeyValuePair, RuleCondition, RulePriorityPair, SourceIpConditionConfig, Tag,
 };
 
-use super::{AwsError, TagMap, classify, done_if_gone, elbv2};
+use super::{AwsError, TagMap, classify, deleted, elbv2, sdk_tags, tag_map};
 use crate::model::ListenerAction;
 use crate::model::rule::{Condition, ObservedRule};
 
@@ -45,11 +45,7 @@ pub async fn describe(c: &Client, listener_arn: &str) -> Result<Vec<ObservedRule
             .map_err(|e| classify("DescribeTags", e))?;
         for d in out.tag_descriptions() {
             if let Some(rule) = chunk.iter_mut().find(|r| Some(r.arn.as_str()) == d.resource_arn()) {
-                rule.tags = d
-                    .tags()
-                    .iter()
-                    .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
-                    .collect();
+                rule.tags = tag_map!(d.tags());
             }
         }
     }
@@ -151,11 +147,7 @@ pub async fn create(
         .priority(priority)
         .set_conditions(Some(conditions.iter().map(aws_condition).collect()))
         .actions(elbv2::action(action))
-        .set_tags(Some(
-            tags.iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect(),
-        ))
+        .set_tags(Some(sdk_tags!(Tag, tags)))
         .send()
         .await
         .map_err(|e| classify("CreateRule", e))?;
@@ -188,13 +180,5 @@ pub async fn set_priority(c: &Client, arn: &str, priority: i32) -> Result<(), Aw
 }
 
 pub async fn delete(c: &Client, arn: &str) -> Result<(), AwsError> {
-    done_if_gone(
-        c.delete_rule()
-            .rule_arn(arn)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| classify("DeleteRule", e)),
-        &[],
-    )
+    deleted("DeleteRule", c.delete_rule().rule_arn(arn).send().await, &[])
 }

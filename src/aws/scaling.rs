@@ -7,7 +7,7 @@ use aws_sdk_applicationautoscaling::types::{
     TargetTrackingScalingPolicyConfiguration,
 };
 
-use super::{AwsError, classify, done_if_gone};
+use super::{AwsError, classify, deleted};
 use crate::model::service::{ObservedScaling, Policy};
 
 /// `service/<cluster name>/<service name>`.
@@ -101,30 +101,28 @@ pub async fn put_policy(c: &Client, resource: &str, p: &Policy) -> Result<(), Aw
 }
 
 pub async fn delete_policy(c: &Client, resource: &str, metric: &str) -> Result<(), AwsError> {
-    done_if_gone(
+    deleted(
+        "DeleteScalingPolicy",
         c.delete_scaling_policy()
             .policy_name(policy_name(resource, metric))
             .service_namespace(ServiceNamespace::Ecs)
             .resource_id(resource)
             .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
             .send()
-            .await
-            .map(drop)
-            .map_err(|e| classify("DeleteScalingPolicy", e)),
+            .await,
         &[],
     )
 }
 
 pub async fn deregister_target(c: &Client, resource: &str) -> Result<(), AwsError> {
-    done_if_gone(
+    deleted(
+        "DeregisterScalableTarget",
         c.deregister_scalable_target()
             .service_namespace(ServiceNamespace::Ecs)
             .resource_id(resource)
             .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
             .send()
-            .await
-            .map(drop)
-            .map_err(|e| classify("DeregisterScalableTarget", e)),
+            .await,
         &[],
     )
 }

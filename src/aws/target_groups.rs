@@ -8,7 +8,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
     Matcher, ProtocolEnum, Tag, TargetGroup, TargetGroupAttribute, TargetTypeEnum,
 };
 
-use super::{AwsError, TagMap, classify, done_if_gone};
+use super::{AwsError, TagMap, classify, deleted, sdk_tags};
 use crate::model::target_group::{DesiredTargetGroup, HealthCheck, ObservedTargetGroup};
 
 /// The group with this name, if any.
@@ -73,31 +73,34 @@ fn health(tg: &TargetGroup) -> HealthCheck {
     }
 }
 
+/// Sets every health-check field of a CreateTargetGroup or ModifyTargetGroup request.
+macro_rules! health_check {
+    ($request:expr, $h:expr) => {
+        $request
+            .health_check_path(&$h.path)
+            .health_check_protocol(ProtocolEnum::from($h.protocol.as_str()))
+            .health_check_port(&$h.port)
+            .healthy_threshold_count($h.healthy_threshold)
+            .unhealthy_threshold_count($h.unhealthy_threshold)
+            .health_check_timeout_seconds($h.timeout_seconds)
+            .health_check_interval_seconds($h.interval_seconds)
+            .matcher(Matcher::builder().http_code(&$h.matcher).build())
+    };
+}
+
 /// Creates the group with its health check and tags, then sets its attributes; returns the ARN.
 pub async fn create(c: &Client, d: &DesiredTargetGroup) -> Result<String, AwsError> {
     let h = &d.health;
-    let out = c
+    let request = c
         .create_target_group()
         .name(&d.name)
         .protocol(ProtocolEnum::from(d.protocol.as_str()))
         .port(d.port)
         .vpc_id(&d.vpc_id)
         .target_type(TargetTypeEnum::from(d.target_type.as_str()))
-        .health_check_enabled(true)
-        .health_check_path(&h.path)
-        .health_check_protocol(ProtocolEnum::from(h.protocol.as_str()))
-        .health_check_port(&h.port)
-        .healthy_threshold_count(h.healthy_threshold)
-        .unhealthy_threshold_count(h.unhealthy_threshold)
-        .health_check_timeout_seconds(h.timeout_seconds)
-        .health_check_interval_seconds(h.interval_seconds)
-        .matcher(Matcher::builder().http_code(&h.matcher).build())
-        .set_tags(Some(
-            d.tags
-                .iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect(),
-        ))
+        .health_check_enabled(true);
+    let out = health_check!(request, h)
+        .set_tags(Some(sdk_tags!(Tag, d.tags)))
         .send()
         .await
         .map_err(|e| classify("CreateTargetGroup", e))?;
@@ -112,16 +115,8 @@ pub async fn create(c: &Client, d: &DesiredTargetGroup) -> Result<String, AwsErr
 }
 
 pub async fn modify_health(c: &Client, arn: &str, h: &HealthCheck) -> Result<(), AwsError> {
-    c.modify_target_group()
-        .target_group_arn(arn)
-        .health_check_path(&h.path)
-        .health_check_protocol(ProtocolEnum::from(h.protocol.as_str()))
-        .health_check_port(&h.port)
-        .healthy_threshold_count(h.healthy_threshold)
-        .unhealthy_threshold_count(h.unhealthy_threshold)
-        .health_check_timeout_seconds(h.timeout_seconds)
-        .health_check_interval_seconds(h.interval_seconds)
-        .matcher(Matcher::builder().http_code(&h.matcher).build())
+    let request = c.modify_target_group().target_group_arn(arn);
+    health_check!(request, h)
         .send()
         .await
         .map_err(|e| classify("ModifyTargetGroup", e))?;
@@ -145,13 +140,9 @@ pub async fn set_attributes(c: &Client, arn: &str, attributes: &BTreeMap<String,
 
 /// Deletes a group, tolerating one already gone.
 pub async fn delete(c: &Client, arn: &str) -> Result<(), AwsError> {
-    done_if_gone(
-        c.delete_target_group()
-            .target_group_arn(arn)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| classify("DeleteTargetGroup", e)),
+    deleted(
+        "DeleteTargetGroup",
+        c.delete_target_group().target_group_arn(arn).send().await,
         &[],
     )
 }

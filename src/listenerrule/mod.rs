@@ -13,7 +13,7 @@ use kube::runtime::Controller;
 use self::model::{ObservedRules, Step, plan, plan_cleanup, validate};
 use crate::api::{DeletionPolicy, ListenerRule, ListenerRuleStatus, TargetGroup, WebStack};
 use crate::aws::{Clients, elbv2, rules};
-use crate::model::ownership::{OWNERSHIP_KEYS, UID};
+use crate::model::ownership::{OWNERSHIP_KEYS, UID, select};
 use crate::model::rule::DesiredRule;
 use crate::model::stack::load_balancer_name;
 use crate::model::{Health, Owner, TagMap};
@@ -227,10 +227,7 @@ impl Reconciler for ListenerRuleReconciler {
                     rules::modify(elb, arn, &d.rule.conditions, &d.rule.action).await?
                 }
                 Step::SetPriority { arn, to, .. } => rules::set_priority(elb, arn, *to).await?,
-                Step::RestoreTags { arn, keys } => {
-                    let missing = need()?.tags.iter().filter(|(k, _)| keys.contains(k));
-                    elbv2::add_tags(elb, arn, &missing.map(|(k, v)| (k.clone(), v.clone())).collect()).await?
-                }
+                Step::RestoreTags { arn, keys } => elbv2::add_tags(elb, arn, &select(&need()?.tags, keys)).await?,
                 Step::Delete { arn } => rules::delete(elb, arn).await?,
                 Step::Untag { arns } => elbv2::untag(elb, arns, &OWNERSHIP_KEYS).await?,
             }

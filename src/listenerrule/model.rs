@@ -8,6 +8,7 @@ use std::fmt;
 
 use crate::api::{DeletionPolicy, ListenerRuleSpec, RuleConditions};
 use crate::model::TagMap;
+use crate::model::ownership::missing_tags;
 use crate::model::rule::{Condition, DesiredRule, MAX_CONDITION_VALUES, MAX_RULES_PER_LISTENER, ObservedRule};
 use crate::reconcile::Blocked;
 use crate::reconcile::spec::action;
@@ -255,11 +256,7 @@ pub fn plan(
                     changes,
                 });
             }
-            let keys: Vec<_> = tags
-                .iter()
-                .filter(|(k, v)| o.tags.get(*k) != Some(*v))
-                .map(|(k, _)| k.clone())
-                .collect();
+            let keys = missing_tags(tags, &o.tags);
             if !keys.is_empty() {
                 steps.push(Step::RestoreTags {
                     arn: o.arn.clone(),

@@ -23,6 +23,22 @@ pub const COMPONENT: &str = "webstack.io/component";
 /// The tags whose removal releases a resource (`deletionPolicy: Retain`): every ownership tag.
 pub const OWNERSHIP_KEYS: [&str; 5] = [MANAGED_BY, CLUSTER, OWNER, UID, COMPONENT];
 
+/// Keys of `want` that `have` lacks or holds with another value (tags to restore).
+pub fn missing_tags(want: &TagMap, have: &TagMap) -> Vec<String> {
+    want.iter()
+        .filter(|(k, v)| have.get(*k) != Some(*v))
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
+/// The tags of `tags` named in `keys`.
+pub fn select(tags: &TagMap, keys: &[String]) -> TagMap {
+    tags.iter()
+        .filter(|(k, _)| keys.contains(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
 /// A short stable hash (FNV-1a) for deriving names and priorities: no randomness, no dependency.
 pub fn stable_hash(s: &str) -> u32 {
     s.bytes()

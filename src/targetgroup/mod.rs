@@ -13,7 +13,7 @@ use kube::runtime::Controller;
 use self::model::{NAME_PREFIX, ObservedGroups, Step, plan, plan_cleanup, validate};
 use crate::api::{ContainerService, DeletionPolicy, ListenerRule, TargetGroup, TargetGroupStatus, WebStack};
 use crate::aws::{Clients, elbv2, target_groups};
-use crate::model::ownership::OWNERSHIP_KEYS;
+use crate::model::ownership::{OWNERSHIP_KEYS, select};
 use crate::model::target_group::{DesiredTargetGroup, ObservedTargetGroup};
 use crate::model::{Health, Owner};
 use crate::reconcile::refs::{self, Child};
@@ -145,11 +145,7 @@ impl Reconciler for TargetGroupReconciler {
                 Step::Create => arn = target_groups::create(elb, need()?).await?,
                 Step::ModifyHealthCheck { .. } => target_groups::modify_health(elb, &arn, &need()?.health).await?,
                 Step::ModifyAttributes { changed } => target_groups::set_attributes(elb, &arn, changed).await?,
-                Step::RestoreTags { arn, keys } => {
-                    let tags = &need()?.tags;
-                    let missing = tags.iter().filter(|(k, _)| keys.contains(k));
-                    elbv2::add_tags(elb, arn, &missing.map(|(k, v)| (k.clone(), v.clone())).collect()).await?
-                }
+                Step::RestoreTags { arn, keys } => elbv2::add_tags(elb, arn, &select(&need()?.tags, keys)).await?,
                 Step::Delete { arn } => match target_groups::delete(elb, arn).await {
                     // A replaced group still forwarded to is kept until the listeners, rules and
                     // services using it follow the new group (deletion retries it instead).

@@ -9,7 +9,7 @@ use std::fmt;
 
 use crate::api::{DeletionPolicy, HttpProtocol, TargetGroupSpec, TargetType};
 use crate::model::TagMap;
-use crate::model::ownership::{Owner, stable_hash};
+use crate::model::ownership::{Owner, missing_tags, stable_hash};
 use crate::model::target_group::{DesiredTargetGroup, HealthCheck, ObservedTargetGroup};
 
 /// What AWS holds of a TargetGroup resource.
@@ -194,12 +194,7 @@ pub fn plan(
             if !changed.is_empty() {
                 p.push(Step::ModifyAttributes { changed });
             }
-            let keys: Vec<_> = desired
-                .tags
-                .iter()
-                .filter(|(k, v)| o.tags.get(*k) != Some(*v))
-                .map(|(k, _)| k.clone())
-                .collect();
+            let keys = missing_tags(&desired.tags, &o.tags);
             if !keys.is_empty() {
                 p.push(Step::RestoreTags {
                     arn: o.arn.clone(),

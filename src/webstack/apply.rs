@@ -8,7 +8,7 @@ use super::step::{PUBLIC_ROUTE_TABLE, Step};
 use crate::aws::ec2::DeleteKind;
 use crate::aws::{AwsError, Clients, TagMap, ec2, ecs, elbv2};
 use crate::model::ListenerAction;
-use crate::model::ownership::OWNERSHIP_KEYS;
+use crate::model::ownership::{OWNERSHIP_KEYS, select};
 use crate::model::stack::{DesiredNetwork, DesiredStack, Ingress, ObservedStack, RawIngress, SgRole, Source};
 
 /// Ids known so far: observed ones, then created ones.
@@ -231,8 +231,7 @@ async fn run(clients: &Clients, desired: Option<&DesiredStack>, ids: &mut Ids, s
             elbv2::set_security_groups(elb, arn, &[group]).await?;
         }
         Step::RestoreTags { component, id, keys } => {
-            let all = tags(desired()?, component);
-            let missing: TagMap = all.into_iter().filter(|(k, _)| keys.contains(k)).collect();
+            let missing = select(&tags(desired()?, component), keys);
             match component.as_str() {
                 "load-balancer" => elbv2::add_tags(elb, id, &missing).await?,
                 "cluster" => ecs::tag(ecsc, id, &missing).await?,

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 pub use super::step::{PUBLIC_ROUTE_TABLE, Step};
 use crate::model::TagMap;
-use crate::model::ownership::MANAGED_BY;
+use crate::model::ownership::{MANAGED_BY, missing_tags};
 use crate::model::stack::{
     DesiredListener, DesiredNetwork, DesiredStack, DesiredSubnet, Ingress, ObservedListener, ObservedStack,
     ObservedSubnet, SgRole,
@@ -39,14 +39,6 @@ pub fn match_subnet<'a>(s: &DesiredSubnet, observed: &'a ObservedStack) -> Optio
             .iter()
             .find(|o| o.component.is_none() && Some(o.vpc_id.as_str()) == vpc && o.cidr == cidr)
     })
-}
-
-/// Keys of `want` that `have` lacks or holds with another value.
-fn missing_tags(want: &TagMap, have: &TagMap) -> Vec<String> {
-    want.iter()
-        .filter(|(k, v)| have.get(*k) != Some(*v))
-        .map(|(k, _)| k.clone())
-        .collect()
 }
 
 fn restore_tags(desired: &DesiredStack, component: &str, id: &str, have: &TagMap, steps: &mut Vec<Step>) {

@@ -347,12 +347,7 @@ async fn ec2_bridge_microservices_from_the_example() {
     );
     let op = Operator::start(&moto, &ns, "3s");
     let ssa = PatchParams::apply("e2e-user");
-    for mut obj in load_manifests(&repo_root().join("examples/5-ec2-microservices-bridge.yaml")) {
-        if obj.types.as_ref().is_some_and(|t| t.kind == "ContainerService") {
-            // Emulator gap (see taskdef_aws.rs): moto wants a container hard limit on EC2 where AWS
-            // accepts memoryReservation alone.
-            obj.data["spec"]["containers"][0]["memory"] = serde_json::json!(512);
-        }
+    for obj in load_manifests(&repo_root().join("examples/5-ec2-microservices-bridge.yaml")) {
         api_for(&client, &ns, &obj)
             .patch(&obj.name_any(), &ssa, &Patch::Apply(&obj))
             .await

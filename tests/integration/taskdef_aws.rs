@@ -22,9 +22,8 @@ fn rendered(yaml: &str, family: &str) -> webstack_operator::model::service::Task
     .expect("valid")
 }
 
-// Emulator gap: moto 5.2.5 refuses an EC2 container with only `memoryReservation` (it wants
-// `memory` or task memory), while AWS accepts "one or both of memory or memoryReservation". The
-// product follows AWS; the "posts" container below adds `memory: 512` for the emulator only.
+// An EC2 container with only `memoryReservation`, as AWS accepts ("one or both of memory or
+// memoryReservation"); moto 5.2.5 refused it until tests/moto/server.py patched its check.
 const SPECS: [(&str, &str); 3] = [
     (
         "backend",
@@ -46,7 +45,7 @@ containers:
 launchType: EC2
 networkMode: bridge
 containers:
-  - {name: posts, image: registry.example.com/forum/posts:1.0.0, cpu: 256, memory: 512, memoryReservation: 256, portMappings: [{containerPort: 3000, hostPort: 0}]}",
+  - {name: posts, image: registry.example.com/forum/posts:1.0.0, cpu: 256, memoryReservation: 256, portMappings: [{containerPort: 3000, hostPort: 0}]}",
     ),
     (
         "monolith",
