@@ -12,5 +12,6 @@ pub mod listenerrule;
 pub mod manager;
 pub mod model;
 pub mod reconcile;
+pub mod staticsite;
 pub mod targetgroup;
 pub mod webstack;

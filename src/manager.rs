@@ -1,6 +1,6 @@
 //! The controller manager behind `webstack-operator run`: options, start-up checks (cluster reachable,
 //! CRDs installed and Established, an AWS region configured) and one driver per kind, which run
-//! until SIGINT/SIGTERM: WebStack, TargetGroup, ListenerRule and ContainerService.
+//! until SIGINT/SIGTERM: WebStack, TargetGroup, ListenerRule, ContainerService and StaticSite.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +14,7 @@ use crate::api;
 use crate::containerservice::ContainerServiceReconciler;
 use crate::listenerrule::ListenerRuleReconciler;
 use crate::reconcile::{Context, driver};
+use crate::staticsite::StaticSiteReconciler;
 use crate::targetgroup::TargetGroupReconciler;
 use crate::webstack::WebStackReconciler;
 
@@ -96,7 +97,8 @@ pub async fn run(opts: RunOptions) -> Result<(), ManagerError> {
         driver::run::<WebStackReconciler>(ctx.clone(), ns.clone(), n),
         driver::run::<TargetGroupReconciler>(ctx.clone(), ns.clone(), n),
         driver::run::<ListenerRuleReconciler>(ctx.clone(), ns.clone(), n),
-        driver::run::<ContainerServiceReconciler>(ctx, ns, n),
+        driver::run::<ContainerServiceReconciler>(ctx.clone(), ns.clone(), n),
+        driver::run::<StaticSiteReconciler>(ctx, ns, n),
     );
     tracing::info!("shut down");
     Ok(())

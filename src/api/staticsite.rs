@@ -78,9 +78,12 @@ pub struct StaticSiteSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^arn:aws[a-z-]*:acm:us-east-1:[0-9]{12}:certificate/.+$"))]
     pub certificate_arn: Option<String>,
-    /// A WAF web ACL to attach (its ARN for WAFv2).
+    /// A WAFv2 web ACL of CLOUDFRONT scope to attach: `arn:aws:wafv2:us-east-1:<account>:global/webacl/<name>/<id>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 2048))]
+    #[schemars(
+        length(min = 1, max = 2048),
+        regex(pattern = r"^arn:aws[a-z-]*:wafv2:us-east-1:[0-9]{12}:global/webacl/[^/]+/[^/]+$")
+    )]
     pub web_acl_id: Option<String>,
     /// Extra cache behaviours, in order of precedence.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

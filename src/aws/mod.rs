@@ -3,12 +3,14 @@
 //! once, into a [`model::AwsError`](crate::model::AwsError) with a retry class, the AWS error code
 //! and the request id; every call is counted by service and operation.
 
+pub mod cloudfront;
 pub mod ec2;
 pub mod ecs;
 pub mod ecs_service;
 pub mod elbv2;
 pub mod logs;
 pub mod rules;
+pub mod s3;
 pub mod scaling;
 pub mod target_groups;
 
@@ -171,6 +173,9 @@ pub struct Clients {
     pub ecs: aws_sdk_ecs::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub scaling: aws_sdk_applicationautoscaling::Client,
+    pub s3: aws_sdk_s3::Client,
+    /// CloudFront is global: this client signs for us-east-1 whatever the region of the others.
+    pub cloudfront: aws_sdk_cloudfront::Client,
     pub calls: CallCounter,
 }
 
@@ -190,6 +195,20 @@ impl Clients {
             ecs: counted!(aws_sdk_ecs, config, calls),
             logs: counted!(aws_sdk_cloudwatchlogs, config, calls),
             scaling: counted!(aws_sdk_applicationautoscaling, config, calls),
+            // With an endpoint of its own (an S3-compatible store, an emulator) there is no DNS
+            // for `<bucket>.<endpoint>`: path-style addressing. AWS's endpoints keep virtual hosts.
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(config)
+                    .force_path_style(config.endpoint_url().is_some())
+                    .interceptor(calls.clone())
+                    .build(),
+            ),
+            cloudfront: aws_sdk_cloudfront::Client::from_conf(
+                aws_sdk_cloudfront::config::Builder::from(config)
+                    .region(aws_config::Region::new("us-east-1"))
+                    .interceptor(calls.clone())
+                    .build(),
+            ),
             calls,
         }
     }

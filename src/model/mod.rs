@@ -10,6 +10,7 @@ pub mod health;
 pub mod ownership;
 pub mod rule;
 pub mod service;
+pub mod site;
 pub mod stack;
 pub mod target_group;
 

@@ -141,6 +141,21 @@ impl Owner {
         self.uid.chars().filter(char::is_ascii_hexdigit).take(8).collect()
     }
 
+    /// A deterministic, globally unique name of at most `max` characters, lowercase (S3 bucket
+    /// names: 63): `<prefix>-<namespace>-<name>` shortened to fit, then `-` and 16 hex digits of
+    /// the uid, so that no two objects, clusters or accounts derive the same one.
+    pub fn global_name(&self, prefix: &str, max: usize) -> String {
+        let uid: String = self.uid.chars().filter(char::is_ascii_hexdigit).take(16).collect();
+        let base: String = format!("{prefix}-{}-{}", self.namespace, self.name)
+            .to_ascii_lowercase()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        let room = max.saturating_sub(uid.len() + 1);
+        let base = base[..base.len().min(room)].trim_end_matches('-');
+        format!("{base}-{}", uid.to_ascii_lowercase())
+    }
+
     /// A deterministic name of at most `max` characters (ELBv2 allows 32): `<prefix>-<namespace>-<name>`
     /// shortened to fit, then `-` and the first 8 hex digits of the uid, so a re-created resource of the
     /// same name gets a new AWS name. Only ASCII alphanumerics and `-` survive.
@@ -184,6 +199,24 @@ mod tests {
         assert!(n.ends_with("-0f1e2d3c"), "{n}");
         assert!(!n.contains("--") && !n.contains('.'), "{n}");
         assert_eq!(n, long.aws_name("ws", 32));
+    }
+
+    #[test]
+    fn global_names_are_valid_bucket_names() {
+        let long = Owner {
+            namespace: "a-very-long-namespace-name-for-a-team".into(),
+            name: "Site.With.Dots".into(),
+            ..owner()
+        };
+        let n = long.global_name("wss", 63);
+        assert!(n.len() <= 63, "{n}");
+        assert!(n.ends_with("-0f1e2d3c4b5a6978"), "{n}");
+        assert!(
+            n.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+            "{n}"
+        );
+        assert_eq!(owner().global_name("wss", 63), "wss-movies-netflux-0f1e2d3c4b5a6978");
     }
 
     #[test]

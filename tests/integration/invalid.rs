@@ -292,6 +292,17 @@ const CASES: &[(&str, &str, &[&str])] = &[
            routes: [{pathPattern: /api/*, allowedMethods: [GET, POST]}]}}"#,
         &["spec.routes[0].allowedMethods", "allowedMethods must be"],
     ),
+    (
+        "site certificate outside us-east-1 (CloudFront reads ACM certificates from us-east-1 only)",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: StaticSite, metadata: {name: bad}, spec: {aliases: [www.example.com],
+           certificateArn: "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d"}}"#,
+        &["spec.certificateArn", "should match"],
+    ),
+    (
+        "site web ACL that is not a WAFv2 global ARN",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: StaticSite, metadata: {name: bad}, spec: {webAclId: "a1b2c3d4-5678-90ab-cdef-EXAMPLE11111"}}"#,
+        &["spec.webAclId", "should match"],
+    ),
 ];
 
 #[tokio::test]

@@ -10,6 +10,8 @@ mod deletion_e2e;
 mod examples;
 mod invalid;
 mod routing_e2e;
+mod staticsite_aws;
+mod staticsite_e2e;
 mod targetgroup_e2e;
 mod taskdef_aws;
 mod webstack_aws;

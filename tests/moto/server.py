@@ -47,5 +47,10 @@ def _check_signature(self):
 
 IAMRequestBase.check_signature = _check_signature
 
+# CloudFront: configurations read back as sent, ETags, deployment status, deletion and OAC rules.
+import cloudfront  # noqa: E402,F401  (applies its patches on import)
+# S3: tags given in CreateBucketConfiguration.
+import s3_create_tags  # noqa: E402,F401
+
 if __name__ == "__main__":
     sys.exit(moto.server.main())

@@ -154,6 +154,45 @@ pub async fn leftovers(config: &SdkConfig, ns: &str) -> Vec<String> {
         }
     }
 
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(config).force_path_style(true).build());
+    for b in s3.list_buckets().send().await.unwrap().buckets() {
+        let name = b.name().unwrap_or_default();
+        let tags: Tags = match s3.get_bucket_tagging().bucket(name).send().await {
+            Ok(t) => t
+                .tag_set()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect(),
+            Err(_) => Tags::new(),
+        };
+        if ours(&tags, ns) {
+            left.push(format!("bucket {name}"));
+        }
+    }
+    let cf = aws_sdk_cloudfront::Client::new(config);
+    let list = cf.list_distributions().send().await.unwrap();
+    for d in list.distribution_list().map(|l| l.items()).unwrap_or_default() {
+        let tags = cf.list_tags_for_resource().resource(d.arn()).send().await.unwrap();
+        let tags: Tags = tags
+            .tags()
+            .map(|t| t.items())
+            .unwrap_or_default()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string()))
+            .collect();
+        if ours(&tags, ns) {
+            left.push(format!("distribution {}", d.id()));
+        }
+    }
+    // Origin Access Controls have no tags: their names start with the namespace.
+    let oacs = cf.list_origin_access_controls().send().await.unwrap();
+    let prefix: String = format!("wss-{ns}").chars().take(40).collect();
+    for o in oacs.origin_access_control_list().map(|l| l.items()).unwrap_or_default() {
+        if o.name().starts_with(&prefix) {
+            left.push(format!("origin access control {}", o.id()));
+        }
+    }
+
     let scaling = aws_sdk_applicationautoscaling::Client::new(config);
     let targets = scaling
         .describe_scalable_targets()

@@ -125,7 +125,10 @@ impl Moto {
         let mut response = String::new();
         stream.read_to_string(&mut response).expect("read from moto");
         let status = response.lines().next().unwrap_or_default().to_string();
-        assert!(status.contains(" 200 "), "POST /moto-api/{path}: {status}");
+        assert!(
+            status.contains(" 200 ") || status.contains(" 201 "),
+            "POST /moto-api/{path}: {status}"
+        );
         status
     }
 }

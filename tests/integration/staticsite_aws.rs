@@ -1,0 +1,251 @@
+//! The StaticSite's AWS side against the emulator: the bucket, the Origin Access Control and the
+//! distribution created as planned, read back through the SDK (private bucket, policy scoped to the
+//! distribution, OAC on the S3 origin, the API behaviour on the load balancer origin); a second
+//! observe plans nothing (the rendered configuration round-trips canonically); a change is exactly
+//! its update; deletion in order leaves nothing.
+
+use webstack_operator::api::{DeletionPolicy, StaticSiteSpec};
+use webstack_operator::aws::{Clients, cloudfront, s3};
+use webstack_operator::model::Owner;
+use webstack_operator::model::site::{DesiredSite, ObservedSite, bucket_policy};
+use webstack_operator::staticsite::plan::{Step, plan, plan_cleanup, wanted};
+use webstack_operator::staticsite::validate::{LoadBalancer, validate};
+
+use crate::harness::moto::Moto;
+use crate::harness::unique;
+
+const SITE: &str = "stackRef: {name: netflux}
+defaultRootObject: index.html
+routes:
+  - {pathPattern: /api/*, origin: loadBalancer, viewerProtocolPolicy: https-only,
+     allowedMethods: [GET, HEAD, OPTIONS, PUT, POST, PATCH, DELETE], cachePolicy: CachingDisabled}";
+
+fn desired(uid: &str, yaml: &str) -> DesiredSite {
+    let spec: StaticSiteSpec = serde_yaml::from_str(yaml).unwrap();
+    let owner = Owner {
+        cluster_id: "it".into(),
+        namespace: "movies".into(),
+        kind: "StaticSite",
+        name: "netflux-web".into(),
+        uid: uid.into(),
+    };
+    let lb = LoadBalancer::Ready {
+        dns_name: "netflux-1.us-east-1.elb.amazonaws.com".into(),
+        http_port: 80,
+    };
+    let tags = owner.tags(&Default::default(), "static-site", "n");
+    validate(&spec.settings, &owner, "us-east-1", Some(&lb), tags)
+        .unwrap()
+        .unwrap()
+}
+
+/// Everything observe reads on a deep observe.
+async fn observe(c: &Clients, d: &DesiredSite, id: Option<&str>) -> ObservedSite {
+    let mut o = ObservedSite {
+        bucket: s3::observe(&c.s3, &d.bucket, true).await.unwrap(),
+        oac: cloudfront::find_oac(&c.cloudfront, &d.oac_name).await.unwrap(),
+        distribution: None,
+    };
+    let id = match id {
+        Some(id) => Some(id.to_string()),
+        None => cloudfront::find_by_comment(&c.cloudfront, &d.config.comment)
+            .await
+            .unwrap(),
+    };
+    if let Some(id) = id
+        && let Some(mut dist) = cloudfront::find(&c.cloudfront, &id).await.unwrap()
+    {
+        dist.tags = Some(cloudfront::tags(&c.cloudfront, &dist.arn).await.unwrap());
+        o.distribution = Some(dist);
+    }
+    o
+}
+
+/// Applies `steps` the way the controller does (creates feed later steps).
+async fn apply(c: &Clients, d: &DesiredSite, o: &ObservedSite, steps: &[Step]) {
+    let mut oac = o.oac.clone();
+    let mut dist = o.distribution.clone();
+    for step in steps {
+        match step {
+            Step::CreateBucket => s3::create(&c.s3, &d.bucket, &d.region, &d.tags).await.unwrap(),
+            Step::BlockPublicAccess => s3::block_public_access(&c.s3, &d.bucket).await.unwrap(),
+            Step::EnforceOwnership => s3::enforce_ownership(&c.s3, &d.bucket).await.unwrap(),
+            Step::Encrypt => s3::encrypt(&c.s3, &d.bucket).await.unwrap(),
+            Step::CreateOac => oac = Some(cloudfront::create_oac(&c.cloudfront, &d.oac_name, "it").await.unwrap()),
+            Step::CreateDistribution => {
+                let config = wanted(
+                    d,
+                    &ObservedSite {
+                        oac: oac.clone(),
+                        ..ObservedSite::default()
+                    },
+                );
+                dist = Some(
+                    cloudfront::create(&c.cloudfront, &config, &d.caller_reference, &d.tags)
+                        .await
+                        .unwrap(),
+                )
+            }
+            Step::UpdateDistribution { .. } => {
+                let config = wanted(
+                    d,
+                    &ObservedSite {
+                        oac: oac.clone(),
+                        ..ObservedSite::default()
+                    },
+                );
+                cloudfront::update(&c.cloudfront, dist.as_ref().unwrap(), &config, &d.caller_reference)
+                    .await
+                    .unwrap()
+            }
+            Step::PutBucketPolicy => {
+                let arn = &dist.as_ref().unwrap().arn;
+                s3::put_policy(&c.s3, &d.bucket, &bucket_policy(&d.bucket, arn))
+                    .await
+                    .unwrap()
+            }
+            Step::DisableDistribution { id } => cloudfront::disable(&c.cloudfront, id).await.unwrap(),
+            Step::DeleteDistribution { id, etag } => cloudfront::delete(&c.cloudfront, id, etag).await.unwrap(),
+            Step::DeleteOac { id } => cloudfront::delete_oac(&c.cloudfront, id).await.unwrap(),
+            Step::EmptyBucket => {
+                s3::empty(&c.s3, &d.bucket).await.unwrap();
+            }
+            Step::DeleteBucket => s3::delete(&c.s3, &d.bucket).await.unwrap(),
+            other => panic!("unexpected step {other}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn static_site_create_read_back_change_delete() {
+    let moto = Moto::start();
+    let config = moto.sdk_config().await;
+    let c = Clients::new(&config);
+    let uid = unique("uid");
+    let d = desired(&uid, SITE);
+
+    // Create, in one pass.
+    let empty = observe(&c, &d, None).await;
+    let steps = plan(&d, &empty);
+    apply(&c, &d, &empty, &steps).await;
+    let o = observe(&c, &d, None).await;
+    let dist = o.distribution.clone().expect("the distribution exists");
+    assert_eq!(plan(&d, &o), vec![], "what was created reads back as planned");
+
+    // Read back through the SDK.
+    let raw = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    let block = raw.get_public_access_block().bucket(&d.bucket).send().await.unwrap();
+    let block = block.public_access_block_configuration().unwrap();
+    assert_eq!(
+        (
+            block.block_public_acls(),
+            block.ignore_public_acls(),
+            block.block_public_policy(),
+            block.restrict_public_buckets()
+        ),
+        (Some(true), Some(true), Some(true), Some(true)),
+        "the bucket is private"
+    );
+    let policy = raw.get_bucket_policy().bucket(&d.bucket).send().await.unwrap();
+    let policy: serde_json::Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
+    let statement = &policy["Statement"][0];
+    assert_eq!(statement["Principal"]["Service"], "cloudfront.amazonaws.com");
+    assert_eq!(
+        statement["Condition"]["StringEquals"]["AWS:SourceArn"],
+        dist.arn.as_str()
+    );
+    let tags = raw.get_bucket_tagging().bucket(&d.bucket).send().await.unwrap();
+    assert!(
+        tags.tag_set()
+            .iter()
+            .any(|t| t.key() == "webstack.io/uid" && t.value() == uid),
+        "tagged at creation"
+    );
+    let cf = aws_sdk_cloudfront::Client::new(&config);
+    let got = cf.get_distribution().id(&dist.id).send().await.unwrap();
+    let cfg = got.distribution().unwrap().distribution_config().unwrap();
+    let origins = cfg.origins().unwrap().items();
+    let bucket = origins.iter().find(|o| o.id() == "bucket").unwrap();
+    assert_eq!(bucket.origin_access_control_id(), o.oac.as_ref().map(|x| x.id.as_str()));
+    let api = &cfg.cache_behaviors().unwrap().items()[0];
+    assert_eq!(api.path_pattern(), "/api/*");
+    assert_eq!(api.target_origin_id(), "load-balancer");
+    assert_eq!(api.viewer_protocol_policy().as_str(), "https-only");
+    let methods: Vec<&str> = api
+        .allowed_methods()
+        .unwrap()
+        .items()
+        .iter()
+        .map(|m| m.as_str())
+        .collect();
+    assert!(methods.contains(&"PATCH") && methods.contains(&"DELETE"), "{methods:?}");
+    let lb = origins.iter().find(|o| o.id() == "load-balancer").unwrap();
+    assert_eq!(
+        lb.custom_origin_config().unwrap().origin_protocol_policy().as_str(),
+        "http-only"
+    );
+
+    // A change is exactly its update, and then converged.
+    let spa = desired(&uid, &format!("{SITE}\nspaFallback: true"));
+    let steps = plan(&spa, &o);
+    assert_eq!(
+        steps,
+        vec![Step::UpdateDistribution {
+            id: dist.id.clone(),
+            changes: vec!["error responses"]
+        }]
+    );
+    apply(&c, &spa, &o, &steps).await;
+    let o = observe(&c, &spa, Some(&dist.id)).await;
+    assert_eq!(plan(&spa, &o), vec![]);
+    assert_ne!(
+        o.distribution.as_ref().unwrap().etag,
+        dist.etag,
+        "a new ETag per update"
+    );
+
+    // Deletion, stage by stage, as the controller runs it.
+    raw.put_object()
+        .bucket(&d.bucket)
+        .key("index.html")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"<h1>netflux</h1>"))
+        .send()
+        .await
+        .unwrap();
+    let mut passes = 0;
+    loop {
+        let o = observe(&c, &spa, Some(&dist.id)).await;
+        let steps = plan_cleanup(&o, DeletionPolicy::Delete);
+        if steps.is_empty() {
+            break;
+        }
+        // Up to the first wait, as the controller's apply stops there.
+        let now: Vec<Step> = steps
+            .iter()
+            .take_while(|s| !matches!(s, Step::AwaitDeployed { .. }))
+            .cloned()
+            .collect();
+        apply(&c, &spa, &o, &now).await;
+        passes += 1;
+        assert!(passes < 10, "deletion does not finish: {steps:?}");
+    }
+    assert!(
+        s3::observe(&c.s3, &d.bucket, false).await.unwrap().is_none(),
+        "bucket deleted"
+    );
+    assert!(
+        cloudfront::find(&c.cloudfront, &dist.id).await.unwrap().is_none(),
+        "distribution deleted"
+    );
+    assert!(
+        cloudfront::find_oac(&c.cloudfront, &d.oac_name)
+            .await
+            .unwrap()
+            .is_none(),
+        "OAC deleted"
+    );
+}
