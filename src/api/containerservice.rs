@@ -227,16 +227,60 @@ pub enum PortProtocol {
     Udp,
 }
 
-/// An environment variable read from a secret store.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+/// An environment variable read from a secret store: set exactly one of `valueFrom` / `fromStack`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.valueFrom) != has(self.fromStack)")
+    .message("set exactly one of valueFrom or fromStack"))]
 pub struct ContainerSecret {
     /// Environment variable name.
     #[schemars(length(min = 1, max = 255))]
     pub name: String,
     /// ARN of the Secrets Manager secret or SSM parameter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 2048))]
-    pub value_from: String,
+    pub value_from: Option<String>,
+    /// A key of the stack's database or cache secret, e.g. `{database: url}`: the operator resolves
+    /// it to that Secrets Manager secret's ARN and JSON key, so the credentials are never copied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_stack: Option<FromStack>,
+}
+
+/// A key of the stack's database or cache credentials: set exactly one of `database` / `cache`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.database) != has(self.cache)")
+    .message("set exactly one of database or cache"))]
+pub struct FromStack {
+    /// A key of the database secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<DatabaseKey>,
+    /// A key of the cache secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CacheKey>,
+}
+
+/// The keys of a stack's database secret.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DatabaseKey {
+    Host,
+    Port,
+    Username,
+    Password,
+    Dbname,
+    Url,
+    Engine,
+}
+
+/// The keys of a stack's cache secret.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheKey {
+    Host,
+    Port,
+    Password,
+    Url,
 }
 
 /// A container health check.

@@ -223,8 +223,18 @@ pub struct ClusterSpec {
 }
 
 /// An RDS database instance.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("self.engine == oldSelf.engine")
+        .message("engine cannot change: RDS cannot convert a database; create another and migrate").field_path(".engine"),
+    validation = Rule::new("self.allocatedStorageGiB >= oldSelf.allocatedStorageGiB")
+        .message("allocatedStorageGiB cannot shrink: RDS storage only grows").field_path(".allocatedStorageGiB"),
+    validation = Rule::new("self.masterUsername == oldSelf.masterUsername")
+        .message("masterUsername cannot change on a live database").field_path(".masterUsername"),
+    validation = Rule::new("self.databaseName == oldSelf.databaseName")
+        .message("databaseName cannot change on a live database").field_path(".databaseName")
+)]
 pub struct DatabaseSpec {
     /// `postgres` (default) or `mysql`.
     #[serde(default)]
@@ -429,6 +439,9 @@ pub struct DatabaseStatus {
     /// RDS instance status, e.g. `available`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
+    /// ARN of the Secrets Manager secret holding the credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_arn: Option<String>,
 }
 
 /// An endpoint.
@@ -441,4 +454,7 @@ pub struct EndpointStatus {
     /// Port.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<i32>,
+    /// ARN of the Secrets Manager secret holding the AUTH token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_arn: Option<String>,
 }

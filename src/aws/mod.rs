@@ -7,11 +7,14 @@ pub mod cloudfront;
 pub mod ec2;
 pub mod ecs;
 pub mod ecs_service;
+pub mod elasticache;
 pub mod elbv2;
 pub mod logs;
+pub mod rds;
 pub mod rules;
 pub mod s3;
 pub mod scaling;
+pub mod secrets;
 pub mod target_groups;
 
 use std::collections::BTreeMap;
@@ -174,6 +177,9 @@ pub struct Clients {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub scaling: aws_sdk_applicationautoscaling::Client,
     pub s3: aws_sdk_s3::Client,
+    pub rds: aws_sdk_rds::Client,
+    pub elasticache: aws_sdk_elasticache::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
     /// CloudFront is global: this client signs for us-east-1 whatever the region of the others.
     pub cloudfront: aws_sdk_cloudfront::Client,
     pub calls: CallCounter,
@@ -195,6 +201,9 @@ impl Clients {
             ecs: counted!(aws_sdk_ecs, config, calls),
             logs: counted!(aws_sdk_cloudwatchlogs, config, calls),
             scaling: counted!(aws_sdk_applicationautoscaling, config, calls),
+            rds: counted!(aws_sdk_rds, config, calls),
+            elasticache: counted!(aws_sdk_elasticache, config, calls),
+            secrets: counted!(aws_sdk_secretsmanager, config, calls),
             // With an endpoint of its own (an S3-compatible store, an emulator) there is no DNS
             // for `<bucket>.<endpoint>`: path-style addressing. AWS's endpoints keep virtual hosts.
             s3: aws_sdk_s3::Client::from_conf(
@@ -219,11 +228,26 @@ impl Clients {
     }
 }
 
-/// AWS calls and mutating calls made by the current reconcile (see [`counting`]).
+/// AWS calls made by the current reconcile, and how many of them changed something: mutating
+/// calls that succeeded (a failed one changed nothing, so it is no progress to restart a backoff
+/// on). See [`counting`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Tally {
     pub calls: u32,
     pub mutations: u32,
+    /// Steps the reconcile applied (AWS or Kubernetes: a connection Secret rewritten is one).
+    pub steps: u32,
+}
+
+/// Counts one applied step in the current reconcile's tally.
+pub fn count_step() {
+    let _ = TALLY.try_with(|t| {
+        let before = t.get();
+        t.set(Tally {
+            steps: before.steps + 1,
+            ..before
+        })
+    });
 }
 
 tokio::task_local! {
@@ -272,7 +296,7 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for CallCounter {
     /// config bag when execution starts).
     fn read_after_execution(
         &self,
-        _context: &aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorContextRef<'_>,
+        context: &aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorContextRef<'_>,
         _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
         cfg: &mut aws_smithy_types::config_bag::ConfigBag,
     ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
@@ -281,12 +305,14 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for CallCounter {
             self.0.lock(),
         ) {
             *m.entry(format!("{}:{}", meta.service(), meta.name())).or_default() += 1;
-            let mutation = u32::from(!is_read(meta.name()));
+            let succeeded = matches!(context.output_or_error(), Some(Ok(_)));
+            let mutation = u32::from(!is_read(meta.name()) && succeeded);
             let _ = TALLY.try_with(|t| {
                 let before = t.get();
                 t.set(Tally {
                     calls: before.calls + 1,
                     mutations: before.mutations + mutation,
+                    ..before
                 })
             });
         }

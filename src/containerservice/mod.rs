@@ -17,7 +17,7 @@ use kube::runtime::Controller;
 
 use self::plan::{Desired, LogGroup, Observed};
 use self::step::Step;
-use self::taskdef::{LogTarget, load_balancer_target, render};
+use self::taskdef::{LogTarget, StackSecrets, load_balancer_target, render};
 use crate::api::{
     ContainerService, ContainerServiceSettings, ContainerServiceStatus, DeletionPolicy, LaunchType, NetworkMode,
     RolloutStatus, SubnetKind, TargetGroup, WebStack, WebStackStatus,
@@ -44,6 +44,9 @@ pub struct Deps {
     target_group: Option<String>,
     /// `status.taskDefinitionArn` when the object was Ready at this generation.
     recorded_task: Option<String>,
+    /// The stack's database and cache secrets, and whether its spec has each.
+    stack_secrets: StackSecrets,
+    stack_has: (bool, bool),
 }
 
 pub struct ContainerServiceReconciler;
@@ -176,7 +179,17 @@ impl Reconciler for ContainerServiceReconciler {
         };
         let region = ctx.region(ws.as_ref().and_then(|w| w.spec.region.as_deref())).await?;
         let ready_now = status.observed_generation == s.metadata.generation && is_ready(&status.conditions);
+        let stack_secrets = StackSecrets {
+            database: stack.database.as_ref().and_then(|d| d.secret_arn.clone()),
+            cache: stack.cache.as_ref().and_then(|c| c.secret_arn.clone()),
+        };
+        let stack_has = ws
+            .as_ref()
+            .map(|w| (w.spec.database.is_some(), w.spec.cache.is_some()))
+            .unwrap_or_default();
         Ok(Deps {
+            stack_secrets,
+            stack_has,
             region: region.clients.region(),
             clients: region.clients,
             cluster,
@@ -190,12 +203,29 @@ impl Reconciler for ContainerServiceReconciler {
     fn validate(s: &ContainerService, owner: &Owner, deps: &Deps) -> Result<Desired, Blocked> {
         let spec = &s.spec.settings;
         let (name, log_group) = names(owner);
+        // A stack secret that exists in the spec but not yet in AWS is waited for.
+        let refers = |db: bool| {
+            spec.containers.iter().flat_map(|c| &c.secrets).any(|x| {
+                x.from_stack
+                    .as_ref()
+                    .is_some_and(|f| if db { f.database.is_some() } else { f.cache.is_some() })
+            })
+        };
+        for (db, has, arn, what) in [
+            (true, deps.stack_has.0, &deps.stack_secrets.database, "database"),
+            (false, deps.stack_has.1, &deps.stack_secrets.cache, "cache"),
+        ] {
+            if refers(db) && has && arn.is_none() {
+                return Err(Blocked::waiting(format!("waiting for the stack's {what} secret")));
+            }
+        }
         let task = render(
             spec,
             &name,
             &LogTarget {
                 group: &log_group,
                 region: &deps.region,
+                stack: deps.stack_secrets.clone(),
             },
         )?;
         let lb = load_balancer_target(spec)?;
@@ -264,7 +294,7 @@ impl Reconciler for ContainerServiceReconciler {
         Ok(plan::plan(d, o))
     }
 
-    fn plan_cleanup(o: &Observed, policy: DeletionPolicy) -> Vec<Step> {
+    fn plan_cleanup(_: &ContainerService, o: &Observed, policy: DeletionPolicy) -> Vec<Step> {
         plan::plan_cleanup(o, policy)
     }
 
@@ -388,6 +418,8 @@ mod tests {
             stack_tags: TagMap::new(),
             target_group: Some("arn:tg/web".into()),
             recorded_task: None,
+            stack_secrets: StackSecrets::default(),
+            stack_has: (false, false),
         }
     }
 

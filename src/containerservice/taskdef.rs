@@ -3,14 +3,50 @@
 //! differ: AWS fills defaults the spec leaves out (host ports, container cpu 0, essential), so the
 //! comparison normalises both sides first and never compares raw responses.
 
-use crate::api::{ContainerServiceSettings, LaunchType, NetworkMode, PortProtocol};
+use crate::api::{ContainerSecret, ContainerServiceSettings, FromStack, LaunchType, NetworkMode, PortProtocol};
 use crate::model::service::{ContainerDef, TaskDef, fargate_memory_options};
 use crate::model::{InvalidSpec, invalid};
 
-/// Where the containers log.
+/// Where the containers log, and the stack's secrets `fromStack` refers to.
 pub struct LogTarget<'a> {
     pub group: &'a str,
     pub region: &'a str,
+    pub stack: StackSecrets,
+}
+
+/// The ARNs of the stack's database and cache secrets (`None`: the stack has none).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StackSecrets {
+    pub database: Option<String>,
+    pub cache: Option<String>,
+}
+
+/// The `valueFrom` of a container secret: as given, or a key of the stack's database or cache
+/// secret as Secrets Manager's `<arn>:<json key>::` (the value is never copied).
+pub fn value_from(s: &ContainerSecret, stack: &StackSecrets, field: &str) -> Result<String, InvalidSpec> {
+    if let Some(v) = &s.value_from {
+        return Ok(v.clone());
+    }
+    let (arn, key, what) = match s.from_stack.as_ref() {
+        Some(FromStack { database: Some(k), .. }) => (&stack.database, json_key(k), "database"),
+        Some(FromStack { cache: Some(k), .. }) => (&stack.cache, json_key(k), "cache"),
+        _ => return Err(invalid(field, "set exactly one of valueFrom or fromStack")),
+    };
+    match arn {
+        Some(arn) => Ok(format!("{arn}:{key}::")),
+        None => Err(invalid(
+            format!("{field}.fromStack"),
+            format!("the stack has no {what}"),
+        )),
+    }
+}
+
+/// A key of a stack secret as its JSON field name (`url`, `dbname`, ...).
+fn json_key<T: serde::Serialize>(k: &T) -> String {
+    serde_json::to_value(k)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
 }
 
 /// Renders the task definition of `family` from the spec, checking what the schema cannot: the
@@ -78,8 +114,14 @@ pub fn render(spec: &ContainerServiceSettings, family: &str, logs: &LogTarget<'_
             secrets: c
                 .secrets
                 .iter()
-                .map(|s| (s.name.clone(), s.value_from.clone()))
-                .collect(),
+                .enumerate()
+                .map(|(j, s)| {
+                    Ok((
+                        s.name.clone(),
+                        value_from(s, &logs.stack, &format!("spec.containers[{i}].secrets[{j}]"))?,
+                    ))
+                })
+                .collect::<Result<_, InvalidSpec>>()?,
             repository_credentials: c.repository_credentials_arn.clone(),
             command: c.command.clone(),
             entry_point: c.entry_point.clone(),

@@ -13,6 +13,7 @@ fn render_yaml(yaml: &str) -> Result<TaskDef, InvalidSpec> {
         &LogTarget {
             group: "/webstack/movies/backend",
             region: "us-east-1",
+            stack: Default::default(),
         },
     )
 }

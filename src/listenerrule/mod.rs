@@ -194,7 +194,7 @@ impl Reconciler for ListenerRuleReconciler {
         Ok(steps)
     }
 
-    fn plan_cleanup(observed: &ObservedRules, policy: DeletionPolicy) -> Vec<Step> {
+    fn plan_cleanup(_: &ListenerRule, observed: &ObservedRules, policy: DeletionPolicy) -> Vec<Step> {
         plan_cleanup(observed, policy)
     }
 

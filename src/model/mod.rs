@@ -5,6 +5,7 @@
 
 pub mod action;
 pub mod cidr;
+pub mod data;
 pub mod error;
 pub mod health;
 pub mod ownership;

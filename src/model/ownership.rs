@@ -156,6 +156,18 @@ impl Owner {
         format!("{base}-{}", uid.to_ascii_lowercase())
     }
 
+    /// [`Owner::aws_name`] as RDS and ElastiCache identifiers must be: lowercase, starting with a
+    /// letter (the prefix), no two hyphens in a row, not ending with one.
+    pub fn rds_name(&self, prefix: &str, max: usize) -> String {
+        let mut out = String::new();
+        for c in self.aws_name(prefix, max).to_ascii_lowercase().chars() {
+            if !(c == '-' && out.ends_with('-')) {
+                out.push(c);
+            }
+        }
+        out.trim_end_matches('-').to_string()
+    }
+
     /// A deterministic name of at most `max` characters (ELBv2 allows 32): `<prefix>-<namespace>-<name>`
     /// shortened to fit, then `-` and the first 8 hex digits of the uid, so a re-created resource of the
     /// same name gets a new AWS name. Only ASCII alphanumerics and `-` survive.
@@ -217,6 +229,18 @@ mod tests {
             "{n}"
         );
         assert_eq!(owner().global_name("wss", 63), "wss-movies-netflux-0f1e2d3c4b5a6978");
+    }
+
+    #[test]
+    fn rds_names_have_no_double_hyphens() {
+        let o = Owner {
+            namespace: "Team--A".into(),
+            name: "db.stack".into(),
+            ..owner()
+        };
+        let n = o.rds_name("ws", 40);
+        assert_eq!(n, "ws-team-a-db-stack-0f1e2d3c");
+        assert!(o.rds_name("ws", 12).len() <= 12);
     }
 
     #[test]

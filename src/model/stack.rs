@@ -18,6 +18,8 @@ pub struct DesiredStack {
     pub cluster: DesiredCluster,
     /// `webstack.io/external-id`: the ARN of a load balancer to adopt instead of creating one.
     pub external_load_balancer: Option<String>,
+    pub database: Option<super::data::DesiredDatabase>,
+    pub cache: Option<super::data::DesiredCache>,
 }
 
 /// Adopt a VPC or create one.
@@ -211,6 +213,7 @@ pub struct ObservedStack {
     pub duplicate_vpcs: Vec<ObservedVpc>,
     /// Further internet gateways tagged with the stack's uid, likewise.
     pub duplicate_gateways: Vec<ObservedGateway>,
+    pub data: super::data::ObservedData,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

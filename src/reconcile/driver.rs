@@ -76,10 +76,10 @@ async fn reconcile<R: Reconciler>(obj: Arc<R::K>, ctx: Arc<Context>) -> Result<A
     let deleting = obj.meta().deletion_timestamp.is_some();
     let (result, tally) = crate::aws::counting(async {
         if deleting {
-            cleanup::<R>(&obj, &ctx).await
+            Box::pin(cleanup::<R>(&obj, &ctx)).await
         } else {
             add_finalizer(&ctx, &*obj).await?;
-            converge::<R>(&obj, &ctx).await.map(Some)
+            Box::pin(converge::<R>(&obj, &ctx)).await.map(Some)
         }
     })
     .await;
@@ -89,7 +89,15 @@ async fn reconcile<R: Reconciler>(obj: Arc<R::K>, ctx: Arc<Context>) -> Result<A
         return Ok(Action::await_change());
     };
     let delay = ctx.backoff.next(&key, wait, ctx.resync, tally.mutations > 0);
-    tracing::debug!(%key, aws_calls = tally.calls, aws_mutations = tally.mutations, ?wait, ?delay, "reconciled");
+    tracing::debug!(
+        %key,
+        aws_calls = tally.calls,
+        aws_mutations = tally.mutations,
+        steps = tally.steps,
+        ?wait,
+        ?delay,
+        "reconciled"
+    );
     Ok(Action::requeue(delay))
 }
 
@@ -141,9 +149,9 @@ async fn converge<R: Reconciler>(obj: &R::K, ctx: &Context) -> Result<Wait, Erro
     let mut fields = None;
     let mut events = Vec::new();
     let result = async {
-        let deps = R::load(ctx, obj, false).await?;
+        let deps = Box::pin(R::load(ctx, obj, false)).await?;
         let desired = R::validate(obj, &owner, &deps)?;
-        let observed = R::observe(obj, &owner, &deps, Some(&desired)).await?;
+        let observed = Box::pin(R::observe(obj, &owner, &deps, Some(&desired))).await?;
         let steps = R::plan(&desired, &observed)?;
         let (status, health) = R::status(&desired, &observed, &steps);
         fields = Some(status.clone());
@@ -169,12 +177,20 @@ async fn converge<R: Reconciler>(obj: &R::K, ctx: &Context) -> Result<Wait, Erro
             .status()
             .is_some_and(|s| is_ready(s.conditions()) && s.observed_generation() == obj.meta().generation);
         let reason = if drift { "DriftCorrected" } else { "Provisioning" };
-        let applied = R::apply(&deps, &owner, Some(&desired), &observed, &steps, &mut |s: &R::Step| {
-            events.push((s.reason().unwrap_or(reason), s.action(), s.to_string()))
-        })
+        let applied = Box::pin(R::apply(
+            &deps,
+            &owner,
+            Some(&desired),
+            &observed,
+            &steps,
+            &mut |s: &R::Step| {
+                crate::aws::count_step();
+                events.push((s.reason().unwrap_or(reason), s.action(), s.to_string()))
+            },
+        ))
         .await;
         applied?;
-        let observed = R::observe(obj, &owner, &deps, Some(&desired)).await?;
+        let observed = Box::pin(R::observe(obj, &owner, &deps, Some(&desired))).await?;
         let remaining = R::plan(&desired, &observed)?;
         let (status, mut health) = R::status(&desired, &observed, &remaining);
         if !remaining.is_empty() && !matches!(health, Health::Ready { .. }) {
@@ -197,6 +213,7 @@ async fn converge<R: Reconciler>(obj: &R::K, ctx: &Context) -> Result<Wait, Erro
 /// Writes the status of a reconcile (a Warning Event when it stalled) and says when to run again.
 async fn finish<K: Kind>(ctx: &Context, obj: &K, report: Report<K::Status>) -> Result<Wait, Error> {
     if let Health::Stalled { reason, message } = &report.health {
+        tracing::warn!(key = %key(obj), %reason, %message, "stalled");
         publish(ctx, obj, EventType::Warning, reason, "Reconcile", message).await;
     }
     let fields = report.fields.or_else(|| obj.status().cloned()).unwrap_or_default();
@@ -215,11 +232,11 @@ async fn cleanup<R: Reconciler>(obj: &R::K, ctx: &Context) -> Result<Option<Wait
     let policy = obj.deletion_policy();
     let mut events = Vec::new();
     let result = async {
-        let deps = R::load(ctx, obj, true).await?;
-        let observed = R::observe(obj, &owner, &deps, None).await?;
+        let deps = Box::pin(R::load(ctx, obj, true)).await?;
+        let observed = Box::pin(R::observe(obj, &owner, &deps, None)).await?;
         let blockers = R::blockers(ctx, obj).await?;
         let steps = if blockers.is_empty() {
-            R::plan_cleanup(&observed, policy)
+            R::plan_cleanup(obj, &observed, policy)
         } else {
             R::plan_release(&observed)
         };
@@ -239,9 +256,10 @@ async fn cleanup<R: Reconciler>(obj: &R::K, ctx: &Context) -> Result<Option<Wait
             };
             return Ok(Some(Report::new(health, Wait::Resync, None)));
         }
-        R::apply(&deps, &owner, None, &observed, &steps, &mut |s: &R::Step| {
+        Box::pin(R::apply(&deps, &owner, None, &observed, &steps, &mut |s: &R::Step| {
+            crate::aws::count_step();
             events.push((s.reason().unwrap_or("Deleting"), s.action(), s.to_string()))
-        })
+        }))
         .await?;
         if let Some(message) = waiting {
             return Ok(Some(Report::new(
@@ -253,7 +271,7 @@ async fn cleanup<R: Reconciler>(obj: &R::K, ctx: &Context) -> Result<Option<Wait
         let left = if steps.is_empty() {
             steps
         } else {
-            R::plan_cleanup(&R::observe(obj, &owner, &deps, None).await?, policy)
+            R::plan_cleanup(obj, &Box::pin(R::observe(obj, &owner, &deps, None)).await?, policy)
         };
         if left.is_empty() {
             return Ok(None);

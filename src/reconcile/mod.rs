@@ -121,8 +121,9 @@ pub trait Reconciler: Send + Sync + 'static {
     /// The steps that make AWS match (pure); `Err` when a person must act first.
     fn plan(desired: &Self::Desired, observed: &Self::Observed) -> Result<Vec<Self::Step>, Blocked>;
 
-    /// Plan towards nothing (pure): delete what was observed, or untag it with `Retain`.
-    fn plan_cleanup(observed: &Self::Observed, policy: DeletionPolicy) -> Vec<Self::Step>;
+    /// Plan towards nothing (pure): delete what was observed, or untag it with `Retain`. The object
+    /// gives what its spec says about deletion (a database's own policy, say); nothing else.
+    fn plan_cleanup(obj: &Self::K, observed: &Self::Observed, policy: DeletionPolicy) -> Vec<Self::Step>;
 
     /// Steps a deleted object takes while [`Reconciler::blockers`] remain: releasing references it
     /// holds itself, so that it never waits on them (pure).

@@ -166,7 +166,7 @@ impl Reconciler for StaticSiteReconciler {
         Ok(plan::plan(desired, observed))
     }
 
-    fn plan_cleanup(observed: &ObservedSite, policy: DeletionPolicy) -> Vec<Step> {
+    fn plan_cleanup(_: &StaticSite, observed: &ObservedSite, policy: DeletionPolicy) -> Vec<Step> {
         plan::plan_cleanup(observed, policy)
     }
 

@@ -125,7 +125,7 @@ impl Reconciler for TargetGroupReconciler {
         Ok(plan(desired, observed.current.as_ref(), &observed.replaced))
     }
 
-    fn plan_cleanup(observed: &ObservedGroups, policy: DeletionPolicy) -> Vec<Step> {
+    fn plan_cleanup(_: &TargetGroup, observed: &ObservedGroups, policy: DeletionPolicy) -> Vec<Step> {
         plan_cleanup(observed, policy)
     }
 

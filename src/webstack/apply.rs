@@ -4,12 +4,15 @@
 
 use std::collections::BTreeMap;
 
+use super::data_io::{self, DataApply};
 use super::step::{PUBLIC_ROUTE_TABLE, Step};
 use crate::aws::ec2::DeleteKind;
 use crate::aws::{AwsError, Clients, TagMap, ec2, ecs, elbv2};
 use crate::model::ListenerAction;
+use crate::model::Owner;
 use crate::model::ownership::{OWNERSHIP_KEYS, select};
 use crate::model::stack::{DesiredNetwork, DesiredStack, Ingress, ObservedStack, RawIngress, SgRole, Source};
+use crate::reconcile::Blocked;
 
 /// Ids known so far: observed ones, then created ones.
 #[derive(Clone, Debug, Default)]
@@ -22,13 +25,17 @@ struct Ids {
     lb: Option<String>,
 }
 
-/// A step whose prerequisite is missing (an earlier step did not produce it).
+/// Why a step could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
     #[error(transparent)]
     Aws(#[from] AwsError),
+    /// A prerequisite is missing (an earlier step did not produce it).
     #[error("cannot {step}: {missing} is not known yet")]
     Missing { step: String, missing: &'static str },
+    /// A data step stopped (waiting on RDS, a conflict, deletion protection).
+    #[error(transparent)]
+    Blocked(#[from] Blocked),
 }
 
 fn need<'a>(v: &'a Option<String>, step: &Step, missing: &'static str) -> Result<&'a str, ApplyError> {
@@ -38,10 +45,17 @@ fn need<'a>(v: &'a Option<String>, step: &Step, missing: &'static str) -> Result
     })
 }
 
+/// What data steps need besides AWS: the Kubernetes client (connection Secrets) and the stack's owner.
+pub struct DataEnv<'a> {
+    pub kube: &'a kube::Client,
+    pub owner: &'a Owner,
+}
+
 /// Runs `steps`; calls `done` after each one that succeeded (for Events). `desired` is needed by
 /// create and modify steps; deletion runs without it.
 pub async fn apply(
     clients: &Clients,
+    env: &DataEnv<'_>,
     desired: Option<&DesiredStack>,
     observed: &ObservedStack,
     steps: &[Step],
@@ -80,7 +94,7 @@ pub async fn apply(
         None => {}
     }
     for step in steps {
-        run(clients, desired, &mut ids, step).await?;
+        run(clients, env, desired, observed, &mut ids, step).await?;
         done(step);
     }
     Ok(())
@@ -112,7 +126,52 @@ fn raw(rules: &[Ingress], ids: &Ids, step: &Step) -> Result<Vec<RawIngress>, App
         .collect()
 }
 
-async fn run(clients: &Clients, desired: Option<&DesiredStack>, ids: &mut Ids, step: &Step) -> Result<(), ApplyError> {
+/// A data step, with the private subnets and the database group as known at this point.
+async fn run_data(
+    clients: &Clients,
+    env: &DataEnv<'_>,
+    desired: Option<&DesiredStack>,
+    observed: &ObservedStack,
+    ids: &Ids,
+    step: &super::data::DataStep,
+) -> Result<(), ApplyError> {
+    let mut subnets: Vec<String> = match desired.map(|d| &d.network) {
+        Some(DesiredNetwork::Adopt { private_subnet_ids, .. }) => private_subnet_ids.clone(),
+        _ => ids
+            .subnets
+            .iter()
+            .filter(|(component, _)| component.starts_with("subnet/private/"))
+            .map(|(_, id)| id.clone())
+            .collect(),
+    };
+    subnets.sort();
+    let component = if step.is_cache() { "cache" } else { "database" };
+    let a = DataApply {
+        clients,
+        kube: env.kube,
+        owner: env.owner,
+        database: desired.and_then(|x| x.database.as_ref()),
+        cache: desired.and_then(|x| x.cache.as_ref()),
+        observed: &observed.data,
+        tags: desired.map(|x| x.tags_for(component)).unwrap_or_default(),
+        subnets,
+        security_group: ids.groups.get(&SgRole::Database).cloned(),
+    };
+    Box::pin(data_io::apply(&a, step)).await?;
+    Ok(())
+}
+
+async fn run(
+    clients: &Clients,
+    env: &DataEnv<'_>,
+    desired: Option<&DesiredStack>,
+    observed: &ObservedStack,
+    ids: &mut Ids,
+    step: &Step,
+) -> Result<(), ApplyError> {
+    if let Step::Data(d) = step {
+        return Box::pin(run_data(clients, env, desired, observed, ids, d)).await;
+    }
     let (ec2c, elb, ecsc) = (&clients.ec2, &clients.elbv2, &clients.ecs);
     let desired = || {
         desired.ok_or_else(|| ApplyError::Missing {
@@ -267,6 +326,7 @@ async fn run(clients: &Clients, desired: Option<&DesiredStack>, ids: &mut Ids, s
         Step::UntagEc2 { ids } => ec2::untag(ec2c, ids, &OWNERSHIP_KEYS).await?,
         Step::UntagLoadBalancer { arns } => elbv2::untag(elb, arns, &OWNERSHIP_KEYS).await?,
         Step::UntagCluster { arn } => ecs::untag(ecsc, arn, &OWNERSHIP_KEYS).await?,
+        Step::Data(_) => {} // run by run_data, above
     }
     Ok(())
 }

@@ -1,18 +1,62 @@
 //! Plans for deletion (pure): towards nothing, in reverse dependency order; `Retain` untags
 //! instead; and the release a stack makes while its children are still being deleted.
 
+use super::data::{self, DataCleanup};
+use super::step::Step;
 use crate::api::DeletionPolicy;
+use crate::model::data::DataDeletion;
 use crate::model::ownership::MANAGED_BY;
 use crate::model::stack::{ObservedStack, SgRole};
 
-use super::step::Step;
-
-/// The cleanup plan for `policy`.
-pub fn plan_cleanup(observed: &ObservedStack, policy: DeletionPolicy) -> Vec<Step> {
-    match policy {
-        DeletionPolicy::Delete => plan_delete(observed),
-        DeletionPolicy::Retain => plan_retain(observed),
+/// The cleanup plan for `policy`; `data` is what the spec says of the database. The data tier goes
+/// first (the rest cannot go while it sits in the network). A retained database keeps the network
+/// it lives in: the VPC, its subnets, tables, gateway and groups are untagged, not deleted (the
+/// load balancer and the cluster go as usual).
+pub fn plan_cleanup(observed: &ObservedStack, policy: DeletionPolicy, data: DataCleanup) -> Vec<Step> {
+    if policy == DeletionPolicy::Retain {
+        let mut steps = plan_retain(observed);
+        steps.extend(
+            data::plan_cleanup(
+                &observed.data,
+                DataCleanup {
+                    deletion: DataDeletion::Retain,
+                    ..data
+                },
+            )
+            .into_iter()
+            .map(Step::Data),
+        );
+        return steps;
     }
+    let mut steps: Vec<Step> = data::plan_cleanup(&observed.data, data)
+        .into_iter()
+        .map(Step::Data)
+        .collect();
+    let data_stays =
+        data.deletion == DataDeletion::Retain && (observed.data.database.is_some() || observed.data.cache.is_some());
+    if data_stays {
+        let rest = ObservedStack {
+            vpc: None,
+            subnets: Vec::new(),
+            internet_gateway: None,
+            route_tables: Vec::new(),
+            security_groups: Vec::new(),
+            duplicate_vpcs: Vec::new(),
+            duplicate_gateways: Vec::new(),
+            ..observed.clone()
+        };
+        let network = ObservedStack {
+            load_balancer: None,
+            listeners: Vec::new(),
+            cluster: None,
+            ..observed.clone()
+        };
+        steps.extend(plan_delete(&rest));
+        steps.extend(plan_retain(&network));
+        return steps;
+    }
+    steps.extend(plan_delete(observed));
+    steps
 }
 
 /// While its children are being deleted, a stack stops forwarding to target groups from its

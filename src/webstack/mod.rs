@@ -5,6 +5,8 @@
 
 pub mod apply;
 pub mod cleanup;
+pub mod data;
+pub mod data_io;
 pub mod observe;
 pub mod plan;
 pub mod status;
@@ -19,8 +21,12 @@ use kube::runtime::Controller;
 
 use self::observe::ObserveError;
 use self::step::Step;
-use crate::api::{ContainerService, DeletionPolicy, ListenerRule, StaticSite, TargetGroup, WebStack, WebStackStatus};
+use crate::api::{
+    ContainerService, DatabaseDeletionPolicy, DeletionPolicy, ListenerRule, StaticSite, TargetGroup, WebStack,
+    WebStackStatus,
+};
 use crate::aws::Clients;
+use crate::model::data::DataDeletion;
 use crate::model::stack::{DesiredStack, ObservedStack, StackKey};
 use crate::model::{Health, Owner};
 use crate::reconcile::refs::{self, Child};
@@ -29,9 +35,13 @@ use crate::reconcile::{Blocked, Context, Done, EXTERNAL_ID, Reconciler};
 /// What a stack's reconcile loads.
 pub struct Deps {
     clients: Clients,
+    kube: kube::Client,
     zones: Vec<String>,
     /// ARNs of the Ready TargetGroups that listener default actions forward to, by name.
     target_groups: BTreeMap<String, String>,
+    /// Not settled at this generation: read everything (subnet groups, tags of the cache and the
+    /// secrets), not only what a steady re-check reads.
+    deep: bool,
 }
 
 pub struct WebStackReconciler;
@@ -69,10 +79,15 @@ impl Reconciler for WebStackReconciler {
                 .filter(|(name, _)| wanted.contains(name))
                 .collect()
         };
+        let status = ws.status.clone().unwrap_or_default();
+        let settled = status.observed_generation == ws.metadata.generation
+            && crate::reconcile::status::is_ready(&status.conditions);
         Ok(Deps {
             clients: region.clients,
+            kube: ctx.client.clone(),
             zones: region.zones,
             target_groups,
+            deep: deleting || !settled,
         })
     }
 
@@ -88,14 +103,28 @@ impl Reconciler for WebStackReconciler {
         deps: &Deps,
         desired: Option<&DesiredStack>,
     ) -> Result<ObservedStack, Blocked> {
-        let key = key(ws, owner, desired.is_none());
-        observe::observe(&deps.clients, &key, desired.is_none())
+        let deleting = desired.is_none();
+        let key = key(ws, owner, deleting);
+        let mut observed = observe::observe(&deps.clients, &key, deleting)
             .await
             .map_err(|e| match e {
                 ObserveError::Aws(e) => Blocked::Aws(e),
                 ObserveError::Conflict(c) => c.into(),
                 missing @ ObserveError::ExternalMissing { .. } => Blocked::stalled("InvalidSpec", missing.to_string()),
-            })
+            })?;
+        // The data tier when the spec or status has one (a database removed from the spec is still
+        // found and deleted), and always on deletion.
+        let st = ws.status.as_ref();
+        let names = validate::data_names(&ws.spec, owner);
+        let data = data_io::DataKey {
+            names: &names,
+            namespace: &owner.namespace,
+            database: deleting || ws.spec.database.is_some() || st.is_some_and(|s| s.database.is_some()),
+            cache: deleting || ws.spec.cache.is_some() || st.is_some_and(|s| s.cache.is_some()),
+            deep: deps.deep,
+        };
+        observed.data = Box::pin(data_io::observe(&deps.clients, &deps.kube, &data, owner, deleting)).await?;
+        Ok(observed)
     }
 
     fn plan(desired: &DesiredStack, observed: &ObservedStack) -> Result<Vec<Step>, Blocked> {
@@ -104,8 +133,22 @@ impl Reconciler for WebStackReconciler {
         Ok(plan::plan(desired, observed))
     }
 
-    fn plan_cleanup(observed: &ObservedStack, policy: DeletionPolicy) -> Vec<Step> {
-        cleanup::plan_cleanup(observed, policy)
+    fn plan_cleanup(ws: &WebStack, observed: &ObservedStack, policy: DeletionPolicy) -> Vec<Step> {
+        let db = ws.spec.database.as_ref();
+        let deletion = match db.map(|d| d.deletion_policy) {
+            Some(DatabaseDeletionPolicy::Retain) => DataDeletion::Retain,
+            Some(DatabaseDeletionPolicy::Delete) => DataDeletion::Delete,
+            _ => DataDeletion::Snapshot,
+        };
+        let protection_wanted = db.is_some_and(|d| d.deletion_protection);
+        cleanup::plan_cleanup(
+            observed,
+            policy,
+            data::DataCleanup {
+                deletion,
+                protection_wanted,
+            },
+        )
     }
 
     fn plan_release(observed: &ObservedStack) -> Vec<Step> {
@@ -114,16 +157,21 @@ impl Reconciler for WebStackReconciler {
 
     async fn apply(
         deps: &Deps,
-        _owner: &Owner,
+        owner: &Owner,
         desired: Option<&DesiredStack>,
         observed: &ObservedStack,
         steps: &[Step],
         done: Done<'_, Step>,
     ) -> Result<(), Blocked> {
-        apply::apply(&deps.clients, desired, observed, steps, done)
+        let env = apply::DataEnv {
+            kube: &deps.kube,
+            owner,
+        };
+        apply::apply(&deps.clients, &env, desired, observed, steps, done)
             .await
             .map_err(|e| match e {
                 apply::ApplyError::Aws(e) => Blocked::Aws(e),
+                apply::ApplyError::Blocked(b) => b,
                 missing => Blocked::waiting(missing.to_string()),
             })
     }

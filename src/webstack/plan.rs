@@ -3,8 +3,10 @@
 
 use std::collections::BTreeSet;
 
+use super::data;
 pub use super::step::{PUBLIC_ROUTE_TABLE, Step};
 use crate::model::TagMap;
+use crate::model::data::{DataDeletion, ObservedData};
 use crate::model::ownership::{MANAGED_BY, missing_tags};
 use crate::model::stack::{
     DesiredListener, DesiredNetwork, DesiredStack, DesiredSubnet, Ingress, ObservedListener, ObservedStack,
@@ -21,7 +23,76 @@ pub fn plan(desired: &DesiredStack, observed: &ObservedStack) -> Vec<Step> {
     plan_security_groups(desired, observed, &mut steps);
     plan_load_balancer(desired, observed, &mut steps);
     plan_cluster(desired, observed, &mut steps);
+    plan_data(desired, observed, &mut steps);
     steps
+}
+
+/// The private subnets' ids, sorted, when every one is known.
+pub fn private_subnets(desired: &DesiredStack, observed: &ObservedStack) -> Option<Vec<String>> {
+    let mut ids = match &desired.network {
+        DesiredNetwork::Adopt { private_subnet_ids, .. } => private_subnet_ids.clone(),
+        DesiredNetwork::Create { subnets, .. } => subnets
+            .iter()
+            .filter(|s| !s.public)
+            .map(|s| match_subnet(s, observed).map(|o| o.id.clone()))
+            .collect::<Option<Vec<_>>>()?,
+    };
+    ids.sort();
+    Some(ids)
+}
+
+/// The data tier, last: its waits (RDS takes minutes) hold nothing else up. A database or cache
+/// the spec no longer has is deleted (after a final snapshot: the default policy).
+fn plan_data(desired: &DesiredStack, observed: &ObservedStack, steps: &mut Vec<Step>) {
+    let o = &observed.data;
+    let subnets = private_subnets(desired, observed);
+    let mut data = Vec::new();
+    let db_tags = desired.tags_for("database");
+    let cx = |tags| data::Context {
+        owner: &desired.owner,
+        tags,
+        private_subnets: subnets.clone(),
+    };
+    match &desired.database {
+        Some(d) => data.extend(data::plan_database(d, o, &cx(&db_tags))),
+        None => {
+            let gone = ObservedData {
+                database: o.database.clone(),
+                db_subnet_group: o.db_subnet_group.clone(),
+                db_secret: o.db_secret.clone(),
+                db_connection: o.db_connection,
+                ..ObservedData::default()
+            };
+            data.extend(data::plan_cleanup(
+                &gone,
+                data::DataCleanup {
+                    deletion: DataDeletion::Snapshot,
+                    protection_wanted: false,
+                },
+            ));
+        }
+    }
+    let cache_tags = desired.tags_for("cache");
+    match &desired.cache {
+        Some(c) => data.extend(data::plan_cache(c, o, &cx(&cache_tags))),
+        None => {
+            let gone = ObservedData {
+                cache: o.cache.clone(),
+                cache_subnet_group: o.cache_subnet_group.clone(),
+                cache_secret: o.cache_secret.clone(),
+                cache_connection: o.cache_connection,
+                ..ObservedData::default()
+            };
+            data.extend(data::plan_cleanup(
+                &gone,
+                data::DataCleanup {
+                    deletion: DataDeletion::Delete,
+                    protection_wanted: false,
+                },
+            ));
+        }
+    }
+    steps.extend(data.into_iter().map(Step::Data));
 }
 
 /// The observed subnet that is `s`: by component tag, else (its tags removed by hand) the subnet of
@@ -156,9 +227,13 @@ fn plan_security_groups(desired: &DesiredStack, observed: &ObservedStack, steps:
             });
         }
     }
-    // A group the spec no longer needs (the database group once database and cache are gone).
+    // A group the spec no longer needs (the database group once database and cache are gone from
+    // the spec, and from AWS: their network interfaces hold it until they are deleted).
+    let data_left = observed.data.database.is_some() || observed.data.cache.is_some();
     for o in &observed.security_groups {
-        if !desired.security_groups.iter().any(|g| g.role == o.role) {
+        let wanted = desired.security_groups.iter().any(|g| g.role == o.role);
+        let held = o.role == SgRole::Database && data_left;
+        if !wanted && !held {
             steps.push(Step::DeleteSecurityGroup {
                 role: o.role,
                 id: o.id.clone(),

@@ -23,6 +23,7 @@ fn desired(yaml: &str) -> DesiredStack {
 /// The observed state of a stack that matches `d` exactly, as AWS would report it.
 fn converged(d: &DesiredStack) -> ObservedStack {
     let mut o = ObservedStack::default();
+    o.data.subnet_groups_read = true;
     if let DesiredNetwork::Create { cidr, subnets } = &d.network {
         o.vpc = Some(ObservedVpc {
             id: "vpc-1".into(),
@@ -121,6 +122,73 @@ fn converged(d: &DesiredStack) -> ObservedStack {
         container_insights: d.cluster.container_insights,
         tags: d.tags_for("cluster"),
     });
+    if let Some(db) = &d.database {
+        use crate::model::data::*;
+        let endpoint = ("db.example".to_string(), db.port);
+        let secret = ObservedSecret {
+            arn: "arn:secret".into(),
+            name: db.secret_name.clone(),
+            tags: d.tags_for("database"),
+            fields: [("host", "db.example"), ("port", "5432"), ("url", "postgres://")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            password: Sensitive::new("pw"),
+        };
+        o.data.db_subnet_group = super::private_subnets(d, &o).map(|subnets| ObservedSubnetGroup {
+            name: db.subnet_group.clone(),
+            arn: "arn:db-subnet-group".into(),
+            subnets,
+            tags: d.tags_for("database"),
+        });
+        o.data.database = Some(ObservedDatabase {
+            identifier: db.identifier.clone(),
+            arn: "arn:db".into(),
+            status: "available".into(),
+            endpoint: Some(endpoint.clone()),
+            instance_class: db.instance_class.clone(),
+            storage_gib: db.storage_gib,
+            multi_az: db.multi_az,
+            backup_retention_days: db.backup_retention_days,
+            deletion_protection: db.deletion_protection,
+            pending: false,
+            tags: d.tags_for("database"),
+        });
+        o.data.db_connection = Some(digest_of(&database_connection(db, &secret, &endpoint)));
+        o.data.db_secret = Some(secret);
+    }
+    if let Some(c) = &d.cache {
+        use crate::model::data::*;
+        let endpoint = ("cache.example".to_string(), 6379);
+        let secret = ObservedSecret {
+            arn: "arn:cache-secret".into(),
+            name: c.secret_name.clone(),
+            tags: d.tags_for("cache"),
+            fields: [("host", "cache.example"), ("port", "6379"), ("url", "rediss://")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            password: Sensitive::new("token"),
+        };
+        o.data.cache_subnet_group = super::private_subnets(d, &o).map(|subnets| ObservedSubnetGroup {
+            name: c.subnet_group.clone(),
+            arn: "arn:cache-subnet-group".into(),
+            subnets,
+            tags: d.tags_for("cache"),
+        });
+        o.data.cache = Some(ObservedCache {
+            replication_group: c.replication_group.clone(),
+            arn: "arn:cache".into(),
+            status: "available".into(),
+            endpoint: Some(endpoint.clone()),
+            node_type: c.node_type.clone(),
+            num_nodes: c.num_nodes,
+            automatic_failover: c.num_nodes > 1,
+            tags: d.tags_for("cache"),
+        });
+        o.data.cache_connection = Some(digest_of(&cache_connection(&secret, &endpoint)));
+        o.data.cache_secret = Some(secret);
+    }
     o
 }
 
@@ -131,7 +199,9 @@ fn names(steps: &[Step]) -> Vec<String> {
 #[test]
 fn creates_everything_in_dependency_order() {
     let d = desired(NETFLUX);
-    let steps = names(&plan(&d, &ObservedStack::default()));
+    let mut nothing = ObservedStack::default();
+    nothing.data.subnet_groups_read = true;
+    let steps = names(&plan(&d, &nothing));
     assert_eq!(
         steps,
         [
@@ -156,6 +226,9 @@ fn creates_everything_in_dependency_order() {
             "set idle timeout to 60s",
             "create listener http on port 80",
             "create ECS cluster ws-movies-netflux-0f1e2d3c",
+            "create the DB subnet group",
+            "generate the database password and store it in Secrets Manager",
+            "create the database",
         ]
     );
 }
@@ -354,9 +427,16 @@ fn spec_changes_become_steps() {
             ],
         ),
         (
+            // The database goes first (after a final snapshot, the default); its group once it is gone.
             "the database dropped",
             NETFLUX.replace("database: {engine: postgres}", ""),
-            vec!["delete security group sg/database (sg-database)"],
+            vec![
+                "delete the database after a final snapshot",
+                "wait until the database is deleted",
+                "delete the DB subnet group",
+                "delete the database secret",
+                "delete the database connection Secret",
+            ],
         ),
         (
             "scheme changed",

@@ -2,8 +2,9 @@
 
 use std::collections::BTreeMap;
 
+use super::data::waiting_for;
 use super::step::Step;
-use crate::api::{LoadBalancerStatus, SecurityGroupsStatus, WebStackStatus};
+use crate::api::{DatabaseStatus, EndpointStatus, LoadBalancerStatus, SecurityGroupsStatus, WebStackStatus};
 use crate::model::Health;
 use crate::model::stack::{DesiredNetwork, DesiredStack, ObservedStack, SgRole};
 
@@ -26,6 +27,9 @@ pub fn settled(desired: &DesiredStack, observed: &ObservedStack) -> Health {
             "waiting for TargetGroup {} to be Ready (its listener is not created yet)",
             pending.join(", ")
         ));
+    }
+    if let Some(waiting) = waiting_for(desired.database.as_ref(), desired.cache.as_ref(), &observed.data) {
+        return Health::progressing("Provisioning", waiting);
     }
     match observed.load_balancer.as_ref().map(|lb| lb.state.as_str()) {
         None | Some("active") => Health::ready("AWS matches the spec"),
@@ -92,6 +96,17 @@ fn fields(desired: &DesiredStack, observed: &ObservedStack) -> WebStackStatus {
             listeners,
         }),
         cluster_arn: observed.cluster.as_ref().filter(|c| c.active).map(|c| c.arn.clone()),
+        database: observed.data.database.as_ref().map(|db| DatabaseStatus {
+            endpoint: db.endpoint.as_ref().map(|e| e.0.clone()),
+            port: db.endpoint.as_ref().map(|e| e.1),
+            status: Some(db.status.clone()),
+            secret_arn: observed.data.db_secret.as_ref().map(|s| s.arn.clone()),
+        }),
+        cache: observed.data.cache.as_ref().map(|c| EndpointStatus {
+            endpoint: c.endpoint.as_ref().map(|e| e.0.clone()),
+            port: c.endpoint.as_ref().map(|e| e.1),
+            secret_arn: observed.data.cache_secret.as_ref().map(|s| s.arn.clone()),
+        }),
         ..WebStackStatus::default()
     }
 }

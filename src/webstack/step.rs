@@ -123,6 +123,8 @@ pub enum Step {
     UntagCluster {
         arn: String,
     },
+    /// The database, the cache and their credentials.
+    Data(super::data::DataStep),
 }
 
 impl crate::reconcile::Step for Step {
@@ -162,6 +164,7 @@ impl crate::reconcile::Step for Step {
             Step::UntagEc2 { .. } => "DeleteTags",
             Step::UntagLoadBalancer { .. } => "RemoveTags",
             Step::UntagCluster { .. } => "UntagResource",
+            Step::Data(d) => d.action(),
         }
     }
 
@@ -254,6 +257,7 @@ impl fmt::Display for Step {
                 )
             }
             Step::UntagCluster { arn } => write!(f, "remove the ownership tags of ECS cluster {arn}"),
+            Step::Data(d) => d.fmt(f),
         }
     }
 }

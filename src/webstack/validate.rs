@@ -5,8 +5,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::api::{DatabaseEngine, HttpProtocol, LoadBalancerScheme, WebStackSpec};
+use crate::api::{
+    CacheSpec, DatabaseDeletionPolicy, DatabaseEngine, DatabaseSpec, DeletionPolicy, HttpProtocol, LoadBalancerScheme,
+    WebStackSpec,
+};
 use crate::model::cidr::Ipv4Net;
+use crate::model::data::{DataDeletion, DataNames, DesiredCache, DesiredDatabase, engine_port};
 use crate::model::stack::{
     DesiredCluster, DesiredListener, DesiredLoadBalancer, DesiredNetwork, DesiredSecurityGroup, DesiredStack,
     DesiredSubnet, Ingress, ObservedStack, SgRole, Source, StackKey, load_balancer_name,
@@ -40,8 +44,84 @@ pub fn validate(
         load_balancer,
         cluster,
         external_load_balancer: None,
+        database: spec.database.as_ref().map(|db| database(db, spec, &owner)),
+        cache: spec.cache.as_ref().map(|c| cache(c, &owner)),
         owner,
     })
+}
+
+/// The names of the stack's data tier, from the spec without validating it.
+pub fn data_names(spec: &WebStackSpec, owner: &Owner) -> DataNames {
+    DataNames {
+        database: owner.rds_name("ws", 63),
+        db_secret: secret_name(owner, "database"),
+        db_connection: spec
+            .database
+            .as_ref()
+            .and_then(|d| d.connection_secret_name.clone())
+            .unwrap_or_else(|| format!("{}-db", owner.name)),
+        cache: owner.rds_name("ws", 40),
+        cache_secret: secret_name(owner, "cache"),
+        cache_connection: spec
+            .cache
+            .as_ref()
+            .and_then(|c| c.connection_secret_name.clone())
+            .unwrap_or_else(|| format!("{}-cache", owner.name)),
+    }
+}
+
+/// The Secrets Manager secret of a stack's `what` (`database` or `cache`).
+pub fn secret_name(owner: &Owner, what: &str) -> String {
+    format!("webstack/{}/{}-{}/{what}", owner.namespace, owner.name, owner.uid8())
+}
+
+fn database(db: &DatabaseSpec, spec: &WebStackSpec, owner: &Owner) -> DesiredDatabase {
+    let engine = match db.engine {
+        DatabaseEngine::Postgres => "postgres",
+        DatabaseEngine::Mysql => "mysql",
+    };
+    let identifier = owner.rds_name("ws", 63);
+    // The stack's Retain keeps everything; the database's own policy applies otherwise.
+    let deletion = match (spec.deletion_policy, db.deletion_policy) {
+        (DeletionPolicy::Retain, _) | (_, DatabaseDeletionPolicy::Retain) => DataDeletion::Retain,
+        (_, DatabaseDeletionPolicy::Delete) => DataDeletion::Delete,
+        (_, DatabaseDeletionPolicy::Snapshot) => DataDeletion::Snapshot,
+    };
+    DesiredDatabase {
+        subnet_group: identifier.clone(),
+        identifier,
+        engine: engine.into(),
+        engine_version: db.engine_version.clone(),
+        instance_class: db.instance_class.clone(),
+        storage_gib: db.allocated_storage_gib,
+        multi_az: db.multi_az,
+        backup_retention_days: db.backup_retention_days,
+        deletion_protection: db.deletion_protection,
+        database_name: db.database_name.clone(),
+        username: db.master_username.clone(),
+        port: engine_port(engine),
+        secret_name: secret_name(owner, "database"),
+        connection_secret: db
+            .connection_secret_name
+            .clone()
+            .unwrap_or_else(|| format!("{}-db", owner.name)),
+        deletion,
+    }
+}
+
+fn cache(c: &CacheSpec, owner: &Owner) -> DesiredCache {
+    let name = owner.rds_name("ws", 40);
+    DesiredCache {
+        subnet_group: name.clone(),
+        replication_group: name,
+        node_type: c.node_type.clone(),
+        num_nodes: c.num_nodes,
+        secret_name: secret_name(owner, "cache"),
+        connection_secret: c
+            .connection_secret_name
+            .clone()
+            .unwrap_or_else(|| format!("{}-cache", owner.name)),
+    }
 }
 
 /// How to find a stack's resources, from the spec alone (no validation): deletion never depends

@@ -303,6 +303,42 @@ const CASES: &[(&str, &str, &[&str])] = &[
         r#"{apiVersion: webstack.io/v1alpha1, kind: StaticSite, metadata: {name: bad}, spec: {webAclId: "a1b2c3d4-5678-90ab-cdef-EXAMPLE11111"}}"#,
         &["spec.webAclId", "should match"],
     ),
+    (
+        "container secret with both valueFrom and fromStack",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: ContainerService, metadata: {name: bad}, spec: {stackRef: {name: s},
+           cpu: "256", memory: "512", containers: [{name: app, image: app:1, secrets: [{name: DB,
+           valueFrom: "arn:aws:secretsmanager:us-east-1:123456789012:secret:db", fromStack: {database: url}}]}]}}"#,
+        &[
+            "spec.containers[0].secrets[0]",
+            "set exactly one of valueFrom or fromStack",
+        ],
+    ),
+    (
+        "container secret with neither valueFrom nor fromStack",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: ContainerService, metadata: {name: bad}, spec: {stackRef: {name: s},
+           cpu: "256", memory: "512", containers: [{name: app, image: app:1, secrets: [{name: DB}]}]}}"#,
+        &[
+            "spec.containers[0].secrets[0]",
+            "set exactly one of valueFrom or fromStack",
+        ],
+    ),
+    (
+        "fromStack naming both the database and the cache",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: ContainerService, metadata: {name: bad}, spec: {stackRef: {name: s},
+           cpu: "256", memory: "512", containers: [{name: app, image: app:1, secrets: [{name: DB,
+           fromStack: {database: url, cache: url}}]}]}}"#,
+        &[
+            "spec.containers[0].secrets[0].fromStack",
+            "set exactly one of database or cache",
+        ],
+    ),
+    (
+        "fromStack naming a key the database secret does not have",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: ContainerService, metadata: {name: bad}, spec: {stackRef: {name: s},
+           cpu: "256", memory: "512", containers: [{name: app, image: app:1, secrets: [{name: DB,
+           fromStack: {database: token}}]}]}}"#,
+        &["spec.containers[0].secrets[0].fromStack.database", "Unsupported value"],
+    ),
 ];
 
 #[tokio::test]
@@ -485,4 +521,66 @@ spec: {stackRef: {name: live}, cpu: '256', memory: '512', containers: [{name: we
             Err(other) => panic!("{what}: {other}"),
         }
     }
+}
+
+/// Database changes RDS cannot make in place are refused on update (CEL transition rules), naming
+/// the field and saying why; growing storage and the other fields change freely. A database
+/// added to a live stack may be set as wanted.
+#[tokio::test]
+async fn database_changes_rds_cannot_make_are_refused_on_update() {
+    let client = client().await;
+    install_crds(&client).await;
+    let ns = namespace(&client, "immutable-db").await;
+    let created: DynamicObject = serde_yaml::from_str(
+        "{apiVersion: webstack.io/v1alpha1, kind: WebStack, metadata: {name: live},
+          spec: {network: {cidr: 10.0.0.0/16}, database: {engine: postgres, allocatedStorageGiB: 50}}}",
+    )
+    .unwrap();
+    let api = api_for(&client, &ns, &created);
+    api.create(&PostParams::default(), &created).await.expect("create");
+    let cases = [
+        (
+            "storage shrunk",
+            serde_json::json!({"spec": {"database": {"allocatedStorageGiB": 40}}}),
+            "spec.database.allocatedStorageGiB",
+            "cannot shrink",
+        ),
+        (
+            "engine changed",
+            serde_json::json!({"spec": {"database": {"engine": "mysql"}}}),
+            "spec.database.engine",
+            "engine cannot change",
+        ),
+        (
+            "master username changed",
+            serde_json::json!({"spec": {"database": {"masterUsername": "root"}}}),
+            "spec.database.masterUsername",
+            "cannot change on a live database",
+        ),
+        (
+            "database name changed",
+            serde_json::json!({"spec": {"database": {"databaseName": "other"}}}),
+            "spec.database.databaseName",
+            "cannot change on a live database",
+        ),
+    ];
+    for (what, patch, field, message) in cases {
+        match api.patch("live", &PatchParams::default(), &Patch::Merge(&patch)).await {
+            Ok(_) => panic!("{what}: accepted"),
+            Err(Error::Api(resp)) => {
+                assert_eq!(resp.code, 422, "{what}: {}", resp.message);
+                assert!(
+                    resp.message.contains(field) && resp.message.contains(message),
+                    "{what}: {}",
+                    resp.message
+                );
+            }
+            Err(other) => panic!("{what}: {other}"),
+        }
+    }
+    let ok = serde_json::json!({"spec": {"database": {"allocatedStorageGiB": 100, "instanceClass": "db.r6g.large",
+                                                      "multiAz": true, "deletionProtection": true}}});
+    api.patch("live", &PatchParams::default(), &Patch::Merge(&ok))
+        .await
+        .expect("in-place changes");
 }

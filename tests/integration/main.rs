@@ -6,6 +6,7 @@ mod harness;
 mod aws_smoke;
 mod containerservice_e2e;
 mod crds;
+mod datatier_e2e;
 mod deletion_e2e;
 mod examples;
 mod invalid;

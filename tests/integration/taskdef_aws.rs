@@ -17,6 +17,7 @@ fn rendered(yaml: &str, family: &str) -> webstack_operator::model::service::Task
         &LogTarget {
             group: &format!("/webstack/it/{family}"),
             region: "us-east-1",
+            stack: Default::default(),
         },
     )
     .expect("valid")

@@ -51,6 +51,10 @@ IAMRequestBase.check_signature = _check_signature
 import cloudfront  # noqa: E402,F401  (applies its patches on import)
 # S3: tags given in CreateBucketConfiguration.
 import s3_create_tags  # noqa: E402,F401
+# RDS, ElastiCache: deletions that finish, subnet groups, replica counts, pending modifications.
+import data  # noqa: E402,F401
+# Fault injection: POST /webstack/faults.
+import faults  # noqa: E402,F401
 
 if __name__ == "__main__":
     sys.exit(moto.server.main())

@@ -1,6 +1,7 @@
 //! What the operator left in AWS for a namespace, read back through the SDK: every resource whose
 //! `webstack.io/owner` tag names the namespace (ECS services, clusters and task definitions only
 //! when ACTIVE: the emulator keeps deleted ones listed as INACTIVE), and any ECS scalable target.
+//! Final DB snapshots are not leftovers: `deletionPolicy: Snapshot` keeps them on purpose.
 
 use std::collections::BTreeMap;
 
@@ -190,6 +191,73 @@ pub async fn leftovers(config: &SdkConfig, ns: &str) -> Vec<String> {
     for o in oacs.origin_access_control_list().map(|l| l.items()).unwrap_or_default() {
         if o.name().starts_with(&prefix) {
             left.push(format!("origin access control {}", o.id()));
+        }
+    }
+
+    let rds = aws_sdk_rds::Client::new(config);
+    let rds_tags = |tags: &[aws_sdk_rds::types::Tag]| -> Tags {
+        tags.iter()
+            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+            .collect()
+    };
+    for db in rds.describe_db_instances().send().await.unwrap().db_instances() {
+        if ours(&rds_tags(db.tag_list()), ns) {
+            left.push(format!(
+                "DB instance {}",
+                db.db_instance_identifier().unwrap_or_default()
+            ));
+        }
+    }
+    for g in rds.describe_db_subnet_groups().send().await.unwrap().db_subnet_groups() {
+        let arn = g.db_subnet_group_arn().unwrap_or_default();
+        let tags = rds.list_tags_for_resource().resource_name(arn).send().await.unwrap();
+        if ours(&rds_tags(tags.tag_list()), ns) {
+            left.push(format!(
+                "DB subnet group {}",
+                g.db_subnet_group_name().unwrap_or_default()
+            ));
+        }
+    }
+    let cache = aws_sdk_elasticache::Client::new(config);
+    let mut cache_arns: Vec<(String, String)> = Vec::new();
+    for g in cache
+        .describe_replication_groups()
+        .send()
+        .await
+        .unwrap()
+        .replication_groups()
+    {
+        cache_arns.push(("replication group".into(), g.arn().unwrap_or_default().into()));
+    }
+    for g in cache
+        .describe_cache_subnet_groups()
+        .send()
+        .await
+        .unwrap()
+        .cache_subnet_groups()
+    {
+        cache_arns.push(("cache subnet group".into(), g.arn().unwrap_or_default().into()));
+    }
+    for (kind, arn) in cache_arns {
+        let out = cache.list_tags_for_resource().resource_name(&arn).send().await.unwrap();
+        let tags: Tags = out
+            .tag_list()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+            .collect();
+        if ours(&tags, ns) {
+            left.push(format!("{kind} {arn}"));
+        }
+    }
+    let secrets = aws_sdk_secretsmanager::Client::new(config);
+    for s in secrets.list_secrets().send().await.unwrap().secret_list() {
+        let tags: Tags = s
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+            .collect();
+        if ours(&tags, ns) {
+            left.push(format!("secret {}", s.name().unwrap_or_default()));
         }
     }
 

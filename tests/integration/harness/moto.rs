@@ -35,6 +35,8 @@ pub struct Call {
     pub action: String,
     /// The access key that signed it (tells the operator's calls from the test's own).
     pub access_key: String,
+    /// The request body as sent (form-encoded for query protocols, JSON for JSON protocols).
+    pub body: String,
 }
 
 impl Call {
@@ -112,13 +114,39 @@ impl Moto {
         text.lines().filter_map(parse).collect()
     }
 
+    /// Makes every later call of each action fail with the given HTTP status and error code (in its
+    /// protocol's error format); an empty list clears the faults (`tests/moto/faults.py`).
+    pub fn faults(&self, faults: &[(&str, u16, &str)]) {
+        let map: serde_json::Map<String, serde_json::Value> = faults
+            .iter()
+            .map(|(action, status, code)| (action.to_string(), serde_json::json!({"status": status, "code": code})))
+            .collect();
+        self.post("/webstack/faults", &serde_json::Value::Object(map).to_string());
+    }
+
+    /// How many requests of `action` the faults have failed so far.
+    pub fn injected(&self, action: &str) -> u64 {
+        let (_, body) = self.request("GET", "/webstack/faults", "");
+        let v: serde_json::Value = serde_json::from_str(&body).expect("faults JSON");
+        v["injected"][action].as_u64().unwrap_or(0)
+    }
+
     /// A POST to the emulator's own API (`/moto-api/...`), e.g. `reset-auth`; returns the status line.
     pub fn moto_api(&self, path: &str, body: &str) -> String {
+        self.post(&format!("/moto-api/{path}"), body)
+    }
+
+    fn post(&self, path: &str, body: &str) -> String {
+        self.request("POST", path, body).0
+    }
+
+    /// One HTTP request to the emulator: (status line, body).
+    fn request(&self, method: &str, path: &str, body: &str) -> (String, String) {
         use std::io::{Read, Write};
         let addr = self.endpoint.trim_start_matches("http://");
         let mut stream = TcpStream::connect(addr).expect("connect to moto");
         let request = format!(
-            "POST /moto-api/{path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         );
         stream.write_all(request.as_bytes()).expect("send to moto");
@@ -127,9 +155,13 @@ impl Moto {
         let status = response.lines().next().unwrap_or_default().to_string();
         assert!(
             status.contains(" 200 ") || status.contains(" 201 "),
-            "POST /moto-api/{path}: {status}"
+            "{method} {path}: {status}"
         );
-        status
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
+        (status, body)
     }
 }
 
@@ -171,6 +203,7 @@ fn parse(line: &str) -> Option<Call> {
         service: service.to_string(),
         action,
         access_key: access_key.to_string(),
+        body,
     })
 }
 

@@ -58,7 +58,7 @@ impl Operator {
         Operator { child, log }
     }
 
-    /// The AWS calls of each steady-state reconcile (one that applied nothing and settled) in the
+    /// The AWS calls of each steady-state reconcile (one that applied no step and settled) in the
     /// log so far: `(kind, calls)` per reconcile, from the driver's `reconciled` lines.
     pub fn steady_reconciles(&self) -> Vec<(String, u32)> {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
@@ -68,12 +68,17 @@ impl Operator {
         };
         text.lines()
             .filter(|l| l.contains(" reconciled ") && l.contains("wait=Resync"))
-            .filter(|l| field(l, "aws_mutations").as_deref() == Some("0"))
+            .filter(|l| field(l, "aws_mutations").as_deref() == Some("0") && field(l, "steps").as_deref() == Some("0"))
             .filter_map(|l| {
                 let kind = field(l, "key")?.split('/').next()?.to_string();
                 Some((kind, field(l, "aws_calls")?.parse().ok()?))
             })
             .collect()
+    }
+
+    /// The operator's whole log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// The operator's log so far (for failure messages).

@@ -33,10 +33,10 @@ where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    while api.get_opt(name).await.unwrap().is_some() {
+    while let Some(last) = api.get_opt(name).await.unwrap() {
         assert!(
             tokio::time::Instant::now() < deadline,
-            "{name} not deleted; operator log:\n{}",
+            "{name} not deleted; last seen: {last:#?}\noperator log:\n{}",
             op.log_tail()
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
