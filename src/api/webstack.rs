@@ -359,6 +359,25 @@ pub struct InlineService {
     pub container: Option<ContainerServiceSettings>,
 }
 
+/// One inline service in a stack's status.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InlineServiceStatus {
+    /// The service's name in `spec.services`.
+    pub name: String,
+    /// Whether its TargetGroup, ListenerRules and ContainerService are all Ready.
+    pub ready: bool,
+    /// Tasks running, from its ContainerService.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running_count: Option<i32>,
+    /// Tasks wanted, from its ContainerService.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desired_count: Option<i32>,
+    /// The revision of the task definition its ContainerService runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_definition_revision: Option<i64>,
+}
+
 /// Observed state of a WebStack.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -394,6 +413,10 @@ pub struct WebStackStatus {
     /// The cache.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache: Option<EndpointStatus>,
+    /// The inline services: Ready when all of a service's children are, and its tasks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub services: Vec<InlineServiceStatus>,
 }
 
 /// Security groups of a stack.

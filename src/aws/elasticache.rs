@@ -27,30 +27,26 @@ pub async fn find_subnet_group(c: &Client, name: &str) -> Result<Option<Observed
     let Some(g) = out.cache_subnet_groups().first() else {
         return Ok(None);
     };
-    let mut subnets: Vec<String> = g
+    let arn = g.arn().unwrap_or_default();
+    let subnets = g
         .subnets()
         .iter()
-        .filter_map(|s| s.subnet_identifier().map(String::from))
-        .collect();
-    subnets.sort();
-    let arn = g.arn().unwrap_or_default().to_string();
-    let tags = if arn.is_empty() {
-        TagMap::new()
-    } else {
-        let t = c
-            .list_tags_for_resource()
-            .resource_name(&arn)
-            .send()
-            .await
-            .map_err(|e| classify("ListTagsForResource", e))?;
-        tag_map!(t.tag_list())
-    };
-    Ok(Some(ObservedSubnetGroup {
-        name: name.to_string(),
-        arn,
-        subnets,
-        tags,
-    }))
+        .filter_map(|s| s.subnet_identifier().map(String::from));
+    Ok(Some(ObservedSubnetGroup::new(name, arn, subnets, tags(c, arn).await?)))
+}
+
+/// The tags of an ElastiCache resource (none without an ARN).
+async fn tags(c: &Client, arn: &str) -> Result<TagMap, AwsError> {
+    if arn.is_empty() {
+        return Ok(TagMap::new());
+    }
+    let t = c
+        .list_tags_for_resource()
+        .resource_name(arn)
+        .send()
+        .await
+        .map_err(|e| classify("ListTagsForResource", e))?;
+    Ok(tag_map!(t.tag_list()))
 }
 
 pub async fn create_subnet_group(c: &Client, name: &str, subnets: &[String], tags: &TagMap) -> Result<(), AwsError> {
@@ -100,16 +96,10 @@ pub async fn find(c: &Client, id: &str, tags: bool) -> Result<Option<ObservedCac
         return Ok(None);
     };
     let arn = g.arn().unwrap_or_default().to_string();
-    let tags = if arn.is_empty() || !tags {
-        TagMap::new()
+    let tags = if tags {
+        self::tags(c, &arn).await?
     } else {
-        let t = c
-            .list_tags_for_resource()
-            .resource_name(&arn)
-            .send()
-            .await
-            .map_err(|e| classify("ListTagsForResource", e))?;
-        tag_map!(t.tag_list())
+        TagMap::new()
     };
     Ok(Some(ObservedCache {
         replication_group: id.to_string(),

@@ -23,23 +23,12 @@ pub async fn find_subnet_group(c: &Client, name: &str) -> Result<Option<Observed
     let Some(g) = out.db_subnet_groups().first() else {
         return Ok(None);
     };
-    let mut subnets: Vec<String> = g
+    let arn = g.db_subnet_group_arn().unwrap_or_default();
+    let subnets = g
         .subnets()
         .iter()
-        .filter_map(|s| s.subnet_identifier().map(String::from))
-        .collect();
-    subnets.sort();
-    let arn = g.db_subnet_group_arn().unwrap_or_default().to_string();
-    Ok(Some(ObservedSubnetGroup {
-        name: name.to_string(),
-        tags: if arn.is_empty() {
-            TagMap::new()
-        } else {
-            tags(c, &arn).await?
-        },
-        arn,
-        subnets,
-    }))
+        .filter_map(|s| s.subnet_identifier().map(String::from));
+    Ok(Some(ObservedSubnetGroup::new(name, arn, subnets, tags(c, arn).await?)))
 }
 
 pub async fn create_subnet_group(c: &Client, name: &str, subnets: &[String], tags: &TagMap) -> Result<(), AwsError> {
@@ -200,8 +189,11 @@ pub async fn tag(c: &Client, arn: &str, tags: &TagMap) -> Result<(), AwsError> {
     Ok(())
 }
 
-/// The tags of an RDS resource.
+/// The tags of an RDS resource (none without an ARN).
 pub async fn tags(c: &Client, arn: &str) -> Result<TagMap, AwsError> {
+    if arn.is_empty() {
+        return Ok(TagMap::new());
+    }
     let out = c
         .list_tags_for_resource()
         .resource_name(arn)

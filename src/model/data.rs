@@ -90,6 +90,20 @@ pub struct ObservedSubnetGroup {
     pub tags: TagMap,
 }
 
+impl ObservedSubnetGroup {
+    /// A subnet group as found (its subnets in any order).
+    pub fn new(name: &str, arn: &str, subnets: impl IntoIterator<Item = String>, tags: TagMap) -> Self {
+        let mut subnets: Vec<String> = subnets.into_iter().collect();
+        subnets.sort();
+        ObservedSubnetGroup {
+            name: name.into(),
+            arn: arn.into(),
+            subnets,
+            tags,
+        }
+    }
+}
+
 /// The database as found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ObservedDatabase {

@@ -20,6 +20,8 @@ pub struct DesiredStack {
     pub external_load_balancer: Option<String>,
     pub database: Option<super::data::DesiredDatabase>,
     pub cache: Option<super::data::DesiredCache>,
+    /// The inline services and static site as child objects.
+    pub children: Vec<super::children::DesiredChild>,
 }
 
 /// Adopt a VPC or create one.
@@ -214,6 +216,8 @@ pub struct ObservedStack {
     /// Further internet gateways tagged with the stack's uid, likewise.
     pub duplicate_gateways: Vec<ObservedGateway>,
     pub data: super::data::ObservedData,
+    /// The stack's children, and objects holding a child's name, in the namespace.
+    pub children: Vec<super::children::ObservedChild>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -185,6 +185,7 @@ async fn converge<R: Reconciler>(obj: &R::K, ctx: &Context) -> Result<Wait, Erro
             &steps,
             &mut |s: &R::Step| {
                 crate::aws::count_step();
+                tracing::info!(step = %s, "applied");
                 events.push((s.reason().unwrap_or(reason), s.action(), s.to_string()))
             },
         ))
@@ -258,6 +259,7 @@ async fn cleanup<R: Reconciler>(obj: &R::K, ctx: &Context) -> Result<Option<Wait
         }
         Box::pin(R::apply(&deps, &owner, None, &observed, &steps, &mut |s: &R::Step| {
             crate::aws::count_step();
+            tracing::info!(step = %s, "applied");
             events.push((s.reason().unwrap_or("Deleting"), s.action(), s.to_string()))
         }))
         .await?;

@@ -46,6 +46,7 @@ fn need<'a>(v: &'a Option<String>, step: &Step, missing: &'static str) -> Result
 }
 
 /// What data steps need besides AWS: the Kubernetes client (connection Secrets) and the stack's owner.
+/// What steps on Kubernetes objects (connection Secrets, children) need.
 pub struct DataEnv<'a> {
     pub kube: &'a kube::Client,
     pub owner: &'a Owner,
@@ -171,6 +172,10 @@ async fn run(
 ) -> Result<(), ApplyError> {
     if let Step::Data(d) = step {
         return Box::pin(run_data(clients, env, desired, observed, ids, d)).await;
+    }
+    if let Step::Child(c) = step {
+        let children = desired.map(|d| d.children.as_slice()).unwrap_or_default();
+        return Ok(super::children::apply(env.kube, env.owner, children, c).await?);
     }
     let (ec2c, elb, ecsc) = (&clients.ec2, &clients.elbv2, &clients.ecs);
     let desired = || {
@@ -326,7 +331,7 @@ async fn run(
         Step::UntagEc2 { ids } => ec2::untag(ec2c, ids, &OWNERSHIP_KEYS).await?,
         Step::UntagLoadBalancer { arns } => elbv2::untag(elb, arns, &OWNERSHIP_KEYS).await?,
         Step::UntagCluster { arn } => ecs::untag(ecsc, arn, &OWNERSHIP_KEYS).await?,
-        Step::Data(_) => {} // run by run_data, above
+        Step::Data(_) | Step::Child(_) => {} // run above
     }
     Ok(())
 }

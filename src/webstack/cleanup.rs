@@ -62,15 +62,21 @@ pub fn plan_cleanup(observed: &ObservedStack, policy: DeletionPolicy, data: Data
 /// While its children are being deleted, a stack stops forwarding to target groups from its
 /// listeners' default actions: it never waits on a reference that it holds itself.
 pub fn plan_release(observed: &ObservedStack) -> Vec<Step> {
-    observed
-        .listeners
-        .iter()
-        .filter(|l| l.default_action.as_ref().is_some_and(|a| a.forwards()))
-        .map(|l| Step::ReleaseListener {
-            arn: l.arn.clone(),
-            port: l.port,
-        })
-        .collect()
+    // Its own children are deleted first (their finalizers delete their AWS resources): the
+    // garbage collector would only get to them once the stack is gone, which waits for them.
+    let children = crate::model::children::prune(&[], &observed.children);
+    let mut steps: Vec<Step> = children.into_iter().map(Step::Child).collect();
+    steps.extend(
+        observed
+            .listeners
+            .iter()
+            .filter(|l| l.default_action.as_ref().is_some_and(|a| a.forwards()))
+            .map(|l| Step::ReleaseListener {
+                arn: l.arn.clone(),
+                port: l.port,
+            }),
+    );
+    steps
 }
 
 /// `Retain`: every resource the delete plan would delete keeps existing, its ownership tags removed.

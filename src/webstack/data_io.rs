@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::{Api, Client};
 
+use super::children::STACK_LABEL;
 use super::data::DataStep;
 use crate::aws::{AwsError, Clients, elasticache, rds, secrets};
 use crate::model::data::{
@@ -141,14 +141,7 @@ fn need<'a, T>(v: Option<&'a T>, what: &str) -> Result<&'a T, Blocked> {
 
 /// Writes a connection Secret by server-side apply, owned by the stack (so it goes with it).
 async fn write_connection(a: &DataApply<'_>, name: &str, data: BTreeMap<String, Sensitive>) -> Result<(), Blocked> {
-    let owner_ref = OwnerReference {
-        api_version: "webstack.io/v1alpha1".into(),
-        kind: "WebStack".into(),
-        name: a.owner.name.clone(),
-        uid: a.owner.uid.clone(),
-        controller: Some(true),
-        block_owner_deletion: Some(true),
-    };
+    let owner_ref = super::children::owner_reference(a.owner);
     let data: BTreeMap<String, ByteString> = data
         .into_iter()
         .map(|(k, v)| (k, ByteString(v.expose().as_bytes().to_vec())))
@@ -156,7 +149,7 @@ async fn write_connection(a: &DataApply<'_>, name: &str, data: BTreeMap<String, 
     let secret = serde_json::json!({
         "apiVersion": "v1", "kind": "Secret",
         "metadata": {"name": name, "namespace": a.owner.namespace, "ownerReferences": [owner_ref],
-                     "labels": {"webstack.io/stack": a.owner.name}},
+                     "labels": {STACK_LABEL: a.owner.name}},
         "type": "Opaque",
         "data": data,
     });

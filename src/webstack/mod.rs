@@ -4,6 +4,7 @@
 //! children, releasing its listeners meanwhile, then plans towards nothing ([`cleanup`]).
 
 pub mod apply;
+pub mod children;
 pub mod cleanup;
 pub mod data;
 pub mod data_io;
@@ -94,6 +95,7 @@ impl Reconciler for WebStackReconciler {
     fn validate(ws: &WebStack, owner: &Owner, deps: &Deps) -> Result<DesiredStack, Blocked> {
         let mut desired = validate::validate(&ws.spec, owner.clone(), &deps.zones, &deps.target_groups)?;
         desired.external_load_balancer = ws.annotations().get(EXTERNAL_ID).cloned();
+        desired.children = children::expand(&ws.name_any(), &ws.spec)?;
         Ok(desired)
     }
 
@@ -124,12 +126,17 @@ impl Reconciler for WebStackReconciler {
             deep: deps.deep,
         };
         observed.data = Box::pin(data_io::observe(&deps.clients, &deps.kube, &data, owner, deleting)).await?;
+        let wanted = desired.map(|d| d.children.as_slice()).unwrap_or_default();
+        observed.children = children::observe(&deps.kube, owner, wanted).await?;
         Ok(observed)
     }
 
     fn plan(desired: &DesiredStack, observed: &ObservedStack) -> Result<Vec<Step>, Blocked> {
         validate::check_adopted(desired, observed)?;
         validate::check_external_load_balancer(desired, observed)?;
+        if let Some(c) = crate::model::children::conflict(&desired.children, &observed.children) {
+            return Err(Blocked::stalled("OwnershipConflict", c.to_string()));
+        }
         Ok(plan::plan(desired, observed))
     }
 

@@ -23,6 +23,9 @@ pub fn plan(desired: &DesiredStack, observed: &ObservedStack) -> Vec<Step> {
     plan_security_groups(desired, observed, &mut steps);
     plan_load_balancer(desired, observed, &mut steps);
     plan_cluster(desired, observed, &mut steps);
+    // Children before the data tier: services start while RDS creates the database.
+    let children = crate::model::children::plan(&desired.children, &observed.children);
+    steps.extend(children.into_iter().map(Step::Child));
     plan_data(desired, observed, &mut steps);
     steps
 }

@@ -4,8 +4,11 @@ use std::collections::BTreeMap;
 
 use super::data::waiting_for;
 use super::step::Step;
-use crate::api::{DatabaseStatus, EndpointStatus, LoadBalancerStatus, SecurityGroupsStatus, WebStackStatus};
+use crate::api::{
+    DatabaseStatus, EndpointStatus, InlineServiceStatus, LoadBalancerStatus, SecurityGroupsStatus, WebStackStatus,
+};
 use crate::model::Health;
+use crate::model::children::{ChildKind, not_ready};
 use crate::model::stack::{DesiredNetwork, DesiredStack, ObservedStack, SgRole};
 
 /// Status fields and health; conditions are added by the driver.
@@ -32,13 +35,63 @@ pub fn settled(desired: &DesiredStack, observed: &ObservedStack) -> Health {
         return Health::progressing("Provisioning", waiting);
     }
     match observed.load_balancer.as_ref().map(|lb| lb.state.as_str()) {
-        None | Some("active") => Health::ready("AWS matches the spec"),
+        None | Some("active") => children_health(desired, observed),
         Some("failed") => Health::Stalled {
             reason: "AwsError",
             message: "the load balancer is in state failed".into(),
         },
         Some(state) => Health::progressing("Provisioning", format!("the load balancer is {state}")),
     }
+}
+
+/// Ready once every child is: the message names those that are not.
+fn children_health(desired: &DesiredStack, observed: &ObservedStack) -> Health {
+    let waiting = not_ready(&desired.children, &observed.children);
+    if waiting.is_empty() {
+        Health::ready("AWS matches the spec")
+    } else {
+        Health::waiting(format!("waiting for {}", waiting.join(", ")))
+    }
+}
+
+/// Per inline service: Ready when all of its children are, and its ContainerService's figures.
+fn services(desired: &DesiredStack, observed: &ObservedStack) -> Vec<InlineServiceStatus> {
+    let mut names: Vec<&str> = Vec::new();
+    for s in desired.children.iter().filter_map(|c| c.service.as_deref()) {
+        if !names.contains(&s) {
+            names.push(s);
+        }
+    }
+    names
+        .into_iter()
+        .map(|name| {
+            let mine: Vec<_> = desired
+                .children
+                .iter()
+                .filter(|c| c.service.as_deref() == Some(name))
+                .cloned()
+                .collect();
+            let figures = mine
+                .iter()
+                .filter(|c| c.kind == ChildKind::ContainerService)
+                .find_map(|c| {
+                    observed
+                        .children
+                        .iter()
+                        .find(|o| o.kind == c.kind && o.name == c.name)?
+                        .figures
+                        .clone()
+                })
+                .unwrap_or_default();
+            InlineServiceStatus {
+                name: name.to_string(),
+                ready: not_ready(&mine, &observed.children).is_empty(),
+                running_count: figures.running,
+                desired_count: figures.desired,
+                task_definition_revision: figures.revision,
+            }
+        })
+        .collect()
 }
 
 /// Status fields from the observed resources.
@@ -107,6 +160,7 @@ fn fields(desired: &DesiredStack, observed: &ObservedStack) -> WebStackStatus {
             port: c.endpoint.as_ref().map(|e| e.1),
             secret_arn: observed.data.cache_secret.as_ref().map(|s| s.arn.clone()),
         }),
+        services: services(desired, observed),
         ..WebStackStatus::default()
     }
 }

@@ -125,6 +125,8 @@ pub enum Step {
     },
     /// The database, the cache and their credentials.
     Data(super::data::DataStep),
+    /// An inline service's or the static site's child object.
+    Child(crate::model::children::ChildStep),
 }
 
 impl crate::reconcile::Step for Step {
@@ -165,6 +167,8 @@ impl crate::reconcile::Step for Step {
             Step::UntagLoadBalancer { .. } => "RemoveTags",
             Step::UntagCluster { .. } => "UntagResource",
             Step::Data(d) => d.action(),
+            Step::Child(crate::model::children::ChildStep::Apply { .. }) => "ApplyChild",
+            Step::Child(crate::model::children::ChildStep::Delete { .. }) => "DeleteChild",
         }
     }
 
@@ -258,6 +262,7 @@ impl fmt::Display for Step {
             }
             Step::UntagCluster { arn } => write!(f, "remove the ownership tags of ECS cluster {arn}"),
             Step::Data(d) => d.fmt(f),
+            Step::Child(c) => c.fmt(f),
         }
     }
 }

@@ -46,6 +46,7 @@ pub fn validate(
         external_load_balancer: None,
         database: spec.database.as_ref().map(|db| database(db, spec, &owner)),
         cache: spec.cache.as_ref().map(|c| cache(c, &owner)),
+        children: Vec::new(),
         owner,
     })
 }

@@ -1,7 +1,9 @@
 // Command testapiserver runs a real kube-apiserver (from the k8s.io/kubernetes Go module) backed by an
 // embedded etcd, in one process, on loopback only. It exists for webstack-operator's integration tests:
 // it generates a throwaway CA, a serving certificate, a service-account key and bearer tokens,
-// writes an admin kubeconfig (and kubeconfig-operator, for an unprivileged user "webstack-operator"), waits until /readyz answers, then prints "READY <kubeconfig>" on stdout.
+// writes an admin kubeconfig (and kubeconfig-operator, for an unprivileged user "webstack-operator"), waits until /readyz answers,
+// starts kube-controller-manager's garbage-collector and namespace controllers in the same process (controllers.go)
+// and waits for their caches, then prints "READY <kubeconfig>" on stdout.
 //
 // It stops cleanly on SIGINT/SIGTERM and also when its standard input reaches EOF, so a test process that
 // dies without cleaning up (and so closes the pipe) never leaves an API server behind; with
@@ -9,6 +11,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/tls"
@@ -25,12 +28,14 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
+	"k8s.io/client-go/rest"
 	"k8s.io/component-base/cli"
 	_ "k8s.io/component-base/logs/json/register"
 	"k8s.io/kubernetes/cmd/kube-apiserver/app"
@@ -86,7 +91,21 @@ func main() {
 		"--v=" + strconv.Itoa(*verbosity),
 	})
 
-	go waitReady(server, caPEM, token, kubeconfig)
+	// Cancelled on SIGINT/SIGTERM (which the API server handles too, and which stdin EOF raises), so the
+	// controllers stop before the API server goes away.
+	ctx, stopControllers := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stopControllers()
+	go func() {
+		waitReady(server, caPEM, token)
+		admin := &rest.Config{Host: server, BearerToken: token, TLSClientConfig: rest.TLSClientConfig{CAData: caPEM}}
+		if err := startControllers(ctx, admin); err != nil {
+			if ctx.Err() != nil {
+				return // shutting down
+			}
+			fatal("start controllers: %v", err)
+		}
+		fmt.Printf("READY %s\n", kubeconfig)
+	}()
 	if *watchStdin {
 		go func() {
 			_, _ = io.Copy(io.Discard, os.Stdin)
@@ -95,6 +114,7 @@ func main() {
 		}()
 	}
 	code := cli.Run(cmd)
+	stopControllers()
 	etcd.Close()
 	if *cleanup {
 		_ = os.RemoveAll(*dataDir)
@@ -126,8 +146,8 @@ func startEtcd(dir string) (*embed.Etcd, string) {
 	return e, clientURL.String()
 }
 
-// waitReady polls /readyz with the admin token and announces readiness on stdout.
-func waitReady(server string, caPEM []byte, token, kubeconfig string) {
+// waitReady polls /readyz with the admin token until the API server is ready.
+func waitReady(server string, caPEM []byte, token string) {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
 	client := &http.Client{
@@ -141,7 +161,6 @@ func waitReady(server string, caPEM []byte, token, kubeconfig string) {
 		if resp, err := client.Do(req); err == nil {
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				fmt.Printf("READY %s\n", kubeconfig)
 				return
 			}
 		}

@@ -53,8 +53,12 @@ import cloudfront  # noqa: E402,F401  (applies its patches on import)
 import s3_create_tags  # noqa: E402,F401
 # RDS, ElastiCache: deletions that finish, subnet groups, replica counts, pending modifications.
 import data  # noqa: E402,F401
+# ECS: CreateService keeps its deployment settings; MOTO_ECS_SERVICE_RUNNING=desired.
+import ecs_services  # noqa: E402,F401
 # Fault injection: POST /webstack/faults.
 import faults  # noqa: E402,F401
+# Account fixtures: POST /webstack/acm-certificates.
+import fixtures  # noqa: E402,F401
 
 if __name__ == "__main__":
     sys.exit(moto.server.main())

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Builds the test kube-apiserver (tests/apiserver) once per machine and prints the binary's path.
 # The binary is cached under $HOME/.cache/webstack-operator, keyed by the hash of go.mod + go.sum +
-# main.go, so a warm run costs one hash. Go's own build and module caches stay in their default places
-# under $HOME ($HOME/.cache/go-build, $HOME/go/pkg/mod), never in the repository.
+# every *.go file (main.go, controllers.go), so a warm run costs one hash. Go's own build and module
+# caches stay in their default places under $HOME ($HOME/.cache/go-build, $HOME/go/pkg/mod), never in
+# the repository.
 set -euo pipefail
 src="$(cd "$(dirname "$0")/../apiserver" && pwd)"
-key="$(cat "$src/go.mod" "$src/go.sum" "$src/main.go" | sha256sum | cut -c1-16)"
+key="$(cd "$src" && export LC_ALL=C && cat go.mod go.sum *.go | sha256sum | cut -c1-16)"
 out="${WEBSTACK_CACHE_DIR:-$HOME/.cache/webstack-operator}/testapiserver-$key"
 bin="$out/testapiserver"
 if [ ! -x "$bin" ]; then

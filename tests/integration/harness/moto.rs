@@ -124,6 +124,13 @@ impl Moto {
         self.post("/webstack/faults", &serde_json::Value::Object(map).to_string());
     }
 
+    /// Puts an issued ACM certificate with this ARN into the emulated account, as the account a
+    /// manifest runs in would hold it (`tests/moto/fixtures.py`).
+    pub fn acm_certificate(&self, arn: &str, domain: &str) {
+        let body = serde_json::json!({"arn": arn, "domain": domain}).to_string();
+        self.post("/webstack/acm-certificates", &body);
+    }
+
     /// How many requests of `action` the faults have failed so far.
     pub fn injected(&self, action: &str) -> u64 {
         let (_, body) = self.request("GET", "/webstack/faults", "");

@@ -1,0 +1,459 @@
+//! Every reference architecture end to end, as a user runs it: the file in `examples/` applied
+//! as is, every object Ready, AWS read back through the SDK for what the architecture is about,
+//! one change a user makes (an image tag) rolled out, the AWS calls of one resync period at
+//! steady state counted, then `kubectl delete -f` of the file: nothing of it remains in AWS.
+//! Times (apply → Ready, delete → gone) and calls are printed for the closing notes.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use kube::api::{DynamicObject, Patch, PatchParams};
+use kube::{Api, Client};
+use webstack_operator::api::{ContainerService, WebStack};
+
+use crate::harness::kube::{client, install_crds, namespace};
+use crate::harness::leftovers::leftovers;
+use crate::harness::manifest::{apply_all, delete_all, load_manifests, wait_gone, wait_ready};
+use crate::harness::moto::Moto;
+use crate::harness::operator::Operator;
+use crate::harness::repo_root;
+use crate::harness::wait::until;
+
+/// The resync period the operator runs with here.
+const RESYNC: u64 = 3;
+
+struct Run {
+    client: Client,
+    ns: String,
+    moto: Moto,
+    config: SdkConfig,
+    op: Operator,
+    objects: Vec<DynamicObject>,
+    file: &'static str,
+}
+
+/// Applies the example and waits until every object in it is Ready.
+async fn up(prefix: &str, file: &'static str) -> Run {
+    let client = client().await;
+    install_crds(&client).await;
+    let ns = namespace(&client, prefix).await;
+    // Every new service's tasks all start (tests/moto/ecs_running.py).
+    let moto = Moto::start_with_env(&[("MOTO_ECS_SERVICE_RUNNING", "desired")]);
+    let config = moto.sdk_config().await;
+    let op = Operator::start(&moto, &ns, &format!("{RESYNC}s"));
+    let path = repo_root().join("examples").join(file);
+    // The certificates the file names are the user's, issued before the stack is applied.
+    let text = std::fs::read_to_string(&path).unwrap();
+    for arn in text.split(|c: char| c.is_whitespace() || "\"',[]{}".contains(c)) {
+        if arn.starts_with("arn:aws:acm:") {
+            moto.acm_certificate(arn, "webapp.example");
+        }
+    }
+    let objects = load_manifests(&path);
+    apply_all(&client, &ns, &objects).await;
+    let ready = wait_ready(&client, &ns, &objects, &op, 240).await;
+    println!("{file}: {} objects Ready in {:.1}s", objects.len(), ready.as_secs_f64());
+    Run {
+        client,
+        ns,
+        moto,
+        config,
+        op,
+        objects,
+        file,
+    }
+}
+
+/// The AWS calls the operator makes over one resync period once everything is settled.
+async fn steady(run: &Run) {
+    tokio::time::sleep(Duration::from_secs(RESYNC)).await;
+    let before = run.moto.calls().len();
+    tokio::time::sleep(Duration::from_secs(RESYNC)).await;
+    let mut by_action: BTreeMap<String, u32> = BTreeMap::new();
+    let calls = run.moto.calls();
+    for c in &calls[before..] {
+        *by_action.entry(c.action.clone()).or_default() += 1;
+    }
+    let mutations: Vec<&String> = calls[before..]
+        .iter()
+        .filter(|c| c.mutates())
+        .map(|c| &c.action)
+        .collect();
+    println!(
+        "{}: {} AWS calls in one resync period ({RESYNC}s) at steady state: {by_action:?}",
+        run.file,
+        calls.len() - before
+    );
+    assert!(mutations.is_empty(), "no AWS change at steady state: {mutations:?}");
+}
+
+/// `kubectl delete -f`: every object at once; all gone, and nothing tagged for the test left.
+async fn down(run: &Run) {
+    delete_all(&run.client, &run.ns, &run.objects).await;
+    finish_deletion(run).await;
+}
+
+async fn finish_deletion(run: &Run) {
+    let gone = wait_gone(&run.client, &run.ns, &run.objects, &run.op, 180).await;
+    let left = leftovers(&run.config, &run.ns).await;
+    assert!(left.is_empty(), "{}: left in AWS after deletion: {left:#?}", run.file);
+    println!(
+        "{}: deleted, nothing left in AWS, in {:.1}s",
+        run.file,
+        gone.as_secs_f64()
+    );
+}
+
+/// The task definition a service runs now, read from ECS.
+async fn running_task(run: &Run, service: &str) -> aws_sdk_ecs::types::TaskDefinition {
+    let cs = Api::<ContainerService>::namespaced(run.client.clone(), &run.ns)
+        .get(service)
+        .await
+        .unwrap();
+    let st = cs.status.expect("the service's status");
+    let ecs = aws_sdk_ecs::Client::new(&run.config);
+    let described = ecs
+        .describe_services()
+        .cluster(st.cluster_arn.unwrap())
+        .services(st.service_arn.unwrap())
+        .send()
+        .await
+        .unwrap();
+    let def = described.services()[0].task_definition().unwrap().to_string();
+    ecs.describe_task_definition()
+        .task_definition(def)
+        .send()
+        .await
+        .unwrap()
+        .task_definition()
+        .unwrap()
+        .clone()
+}
+
+/// Waits until `service` runs `image` in its first container and is Ready at its generation.
+async fn rolled_out(run: &Run, service: &str, image: &str) {
+    let services: Api<ContainerService> = Api::namespaced(run.client.clone(), &run.ns);
+    until(&services, service, &run.op, "the new image rolled out", 90, |s| {
+        s.spec.settings.containers.iter().any(|c| c.image == image)
+            && s.status.as_ref().is_some_and(|st| {
+                st.observed_generation == s.metadata.generation
+                    && st.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True")
+            })
+    })
+    .await;
+    let task = running_task(run, service).await;
+    assert_eq!(task.container_definitions()[0].image(), Some(image), "{service}");
+}
+
+/// A new image tag for a ContainerService of the file, applied as a user would.
+async fn set_image(run: &Run, service: &str, image: &str) {
+    let services: Api<ContainerService> = Api::namespaced(run.client.clone(), &run.ns);
+    let mut cs = services.get(service).await.unwrap();
+    cs.spec.settings.containers[0].image = image.into();
+    services
+        .patch(
+            service,
+            &PatchParams::apply("e2e-user").force(),
+            &Patch::Apply(serde_json::json!({
+                "apiVersion": "webstack.io/v1alpha1", "kind": "ContainerService",
+                "metadata": {"name": service}, "spec": cs.spec,
+            })),
+        )
+        .await
+        .unwrap();
+}
+
+/// A new image tag for an inline service of the stack (the stack's spec is what the user edits).
+async fn set_inline_image(run: &Run, stack: &str, index: usize, image: &str) {
+    let stacks: Api<WebStack> = Api::namespaced(run.client.clone(), &run.ns);
+    let mut ws = stacks.get(stack).await.unwrap();
+    ws.spec.services[index].container.as_mut().unwrap().containers[0].image = image.into();
+    stacks
+        .patch(
+            stack,
+            &PatchParams::apply("e2e-user").force(),
+            &Patch::Apply(serde_json::json!({
+                "apiVersion": "webstack.io/v1alpha1", "kind": "WebStack",
+                "metadata": {"name": stack}, "spec": ws.spec,
+            })),
+        )
+        .await
+        .unwrap();
+}
+
+/// The listener rules of the stack's load balancer (not the defaults), by priority.
+async fn rules(run: &Run, stack: &str) -> Vec<aws_sdk_elasticloadbalancingv2::types::Rule> {
+    let ws = Api::<WebStack>::namespaced(run.client.clone(), &run.ns)
+        .get(stack)
+        .await
+        .unwrap();
+    let lb = ws.status.unwrap().load_balancer.unwrap();
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&run.config);
+    let mut out = Vec::new();
+    for arn in lb.listeners.values() {
+        let r = elb.describe_rules().listener_arn(arn).send().await.unwrap();
+        out.extend(r.rules().iter().filter(|r| r.is_default() != Some(true)).cloned());
+    }
+    out.sort_by_key(|r| r.priority().unwrap_or_default().parse::<i32>().unwrap_or_default());
+    out
+}
+
+fn rule_values(r: &aws_sdk_elasticloadbalancingv2::types::Rule) -> (String, Vec<String>) {
+    let c = &r.conditions()[0];
+    let values = match (c.host_header_config(), c.path_pattern_config()) {
+        (Some(h), _) => h.values().to_vec(),
+        (_, Some(p)) => p.values().to_vec(),
+        _ => c.values().to_vec(),
+    };
+    (c.field().unwrap_or_default().to_string(), values)
+}
+
+#[tokio::test]
+async fn example_1_host_routing_two_services() {
+    let run = up("ex1", "1-host-routing-two-services.yaml").await;
+    let found: Vec<(String, Vec<String>)> = rules(&run, "shop").await.iter().map(rule_values).collect();
+    assert_eq!(
+        found,
+        [
+            ("host-header".to_string(), vec!["app.example.com".to_string()]),
+            ("host-header".to_string(), vec!["api.example.com".to_string()]),
+        ]
+    );
+    steady(&run).await;
+    set_image(&run, "frontend", "registry.example.com/shop/frontend:2.0.0").await;
+    rolled_out(&run, "frontend", "registry.example.com/shop/frontend:2.0.0").await;
+    down(&run).await;
+}
+
+#[tokio::test]
+async fn example_2_fargate_autoscaled_postgres_cdn() {
+    let run = up("ex2", "2-fargate-autoscaled-postgres-cdn.yaml").await;
+    // Fargate sizes, from the task definitions the inline services run.
+    let front = running_task(&run, "webapp-frontend").await;
+    let back = running_task(&run, "webapp-backend").await;
+    assert_eq!((front.cpu(), front.memory()), (Some("256"), Some("1024")));
+    assert_eq!((back.cpu(), back.memory()), (Some("512"), Some("2048")));
+    assert_eq!(
+        back.requires_compatibilities(),
+        [aws_sdk_ecs::types::Compatibility::Fargate]
+    );
+    // Autoscaling of the backend: 2..8 on CPU and memory at 60%.
+    let scaling = aws_sdk_applicationautoscaling::Client::new(&run.config);
+    let targets = scaling
+        .describe_scalable_targets()
+        .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
+        .send()
+        .await
+        .unwrap();
+    let target = targets
+        .scalable_targets()
+        .iter()
+        .find(|t| t.resource_id().contains("webapp-backend"))
+        .expect("the backend's scalable target");
+    assert_eq!((target.min_capacity(), target.max_capacity()), (2, 8));
+    let policies = scaling
+        .describe_scaling_policies()
+        .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
+        .resource_id(target.resource_id())
+        .send()
+        .await
+        .unwrap();
+    let mut metrics: Vec<(String, f64)> = policies
+        .scaling_policies()
+        .iter()
+        .filter_map(|p| {
+            let c = p.target_tracking_scaling_policy_configuration()?;
+            let m = c
+                .predefined_metric_specification()?
+                .predefined_metric_type()
+                .as_str()
+                .to_string();
+            Some((m, c.target_value()))
+        })
+        .collect();
+    metrics.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        metrics,
+        [
+            ("ECSServiceAverageCPUUtilization".to_string(), 60.0),
+            ("ECSServiceAverageMemoryUtilization".to_string(), 60.0)
+        ]
+    );
+    // The database.
+    let rds = aws_sdk_rds::Client::new(&run.config);
+    let dbs = rds.describe_db_instances().send().await.unwrap();
+    let db = &dbs.db_instances()[0];
+    assert_eq!((db.engine(), db.db_name()), (Some("postgres"), Some("webapp")));
+    assert_eq!(db.backup_retention_period(), Some(7));
+    // The CDN, with its WAF web ACL and alias, sends /api/* to the load balancer.
+    let cf = aws_sdk_cloudfront::Client::new(&run.config);
+    let list = cf.list_distributions().send().await.unwrap();
+    let summary = &list.distribution_list().unwrap().items()[0];
+    let config = cf
+        .get_distribution_config()
+        .id(summary.id())
+        .send()
+        .await
+        .unwrap()
+        .distribution_config()
+        .unwrap()
+        .clone();
+    assert!(
+        config
+            .web_acl_id()
+            .unwrap_or_default()
+            .contains(":global/webacl/webapp/")
+    );
+    assert_eq!(config.aliases().unwrap().items(), ["www.webapp.example"]);
+    let api = &config.cache_behaviors().unwrap().items()[0];
+    assert_eq!(api.path_pattern(), "/api/*");
+    // The stack reports its services.
+    let ws = Api::<WebStack>::namespaced(run.client.clone(), &run.ns)
+        .get("webapp")
+        .await
+        .unwrap();
+    let services: Vec<(String, bool, Option<i32>)> = ws
+        .status
+        .unwrap()
+        .services
+        .iter()
+        .map(|s| (s.name.clone(), s.ready, s.running_count))
+        .collect();
+    assert_eq!(
+        services,
+        [
+            ("frontend".to_string(), true, Some(1)),
+            ("backend".to_string(), true, Some(2))
+        ]
+    );
+    steady(&run).await;
+    set_inline_image(&run, "webapp", 1, "docker.io/webapp/backend:1.9.0").await;
+    rolled_out(&run, "webapp-backend", "docker.io/webapp/backend:1.9.0").await;
+    down(&run).await;
+}
+
+#[tokio::test]
+async fn example_3_monolith_redis_postgres() {
+    let run = up("ex3", "3-monolith-redis-postgres.yaml").await;
+    // Two containers in one task: nginx in front of the Spring backend.
+    let task = running_task(&run, "monolith-app").await;
+    let names: Vec<&str> = task.container_definitions().iter().filter_map(|c| c.name()).collect();
+    assert_eq!(names, ["nginx", "spring"]);
+    // Redis and PostgreSQL.
+    let rds = aws_sdk_rds::Client::new(&run.config);
+    let dbs = rds.describe_db_instances().send().await.unwrap();
+    assert_eq!(dbs.db_instances()[0].engine(), Some("postgres"));
+    assert_eq!(dbs.db_instances()[0].multi_az(), Some(true));
+    let cache = aws_sdk_elasticache::Client::new(&run.config);
+    let groups = cache.describe_replication_groups().send().await.unwrap();
+    assert_eq!(
+        groups.replication_groups()[0].cache_node_type(),
+        Some("cache.t4g.small")
+    );
+    steady(&run).await;
+    set_inline_image(&run, "monolith", 0, "registry.example.com/monolith/nginx:3.2.0").await;
+    rolled_out(&run, "monolith-app", "registry.example.com/monolith/nginx:3.2.0").await;
+    // The file protects its database: deletion waits, Stalled, until the user turns it off.
+    delete_all(&run.client, &run.ns, &run.objects).await;
+    let stacks: Api<WebStack> = Api::namespaced(run.client.clone(), &run.ns);
+    until(
+        &stacks,
+        "monolith",
+        &run.op,
+        "deletion stalled on protection",
+        120,
+        |s| {
+            s.status.as_ref().is_some_and(|st| {
+                st.conditions
+                    .iter()
+                    .any(|c| c.type_ == "Stalled" && c.status == "True" && c.reason == "DeletionProtection")
+            })
+        },
+    )
+    .await;
+    let off = serde_json::json!({"spec": {"database": {"deletionProtection": false}}});
+    stacks
+        .patch("monolith", &PatchParams::default(), &Patch::Merge(&off))
+        .await
+        .unwrap();
+    finish_deletion(&run).await;
+}
+
+#[tokio::test]
+async fn example_4_netflux_path_routing_static_site() {
+    let run = up("ex4", "4-netflux-path-routing-static-site.yaml").await;
+    // Path rules, in priority order, forwarding to the inline services' groups.
+    let found: Vec<(String, Vec<String>)> = rules(&run, "netflux").await.iter().map(rule_values).collect();
+    assert_eq!(
+        found,
+        [
+            ("path-pattern".to_string(), vec!["/api/movies*".to_string()]),
+            ("path-pattern".to_string(), vec!["/api/customers/*".to_string()]),
+        ]
+    );
+    // The 404 body of the listener's default action.
+    let ws = Api::<WebStack>::namespaced(run.client.clone(), &run.ns)
+        .get("netflux")
+        .await
+        .unwrap();
+    let lb = ws.status.clone().unwrap().load_balancer.unwrap();
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&run.config);
+    let listeners = elb
+        .describe_listeners()
+        .load_balancer_arn(lb.arn.unwrap())
+        .send()
+        .await
+        .unwrap();
+    let fixed = listeners.listeners()[0].default_actions()[0]
+        .fixed_response_config()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (fixed.status_code(), fixed.message_body()),
+        (Some("404"), Some("Netflux: nothing here :("))
+    );
+    // Health checks of the services' groups.
+    let groups = elb.describe_target_groups().send().await.unwrap();
+    assert_eq!(groups.target_groups().len(), 2);
+    for g in groups.target_groups() {
+        assert_eq!(g.health_check_path(), Some("/actuator/health"));
+        assert_eq!(
+            (g.healthy_threshold_count(), g.unhealthy_threshold_count()),
+            (Some(3), Some(3))
+        );
+    }
+    // The static site with /api/* to the load balancer, and the database.
+    let cf = aws_sdk_cloudfront::Client::new(&run.config);
+    let list = cf.list_distributions().send().await.unwrap();
+    assert_eq!(list.distribution_list().unwrap().items().len(), 1);
+    let rds = aws_sdk_rds::Client::new(&run.config);
+    assert_eq!(
+        rds.describe_db_instances().send().await.unwrap().db_instances().len(),
+        1
+    );
+    steady(&run).await;
+    set_inline_image(&run, "netflux", 0, "registry.example.com/netflux/movies:1.5.0").await;
+    rolled_out(&run, "netflux-movies", "registry.example.com/netflux/movies:1.5.0").await;
+    down(&run).await;
+}
+
+#[tokio::test]
+async fn example_5_ec2_microservices_bridge() {
+    let run = up("ex5", "5-ec2-microservices-bridge.yaml").await;
+    for service in ["posts", "threads", "users"] {
+        let task = running_task(&run, service).await;
+        assert_eq!(task.network_mode(), Some(&aws_sdk_ecs::types::NetworkMode::Bridge));
+        assert_eq!(
+            task.requires_compatibilities(),
+            [aws_sdk_ecs::types::Compatibility::Ec2]
+        );
+        // Bridge mode: a dynamic host port for each container port.
+        let ports = task.container_definitions()[0].port_mappings();
+        assert_eq!(ports[0].host_port(), Some(0), "{service}");
+    }
+    steady(&run).await;
+    set_image(&run, "posts", "registry.example.com/forum/posts:1.1.0").await;
+    rolled_out(&run, "posts", "registry.example.com/forum/posts:1.1.0").await;
+    down(&run).await;
+}
