@@ -90,6 +90,8 @@ pub struct WebStackSpec {
         .message("vpcId requires publicSubnetIds and privateSubnetIds"),
     validation = Rule::new("has(self.vpcId) || ((!has(self.publicSubnetIds) || size(self.publicSubnetIds) == 0) && (!has(self.privateSubnetIds) || size(self.privateSubnetIds) == 0))")
         .message("publicSubnetIds and privateSubnetIds are only used with vpcId"),
+    validation = Rule::new("!has(self.vpcId) || (!has(self.natGateways) && !has(self.vpcEndpoints))")
+        .message("natGateways and vpcEndpoints apply to a VPC the stack creates; an adopted VPC (vpcId) is never changed, its private subnets must already have egress"),
     validation = Rule::new("has(self.vpcId) == has(oldSelf.vpcId) && (!has(self.vpcId) || self.vpcId == oldSelf.vpcId) && has(self.cidr) == has(oldSelf.cidr) && (!has(self.cidr) || self.cidr == oldSelf.cidr)")
         .message("vpcId and cidr cannot change on a live stack (its subnets, groups and load balancer live in that VPC); create another WebStack instead")
 )]
@@ -116,6 +118,47 @@ pub struct NetworkSpec {
     #[serde(default = "default_azs")]
     #[schemars(range(min = 1, max = 6))]
     pub availability_zones: i32,
+    /// Without `vpcId`: egress for the private subnets through NAT gateways with Elastic IPs:
+    /// `single` (default: one, in the first zone, cost-minded), `perZone` (one per zone, high
+    /// availability) or `none` (no internet egress: images, logs and secrets then need
+    /// `vpcEndpoints`). An adopted VPC is never changed: its private subnets must already have egress.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nat_gateways: Option<NatGateways>,
+    /// Without `vpcId`: VPC endpoints for the private subnets (default `[s3]`): `s3` (a gateway
+    /// endpoint, free; ECR image layers come from S3), `ecr`, `logs`, `secretsmanager` (interface
+    /// endpoints, billed per zone and hour, in their own security group admitting 443 from the
+    /// services group). `[]` means none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 4))]
+    #[x_kube(validation = Rule::new("self.all(e, self.exists_one(f, f == e))").message("each VPC endpoint once"))]
+    pub vpc_endpoints: Option<Vec<VpcEndpoint>>,
+}
+
+/// How the private subnets of a created VPC reach the internet.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum NatGateways {
+    /// One NAT gateway, in the first zone's public subnet, for every zone.
+    #[default]
+    Single,
+    /// One NAT gateway per zone, each zone routing to its own.
+    PerZone,
+    /// No NAT gateway.
+    None,
+}
+
+/// A VPC endpoint for the private subnets.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum VpcEndpoint {
+    /// Gateway endpoint for S3, on the private route tables.
+    S3,
+    /// Interface endpoints `ecr.api` and `ecr.dkr` (image pulls from ECR).
+    Ecr,
+    /// Interface endpoint for CloudWatch Logs (the awslogs driver).
+    Logs,
+    /// Interface endpoint for Secrets Manager (task secrets).
+    Secretsmanager,
 }
 
 /// Without a `network`, the stack creates a 10.0.0.0/16 VPC across two availability zones.
@@ -127,6 +170,8 @@ impl Default for NetworkSpec {
             private_subnet_ids: Vec::new(),
             cidr: Some("10.0.0.0/16".into()),
             availability_zones: default_azs(),
+            nat_gateways: None,
+            vpc_endpoints: None,
         }
     }
 }

@@ -26,15 +26,15 @@ pub struct Ec2Observed {
     pub duplicate_gateways: Vec<ObservedGateway>,
 }
 
-fn by_uid(uid: &str) -> Filter {
+pub(super) fn by_uid(uid: &str) -> Filter {
     Filter::builder().name(format!("tag:{UID}")).values(uid).build()
 }
 
-fn tag_map(tags: &[Tag]) -> TagMap {
+pub(super) fn tag_map(tags: &[Tag]) -> TagMap {
     tag_map!(tags)
 }
 
-fn tag_spec(kind: ResourceType, tags: &TagMap) -> TagSpecification {
+pub(super) fn tag_spec(kind: ResourceType, tags: &TagMap) -> TagSpecification {
     let mut spec = TagSpecification::builder().resource_type(kind);
     for (k, v) in tags {
         spec = spec.tags(Tag::builder().key(k).value(v).build());
@@ -42,21 +42,34 @@ fn tag_spec(kind: ResourceType, tags: &TagMap) -> TagSpecification {
     spec.build()
 }
 
-/// The region's available zones, sorted by name.
+/// The region's available zones of type `availability-zone`, sorted by name. Local Zones and
+/// Wavelength Zones an account opted into are listed too (their names, `us-west-2-lax-1a`, sort
+/// before the region's own) but lack services a stack needs (NAT gateways, RDS, ALB in most).
 pub async fn availability_zones(c: &Client) -> Result<Vec<String>, AwsError> {
     let out = c
         .describe_availability_zones()
         .filters(Filter::builder().name("state").values("available").build())
+        .filters(Filter::builder().name("zone-type").values("availability-zone").build())
         .send()
         .await
         .map_err(|e| classify("DescribeAvailabilityZones", e))?;
-    let mut zones: Vec<String> = out
+    let zones = out
         .availability_zones()
         .iter()
-        .filter_map(|z| z.zone_name().map(String::from))
+        .filter_map(|z| Some((z.zone_name()?, z.zone_type().unwrap_or("availability-zone"))));
+    Ok(usable_zones(zones))
+}
+
+/// The zones a stack may use, sorted: `(name, zone type)` pairs of type `availability-zone`
+/// (checked here as well as in the request filter).
+pub fn usable_zones<'a>(zones: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<String> {
+    let mut names: Vec<String> = zones
+        .into_iter()
+        .filter(|(_, kind)| *kind == "availability-zone")
+        .map(|(name, _)| name.to_string())
         .collect();
-    zones.sort();
-    Ok(zones)
+    names.sort();
+    names
 }
 
 /// Observes the stack's EC2 resources. An adopted VPC (`spec.network.vpcId`) and its subnets are
@@ -125,7 +138,12 @@ pub async fn observe(c: &Client, key: &StackKey) -> Result<Ec2Observed, AwsError
         .await
         .map_err(|e| classify("DescribeRouteTables", e))?;
     o.route_tables = tables.route_tables().iter().filter_map(route_table).collect();
-    let routed = o.route_tables.iter().find_map(|t| t.default_route.clone());
+    // The gateway from the public table's route (private tables route to NAT gateways).
+    let routed = o
+        .route_tables
+        .iter()
+        .filter(|t| t.component == crate::webstack::plan::PUBLIC_ROUTE_TABLE)
+        .find_map(|t| t.default_route.clone());
     match (routed, &o.vpc, key.every_copy) {
         (Some(route), Some(vpc), false) => {
             o.internet_gateway = Some(ObservedGateway {
@@ -286,7 +304,7 @@ fn route_table(t: &RouteTable) -> Option<ObservedRouteTable> {
         .routes()
         .iter()
         .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0") && r.state().is_none_or(|s| s.as_str() == "active"))
-        .and_then(|r| r.gateway_id().map(String::from));
+        .and_then(|r| r.gateway_id().or(r.nat_gateway_id()).map(String::from));
     Some(ObservedRouteTable {
         id: t.route_table_id()?.into(),
         component,

@@ -7,6 +7,7 @@ pub mod cloudfront;
 pub mod ec2;
 pub mod ecs;
 pub mod ecs_service;
+pub mod egress;
 pub mod elasticache;
 pub mod elbv2;
 pub mod logs;

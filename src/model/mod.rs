@@ -7,6 +7,7 @@ pub mod action;
 pub mod children;
 pub mod cidr;
 pub mod data;
+pub mod egress;
 pub mod error;
 pub mod health;
 pub mod ownership;

@@ -35,6 +35,8 @@ pub enum DesiredNetwork {
     Create {
         cidr: Ipv4Net,
         subnets: Vec<DesiredSubnet>,
+        /// NAT gateways, private route tables and VPC endpoints.
+        egress: super::egress::DesiredEgress,
     },
 }
 
@@ -48,16 +50,22 @@ pub struct DesiredSubnet {
     pub public: bool,
 }
 
-/// The three security groups of a stack.
+/// The security groups of a stack (the endpoints group only with interface VPC endpoints).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SgRole {
     LoadBalancer,
     Services,
     Database,
+    Endpoints,
 }
 
 impl SgRole {
-    pub const ALL: [SgRole; 3] = [SgRole::LoadBalancer, SgRole::Services, SgRole::Database];
+    pub const ALL: [SgRole; 4] = [
+        SgRole::LoadBalancer,
+        SgRole::Services,
+        SgRole::Database,
+        SgRole::Endpoints,
+    ];
 
     /// The `webstack.io/component` tag value.
     pub fn component(self) -> &'static str {
@@ -65,6 +73,7 @@ impl SgRole {
             SgRole::LoadBalancer => "sg/load-balancer",
             SgRole::Services => "sg/services",
             SgRole::Database => "sg/database",
+            SgRole::Endpoints => "sg/endpoints",
         }
     }
 
@@ -170,6 +179,13 @@ impl DesiredStack {
             external_load_balancer: self.external_load_balancer.clone(),
             cluster_name: self.cluster.name.clone(),
             every_copy: false,
+            nat_gateways: match &self.network {
+                DesiredNetwork::Create { subnets, egress, .. } => {
+                    egress.nat.gateways(subnets.iter().filter(|s| !s.public).count())
+                }
+                DesiredNetwork::Adopt { .. } => Vec::new(),
+            },
+            deep: false,
         }
     }
 }
@@ -192,6 +208,10 @@ pub struct StackKey {
     /// Deletion: read every copy of what is found by tag (a VPC or gateway created twice by a
     /// retried call), not only the one in use, so that all are deleted.
     pub every_copy: bool,
+    /// The NAT gateways the spec wants (indices): their Elastic IPs are read when one is missing.
+    pub nat_gateways: Vec<usize>,
+    /// Not settled (a new generation, not Ready): also read what steady state skips (Elastic IPs).
+    pub deep: bool,
 }
 
 /// The load balancer's deterministic name (32 characters at most).
@@ -216,6 +236,8 @@ pub struct ObservedStack {
     /// Further internet gateways tagged with the stack's uid, likewise.
     pub duplicate_gateways: Vec<ObservedGateway>,
     pub data: super::data::ObservedData,
+    /// NAT gateways, Elastic IPs and VPC endpoints (private route tables are in `route_tables`).
+    pub egress: super::egress::ObservedEgress,
     /// The stack's children, and objects holding a child's name, in the namespace.
     pub children: Vec<super::children::ObservedChild>,
 }

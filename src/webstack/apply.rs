@@ -10,19 +10,26 @@ use crate::aws::ec2::DeleteKind;
 use crate::aws::{AwsError, Clients, TagMap, ec2, ecs, elbv2};
 use crate::model::ListenerAction;
 use crate::model::Owner;
+use crate::model::egress::index_of;
 use crate::model::ownership::{OWNERSHIP_KEYS, select};
 use crate::model::stack::{DesiredNetwork, DesiredStack, Ingress, ObservedStack, RawIngress, SgRole, Source};
 use crate::reconcile::Blocked;
 
 /// Ids known so far: observed ones, then created ones.
 #[derive(Clone, Debug, Default)]
-struct Ids {
-    vpc: Option<String>,
+pub(super) struct Ids {
+    pub(super) vpc: Option<String>,
     igw: Option<String>,
     table: Option<String>,
-    subnets: BTreeMap<String, String>,
-    groups: BTreeMap<SgRole, String>,
+    /// By component (`subnet/private/0`).
+    pub(super) subnets: BTreeMap<String, String>,
+    pub(super) groups: BTreeMap<SgRole, String>,
     lb: Option<String>,
+    /// Private route tables by component (`rtb/private/0`).
+    pub(super) tables: BTreeMap<String, String>,
+    /// NAT gateways (live) and Elastic IPs by index.
+    pub(super) nats: BTreeMap<usize, String>,
+    pub(super) addresses: BTreeMap<usize, String>,
 }
 
 /// Why a step could not run.
@@ -38,7 +45,7 @@ pub enum ApplyError {
     Blocked(#[from] Blocked),
 }
 
-fn need<'a>(v: &'a Option<String>, step: &Step, missing: &'static str) -> Result<&'a str, ApplyError> {
+pub(super) fn need<'a>(v: &'a Option<String>, step: &Step, missing: &'static str) -> Result<&'a str, ApplyError> {
     v.as_deref().ok_or_else(|| ApplyError::Missing {
         step: step.to_string(),
         missing,
@@ -81,6 +88,24 @@ pub async fn apply(
             .map(|g| (g.role, g.id.clone()))
             .collect(),
         lb: observed.load_balancer.as_ref().map(|l| l.arn.clone()),
+        tables: observed
+            .route_tables
+            .iter()
+            .map(|t| (t.component.clone(), t.id.clone()))
+            .collect(),
+        nats: observed
+            .egress
+            .nat_gateways
+            .iter()
+            .filter(|n| n.live())
+            .filter_map(|n| Some((index_of(&n.component, "nat")?, n.id.clone())))
+            .collect(),
+        addresses: observed
+            .egress
+            .addresses
+            .iter()
+            .filter_map(|a| Some((index_of(&a.component, "eip")?, a.allocation_id.clone())))
+            .collect(),
     };
     match desired.map(|d| &d.network) {
         Some(DesiredNetwork::Adopt { vpc_id, .. }) => ids.vpc = Some(vpc_id.clone()),
@@ -172,6 +197,9 @@ async fn run(
 ) -> Result<(), ApplyError> {
     if let Step::Data(d) = step {
         return Box::pin(run_data(clients, env, desired, observed, ids, d)).await;
+    }
+    if let Step::Egress(e) = step {
+        return super::egress_io::apply(clients, desired, observed, ids, step, e).await;
     }
     if let Step::Child(c) = step {
         let children = desired.map(|d| d.children.as_slice()).unwrap_or_default();
@@ -331,7 +359,7 @@ async fn run(
         Step::UntagEc2 { ids } => ec2::untag(ec2c, ids, &OWNERSHIP_KEYS).await?,
         Step::UntagLoadBalancer { arns } => elbv2::untag(elb, arns, &OWNERSHIP_KEYS).await?,
         Step::UntagCluster { arn } => ecs::untag(ecsc, arn, &OWNERSHIP_KEYS).await?,
-        Step::Data(_) | Step::Child(_) => {} // run above
+        Step::Data(_) | Step::Child(_) | Step::Egress(_) => {} // run above
     }
     Ok(())
 }

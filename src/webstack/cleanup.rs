@@ -55,6 +55,7 @@ pub fn plan_cleanup(observed: &ObservedStack, policy: DeletionPolicy, data: Data
         steps.extend(plan_retain(&network));
         return steps;
     }
+    steps.extend(super::egress::plan_cleanup(&observed.egress));
     steps.extend(plan_delete(observed));
     steps
 }
@@ -98,6 +99,7 @@ pub fn plan_retain(observed: &ObservedStack) -> Vec<Step> {
     ids.extend(gateways.map(|g| g.id.clone()));
     ids.extend(observed.route_tables.iter().map(|t| t.id.clone()));
     ids.extend(observed.security_groups.iter().map(|g| g.id.clone()));
+    ids.extend(super::egress::retained_ids(&observed.egress));
     if !ids.is_empty() {
         steps.push(Step::UntagEc2 { ids });
     }
@@ -128,7 +130,12 @@ pub fn plan_delete(observed: &ObservedStack) -> Vec<Step> {
         steps.push(Step::DeleteLoadBalancer { arn: lb.arn.clone() });
     }
     // Referencing groups first: database refers to services, services to the load balancer.
-    for role in [SgRole::Database, SgRole::Services, SgRole::LoadBalancer] {
+    for role in [
+        SgRole::Endpoints,
+        SgRole::Database,
+        SgRole::Services,
+        SgRole::LoadBalancer,
+    ] {
         if let Some(id) = observed.group_id(role) {
             steps.push(Step::DeleteSecurityGroup { role, id: id.into() });
         }

@@ -95,6 +95,16 @@ pub async fn observe(clients: &Clients, key: &StackKey, deleting: bool) -> Resul
             o.load_balancer = Some(lb);
         }
     }
+    // Egress of a VPC the stack created (an adopted one is never read for it).
+    let managed_vpc = o.vpc.as_ref().filter(|v| v.managed).map(|v| v.id.clone());
+    let egress = super::egress_io::EgressKey {
+        vpc: managed_vpc.as_deref(),
+        owner,
+        deleting,
+        gateways: key.nat_gateways.clone(),
+        deep: key.deep,
+    };
+    o.egress = super::egress_io::observe(clients, &egress).await?;
     if let Some((cluster, tags)) = ecs::find_cluster(&clients.ecs, &key.cluster_name).await?
         && (!cluster.active || f.keep("ECS cluster", &cluster.arn, &tags)?)
     {

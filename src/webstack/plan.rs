@@ -16,11 +16,16 @@ use crate::model::stack::{
 /// Steps that make `observed` match `desired`, in dependency order.
 pub fn plan(desired: &DesiredStack, observed: &ObservedStack) -> Vec<Step> {
     let mut steps = Vec::new();
-    if let DesiredNetwork::Create { cidr, subnets } = &desired.network {
+    if let DesiredNetwork::Create { cidr, subnets, .. } = &desired.network {
         plan_network(desired, &cidr.to_string(), subnets, observed, &mut steps);
         plan_duplicates(observed, &mut steps);
     }
     plan_security_groups(desired, observed, &mut steps);
+    // Egress after the groups: interface endpoints sit in the endpoints group.
+    if let DesiredNetwork::Create { subnets, egress, .. } = &desired.network {
+        let zones = subnets.iter().filter(|s| !s.public).count();
+        steps.extend(super::egress::plan(desired, egress, zones, observed));
+    }
     plan_load_balancer(desired, observed, &mut steps);
     plan_cluster(desired, observed, &mut steps);
     // Children before the data tier: services start while RDS creates the database.
@@ -235,7 +240,8 @@ fn plan_security_groups(desired: &DesiredStack, observed: &ObservedStack, steps:
     let data_left = observed.data.database.is_some() || observed.data.cache.is_some();
     for o in &observed.security_groups {
         let wanted = desired.security_groups.iter().any(|g| g.role == o.role);
-        let held = o.role == SgRole::Database && data_left;
+        let endpoints_left = observed.egress.endpoints.iter().any(|e| !e.endpoint.gateway());
+        let held = (o.role == SgRole::Database && data_left) || (o.role == SgRole::Endpoints && endpoints_left);
         if !wanted && !held {
             steps.push(Step::DeleteSecurityGroup {
                 role: o.role,
@@ -365,4 +371,4 @@ fn plan_cluster(desired: &DesiredStack, observed: &ObservedStack, steps: &mut Ve
 
 #[cfg(test)]
 #[path = "plan_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -16,15 +16,80 @@ loadBalancer:
 database: {engine: postgres}
 "#;
 
-fn desired(yaml: &str) -> DesiredStack {
+pub(crate) fn desired(yaml: &str) -> DesiredStack {
     validate(&spec(yaml), owner(), &zones(), &BTreeMap::new()).expect("valid spec")
 }
 
 /// The observed state of a stack that matches `d` exactly, as AWS would report it.
-fn converged(d: &DesiredStack) -> ObservedStack {
+/// NAT gateways `nat-<i>` with Elastic IPs `eipalloc-<i>`, private tables `rtb-private-<zone>`
+/// routing to them, and endpoints `vpce-<service>` attached as they should be.
+fn converged_egress(
+    d: &DesiredStack,
+    egress: &crate::model::egress::DesiredEgress,
+    subnets: &[DesiredSubnet],
+    o: &mut ObservedStack,
+) {
+    use crate::model::egress::*;
+    let zones = subnets.iter().filter(|s| !s.public).count();
+    let subnet_id = |c: &str| {
+        subnets
+            .iter()
+            .position(|s| s.component == c)
+            .map(|i| format!("subnet-{i}"))
+            .unwrap()
+    };
+    for i in egress.nat.gateways(zones) {
+        o.egress.addresses.push(ObservedAddress {
+            allocation_id: format!("eipalloc-{i}"),
+            component: address_component(i),
+            association_id: Some(format!("eipassoc-{i}")),
+            tags: d.tags_for(&address_component(i)),
+        });
+        o.egress.nat_gateways.push(ObservedNatGateway {
+            id: format!("nat-{i}"),
+            component: nat_component(i),
+            state: "available".into(),
+            subnet_id: subnet_id(&format!("subnet/public/{i}")),
+            tags: d.tags_for(&nat_component(i)),
+        });
+    }
+    o.egress.addresses_read = true;
+    let mut tables = Vec::new();
+    for z in 0..zones {
+        let c = private_table_component(z);
+        tables.push(format!("rtb-private-{z}"));
+        o.route_tables.push(ObservedRouteTable {
+            id: format!("rtb-private-{z}"),
+            tags: d.tags_for(&c),
+            component: c,
+            default_route: egress.nat.route_for(z).map(|i| format!("nat-{i}")),
+            associated_subnets: vec![subnet_id(&format!("subnet/private/{z}"))],
+            association_ids: vec![format!("rtbassoc-private-{z}")],
+        });
+    }
+    let mut private: Vec<String> = (0..zones).map(|z| subnet_id(&format!("subnet/private/{z}"))).collect();
+    private.sort();
+    for e in &egress.endpoints {
+        o.egress.endpoints.push(ObservedEndpoint {
+            id: format!("vpce-{}", e.service()),
+            endpoint: *e,
+            state: "available".into(),
+            route_table_ids: if e.gateway() { tables.clone() } else { Vec::new() },
+            subnet_ids: if e.gateway() { Vec::new() } else { private.clone() },
+            security_group_ids: if e.gateway() {
+                Vec::new()
+            } else {
+                vec!["sg-endpoints".into()]
+            },
+            tags: d.tags_for(&e.component()),
+        });
+    }
+}
+
+pub(crate) fn converged(d: &DesiredStack) -> ObservedStack {
     let mut o = ObservedStack::default();
     o.data.subnet_groups_read = true;
-    if let DesiredNetwork::Create { cidr, subnets } = &d.network {
+    if let DesiredNetwork::Create { cidr, subnets, egress } = &d.network {
         o.vpc = Some(ObservedVpc {
             id: "vpc-1".into(),
             cidr: cidr.to_string(),
@@ -64,6 +129,7 @@ fn converged(d: &DesiredStack) -> ObservedStack {
                 .collect(),
             associated_subnets: public.collect(),
         });
+        converged_egress(d, egress, subnets, &mut o);
     }
     let id = |r: SgRole| format!("sg-{}", r.component().trim_start_matches("sg/"));
     for g in &d.security_groups {
@@ -222,6 +288,13 @@ fn creates_everything_in_dependency_order() {
             "authorize 1 ingress rule(s) on sg/load-balancer",
             "authorize 2 ingress rule(s) on sg/services",
             "authorize 1 ingress rule(s) on sg/database",
+            "allocate Elastic IP 0 for a NAT gateway",
+            "create NAT gateway 0 in public subnet 0",
+            "create the private route table of zone 0",
+            "associate private subnet 0 with its route table",
+            "create the private route table of zone 1",
+            "associate private subnet 1 with its route table",
+            "create VPC endpoint s3",
             "create load balancer ws-movies-netflux-0f1e2d3c",
             "set idle timeout to 60s",
             "create listener http on port 80",
@@ -343,7 +416,10 @@ fn drift_is_corrected() {
         (
             "subnet deleted",
             |o| o.subnets.retain(|s| s.component.as_deref() != Some("subnet/private/1")),
-            &["create subnet/private/1 10.0.48.0/20 in us-east-1b"],
+            &[
+                "create subnet/private/1 10.0.48.0/20 in us-east-1b",
+                "associate private subnet 1 with its route table",
+            ],
         ),
         (
             "container insights toggled",
@@ -474,6 +550,10 @@ fn deletion_runs_in_reverse_dependency_order() {
             "remove route table association rtbassoc-0",
             "remove route table association rtbassoc-2",
             "delete route table rtb-1",
+            "remove route table association rtbassoc-private-0",
+            "delete route table rtb-private-0",
+            "remove route table association rtbassoc-private-1",
+            "delete route table rtb-private-1",
             "detach internet gateway igw-1 from vpc-1",
             "delete internet gateway igw-1",
             "delete VPC vpc-1",

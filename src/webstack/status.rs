@@ -31,6 +31,9 @@ pub fn settled(desired: &DesiredStack, observed: &ObservedStack) -> Health {
             pending.join(", ")
         ));
     }
+    if let Some(waiting) = super::egress::waiting_for(&observed.egress) {
+        return Health::progressing("Provisioning", waiting);
+    }
     if let Some(waiting) = waiting_for(desired.database.as_ref(), desired.cache.as_ref(), &observed.data) {
         return Health::progressing("Provisioning", waiting);
     }

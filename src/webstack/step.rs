@@ -125,6 +125,8 @@ pub enum Step {
     },
     /// The database, the cache and their credentials.
     Data(super::data::DataStep),
+    /// NAT gateways, Elastic IPs, private route tables and VPC endpoints.
+    Egress(super::egress::EgressStep),
     /// An inline service's or the static site's child object.
     Child(crate::model::children::ChildStep),
 }
@@ -167,6 +169,7 @@ impl crate::reconcile::Step for Step {
             Step::UntagLoadBalancer { .. } => "RemoveTags",
             Step::UntagCluster { .. } => "UntagResource",
             Step::Data(d) => d.action(),
+            Step::Egress(e) => e.action(),
             Step::Child(crate::model::children::ChildStep::Apply { .. }) => "ApplyChild",
             Step::Child(crate::model::children::ChildStep::Delete { .. }) => "DeleteChild",
         }
@@ -262,6 +265,7 @@ impl fmt::Display for Step {
             }
             Step::UntagCluster { arn } => write!(f, "remove the ownership tags of ECS cluster {arn}"),
             Step::Data(d) => d.fmt(f),
+            Step::Egress(e) => e.fmt(f),
             Step::Child(c) => c.fmt(f),
         }
     }

@@ -11,6 +11,7 @@ use crate::api::{
 };
 use crate::model::cidr::Ipv4Net;
 use crate::model::data::{DataDeletion, DataNames, DesiredCache, DesiredDatabase, engine_port};
+use crate::model::egress::{DesiredEgress, Endpoint, NatMode};
 use crate::model::stack::{
     DesiredCluster, DesiredListener, DesiredLoadBalancer, DesiredNetwork, DesiredSecurityGroup, DesiredStack,
     DesiredSubnet, Ingress, ObservedStack, SgRole, Source, StackKey, load_balancer_name,
@@ -142,6 +143,13 @@ pub fn stack_key(spec: &WebStackSpec, owner: Owner) -> StackKey {
         external_load_balancer: None,
         cluster_name: cluster_name(spec, &owner),
         every_copy: false,
+        nat_gateways: match spec.network.vpc_id {
+            Some(_) => Vec::new(),
+            None => egress(&spec.network)
+                .nat
+                .gateways(usize::try_from(spec.network.availability_zones).unwrap_or(0)),
+        },
+        deep: false,
         owner,
     }
 }
@@ -202,7 +210,32 @@ fn network(spec: &WebStackSpec, zones: &[String]) -> Result<DesiredNetwork, Inva
             });
         }
     }
-    Ok(DesiredNetwork::Create { cidr, subnets })
+    Ok(DesiredNetwork::Create {
+        cidr,
+        subnets,
+        egress: egress(n),
+    })
+}
+
+/// NAT gateways `single` and the S3 gateway endpoint unless the spec says otherwise.
+pub fn egress(n: &crate::api::NetworkSpec) -> DesiredEgress {
+    use crate::api::{NatGateways, VpcEndpoint};
+    let nat = match n.nat_gateways.unwrap_or_default() {
+        NatGateways::Single => NatMode::Single,
+        NatGateways::PerZone => NatMode::PerZone,
+        NatGateways::None => NatMode::None,
+    };
+    let listed = n.vpc_endpoints.clone().unwrap_or_else(|| vec![VpcEndpoint::S3]);
+    let endpoints = listed
+        .into_iter()
+        .flat_map(|e| match e {
+            VpcEndpoint::S3 => vec![Endpoint::S3],
+            VpcEndpoint::Ecr => vec![Endpoint::EcrApi, Endpoint::EcrDkr],
+            VpcEndpoint::Logs => vec![Endpoint::Logs],
+            VpcEndpoint::Secretsmanager => vec![Endpoint::SecretsManager],
+        })
+        .collect();
+    DesiredEgress { nat, endpoints }
 }
 
 fn security_groups(spec: &WebStackSpec, owner: &Owner) -> Vec<DesiredSecurityGroup> {
@@ -253,6 +286,19 @@ fn security_groups(spec: &WebStackSpec, owner: &Owner) -> Vec<DesiredSecurityGro
     }
     if spec.cache.is_some() {
         data_ports.insert(6379);
+    }
+    if spec.network.vpc_id.is_none() && egress(&spec.network).interface_endpoints() {
+        let https = Ingress {
+            from_port: 443,
+            to_port: 443,
+            source: Source::Group(SgRole::Services),
+        };
+        groups.push(sg(
+            owner,
+            SgRole::Endpoints,
+            "VPC interface endpoints: HTTPS from services",
+            BTreeSet::from([https]),
+        ));
     }
     if !data_ports.is_empty() {
         let ingress = data_ports

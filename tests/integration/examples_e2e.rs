@@ -105,6 +105,78 @@ async fn finish_deletion(run: &Run) {
     );
 }
 
+/// The private subnets' egress of a created network, read from EC2: each zone's private route
+/// table routes 0.0.0.0/0 to the stack's one available NAT gateway (`natGateways: single`, the
+/// default), which sits in a public subnet with an Elastic IP, and the S3 gateway endpoint is on
+/// every private route table.
+async fn private_egress(run: &Run, stack: &str) {
+    let ws = Api::<WebStack>::namespaced(run.client.clone(), &run.ns)
+        .get(stack)
+        .await
+        .unwrap();
+    let status = ws.status.unwrap();
+    let vpc = status.vpc_id.clone().unwrap();
+    let ec2 = aws_sdk_ec2::Client::new(&run.config);
+    let in_vpc = || {
+        aws_sdk_ec2::types::Filter::builder()
+            .name("vpc-id")
+            .values(&vpc)
+            .build()
+    };
+    let nats = ec2.describe_nat_gateways().filter(in_vpc()).send().await.unwrap();
+    let nats: Vec<_> = nats
+        .nat_gateways()
+        .iter()
+        .filter(|n| n.state().map(|s| s.as_str()) != Some("deleted"))
+        .collect();
+    assert_eq!(nats.len(), 1, "one NAT gateway");
+    let nat = nats[0];
+    assert_eq!(nat.state().map(|s| s.as_str()), Some("available"));
+    assert!(status.public_subnet_ids.contains(&nat.subnet_id().unwrap().to_string()));
+    let allocation = nat.nat_gateway_addresses()[0].allocation_id().unwrap().to_string();
+    let eips = ec2
+        .describe_addresses()
+        .allocation_ids(&allocation)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        eips.addresses()[0].association_id().is_some(),
+        "the Elastic IP is the gateway's"
+    );
+    let tables = ec2.describe_route_tables().filters(in_vpc()).send().await.unwrap();
+    let mut private_tables = Vec::new();
+    for subnet in &status.private_subnet_ids {
+        let table = tables
+            .route_tables()
+            .iter()
+            .find(|t| t.associations().iter().any(|a| a.subnet_id() == Some(subnet.as_str())))
+            .unwrap_or_else(|| panic!("private subnet {subnet} has its own route table"));
+        let default = table
+            .routes()
+            .iter()
+            .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
+            .expect("a default route");
+        assert_eq!(
+            default.nat_gateway_id(),
+            nat.nat_gateway_id(),
+            "{subnet} egresses through NAT"
+        );
+        private_tables.push(table.route_table_id().unwrap().to_string());
+    }
+    private_tables.sort();
+    let endpoints = ec2.describe_vpc_endpoints().filters(in_vpc()).send().await.unwrap();
+    let s3: Vec<_> = endpoints
+        .vpc_endpoints()
+        .iter()
+        .filter(|e| e.service_name().is_some_and(|n| n.ends_with(".s3")))
+        .collect();
+    assert_eq!(s3.len(), 1, "the S3 gateway endpoint");
+    let mut on = s3[0].route_table_ids().to_vec();
+    on.sort();
+    assert_eq!(on, private_tables);
+}
+
 /// The task definition a service runs now, read from ECS.
 async fn running_task(run: &Run, service: &str) -> aws_sdk_ecs::types::TaskDefinition {
     let cs = Api::<ContainerService>::namespaced(run.client.clone(), &run.ns)
@@ -327,6 +399,7 @@ async fn example_2_fargate_autoscaled_postgres_cdn() {
             ("backend".to_string(), true, Some(2))
         ]
     );
+    private_egress(&run, "webapp").await;
     steady(&run).await;
     set_inline_image(&run, "webapp", 1, "docker.io/webapp/backend:1.9.0").await;
     rolled_out(&run, "webapp-backend", "docker.io/webapp/backend:1.9.0").await;

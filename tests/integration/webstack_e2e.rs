@@ -89,6 +89,36 @@ async fn tagged_count(ec2: &aws_sdk_ec2::Client, elb: &aws_sdk_elasticloadbalanc
         .unwrap()
         .route_tables()
         .len();
+    // No client token on AllocateAddress: a retried create must not leave a second address.
+    n += ec2
+        .describe_addresses()
+        .filters(f())
+        .send()
+        .await
+        .unwrap()
+        .addresses()
+        .len();
+    n += ec2
+        .describe_vpc_endpoints()
+        .filters(f())
+        .send()
+        .await
+        .unwrap()
+        .vpc_endpoints()
+        .iter()
+        .filter(|e| e.state().map(|s| s.as_str().to_lowercase()).as_deref() != Some("deleted"))
+        .count();
+    let nats = ec2.describe_nat_gateways().send().await.unwrap();
+    n += nats
+        .nat_gateways()
+        .iter()
+        .filter(|g| {
+            g.tags()
+                .iter()
+                .any(|t| t.key() == Some("webstack.io/uid") && t.value() == Some(uid))
+        })
+        .filter(|g| g.state().map(|s| s.as_str()) != Some("deleted"))
+        .count();
     n + elb
         .describe_load_balancers()
         .send()
@@ -422,10 +452,11 @@ async fn failed_status_writes_never_duplicate_aws_resources() {
         api.get("netflux").await.unwrap().status.is_none(),
         "status could not be written"
     );
-    // 1 VPC + 4 subnets + 2 groups + 1 gateway + 1 route table + 1 load balancer.
+    // 1 VPC + 4 subnets + 2 groups + 1 gateway + 3 route tables (public, 2 private) + 1 Elastic
+    // IP + 1 NAT gateway + 1 S3 endpoint + 1 load balancer.
     assert_eq!(
         tagged_count(&ec2, &elb, &uid).await,
-        10,
+        15,
         "no duplicates after repeated 'crashes'"
     );
 
@@ -439,7 +470,7 @@ async fn failed_status_writes_never_duplicate_aws_resources() {
         .await
         .expect("grant status");
     let ws = wait_for(&api, &op, "Ready", 90, |ws| ready_at(ws, 1)).await;
-    assert_eq!(tagged_count(&ec2, &elb, &uid).await, 10);
+    assert_eq!(tagged_count(&ec2, &elb, &uid).await, 15);
     let vpcs = ec2
         .describe_vpcs()
         .filters(Filter::builder().name("tag:webstack.io/uid").values(&uid).build())

@@ -57,6 +57,8 @@ import data  # noqa: E402,F401
 import ecs_services  # noqa: E402,F401
 # Fault injection: POST /webstack/faults.
 import faults  # noqa: E402,F401
+# EC2: NAT gateways that take time and release their Elastic IP on deletion; subnet dependencies.
+import egress  # noqa: E402,F401
 # Account fixtures: POST /webstack/acm-certificates.
 import fixtures  # noqa: E402,F401
 

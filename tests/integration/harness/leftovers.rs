@@ -50,6 +50,23 @@ pub async fn leftovers(config: &SdkConfig, ns: &str) -> Vec<String> {
     for t in out.route_tables().iter().filter(|t| ours(&ec2_tags(t.tags()), ns)) {
         left.push(format!("route table {}", t.route_table_id().unwrap_or_default()));
     }
+    // Deleted NAT gateways and endpoints stay listed for a while on AWS too.
+    let out = ec2.describe_nat_gateways().send().await.unwrap();
+    for g in out.nat_gateways().iter().filter(|g| ours(&ec2_tags(g.tags()), ns)) {
+        if g.state().map(|s| s.as_str()) != Some("deleted") {
+            left.push(format!("NAT gateway {}", g.nat_gateway_id().unwrap_or_default()));
+        }
+    }
+    let out = ec2.describe_addresses().filters(tagged()).send().await.unwrap();
+    for a in out.addresses().iter().filter(|a| ours(&ec2_tags(a.tags()), ns)) {
+        left.push(format!("Elastic IP {}", a.allocation_id().unwrap_or_default()));
+    }
+    let out = ec2.describe_vpc_endpoints().filters(tagged()).send().await.unwrap();
+    for e in out.vpc_endpoints().iter().filter(|e| ours(&ec2_tags(e.tags()), ns)) {
+        if e.state().map(|s| s.as_str().to_lowercase()).as_deref() != Some("deleted") {
+            left.push(format!("VPC endpoint {}", e.vpc_endpoint_id().unwrap_or_default()));
+        }
+    }
 
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(config);
     let mut arns: Vec<(String, String)> = Vec::new();
