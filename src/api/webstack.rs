@@ -458,6 +458,10 @@ pub struct WebStackStatus {
     /// The cache.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache: Option<EndpointStatus>,
+    /// ARN of the stack's task execution role, which its ContainerServices use unless they name
+    /// `executionRoleArn`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_role_arn: Option<String>,
     /// The inline services: Ready when all of a service's children are, and its tasks.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]

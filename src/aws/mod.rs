@@ -10,6 +10,7 @@ pub mod ecs_service;
 pub mod egress;
 pub mod elasticache;
 pub mod elbv2;
+pub mod iam;
 pub mod logs;
 pub mod rds;
 pub mod rules;
@@ -183,6 +184,8 @@ pub struct Clients {
     pub secrets: aws_sdk_secretsmanager::Client,
     /// CloudFront is global: this client signs for us-east-1 whatever the region of the others.
     pub cloudfront: aws_sdk_cloudfront::Client,
+    /// IAM is global: this client signs for us-east-1 whatever the region of the others.
+    pub iam: aws_sdk_iam::Client,
     pub calls: CallCounter,
 }
 
@@ -215,6 +218,12 @@ impl Clients {
             ),
             cloudfront: aws_sdk_cloudfront::Client::from_conf(
                 aws_sdk_cloudfront::config::Builder::from(config)
+                    .region(aws_config::Region::new("us-east-1"))
+                    .interceptor(calls.clone())
+                    .build(),
+            ),
+            iam: aws_sdk_iam::Client::from_conf(
+                aws_sdk_iam::config::Builder::from(config)
                     .region(aws_config::Region::new("us-east-1"))
                     .interceptor(calls.clone())
                     .build(),

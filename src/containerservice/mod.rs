@@ -52,6 +52,26 @@ pub struct Deps {
 pub struct ContainerServiceReconciler;
 
 /// The names derived from the owner: service and task family, log group.
+/// What a service that uses its stack's task execution role needs from it (`None` when it names
+/// its own `executionRoleArn`): its log group and the secrets it references.
+pub fn execution_needs(s: &ContainerService, cluster_id: &str) -> Option<crate::model::execution::ServiceNeeds> {
+    let spec = &s.spec.settings;
+    if spec.execution_role_arn.is_some() {
+        return None;
+    }
+    let owner = spec::owner(s, "ContainerService", cluster_id);
+    let secrets = spec.containers.iter().flat_map(|c| {
+        c.secrets
+            .iter()
+            .filter_map(|x| x.value_from.clone())
+            .chain(c.repository_credentials_arn.clone())
+    });
+    Some(crate::model::execution::ServiceNeeds {
+        log_group: names(&owner).1,
+        secrets: secrets.collect(),
+    })
+}
+
 fn names(owner: &Owner) -> (String, String) {
     let name = owner.aws_name("wcs", 200);
     (name.clone(), format!("/webstack/{name}"))
@@ -219,7 +239,7 @@ impl Reconciler for ContainerServiceReconciler {
                 return Err(Blocked::waiting(format!("waiting for the stack's {what} secret")));
             }
         }
-        let task = render(
+        let mut task = render(
             spec,
             &name,
             &LogTarget {
@@ -228,6 +248,17 @@ impl Reconciler for ContainerServiceReconciler {
                 stack: deps.stack_secrets.clone(),
             },
         )?;
+        // Without its own executionRoleArn, the service uses the stack's task execution role
+        // (AWS refuses a Fargate task definition with awslogs or secrets and no execution role).
+        if task.execution_role_arn.is_none() {
+            let stack_role = deps.stack.execution_role_arn.clone();
+            task.execution_role_arn = Some(stack_role.ok_or_else(|| {
+                Blocked::waiting(format!(
+                    "waiting for WebStack {} to have its task execution role",
+                    s.spec.stack_ref.name
+                ))
+            })?);
+        }
         let lb = load_balancer_target(spec)?;
         Ok(Desired {
             service: desired_service(spec, deps, &name, lb),
@@ -414,7 +445,10 @@ mod tests {
             ),
             region: "us-east-1".into(),
             cluster: Some("arn:aws:ecs:us-east-1:1:cluster/c".into()),
-            stack: WebStackStatus::default(),
+            stack: WebStackStatus {
+                execution_role_arn: Some("arn:aws:iam::123456789012:role/webstack-exec-shop".into()),
+                ..WebStackStatus::default()
+            },
             stack_tags: TagMap::new(),
             target_group: Some("arn:tg/web".into()),
             recorded_task: None,
@@ -450,6 +484,47 @@ spec:
         assert_eq!(
             d.service.load_balancer,
             Some(("arn:tg/web".to_string(), "web".to_string(), 8080))
+        );
+    }
+
+    /// The stack's task execution role unless the service names its own; none yet: wait.
+    #[test]
+    fn the_execution_role_is_the_stacks_unless_named() {
+        let yaml = "apiVersion: webstack.io/v1alpha1
+kind: ContainerService
+metadata: {name: web, namespace: shop, uid: 0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0}
+spec:
+  stackRef: {name: shop}
+  cpu: '256'
+  memory: '512'
+  containers:
+    - name: web
+      image: web:1
+      secrets: [{name: KEY, valueFrom: 'arn:aws:ssm:us-east-1:1:parameter/k'}]
+";
+        let s: ContainerService = serde_yaml::from_str(yaml).unwrap();
+        let owner = crate::reconcile::spec::owner(&s, "ContainerService", "test");
+        let d = ContainerServiceReconciler::validate(&s, &owner, &deps()).unwrap();
+        assert_eq!(
+            d.task.execution_role_arn.as_deref(),
+            Some("arn:aws:iam::123456789012:role/webstack-exec-shop")
+        );
+        let needs = execution_needs(&s, "test").unwrap();
+        assert_eq!(needs.secrets, ["arn:aws:ssm:us-east-1:1:parameter/k"]);
+        assert!(needs.log_group.starts_with("/webstack/wcs-shop-web-"));
+        let mut without = deps();
+        without.stack.execution_role_arn = None;
+        let err = ContainerServiceReconciler::validate(&s, &owner, &without).unwrap_err();
+        assert!(err.to_string().contains("task execution role"), "{err}");
+        let own: ContainerService =
+            serde_yaml::from_str(&yaml.replace("  cpu:", "  executionRoleArn: arn:aws:iam::1:role/mine\n  cpu:"))
+                .unwrap();
+        let d = ContainerServiceReconciler::validate(&own, &owner, &without).unwrap();
+        assert_eq!(d.task.execution_role_arn.as_deref(), Some("arn:aws:iam::1:role/mine"));
+        assert_eq!(
+            execution_needs(&own, "test"),
+            None,
+            "its own role: not in the stack's policy"
         );
     }
 

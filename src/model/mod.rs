@@ -9,6 +9,7 @@ pub mod cidr;
 pub mod data;
 pub mod egress;
 pub mod error;
+pub mod execution;
 pub mod health;
 pub mod ownership;
 pub mod rule;

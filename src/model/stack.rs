@@ -22,6 +22,8 @@ pub struct DesiredStack {
     pub cache: Option<super::data::DesiredCache>,
     /// The inline services and static site as child objects.
     pub children: Vec<super::children::DesiredChild>,
+    /// The task execution role its services use.
+    pub execution_role: super::execution::DesiredRole,
 }
 
 /// Adopt a VPC or create one.
@@ -186,6 +188,7 @@ impl DesiredStack {
                 DesiredNetwork::Adopt { .. } => Vec::new(),
             },
             deep: false,
+            role_name: self.execution_role.name.clone(),
         }
     }
 }
@@ -212,6 +215,8 @@ pub struct StackKey {
     pub nat_gateways: Vec<usize>,
     /// Not settled (a new generation, not Ready): also read what steady state skips (Elastic IPs).
     pub deep: bool,
+    /// The task execution role's name.
+    pub role_name: String,
 }
 
 /// The load balancer's deterministic name (32 characters at most).
@@ -238,6 +243,8 @@ pub struct ObservedStack {
     pub data: super::data::ObservedData,
     /// NAT gateways, Elastic IPs and VPC endpoints (private route tables are in `route_tables`).
     pub egress: super::egress::ObservedEgress,
+    /// The task execution role.
+    pub execution_role: Option<super::execution::ObservedRole>,
     /// The stack's children, and objects holding a child's name, in the namespace.
     pub children: Vec<super::children::ObservedChild>,
 }

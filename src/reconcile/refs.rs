@@ -116,6 +116,15 @@ pub async fn target_groups(client: &Client, ns: &str) -> Result<TargetGroups, ku
     })
 }
 
+/// The ContainerServices in `ns` that run in the stack `stack` (not being deleted).
+pub async fn stack_services(client: &Client, ns: &str, stack: &str) -> Result<Vec<ContainerService>, kube::Error> {
+    Ok(list::<ContainerService>(client, ns)
+        .await?
+        .into_iter()
+        .filter(|s| s.stack() == Some(stack) && s.metadata.deletion_timestamp.is_none())
+        .collect())
+}
+
 /// `<Kind>/<name>` of the objects of kind `K` in `ns` that refer to the stack `stack`.
 async fn children_of<K: Kind + Child>(client: &Client, ns: &str, stack: &str) -> Result<Vec<String>, kube::Error> {
     Ok(list::<K>(client, ns)

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::data_io::{self, DataApply};
+use super::role::{COMPONENT as ROLE, RoleStep};
 use super::step::{PUBLIC_ROUTE_TABLE, Step};
 use crate::aws::ec2::DeleteKind;
 use crate::aws::{AwsError, Clients, TagMap, ec2, ecs, elbv2};
@@ -152,6 +153,42 @@ fn raw(rules: &[Ingress], ids: &Ids, step: &Step) -> Result<Vec<RawIngress>, App
         .collect()
 }
 
+/// A step of the task execution role.
+async fn run_role(
+    clients: &Clients,
+    desired: Option<&DesiredStack>,
+    observed: &ObservedStack,
+    step: &Step,
+    r: &RoleStep,
+) -> Result<(), ApplyError> {
+    use crate::aws::iam;
+    use crate::model::execution::{policy, trust_policy};
+    let c = &clients.iam;
+    let desired = || {
+        desired.ok_or_else(|| ApplyError::Missing {
+            step: step.to_string(),
+            missing: "the desired state",
+        })
+    };
+    match r {
+        RoleStep::CreateRole { name } => {
+            iam::create_role(c, name, &trust_policy(), &tags(desired()?, ROLE)).await?;
+        }
+        RoleStep::PutRolePolicy { name } => {
+            let d = desired()?;
+            let document = policy(&d.execution_role, &super::role::stack_secrets(observed));
+            iam::put_policy(c, name, &document).await?;
+        }
+        RoleStep::UpdateTrust { name } => iam::update_trust(c, name, &trust_policy()).await?,
+        RoleStep::RestoreRoleTags { name, keys } => {
+            iam::tag_role(c, name, &select(&tags(desired()?, ROLE), keys)).await?
+        }
+        RoleStep::DeleteRole { name } => iam::delete_role(c, name).await?,
+        RoleStep::UntagRole { name } => iam::untag_role(c, name, &OWNERSHIP_KEYS).await?,
+    }
+    Ok(())
+}
+
 /// A data step, with the private subnets and the database group as known at this point.
 async fn run_data(
     clients: &Clients,
@@ -200,6 +237,9 @@ async fn run(
     }
     if let Step::Egress(e) = step {
         return super::egress_io::apply(clients, desired, observed, ids, step, e).await;
+    }
+    if let Step::Role(r) = step {
+        return run_role(clients, desired, observed, step, r).await;
     }
     if let Step::Child(c) = step {
         let children = desired.map(|d| d.children.as_slice()).unwrap_or_default();
@@ -359,7 +399,7 @@ async fn run(
         Step::UntagEc2 { ids } => ec2::untag(ec2c, ids, &OWNERSHIP_KEYS).await?,
         Step::UntagLoadBalancer { arns } => elbv2::untag(elb, arns, &OWNERSHIP_KEYS).await?,
         Step::UntagCluster { arn } => ecs::untag(ecsc, arn, &OWNERSHIP_KEYS).await?,
-        Step::Data(_) | Step::Child(_) | Step::Egress(_) => {} // run above
+        Step::Data(_) | Step::Child(_) | Step::Egress(_) | Step::Role(_) => {} // run above
     }
     Ok(())
 }

@@ -26,6 +26,7 @@ pub fn plan_cleanup(observed: &ObservedStack, policy: DeletionPolicy, data: Data
             .into_iter()
             .map(Step::Data),
         );
+        steps.extend(super::role::plan_cleanup(observed.execution_role.as_ref(), true));
         return steps;
     }
     let mut steps: Vec<Step> = data::plan_cleanup(&observed.data, data)
@@ -53,10 +54,12 @@ pub fn plan_cleanup(observed: &ObservedStack, policy: DeletionPolicy, data: Data
         };
         steps.extend(plan_delete(&rest));
         steps.extend(plan_retain(&network));
+        steps.extend(super::role::plan_cleanup(observed.execution_role.as_ref(), false));
         return steps;
     }
     steps.extend(super::egress::plan_cleanup(&observed.egress));
     steps.extend(plan_delete(observed));
+    steps.extend(super::role::plan_cleanup(observed.execution_role.as_ref(), false));
     steps
 }
 

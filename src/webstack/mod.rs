@@ -12,6 +12,7 @@ pub mod egress;
 mod egress_io;
 pub mod observe;
 pub mod plan;
+pub mod role;
 pub mod status;
 pub mod step;
 pub mod validate;
@@ -45,6 +46,8 @@ pub struct Deps {
     /// Not settled at this generation: read everything (subnet groups, tags of the cache and the
     /// secrets), not only what a steady re-check reads.
     deep: bool,
+    /// What the stack's ContainerServices need from its task execution role.
+    services: Vec<crate::model::execution::ServiceNeeds>,
 }
 
 pub struct WebStackReconciler;
@@ -83,6 +86,18 @@ impl Reconciler for WebStackReconciler {
                 .filter(|(name, _)| wanted.contains(name))
                 .collect()
         };
+        let services = if deleting {
+            Vec::new()
+        } else {
+            let ns = ws.namespace().unwrap_or_default();
+            let found = refs::stack_services(&ctx.client, &ns, &ws.name_any()).await?;
+            let mut needs: Vec<_> = found
+                .iter()
+                .filter_map(|s| crate::containerservice::execution_needs(s, &ctx.cluster_id))
+                .collect();
+            needs.sort_by(|a, b| a.log_group.cmp(&b.log_group));
+            needs
+        };
         let status = ws.status.clone().unwrap_or_default();
         let settled = status.observed_generation == ws.metadata.generation
             && crate::reconcile::status::is_ready(&status.conditions);
@@ -92,6 +107,7 @@ impl Reconciler for WebStackReconciler {
             zones: region.zones,
             target_groups,
             deep: deleting || !settled,
+            services,
         })
     }
 
@@ -99,6 +115,8 @@ impl Reconciler for WebStackReconciler {
         let mut desired = validate::validate(&ws.spec, owner.clone(), &deps.zones, &deps.target_groups)?;
         desired.external_load_balancer = ws.annotations().get(EXTERNAL_ID).cloned();
         desired.children = children::expand(&ws.name_any(), &ws.spec)?;
+        desired.execution_role.region = deps.clients.region();
+        desired.execution_role.services = deps.services.clone();
         Ok(desired)
     }
 

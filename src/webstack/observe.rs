@@ -105,6 +105,13 @@ pub async fn observe(clients: &Clients, key: &StackKey, deleting: bool) -> Resul
         deep: key.deep,
     };
     o.egress = super::egress_io::observe(clients, &egress).await?;
+    // The task execution role, by its deterministic name; another's role of that name is never used.
+    if let Some(role) = crate::aws::iam::role(&clients.iam, &key.role_name).await? {
+        let tags = role.tags.clone().unwrap_or_default();
+        if f.keep("IAM role", &role.arn, &tags)? {
+            o.execution_role = Some(role);
+        }
+    }
     if let Some((cluster, tags)) = ecs::find_cluster(&clients.ecs, &key.cluster_name).await?
         && (!cluster.active || f.keep("ECS cluster", &cluster.arn, &tags)?)
     {

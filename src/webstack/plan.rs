@@ -28,6 +28,7 @@ pub fn plan(desired: &DesiredStack, observed: &ObservedStack) -> Vec<Step> {
     }
     plan_load_balancer(desired, observed, &mut steps);
     plan_cluster(desired, observed, &mut steps);
+    steps.extend(super::role::plan(desired, observed));
     // Children before the data tier: services start while RDS creates the database.
     let children = crate::model::children::plan(&desired.children, &observed.children);
     steps.extend(children.into_iter().map(Step::Child));

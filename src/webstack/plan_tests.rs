@@ -255,6 +255,16 @@ pub(crate) fn converged(d: &DesiredStack) -> ObservedStack {
         o.data.cache_connection = Some(digest_of(&cache_connection(&secret, &endpoint)));
         o.data.cache_secret = Some(secret);
     }
+    o.execution_role = Some(crate::model::execution::ObservedRole {
+        name: d.execution_role.name.clone(),
+        arn: format!("arn:aws:iam::123456789012:role/{}", d.execution_role.name),
+        tags: Some(d.tags_for(crate::webstack::role::COMPONENT)),
+        trust: Some(crate::model::execution::trust_policy()),
+        policy: Some(crate::model::execution::policy(
+            &d.execution_role,
+            &crate::webstack::role::stack_secrets(&o),
+        )),
+    });
     o
 }
 
@@ -299,6 +309,8 @@ fn creates_everything_in_dependency_order() {
             "set idle timeout to 60s",
             "create listener http on port 80",
             "create ECS cluster ws-movies-netflux-0f1e2d3c",
+            "create task execution role webstack-exec-movies-netflux-0f1e2d3c",
+            "write the inline policy of role webstack-exec-movies-netflux-0f1e2d3c",
             "create the DB subnet group",
             "generate the database password and store it in Secrets Manager",
             "create the database",

@@ -152,6 +152,7 @@ fn fields(desired: &DesiredStack, observed: &ObservedStack) -> WebStackStatus {
             listeners,
         }),
         cluster_arn: observed.cluster.as_ref().filter(|c| c.active).map(|c| c.arn.clone()),
+        execution_role_arn: observed.execution_role.as_ref().map(|r| r.arn.clone()),
         database: observed.data.database.as_ref().map(|db| DatabaseStatus {
             endpoint: db.endpoint.as_ref().map(|e| e.0.clone()),
             port: db.endpoint.as_ref().map(|e| e.1),

@@ -127,6 +127,8 @@ pub enum Step {
     Data(super::data::DataStep),
     /// NAT gateways, Elastic IPs, private route tables and VPC endpoints.
     Egress(super::egress::EgressStep),
+    /// The task execution role.
+    Role(super::role::RoleStep),
     /// An inline service's or the static site's child object.
     Child(crate::model::children::ChildStep),
 }
@@ -170,6 +172,7 @@ impl crate::reconcile::Step for Step {
             Step::UntagCluster { .. } => "UntagResource",
             Step::Data(d) => d.action(),
             Step::Egress(e) => e.action(),
+            Step::Role(r) => r.action(),
             Step::Child(crate::model::children::ChildStep::Apply { .. }) => "ApplyChild",
             Step::Child(crate::model::children::ChildStep::Delete { .. }) => "DeleteChild",
         }
@@ -266,6 +269,7 @@ impl fmt::Display for Step {
             Step::UntagCluster { arn } => write!(f, "remove the ownership tags of ECS cluster {arn}"),
             Step::Data(d) => d.fmt(f),
             Step::Egress(e) => e.fmt(f),
+            Step::Role(r) => r.fmt(f),
             Step::Child(c) => c.fmt(f),
         }
     }

@@ -12,6 +12,7 @@ use crate::api::{
 use crate::model::cidr::Ipv4Net;
 use crate::model::data::{DataDeletion, DataNames, DesiredCache, DesiredDatabase, engine_port};
 use crate::model::egress::{DesiredEgress, Endpoint, NatMode};
+use crate::model::execution::{DesiredRole, role_name};
 use crate::model::stack::{
     DesiredCluster, DesiredListener, DesiredLoadBalancer, DesiredNetwork, DesiredSecurityGroup, DesiredStack,
     DesiredSubnet, Ingress, ObservedStack, SgRole, Source, StackKey, load_balancer_name,
@@ -48,6 +49,12 @@ pub fn validate(
         database: spec.database.as_ref().map(|db| database(db, spec, &owner)),
         cache: spec.cache.as_ref().map(|c| cache(c, &owner)),
         children: Vec::new(),
+        // The region and the services are the controller's to fill in (see WebStackReconciler::validate).
+        execution_role: DesiredRole {
+            name: role_name(&owner),
+            region: String::new(),
+            services: Vec::new(),
+        },
         owner,
     })
 }
@@ -150,6 +157,7 @@ pub fn stack_key(spec: &WebStackSpec, owner: Owner) -> StackKey {
                 .gateways(usize::try_from(spec.network.availability_zones).unwrap_or(0)),
         },
         deep: false,
+        role_name: role_name(&owner),
         owner,
     }
 }

