@@ -20,6 +20,8 @@ pub struct DesiredStack {
     pub external_load_balancer: Option<String>,
     pub database: Option<super::data::DesiredDatabase>,
     pub cache: Option<super::data::DesiredCache>,
+    /// `cluster.capacity`: EC2 instances for `launchType: EC2` services.
+    pub capacity: Option<super::capacity::DesiredCapacity>,
     /// The inline services and static site as child objects.
     pub children: Vec<super::children::DesiredChild>,
 }
@@ -216,6 +218,7 @@ pub struct ObservedStack {
     /// Further internet gateways tagged with the stack's uid, likewise.
     pub duplicate_gateways: Vec<ObservedGateway>,
     pub data: super::data::ObservedData,
+    pub capacity: super::capacity::ObservedCapacity,
     /// The stack's children, and objects holding a child's name, in the namespace.
     pub children: Vec<super::children::ObservedChild>,
 }
@@ -310,6 +313,8 @@ pub struct ObservedCluster {
     pub active: bool,
     pub container_insights: bool,
     pub tags: TagMap,
+    /// Its capacity providers and default strategy.
+    pub capacity_providers: super::capacity::ClusterProviders,
 }
 
 impl ObservedStack {

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use super::capacity_io::{self, CapacityApply};
 use super::data_io::{self, DataApply};
 use super::step::{PUBLIC_ROUTE_TABLE, Step};
 use crate::aws::ec2::DeleteKind;
@@ -127,15 +128,8 @@ fn raw(rules: &[Ingress], ids: &Ids, step: &Step) -> Result<Vec<RawIngress>, App
         .collect()
 }
 
-/// A data step, with the private subnets and the database group as known at this point.
-async fn run_data(
-    clients: &Clients,
-    env: &DataEnv<'_>,
-    desired: Option<&DesiredStack>,
-    observed: &ObservedStack,
-    ids: &Ids,
-    step: &super::data::DataStep,
-) -> Result<(), ApplyError> {
+/// The private subnets as known at this point, sorted.
+fn private_subnets(desired: Option<&DesiredStack>, ids: &Ids) -> Vec<String> {
     let mut subnets: Vec<String> = match desired.map(|d| &d.network) {
         Some(DesiredNetwork::Adopt { private_subnet_ids, .. }) => private_subnet_ids.clone(),
         _ => ids
@@ -146,6 +140,46 @@ async fn run_data(
             .collect(),
     };
     subnets.sort();
+    subnets
+}
+
+/// A capacity step, with the private subnets and the services group as known at this point.
+async fn run_capacity(
+    clients: &Clients,
+    env: &DataEnv<'_>,
+    desired: Option<&DesiredStack>,
+    observed: &ObservedStack,
+    ids: &Ids,
+    step: &super::capacity::CapacityStep,
+) -> Result<(), ApplyError> {
+    let cluster = desired
+        .map(|d| d.cluster.name.clone())
+        .or_else(|| observed.cluster.as_ref().map(|c| c.name.clone()))
+        .unwrap_or_default();
+    let a = CapacityApply {
+        clients,
+        owner: env.owner,
+        desired: desired.and_then(|d| d.capacity.as_ref()),
+        observed: &observed.capacity,
+        tags: desired.map(|d| d.tags_for("capacity")).unwrap_or_default(),
+        subnets: private_subnets(desired, ids),
+        security_group: ids.groups.get(&SgRole::Services).cloned(),
+        cluster,
+    };
+    Box::pin(capacity_io::apply(&a, step)).await?;
+    Ok(())
+}
+
+/// A data step, with the private subnets and the database group as known at this point.
+async fn run_data(
+    clients: &Clients,
+    env: &DataEnv<'_>,
+    desired: Option<&DesiredStack>,
+    observed: &ObservedStack,
+    ids: &Ids,
+    step: &super::data::DataStep,
+) -> Result<(), ApplyError> {
+    let subnets = private_subnets(desired, ids);
     let component = if step.is_cache() { "cache" } else { "database" };
     let a = DataApply {
         clients,
@@ -172,6 +206,9 @@ async fn run(
 ) -> Result<(), ApplyError> {
     if let Step::Data(d) = step {
         return Box::pin(run_data(clients, env, desired, observed, ids, d)).await;
+    }
+    if let Step::Capacity(c) = step {
+        return Box::pin(run_capacity(clients, env, desired, observed, ids, c)).await;
     }
     if let Step::Child(c) = step {
         let children = desired.map(|d| d.children.as_slice()).unwrap_or_default();
@@ -331,7 +368,7 @@ async fn run(
         Step::UntagEc2 { ids } => ec2::untag(ec2c, ids, &OWNERSHIP_KEYS).await?,
         Step::UntagLoadBalancer { arns } => elbv2::untag(elb, arns, &OWNERSHIP_KEYS).await?,
         Step::UntagCluster { arn } => ecs::untag(ecsc, arn, &OWNERSHIP_KEYS).await?,
-        Step::Data(_) | Step::Child(_) => {} // run above
+        Step::Data(_) | Step::Capacity(_) | Step::Child(_) => {} // run above
     }
     Ok(())
 }

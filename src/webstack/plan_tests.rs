@@ -121,6 +121,7 @@ fn converged(d: &DesiredStack) -> ObservedStack {
         active: true,
         container_insights: d.cluster.container_insights,
         tags: d.tags_for("cluster"),
+        capacity_providers: Default::default(),
     });
     if let Some(db) = &d.database {
         use crate::model::data::*;

@@ -125,6 +125,8 @@ pub enum Step {
     },
     /// The database, the cache and their credentials.
     Data(super::data::DataStep),
+    /// The EC2 capacity: instance role and profile, launch template, Auto Scaling group, capacity provider.
+    Capacity(super::capacity::CapacityStep),
     /// An inline service's or the static site's child object.
     Child(crate::model::children::ChildStep),
 }
@@ -167,6 +169,7 @@ impl crate::reconcile::Step for Step {
             Step::UntagLoadBalancer { .. } => "RemoveTags",
             Step::UntagCluster { .. } => "UntagResource",
             Step::Data(d) => d.action(),
+            Step::Capacity(c) => c.action(),
             Step::Child(crate::model::children::ChildStep::Apply { .. }) => "ApplyChild",
             Step::Child(crate::model::children::ChildStep::Delete { .. }) => "DeleteChild",
         }
@@ -262,6 +265,7 @@ impl fmt::Display for Step {
             }
             Step::UntagCluster { arn } => write!(f, "remove the ownership tags of ECS cluster {arn}"),
             Step::Data(d) => d.fmt(f),
+            Step::Capacity(c) => c.fmt(f),
             Step::Child(c) => c.fmt(f),
         }
     }
