@@ -265,6 +265,41 @@ pub struct ClusterSpec {
     /// Turn on CloudWatch Container Insights.
     #[serde(default)]
     pub container_insights: bool,
+    /// EC2 capacity for ContainerServices with `launchType: EC2`: an Auto Scaling group of
+    /// ECS-optimized Amazon Linux 2023 instances in the private subnets and an ECS capacity provider
+    /// with managed scaling that those services use. Absent: Fargate only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<CapacitySpec>,
+}
+
+/// EC2 capacity of a stack's cluster.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.minSize <= self.maxSize").message("minSize cannot exceed maxSize"))]
+pub struct CapacitySpec {
+    /// EC2 instance type (default `t3.small`). Graviton types (`t4g.small`, `m7g.large`, ...) get
+    /// the arm64 AMI.
+    #[serde(default = "default_instance_type")]
+    #[schemars(length(max = 32), regex(pattern = r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"))]
+    pub instance_type: String,
+    /// Fewest instances, 0..1000 (default 1).
+    #[serde(default = "default_min_size")]
+    #[schemars(range(min = 0, max = 1000))]
+    pub min_size: i32,
+    /// Most instances, 1..1000 (default 4); ECS managed scaling chooses how many in between.
+    #[serde(default = "default_max_size")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub max_size: i32,
+}
+
+fn default_instance_type() -> String {
+    "t3.small".into()
+}
+fn default_min_size() -> i32 {
+    1
+}
+fn default_max_size() -> i32 {
+    4
 }
 
 /// An RDS database instance.
@@ -462,6 +497,9 @@ pub struct WebStackStatus {
     /// `executionRoleArn`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution_role_arn: Option<String>,
+    /// The EC2 capacity (`spec.cluster.capacity`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<CapacityStatus>,
     /// The inline services: Ready when all of a service's children are, and its tasks.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
@@ -529,4 +567,28 @@ pub struct EndpointStatus {
     /// ARN of the Secrets Manager secret holding the AUTH token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_arn: Option<String>,
+}
+
+/// The EC2 capacity of a stack.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CapacityStatus {
+    /// The ECS capacity provider, once the cluster has it: `launchType: EC2` services use it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity_provider: Option<String>,
+    /// The Auto Scaling group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_scaling_group: Option<String>,
+    /// Instances in the group now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instances: Option<i32>,
+    /// The launch template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch_template_id: Option<String>,
+    /// Its latest version: the one the group launches instances from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch_template_version: Option<i64>,
+    /// The AMI of that version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_id: Option<String>,
 }

@@ -36,6 +36,14 @@ pub async fn find_cluster(c: &Client, name: &str) -> Result<Option<(ObservedClus
             active: cl.status() == Some("ACTIVE"),
             container_insights: insights,
             tags: tags.clone(),
+            capacity_providers: crate::model::capacity::ClusterProviders {
+                providers: cl.capacity_providers().to_vec(),
+                default_strategy: cl
+                    .default_capacity_provider_strategy()
+                    .iter()
+                    .map(|s| (s.capacity_provider().to_string(), s.weight()))
+                    .collect(),
+            },
         };
         (observed, tags)
     }))

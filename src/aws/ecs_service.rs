@@ -2,9 +2,9 @@
 
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::{
-    AssignPublicIp, AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration, LaunchType,
-    LoadBalancer as EcsLoadBalancer, NetworkConfiguration, ServiceField, Tag, TaskDefinitionField,
-    TaskDefinitionStatus,
+    AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, DeploymentCircuitBreaker,
+    DeploymentConfiguration, LaunchType, LoadBalancer as EcsLoadBalancer, NetworkConfiguration, ServiceField, Tag,
+    TaskDefinitionField, TaskDefinitionStatus,
 };
 
 use super::{AwsError, TagMap, classify, deleted, sdk_tags, tag_map};
@@ -27,6 +27,10 @@ pub async fn describe(c: &Client, cluster: &str, name: &str) -> Result<Option<Ob
             arn: s.service_arn().unwrap_or_default().into(),
             active: s.status() == Some("ACTIVE"),
             task_definition: s.task_definition().unwrap_or_default().into(),
+            capacity_provider: s
+                .capacity_provider_strategy()
+                .first()
+                .map(|x| x.capacity_provider().to_string()),
             desired_count: s.desired_count(),
             running_count: s.running_count(),
             network: s
@@ -121,7 +125,12 @@ pub async fn create(
         .cluster(&d.cluster)
         .service_name(&d.name)
         .task_definition(task_definition)
-        .launch_type(LaunchType::from(d.launch_type.as_str()))
+        .set_launch_type(
+            d.capacity_provider
+                .is_none()
+                .then(|| LaunchType::from(d.launch_type.as_str())),
+        )
+        .set_capacity_provider_strategy(strategy(d)?)
         .desired_count(d.desired_count)
         .set_network_configuration(network(d)?)
         .set_load_balancers(load_balancers(d))
@@ -135,12 +144,31 @@ pub async fn create(
     Ok(out.service().and_then(|s| s.service_arn()).unwrap_or_default().into())
 }
 
-/// Updates the service; `desired_count` is left alone when the scaler owns it.
-pub async fn update(c: &Client, d: &DesiredService, task_definition: &str) -> Result<(), AwsError> {
+/// The capacity provider strategy: the stack's provider alone (AWS refuses it next to a launch type).
+fn strategy(d: &DesiredService) -> Result<Option<Vec<CapacityProviderStrategyItem>>, AwsError> {
+    d.capacity_provider
+        .as_ref()
+        .map(|p| {
+            CapacityProviderStrategyItem::builder()
+                .capacity_provider(p)
+                .weight(1)
+                .build()
+                .map(|item| vec![item])
+                .map_err(|e| AwsError::invalid_request("CreateService", e))
+        })
+        .transpose()
+}
+
+/// Updates the service; `desired_count` is left alone when the scaler owns it. `new_capacity`:
+/// the service moves to the capacity provider (from the EC2 launch type), which takes a new
+/// deployment.
+pub async fn update(c: &Client, d: &DesiredService, task_definition: &str, new_capacity: bool) -> Result<(), AwsError> {
     c.update_service()
         .cluster(&d.cluster)
         .service(&d.name)
         .task_definition(task_definition)
+        .set_capacity_provider_strategy(strategy(d)?)
+        .set_force_new_deployment(new_capacity.then_some(true))
         .set_desired_count((!d.autoscaled).then_some(d.desired_count))
         .set_network_configuration(network(d)?)
         .set_load_balancers(load_balancers(d))

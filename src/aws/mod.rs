@@ -3,6 +3,8 @@
 //! once, into a [`model::AwsError`](crate::model::AwsError) with a retry class, the AWS error code
 //! and the request id; every call is counted by service and operation.
 
+pub mod autoscaling;
+pub mod capacity;
 pub mod cloudfront;
 pub mod ec2;
 pub mod ecs;
@@ -71,7 +73,7 @@ macro_rules! tag_map {
 pub(crate) use {sdk_tags, tag_map};
 
 /// Error codes that mean "try again soon": AWS is still releasing a dependency, or failed itself.
-const TRANSIENT_CODES: [&str; 12] = [
+const TRANSIENT_CODES: [&str; 13] = [
     // ENIs of a deleted load balancer or task still hold a group or subnet; an in-use resource
     // being released (a listener still forwarding to a target group, services draining).
     "DependencyViolation",
@@ -79,6 +81,8 @@ const TRANSIENT_CODES: [&str; 12] = [
     "ResourceInUseException",
     "ClusterContainsServicesException",
     "ClusterContainsTasksException",
+    // Container instances of a deleted Auto Scaling group deregister once they are terminated.
+    "ClusterContainsContainerInstancesException",
     // Two writers at once: another rule took a priority, a scaling update in flight.
     "PriorityInUse",
     "ConcurrentUpdateException",
@@ -182,6 +186,9 @@ pub struct Clients {
     pub rds: aws_sdk_rds::Client,
     pub elasticache: aws_sdk_elasticache::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
+    /// EC2 capacity: Auto Scaling groups, the AMI parameter, the instance role and profile.
+    pub autoscaling: aws_sdk_autoscaling::Client,
+    pub ssm: aws_sdk_ssm::Client,
     /// CloudFront is global: this client signs for us-east-1 whatever the region of the others.
     pub cloudfront: aws_sdk_cloudfront::Client,
     /// IAM is global: this client signs for us-east-1 whatever the region of the others.
@@ -208,6 +215,8 @@ impl Clients {
             rds: counted!(aws_sdk_rds, config, calls),
             elasticache: counted!(aws_sdk_elasticache, config, calls),
             secrets: counted!(aws_sdk_secretsmanager, config, calls),
+            autoscaling: counted!(aws_sdk_autoscaling, config, calls),
+            ssm: counted!(aws_sdk_ssm, config, calls),
             // With an endpoint of its own (an S3-compatible store, an emulator) there is no DNS
             // for `<bucket>.<endpoint>`: path-style addressing. AWS's endpoints keep virtual hosts.
             s3: aws_sdk_s3::Client::from_conf(

@@ -102,6 +102,9 @@ fn desired_service(
             LaunchType::Ec2 => "EC2",
         }
         .into(),
+        capacity_provider: (spec.launch_type == LaunchType::Ec2)
+            .then(|| st.capacity.as_ref()?.capacity_provider.clone())
+            .flatten(),
         desired_count: spec.desired_count,
         autoscaled: spec.autoscaling.is_some(),
         network,
@@ -183,6 +186,16 @@ impl Reconciler for ContainerServiceReconciler {
         } else if cluster.is_none() {
             return Err(Blocked::waiting(format!(
                 "waiting for WebStack {stack_name} to have its cluster"
+            )));
+        }
+        // EC2 services run on the stack's capacity provider once the cluster has it.
+        let capacity_wanted = ws
+            .as_ref()
+            .is_some_and(|w| w.spec.cluster.as_ref().is_some_and(|c| c.capacity.is_some()));
+        let provider = stack.capacity.as_ref().and_then(|c| c.capacity_provider.as_ref());
+        if !deleting && s.spec.settings.launch_type == LaunchType::Ec2 && capacity_wanted && provider.is_none() {
+            return Err(Blocked::waiting(format!(
+                "waiting for WebStack {stack_name} to have its EC2 capacity provider"
             )));
         }
         let target_group = match refs::service_target_group(s) {
@@ -363,7 +376,10 @@ impl Reconciler for ContainerServiceReconciler {
                     let token = crate::aws::token();
                     ecs_service::create(&c.ecs, &d.service, &task_arn, &token, &d.tags).await?;
                 }
-                Step::UpdateService { .. } => ecs_service::update(&c.ecs, &need()?.service, &task_arn).await?,
+                Step::UpdateService { changes } => {
+                    let moving = changes.contains(&service::CAPACITY_PROVIDER);
+                    ecs_service::update(&c.ecs, &need()?.service, &task_arn, moving).await?
+                }
                 Step::DeregisterTaskDefinition { arn } => {
                     // Every revision of the family carries the uid in its name; its tags decide.
                     owner.check("task definition", arn, &ecs_service::revision_tags(&c.ecs, arn).await?)?;

@@ -120,6 +120,7 @@ mod tests {
             arn: "arn:svc".into(),
             active: true,
             task_definition: "arn:td:7".into(),
+            capacity_provider: None,
             desired_count: 2,
             running_count: 2,
             network: None,

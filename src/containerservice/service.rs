@@ -4,6 +4,9 @@
 use super::step::Step;
 use crate::model::service::{DesiredService, Network, ObservedService, TaskDef};
 
+/// The change that moves a service to the stack's capacity provider (a new deployment).
+pub const CAPACITY_PROVIDER: &str = "capacity provider";
+
 fn sorted(n: &Option<Network>) -> Option<Network> {
     n.clone().map(|(mut s, mut g, p)| {
         s.sort();
@@ -42,6 +45,10 @@ pub fn plan(
             }
             if !desired.autoscaled && s.desired_count != desired.desired_count {
                 changes.push("desired count");
+            }
+            // Only towards a provider: UpdateService cannot put a service back on a launch type.
+            if desired.capacity_provider.is_some() && s.capacity_provider != desired.capacity_provider {
+                changes.push(CAPACITY_PROVIDER);
             }
             if sorted(&s.network) != sorted(&desired.network) {
                 changes.push("network");

@@ -34,6 +34,7 @@ fn desired(autoscaled: bool) -> DesiredService {
         name: "svc".into(),
         cluster: "arn:cluster".into(),
         launch_type: "FARGATE".into(),
+        capacity_provider: None,
         desired_count: 2,
         autoscaled,
         network: Some((vec!["subnet-b".into(), "subnet-a".into()], vec!["sg-1".into()], false)),
@@ -48,6 +49,7 @@ fn running(d: &DesiredService) -> ObservedService {
         arn: "arn:svc".into(),
         active: true,
         task_definition: "arn:td:1".into(),
+        capacity_provider: d.capacity_provider.clone(),
         desired_count: d.desired_count,
         running_count: d.desired_count,
         network: d.network.clone().map(|(mut s, g, p)| {
@@ -127,5 +129,46 @@ fn changes_become_updates() {
     assert_eq!(
         names(&plan(&d, &t, 30, Some(Some(30)), Some(&gone), Some(&t))),
         ["create service"]
+    );
+}
+
+#[test]
+fn ec2_services_move_to_the_stack_capacity_provider() {
+    let t = task("app:1");
+    let on_provider = DesiredService {
+        launch_type: "EC2".into(),
+        capacity_provider: Some("webstack-ec2-forum".into()),
+        ..desired(false)
+    };
+    // Created before the stack had one: moved with a new deployment.
+    let on_launch_type = ObservedService {
+        capacity_provider: None,
+        ..running(&on_provider)
+    };
+    assert_eq!(
+        plan(&on_provider, &t, 30, Some(Some(30)), Some(&on_launch_type), Some(&t)),
+        vec![Step::UpdateService {
+            changes: vec![CAPACITY_PROVIDER]
+        }]
+    );
+    assert_eq!(
+        plan(
+            &on_provider,
+            &t,
+            30,
+            Some(Some(30)),
+            Some(&running(&on_provider)),
+            Some(&t)
+        ),
+        vec![]
+    );
+    // Never back to a launch type (UpdateService cannot): a service on a provider is left alone.
+    let without = DesiredService {
+        capacity_provider: None,
+        ..on_provider.clone()
+    };
+    assert_eq!(
+        plan(&without, &t, 30, Some(Some(30)), Some(&running(&on_provider)), Some(&t)),
+        vec![]
     );
 }

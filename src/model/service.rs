@@ -97,6 +97,8 @@ pub struct DesiredService {
     pub name: String,
     pub cluster: String,
     pub launch_type: String,
+    /// The stack's EC2 capacity provider, used instead of `launch_type` (`EC2`) when it has one.
+    pub capacity_provider: Option<String>,
     pub desired_count: i32,
     /// The scaler owns the desired count after creation.
     pub autoscaled: bool,
@@ -111,6 +113,8 @@ pub struct ObservedService {
     pub arn: String,
     pub active: bool,
     pub task_definition: String,
+    /// The (first) capacity provider of its strategy.
+    pub capacity_provider: Option<String>,
     pub desired_count: i32,
     pub running_count: i32,
     pub network: Option<Network>,

@@ -20,6 +20,8 @@ pub struct DesiredStack {
     pub external_load_balancer: Option<String>,
     pub database: Option<super::data::DesiredDatabase>,
     pub cache: Option<super::data::DesiredCache>,
+    /// `cluster.capacity`: EC2 instances for `launchType: EC2` services.
+    pub capacity: Option<super::capacity::DesiredCapacity>,
     /// The inline services and static site as child objects.
     pub children: Vec<super::children::DesiredChild>,
     /// The task execution role its services use.
@@ -245,6 +247,7 @@ pub struct ObservedStack {
     pub egress: super::egress::ObservedEgress,
     /// The task execution role.
     pub execution_role: Option<super::execution::ObservedRole>,
+    pub capacity: super::capacity::ObservedCapacity,
     /// The stack's children, and objects holding a child's name, in the namespace.
     pub children: Vec<super::children::ObservedChild>,
 }
@@ -339,6 +342,8 @@ pub struct ObservedCluster {
     pub active: bool,
     pub container_insights: bool,
     pub tags: TagMap,
+    /// Its capacity providers and default strategy.
+    pub capacity_providers: super::capacity::ClusterProviders,
 }
 
 impl ObservedStack {

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use super::capacity_io::{self, CapacityApply};
 use super::data_io::{self, DataApply};
 use super::role::{COMPONENT as ROLE, RoleStep};
 use super::step::{PUBLIC_ROUTE_TABLE, Step};
@@ -153,6 +154,48 @@ fn raw(rules: &[Ingress], ids: &Ids, step: &Step) -> Result<Vec<RawIngress>, App
         .collect()
 }
 
+/// The private subnets as known at this point, sorted.
+fn private_subnets(desired: Option<&DesiredStack>, ids: &Ids) -> Vec<String> {
+    let mut subnets: Vec<String> = match desired.map(|d| &d.network) {
+        Some(DesiredNetwork::Adopt { private_subnet_ids, .. }) => private_subnet_ids.clone(),
+        _ => ids
+            .subnets
+            .iter()
+            .filter(|(component, _)| component.starts_with("subnet/private/"))
+            .map(|(_, id)| id.clone())
+            .collect(),
+    };
+    subnets.sort();
+    subnets
+}
+
+/// A capacity step, with the private subnets and the services group as known at this point.
+async fn run_capacity(
+    clients: &Clients,
+    env: &DataEnv<'_>,
+    desired: Option<&DesiredStack>,
+    observed: &ObservedStack,
+    ids: &Ids,
+    step: &super::capacity::CapacityStep,
+) -> Result<(), ApplyError> {
+    let cluster = desired
+        .map(|d| d.cluster.name.clone())
+        .or_else(|| observed.cluster.as_ref().map(|c| c.name.clone()))
+        .unwrap_or_default();
+    let a = CapacityApply {
+        clients,
+        owner: env.owner,
+        desired: desired.and_then(|d| d.capacity.as_ref()),
+        observed: &observed.capacity,
+        tags: desired.map(|d| d.tags_for("capacity")).unwrap_or_default(),
+        subnets: private_subnets(desired, ids),
+        security_group: ids.groups.get(&SgRole::Services).cloned(),
+        cluster,
+    };
+    Box::pin(capacity_io::apply(&a, step)).await?;
+    Ok(())
+}
+
 /// A step of the task execution role.
 async fn run_role(
     clients: &Clients,
@@ -198,16 +241,7 @@ async fn run_data(
     ids: &Ids,
     step: &super::data::DataStep,
 ) -> Result<(), ApplyError> {
-    let mut subnets: Vec<String> = match desired.map(|d| &d.network) {
-        Some(DesiredNetwork::Adopt { private_subnet_ids, .. }) => private_subnet_ids.clone(),
-        _ => ids
-            .subnets
-            .iter()
-            .filter(|(component, _)| component.starts_with("subnet/private/"))
-            .map(|(_, id)| id.clone())
-            .collect(),
-    };
-    subnets.sort();
+    let subnets = private_subnets(desired, ids);
     let component = if step.is_cache() { "cache" } else { "database" };
     let a = DataApply {
         clients,
@@ -234,6 +268,9 @@ async fn run(
 ) -> Result<(), ApplyError> {
     if let Step::Data(d) = step {
         return Box::pin(run_data(clients, env, desired, observed, ids, d)).await;
+    }
+    if let Step::Capacity(c) = step {
+        return Box::pin(run_capacity(clients, env, desired, observed, ids, c)).await;
     }
     if let Step::Egress(e) = step {
         return super::egress_io::apply(clients, desired, observed, ids, step, e).await;
@@ -399,7 +436,7 @@ async fn run(
         Step::UntagEc2 { ids } => ec2::untag(ec2c, ids, &OWNERSHIP_KEYS).await?,
         Step::UntagLoadBalancer { arns } => elbv2::untag(elb, arns, &OWNERSHIP_KEYS).await?,
         Step::UntagCluster { arn } => ecs::untag(ecsc, arn, &OWNERSHIP_KEYS).await?,
-        Step::Data(_) | Step::Child(_) | Step::Egress(_) | Step::Role(_) => {} // run above
+        Step::Data(_) | Step::Capacity(_) | Step::Child(_) | Step::Egress(_) | Step::Role(_) => {} // run above
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Plans for deletion (pure): towards nothing, in reverse dependency order; `Retain` untags
 //! instead; and the release a stack makes while its children are still being deleted.
 
+use super::capacity;
 use super::data::{self, DataCleanup};
 use super::step::Step;
 use crate::api::DeletionPolicy;
@@ -13,8 +14,14 @@ use crate::model::stack::{ObservedStack, SgRole};
 /// it lives in: the VPC, its subnets, tables, gateway and groups are untagged, not deleted (the
 /// load balancer and the cluster go as usual).
 pub fn plan_cleanup(observed: &ObservedStack, policy: DeletionPolicy, data: DataCleanup) -> Vec<Step> {
-    if policy == DeletionPolicy::Retain {
+    // EC2 capacity first: its instances sit in the network; the services on it are gone already.
+    let retain = policy == DeletionPolicy::Retain;
+    let capacity = capacity::plan_cleanup(&observed.capacity, retain)
+        .into_iter()
+        .map(Step::Capacity);
+    if retain {
         let mut steps = plan_retain(observed);
+        steps.extend(capacity);
         steps.extend(
             data::plan_cleanup(
                 &observed.data,
@@ -29,10 +36,8 @@ pub fn plan_cleanup(observed: &ObservedStack, policy: DeletionPolicy, data: Data
         steps.extend(super::role::plan_cleanup(observed.execution_role.as_ref(), true));
         return steps;
     }
-    let mut steps: Vec<Step> = data::plan_cleanup(&observed.data, data)
-        .into_iter()
-        .map(Step::Data)
-        .collect();
+    let mut steps: Vec<Step> = capacity.collect();
+    steps.extend(data::plan_cleanup(&observed.data, data).into_iter().map(Step::Data));
     let data_stays =
         data.deletion == DataDeletion::Retain && (observed.data.database.is_some() || observed.data.cache.is_some());
     if data_stays {

@@ -4,6 +4,8 @@
 //! children, releasing its listeners meanwhile, then plans towards nothing ([`cleanup`]).
 
 pub mod apply;
+pub mod capacity;
+pub mod capacity_io;
 pub mod children;
 pub mod cleanup;
 pub mod data;
@@ -147,6 +149,21 @@ impl Reconciler for WebStackReconciler {
             deep: deps.deep,
         };
         observed.data = Box::pin(data_io::observe(&deps.clients, &deps.kube, &data, owner, deleting)).await?;
+        // EC2 capacity likewise: when the spec or status has it, and always on deletion.
+        let wanted = desired.and_then(|d| d.capacity.as_ref());
+        if deleting || wanted.is_some() || st.is_some_and(|s| s.capacity.is_some()) {
+            let key = capacity_io::CapacityKey {
+                name: &crate::model::capacity::capacity_name(owner),
+                instance_type: wanted.map(|c| c.instance_type.as_str()),
+                deep: deps.deep,
+                cluster: observed
+                    .cluster
+                    .as_ref()
+                    .filter(|c| c.active)
+                    .map(|c| c.capacity_providers.clone()),
+            };
+            observed.capacity = Box::pin(capacity_io::observe(&deps.clients, &key, owner, deleting)).await?;
+        }
         let wanted = desired.map(|d| d.children.as_slice()).unwrap_or_default();
         observed.children = children::observe(&deps.kube, owner, wanted).await?;
         Ok(observed)

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use super::data;
 pub use super::step::{PUBLIC_ROUTE_TABLE, Step};
+use super::{capacity, data};
 use crate::model::TagMap;
 use crate::model::data::{DataDeletion, ObservedData};
 use crate::model::ownership::{MANAGED_BY, missing_tags};
@@ -29,6 +29,7 @@ pub fn plan(desired: &DesiredStack, observed: &ObservedStack) -> Vec<Step> {
     plan_load_balancer(desired, observed, &mut steps);
     plan_cluster(desired, observed, &mut steps);
     steps.extend(super::role::plan(desired, observed));
+    plan_capacity(desired, observed, &mut steps);
     // Children before the data tier: services start while RDS creates the database.
     let children = crate::model::children::plan(&desired.children, &observed.children);
     steps.extend(children.into_iter().map(Step::Child));
@@ -48,6 +49,22 @@ pub fn private_subnets(desired: &DesiredStack, observed: &ObservedStack) -> Opti
     };
     ids.sort();
     Some(ids)
+}
+
+/// EC2 capacity after the cluster and network it joins, before the services that run on it; a
+/// capacity the spec no longer has is deleted.
+fn plan_capacity(desired: &DesiredStack, observed: &ObservedStack, steps: &mut Vec<Step>) {
+    let tags = desired.tags_for("capacity");
+    let cx = capacity::Context {
+        tags: &tags,
+        private_subnets: private_subnets(desired, observed),
+        services_group: observed.group_id(SgRole::Services).map(String::from),
+    };
+    let planned = match &desired.capacity {
+        Some(c) => capacity::plan(c, &observed.capacity, &cx),
+        None => capacity::plan_cleanup(&observed.capacity, false),
+    };
+    steps.extend(planned.into_iter().map(Step::Capacity));
 }
 
 /// The data tier, last: its waits (RDS takes minutes) hold nothing else up. A database or cache

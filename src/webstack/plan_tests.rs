@@ -187,6 +187,7 @@ pub(crate) fn converged(d: &DesiredStack) -> ObservedStack {
         active: true,
         container_insights: d.cluster.container_insights,
         tags: d.tags_for("cluster"),
+        capacity_providers: Default::default(),
     });
     if let Some(db) = &d.database {
         use crate::model::data::*;

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use super::data::waiting_for;
 use super::step::Step;
 use crate::api::{
-    DatabaseStatus, EndpointStatus, InlineServiceStatus, LoadBalancerStatus, SecurityGroupsStatus, WebStackStatus,
+    CapacityStatus, DatabaseStatus, EndpointStatus, InlineServiceStatus, LoadBalancerStatus, SecurityGroupsStatus,
+    WebStackStatus,
 };
 use crate::model::Health;
 use crate::model::children::{ChildKind, not_ready};
@@ -97,6 +98,22 @@ fn services(desired: &DesiredStack, observed: &ObservedStack) -> Vec<InlineServi
         .collect()
 }
 
+/// The EC2 capacity, when there is any; the provider only once the cluster has it.
+fn capacity(o: &crate::model::capacity::ObservedCapacity) -> Option<CapacityStatus> {
+    if !o.anything() {
+        return None;
+    }
+    let template = o.template.as_ref();
+    Some(CapacityStatus {
+        capacity_provider: o.usable_provider().map(String::from),
+        auto_scaling_group: o.group.as_ref().map(|g| g.name.clone()),
+        instances: o.group.as_ref().map(|g| g.instances),
+        launch_template_id: template.map(|t| t.id.clone()),
+        launch_template_version: template.map(|t| t.latest_version),
+        image_id: template.map(|t| t.latest.image_id.clone()),
+    })
+}
+
 /// Status fields from the observed resources.
 fn fields(desired: &DesiredStack, observed: &ObservedStack) -> WebStackStatus {
     let subnets = |public: bool| -> Vec<String> {
@@ -164,6 +181,7 @@ fn fields(desired: &DesiredStack, observed: &ObservedStack) -> WebStackStatus {
             port: c.endpoint.as_ref().map(|e| e.1),
             secret_arn: observed.data.cache_secret.as_ref().map(|s| s.arn.clone()),
         }),
+        capacity: capacity(&observed.capacity),
         services: services(desired, observed),
         ..WebStackStatus::default()
     }

@@ -129,6 +129,8 @@ pub enum Step {
     Egress(super::egress::EgressStep),
     /// The task execution role.
     Role(super::role::RoleStep),
+    /// The EC2 capacity: instance role and profile, launch template, Auto Scaling group, capacity provider.
+    Capacity(super::capacity::CapacityStep),
     /// An inline service's or the static site's child object.
     Child(crate::model::children::ChildStep),
 }
@@ -173,6 +175,7 @@ impl crate::reconcile::Step for Step {
             Step::Data(d) => d.action(),
             Step::Egress(e) => e.action(),
             Step::Role(r) => r.action(),
+            Step::Capacity(c) => c.action(),
             Step::Child(crate::model::children::ChildStep::Apply { .. }) => "ApplyChild",
             Step::Child(crate::model::children::ChildStep::Delete { .. }) => "DeleteChild",
         }
@@ -270,6 +273,7 @@ impl fmt::Display for Step {
             Step::Data(d) => d.fmt(f),
             Step::Egress(e) => e.fmt(f),
             Step::Role(r) => r.fmt(f),
+            Step::Capacity(c) => c.fmt(f),
             Step::Child(c) => c.fmt(f),
         }
     }

@@ -48,6 +48,15 @@ pub fn validate(
         external_load_balancer: None,
         database: spec.database.as_ref().map(|db| database(db, spec, &owner)),
         cache: spec.cache.as_ref().map(|c| cache(c, &owner)),
+        capacity: spec.cluster.as_ref().and_then(|c| c.capacity.as_ref()).map(|c| {
+            crate::model::capacity::DesiredCapacity {
+                name: crate::model::capacity::capacity_name(&owner),
+                instance_type: c.instance_type.clone(),
+                min_size: c.min_size,
+                max_size: c.max_size,
+                cluster: cluster_name(spec, &owner),
+            }
+        }),
         children: Vec::new(),
         // The region and the services are the controller's to fill in (see WebStackReconciler::validate).
         execution_role: DesiredRole {

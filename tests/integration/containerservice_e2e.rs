@@ -327,7 +327,7 @@ async fn fargate_service_rolls_to_a_new_image() {
     assert!(targets.scalable_targets().is_empty(), "autoscaling removed");
 }
 
-/// Reference architecture 5 applied from `examples/`: three services on the EC2 launch type,
+/// Reference architecture 5 applied from `examples/`: three EC2 services on the stack's capacity provider,
 /// bridge networking, container cpu 256 / memory reservation 256, port 3000 on dynamic host ports,
 /// behind instance target groups with 2/2/5 s/6 s health checks and a path rule each.
 #[tokio::test]
@@ -381,7 +381,15 @@ async fn ec2_bridge_microservices_from_the_example() {
             .await
             .unwrap();
         let svc = &described.services()[0];
-        assert_eq!(svc.launch_type().map(|l| l.as_str()), Some("EC2"));
+        // The example declares EC2 capacity: the services run on its capacity provider (a
+        // strategy instead of the EC2 launch type; AWS takes one or the other).
+        assert_eq!(svc.launch_type(), None);
+        let strategy = svc.capacity_provider_strategy();
+        assert_eq!(strategy.len(), 1);
+        assert!(
+            strategy[0].capacity_provider().starts_with("webstack-ec2-"),
+            "{strategy:?}"
+        );
         // AWS omits networkConfiguration in bridge mode; moto returns an empty one.
         let awsvpc = svc.network_configuration().and_then(|n| n.awsvpc_configuration());
         assert!(awsvpc.is_none(), "bridge mode has no awsvpc configuration");

@@ -598,7 +598,39 @@ async fn example_5_ec2_microservices_bridge() {
         let ports = task.container_definitions()[0].port_mappings();
         assert_eq!(ports[0].host_port(), Some(0), "{service}");
     }
+    // The EC2 capacity the services run on (cluster.capacity), and the services on it.
+    let ws = Api::<WebStack>::namespaced(run.client.clone(), &run.ns)
+        .get("forum")
+        .await
+        .unwrap();
+    let mut services = Vec::new();
+    for name in ["posts", "threads", "users"] {
+        let cs = Api::<ContainerService>::namespaced(run.client.clone(), &run.ns)
+            .get(name)
+            .await
+            .unwrap();
+        services.push(cs.status.and_then(|s| s.service_arn).expect("serviceArn"));
+    }
+    let expected = crate::capacity_checks::Expected {
+        cluster: "forum",
+        instance_type: "t3.small",
+        min: 1,
+        max: 4,
+        services: &services,
+    };
+    let name = crate::capacity_checks::check(&run.config, &ws.status.unwrap(), &expected).await;
     steady(&run).await;
+    // Drift: sizes changed by hand are put back; a new instance type is a new template version.
+    crate::capacity_checks::sizes_drift_corrected(&run.config, &name, 1, 4).await;
+    Api::<WebStack>::namespaced(run.client.clone(), &run.ns)
+        .patch(
+            "forum",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"spec": {"cluster": {"capacity": {"instanceType": "t3.medium"}}}})),
+        )
+        .await
+        .unwrap();
+    crate::capacity_checks::latest_instance_type(&run.config, &name, "t3.medium").await;
     set_image(&run, "posts", "registry.example.com/forum/posts:1.1.0").await;
     rolled_out(&run, "posts", "registry.example.com/forum/posts:1.1.0").await;
     down(&run).await;

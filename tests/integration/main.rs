@@ -4,6 +4,7 @@
 mod harness;
 
 mod aws_smoke;
+mod capacity_checks;
 mod containerservice_e2e;
 mod crds;
 mod datatier_e2e;

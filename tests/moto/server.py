@@ -55,6 +55,8 @@ import s3_create_tags  # noqa: E402,F401
 import data  # noqa: E402,F401
 # ECS: CreateService keeps its deployment settings; MOTO_ECS_SERVICE_RUNNING=desired.
 import ecs_services  # noqa: E402,F401
+# EC2 capacity: AWS managed IAM policies, services on capacity providers, providers in use.
+import capacity  # noqa: E402,F401
 # Fault injection: POST /webstack/faults.
 import faults  # noqa: E402,F401
 # EC2: NAT gateways that take time and release their Elastic IP on deletion; subnet dependencies.

@@ -305,5 +305,6 @@ pub async fn leftovers(config: &SdkConfig, ns: &str) -> Vec<String> {
     for t in targets.scalable_targets() {
         left.push(format!("scalable target {}", t.resource_id()));
     }
+    left.extend(super::leftovers_capacity::leftovers(config, ns).await);
     left
 }

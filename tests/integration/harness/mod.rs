@@ -5,6 +5,7 @@
 
 pub mod kube;
 pub mod leftovers;
+pub mod leftovers_capacity;
 pub mod manifest;
 pub mod moto;
 pub mod operator;
