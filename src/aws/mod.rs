@@ -205,7 +205,7 @@ macro_rules! counted {
 
 impl Clients {
     pub fn new(config: &aws_config::SdkConfig) -> Clients {
-        let calls = CallCounter::default();
+        let calls = CallCounter::from_env();
         Clients {
             ec2: counted!(aws_sdk_ec2, config, calls),
             elbv2: counted!(aws_sdk_elasticloadbalancingv2, config, calls),
@@ -288,20 +288,55 @@ pub fn is_read(operation: &str) -> bool {
     ["Describe", "List", "Get"].iter().any(|p| operation.starts_with(p))
 }
 
-/// Counts AWS calls by `service:operation` (one per operation execution, retries not counted twice).
+/// The environment variable naming a file to which each distinct `service:operation` the
+/// operator calls is appended, one per line, the first time it is seen (e.g. `EC2:CreateVpc`).
+/// Unset: nothing is recorded. The end-to-end tests use it to check that `deploy/iam-policy.json`
+/// grants every operation the operator performs (see `deploy/README.md`).
+pub const RECORD_OPERATIONS: &str = "WEBSTACK_RECORD_OPERATIONS";
+
+/// Counts AWS calls by `service:operation` (one per operation execution, retries not counted twice)
+/// and, with [`RECORD_OPERATIONS`] set, records each new one.
 #[derive(Clone, Debug, Default)]
-pub struct CallCounter(std::sync::Arc<std::sync::Mutex<BTreeMap<String, u64>>>);
+pub struct CallCounter {
+    counts: std::sync::Arc<std::sync::Mutex<BTreeMap<String, u64>>>,
+    record: Option<std::sync::Arc<std::path::PathBuf>>,
+}
 
 impl CallCounter {
+    /// A counter that records new operations to the file named by [`RECORD_OPERATIONS`], if set.
+    pub fn from_env() -> CallCounter {
+        CallCounter {
+            record: std::env::var_os(RECORD_OPERATIONS)
+                .filter(|p| !p.is_empty())
+                .map(|p| std::sync::Arc::new(p.into())),
+            ..CallCounter::default()
+        }
+    }
+
     /// A copy of the counts so far.
     pub fn snapshot(&self) -> BTreeMap<String, u64> {
-        self.0.lock().map(|m| m.clone()).unwrap_or_default()
+        self.counts.lock().map(|m| m.clone()).unwrap_or_default()
     }
 
     /// Forgets the counts so far.
     pub fn reset(&self) {
-        if let Ok(mut m) = self.0.lock() {
+        if let Ok(mut m) = self.counts.lock() {
             m.clear();
+        }
+    }
+
+    /// Appends `operation` to the record file (one write of one line, so lines from several
+    /// processes or counters never interleave). A failure to record is logged, never fatal.
+    fn record(&self, operation: &str) {
+        use std::io::Write;
+        let Some(path) = &self.record else { return };
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path.as_path())
+            .and_then(|mut f| f.write_all(format!("{operation}\n").as_bytes()));
+        if let Err(e) = written {
+            tracing::warn!(path = %path.display(), error = %e, "cannot record AWS operation");
         }
     }
 }
@@ -321,9 +356,13 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for CallCounter {
     ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
         if let (Some(meta), Ok(mut m)) = (
             cfg.load::<aws_smithy_runtime_api::client::orchestrator::Metadata>(),
-            self.0.lock(),
+            self.counts.lock(),
         ) {
-            *m.entry(format!("{}:{}", meta.service(), meta.name())).or_default() += 1;
+            let operation = format!("{}:{}", meta.service(), meta.name());
+            if !m.contains_key(&operation) {
+                self.record(&operation);
+            }
+            *m.entry(operation).or_default() += 1;
             let succeeded = matches!(context.output_or_error(), Some(Ok(_)));
             let mutation = u32::from(!is_read(meta.name()) && succeeded);
             let _ = TALLY.try_with(|t| {

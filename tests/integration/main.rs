@@ -11,6 +11,7 @@ mod datatier_e2e;
 mod deletion_e2e;
 mod examples;
 mod examples_e2e;
+mod iam_policy;
 mod inline_e2e;
 mod invalid;
 mod routing_e2e;

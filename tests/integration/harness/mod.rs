@@ -3,6 +3,7 @@
 //! once per test binary, every test in its own namespace; a `moto_server` (installed by
 //! `tests/scripts/moto-venv.sh`) per test that needs AWS.
 
+pub mod iam;
 pub mod kube;
 pub mod leftovers;
 pub mod leftovers_capacity;

@@ -1,5 +1,11 @@
 //! The real `webstack-operator run` binary as a child process, configured the way a user
 //! configures it: a kubeconfig and the AWS SDK's standard environment (`AWS_ENDPOINT_URL`).
+//!
+//! Every operator records the AWS operations it performs (`WEBSTACK_RECORD_OPERATIONS`, a file
+//! per operator) and, when the test is done with it (dropped while the test is not panicking
+//! already), fails the test unless `deploy/iam-policy.json` covers each of them
+//! ([`super::iam::check_recorded`]): so every end-to-end test checks the policy against what its
+//! operator really did.
 
 use std::process::{Child, Command, Stdio};
 
@@ -10,6 +16,8 @@ use super::moto::{Moto, REGION};
 pub struct Operator {
     child: Child,
     pub log: std::path::PathBuf,
+    /// The `service:operation`s it performed, one a line (`WEBSTACK_RECORD_OPERATIONS`).
+    pub operations: std::path::PathBuf,
 }
 
 impl Operator {
@@ -33,6 +41,8 @@ impl Operator {
     ) -> Operator {
         let log = std::env::temp_dir().join(format!("webstack-operator-{namespace}.log"));
         let file = std::fs::File::create(&log).expect("operator log");
+        let operations = std::env::temp_dir().join(format!("{}.operations", super::unique(namespace)));
+        let _ = std::fs::remove_file(&operations);
         let child = Command::new(env!("CARGO_BIN_EXE_webstack-operator"))
             .args([
                 "run",
@@ -49,13 +59,14 @@ impl Operator {
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("RUST_LOG", "info,webstack_operator=debug")
+            .env(webstack_operator::aws::RECORD_OPERATIONS, &operations)
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(file.try_clone().expect("log"))
             .stderr(file)
             .spawn()
             .expect("start webstack-operator");
-        Operator { child, log }
+        Operator { child, log, operations }
     }
 
     /// The AWS calls of each steady-state reconcile (one that applied no step and settled) in the
@@ -93,5 +104,10 @@ impl Drop for Operator {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if !std::thread::panicking()
+            && let Err(problems) = super::iam::check_recorded(&self.operations)
+        {
+            panic!("{problems}");
+        }
     }
 }
