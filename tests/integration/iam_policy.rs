@@ -1,6 +1,6 @@
 //! The operator's least-privilege IAM policy, `deploy/iam-policy.json`, kept honest:
 //! - it grants exactly the IAM actions of the operations the operator performs
-//!   (`deploy/iam-operations.txt` and `-pending.txt`), nothing more;
+//!   (`deploy/iam-operations.txt`), nothing more;
 //! - every listed operation is an SDK call in `src/` (no dead entries);
 //! - every operation an end-to-end test's operator performs is listed and granted (checked when
 //!   each test's [`Operator`] is dropped: `harness/operator.rs`);
@@ -13,8 +13,7 @@ use aws_config::BehaviorVersion;
 use aws_sdk_iam::config::Credentials;
 
 use crate::harness::iam::{
-    actions_of, listed_operations, pending_operations, policy, policy_actions, relaxed_for_moto, snake_case,
-    statement_actions, statements,
+    actions_of, listed_operations, policy, policy_actions, relaxed_for_moto, snake_case, statement_actions, statements,
 };
 use crate::harness::kube::{client, install_crds, namespace};
 use crate::harness::leftovers::leftovers;
@@ -45,12 +44,8 @@ fn sdk_operation_names_become_method_names() {
 /// The policy's actions are exactly those of the listed operations: nothing extra, nothing missing.
 #[test]
 fn policy_grants_exactly_the_listed_operations() {
-    let listed = listed_operations();
-    let pending = pending_operations();
-    let both_lists: Vec<&String> = listed.intersection(&pending).collect();
-    assert!(both_lists.is_empty(), "listed and pending at once: {both_lists:?}");
     let mut needed = BTreeSet::new();
-    for op in listed.union(&pending) {
+    for op in &listed_operations() {
         needed.extend(actions_of(op).unwrap_or_else(|e| panic!("{e}")));
     }
     let granted = policy_actions();

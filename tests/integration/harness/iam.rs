@@ -1,6 +1,5 @@
 //! The operator's IAM policy (`deploy/iam-policy.json`) against what the operator does: the list
-//! of its AWS operations (`deploy/iam-operations.txt`, plus `iam-operations-pending.txt` for calls
-//! granted ahead of their code), the IAM actions each operation needs, the operations an operator
+//! of its AWS operations (`deploy/iam-operations.txt`), the IAM actions each operation needs, the operations an operator
 //! process recorded (`WEBSTACK_RECORD_OPERATIONS`), and the policy relaxed to what moto can evaluate.
 
 use std::collections::BTreeSet;
@@ -50,7 +49,7 @@ const RENAMED: [(&str, &[&str]); 9] = [
 /// Further actions AWS checks when an operation runs ("dependent actions"): tags written in the
 /// create call itself, roles passed, service-linked roles created on first use in an account, the
 /// final snapshot of a deleted database, instances an Auto Scaling group launches.
-const ALSO: [(&str, &[&str]); 29] = [
+const ALSO: [(&str, &[&str]); 32] = [
     ("EC2:AllocateAddress", &["ec2:CreateTags"]),
     ("EC2:CreateInternetGateway", &["ec2:CreateTags"]),
     ("EC2:CreateLaunchTemplate", &["ec2:CreateTags"]),
@@ -104,10 +103,6 @@ const ALSO: [(&str, &[&str]); 29] = [
     ("CloudFront:CreateDistributionWithTags", &["cloudfront:TagResource"]),
     ("IAM:CreateRole", &["iam:TagRole"]),
     ("IAM:CreateInstanceProfile", &["iam:TagInstanceProfile"]),
-];
-
-/// [`ALSO`] for the operations of the pending list (kept apart so [`ALSO`] stays a fixed array).
-const ALSO_PENDING: [(&str, &[&str]); 3] = [
     ("IAM:AddRoleToInstanceProfile", &["iam:PassRole"]),
     (
         "Auto Scaling:CreateAutoScalingGroup",
@@ -139,7 +134,7 @@ pub fn actions_of(operation: &str) -> Result<Vec<String>, String> {
         Some((_, renamed)) => renamed.iter().map(|a| a.to_string()).collect(),
         None => vec![format!("{prefix}:{name}")],
     };
-    for (_, also) in ALSO.iter().chain(ALSO_PENDING.iter()).filter(|(o, _)| *o == operation) {
+    for (_, also) in ALSO.iter().filter(|(o, _)| *o == operation) {
         actions.extend(also.iter().map(|a| a.to_string()));
     }
     Ok(actions)
@@ -186,18 +181,13 @@ pub fn listed_operations() -> BTreeSet<String> {
     operations_in("iam-operations.txt")
 }
 
-/// `deploy/iam-operations-pending.txt`: operations granted ahead of their code.
-pub fn pending_operations() -> BTreeSet<String> {
-    operations_in("iam-operations-pending.txt")
-}
-
 /// Checks the operations an operator recorded (the file `WEBSTACK_RECORD_OPERATIONS` named): each
 /// is listed and each of its actions allowed by the policy. A missing file means no AWS call.
 pub fn check_recorded(record: &Path) -> Result<(), String> {
     let Ok(text) = std::fs::read_to_string(record) else {
         return Ok(());
     };
-    let listed: BTreeSet<String> = listed_operations().union(&pending_operations()).cloned().collect();
+    let listed = listed_operations();
     let allowed = policy_actions();
     let mut problems = BTreeSet::new();
     for operation in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
