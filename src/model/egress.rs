@@ -174,8 +174,6 @@ pub struct ObservedEgress {
     pub nat_gateways: Vec<ObservedNatGateway>,
     pub endpoints: Vec<ObservedEndpoint>,
     pub addresses: Vec<ObservedAddress>,
-    /// The Elastic IPs were read (they are not in steady state, when every NAT gateway is there).
-    pub addresses_read: bool,
 }
 
 impl ObservedEgress {
@@ -185,8 +183,11 @@ impl ObservedEgress {
         self.nat_gateways.iter().find(|n| n.component == c && n.live())
     }
 
+    /// Elastic IP `i`: the one associated (with its gateway), else the first by allocation id.
     pub fn address(&self, i: usize) -> Option<&ObservedAddress> {
         let c = address_component(i);
-        self.addresses.iter().find(|a| a.component == c)
+        let mut mine = self.addresses.iter().filter(|a| a.component == c);
+        let first = mine.clone().next();
+        mine.find(|a| a.association_id.is_some()).or(first)
     }
 }

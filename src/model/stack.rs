@@ -183,13 +183,6 @@ impl DesiredStack {
             external_load_balancer: self.external_load_balancer.clone(),
             cluster_name: self.cluster.name.clone(),
             every_copy: false,
-            nat_gateways: match &self.network {
-                DesiredNetwork::Create { subnets, egress, .. } => {
-                    egress.nat.gateways(subnets.iter().filter(|s| !s.public).count())
-                }
-                DesiredNetwork::Adopt { .. } => Vec::new(),
-            },
-            deep: false,
             role_name: self.execution_role.name.clone(),
         }
     }
@@ -213,10 +206,6 @@ pub struct StackKey {
     /// Deletion: read every copy of what is found by tag (a VPC or gateway created twice by a
     /// retried call), not only the one in use, so that all are deleted.
     pub every_copy: bool,
-    /// The NAT gateways the spec wants (indices): their Elastic IPs are read when one is missing.
-    pub nat_gateways: Vec<usize>,
-    /// Not settled (a new generation, not Ready): also read what steady state skips (Elastic IPs).
-    pub deep: bool,
     /// The task execution role's name.
     pub role_name: String,
 }

@@ -106,7 +106,8 @@ pub async fn apply(
             .egress
             .addresses
             .iter()
-            .filter_map(|a| Some((index_of(&a.component, "eip")?, a.allocation_id.clone())))
+            .filter_map(|a| index_of(&a.component, "eip"))
+            .filter_map(|i| Some((i, observed.egress.address(i)?.allocation_id.clone())))
             .collect(),
     };
     match desired.map(|d| &d.network) {

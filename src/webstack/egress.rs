@@ -203,15 +203,15 @@ pub fn plan(desired: &DesiredStack, want: &DesiredEgress, zones: usize, observed
             steps.push(Step::Egress(EgressStep::DeleteNatGateway { id: n.id.clone() }));
         }
     }
-    // Elastic IPs nothing wants any more, once AWS has released them from their gateway.
-    if o.addresses_read {
-        for a in &o.addresses {
-            let wanted = index_of(&a.component, "eip").is_some_and(|i| gateways.contains(&i));
-            if !wanted && a.association_id.is_none() {
-                steps.push(Step::Egress(EgressStep::ReleaseAddress {
-                    allocation_id: a.allocation_id.clone(),
-                }));
-            }
+    // Elastic IPs nothing wants any more, once AWS has released them from their gateway; and a
+    // copy a retried AllocateAddress made (it takes no client token), never used.
+    for a in &o.addresses {
+        let index = index_of(&a.component, "eip").filter(|i| gateways.contains(i));
+        let in_use = index.and_then(|i| o.address(i)).map(|u| u.allocation_id.as_str());
+        if in_use != Some(a.allocation_id.as_str()) && a.association_id.is_none() {
+            steps.push(Step::Egress(EgressStep::ReleaseAddress {
+                allocation_id: a.allocation_id.clone(),
+            }));
         }
     }
     plan_endpoints(desired, want, zones, observed, &mut steps);

@@ -11,15 +11,12 @@ use crate::model::stack::{DesiredNetwork, DesiredStack, ObservedStack, SgRole};
 use crate::model::{Conflict, Owner};
 use crate::reconcile::Blocked;
 
-/// What observation needs: the VPC (NAT gateways are read by VPC), whether Elastic IPs must be read
-/// (deleting, not settled, or a wanted NAT gateway missing) and whether this is a deletion.
+/// What observation needs: the VPC (NAT gateways are read by VPC), the owner (endpoints and
+/// addresses are read by uid tag) and whether this is a deletion.
 pub struct EgressKey<'a> {
     pub vpc: Option<&'a str>,
     pub owner: &'a Owner,
     pub deleting: bool,
-    /// Wanted NAT gateway indices (none while deleting).
-    pub gateways: Vec<usize>,
-    pub deep: bool,
 }
 
 /// Reads the stack's egress. Found by VPC or uid; the cluster tag decides ownership: while
@@ -47,14 +44,12 @@ pub async fn observe(clients: &Clients, key: &EgressKey<'_>) -> Result<ObservedE
             o.endpoints.push(e);
         }
     }
-    let missing = key.gateways.iter().any(|&i| o.nat(i).is_none());
-    if key.deleting || key.deep || missing {
-        for a in egress::addresses(c, &key.owner.uid).await? {
-            if keep("Elastic IP", &a.allocation_id, &a.tags)? {
-                o.addresses.push(a);
-            }
+    // Read every time: an address is released only once AWS has freed it from a deleted gateway,
+    // which may be long after the stack settled (a NAT gateway takes minutes to delete).
+    for a in egress::addresses(c, &key.owner.uid).await? {
+        if keep("Elastic IP", &a.allocation_id, &a.tags)? {
+            o.addresses.push(a);
         }
-        o.addresses_read = true;
     }
     Ok(o)
 }

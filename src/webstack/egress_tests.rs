@@ -20,10 +20,7 @@ fn egress_steps(steps: &[Step]) -> Vec<EgressStep> {
 fn without_egress(yaml: &str) -> (DesiredStack, ObservedStack) {
     let d = desired(yaml);
     let mut o = converged(&d);
-    o.egress = ObservedEgress {
-        addresses_read: true,
-        ..ObservedEgress::default()
-    };
+    o.egress = ObservedEgress::default();
     o.route_tables.retain(|t| t.component == PUBLIC_ROUTE_TABLE);
     (d, o)
 }
@@ -168,9 +165,41 @@ fn per_zone_to_single_moves_routes_before_deleting_then_releases_the_address() {
             allocation_id: "eipalloc-1".into()
         }]
     );
-    // Unread (steady state), addresses are never released.
-    o2.egress.addresses_read = false;
-    assert_eq!(egress_steps(&plan_all(&after, &o2)), vec![]);
+}
+
+#[test]
+fn a_copy_of_an_address_a_retried_allocation_made_is_released() {
+    let d = desired(TWO_ZONES);
+    let mut o = converged(&d);
+    // Allocated twice before the gateway: the gateway took the second.
+    let used = o.egress.addresses[0].clone();
+    o.egress.addresses.insert(
+        0,
+        ObservedAddress {
+            allocation_id: "eipalloc-00".into(),
+            association_id: None,
+            ..used
+        },
+    );
+    assert_eq!(o.egress.address(0).unwrap().allocation_id, "eipalloc-0");
+    assert_eq!(
+        egress_steps(&plan_all(&d, &o)),
+        vec![EgressStep::ReleaseAddress {
+            allocation_id: "eipalloc-00".into()
+        }]
+    );
+    // Both free, no gateway yet: the first is used, the other released.
+    o.egress.nat_gateways.clear();
+    o.egress.addresses[1].association_id = None;
+    assert_eq!(
+        egress_steps(&plan_all(&d, &o)),
+        vec![
+            EgressStep::CreateNatGateway { index: 0 },
+            EgressStep::ReleaseAddress {
+                allocation_id: "eipalloc-0".into()
+            }
+        ]
+    );
 }
 
 #[test]

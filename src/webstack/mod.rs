@@ -55,9 +55,8 @@ pub struct Deps {
 pub struct WebStackReconciler;
 
 /// How to find the stack's resources: from the spec, the VPC in status and the external-id annotation.
-fn key(ws: &WebStack, owner: &Owner, deleting: bool, deep: bool) -> StackKey {
+fn key(ws: &WebStack, owner: &Owner, deleting: bool) -> StackKey {
     StackKey {
-        deep,
         known_vpc: ws.status.as_ref().and_then(|s| s.vpc_id.clone()),
         external_load_balancer: ws.annotations().get(EXTERNAL_ID).cloned(),
         every_copy: deleting,
@@ -129,7 +128,7 @@ impl Reconciler for WebStackReconciler {
         desired: Option<&DesiredStack>,
     ) -> Result<ObservedStack, Blocked> {
         let deleting = desired.is_none();
-        let key = key(ws, owner, deleting, deps.deep);
+        let key = key(ws, owner, deleting);
         let mut observed = observe::observe(&deps.clients, &key, deleting)
             .await
             .map_err(|e| match e {

@@ -101,8 +101,6 @@ pub async fn observe(clients: &Clients, key: &StackKey, deleting: bool) -> Resul
         vpc: managed_vpc.as_deref(),
         owner,
         deleting,
-        gateways: key.nat_gateways.clone(),
-        deep: key.deep,
     };
     o.egress = super::egress_io::observe(clients, &egress).await?;
     // The task execution role, by its deterministic name; another's role of that name is never used.

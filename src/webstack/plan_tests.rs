@@ -53,7 +53,6 @@ fn converged_egress(
             tags: d.tags_for(&nat_component(i)),
         });
     }
-    o.egress.addresses_read = true;
     let mut tables = Vec::new();
     for z in 0..zones {
         let c = private_table_component(z);

@@ -159,13 +159,6 @@ pub fn stack_key(spec: &WebStackSpec, owner: Owner) -> StackKey {
         external_load_balancer: None,
         cluster_name: cluster_name(spec, &owner),
         every_copy: false,
-        nat_gateways: match spec.network.vpc_id {
-            Some(_) => Vec::new(),
-            None => egress(&spec.network)
-                .nat
-                .gateways(usize::try_from(spec.network.availability_zones).unwrap_or(0)),
-        },
-        deep: false,
         role_name: role_name(&owner),
         owner,
     }

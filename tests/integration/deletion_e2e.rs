@@ -96,7 +96,7 @@ async fn whole_manifest(prefix: &str, objects: Vec<DynamicObject>, reverse: bool
 /// WebStack makes 8, plus 5 with EC2 capacity (example 5: the AMI parameter, the instance
 /// profile, the launch template's latest version, the group and the capacity provider).
 const STEADY_CALLS: [(&str, u32); 4] = [
-    ("WebStack", 17),
+    ("WebStack", 18),
     ("TargetGroup", 3),
     ("ListenerRule", 2),
     ("ContainerService", 4),

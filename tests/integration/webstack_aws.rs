@@ -367,8 +367,8 @@ async fn webstack_create_converge_drift_delete() {
         "steady state only reads: {calls:?}"
     );
     assert!(
-        calls.values().sum::<u64>() <= 12,
-        "at most 12 calls in steady state (8 before NAT gateways, VPC endpoints and the execution role): {calls:?}"
+        calls.values().sum::<u64>() <= 13,
+        "at most 13 calls in steady state (8 before NAT gateways, Elastic IPs, VPC endpoints and the execution role): {calls:?}"
     );
 
     // A crash after the creates and before the status write: a fresh observe (no ids carried over)
@@ -733,4 +733,169 @@ loadBalancer: {{listeners: [{{name: http, port: 80}}]}}"
         vpcs.vpcs()[0].tags().is_empty(),
         "the adopted VPC was never tagged or modified"
     );
+}
+
+/// Egress variants read back from EC2: `perZone` gives each zone its own NAT gateway, Elastic IP
+/// and route; interface endpoints sit in the private subnets with private DNS and the endpoints
+/// group (443 from services only). Going back to `single` and `[s3]` moves zone 1's route before
+/// its gateway goes, releases that address once AWS has, and deletes the interface endpoints and
+/// then their group. Deletion leaves no gateway, address or endpoint.
+#[tokio::test]
+async fn egress_per_zone_and_interface_endpoints_change_and_go() {
+    let moto = Moto::start();
+    let clients = Clients::new(&moto.sdk_config().await);
+    let uid = unique("uid");
+    let rich = SPEC.replace(
+        "network: {cidr: 10.0.0.0/16, availabilityZones: 2}",
+        "network: {cidr: 10.0.0.0/16, availabilityZones: 2, natGateways: perZone, vpcEndpoints: [s3, ecr, logs, secretsmanager]}",
+    );
+    let d = desired(&clients, &uid, &rich).await;
+    // Converge: the gateways are pending for 2 s (nothing to do meanwhile), then routed to.
+    assert!(!reconcile(&clients, &d).await.is_empty());
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let routed: Vec<String> = reconcile(&clients, &d).await.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        routed,
+        [
+            "route 0.0.0.0/0 of private zone 0 to NAT gateway 0",
+            "route 0.0.0.0/0 of private zone 1 to NAT gateway 1"
+        ]
+    );
+    assert_eq!(reconcile(&clients, &d).await, vec![]);
+    let counts = count_tagged(&clients, &uid).await;
+    assert_eq!((counts["nat"], counts["eip"], counts["vpce"]), (2, 2, 5), "{counts:?}");
+    let ec2 = &clients.ec2;
+    let by_uid = || Filter::builder().name("tag:webstack.io/uid").values(&uid).build();
+    let component = |tags: &[aws_sdk_ec2::types::Tag]| {
+        tags.iter()
+            .find(|t| t.key() == Some("webstack.io/component"))
+            .and_then(|t| t.value())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let subnets = ec2.describe_subnets().filters(by_uid()).send().await.unwrap();
+    let subnet = |c: &str| {
+        subnets
+            .subnets()
+            .iter()
+            .find(|s| component(s.tags()) == c)
+            .unwrap()
+            .subnet_id()
+            .unwrap()
+            .to_string()
+    };
+    let nats = ec2.describe_nat_gateways().send().await.unwrap();
+    let nat_of = |c: &str| {
+        nats.nat_gateways()
+            .iter()
+            .find(|n| component(n.tags()) == c && n.state().map(|s| s.as_str()) == Some("available"))
+            .unwrap_or_else(|| panic!("{c}: {:?}", nats.nat_gateways()))
+            .clone()
+    };
+    let tables = ec2.describe_route_tables().filters(by_uid()).send().await.unwrap();
+    for zone in 0..2 {
+        let nat = nat_of(&format!("nat/{zone}"));
+        assert_eq!(nat.subnet_id(), Some(subnet(&format!("subnet/public/{zone}")).as_str()));
+        let table = tables
+            .route_tables()
+            .iter()
+            .find(|t| component(t.tags()) == format!("rtb/private/{zone}"))
+            .unwrap();
+        let default = table
+            .routes()
+            .iter()
+            .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
+            .unwrap();
+        assert_eq!(
+            default.nat_gateway_id(),
+            nat.nat_gateway_id(),
+            "zone {zone} routes to its own gateway"
+        );
+        assert_eq!(
+            table.associations()[0].subnet_id(),
+            Some(subnet(&format!("subnet/private/{zone}")).as_str())
+        );
+    }
+    let groups = ec2.describe_security_groups().filters(by_uid()).send().await.unwrap();
+    let group = |c: &str| {
+        groups
+            .security_groups()
+            .iter()
+            .find(|g| component(g.tags()) == c)
+            .cloned()
+    };
+    let endpoints_group = group("sg/endpoints").expect("the endpoints group");
+    let services_group = group("sg/services").unwrap();
+    let rules = endpoints_group.ip_permissions();
+    assert_eq!(rules.len(), 1);
+    assert_eq!((rules[0].from_port(), rules[0].to_port()), (Some(443), Some(443)));
+    assert_eq!(rules[0].user_id_group_pairs()[0].group_id(), services_group.group_id());
+    let mut private = vec![subnet("subnet/private/0"), subnet("subnet/private/1")];
+    private.sort();
+    let endpoints = ec2.describe_vpc_endpoints().filters(by_uid()).send().await.unwrap();
+    let mut services: Vec<String> = Vec::new();
+    for e in endpoints.vpc_endpoints() {
+        let name = e.service_name().unwrap().to_string();
+        services.push(name.rsplit("us-east-1.").next().unwrap().to_string());
+        if name.ends_with(".s3") {
+            assert_eq!(e.vpc_endpoint_type().map(|t| t.as_str()), Some("Gateway"));
+            assert_eq!(e.route_table_ids().len(), 2);
+            continue;
+        }
+        assert_eq!(e.vpc_endpoint_type().map(|t| t.as_str()), Some("Interface"), "{name}");
+        let mut at = e.subnet_ids().to_vec();
+        at.sort();
+        assert_eq!(at, private, "{name} in the private subnets");
+        assert_eq!(e.groups()[0].group_id(), endpoints_group.group_id(), "{name}");
+        assert_eq!(e.private_dns_enabled(), Some(true), "{name}");
+    }
+    services.sort();
+    assert_eq!(services, ["ecr.api", "ecr.dkr", "logs", "s3", "secretsmanager"]);
+
+    // Back to the defaults.
+    let plain = desired(&clients, &uid, SPEC).await;
+    let changed: Vec<String> = reconcile(&clients, &plain)
+        .await
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let at = |s: &str| {
+        changed
+            .iter()
+            .position(|c| c.contains(s))
+            .unwrap_or_else(|| panic!("{s}: {changed:?}"))
+    };
+    assert!(at("route 0.0.0.0/0 of private zone 1 to NAT gateway 0") < at("delete NAT gateway"));
+    for gone in ["ecr.api", "ecr.dkr", "logs", "secretsmanager"] {
+        at(&format!("delete VPC endpoint {gone}"));
+    }
+    assert!(
+        !changed.iter().any(|c| c.contains("release")),
+        "the address is still held: {changed:?}"
+    );
+    // The gateway takes 2 s to go (AWS: minutes); then its address is released and, the
+    // interface endpoints gone, their group deleted.
+    let mut passes = 0;
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+        let steps = reconcile(&clients, &plain).await;
+        if steps.is_empty() {
+            break;
+        }
+        passes += 1;
+        assert!(passes < 10, "does not settle: {steps:?}");
+    }
+    let counts = count_tagged(&clients, &uid).await;
+    assert_eq!((counts["nat"], counts["eip"], counts["vpce"]), (1, 1, 1), "{counts:?}");
+    let groups = ec2.describe_security_groups().filters(by_uid()).send().await.unwrap();
+    assert!(
+        !groups
+            .security_groups()
+            .iter()
+            .any(|g| component(g.tags()) == "sg/endpoints")
+    );
+
+    delete_all(&clients, &plain.key()).await;
+    let counts = count_tagged(&clients, &uid).await;
+    assert!(counts.values().all(|n| *n == 0), "{counts:?}");
 }
