@@ -402,13 +402,25 @@ pub async fn create_route_table(c: &Client, vpc: &str, tags: &TagMap) -> Result<
         .into())
 }
 
-/// Points `0.0.0.0/0` of the table at the gateway, replacing a route that points elsewhere.
-pub async fn set_default_route(c: &Client, table: &str, igw: &str) -> Result<(), AwsError> {
+/// Where a default route goes: an internet gateway (public table) or a NAT gateway (private ones).
+#[derive(Clone, Copy, Debug)]
+pub enum RouteTarget<'a> {
+    InternetGateway(&'a str),
+    NatGateway(&'a str),
+}
+
+/// Points `0.0.0.0/0` of the table at `target`, replacing a route that points elsewhere.
+pub async fn set_default_route(c: &Client, table: &str, target: RouteTarget<'_>) -> Result<(), AwsError> {
+    let (igw, nat) = match target {
+        RouteTarget::InternetGateway(id) => (Some(id.to_string()), None),
+        RouteTarget::NatGateway(id) => (None, Some(id.to_string())),
+    };
     let created = c
         .create_route()
         .route_table_id(table)
         .destination_cidr_block("0.0.0.0/0")
-        .gateway_id(igw)
+        .set_gateway_id(igw.clone())
+        .set_nat_gateway_id(nat.clone())
         .send()
         .await
         .map_err(|e| classify("CreateRoute", e));
@@ -417,7 +429,8 @@ pub async fn set_default_route(c: &Client, table: &str, igw: &str) -> Result<(),
             c.replace_route()
                 .route_table_id(table)
                 .destination_cidr_block("0.0.0.0/0")
-                .gateway_id(igw)
+                .set_gateway_id(igw)
+                .set_nat_gateway_id(nat)
                 .send()
                 .await
                 .map_err(|e| classify("ReplaceRoute", e))?;

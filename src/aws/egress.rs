@@ -160,31 +160,6 @@ pub async fn delete_nat_gateway(c: &Client, id: &str) -> Result<(), AwsError> {
     )
 }
 
-/// Points `0.0.0.0/0` of `table` at NAT gateway `nat`, replacing a route that points elsewhere.
-pub async fn set_nat_route(c: &Client, table: &str, nat: &str) -> Result<(), AwsError> {
-    let created = c
-        .create_route()
-        .route_table_id(table)
-        .destination_cidr_block("0.0.0.0/0")
-        .nat_gateway_id(nat)
-        .send()
-        .await
-        .map_err(|e| classify("CreateRoute", e));
-    match created {
-        Err(e) if e.code == "RouteAlreadyExists" => {
-            c.replace_route()
-                .route_table_id(table)
-                .destination_cidr_block("0.0.0.0/0")
-                .nat_gateway_id(nat)
-                .send()
-                .await
-                .map_err(|e| classify("ReplaceRoute", e))?;
-            Ok(())
-        }
-        other => other.map(drop),
-    }
-}
-
 /// Removes the `0.0.0.0/0` route of `table`, tolerating one already gone.
 pub async fn delete_default_route(c: &Client, table: &str) -> Result<(), AwsError> {
     deleted(

@@ -8,6 +8,12 @@ use serde_json::Value;
 use super::{AwsError, TagMap, classify, deleted};
 use crate::model::execution::{ObservedRole, POLICY_NAME, parse_document};
 
+fn sdk_tags(tags: &TagMap) -> Vec<Tag> {
+    tags.iter()
+        .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+        .collect()
+}
+
 fn tag_map(tags: &[Tag]) -> TagMap {
     tags.iter()
         .map(|t| (t.key().to_string(), t.value().to_string()))
@@ -65,11 +71,7 @@ pub async fn create_role(c: &Client, name: &str, trust: &Value, tags: &TagMap) -
         .role_name(name)
         .assume_role_policy_document(trust.to_string())
         .description("webstack-operator: ECS task execution role of one stack")
-        .set_tags(Some(
-            tags.iter()
-                .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
-                .collect(),
-        ))
+        .set_tags(Some(sdk_tags(tags)))
         .send()
         .await
         .map_err(|e| classify("CreateRole", e))?;
@@ -100,11 +102,7 @@ pub async fn update_trust(c: &Client, role: &str, trust: &Value) -> Result<(), A
 pub async fn tag_role(c: &Client, role: &str, tags: &TagMap) -> Result<(), AwsError> {
     c.tag_role()
         .role_name(role)
-        .set_tags(Some(
-            tags.iter()
-                .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
-                .collect(),
-        ))
+        .set_tags(Some(sdk_tags(tags)))
         .send()
         .await
         .map_err(|e| classify("TagRole", e))?;

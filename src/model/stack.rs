@@ -336,6 +336,22 @@ pub struct ObservedCluster {
 }
 
 impl ObservedStack {
+    /// The observed subnet that is `s`: by component tag, else (its tags removed by hand) the
+    /// subnet of the stack's VPC with the same CIDR.
+    pub fn match_subnet(&self, s: &DesiredSubnet) -> Option<&ObservedSubnet> {
+        let by_tag = self
+            .subnets
+            .iter()
+            .find(|o| o.component.as_deref() == Some(s.component.as_str()));
+        let vpc = self.vpc.as_ref().map(|v| v.id.as_str());
+        by_tag.or_else(|| {
+            let cidr = s.cidr.to_string();
+            self.subnets
+                .iter()
+                .find(|o| o.component.is_none() && Some(o.vpc_id.as_str()) == vpc && o.cidr == cidr)
+        })
+    }
+
     /// The id of the stack's group with this role.
     pub fn group_id(&self, role: SgRole) -> Option<&str> {
         self.security_groups

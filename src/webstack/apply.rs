@@ -19,19 +19,19 @@ use crate::reconcile::Blocked;
 
 /// Ids known so far: observed ones, then created ones.
 #[derive(Clone, Debug, Default)]
-pub(super) struct Ids {
-    pub(super) vpc: Option<String>,
+struct Ids {
+    vpc: Option<String>,
     igw: Option<String>,
     table: Option<String>,
     /// By component (`subnet/private/0`).
-    pub(super) subnets: BTreeMap<String, String>,
-    pub(super) groups: BTreeMap<SgRole, String>,
+    subnets: BTreeMap<String, String>,
+    groups: BTreeMap<SgRole, String>,
     lb: Option<String>,
     /// Private route tables by component (`rtb/private/0`).
-    pub(super) tables: BTreeMap<String, String>,
+    tables: BTreeMap<String, String>,
     /// NAT gateways (live) and Elastic IPs by index.
-    pub(super) nats: BTreeMap<usize, String>,
-    pub(super) addresses: BTreeMap<usize, String>,
+    nats: BTreeMap<usize, String>,
+    addresses: BTreeMap<usize, String>,
 }
 
 /// Why a step could not run.
@@ -47,7 +47,7 @@ pub enum ApplyError {
     Blocked(#[from] Blocked),
 }
 
-pub(super) fn need<'a>(v: &'a Option<String>, step: &Step, missing: &'static str) -> Result<&'a str, ApplyError> {
+fn need<'a>(v: &'a Option<String>, step: &Step, missing: &'static str) -> Result<&'a str, ApplyError> {
     v.as_deref().ok_or_else(|| ApplyError::Missing {
         step: step.to_string(),
         missing,
@@ -274,7 +274,25 @@ async fn run(
         return Box::pin(run_capacity(clients, env, desired, observed, ids, c)).await;
     }
     if let Step::Egress(e) = step {
-        return super::egress_io::apply(clients, desired, observed, ids, step, e).await;
+        let mut a = super::egress_io::EgressApply {
+            clients,
+            desired,
+            observed: &observed.egress,
+            vpc: ids.vpc.as_deref(),
+            subnets: &ids.subnets,
+            groups: &ids.groups,
+            tables: &mut ids.tables,
+            nats: &mut ids.nats,
+            addresses: &mut ids.addresses,
+        };
+        return super::egress_io::apply(&mut a, e).await.map_err(|err| match err {
+            super::egress_io::EgressError::Aws(e) => ApplyError::Aws(e),
+            super::egress_io::EgressError::Missing(missing) => ApplyError::Missing {
+                step: step.to_string(),
+                missing,
+            },
+            super::egress_io::EgressError::Waiting(w) => ApplyError::Blocked(Blocked::waiting(w)),
+        });
     }
     if let Step::Role(r) = step {
         return run_role(clients, desired, observed, step, r).await;
@@ -317,12 +335,8 @@ async fn run(
             ids.table = Some(ec2::create_route_table(ec2c, vpc, &tags(desired()?, component)).await?);
         }
         Step::CreateDefaultRoute => {
-            ec2::set_default_route(
-                ec2c,
-                need(&ids.table, step, "the route table")?,
-                need(&ids.igw, step, "the gateway")?,
-            )
-            .await?;
+            let igw = ec2::RouteTarget::InternetGateway(need(&ids.igw, step, "the gateway")?);
+            ec2::set_default_route(ec2c, need(&ids.table, step, "the route table")?, igw).await?;
         }
         Step::AssociateRouteTable { subnet_component } => {
             let subnet = need(&ids.subnets.get(subnet_component).cloned(), step, "the subnet")?.to_string();

@@ -33,7 +33,7 @@ pub fn plan_cleanup(observed: &ObservedStack, policy: DeletionPolicy, data: Data
             .into_iter()
             .map(Step::Data),
         );
-        steps.extend(super::role::plan_cleanup(observed.execution_role.as_ref(), true));
+        steps.extend(role_cleanup(observed, true));
         return steps;
     }
     let mut steps: Vec<Step> = capacity.collect();
@@ -59,13 +59,26 @@ pub fn plan_cleanup(observed: &ObservedStack, policy: DeletionPolicy, data: Data
         };
         steps.extend(plan_delete(&rest));
         steps.extend(plan_retain(&network));
-        steps.extend(super::role::plan_cleanup(observed.execution_role.as_ref(), false));
+        steps.extend(role_cleanup(observed, false));
         return steps;
     }
-    steps.extend(super::egress::plan_cleanup(&observed.egress));
+    steps.extend(
+        super::egress::plan_cleanup(&observed.egress)
+            .into_iter()
+            .map(Step::Egress),
+    );
     steps.extend(plan_delete(observed));
-    steps.extend(super::role::plan_cleanup(observed.execution_role.as_ref(), false));
+    steps.extend(role_cleanup(observed, false));
     steps
+}
+
+/// The task execution role's cleanup, after everything that uses it.
+fn role_cleanup(observed: &ObservedStack, retain: bool) -> Vec<Step> {
+    let role = observed.execution_role.as_ref();
+    super::role::plan_cleanup(role, retain)
+        .into_iter()
+        .map(Step::Role)
+        .collect()
 }
 
 /// While its children are being deleted, a stack stops forwarding to target groups from its

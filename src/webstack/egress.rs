@@ -6,7 +6,6 @@
 
 use std::fmt;
 
-use super::step::Step;
 use crate::model::egress::{
     DesiredEgress, Endpoint, ObservedEgress, address_component, index_of, nat_component, private_table_component,
 };
@@ -56,6 +55,12 @@ pub enum EgressStep {
         id: String,
         endpoint: Endpoint,
     },
+    /// Put back tags removed or changed by hand (`keys` are the tags to write).
+    RestoreTags {
+        component: String,
+        id: String,
+        keys: Vec<String>,
+    },
     /// NAT gateways or endpoints are being deleted; the subnets and groups they sit in (and the
     /// Elastic IPs) cannot go before them.
     AwaitEgressGone {
@@ -77,6 +82,7 @@ impl EgressStep {
             EgressStep::CreateEndpoint { .. } => "CreateVpcEndpoint",
             EgressStep::ModifyEndpoint { .. } => "ModifyVpcEndpoint",
             EgressStep::DeleteEndpoint { .. } => "DeleteVpcEndpoints",
+            EgressStep::RestoreTags { .. } => "CreateTags",
             EgressStep::AwaitEgressGone { .. } => "DescribeNatGateways",
         }
     }
@@ -114,6 +120,9 @@ impl fmt::Display for EgressStep {
             EgressStep::DeleteEndpoint { id, endpoint } => {
                 write!(f, "delete VPC endpoint {} ({id})", endpoint.service())
             }
+            EgressStep::RestoreTags { component, id, keys } => {
+                write!(f, "restore tags {} on {component} ({id})", keys.join(", "))
+            }
             EgressStep::AwaitEgressGone { what } => write!(f, "wait until {what} deleted"),
         }
     }
@@ -138,12 +147,12 @@ impl Known<'_> {
             return None;
         };
         let s = subnets.iter().find(|s| s.component == c)?;
-        super::plan::match_subnet(s, self.observed).map(|o| o.id.as_str())
+        self.observed.match_subnet(s).map(|o| o.id.as_str())
     }
 }
 
 /// Steps that give the private subnets of `zones` zones the egress `want`.
-pub fn plan(desired: &DesiredStack, want: &DesiredEgress, zones: usize, observed: &ObservedStack) -> Vec<Step> {
+pub fn plan(desired: &DesiredStack, want: &DesiredEgress, zones: usize, observed: &ObservedStack) -> Vec<EgressStep> {
     let o = &observed.egress;
     let known = Known { desired, observed };
     let mut steps = Vec::new();
@@ -154,9 +163,9 @@ pub fn plan(desired: &DesiredStack, want: &DesiredEgress, zones: usize, observed
             Some(n) => restore(desired, &nat_component(i), &n.id, &n.tags, &mut steps),
             None => {
                 if o.address(i).is_none() {
-                    steps.push(Step::Egress(EgressStep::AllocateAddress { index: i }));
+                    steps.push(EgressStep::AllocateAddress { index: i });
                 }
-                steps.push(Step::Egress(EgressStep::CreateNatGateway { index: i }));
+                steps.push(EgressStep::CreateNatGateway { index: i });
             }
         }
         if let Some(a) = o.address(i) {
@@ -171,14 +180,14 @@ pub fn plan(desired: &DesiredStack, want: &DesiredEgress, zones: usize, observed
                 let (id, tags) = (t.id.clone(), t.tags.clone());
                 restore(desired, &private_table_component(zone), &id, &tags, &mut steps);
             }
-            None => steps.push(Step::Egress(EgressStep::CreatePrivateRouteTable { zone })),
+            None => steps.push(EgressStep::CreatePrivateRouteTable { zone }),
         }
         let associated = match (table, known.private_subnet(zone)) {
             (Some(t), Some(s)) => t.associated_subnets.iter().any(|a| a == s),
             _ => false,
         };
         if !associated {
-            steps.push(Step::Egress(EgressStep::AssociatePrivateRouteTable { zone }));
+            steps.push(EgressStep::AssociatePrivateRouteTable { zone });
         }
         let route = table.and_then(|t| t.default_route.as_deref());
         match want.nat.route_for(zone) {
@@ -188,10 +197,10 @@ pub fn plan(desired: &DesiredStack, want: &DesiredEgress, zones: usize, observed
                 if let Some(n) = o.nat(i).filter(|n| n.state == "available")
                     && route != Some(n.id.as_str())
                 {
-                    steps.push(Step::Egress(EgressStep::SetPrivateRoute { zone, nat: i }));
+                    steps.push(EgressStep::SetPrivateRoute { zone, nat: i });
                 }
             }
-            None if route.is_some() => steps.push(Step::Egress(EgressStep::DeletePrivateRoute { zone })),
+            None if route.is_some() => steps.push(EgressStep::DeletePrivateRoute { zone }),
             None => {}
         }
     }
@@ -200,7 +209,7 @@ pub fn plan(desired: &DesiredStack, want: &DesiredEgress, zones: usize, observed
     for n in &o.nat_gateways {
         let wanted = index_of(&n.component, "nat").is_some_and(|i| gateways.contains(&i));
         if n.state == "failed" || (n.live() && !wanted) {
-            steps.push(Step::Egress(EgressStep::DeleteNatGateway { id: n.id.clone() }));
+            steps.push(EgressStep::DeleteNatGateway { id: n.id.clone() });
         }
     }
     // Elastic IPs nothing wants any more, once AWS has released them from their gateway; and a
@@ -209,9 +218,9 @@ pub fn plan(desired: &DesiredStack, want: &DesiredEgress, zones: usize, observed
         let index = index_of(&a.component, "eip").filter(|i| gateways.contains(i));
         let in_use = index.and_then(|i| o.address(i)).map(|u| u.allocation_id.as_str());
         if in_use != Some(a.allocation_id.as_str()) && a.association_id.is_none() {
-            steps.push(Step::Egress(EgressStep::ReleaseAddress {
+            steps.push(EgressStep::ReleaseAddress {
                 allocation_id: a.allocation_id.clone(),
-            }));
+            });
         }
     }
     plan_endpoints(desired, want, zones, observed, &mut steps);
@@ -223,7 +232,7 @@ fn plan_endpoints(
     want: &DesiredEgress,
     zones: usize,
     observed: &ObservedStack,
-    steps: &mut Vec<Step>,
+    steps: &mut Vec<EgressStep>,
 ) {
     let known = Known { desired, observed };
     let o = &observed.egress;
@@ -233,7 +242,7 @@ fn plan_endpoints(
     let group = observed.group_id(SgRole::Endpoints).map(String::from);
     for &e in &want.endpoints {
         let Some(have) = o.endpoints.iter().find(|h| h.endpoint == e && !h.deleting()) else {
-            steps.push(Step::Egress(EgressStep::CreateEndpoint { endpoint: e }));
+            steps.push(EgressStep::CreateEndpoint { endpoint: e });
             continue;
         };
         restore(desired, &e.component(), &have.id, &have.tags, steps);
@@ -251,19 +260,19 @@ fn plan_endpoints(
             }
         }
         if !changes.is_empty() {
-            steps.push(Step::Egress(EgressStep::ModifyEndpoint {
+            steps.push(EgressStep::ModifyEndpoint {
                 id: have.id.clone(),
                 endpoint: e,
                 changes,
-            }));
+            });
         }
     }
     for h in &o.endpoints {
         if !want.endpoints.contains(&h.endpoint) && !h.deleting() {
-            steps.push(Step::Egress(EgressStep::DeleteEndpoint {
+            steps.push(EgressStep::DeleteEndpoint {
                 id: h.id.clone(),
                 endpoint: h.endpoint,
-            }));
+            });
         }
     }
 }
@@ -274,10 +283,16 @@ fn sorted(v: &[String]) -> Vec<String> {
     v
 }
 
-fn restore(desired: &DesiredStack, component: &str, id: &str, have: &crate::model::TagMap, steps: &mut Vec<Step>) {
+fn restore(
+    desired: &DesiredStack,
+    component: &str,
+    id: &str,
+    have: &crate::model::TagMap,
+    steps: &mut Vec<EgressStep>,
+) {
     let keys = missing_tags(&desired.tags_for(component), have);
     if !keys.is_empty() {
-        steps.push(Step::RestoreTags {
+        steps.push(EgressStep::RestoreTags {
             component: component.into(),
             id: id.into(),
             keys,
@@ -287,7 +302,7 @@ fn restore(desired: &DesiredStack, component: &str, id: &str, have: &crate::mode
 
 /// Deletion, before the subnets and groups: endpoints and NAT gateways go, then (when AWS has
 /// finished deleting them) the Elastic IPs are released.
-pub fn plan_cleanup(o: &ObservedEgress) -> Vec<Step> {
+pub fn plan_cleanup(o: &ObservedEgress) -> Vec<EgressStep> {
     let mut steps = Vec::new();
     for h in o.endpoints.iter().filter(|h| !h.deleting()) {
         steps.push(EgressStep::DeleteEndpoint {
@@ -316,7 +331,7 @@ pub fn plan_cleanup(o: &ObservedEgress) -> Vec<Step> {
             what: format!("{} are", going.join(" and ")),
         });
     }
-    steps.into_iter().map(Step::Egress).collect()
+    steps
 }
 
 /// `Retain`: the ids to untag.

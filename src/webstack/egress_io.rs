@@ -1,179 +1,131 @@
-//! Egress I/O: observing NAT gateways, Elastic IPs and VPC endpoints, and running egress steps.
+//! Egress I/O: running egress steps with the ids known at this point (observed, then created by
+//! earlier steps of the same apply). Observation is in `observe.rs`.
 
-use super::apply::{ApplyError, Ids, need};
+use std::collections::BTreeMap;
+
 use super::egress::EgressStep;
-use super::observe::ObserveError;
-use super::step::Step;
-use crate::aws::Clients;
 use crate::aws::egress::{self, Attachment};
+use crate::aws::{AwsError, Clients, ec2};
 use crate::model::egress::{ObservedEgress, address_component, nat_component, private_table_component};
-use crate::model::stack::{DesiredNetwork, DesiredStack, ObservedStack, SgRole};
-use crate::model::{Conflict, Owner};
-use crate::reconcile::Blocked;
+use crate::model::ownership::select;
+use crate::model::stack::{DesiredNetwork, DesiredStack, SgRole};
 
-/// What observation needs: the VPC (NAT gateways are read by VPC), the owner (endpoints and
-/// addresses are read by uid tag) and whether this is a deletion.
-pub struct EgressKey<'a> {
+/// What egress steps read and write: ids by component or index, shared with the rest of the apply.
+pub struct EgressApply<'a> {
+    pub clients: &'a Clients,
+    pub desired: Option<&'a DesiredStack>,
+    pub observed: &'a ObservedEgress,
     pub vpc: Option<&'a str>,
-    pub owner: &'a Owner,
-    pub deleting: bool,
+    /// Subnets by component (`subnet/private/0`).
+    pub subnets: &'a BTreeMap<String, String>,
+    pub groups: &'a BTreeMap<SgRole, String>,
+    /// Private route tables by component, NAT gateways and Elastic IPs by index: created ones added.
+    pub tables: &'a mut BTreeMap<String, String>,
+    pub nats: &'a mut BTreeMap<usize, String>,
+    pub addresses: &'a mut BTreeMap<usize, String>,
 }
 
-/// Reads the stack's egress. Found by VPC or uid; the cluster tag decides ownership: while
-/// converging, another's resource stops the reconcile; while deleting it is left out.
-pub async fn observe(clients: &Clients, key: &EgressKey<'_>) -> Result<ObservedEgress, ObserveError> {
-    let c = &clients.ec2;
-    let mut o = ObservedEgress::default();
-    let Some(vpc) = key.vpc else {
-        return Ok(o);
-    };
-    let keep = |kind: &'static str, id: &str, tags: &crate::model::TagMap| -> Result<bool, Conflict> {
-        match key.owner.check(kind, id, tags) {
-            Ok(()) => Ok(true),
-            Err(_) if key.deleting => Ok(false),
-            Err(conflict) => Err(conflict),
-        }
-    };
-    for n in egress::nat_gateways(c, vpc).await? {
-        if keep("NAT gateway", &n.id, &n.tags)? {
-            o.nat_gateways.push(n);
-        }
-    }
-    for e in egress::endpoints(c, &key.owner.uid).await? {
-        if keep("VPC endpoint", &e.id, &e.tags)? {
-            o.endpoints.push(e);
-        }
-    }
-    // Read every time: an address is released only once AWS has freed it from a deleted gateway,
-    // which may be long after the stack settled (a NAT gateway takes minutes to delete).
-    for a in egress::addresses(c, &key.owner.uid).await? {
-        if keep("Elastic IP", &a.allocation_id, &a.tags)? {
-            o.addresses.push(a);
-        }
-    }
-    Ok(o)
+/// Why an egress step could not run.
+#[derive(Debug)]
+pub enum EgressError {
+    Aws(AwsError),
+    /// A prerequisite no earlier step produced.
+    Missing(&'static str),
+    /// A wait (gateways or endpoints being deleted).
+    Waiting(String),
 }
 
-/// Where endpoints attach, as known at this point: every private table, subnet and the endpoints group.
-fn attachment(desired: &DesiredStack, ids: &Ids) -> Attachment {
-    let zones = match &desired.network {
-        DesiredNetwork::Create { subnets, .. } => subnets.iter().filter(|s| !s.public).count(),
-        DesiredNetwork::Adopt { .. } => 0,
-    };
-    let mut at = Attachment {
-        route_tables: (0..zones)
-            .filter_map(|z| ids.tables.get(&private_table_component(z)).cloned())
-            .collect(),
-        subnets: (0..zones)
-            .filter_map(|z| ids.subnets.get(&format!("subnet/private/{z}")).cloned())
-            .collect(),
-        security_group: ids.groups.get(&SgRole::Endpoints).cloned(),
-    };
-    at.route_tables.sort();
-    at.subnets.sort();
-    at
+impl From<AwsError> for EgressError {
+    fn from(e: AwsError) -> EgressError {
+        EgressError::Aws(e)
+    }
 }
 
-pub(super) async fn apply(
-    clients: &Clients,
-    desired: Option<&DesiredStack>,
-    observed: &ObservedStack,
-    ids: &mut Ids,
-    step: &Step,
-    e: &EgressStep,
-) -> Result<(), ApplyError> {
-    let c = &clients.ec2;
-    let desired = || {
-        desired.ok_or_else(|| ApplyError::Missing {
-            step: step.to_string(),
-            missing: "the desired state",
-        })
-    };
-    match e {
+fn need<T: Clone>(v: Option<&T>, missing: &'static str) -> Result<T, EgressError> {
+    v.cloned().ok_or(EgressError::Missing(missing))
+}
+
+impl EgressApply<'_> {
+    fn desired(&self) -> Result<&DesiredStack, EgressError> {
+        self.desired.ok_or(EgressError::Missing("the desired state"))
+    }
+
+    fn subnet(&self, kind: &str, zone: usize) -> Result<String, EgressError> {
+        need(self.subnets.get(&format!("subnet/{kind}/{zone}")), "the subnet")
+    }
+
+    fn table(&self, zone: usize) -> Result<String, EgressError> {
+        need(self.tables.get(&private_table_component(zone)), "the route table")
+    }
+
+    /// Where endpoints attach: every private table and subnet, and the endpoints group.
+    fn attachment(&self) -> Result<Attachment, EgressError> {
+        let zones = match &self.desired()?.network {
+            DesiredNetwork::Create { subnets, .. } => subnets.iter().filter(|s| !s.public).count(),
+            DesiredNetwork::Adopt { .. } => 0,
+        };
+        let mut at = Attachment {
+            route_tables: (0..zones)
+                .filter_map(|z| self.tables.get(&private_table_component(z)).cloned())
+                .collect(),
+            subnets: (0..zones).filter_map(|z| self.subnet("private", z).ok()).collect(),
+            security_group: self.groups.get(&SgRole::Endpoints).cloned(),
+        };
+        at.route_tables.sort();
+        at.subnets.sort();
+        Ok(at)
+    }
+}
+
+pub async fn apply(a: &mut EgressApply<'_>, step: &EgressStep) -> Result<(), EgressError> {
+    let c = &a.clients.ec2;
+    match step {
         EgressStep::AllocateAddress { index } => {
-            let id = egress::allocate_address(c, &desired()?.tags_for(&address_component(*index))).await?;
-            ids.addresses.insert(*index, id);
+            let id = egress::allocate_address(c, &a.desired()?.tags_for(&address_component(*index))).await?;
+            a.addresses.insert(*index, id);
         }
         EgressStep::CreateNatGateway { index } => {
-            let subnet = need(
-                &ids.subnets.get(&format!("subnet/public/{index}")).cloned(),
-                step,
-                "the public subnet",
-            )?
-            .to_string();
-            let eip = need(&ids.addresses.get(index).cloned(), step, "the Elastic IP")?.to_string();
-            let tags = desired()?.tags_for(&nat_component(*index));
+            let subnet = a.subnet("public", *index)?;
+            let eip = need(a.addresses.get(index), "the Elastic IP")?;
+            let tags = a.desired()?.tags_for(&nat_component(*index));
             let id = egress::create_nat_gateway(c, &subnet, &eip, &tags).await?;
-            ids.nats.insert(*index, id);
+            a.nats.insert(*index, id);
         }
         EgressStep::DeleteNatGateway { id } => egress::delete_nat_gateway(c, id).await?,
         EgressStep::ReleaseAddress { allocation_id } => egress::release_address(c, allocation_id).await?,
         EgressStep::CreatePrivateRouteTable { zone } => {
             let component = private_table_component(*zone);
-            let vpc = need(&ids.vpc, step, "the VPC")?;
-            let id = crate::aws::ec2::create_route_table(c, vpc, &desired()?.tags_for(&component)).await?;
-            ids.tables.insert(component, id);
+            let vpc = need(a.vpc.as_ref(), "the VPC")?;
+            let id = ec2::create_route_table(c, vpc, &a.desired()?.tags_for(&component)).await?;
+            a.tables.insert(component, id);
         }
         EgressStep::AssociatePrivateRouteTable { zone } => {
-            let table = need(
-                &ids.tables.get(&private_table_component(*zone)).cloned(),
-                step,
-                "the route table",
-            )?
-            .to_string();
-            let subnet = need(
-                &ids.subnets.get(&format!("subnet/private/{zone}")).cloned(),
-                step,
-                "the private subnet",
-            )?
-            .to_string();
-            crate::aws::ec2::associate_route_table(c, &table, &subnet).await?;
+            ec2::associate_route_table(c, &a.table(*zone)?, &a.subnet("private", *zone)?).await?;
         }
         EgressStep::SetPrivateRoute { zone, nat } => {
-            let table = need(
-                &ids.tables.get(&private_table_component(*zone)).cloned(),
-                step,
-                "the route table",
-            )?
-            .to_string();
-            let nat = need(&ids.nats.get(nat).cloned(), step, "the NAT gateway")?.to_string();
-            egress::set_nat_route(c, &table, &nat).await?;
+            let nat = need(a.nats.get(nat), "the NAT gateway")?;
+            ec2::set_default_route(c, &a.table(*zone)?, ec2::RouteTarget::NatGateway(&nat)).await?;
         }
-        EgressStep::DeletePrivateRoute { zone } => {
-            let table = need(
-                &ids.tables.get(&private_table_component(*zone)).cloned(),
-                step,
-                "the route table",
-            )?
-            .to_string();
-            egress::delete_default_route(c, &table).await?;
-        }
+        EgressStep::DeletePrivateRoute { zone } => egress::delete_default_route(c, &a.table(*zone)?).await?,
         EgressStep::CreateEndpoint { endpoint } => {
-            let d = desired()?;
-            let vpc = need(&ids.vpc, step, "the VPC")?.to_string();
-            let at = attachment(d, ids);
+            let vpc = need(a.vpc.as_ref(), "the VPC")?;
+            let at = a.attachment()?;
             if !endpoint.gateway() && at.security_group.is_none() {
-                return Err(ApplyError::Missing {
-                    step: step.to_string(),
-                    missing: "the endpoints security group",
-                });
+                return Err(EgressError::Missing("the endpoints security group"));
             }
-            let tags = d.tags_for(&endpoint.component());
-            egress::create_endpoint(c, &vpc, *endpoint, &clients.region(), &at, &tags).await?;
+            let tags = a.desired()?.tags_for(&endpoint.component());
+            egress::create_endpoint(c, vpc, *endpoint, &a.clients.region(), &at, &tags).await?;
         }
         EgressStep::ModifyEndpoint { id, .. } => {
-            let have = observed
-                .egress
-                .endpoints
-                .iter()
-                .find(|h| &h.id == id)
-                .expect("planned from observed");
-            egress::modify_endpoint(c, have, &attachment(desired()?, ids)).await?;
+            let have = a.observed.endpoints.iter().find(|h| &h.id == id);
+            let have = need(have, "the endpoint")?;
+            egress::modify_endpoint(c, &have, &a.attachment()?).await?;
         }
         EgressStep::DeleteEndpoint { id, .. } => egress::delete_endpoint(c, id).await?,
-        EgressStep::AwaitEgressGone { what } => {
-            return Err(ApplyError::Blocked(Blocked::waiting(format!("{what} being deleted"))));
+        EgressStep::RestoreTags { component, id, keys } => {
+            ec2::tag(c, id, &select(&a.desired()?.tags_for(component), keys)).await?;
         }
+        EgressStep::AwaitEgressGone { what } => return Err(EgressError::Waiting(format!("{what} being deleted"))),
     }
     Ok(())
 }

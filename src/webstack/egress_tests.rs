@@ -3,6 +3,7 @@ use crate::model::egress::*;
 use crate::model::stack::{ObservedStack, SgRole};
 use crate::webstack::plan::tests::{converged, desired};
 use crate::webstack::plan::{PUBLIC_ROUTE_TABLE, plan as plan_all};
+use crate::webstack::step::Step;
 
 const TWO_ZONES: &str = "network: {cidr: 10.0.0.0/16}\n";
 
@@ -323,10 +324,10 @@ fn tags_removed_by_hand_are_restored() {
     let mut o = converged(&d);
     o.egress.nat_gateways[0].tags.clear();
     o.egress.endpoints[0].tags.remove("webstack.io/cluster");
-    let restored: Vec<String> = plan_all(&d, &o)
-        .iter()
+    let restored: Vec<String> = egress_steps(&plan_all(&d, &o))
+        .into_iter()
         .filter_map(|s| match s {
-            Step::RestoreTags { component, .. } => Some(component.clone()),
+            EgressStep::RestoreTags { component, .. } => Some(component),
             _ => None,
         })
         .collect();
@@ -337,7 +338,7 @@ fn tags_removed_by_hand_are_restored() {
 fn deletion_goes_endpoints_gateways_wait_then_addresses() {
     let d = desired("network: {cidr: 10.0.0.0/16, natGateways: perZone, vpcEndpoints: [s3, logs]}\n");
     let o = converged(&d);
-    let steps = egress_steps(&plan_cleanup(&o.egress));
+    let steps = plan_cleanup(&o.egress);
     assert_eq!(
         steps,
         vec![
@@ -361,7 +362,7 @@ fn deletion_goes_endpoints_gateways_wait_then_addresses() {
     gone.nat_gateways.clear();
     gone.endpoints.clear();
     assert_eq!(
-        egress_steps(&plan_cleanup(&gone)),
+        plan_cleanup(&gone),
         vec![
             EgressStep::ReleaseAddress {
                 allocation_id: "eipalloc-0".into()

@@ -2,7 +2,7 @@
 //! is checked for ownership (cluster id and uid): while converging, one that belongs to someone
 //! else stops the reconcile (it is never touched); while deleting, it is simply left out.
 
-use crate::aws::{AwsError, Clients, ec2, ecs, elbv2};
+use crate::aws::{AwsError, Clients, ec2, ecs, egress, elbv2};
 use crate::model::ownership::{MANAGED_BY, Ownership};
 use crate::model::stack::{ObservedStack, StackKey};
 use crate::model::{Conflict, Owner, TagMap};
@@ -95,14 +95,26 @@ pub async fn observe(clients: &Clients, key: &StackKey, deleting: bool) -> Resul
             o.load_balancer = Some(lb);
         }
     }
-    // Egress of a VPC the stack created (an adopted one is never read for it).
-    let managed_vpc = o.vpc.as_ref().filter(|v| v.managed).map(|v| v.id.clone());
-    let egress = super::egress_io::EgressKey {
-        vpc: managed_vpc.as_deref(),
-        owner,
-        deleting,
-    };
-    o.egress = super::egress_io::observe(clients, &egress).await?;
+    // Egress of a VPC the stack created (an adopted one is never read for it): NAT gateways by
+    // VPC, endpoints and Elastic IPs by uid. Addresses are read every time: one is released only
+    // once AWS has freed it from a deleted gateway, which may be long after the stack settled.
+    if let Some(vpc) = o.vpc.as_ref().filter(|v| v.managed).map(|v| v.id.clone()) {
+        for n in egress::nat_gateways(&clients.ec2, &vpc).await? {
+            if f.keep("NAT gateway", &n.id, &n.tags)? {
+                o.egress.nat_gateways.push(n);
+            }
+        }
+        for e in egress::endpoints(&clients.ec2, &owner.uid).await? {
+            if f.keep("VPC endpoint", &e.id, &e.tags)? {
+                o.egress.endpoints.push(e);
+            }
+        }
+        for a in egress::addresses(&clients.ec2, &owner.uid).await? {
+            if f.keep("Elastic IP", &a.allocation_id, &a.tags)? {
+                o.egress.addresses.push(a);
+            }
+        }
+    }
     // The task execution role, by its deterministic name; another's role of that name is never used.
     if let Some(role) = crate::aws::iam::role(&clients.iam, &key.role_name).await? {
         let tags = role.tags.clone().unwrap_or_default();

@@ -24,11 +24,15 @@ pub fn plan(desired: &DesiredStack, observed: &ObservedStack) -> Vec<Step> {
     // Egress after the groups: interface endpoints sit in the endpoints group.
     if let DesiredNetwork::Create { subnets, egress, .. } = &desired.network {
         let zones = subnets.iter().filter(|s| !s.public).count();
-        steps.extend(super::egress::plan(desired, egress, zones, observed));
+        steps.extend(
+            super::egress::plan(desired, egress, zones, observed)
+                .into_iter()
+                .map(Step::Egress),
+        );
     }
     plan_load_balancer(desired, observed, &mut steps);
     plan_cluster(desired, observed, &mut steps);
-    steps.extend(super::role::plan(desired, observed));
+    steps.extend(super::role::plan(desired, observed).into_iter().map(Step::Role));
     plan_capacity(desired, observed, &mut steps);
     // Children before the data tier: services start while RDS creates the database.
     let children = crate::model::children::plan(&desired.children, &observed.children);
@@ -121,21 +125,9 @@ fn plan_data(desired: &DesiredStack, observed: &ObservedStack, steps: &mut Vec<S
     steps.extend(data.into_iter().map(Step::Data));
 }
 
-/// The observed subnet that is `s`: by component tag, else (its tags removed by hand) the subnet of
-/// the stack's VPC with the same CIDR.
+/// The observed subnet that is `s` (see [`ObservedStack::match_subnet`]).
 pub fn match_subnet<'a>(s: &DesiredSubnet, observed: &'a ObservedStack) -> Option<&'a ObservedSubnet> {
-    let by_tag = observed
-        .subnets
-        .iter()
-        .find(|o| o.component.as_deref() == Some(s.component.as_str()));
-    let vpc = observed.vpc.as_ref().map(|v| v.id.as_str());
-    by_tag.or_else(|| {
-        let cidr = s.cidr.to_string();
-        observed
-            .subnets
-            .iter()
-            .find(|o| o.component.is_none() && Some(o.vpc_id.as_str()) == vpc && o.cidr == cidr)
-    })
+    observed.match_subnet(s)
 }
 
 fn restore_tags(desired: &DesiredStack, component: &str, id: &str, have: &TagMap, steps: &mut Vec<Step>) {

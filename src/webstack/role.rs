@@ -4,7 +4,6 @@
 
 use std::fmt;
 
-use super::step::Step;
 use crate::model::execution::{ObservedRole, policy, trust_policy};
 use crate::model::ownership::missing_tags;
 use crate::model::stack::{DesiredStack, ObservedStack};
@@ -77,7 +76,7 @@ pub fn stack_secrets(observed: &ObservedStack) -> Vec<String> {
 }
 
 /// Steps that make the role match.
-pub fn plan(desired: &DesiredStack, observed: &ObservedStack) -> Vec<Step> {
+pub fn plan(desired: &DesiredStack, observed: &ObservedStack) -> Vec<RoleStep> {
     let want = &desired.execution_role;
     let mut steps = Vec::new();
     let name = want.name.clone();
@@ -105,18 +104,18 @@ pub fn plan(desired: &DesiredStack, observed: &ObservedStack) -> Vec<Step> {
             }
         }
     }
-    steps.into_iter().map(Step::Role).collect()
+    steps
 }
 
 /// Deletion (after the services that use it): the role goes, or under `Retain` loses its tags.
-pub fn plan_cleanup(observed: Option<&ObservedRole>, retain: bool) -> Vec<Step> {
+pub fn plan_cleanup(observed: Option<&ObservedRole>, retain: bool) -> Vec<RoleStep> {
     let Some(o) = observed else { return Vec::new() };
     let name = o.name.clone();
-    vec![Step::Role(if retain {
+    vec![if retain {
         RoleStep::UntagRole { name }
     } else {
         RoleStep::DeleteRole { name }
-    })]
+    }]
 }
 
 #[cfg(test)]

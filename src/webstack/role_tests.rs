@@ -3,6 +3,7 @@ use serde_json::json;
 use super::*;
 use crate::model::execution::{DesiredRole, ServiceNeeds, policy, secret_resource};
 use crate::webstack::plan::tests::{converged, desired};
+use crate::webstack::step::Step;
 
 const STACK: &str = "network: {cidr: 10.0.0.0/16}\ndatabase: {engine: postgres}\n";
 
@@ -26,16 +27,6 @@ fn with_services(yaml: &str) -> DesiredStack {
         ],
     };
     d
-}
-
-fn role_steps(steps: &[Step]) -> Vec<RoleStep> {
-    steps
-        .iter()
-        .filter_map(|s| match s {
-            Step::Role(r) => Some(r.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 #[test]
@@ -118,7 +109,7 @@ fn created_then_kept_equal_to_the_services() {
     let mut o = converged(&d);
     o.execution_role = None;
     assert_eq!(
-        role_steps(&plan(&d, &o)),
+        plan(&d, &o),
         vec![
             RoleStep::CreateRole {
                 name: d.execution_role.name.clone()
@@ -130,7 +121,7 @@ fn created_then_kept_equal_to_the_services() {
     );
     // Converged: nothing.
     let o = converged_role(&d);
-    assert_eq!(role_steps(&plan(&d, &o)), vec![]);
+    assert_eq!(plan(&d, &o), vec![]);
     // A service added (or a secret): the policy is rewritten.
     let mut more = d.clone();
     more.execution_role.services.push(ServiceNeeds {
@@ -138,7 +129,7 @@ fn created_then_kept_equal_to_the_services() {
         secrets: Vec::new(),
     });
     assert_eq!(
-        role_steps(&plan(&more, &o)),
+        plan(&more, &o),
         vec![RoleStep::PutRolePolicy {
             name: d.execution_role.name.clone()
         }]
@@ -161,7 +152,7 @@ fn drift_by_hand_is_corrected() {
     role.trust = Some(json!({"Version": "2012-10-17", "Statement": []}));
     role.tags.as_mut().unwrap().remove("webstack.io/uid");
     assert_eq!(
-        role_steps(&plan(&d, &o)),
+        plan(&d, &o),
         vec![
             RoleStep::RestoreRoleTags {
                 name: name.clone(),
@@ -174,7 +165,7 @@ fn drift_by_hand_is_corrected() {
     // The inline policy deleted by hand.
     let mut o = converged_role(&d);
     o.execution_role.as_mut().unwrap().policy = None;
-    assert_eq!(role_steps(&plan(&d, &o)), vec![RoleStep::PutRolePolicy { name }]);
+    assert_eq!(plan(&d, &o), vec![RoleStep::PutRolePolicy { name }]);
 }
 
 #[test]
