@@ -8,6 +8,7 @@
 pub mod api;
 pub mod aws;
 pub mod containerservice;
+pub mod leader;
 pub mod listenerrule;
 pub mod manager;
 pub mod model;

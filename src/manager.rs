@@ -36,6 +36,25 @@ pub struct RunOptions {
     /// How many objects of each kind are reconciled at once.
     #[arg(long, env = "WEBSTACK_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: u16,
+    /// Reconcile only while holding a Lease, so that several replicas (or the overlap of a rolling
+    /// update) never act at once; the others wait as standbys.
+    #[arg(long, env = "WEBSTACK_LEADER_ELECT")]
+    pub leader_elect: bool,
+    /// Namespace of the Lease (default: `POD_NAMESPACE`, else `webstack-system`).
+    #[arg(long, env = "WEBSTACK_LEADER_ELECTION_NAMESPACE")]
+    pub leader_election_namespace: Option<String>,
+    /// Name of the Lease.
+    #[arg(long, env = "WEBSTACK_LEADER_ELECTION_ID", default_value = "webstack-operator")]
+    pub leader_election_id: String,
+    /// How long a standby waits, after the lease last changed, before taking it.
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    pub lease_duration: Duration,
+    /// How long the leader keeps going without a successful renewal before it stops.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub renew_deadline: Duration,
+    /// How often the leader renews and a standby retries.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub retry_period: Duration,
 }
 
 /// Errors that stop the manager.
@@ -55,6 +74,10 @@ pub enum ManagerError {
     CrdNotEstablished { name: String },
     #[error("no AWS region configured: set AWS_REGION (or a profile region)")]
     NoRegion,
+    #[error("leader election: --renew-deadline must be shorter than --lease-duration and longer than --retry-period")]
+    LeaseTimings,
+    #[error("leadership lost: stopping so that only the new leader acts (the process is restarted as a standby)")]
+    LeadershipLost,
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`).
@@ -92,16 +115,56 @@ pub async fn run(opts: RunOptions) -> Result<(), ManagerError> {
         opts.resync_period,
         recorder,
     ));
+    let leadership = match lease_config(&opts)? {
+        Some(config) => Some(crate::leader::acquire(ctx.client.clone(), config).await),
+        None => None,
+    };
     let (ns, n) = (opts.namespace, opts.concurrency);
-    tokio::join!(
-        driver::run::<WebStackReconciler>(ctx.clone(), ns.clone(), n),
-        driver::run::<TargetGroupReconciler>(ctx.clone(), ns.clone(), n),
-        driver::run::<ListenerRuleReconciler>(ctx.clone(), ns.clone(), n),
-        driver::run::<ContainerServiceReconciler>(ctx.clone(), ns.clone(), n),
-        driver::run::<StaticSiteReconciler>(ctx, ns, n),
-    );
+    let controllers = async {
+        tokio::join!(
+            driver::run::<WebStackReconciler>(ctx.clone(), ns.clone(), n),
+            driver::run::<TargetGroupReconciler>(ctx.clone(), ns.clone(), n),
+            driver::run::<ListenerRuleReconciler>(ctx.clone(), ns.clone(), n),
+            driver::run::<ContainerServiceReconciler>(ctx.clone(), ns.clone(), n),
+            driver::run::<StaticSiteReconciler>(ctx.clone(), ns, n),
+        )
+    };
+    match leadership {
+        None => {
+            controllers.await;
+        }
+        Some(mut leadership) => {
+            tokio::select! {
+                _ = controllers => leadership.release().await,
+                () = leadership.lost() => return Err(ManagerError::LeadershipLost),
+            }
+        }
+    }
     tracing::info!("shut down");
     Ok(())
+}
+
+/// The Lease to hold with `--leader-elect`, its timings checked.
+fn lease_config(opts: &RunOptions) -> Result<Option<crate::leader::LeaseConfig>, ManagerError> {
+    if !opts.leader_elect {
+        return Ok(None);
+    }
+    if opts.renew_deadline >= opts.lease_duration || opts.renew_deadline <= opts.retry_period {
+        return Err(ManagerError::LeaseTimings);
+    }
+    let namespace = opts
+        .leader_election_namespace
+        .clone()
+        .or_else(|| std::env::var("POD_NAMESPACE").ok())
+        .unwrap_or_else(|| "webstack-system".into());
+    Ok(Some(crate::leader::LeaseConfig {
+        namespace,
+        name: opts.leader_election_id.clone(),
+        identity: crate::leader::identity(),
+        lease_duration: opts.lease_duration,
+        renew_deadline: opts.renew_deadline,
+        retry_period: opts.retry_period,
+    }))
 }
 
 /// Every CRD of [`api::crds`] must exist and be Established.

@@ -14,6 +14,7 @@ mod examples_e2e;
 mod iam_policy;
 mod inline_e2e;
 mod invalid;
+mod leader_e2e;
 mod routing_e2e;
 mod staticsite_aws;
 mod staticsite_e2e;

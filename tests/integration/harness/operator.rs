@@ -39,7 +39,21 @@ impl Operator {
         kubeconfig: &std::path::Path,
         env: &[(&str, &str)],
     ) -> Operator {
-        let log = std::env::temp_dir().join(format!("webstack-operator-{namespace}.log"));
+        Operator::start_named(moto, namespace, resync, kubeconfig, env, namespace, &[])
+    }
+
+    /// Starts one of several operators of a namespace (`name` tells their logs apart), with extra
+    /// command-line arguments.
+    pub fn start_named(
+        moto: &Moto,
+        namespace: &str,
+        resync: &str,
+        kubeconfig: &std::path::Path,
+        env: &[(&str, &str)],
+        name: &str,
+        args: &[&str],
+    ) -> Operator {
+        let log = std::env::temp_dir().join(format!("webstack-operator-{name}.log"));
         let file = std::fs::File::create(&log).expect("operator log");
         let operations = std::env::temp_dir().join(format!("{}.operations", super::unique(namespace)));
         let _ = std::fs::remove_file(&operations);
@@ -53,6 +67,7 @@ impl Operator {
                 "--resync-period",
                 resync,
             ])
+            .args(args)
             .env("KUBECONFIG", kubeconfig)
             .env("AWS_ENDPOINT_URL", moto.endpoint())
             .env("AWS_REGION", REGION)
@@ -85,6 +100,12 @@ impl Operator {
                 Some((kind, field(l, "aws_calls")?.parse().ok()?))
             })
             .collect()
+    }
+
+    /// Kills the process at once (SIGKILL: no clean shutdown, no lease release).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// The operator's whole log so far.
