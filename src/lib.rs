@@ -11,6 +11,7 @@ pub mod containerservice;
 pub mod leader;
 pub mod listenerrule;
 pub mod manager;
+pub mod metrics;
 pub mod model;
 pub mod reconcile;
 pub mod staticsite;

@@ -19,7 +19,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the controller manager against the current kubeconfig / in-cluster config and AWS.
-    Run(manager::RunOptions),
+    Run(Box<manager::RunOptions>),
     /// Print every CustomResourceDefinition as YAML (the source of `crds/`).
     Crds,
 }
@@ -40,7 +40,7 @@ async fn main() -> ExitCode {
         },
         Command::Run(opts) => {
             manager::init_tracing();
-            match manager::run(opts).await {
+            match manager::run(*opts).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(err) => {
                     eprintln!("error: {}", manager::report(&err));

@@ -36,6 +36,12 @@ pub struct RunOptions {
     /// How many objects of each kind are reconciled at once.
     #[arg(long, env = "WEBSTACK_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: u16,
+    /// Where `/metrics` is served (Prometheus text format).
+    #[arg(long, env = "WEBSTACK_METRICS_BIND_ADDRESS", default_value = "0.0.0.0:8080")]
+    pub metrics_bind_address: String,
+    /// Where `/healthz` and `/readyz` are served.
+    #[arg(long, env = "WEBSTACK_HEALTH_PROBE_BIND_ADDRESS", default_value = "0.0.0.0:8081")]
+    pub health_probe_bind_address: String,
     /// Reconcile only while holding a Lease, so that several replicas (or the overlap of a rolling
     /// update) never act at once; the others wait as standbys.
     #[arg(long, env = "WEBSTACK_LEADER_ELECT")]
@@ -74,6 +80,13 @@ pub enum ManagerError {
     CrdNotEstablished { name: String },
     #[error("no AWS region configured: set AWS_REGION (or a profile region)")]
     NoRegion,
+    #[error("cannot serve {what} on {address}")]
+    Serve {
+        what: &'static str,
+        address: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("leader election: --renew-deadline must be shorter than --lease-duration and longer than --retry-period")]
     LeaseTimings,
     #[error("leadership lost: stopping so that only the new leader acts (the process is restarted as a standby)")]
@@ -94,6 +107,18 @@ pub fn init_tracing() {
 
 /// Runs the manager until a shutdown signal.
 pub async fn run(opts: RunOptions) -> Result<(), ManagerError> {
+    use crate::metrics::{Endpoint, METRICS, serve};
+    // Probes first: a standby waiting for leadership is alive and ready too.
+    for (what, address, endpoint) in [
+        ("metrics", &opts.metrics_bind_address, Endpoint::Metrics),
+        ("health probes", &opts.health_probe_bind_address, Endpoint::Health),
+    ] {
+        serve(address, endpoint).await.map_err(|source| ManagerError::Serve {
+            what,
+            address: address.clone(),
+            source,
+        })?;
+    }
     let client = Client::try_default().await.map_err(ManagerError::KubeConfig)?;
     check_crds(&client).await?;
     let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -102,6 +127,7 @@ pub async fn run(opts: RunOptions) -> Result<(), ManagerError> {
         .load()
         .await;
     let region = aws.region().ok_or(ManagerError::NoRegion)?.to_string();
+    METRICS.set_ready();
     tracing::info!(cluster_id = %opts.cluster_id, %region, resync = ?opts.resync_period, namespace = ?opts.namespace, "webstack-operator started");
     let reporter = Reporter {
         controller: "webstack-operator".into(),

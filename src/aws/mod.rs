@@ -346,6 +346,26 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for CallCounter {
         "webstack-call-counter"
     }
 
+    /// Every attempt's response: throttling counted (the SDK retries it, so the operation's
+    /// outcome alone would hide it).
+    fn read_before_deserialization(
+        &self,
+        context: &aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextRef<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        _cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let response = context.response();
+        let status = response.status().as_u16();
+        if status >= 400 {
+            let error_type = response.headers().get("x-amzn-ErrorType");
+            let body = response.body().bytes().unwrap_or_default();
+            if crate::metrics::is_throttling(status, error_type, body) {
+                crate::metrics::METRICS.throttled();
+            }
+        }
+        Ok(())
+    }
+
     /// Once per operation, after its last attempt (the operation's metadata is not yet in the
     /// config bag when execution starts).
     fn read_after_execution(
@@ -364,6 +384,7 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for CallCounter {
             }
             *m.entry(operation).or_default() += 1;
             let succeeded = matches!(context.output_or_error(), Some(Ok(_)));
+            crate::metrics::METRICS.aws_call(meta.service(), meta.name(), succeeded);
             let mutation = u32::from(!is_read(meta.name()) && succeeded);
             let _ = TALLY.try_with(|t| {
                 let before = t.get();

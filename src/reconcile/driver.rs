@@ -20,6 +20,7 @@ use kube::{Api, Resource, ResourceExt};
 use super::backoff::Wait;
 use super::status::{self, Kind, KindStatus, is_ready};
 use super::{Blocked, Context, FINALIZER, PAUSED, Reconciler, Step, describe, refs, spec};
+use crate::metrics::{METRICS, Outcome};
 use crate::model::{Health, RetryClass, report};
 
 /// A reconcile that could not write its result (the Kubernetes API failed); retried with backoff.
@@ -72,6 +73,20 @@ fn error_policy<R: Reconciler>(obj: Arc<R::K>, err: &Error, ctx: Arc<Context>) -
 }
 
 async fn reconcile<R: Reconciler>(obj: Arc<R::K>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let started = std::time::Instant::now();
+    let result = reconcile_timed::<R>(obj, ctx).await;
+    let outcome = match &result {
+        Err(_) => Outcome::Error,
+        Ok((_, Some(Wait::Retry(_)))) => Outcome::Error,
+        Ok((_, Some(Wait::Poll))) => Outcome::RequeueAfter,
+        Ok(_) => Outcome::Success,
+    };
+    METRICS.reconciled(&R::KIND.to_ascii_lowercase(), outcome, started.elapsed());
+    result.map(|(action, _)| action)
+}
+
+/// A reconcile, and the wait it ended with (`None`: deleted).
+async fn reconcile_timed<R: Reconciler>(obj: Arc<R::K>, ctx: Arc<Context>) -> Result<(Action, Option<Wait>), Error> {
     let key = key(&*obj);
     let deleting = obj.meta().deletion_timestamp.is_some();
     let (result, tally) = crate::aws::counting(async {
@@ -85,8 +100,9 @@ async fn reconcile<R: Reconciler>(obj: Arc<R::K>, ctx: Arc<Context>) -> Result<A
     .await;
     let Some(wait) = result? else {
         ctx.backoff.forget(&key);
+        METRICS.resource(R::KIND, &key, None);
         tracing::debug!(%key, aws_calls = tally.calls, aws_mutations = tally.mutations, "deleted");
-        return Ok(Action::await_change());
+        return Ok((Action::await_change(), None));
     };
     let delay = ctx.backoff.next(&key, wait, ctx.resync, tally.mutations > 0);
     tracing::debug!(
@@ -98,7 +114,7 @@ async fn reconcile<R: Reconciler>(obj: Arc<R::K>, ctx: Arc<Context>) -> Result<A
         ?delay,
         "reconciled"
     );
-    Ok(Action::requeue(delay))
+    Ok((Action::requeue(delay), Some(wait)))
 }
 
 fn paused<K: Kind>(obj: &K) -> bool {
@@ -201,6 +217,10 @@ async fn converge<R: Reconciler>(obj: &R::K, ctx: &Context) -> Result<Wait, Erro
         Ok(Report::new(health, wait, Some(status)))
     }
     .await;
+    let corrected = events.iter().filter(|(reason, ..)| *reason == "DriftCorrected").count();
+    if corrected > 0 {
+        METRICS.drift_corrected(R::KIND, corrected as u64);
+    }
     for (reason, action, note) in &events {
         publish(ctx, obj, EventType::Normal, reason, action, note).await;
     }
@@ -217,6 +237,13 @@ async fn finish<K: Kind>(ctx: &Context, obj: &K, report: Report<K::Status>) -> R
         tracing::warn!(key = %key(obj), %reason, %message, "stalled");
         publish(ctx, obj, EventType::Warning, reason, "Reconcile", message).await;
     }
+    let condition = match &report.health {
+        Health::Ready { .. } => "Ready",
+        Health::Progressing { .. } => "Reconciling",
+        Health::Stalled { .. } => "Stalled",
+        Health::Paused { .. } => "Paused",
+    };
+    METRICS.resource(&K::kind(&()), &key(obj), Some(condition));
     let fields = report.fields.or_else(|| obj.status().cloned()).unwrap_or_default();
     status::write(&ctx.client, obj, fields, &report.health)
         .await

@@ -1,7 +1,8 @@
 //! Leader election end to end: two operator processes with `--leader-elect` and one stack. Only
-//! the leader makes AWS calls; `kill -9` of the leader (no release) and the standby takes over
-//! within the bound of its timings; the stack stays correct (a change converges, nothing is
-//! duplicated) and deletes cleanly.
+//! the leader makes AWS calls; both answer their health probes, and a scrape of each one's
+//! `/metrics` shows what it did (the leader's reconciles and AWS calls, nothing for the standby);
+//! `kill -9` of the leader (no release) and the standby takes over within the bound of its
+//! timings; the stack stays correct (a change converges, nothing is duplicated) and deletes cleanly.
 
 use std::time::{Duration, Instant};
 
@@ -65,6 +66,42 @@ fn operations(op: &Operator) -> Vec<String> {
         .collect()
 }
 
+/// The address an operator serves `endpoint` on (`Metrics` or `Health`), from its log.
+fn served(op: &Operator, endpoint: &str) -> String {
+    let log = op.log_text();
+    let line = log
+        .lines()
+        .find(|l| l.contains(" serving ") && l.contains(&format!("endpoint={endpoint}")))
+        .unwrap_or_else(|| panic!("no {endpoint} address in the log:\n{}", op.log_tail()));
+    line.split("address=")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// A plain HTTP GET: the status code and the body.
+async fn get(address: &str, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let status = response.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default().to_string();
+    (status, body)
+}
+
+/// The value of the sample `line` (name and labels) in a scrape.
+fn sample(scrape: &str, line: &str) -> Option<f64> {
+    scrape
+        .lines()
+        .find_map(|l| l.strip_prefix(line)?.strip_prefix(' ')?.parse().ok())
+}
+
 async fn lease_holder(api: &Api<Lease>) -> Option<String> {
     api.get_opt("webstack-operator")
         .await
@@ -104,6 +141,45 @@ async fn only_the_leader_acts_and_a_standby_takes_over_after_kill_9() {
     assert_eq!(operations(&b), Vec::<String>::new(), "the standby made no AWS call");
     assert!(b.log_text().contains("waiting for leadership"), "{}", b.log_tail());
     let leader = lease_holder(&leases).await.unwrap();
+
+    // Both are alive and ready; the leader's metrics tell what it did, the standby's nothing.
+    for op in [&a, &b] {
+        let health = served(op, "Health");
+        assert_eq!(get(&health, "/healthz").await.0, 200);
+        assert_eq!(get(&health, "/readyz").await.0, 200);
+    }
+    let (status, scrape) = get(&served(&a, "Metrics"), "/metrics").await;
+    assert_eq!(status, 200);
+    let reconciles = sample(
+        &scrape,
+        "controller_runtime_reconcile_total{controller=\"webstack\",result=\"success\"}",
+    );
+    assert!(reconciles.is_some_and(|n| n >= 1.0), "{scrape}");
+    assert_eq!(
+        sample(
+            &scrape,
+            "webstack_aws_api_calls_total{service=\"EC2\",operation=\"CreateVpc\",outcome=\"success\"}"
+        ),
+        Some(1.0),
+        "{scrape}"
+    );
+    assert_eq!(
+        sample(&scrape, "webstack_resources{kind=\"WebStack\",condition=\"Ready\"}"),
+        Some(1.0)
+    );
+    assert!(
+        sample(
+            &scrape,
+            "controller_runtime_reconcile_time_seconds_count{controller=\"webstack\"}"
+        )
+        .is_some()
+    );
+    assert_eq!(sample(&scrape, "webstack_aws_throttled_total"), Some(0.0));
+    let (_, standby) = get(&served(&b, "Metrics"), "/metrics").await;
+    assert!(
+        !standby.contains("webstack_aws_api_calls_total{"),
+        "the standby made no call:\n{standby}"
+    );
 
     // kill -9 the leader: it releases nothing; B takes over once the lease stops changing.
     a.kill();

@@ -66,6 +66,11 @@ impl Operator {
                 namespace,
                 "--resync-period",
                 resync,
+                // Many operators run at once: each on free ports (logged).
+                "--metrics-bind-address",
+                "127.0.0.1:0",
+                "--health-probe-bind-address",
+                "127.0.0.1:0",
             ])
             .args(args)
             .env("KUBECONFIG", kubeconfig)

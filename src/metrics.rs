@@ -1,0 +1,379 @@
+//! Prometheus metrics and health probes. The reconcile metrics carry controller-runtime's names and
+//! labels, so dashboards made for Go operators work unchanged; the AWS metrics are counted once, at
+//! the SDK boundary (the call counter interceptor). Served as text by a small HTTP endpoint:
+//! `/metrics` on one address, `/healthz` and `/readyz` on another.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{LazyLock, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// controller-runtime's buckets for `controller_runtime_reconcile_time_seconds`.
+const BUCKETS: [f64; 40] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.25, 1.5,
+    1.75, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 50.0, 60.0,
+];
+
+#[derive(Clone, Debug, Default)]
+struct Histogram {
+    counts: Vec<u64>,
+    sum: f64,
+    count: u64,
+}
+
+/// Every metric the operator exports.
+#[derive(Default)]
+pub struct Metrics {
+    reconciles: Mutex<BTreeMap<(String, &'static str), u64>>,
+    errors: Mutex<BTreeMap<String, u64>>,
+    times: Mutex<BTreeMap<String, Histogram>>,
+    aws_calls: Mutex<BTreeMap<(String, String, &'static str), u64>>,
+    throttled: AtomicU64,
+    drift: Mutex<BTreeMap<String, u64>>,
+    /// `kind/namespace/name` → (kind, condition) of the last reconcile.
+    resources: Mutex<BTreeMap<String, (String, &'static str)>>,
+    ready: AtomicBool,
+}
+
+/// The process's metrics.
+pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::default);
+
+/// How a reconcile ended, as controller-runtime labels it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Converged (or deleted): nothing to do before the periodic re-check.
+    Success,
+    /// Not done yet (waiting on AWS or another object): run again soon.
+    RequeueAfter,
+    /// An error (AWS or Kubernetes): retried with backoff.
+    Error,
+}
+
+impl Outcome {
+    fn label(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::RequeueAfter => "requeue_after",
+            Outcome::Error => "error",
+        }
+    }
+}
+
+fn add<K: Ord>(map: &Mutex<BTreeMap<K, u64>>, key: K, n: u64) {
+    if let Ok(mut m) = map.lock() {
+        *m.entry(key).or_default() += n;
+    }
+}
+
+impl Metrics {
+    /// One reconcile of `controller` (the kind, lower case), its outcome and duration.
+    pub fn reconciled(&self, controller: &str, outcome: Outcome, took: Duration) {
+        add(&self.reconciles, (controller.to_string(), outcome.label()), 1);
+        if outcome == Outcome::Error {
+            add(&self.errors, controller.to_string(), 1);
+        }
+        if let Ok(mut times) = self.times.lock() {
+            let h = times.entry(controller.to_string()).or_default();
+            if h.counts.is_empty() {
+                h.counts = vec![0; BUCKETS.len()];
+            }
+            let secs = took.as_secs_f64();
+            for (i, b) in BUCKETS.iter().enumerate() {
+                if secs <= *b {
+                    h.counts[i] += 1;
+                }
+            }
+            h.sum += secs;
+            h.count += 1;
+        }
+    }
+
+    /// One AWS operation (after the SDK's retries): `outcome` is `success` or `error`.
+    pub fn aws_call(&self, service: &str, operation: &str, success: bool) {
+        let outcome = if success { "success" } else { "error" };
+        add(
+            &self.aws_calls,
+            (service.to_string(), operation.to_string(), outcome),
+            1,
+        );
+    }
+
+    /// One attempt AWS answered with throttling (the SDK retries it).
+    pub fn throttled(&self) {
+        self.throttled.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `n` changes made to AWS that undid changes made behind the operator's back.
+    pub fn drift_corrected(&self, kind: &str, n: u64) {
+        add(&self.drift, kind.to_string(), n);
+    }
+
+    /// The condition an object was left in (`Ready`, `Reconciling`, `Stalled`, `Paused`), or
+    /// `None` once it is gone.
+    pub fn resource(&self, kind: &str, key: &str, condition: Option<&'static str>) {
+        if let Ok(mut m) = self.resources.lock() {
+            match condition {
+                Some(c) => m.insert(key.to_string(), (kind.to_string(), c)),
+                None => m.remove(key),
+            };
+        }
+    }
+
+    /// Start-up checks passed: `/readyz` answers 200.
+    pub fn set_ready(&self) {
+        self.ready.store(true, Ordering::Relaxed);
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let head = |out: &mut String, name: &str, kind: &str, help: &str| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        };
+        head(
+            &mut out,
+            "controller_runtime_reconcile_total",
+            "counter",
+            "Total number of reconciliations per controller",
+        );
+        for ((c, r), n) in self.reconciles.lock().map(|m| m.clone()).unwrap_or_default() {
+            let _ = writeln!(
+                out,
+                "controller_runtime_reconcile_total{{controller=\"{c}\",result=\"{r}\"}} {n}"
+            );
+        }
+        head(
+            &mut out,
+            "controller_runtime_reconcile_errors_total",
+            "counter",
+            "Total number of reconciliation errors per controller",
+        );
+        for (c, n) in self.errors.lock().map(|m| m.clone()).unwrap_or_default() {
+            let _ = writeln!(
+                out,
+                "controller_runtime_reconcile_errors_total{{controller=\"{c}\"}} {n}"
+            );
+        }
+        head(
+            &mut out,
+            "controller_runtime_reconcile_time_seconds",
+            "histogram",
+            "Length of time per reconciliation per controller",
+        );
+        for (c, h) in self.times.lock().map(|m| m.clone()).unwrap_or_default() {
+            for (b, n) in BUCKETS.iter().zip(&h.counts) {
+                let _ = writeln!(
+                    out,
+                    "controller_runtime_reconcile_time_seconds_bucket{{controller=\"{c}\",le=\"{b}\"}} {n}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "controller_runtime_reconcile_time_seconds_bucket{{controller=\"{c}\",le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(
+                out,
+                "controller_runtime_reconcile_time_seconds_sum{{controller=\"{c}\"}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "controller_runtime_reconcile_time_seconds_count{{controller=\"{c}\"}} {}",
+                h.count
+            );
+        }
+        head(
+            &mut out,
+            "webstack_aws_api_calls_total",
+            "counter",
+            "AWS API operations by service, operation and outcome (after SDK retries)",
+        );
+        for ((s, o, r), n) in self.aws_calls.lock().map(|m| m.clone()).unwrap_or_default() {
+            let _ = writeln!(
+                out,
+                "webstack_aws_api_calls_total{{service=\"{s}\",operation=\"{o}\",outcome=\"{r}\"}} {n}"
+            );
+        }
+        head(
+            &mut out,
+            "webstack_aws_throttled_total",
+            "counter",
+            "AWS API attempts answered with throttling",
+        );
+        let _ = writeln!(
+            out,
+            "webstack_aws_throttled_total {}",
+            self.throttled.load(Ordering::Relaxed)
+        );
+        head(
+            &mut out,
+            "webstack_drift_corrections_total",
+            "counter",
+            "Changes made to AWS that undid changes made behind the operator's back",
+        );
+        for (k, n) in self.drift.lock().map(|m| m.clone()).unwrap_or_default() {
+            let _ = writeln!(out, "webstack_drift_corrections_total{{kind=\"{k}\"}} {n}");
+        }
+        head(
+            &mut out,
+            "webstack_resources",
+            "gauge",
+            "Objects by kind and the condition their last reconcile left",
+        );
+        let mut by: BTreeMap<(String, &'static str), u64> = BTreeMap::new();
+        for (kind, c) in self
+            .resources
+            .lock()
+            .map(|m| m.values().cloned().collect::<Vec<_>>())
+            .unwrap_or_default()
+        {
+            *by.entry((kind, c)).or_default() += 1;
+        }
+        for ((k, c), n) in by {
+            let _ = writeln!(out, "webstack_resources{{kind=\"{k}\",condition=\"{c}\"}} {n}");
+        }
+        out
+    }
+}
+
+/// Whether an AWS response is throttling, from its status and error code (JSON protocols send the
+/// code in `x-amzn-ErrorType`, query, EC2 and S3 in the body).
+pub fn is_throttling(status: u16, error_type: Option<&str>, body: &[u8]) -> bool {
+    const CODES: [&str; 6] = [
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "SlowDown",
+    ];
+    if status == 429 {
+        return true;
+    }
+    if !(400..600).contains(&status) {
+        return false;
+    }
+    let code = error_type.map(|t| t.split(':').next().unwrap_or(t));
+    if code.is_some_and(|c| CODES.contains(&c)) {
+        return true;
+    }
+    let body = String::from_utf8_lossy(&body[..body.len().min(2048)]);
+    CODES.iter().any(|c| body.contains(&format!("<Code>{c}</Code>")))
+}
+
+/// What an endpoint serves.
+#[derive(Clone, Copy, Debug)]
+pub enum Endpoint {
+    Metrics,
+    Health,
+}
+
+/// Binds `addr` and serves `endpoint` until the process ends; returns the bound address (`:0`
+/// picks a free port, logged).
+pub async fn serve(addr: &str, endpoint: Endpoint) -> std::io::Result<std::net::SocketAddr> {
+    let listener = TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    tracing::info!(address = %local, ?endpoint, "serving");
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                continue;
+            };
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let mut read = 0;
+                // The request line and headers; a scrape or probe sends no body.
+                while read < buf.len() {
+                    match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf[read..])).await {
+                        Ok(Ok(0)) | Err(_) | Ok(Err(_)) => break,
+                        Ok(Ok(n)) => read += n,
+                    }
+                    if buf[..read].windows(4).any(|w| w == b"\r\n\r\n") {
+                        break;
+                    }
+                }
+                let request = String::from_utf8_lossy(&buf[..read]);
+                let path = request.split_whitespace().nth(1).unwrap_or("/");
+                let (status, content_type, body) = respond(endpoint, path);
+                let response = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    Ok(local)
+}
+
+fn respond(endpoint: Endpoint, path: &str) -> (&'static str, &'static str, String) {
+    let text = "text/plain; charset=utf-8";
+    match (endpoint, path) {
+        (Endpoint::Metrics, "/metrics") => ("200 OK", "text/plain; version=0.0.4; charset=utf-8", METRICS.render()),
+        (Endpoint::Health, "/healthz") => ("200 OK", text, "ok\n".into()),
+        (Endpoint::Health, "/readyz") if METRICS.ready.load(Ordering::Relaxed) => ("200 OK", text, "ok\n".into()),
+        (Endpoint::Health, "/readyz") => ("503 Service Unavailable", text, "starting\n".into()),
+        _ => ("404 Not Found", text, "not found\n".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_controller_runtime_names_and_labels() {
+        let m = Metrics::default();
+        m.reconciled("webstack", Outcome::Success, Duration::from_millis(120));
+        m.reconciled("webstack", Outcome::Error, Duration::from_millis(3));
+        m.aws_call("EC2", "CreateVpc", true);
+        m.throttled();
+        m.drift_corrected("WebStack", 2);
+        m.resource("WebStack", "WebStack/a/x", Some("Ready"));
+        m.resource("WebStack", "WebStack/a/y", Some("Ready"));
+        m.resource("WebStack", "WebStack/a/z", Some("Stalled"));
+        m.resource("WebStack", "WebStack/a/z", None);
+        let text = m.render();
+        for line in [
+            "controller_runtime_reconcile_total{controller=\"webstack\",result=\"success\"} 1",
+            "controller_runtime_reconcile_total{controller=\"webstack\",result=\"error\"} 1",
+            "controller_runtime_reconcile_errors_total{controller=\"webstack\"} 1",
+            "controller_runtime_reconcile_time_seconds_bucket{controller=\"webstack\",le=\"0.005\"} 1",
+            "controller_runtime_reconcile_time_seconds_bucket{controller=\"webstack\",le=\"0.15\"} 2",
+            "controller_runtime_reconcile_time_seconds_count{controller=\"webstack\"} 2",
+            "webstack_aws_api_calls_total{service=\"EC2\",operation=\"CreateVpc\",outcome=\"success\"} 1",
+            "webstack_aws_throttled_total 1",
+            "webstack_drift_corrections_total{kind=\"WebStack\"} 2",
+            "webstack_resources{kind=\"WebStack\",condition=\"Ready\"} 2",
+            "# TYPE controller_runtime_reconcile_time_seconds histogram",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line}:\n{text}");
+        }
+        assert!(!text.contains("Stalled"), "a deleted object is no longer counted");
+    }
+
+    #[test]
+    fn throttling_is_recognised_in_every_protocol() {
+        assert!(is_throttling(429, None, b""));
+        assert!(is_throttling(400, Some("ThrottlingException:http://internal"), b""));
+        assert!(is_throttling(
+            400,
+            None,
+            b"<ErrorResponse><Error><Code>Throttling</Code>"
+        ));
+        assert!(is_throttling(
+            503,
+            None,
+            b"<Response><Errors><Error><Code>RequestLimitExceeded</Code>"
+        ));
+        assert!(is_throttling(503, None, b"<Error><Code>SlowDown</Code></Error>"));
+        assert!(!is_throttling(400, Some("ValidationException"), b""));
+        assert!(!is_throttling(200, None, b"<Code>Throttling</Code>"));
+    }
+}
