@@ -213,6 +213,9 @@ async fn monolith_postgres_and_redis_from_the_example() {
         },
     )
     .await;
+    // What Flux sees (kstatus): in progress while the database is created.
+    use crate::harness::kstatus::{KStatus, of};
+    assert_eq!(of(&waiting), KStatus::InProgress);
     let st = waiting.status.unwrap();
     assert!(
         st.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "False"),
@@ -231,6 +234,7 @@ async fn monolith_postgres_and_redis_from_the_example() {
     println!("waited {waited:.1}s for RDS; DescribeDBInstances calls so far: {describes}");
 
     let stack = stacks.get("monolith").await.unwrap();
+    assert_eq!(of(&stack), KStatus::Current, "Ready is Current for Flux");
     let status = stack.status.clone().unwrap();
     let db_status = status.database.clone().expect("status.database");
     let cache_status = status.cache.clone().expect("status.cache");

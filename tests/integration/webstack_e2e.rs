@@ -346,6 +346,11 @@ async fn webstack_lifecycle_through_the_api_server() {
     };
     let (w, (_, reason, message)) = stalled;
     assert_eq!(reason, "InvalidSpec");
+    assert_eq!(
+        crate::harness::kstatus::of(&w),
+        crate::harness::kstatus::KStatus::Failed,
+        "InvalidSpec is Failed for Flux"
+    );
     assert!(
         message.contains("spec.network.availabilityZones") && message.contains("the region has 2"),
         "{message}"

@@ -4,6 +4,7 @@
 //! `tests/scripts/moto-venv.sh`) per test that needs AWS.
 
 pub mod iam;
+pub mod kstatus;
 pub mod kube;
 pub mod leftovers;
 pub mod leftovers_capacity;
