@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod argocd_health;
 mod aws_smoke;
 mod capacity_checks;
 mod containerservice_e2e;
