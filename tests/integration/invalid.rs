@@ -333,6 +333,27 @@ const CASES: &[(&str, &str, &[&str])] = &[
         ],
     ),
     (
+        "NAT gateways asked of an adopted VPC",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: WebStack, metadata: {name: bad}, spec: {network: {vpcId: vpc-0abc,
+           publicSubnetIds: [subnet-1a], privateSubnetIds: [subnet-2b], natGateways: perZone}}}"#,
+        &[
+            "spec.network",
+            "natGateways and vpcEndpoints apply to a VPC the stack creates",
+        ],
+    ),
+    (
+        "an unknown NAT gateway mode",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: WebStack, metadata: {name: bad}, spec: {network: {cidr: 10.0.0.0/16,
+           natGateways: many}}}"#,
+        &["spec.network.natGateways", "Unsupported value"],
+    ),
+    (
+        "a VPC endpoint listed twice",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: WebStack, metadata: {name: bad}, spec: {network: {cidr: 10.0.0.0/16,
+           vpcEndpoints: [s3, logs, s3]}}}"#,
+        &["spec.network.vpcEndpoints", "each VPC endpoint once"],
+    ),
+    (
         "fromStack naming a key the database secret does not have",
         r#"{apiVersion: webstack.io/v1alpha1, kind: ContainerService, metadata: {name: bad}, spec: {stackRef: {name: s},
            cpu: "256", memory: "512", containers: [{name: app, image: app:1, secrets: [{name: DB,
