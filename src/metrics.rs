@@ -241,31 +241,6 @@ impl Metrics {
     }
 }
 
-/// Whether an AWS response is throttling, from its status and error code (JSON protocols send the
-/// code in `x-amzn-ErrorType`, query, EC2 and S3 in the body).
-pub fn is_throttling(status: u16, error_type: Option<&str>, body: &[u8]) -> bool {
-    const CODES: [&str; 6] = [
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestLimitExceeded",
-        "TooManyRequestsException",
-        "SlowDown",
-    ];
-    if status == 429 {
-        return true;
-    }
-    if !(400..600).contains(&status) {
-        return false;
-    }
-    let code = error_type.map(|t| t.split(':').next().unwrap_or(t));
-    if code.is_some_and(|c| CODES.contains(&c)) {
-        return true;
-    }
-    let body = String::from_utf8_lossy(&body[..body.len().min(2048)]);
-    CODES.iter().any(|c| body.contains(&format!("<Code>{c}</Code>")))
-}
-
 /// What an endpoint serves.
 #[derive(Clone, Copy, Debug)]
 pub enum Endpoint {
@@ -356,24 +331,5 @@ mod tests {
             assert!(text.lines().any(|l| l == line), "missing {line}:\n{text}");
         }
         assert!(!text.contains("Stalled"), "a deleted object is no longer counted");
-    }
-
-    #[test]
-    fn throttling_is_recognised_in_every_protocol() {
-        assert!(is_throttling(429, None, b""));
-        assert!(is_throttling(400, Some("ThrottlingException:http://internal"), b""));
-        assert!(is_throttling(
-            400,
-            None,
-            b"<ErrorResponse><Error><Code>Throttling</Code>"
-        ));
-        assert!(is_throttling(
-            503,
-            None,
-            b"<Response><Errors><Error><Code>RequestLimitExceeded</Code>"
-        ));
-        assert!(is_throttling(503, None, b"<Error><Code>SlowDown</Code></Error>"));
-        assert!(!is_throttling(400, Some("ValidationException"), b""));
-        assert!(!is_throttling(200, None, b"<Code>Throttling</Code>"));
     }
 }

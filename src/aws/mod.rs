@@ -94,6 +94,35 @@ const TRANSIENT_CODES: [&str; 13] = [
     "ServerException",
 ];
 
+/// The error codes with which AWS services say "slow down" (query and JSON protocols, EC2, S3).
+const THROTTLING_CODES: [&str; 5] = [
+    "Throttling",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "SlowDown",
+];
+
+/// Whether a raw AWS response (one attempt, before the SDK retries it) is throttling, by the rule
+/// [`classify`] applies to final errors: HTTP 429, or a [`THROTTLING_CODES`] code, which JSON
+/// protocols send in `x-amzn-ErrorType` and query, EC2 and S3 in the XML body.
+pub fn is_throttling(status: u16, error_type: Option<&str>, body: &[u8]) -> bool {
+    if status == 429 {
+        return true;
+    }
+    if !(400..600).contains(&status) {
+        return false;
+    }
+    let code = error_type.map(|t| t.split(':').next().unwrap_or(t));
+    if code.is_some_and(|c| THROTTLING_CODES.contains(&c)) {
+        return true;
+    }
+    let body = String::from_utf8_lossy(&body[..body.len().min(2048)]);
+    THROTTLING_CODES
+        .iter()
+        .any(|c| body.contains(&format!("<Code>{c}</Code>")))
+}
+
 /// Classifies an SDK error: transport failures and HTTP 5xx are transient whatever their code,
 /// then throttling, permission and the codes of [`TRANSIENT_CODES`]; anything else is terminal.
 pub fn classify<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> AwsError
@@ -119,9 +148,7 @@ where
         ),
     };
     let class = match code.as_str() {
-        "Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException" | "SlowDown" => {
-            RetryClass::Throttled
-        }
+        c if THROTTLING_CODES.contains(&c) => RetryClass::Throttled,
         _ if status == Some(429) => RetryClass::Throttled,
         _ if status.is_none_or(|s| s >= 500) => RetryClass::Transient,
         "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => RetryClass::AccessDenied,
@@ -359,7 +386,7 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for CallCounter {
         if status >= 400 {
             let error_type = response.headers().get("x-amzn-ErrorType");
             let body = response.body().bytes().unwrap_or_default();
-            if crate::metrics::is_throttling(status, error_type, body) {
+            if is_throttling(status, error_type, body) {
                 crate::metrics::METRICS.throttled();
             }
         }
@@ -411,6 +438,26 @@ mod tests {
         let err = CreateServiceError::generic(ErrorMetadata::builder().code(code).message("m").build());
         let raw = HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::empty());
         SdkError::service_error(err, raw)
+    }
+
+    /// The same rule per attempt (the throttling metric) as for final errors.
+    #[test]
+    fn throttling_is_recognised_in_every_protocol() {
+        assert!(is_throttling(429, None, b""));
+        assert!(is_throttling(400, Some("ThrottlingException:http://internal"), b""));
+        assert!(is_throttling(
+            400,
+            None,
+            b"<ErrorResponse><Error><Code>Throttling</Code>"
+        ));
+        assert!(is_throttling(
+            503,
+            None,
+            b"<Response><Errors><Error><Code>RequestLimitExceeded</Code>"
+        ));
+        assert!(is_throttling(503, None, b"<Error><Code>SlowDown</Code></Error>"));
+        assert!(!is_throttling(400, Some("ValidationException"), b""));
+        assert!(!is_throttling(200, None, b"<Code>Throttling</Code>"));
     }
 
     #[test]
