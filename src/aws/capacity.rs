@@ -6,16 +6,13 @@ use aws_sdk_ecs::types::{
     AutoScalingGroupProvider, AutoScalingGroupProviderUpdate, CapacityProviderField, CapacityProviderStrategyItem,
     ManagedDraining, ManagedScaling, ManagedScalingStatus, ManagedTerminationProtection, Tag as EcsTag,
 };
-use aws_sdk_iam::types::Tag as IamTag;
 
+use super::iam::{NO_SUCH_ENTITY, sdk_tags as iam_tags, tag_map as iam_tag_map};
 use super::{AwsError, TagMap, classify, deleted, sdk_tags, tag_map};
 use crate::model::capacity::{INSTANCE_POLICY, ObservedProfile, ObservedProvider, ObservedRole};
 
 type Iam = aws_sdk_iam::Client;
 type Ecs = aws_sdk_ecs::Client;
-
-/// IAM's code for a role, profile or policy that does not exist.
-const NO_SUCH_ENTITY: &str = "NoSuchEntity";
 
 /// Lets EC2 instances assume the role.
 const EC2_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
@@ -26,24 +23,6 @@ fn absent<T>(r: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
         Err(e) if e.code == NO_SUCH_ENTITY || e.is_not_found() => Ok(None),
         Err(e) => Err(e),
     }
-}
-
-fn iam_tags(tags: &TagMap) -> Result<Vec<IamTag>, AwsError> {
-    tags.iter()
-        .map(|(k, v)| {
-            IamTag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(|e| AwsError::invalid_request("TagRole", e))
-        })
-        .collect()
-}
-
-fn iam_tag_map(tags: &[IamTag]) -> TagMap {
-    tags.iter()
-        .map(|t| (t.key().to_string(), t.value().to_string()))
-        .collect()
 }
 
 /// The recommended AMI named by a public SSM parameter.
@@ -219,16 +198,6 @@ pub async fn delete_profile(c: &Iam, name: &str) -> Result<(), AwsError> {
         c.delete_instance_profile().instance_profile_name(name).send().await,
         &[NO_SUCH_ENTITY],
     )
-}
-
-pub async fn tag_role(c: &Iam, name: &str, tags: &TagMap) -> Result<(), AwsError> {
-    c.tag_role()
-        .role_name(name)
-        .set_tags(Some(iam_tags(tags)?))
-        .send()
-        .await
-        .map_err(|e| classify("TagRole", e))?;
-    Ok(())
 }
 
 pub async fn tag_profile(c: &Iam, name: &str, tags: &TagMap) -> Result<(), AwsError> {

@@ -1,4 +1,5 @@
-//! IAM: the stack's task execution role and its inline policy. IAM is global and eventually
+//! IAM: the stack's task execution role and its inline policy, and the tag conversions and role
+//! tagging the EC2 capacity's instance role shares (`capacity.rs`). IAM is global and eventually
 //! consistent: a role just created may not be usable by ECS for a few seconds (ECS retries).
 
 use aws_sdk_iam::Client;
@@ -8,13 +9,24 @@ use serde_json::Value;
 use super::{AwsError, TagMap, classify, deleted};
 use crate::model::execution::{ObservedRole, POLICY_NAME, parse_document};
 
-fn sdk_tags(tags: &TagMap) -> Vec<Tag> {
+/// IAM's code for a role, profile or policy that does not exist.
+pub(super) const NO_SUCH_ENTITY: &str = "NoSuchEntity";
+
+/// A [`TagMap`] as IAM tags.
+pub(super) fn sdk_tags(tags: &TagMap) -> Result<Vec<Tag>, AwsError> {
     tags.iter()
-        .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(|e| AwsError::invalid_request("TagRole", e))
+        })
         .collect()
 }
 
-fn tag_map(tags: &[Tag]) -> TagMap {
+/// IAM tags as a [`TagMap`].
+pub(super) fn tag_map(tags: &[Tag]) -> TagMap {
     tags.iter()
         .map(|t| (t.key().to_string(), t.value().to_string()))
         .collect()
@@ -26,7 +38,7 @@ pub async fn role(c: &Client, name: &str) -> Result<Option<ObservedRole>, AwsErr
         Ok(out) => out,
         Err(e) => {
             let e = classify("GetRole", e);
-            return if e.is_not_found() || e.code == "NoSuchEntity" {
+            return if e.is_not_found() || e.code == NO_SUCH_ENTITY {
                 Ok(None)
             } else {
                 Err(e)
@@ -37,7 +49,7 @@ pub async fn role(c: &Client, name: &str) -> Result<Option<ObservedRole>, AwsErr
     Ok(Some(ObservedRole {
         name: name.into(),
         arn: r.arn().into(),
-        tags: Some(tag_map(r.tags())),
+        tags: tag_map(r.tags()),
         trust: r.assume_role_policy_document().and_then(parse_document),
         policy: policy(c, name).await?,
     }))
@@ -55,7 +67,7 @@ async fn policy(c: &Client, role: &str) -> Result<Option<Value>, AwsError> {
         Ok(out) => Ok(parse_document(out.policy_document())),
         Err(e) => {
             let e = classify("GetRolePolicy", e);
-            if e.code == "NoSuchEntity" || e.is_not_found() {
+            if e.code == NO_SUCH_ENTITY || e.is_not_found() {
                 Ok(None)
             } else {
                 Err(e)
@@ -71,7 +83,7 @@ pub async fn create_role(c: &Client, name: &str, trust: &Value, tags: &TagMap) -
         .role_name(name)
         .assume_role_policy_document(trust.to_string())
         .description("webstack-operator: ECS task execution role of one stack")
-        .set_tags(Some(sdk_tags(tags)))
+        .set_tags(Some(sdk_tags(tags)?))
         .send()
         .await
         .map_err(|e| classify("CreateRole", e))?;
@@ -99,10 +111,11 @@ pub async fn update_trust(c: &Client, role: &str, trust: &Value) -> Result<(), A
     Ok(())
 }
 
+/// Adds or overwrites tags of a role.
 pub async fn tag_role(c: &Client, role: &str, tags: &TagMap) -> Result<(), AwsError> {
     c.tag_role()
         .role_name(role)
-        .set_tags(Some(sdk_tags(tags)))
+        .set_tags(Some(sdk_tags(tags)?))
         .send()
         .await
         .map_err(|e| classify("TagRole", e))?;
@@ -116,7 +129,7 @@ pub async fn untag_role(c: &Client, role: &str, keys: &[&str]) -> Result<(), Aws
         .set_tag_keys(Some(keys.iter().map(|k| k.to_string()).collect()))
         .send()
         .await;
-    deleted("UntagRole", result, &["NoSuchEntity"])
+    deleted("UntagRole", result, &[NO_SUCH_ENTITY])
 }
 
 /// Deletes the inline policy, then the role (IAM refuses to delete a role with policies).
@@ -127,10 +140,10 @@ pub async fn delete_role(c: &Client, role: &str) -> Result<(), AwsError> {
         .policy_name(POLICY_NAME)
         .send()
         .await;
-    deleted("DeleteRolePolicy", result, &["NoSuchEntity"])?;
+    deleted("DeleteRolePolicy", result, &[NO_SUCH_ENTITY])?;
     deleted(
         "DeleteRole",
         c.delete_role().role_name(role).send().await,
-        &["NoSuchEntity"],
+        &[NO_SUCH_ENTITY],
     )
 }

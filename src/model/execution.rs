@@ -34,8 +34,7 @@ pub struct DesiredRole {
 pub struct ObservedRole {
     pub name: String,
     pub arn: String,
-    /// Read with the role (GetRole); `None` when only the policy was read (steady state).
-    pub tags: Option<TagMap>,
+    pub tags: TagMap,
     pub trust: Option<Value>,
     /// The inline policy, `None` when the role has none.
     pub policy: Option<Value>,

@@ -239,7 +239,7 @@ async fn restore_tags(a: &CapacityApply<'_>, resource: Resource) -> Result<(), A
         select(&a.tags, &crate::model::ownership::missing_tags(&a.tags, &have))
     };
     match resource {
-        Resource::Role => cap::tag_role(&c.iam, name, &tags).await,
+        Resource::Role => crate::aws::iam::tag_role(&c.iam, name, &tags).await,
         Resource::Profile => cap::tag_profile(&c.iam, name, &tags).await,
         Resource::Template => match &o.template {
             Some(t) => ec2::tag(&c.ec2, &t.id, &tags).await,

@@ -116,11 +116,10 @@ pub async fn observe(clients: &Clients, key: &StackKey, deleting: bool) -> Resul
         }
     }
     // The task execution role, by its deterministic name; another's role of that name is never used.
-    if let Some(role) = crate::aws::iam::role(&clients.iam, &key.role_name).await? {
-        let tags = role.tags.clone().unwrap_or_default();
-        if f.keep("IAM role", &role.arn, &tags)? {
-            o.execution_role = Some(role);
-        }
+    if let Some(role) = crate::aws::iam::role(&clients.iam, &key.role_name).await?
+        && f.keep("IAM role", &role.arn, &role.tags)?
+    {
+        o.execution_role = Some(role);
     }
     if let Some((cluster, tags)) = ecs::find_cluster(&clients.ecs, &key.cluster_name).await?
         && (!cluster.active || f.keep("ECS cluster", &cluster.arn, &tags)?)

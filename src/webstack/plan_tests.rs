@@ -258,7 +258,7 @@ pub(crate) fn converged(d: &DesiredStack) -> ObservedStack {
     o.execution_role = Some(crate::model::execution::ObservedRole {
         name: d.execution_role.name.clone(),
         arn: format!("arn:aws:iam::123456789012:role/{}", d.execution_role.name),
-        tags: Some(d.tags_for(crate::webstack::role::COMPONENT)),
+        tags: d.tags_for(crate::webstack::role::COMPONENT),
         trust: Some(crate::model::execution::trust_policy()),
         policy: Some(crate::model::execution::policy(
             &d.execution_role,

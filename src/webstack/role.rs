@@ -87,14 +87,12 @@ pub fn plan(desired: &DesiredStack, observed: &ObservedStack) -> Vec<RoleStep> {
             steps.push(RoleStep::PutRolePolicy { name });
         }
         Some(o) => {
-            if let Some(tags) = &o.tags {
-                let keys = missing_tags(&desired.tags_for(COMPONENT), tags);
-                if !keys.is_empty() {
-                    steps.push(RoleStep::RestoreRoleTags {
-                        name: name.clone(),
-                        keys,
-                    });
-                }
+            let keys = missing_tags(&desired.tags_for(COMPONENT), &o.tags);
+            if !keys.is_empty() {
+                steps.push(RoleStep::RestoreRoleTags {
+                    name: name.clone(),
+                    keys,
+                });
             }
             if o.trust.as_ref().is_some_and(|t| *t != trust_policy()) {
                 steps.push(RoleStep::UpdateTrust { name: name.clone() });

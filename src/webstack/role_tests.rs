@@ -150,7 +150,7 @@ fn drift_by_hand_is_corrected() {
     role.policy =
         Some(json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}));
     role.trust = Some(json!({"Version": "2012-10-17", "Statement": []}));
-    role.tags.as_mut().unwrap().remove("webstack.io/uid");
+    role.tags.remove("webstack.io/uid");
     assert_eq!(
         plan(&d, &o),
         vec![
