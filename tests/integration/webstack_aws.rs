@@ -171,41 +171,10 @@ async fn count_tagged(clients: &Clients, uid: &str) -> BTreeMap<&'static str, us
             .route_tables()
             .len(),
     );
-    n.insert(
-        "eip",
-        ec2.describe_addresses()
-            .filters(f())
-            .send()
-            .await
-            .unwrap()
-            .addresses()
-            .len(),
-    );
-    n.insert(
-        "vpce",
-        ec2.describe_vpc_endpoints()
-            .filters(f())
-            .send()
-            .await
-            .unwrap()
-            .vpc_endpoints()
-            .iter()
-            .filter(|e| e.state().map(|s| s.as_str().to_lowercase()).as_deref() != Some("deleted"))
-            .count(),
-    );
-    let nats = ec2.describe_nat_gateways().send().await.unwrap();
-    n.insert(
-        "nat",
-        nats.nat_gateways()
-            .iter()
-            .filter(|g| {
-                g.tags()
-                    .iter()
-                    .any(|t| t.key() == Some("webstack.io/uid") && t.value() == Some(uid))
-            })
-            .filter(|g| g.state().map(|s| s.as_str()) != Some("deleted"))
-            .count(),
-    );
+    let (nats, addresses, endpoints) = crate::harness::leftovers::egress_of(ec2, uid).await;
+    n.insert("nat", nats);
+    n.insert("eip", addresses);
+    n.insert("vpce", endpoints);
     n.insert(
         "sg",
         ec2.describe_security_groups()

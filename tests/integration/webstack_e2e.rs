@@ -90,35 +90,8 @@ async fn tagged_count(ec2: &aws_sdk_ec2::Client, elb: &aws_sdk_elasticloadbalanc
         .route_tables()
         .len();
     // No client token on AllocateAddress: a retried create must not leave a second address.
-    n += ec2
-        .describe_addresses()
-        .filters(f())
-        .send()
-        .await
-        .unwrap()
-        .addresses()
-        .len();
-    n += ec2
-        .describe_vpc_endpoints()
-        .filters(f())
-        .send()
-        .await
-        .unwrap()
-        .vpc_endpoints()
-        .iter()
-        .filter(|e| e.state().map(|s| s.as_str().to_lowercase()).as_deref() != Some("deleted"))
-        .count();
-    let nats = ec2.describe_nat_gateways().send().await.unwrap();
-    n += nats
-        .nat_gateways()
-        .iter()
-        .filter(|g| {
-            g.tags()
-                .iter()
-                .any(|t| t.key() == Some("webstack.io/uid") && t.value() == Some(uid))
-        })
-        .filter(|g| g.state().map(|s| s.as_str()) != Some("deleted"))
-        .count();
+    let (nats, addresses, endpoints) = crate::harness::leftovers::egress_of(ec2, uid).await;
+    n += nats + addresses + endpoints;
     n + elb
         .describe_load_balancers()
         .send()

@@ -22,6 +22,28 @@ fn ec2_tags(tags: &[aws_sdk_ec2::types::Tag]) -> Tags {
         .collect()
 }
 
+/// The egress of the stack with `uid` that AWS still holds: NAT gateways and VPC endpoints not
+/// deleted (deleted ones stay listed for a while, on AWS too) and Elastic IPs, as
+/// `(nat gateways, elastic ips, vpc endpoints)`.
+pub async fn egress_of(ec2: &aws_sdk_ec2::Client, uid: &str) -> (usize, usize, usize) {
+    let by_uid = || Filter::builder().name("tag:webstack.io/uid").values(uid).build();
+    let nats = ec2.describe_nat_gateways().send().await.unwrap();
+    let nats = nats
+        .nat_gateways()
+        .iter()
+        .filter(|g| ec2_tags(g.tags()).get("webstack.io/uid").map(String::as_str) == Some(uid))
+        .filter(|g| g.state().map(|s| s.as_str()) != Some("deleted"))
+        .count();
+    let addresses = ec2.describe_addresses().filters(by_uid()).send().await.unwrap();
+    let endpoints = ec2.describe_vpc_endpoints().filters(by_uid()).send().await.unwrap();
+    let endpoints = endpoints
+        .vpc_endpoints()
+        .iter()
+        .filter(|e| e.state().map(|s| s.as_str().to_lowercase()).as_deref() != Some("deleted"))
+        .count();
+    (nats, addresses.addresses().len(), endpoints)
+}
+
 /// `kind id` of every AWS resource still tagged for `ns`.
 pub async fn leftovers(config: &SdkConfig, ns: &str) -> Vec<String> {
     let mut left = Vec::new();
