@@ -105,8 +105,20 @@ pub fn init_tracing() {
         .init();
 }
 
-/// Runs the manager until a shutdown signal.
+/// Runs the manager until a shutdown signal, with the Kubernetes client of the kubeconfig or
+/// in-cluster configuration and AWS as the SDK's standard environment configures it.
 pub async fn run(opts: RunOptions) -> Result<(), ManagerError> {
+    run_with(opts, None, aws_config::defaults(aws_config::BehaviorVersion::latest())).await
+}
+
+/// [`run`] with a given Kubernetes client (`None`: the kubeconfig or in-cluster configuration) and
+/// AWS configuration (the operator's timeouts and retries are added to it). The local demo runs
+/// the manager in its own process this way, against the test API server and the emulator.
+pub async fn run_with(
+    opts: RunOptions,
+    client: Option<Client>,
+    aws: aws_config::ConfigLoader,
+) -> Result<(), ManagerError> {
     use crate::metrics::{Endpoint, METRICS, serve};
     // Probes first: a standby waiting for leadership is alive and ready too.
     for (what, address, endpoint) in [
@@ -119,9 +131,12 @@ pub async fn run(opts: RunOptions) -> Result<(), ManagerError> {
             source,
         })?;
     }
-    let client = Client::try_default().await.map_err(ManagerError::KubeConfig)?;
+    let client = match client {
+        Some(client) => client,
+        None => Client::try_default().await.map_err(ManagerError::KubeConfig)?,
+    };
     check_crds(&client).await?;
-    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    let aws = aws
         .timeout_config(crate::aws::timeouts())
         .retry_config(crate::aws::retries())
         .load()

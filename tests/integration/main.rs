@@ -10,6 +10,7 @@ mod containerservice_e2e;
 mod crds;
 mod datatier_e2e;
 mod deletion_e2e;
+mod demo_e2e;
 mod examples;
 mod examples_e2e;
 mod iam_policy;

@@ -57,7 +57,12 @@ impl Operator {
         let file = std::fs::File::create(&log).expect("operator log");
         let operations = std::env::temp_dir().join(format!("{}.operations", super::unique(namespace)));
         let _ = std::fs::remove_file(&operations);
-        let child = Command::new(env!("CARGO_BIN_EXE_webstack-operator"))
+        // Set by cargo for integration tests; the local demo (`cargo run --example demo`), which
+        // shares this harness, runs the manager in its own process instead.
+        let Some(binary) = option_env!("CARGO_BIN_EXE_webstack-operator") else {
+            panic!("the operator binary is known to integration tests only");
+        };
+        let child = Command::new(binary)
             .args([
                 "run",
                 "--cluster-id",
