@@ -59,9 +59,11 @@ impl Operator {
         let _ = std::fs::remove_file(&operations);
         // Set by cargo for integration tests; the local demo (`cargo run --example demo`), which
         // shares this harness, runs the manager in its own process instead.
-        let Some(binary) = option_env!("CARGO_BIN_EXE_webstack-operator") else {
+        let Some(built) = option_env!("CARGO_BIN_EXE_webstack-operator") else {
             panic!("the operator binary is known to integration tests only");
         };
+        // Another build of it (e.g. the image's static release binary) when asked.
+        let binary = std::env::var("WEBSTACK_OPERATOR_BINARY").unwrap_or_else(|_| built.to_string());
         let child = Command::new(binary)
             .args([
                 "run",
@@ -110,6 +112,11 @@ impl Operator {
                 Some((kind, field(l, "aws_calls")?.parse().ok()?))
             })
             .collect()
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Kills the process at once (SIGKILL: no clean shutdown, no lease release).
