@@ -44,7 +44,7 @@ struct Args {
     /// Namespace the manifests are applied in (created if missing).
     #[arg(long, default_value = "default")]
     namespace: String,
-    /// How long to wait for every object to be Ready.
+    /// How long to wait for every object to be Ready (everything keeps running after it anyway).
     #[arg(long, default_value = "300s", value_parser = manager::parse_duration)]
     timeout: Duration,
 }
@@ -139,13 +139,13 @@ async fn demo(args: Args) -> Result<(), String> {
 
     let started = Instant::now();
     tokio::select! {
-        ready = wait_ready(&client, &args.namespace, &objects, args.timeout) => ready?,
+        ready = wait_ready(&client, &args.namespace, &objects, args.timeout) => match ready {
+            Ok(()) => say(format!("==> every object is Ready after {:.1}s", started.elapsed().as_secs_f64())),
+            // Kept running all the same, so that what is wrong can be looked at and fixed.
+            Err(problem) => say(format!("==> {problem}\n    (everything keeps running: look with kubectl, below)")),
+        },
         stopped = &mut operator => return Err(format!("the operator stopped: {}", outcome(stopped))),
     }
-    say(format!(
-        "==> every object is Ready after {:.1}s",
-        started.elapsed().as_secs_f64()
-    ));
 
     say("\n==> What the manifests became (status read from the API server)");
     for obj in &objects {
@@ -160,6 +160,9 @@ async fn demo(args: Args) -> Result<(), String> {
     for line in harness::leftovers::leftovers(&aws, &args.namespace).await {
         let (kind, id) = line.rsplit_once(' ').unwrap_or((line.as_str(), ""));
         by_kind.entry(kind.to_string()).or_default().insert(id.to_string());
+    }
+    if by_kind.is_empty() {
+        say("  nothing yet");
     }
     for (kind, ids) in &by_kind {
         let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
