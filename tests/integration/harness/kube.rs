@@ -234,6 +234,24 @@ pub fn chart_identity_kubeconfig_path() -> PathBuf {
         .clone()
 }
 
+/// The chart's leader election Role and binding (its Lease in the release namespace), copied into
+/// `ns` for tests whose operators keep their Lease in their own namespace.
+pub async fn grant_leader_election_in(client: &Client, ns: &str) {
+    let objects: Vec<DynamicObject> = deploy_rbac()
+        .into_iter()
+        .filter(|o| {
+            let kind = &o.types.as_ref().expect("kind").kind;
+            (kind == "Role" || kind == "RoleBinding") && o.name_any().ends_with("-leader-election")
+        })
+        .map(|mut o| {
+            o.metadata.namespace = Some(ns.to_string());
+            o
+        })
+        .collect();
+    assert_eq!(objects.len(), 2, "the chart's leader election Role and RoleBinding");
+    apply_all(client, &objects).await;
+}
+
 /// A kubeconfig with the admin's credentials that impersonates ServiceAccount `namespace/name`
 /// (`as`, `as-groups`: its user and groups), so that its client has exactly that account's RBAC.
 pub fn impersonating_kubeconfig(namespace: &str, name: &str) -> PathBuf {
