@@ -264,7 +264,7 @@ async fn denied_calls_back_off() {
     let key = key.access_key().unwrap();
     let (id_, secret) = (key.access_key_id().to_string(), key.secret_access_key().to_string());
     moto.moto_api("reset-auth", "0"); // IAM enforced from now on
-    let kubeconfig = crate::harness::kube::kubeconfig_path();
+    let kubeconfig = crate::harness::kube::chart_identity_kubeconfig_path();
     let op = Operator::start_with(
         &moto,
         &ns,

@@ -167,7 +167,7 @@ async fn example_runs_under_the_iam_policy() {
         .load()
         .await;
     moto.moto_api("reset-auth", "0"); // IAM enforced from now on
-    let kubeconfig = crate::harness::kube::kubeconfig_path();
+    let kubeconfig = crate::harness::kube::chart_identity_kubeconfig_path();
     let op = Operator::start_with(
         &moto,
         &ns,

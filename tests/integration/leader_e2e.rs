@@ -12,7 +12,7 @@ use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::{Api, ResourceExt};
 use webstack_operator::api::WebStack;
 
-use crate::harness::kube::{client, install_crds, kubeconfig_path, namespace};
+use crate::harness::kube::{chart_identity_kubeconfig_path, client, grant_leader_election_in, install_crds, namespace};
 use crate::harness::leftovers::leftovers;
 use crate::harness::moto::Moto;
 use crate::harness::operator::Operator;
@@ -54,7 +54,15 @@ fn ready_at(ws: &WebStack, generation: i64) -> bool {
 fn start(moto: &Moto, ns: &str, name: &str) -> Operator {
     let mut args = vec!["--leader-elect", "--leader-election-namespace", ns];
     args.extend(LEASE);
-    Operator::start_named(moto, ns, "3s", &kubeconfig_path(), &[], &format!("{ns}-{name}"), &args)
+    Operator::start_named(
+        moto,
+        ns,
+        "3s",
+        &chart_identity_kubeconfig_path(),
+        &[],
+        &format!("{ns}-{name}"),
+        &args,
+    )
 }
 
 /// The AWS operations an operator recorded so far.
@@ -117,6 +125,9 @@ async fn only_the_leader_acts_and_a_standby_takes_over_after_kill_9() {
     let ns = namespace(&client, "leader").await;
     let moto = Moto::start();
     let config = moto.sdk_config().await;
+    // The operators run as the chart's ServiceAccount; their Lease is in the test namespace, so
+    // the chart's leader election Role (release namespace only) is granted there as well.
+    grant_leader_election_in(&client, &ns).await;
     let leases: Api<Lease> = Api::namespaced(client.clone(), &ns);
 
     // A starts first and leads; B waits.

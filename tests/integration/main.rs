@@ -6,6 +6,7 @@ mod harness;
 mod argocd_health;
 mod aws_smoke;
 mod capacity_checks;
+mod chart;
 mod containerservice_e2e;
 mod crds;
 mod datatier_e2e;

@@ -348,7 +348,8 @@ async fn webstack_lifecycle_through_the_api_server() {
     );
 }
 
-/// The operator runs under `deploy/rbac.yaml`, first without permission to write WebStack status:
+/// The operator runs under the chart's ClusterRole (`deploy/webstack-operator.yaml`), bound to a
+/// user of its own (not the chart's ServiceAccount the other tests' operators use), first without permission to write WebStack status:
 /// every reconcile creates or finds the AWS resources and then fails to record them, as if the
 /// operator crashed between the creates and the status write. Retries find everything by tag and
 /// name and create no duplicate; once status may be written the stack becomes Ready as is.
@@ -368,10 +369,10 @@ async fn failed_status_writes_never_duplicate_aws_resources() {
     );
 
     // The product's ClusterRole, under a test name, minus the status rule; bound to the test user.
-    let rbac = crate::harness::manifest::load_manifests(&crate::harness::repo_root().join("deploy/rbac.yaml"));
+    let rbac = crate::harness::kube::deploy_rbac();
     let role_obj = rbac
         .iter()
-        .find(|o| o.types.as_ref().is_some_and(|t| t.kind == "ClusterRole"))
+        .find(|o| o.types.as_ref().is_some_and(|t| t.kind == "ClusterRole") && o.name_any() == "webstack-operator")
         .unwrap();
     let mut full: ClusterRole = serde_json::from_value(serde_json::to_value(role_obj).unwrap()).unwrap();
     let role_name = format!("webstack-operator-{ns}");

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Patch, PatchParams, PostParams};
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::wait::{await_condition, conditions};
 use kube::{Api, Client, Config, ResourceExt};
@@ -146,4 +146,130 @@ pub async fn install_crds(client: &Client) -> Vec<CustomResourceDefinition> {
         installed.push(crd);
     }
     installed
+}
+
+/// The namespace and name of the chart's ServiceAccount in `deploy/webstack-operator.yaml`.
+pub const OPERATOR_NAMESPACE: &str = "webstack-system";
+pub const OPERATOR_SERVICE_ACCOUNT: &str = "webstack-operator";
+
+/// The Kubernetes objects the chart renders for a plain install (`deploy/webstack-operator.yaml`,
+/// kept equal to `helm template` by `chart::deploy_manifest_is_the_rendered_chart`).
+pub fn deploy_manifest() -> Vec<DynamicObject> {
+    super::manifest::load_manifests(&repo_root().join("deploy/webstack-operator.yaml"))
+}
+
+/// The RBAC objects of [`deploy_manifest`] (ServiceAccount, ClusterRole, Role and their bindings).
+pub fn deploy_rbac() -> Vec<DynamicObject> {
+    deploy_manifest()
+        .into_iter()
+        .filter(|o| {
+            let t = o.types.as_ref().expect("apiVersion and kind");
+            t.api_version.starts_with("rbac.authorization.k8s.io/") || t.kind == "ServiceAccount"
+        })
+        .collect()
+}
+
+/// The API of an object's kind (`namespaces`, `roles`, ... : every kind the tests apply has a
+/// regular plural), namespaced when the object names a namespace.
+pub fn dynamic_api(client: &Client, obj: &DynamicObject) -> Api<DynamicObject> {
+    let t = obj.types.as_ref().expect("apiVersion and kind");
+    let (group, version) = t.api_version.split_once('/').unwrap_or(("", &t.api_version));
+    let gvk = GroupVersionKind::gvk(group, version, &t.kind);
+    let ar = ApiResource::from_gvk_with_plural(&gvk, &format!("{}s", t.kind.to_lowercase()));
+    match obj.metadata.namespace.as_deref() {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
+        None => Api::all_with(client.clone(), &ar),
+    }
+}
+
+/// Server-side applies `objects` (field manager `webstack-tests`, forced).
+pub async fn apply_all(client: &Client, objects: &[DynamicObject]) {
+    let params = PatchParams::apply("webstack-tests").force();
+    for obj in objects {
+        let name = obj.name_any();
+        dynamic_api(client, obj)
+            .patch(&name, &params, &Patch::Apply(obj))
+            .await
+            .unwrap_or_else(|e| panic!("applying {}: {e}", super::manifest::id(obj)));
+    }
+}
+
+/// Creates namespace `name` unless it exists.
+pub async fn ensure_namespace(client: &Client, name: &str) {
+    let ns: Namespace = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}
+    }))
+    .expect("namespace object");
+    Api::<Namespace>::all(client.clone())
+        .patch(name, &PatchParams::apply("webstack-tests"), &Patch::Apply(&ns))
+        .await
+        .unwrap_or_else(|e| panic!("creating namespace {name}: {e}"));
+}
+
+static OPERATOR_IDENTITY: OnceLock<PathBuf> = OnceLock::new();
+
+/// Kubeconfig of the operator as the chart installs it: admin credentials impersonating the
+/// chart's ServiceAccount (`as`/`as-groups`), which holds exactly the chart's RBAC
+/// (`deploy/webstack-operator.yaml`, applied into the test API server once per test binary). Every
+/// end-to-end operator runs with it, so a permission the chart lacks fails a test.
+pub fn chart_identity_kubeconfig_path() -> PathBuf {
+    OPERATOR_IDENTITY
+        .get_or_init(|| {
+            // Tests run on their own runtimes; this one-time setup gets a runtime of its own.
+            std::thread::spawn(|| {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a runtime");
+                rt.block_on(async {
+                    let client = client().await;
+                    ensure_namespace(&client, OPERATOR_NAMESPACE).await;
+                    apply_all(&client, &deploy_rbac()).await;
+                });
+            })
+            .join()
+            .expect("applying the chart's RBAC");
+            impersonating_kubeconfig(OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT)
+        })
+        .clone()
+}
+
+/// The chart's leader election Role and binding (its Lease in the release namespace), copied into
+/// `ns` for tests whose operators keep their Lease in their own namespace.
+pub async fn grant_leader_election_in(client: &Client, ns: &str) {
+    let objects: Vec<DynamicObject> = deploy_rbac()
+        .into_iter()
+        .filter(|o| {
+            let kind = &o.types.as_ref().expect("kind").kind;
+            (kind == "Role" || kind == "RoleBinding") && o.name_any().ends_with("-leader-election")
+        })
+        .map(|mut o| {
+            o.metadata.namespace = Some(ns.to_string());
+            o
+        })
+        .collect();
+    assert_eq!(objects.len(), 2, "the chart's leader election Role and RoleBinding");
+    apply_all(client, &objects).await;
+}
+
+/// A kubeconfig with the admin's credentials that impersonates ServiceAccount `namespace/name`
+/// (`as`, `as-groups`: its user and groups), so that its client has exactly that account's RBAC.
+pub fn impersonating_kubeconfig(namespace: &str, name: &str) -> PathBuf {
+    let admin = kubeconfig_path();
+    let mut config: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(&admin).expect("read the admin kubeconfig"))
+            .expect("kubeconfig YAML");
+    for user in config["users"].as_sequence_mut().expect("kubeconfig users") {
+        let auth = user["user"].as_mapping_mut().expect("a user's credentials");
+        auth.insert("as".into(), format!("system:serviceaccount:{namespace}:{name}").into());
+        let groups = [
+            "system:serviceaccounts".to_string(),
+            format!("system:serviceaccounts:{namespace}"),
+            "system:authenticated".to_string(),
+        ];
+        auth.insert("as-groups".into(), serde_yaml::to_value(groups).expect("groups"));
+    }
+    let path = admin.with_file_name(format!("kubeconfig-serviceaccount-{namespace}-{name}"));
+    std::fs::write(&path, serde_yaml::to_string(&config).expect("kubeconfig YAML")).expect("write the kubeconfig");
+    path
 }

@@ -9,7 +9,7 @@
 
 use std::process::{Child, Command, Stdio};
 
-use super::kube::kubeconfig_path;
+use super::kube::chart_identity_kubeconfig_path;
 use super::moto::{Moto, REGION};
 
 /// A running operator, stopped (SIGKILL) when dropped; its log goes to a file under the temp dir.
@@ -18,12 +18,16 @@ pub struct Operator {
     pub log: std::path::PathBuf,
     /// The `service:operation`s it performed, one a line (`WEBSTACK_RECORD_OPERATIONS`).
     pub operations: std::path::PathBuf,
+    /// Runs as a ServiceAccount with a chart's RBAC (an impersonating kubeconfig): a request the
+    /// API server refused as forbidden, even one the operator only logs (an Event), fails the test.
+    as_service_account: bool,
 }
 
 impl Operator {
-    /// Starts the operator as the admin user, for one namespace, with a short drift re-check period.
+    /// Starts the operator as the chart's ServiceAccount (exactly the chart's RBAC), for one
+    /// namespace, with a short drift re-check period.
     pub fn start(moto: &Moto, namespace: &str, resync: &str) -> Operator {
-        Operator::start_as(moto, namespace, resync, &kubeconfig_path())
+        Operator::start_as(moto, namespace, resync, &chart_identity_kubeconfig_path())
     }
 
     /// Starts the operator with the given kubeconfig.
@@ -93,7 +97,15 @@ impl Operator {
             .stderr(file)
             .spawn()
             .expect("start webstack-operator");
-        Operator { child, log, operations }
+        let as_service_account = kubeconfig
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("kubeconfig-serviceaccount-"));
+        Operator {
+            child,
+            log,
+            operations,
+            as_service_account,
+        }
     }
 
     /// The AWS calls of each steady-state reconcile (one that applied no step and settled) in the
@@ -146,6 +158,17 @@ impl Drop for Operator {
             && let Err(problems) = super::iam::check_recorded(&self.operations)
         {
             panic!("{problems}");
+        }
+        if !std::thread::panicking() && self.as_service_account {
+            // The API server's message for an RBAC denial: `<resource> "<name>" is forbidden: User "..." cannot ...`.
+            let log = self.log_text();
+            let forbidden: Vec<&str> = log.lines().filter(|l| l.contains(" is forbidden: User ")).collect();
+            assert!(
+                forbidden.is_empty(),
+                "the operator lacked a permission its chart RBAC should grant ({}):\n{}",
+                self.log.display(),
+                forbidden.join("\n")
+            );
         }
     }
 }
