@@ -20,6 +20,27 @@ pub struct Operator {
     pub operations: std::path::PathBuf,
 }
 
+/// `run` and the options every test operator runs with: one namespace, the cluster id `e2e`, the
+/// given drift re-check period, metrics and health probes on free loopback ports (logged).
+pub fn run_args(namespace: &str, resync: &str) -> Vec<String> {
+    [
+        "run",
+        "--cluster-id",
+        "e2e",
+        "--namespace",
+        namespace,
+        "--resync-period",
+        resync,
+        // Many operators run at once: each on free ports (logged).
+        "--metrics-bind-address",
+        "127.0.0.1:0",
+        "--health-probe-bind-address",
+        "127.0.0.1:0",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 impl Operator {
     /// Starts the operator as the admin user, for one namespace, with a short drift re-check period.
     pub fn start(moto: &Moto, namespace: &str, resync: &str) -> Operator {
@@ -53,25 +74,11 @@ impl Operator {
         name: &str,
         args: &[&str],
     ) -> Operator {
-        let log = std::env::temp_dir().join(format!("webstack-operator-{name}.log"));
-        let file = std::fs::File::create(&log).expect("operator log");
         let operations = std::env::temp_dir().join(format!("{}.operations", super::unique(namespace)));
         let _ = std::fs::remove_file(&operations);
-        let child = Command::new(env!("CARGO_BIN_EXE_webstack-operator"))
-            .args([
-                "run",
-                "--cluster-id",
-                "e2e",
-                "--namespace",
-                namespace,
-                "--resync-period",
-                resync,
-                // Many operators run at once: each on free ports (logged).
-                "--metrics-bind-address",
-                "127.0.0.1:0",
-                "--health-probe-bind-address",
-                "127.0.0.1:0",
-            ])
+        let mut command = Command::new(env!("CARGO_BIN_EXE_webstack-operator"));
+        command
+            .args(run_args(namespace, resync))
             .args(args)
             .env("KUBECONFIG", kubeconfig)
             .env("AWS_ENDPOINT_URL", moto.endpoint())
@@ -80,13 +87,28 @@ impl Operator {
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("RUST_LOG", "info,webstack_operator=debug")
             .env(webstack_operator::aws::RECORD_OPERATIONS, &operations)
-            .envs(env.iter().copied())
+            .envs(env.iter().copied());
+        Operator::spawn(command, name, operations)
+    }
+
+    /// Starts `command`, an operator however it is run (e.g. from a container image's root
+    /// filesystem), with its log in the temp dir under `name`; `operations` is where, on this
+    /// host, the file its `WEBSTACK_RECORD_OPERATIONS` names is.
+    pub fn spawn(mut command: Command, name: &str, operations: std::path::PathBuf) -> Operator {
+        let log = std::env::temp_dir().join(format!("webstack-operator-{name}.log"));
+        let file = std::fs::File::create(&log).expect("operator log");
+        let child = command
             .stdin(Stdio::null())
             .stdout(file.try_clone().expect("log"))
             .stderr(file)
             .spawn()
             .expect("start webstack-operator");
         Operator { child, log, operations }
+    }
+
+    /// The operator's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The AWS calls of each steady-state reconcile (one that applied no step and settled) in the
