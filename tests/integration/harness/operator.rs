@@ -107,6 +107,7 @@ impl Operator {
     }
 
     /// The operator's process id.
+    #[allow(dead_code)] // only tests/image.rs, a binary of its own, asks
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
