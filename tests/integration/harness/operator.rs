@@ -23,6 +23,27 @@ pub struct Operator {
     as_service_account: bool,
 }
 
+/// `run` and the options every test operator runs with: one namespace, the cluster id `e2e`, the
+/// given drift re-check period, metrics and health probes on free loopback ports (logged).
+pub fn run_args(namespace: &str, resync: &str) -> Vec<String> {
+    [
+        "run",
+        "--cluster-id",
+        "e2e",
+        "--namespace",
+        namespace,
+        "--resync-period",
+        resync,
+        // Many operators run at once: each on free ports (logged).
+        "--metrics-bind-address",
+        "127.0.0.1:0",
+        "--health-probe-bind-address",
+        "127.0.0.1:0",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 impl Operator {
     /// Starts the operator as the chart's ServiceAccount (exactly the chart's RBAC), for one
     /// namespace, with a short drift re-check period.
@@ -57,8 +78,6 @@ impl Operator {
         name: &str,
         args: &[&str],
     ) -> Operator {
-        let log = std::env::temp_dir().join(format!("webstack-operator-{name}.log"));
-        let file = std::fs::File::create(&log).expect("operator log");
         let operations = std::env::temp_dir().join(format!("{}.operations", super::unique(namespace)));
         let _ = std::fs::remove_file(&operations);
         // Set by cargo for integration tests; the local demo (`cargo run --example demo`), which
@@ -68,21 +87,9 @@ impl Operator {
         };
         // Another build of it (e.g. the image's static release binary) when asked.
         let binary = std::env::var("WEBSTACK_OPERATOR_BINARY").unwrap_or_else(|_| built.to_string());
-        let child = Command::new(binary)
-            .args([
-                "run",
-                "--cluster-id",
-                "e2e",
-                "--namespace",
-                namespace,
-                "--resync-period",
-                resync,
-                // Many operators run at once: each on free ports (logged).
-                "--metrics-bind-address",
-                "127.0.0.1:0",
-                "--health-probe-bind-address",
-                "127.0.0.1:0",
-            ])
+        let mut command = Command::new(binary);
+        command
+            .args(run_args(namespace, resync))
             .args(args)
             .env("KUBECONFIG", kubeconfig)
             .env("AWS_ENDPOINT_URL", moto.endpoint())
@@ -91,21 +98,38 @@ impl Operator {
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("RUST_LOG", "info,webstack_operator=debug")
             .env(webstack_operator::aws::RECORD_OPERATIONS, &operations)
-            .envs(env.iter().copied())
+            .envs(env.iter().copied());
+        Operator::spawn(command, name, operations)
+    }
+
+    /// Starts `command`, an operator however it is run (e.g. from a container image's root
+    /// filesystem), with its log in the temp dir under `name`; `operations` is where, on this
+    /// host, the file its `WEBSTACK_RECORD_OPERATIONS` names is.
+    pub fn spawn(mut command: Command, name: &str, operations: std::path::PathBuf) -> Operator {
+        let log = std::env::temp_dir().join(format!("webstack-operator-{name}.log"));
+        let file = std::fs::File::create(&log).expect("operator log");
+        let as_service_account = command.get_envs().any(|(k, v)| {
+            k == "KUBECONFIG"
+                && v.and_then(|p| std::path::Path::new(p).file_name())
+                    .is_some_and(|n| n.to_string_lossy().starts_with("kubeconfig-serviceaccount-"))
+        });
+        let child = command
             .stdin(Stdio::null())
             .stdout(file.try_clone().expect("log"))
             .stderr(file)
             .spawn()
             .expect("start webstack-operator");
-        let as_service_account = kubeconfig
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with("kubeconfig-serviceaccount-"));
         Operator {
             child,
             log,
             operations,
             as_service_account,
         }
+    }
+
+    /// The operator's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The AWS calls of each steady-state reconcile (one that applied no step and settled) in the
@@ -124,11 +148,6 @@ impl Operator {
                 Some((kind, field(l, "aws_calls")?.parse().ok()?))
             })
             .collect()
-    }
-
-    /// The process id.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
     }
 
     /// Kills the process at once (SIGKILL: no clean shutdown, no lease release).
