@@ -122,11 +122,7 @@ async fn demo(args: Args) -> Result<(), String> {
     for file in &files {
         let text = std::fs::read_to_string(file).map_err(|e| format!("read {}: {e}", file.display()))?;
         // A certificate the manifest names is the user's, issued before the stack is applied.
-        for arn in text.split(|c: char| c.is_whitespace() || "\"',[]{}".contains(c)) {
-            if arn.starts_with("arn:aws:acm:") {
-                moto.acm_certificate(arn, "demo.example");
-            }
-        }
+        moto.certificates_named_in(&text, "demo.example");
         let loaded = load_manifests(file);
         say(format!(
             "==> kubectl apply -f {} ({} objects)",

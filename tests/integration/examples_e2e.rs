@@ -45,11 +45,7 @@ async fn up(prefix: &str, file: &'static str) -> Run {
     let path = repo_root().join("examples").join(file);
     // The certificates the file names are the user's, issued before the stack is applied.
     let text = std::fs::read_to_string(&path).unwrap();
-    for arn in text.split(|c: char| c.is_whitespace() || "\"',[]{}".contains(c)) {
-        if arn.starts_with("arn:aws:acm:") {
-            moto.acm_certificate(arn, "webapp.example");
-        }
-    }
+    moto.certificates_named_in(&text, "webapp.example");
     let objects = load_manifests(&path);
     apply_all(&client, &ns, &objects).await;
     let ready = wait_ready(&client, &ns, &objects, &op, 240).await;

@@ -51,11 +51,7 @@ async fn footprint_idle_and_with_the_five_examples() {
     files.sort();
     for path in &files {
         let text = std::fs::read_to_string(path).unwrap();
-        for arn in text.split(|c: char| c.is_whitespace() || "\"',[]{}".contains(c)) {
-            if arn.starts_with("arn:aws:acm:") {
-                moto.acm_certificate(arn, "webapp.example");
-            }
-        }
+        moto.certificates_named_in(&text, "webapp.example");
         objects.extend(load_manifests(path));
     }
     apply_all(&client, &ns, &objects).await;

@@ -131,6 +131,16 @@ impl Moto {
         self.post("/webstack/acm-certificates", &body);
     }
 
+    /// Issues every ACM certificate a manifest's text names (for `domain`): the user's
+    /// certificates, which exist before the manifest is applied.
+    pub fn certificates_named_in(&self, manifest: &str, domain: &str) {
+        for arn in manifest.split(|c: char| c.is_whitespace() || "\"',[]{}".contains(c)) {
+            if arn.starts_with("arn:aws:acm:") {
+                self.acm_certificate(arn, domain);
+            }
+        }
+    }
+
     /// How many requests of `action` the faults have failed so far.
     pub fn injected(&self, action: &str) -> u64 {
         let (_, body) = self.request("GET", "/webstack/faults", "");
