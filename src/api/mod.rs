@@ -8,6 +8,7 @@
 pub mod common;
 pub mod containerservice;
 pub mod listenerrule;
+pub mod operations;
 pub mod staticsite;
 pub mod targetgroup;
 pub mod webstack;
@@ -15,6 +16,7 @@ pub mod webstack;
 pub use common::*;
 pub use containerservice::*;
 pub use listenerrule::*;
+pub use operations::*;
 pub use staticsite::*;
 pub use targetgroup::*;
 pub use webstack::*;

@@ -11,6 +11,10 @@ use serde::{Deserialize, Serialize};
 use super::common::{Action, DeletionPolicy, HttpProtocol, Tags};
 use super::containerservice::ContainerServiceSettings;
 use super::listenerrule::RouteSettings;
+use super::operations::{
+    AlarmsSpec, AlarmsStatus, DnsRecordStatus, DnsSpec, FlowLogsSpec, FlowLogsStatus, RegistriesStatus,
+    RegistrySettings,
+};
 use super::staticsite::StaticSiteSettings;
 use super::targetgroup::TargetGroupSettings;
 
@@ -41,6 +45,12 @@ use super::targetgroup::TargetGroupSettings;
 #[x_kube(validation = Rule::new("(has(self.cluster) && has(self.cluster.name) ? self.cluster.name : '') == (has(oldSelf.cluster) && has(oldSelf.cluster.name) ? oldSelf.cluster.name : '')")
     .message("cluster.name cannot change: the stack's services run in that cluster; delete and re-create the WebStack instead")
     .field_path(".cluster.name"))]
+#[x_kube(validation = Rule::new("!has(self.dns) || self.dns.records.all(r, r.target != 'loadBalancer' || has(self.loadBalancer))")
+    .message("a dns record with target loadBalancer needs the stack's loadBalancer")
+    .field_path(".dns.records"))]
+#[x_kube(validation = Rule::new("!has(self.registriesForceDelete) || !self.registriesForceDelete || self.deletionPolicy == 'Delete'")
+    .message("registriesForceDelete deletes repositories with their images, which deletionPolicy Retain keeps; set deletionPolicy: Delete or drop registriesForceDelete")
+    .field_path(".registriesForceDelete"))]
 pub struct WebStackSpec {
     /// AWS region of every resource of the stack. Default: the operator's region.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -76,6 +86,24 @@ pub struct WebStackSpec {
     /// An inline StaticSite (its spec without `stackRef`), expanded into an owned child.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub static_site: Option<StaticSiteSettings>,
+    /// Route 53 alias records for the load balancer or the static site.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<DnsSpec>,
+    /// CloudWatch alarms (notified through SNS) and a dashboard for the stack.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarms: Option<AlarmsSpec>,
+    /// ECR repositories owned by the stack, by name; a container's `registry:` names one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 50), inner(length(min = 2, max = 100), regex(pattern = r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")))]
+    #[x_kube(validation = Rule::new("self.all(e, self.exists_one(f, f == e))").message("each registry name once"))]
+    pub registries: Vec<String>,
+    /// Settings of every repository in `registries`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_settings: Option<RegistrySettings>,
+    /// With `deletionPolicy: Delete`, delete repositories that still hold images (default false:
+    /// deletion waits, saying which repository is not empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registries_force_delete: Option<bool>,
 }
 
 /// The network of a stack.
@@ -132,6 +160,9 @@ pub struct NetworkSpec {
     #[schemars(length(max = 4))]
     #[x_kube(validation = Rule::new("self.all(e, self.exists_one(f, f == e))").message("each VPC endpoint once"))]
     pub vpc_endpoints: Option<Vec<VpcEndpoint>>,
+    /// VPC flow logs into a CloudWatch log group of the stack (default: off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow_logs: Option<FlowLogsSpec>,
 }
 
 /// How the private subnets of a created VPC reach the internet.
@@ -172,6 +203,7 @@ impl Default for NetworkSpec {
             availability_zones: default_azs(),
             nat_gateways: None,
             vpc_endpoints: None,
+            flow_logs: None,
         }
     }
 }
@@ -504,6 +536,20 @@ pub struct WebStackStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub services: Vec<InlineServiceStatus>,
+    /// The Route 53 records (`spec.dns`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub dns: Vec<DnsRecordStatus>,
+    /// The alarms, their topic and the dashboard (`spec.alarms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarms: Option<AlarmsStatus>,
+    /// The VPC flow log (`network.flowLogs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow_logs: Option<FlowLogsStatus>,
+    /// Repository URI of each registry (`spec.registries`), e.g.
+    /// `123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/posts`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub registries: RegistriesStatus,
 }
 
 /// Security groups of a stack.

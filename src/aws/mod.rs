@@ -220,6 +220,11 @@ pub struct Clients {
     pub cloudfront: aws_sdk_cloudfront::Client,
     /// IAM is global: this client signs for us-east-1 whatever the region of the others.
     pub iam: aws_sdk_iam::Client,
+    /// Route 53 is global: this client signs for us-east-1 whatever the region of the others.
+    pub route53: aws_sdk_route53::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub ecr: aws_sdk_ecr::Client,
     pub calls: CallCounter,
 }
 
@@ -244,6 +249,15 @@ impl Clients {
             secrets: counted!(aws_sdk_secretsmanager, config, calls),
             autoscaling: counted!(aws_sdk_autoscaling, config, calls),
             ssm: counted!(aws_sdk_ssm, config, calls),
+            cloudwatch: counted!(aws_sdk_cloudwatch, config, calls),
+            sns: counted!(aws_sdk_sns, config, calls),
+            ecr: counted!(aws_sdk_ecr, config, calls),
+            route53: aws_sdk_route53::Client::from_conf(
+                aws_sdk_route53::config::Builder::from(config)
+                    .region(aws_config::Region::new("us-east-1"))
+                    .interceptor(calls.clone())
+                    .build(),
+            ),
             // With an endpoint of its own (an S3-compatible store, an emulator) there is no DNS
             // for `<bucket>.<endpoint>`: path-style addressing. AWS's endpoints keep virtual hosts.
             s3: aws_sdk_s3::Client::from_conf(
