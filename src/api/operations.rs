@@ -214,6 +214,9 @@ pub struct FlowLogsStatus {
     pub flow_log_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_group: Option<String>,
+    /// `SUCCESS`, or `FAILED` with AWS's reason (e.g. `Access error` while a new role propagates).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<String>,
 }
 
 /// Repository URIs by registry name.

@@ -11,6 +11,7 @@ pub mod data;
 pub mod egress;
 pub mod error;
 pub mod execution;
+pub mod flowlogs;
 pub mod health;
 pub mod ownership;
 pub mod rule;

@@ -26,6 +26,8 @@ pub struct DesiredStack {
     pub children: Vec<super::children::DesiredChild>,
     /// The task execution role its services use.
     pub execution_role: super::execution::DesiredRole,
+    /// `network.flowLogs` when enabled.
+    pub flow_logs: Option<super::flowlogs::DesiredFlowLogs>,
 }
 
 /// Adopt a VPC or create one.
@@ -237,6 +239,8 @@ pub struct ObservedStack {
     /// The task execution role.
     pub execution_role: Option<super::execution::ObservedRole>,
     pub capacity: super::capacity::ObservedCapacity,
+    /// The VPC flow logs, their log group and delivery role.
+    pub flow_logs: super::flowlogs::ObservedFlowLogs,
     /// The stack's children, and objects holding a child's name, in the namespace.
     pub children: Vec<super::children::ObservedChild>,
 }
