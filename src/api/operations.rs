@@ -182,6 +182,7 @@ fn default_keep() -> i32 {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DnsRecordStatus {
+    /// The record's name, as in the spec.
     pub name: String,
     /// What the alias points at (the load balancer's or distribution's DNS name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -210,8 +211,10 @@ pub struct AlarmsStatus {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FlowLogsStatus {
+    /// The flow log's id (`fl-...`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flow_log_id: Option<String>,
+    /// The CloudWatch Logs group it delivers to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_group: Option<String>,
     /// `SUCCESS`, or `FAILED` with AWS's reason (e.g. `Access error` while a new role propagates).
