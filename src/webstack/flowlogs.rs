@@ -1,7 +1,7 @@
 //! VPC flow logs' plans (pure). With `network.flowLogs.enabled`: the stack's log group (retention
 //! kept), the delivery role (trust and inline policy kept) and exactly one flow log on the VPC with
-//! the wanted traffic type, group and role (another is replaced: created first, then the old one
-//! deleted, so no traffic goes unrecorded). Disabled: the flow log and the role go, the log group
+//! the wanted traffic type, group and role (another is replaced: the old one is deleted, then the
+//! new one created, as AWS refuses two flow logs of one VPC into one group). Disabled: the flow log and the role go, the log group
 //! keeps its history until its retention expires or the stack is deleted. Deleted with the stack
 //! (before the VPC), untagged under `Retain`.
 
@@ -175,13 +175,9 @@ pub fn plan(want: &DesiredFlowLogs, o: &ObservedFlowLogs, tags: &Tags) -> Vec<Fl
             }
         }
     }
+    // Another flow log goes before the new one is created: AWS refuses a second flow log of the
+    // same resource to the same destination (FlowLogAlreadyExists).
     let keep = o.flow_logs.iter().position(|l| matches(l, want));
-    // Without a VPC id the VPC is created by this plan: the flow log follows it.
-    if keep.is_none() {
-        steps.push(FlowLogStep::CreateFlowLog {
-            traffic_type: want.traffic_type,
-        });
-    }
     for (i, l) in o.flow_logs.iter().enumerate() {
         if Some(i) != keep {
             steps.push(FlowLogStep::DeleteFlowLog {
@@ -189,6 +185,12 @@ pub fn plan(want: &DesiredFlowLogs, o: &ObservedFlowLogs, tags: &Tags) -> Vec<Fl
                 why: why(l, want, keep.is_some() && matches(l, want)),
             });
         }
+    }
+    // Without a VPC id the VPC is created by this plan: the flow log follows it.
+    if keep.is_none() {
+        steps.push(FlowLogStep::CreateFlowLog {
+            traffic_type: want.traffic_type,
+        });
     }
     steps
 }

@@ -99,11 +99,11 @@ fn on_a_vpc_being_created_the_flow_log_follows_it_and_stale_ones_go() {
     assert_eq!(
         plan(&w, &o, &all_tags()),
         [
-            FlowLogStep::CreateFlowLog { traffic_type: "ALL" },
             FlowLogStep::DeleteFlowLog {
                 id: "fl-1".into(),
                 why: "on another VPC"
             },
+            FlowLogStep::CreateFlowLog { traffic_type: "ALL" },
         ]
     );
 }
@@ -123,17 +123,17 @@ fn converged_is_quiet_read_deep_or_not() {
 }
 
 #[test]
-fn a_traffic_type_change_replaces_the_flow_log_new_one_first() {
+fn a_traffic_type_change_replaces_the_flow_log() {
     let mut w = want();
     w.traffic_type = "REJECT";
     assert_eq!(
         plan(&w, &converged(), &all_tags()),
         [
-            FlowLogStep::CreateFlowLog { traffic_type: "REJECT" },
             FlowLogStep::DeleteFlowLog {
                 id: "fl-1".into(),
                 why: "replaced: the traffic type changed"
             },
+            FlowLogStep::CreateFlowLog { traffic_type: "REJECT" },
         ]
     );
 }

@@ -14,6 +14,7 @@ mod deletion_e2e;
 mod demo_e2e;
 mod examples;
 mod examples_e2e;
+mod flowlogs_e2e;
 mod footprint;
 mod iam_policy;
 mod inline_e2e;
