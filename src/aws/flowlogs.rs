@@ -69,7 +69,11 @@ fn unsuccessful(
     items: &[aws_sdk_ec2::types::UnsuccessfulItem],
     gone: &[&str],
 ) -> Result<(), AwsError> {
-    match items.iter().filter_map(|u| u.error()).find(|e| !gone.contains(&e.code().unwrap_or_default())) {
+    match items
+        .iter()
+        .filter_map(|u| u.error())
+        .find(|e| !gone.contains(&e.code().unwrap_or_default()))
+    {
         None => Ok(()),
         Some(e) => Err(AwsError {
             operation,

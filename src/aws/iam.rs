@@ -83,7 +83,14 @@ async fn policy(c: &Client, role: &str, policy_name: &str) -> Result<Option<Valu
 
 /// Creates the role (tags in the call) and returns its ARN.
 pub async fn create_role(c: &Client, name: &str, trust: &Value, tags: &TagMap) -> Result<String, AwsError> {
-    create_described_role(c, name, "webstack-operator: ECS task execution role of one stack", trust, tags).await
+    create_described_role(
+        c,
+        name,
+        "webstack-operator: ECS task execution role of one stack",
+        trust,
+        tags,
+    )
+    .await
 }
 
 /// Creates a role with `description` (tags in the call) and returns its ARN.

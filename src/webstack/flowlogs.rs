@@ -19,24 +19,57 @@ pub const FLOW_LOG: &str = "flowlogs/flow-log";
 /// One change to the flow logs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FlowLogStep {
-    CreateLogGroup { name: String },
-    SetRetention { name: String, from: Option<i32>, to: i32 },
-    RestoreLogGroupTags { name: String, keys: Vec<String> },
-    CreateRole { name: String },
+    CreateLogGroup {
+        name: String,
+    },
+    SetRetention {
+        name: String,
+        from: Option<i32>,
+        to: i32,
+    },
+    RestoreLogGroupTags {
+        name: String,
+        keys: Vec<String>,
+    },
+    CreateRole {
+        name: String,
+    },
     /// Writes the inline policy (new, or changed by hand).
-    PutRolePolicy { name: String },
-    UpdateTrust { name: String },
-    RestoreRoleTags { name: String, keys: Vec<String> },
+    PutRolePolicy {
+        name: String,
+    },
+    UpdateTrust {
+        name: String,
+    },
+    RestoreRoleTags {
+        name: String,
+        keys: Vec<String>,
+    },
     /// On the VPC known at this point of the apply, to the group, with the role.
-    CreateFlowLog { traffic_type: &'static str },
-    DeleteFlowLog { id: String, why: &'static str },
-    DeleteLogGroup { name: String },
+    CreateFlowLog {
+        traffic_type: &'static str,
+    },
+    DeleteFlowLog {
+        id: String,
+        why: &'static str,
+    },
+    DeleteLogGroup {
+        name: String,
+    },
     /// Deletes its inline policy, then the role.
-    DeleteRole { name: String },
+    DeleteRole {
+        name: String,
+    },
     /// `deletionPolicy: Retain`: the ownership tags go, the resources stay.
-    UntagFlowLogs { ids: Vec<String> },
-    UntagLogGroup { arn: String },
-    UntagRole { name: String },
+    UntagFlowLogs {
+        ids: Vec<String>,
+    },
+    UntagLogGroup {
+        arn: String,
+    },
+    UntagRole {
+        name: String,
+    },
 }
 
 impl FlowLogStep {
@@ -205,10 +238,7 @@ fn delete_flow_logs_and_role(o: &ObservedFlowLogs, why: &'static str) -> Vec<Flo
     let mut steps: Vec<FlowLogStep> = o
         .flow_logs
         .iter()
-        .map(|l| FlowLogStep::DeleteFlowLog {
-            id: l.id.clone(),
-            why,
-        })
+        .map(|l| FlowLogStep::DeleteFlowLog { id: l.id.clone(), why })
         .collect();
     if let Some(r) = &o.role {
         steps.push(FlowLogStep::DeleteRole { name: r.name.clone() });

@@ -16,11 +16,7 @@ use crate::harness::operator::Operator;
 fn ready_at(ws: &WebStack, generation: i64) -> bool {
     let st = ws.status.as_ref();
     st.and_then(|s| s.observed_generation) == Some(generation)
-        && st.is_some_and(|s| {
-            s.conditions
-                .iter()
-                .any(|c| c.type_ == "Ready" && c.status == "True")
-        })
+        && st.is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
 fn stack(name: &str, network: &str) -> serde_json::Value {
@@ -56,7 +52,12 @@ async fn log_group(
     logs: &aws_sdk_cloudwatchlogs::Client,
     name: &str,
 ) -> Option<(Option<i32>, std::collections::HashMap<String, String>)> {
-    let out = logs.describe_log_groups().log_group_name_prefix(name).send().await.unwrap();
+    let out = logs
+        .describe_log_groups()
+        .log_group_name_prefix(name)
+        .send()
+        .await
+        .unwrap();
     let g = out.log_groups().iter().find(|g| g.log_group_name() == Some(name))?;
     let arn = g.arn().unwrap_or_default().trim_end_matches(":*").to_string();
     let tags = logs.list_tags_for_resource().resource_arn(&arn).send().await.unwrap();
@@ -163,7 +164,10 @@ async fn flow_logs_of_created_and_adopted_vpcs() {
     api.patch("logged", &ssa, &Patch::Apply(&manifest)).await.unwrap();
     let ws = wait("logged", "flow logs disabled", 3).await;
     assert!(flow_logs_of(&ec2, &vpc).await.is_empty());
-    assert!(iam.get_role().role_name(&role_name).send().await.is_err(), "the role is deleted");
+    assert!(
+        iam.get_role().role_name(&role_name).send().await.is_err(),
+        "the role is deleted"
+    );
     assert!(log_group(&logs, &group).await.is_some(), "the history is kept");
     let status = ws.status.unwrap().flow_logs.expect("the group is still reported");
     assert_eq!((status.flow_log_id, status.log_group), (None, Some(group.clone())));
@@ -204,7 +208,10 @@ async fn flow_logs_of_created_and_adopted_vpcs() {
         crate::harness::wait::gone(&api, name, &op, 120).await;
     }
     assert!(flow_logs_of(&ec2, &user_vpc).await.is_empty());
-    assert!(log_group(&logs, &group).await.is_none(), "the group goes with the stack");
+    assert!(
+        log_group(&logs, &group).await.is_none(),
+        "the group goes with the stack"
+    );
     let vpcs = ec2.describe_vpcs().vpc_ids(&user_vpc).send().await.unwrap();
     assert_eq!(vpcs.vpcs().len(), 1, "the adopted VPC stays");
     let left = leftovers(&config, &ns).await;
