@@ -31,15 +31,7 @@ pub async fn observe(
     deleting: bool,
 ) -> Result<ObservedFlowLogs, Blocked> {
     let keep = |what: &'static str, id: &str, tags: &TagMap| -> Result<bool, Blocked> {
-        // Empty: not read on this pass (found by a name unique to the stack).
-        if tags.is_empty() {
-            return Ok(true);
-        }
-        match owner.check(what, id, tags) {
-            Ok(()) => Ok(true),
-            Err(_) if deleting => Ok(false),
-            Err(conflict) => Err(conflict.into()),
-        }
+        Ok(owner.keep_named(what, id, tags, deleting)?)
     };
     let mut o = ObservedFlowLogs {
         read: true,
