@@ -13,6 +13,7 @@ pub mod error;
 pub mod execution;
 pub mod health;
 pub mod ownership;
+pub mod registry;
 pub mod rule;
 pub mod service;
 pub mod site;
