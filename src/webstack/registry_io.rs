@@ -15,6 +15,10 @@ use crate::model::registry::{DesiredRegistries, ObservedRepository, lifecycle_po
 use crate::model::{Owner, TagMap};
 use crate::reconcile::Blocked;
 
+/// The `Stalled` reason while deletion waits for a repository that holds images: a person
+/// decides (empty it, or set `registriesForceDelete`), like deletion protection on a database.
+pub const NOT_EMPTY: &str = "RepositoryNotEmpty";
+
 /// Which repositories to read.
 pub struct RegistryKey {
     /// `(name in the spec or status, name in ECR)`: the spec's names and those in status (a name
@@ -108,12 +112,12 @@ pub async fn apply(
         RegistryStep::Delete { force, .. } => {
             if let Err(e) = ecr::delete(c, repository, *force).await {
                 if e.code == "RepositoryNotEmptyException" {
-                    return Err(Blocked::waiting(not_empty(repository)));
+                    return Err(Blocked::stalled(NOT_EMPTY, not_empty(repository)));
                 }
                 return Err(e.into());
             }
         }
-        RegistryStep::AwaitEmpty { .. } => return Err(Blocked::waiting(not_empty(repository))),
+        RegistryStep::AwaitEmpty { .. } => return Err(Blocked::stalled(NOT_EMPTY, not_empty(repository))),
         RegistryStep::Untag { .. } => ecr::untag(c, &arn()?, &OWNERSHIP_KEYS).await?,
     }
     Ok(())

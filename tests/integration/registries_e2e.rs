@@ -250,12 +250,12 @@ async fn registries_drift_removal_and_deletion_with_images() {
         ready_at(ws) && !ws.status.as_ref().unwrap().registries.contains_key("web")
     })
     .await;
-    assert_eq!(named_for(&config, &ns).await, [app.clone()]);
+    assert_eq!(named_for(&config, &ns).await, vec![app.clone()]);
     assert!(ws.status.as_ref().unwrap().registries.contains_key("app"));
     let ready = messages(&ws);
     assert!(ready.contains(&app) && ready.contains("holds images"), "{ready}");
 
-    // Deletion waits for the repository with images, naming it and the fields to set.
+    // Deletion waits for the repository with images, Stalled, naming it and the fields to set.
     stacks.delete("reg", &DeleteParams::default()).await.unwrap();
     let waiting = until(&stacks, "reg", &op, "deletion waiting on app", 90, |ws| {
         messages(ws).contains("registriesForceDelete: true")
@@ -263,10 +263,21 @@ async fn registries_drift_removal_and_deletion_with_images() {
     .await;
     let said = messages(&waiting);
     assert!(said.contains(&app) && said.contains("deletionPolicy: Delete"), "{said}");
+    let stalled = waiting
+        .status
+        .as_ref()
+        .unwrap()
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Stalled");
+    assert!(
+        stalled.is_some_and(|c| c.status == "True" && c.reason == "RepositoryNotEmpty"),
+        "{said}"
+    );
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert_eq!(
         named_for(&config, &ns).await,
-        [app.clone()],
+        vec![app.clone()],
         "nothing deleted without force"
     );
     assert!(stacks.get_opt("reg").await.unwrap().is_some());
