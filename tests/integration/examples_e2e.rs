@@ -271,15 +271,24 @@ async fn running_task(run: &Run, service: &str) -> aws_sdk_ecs::types::TaskDefin
         .clone()
 }
 
-/// Waits until `service` is Ready at its generation (the new image or tag applied), then checks
-/// that it runs `image` in its first container.
+/// Waits until `service` has `image` in its spec (as `image:`, or as a `registry:` whose `tag`
+/// it ends with) and is Ready at its generation; then checks that it runs it in its first container.
 async fn rolled_out(run: &Run, service: &str, image: &str) {
     let services: Api<ContainerService> = Api::namespaced(run.client.clone(), &run.ns);
     until(&services, service, &run.op, "the new image rolled out", 90, |s| {
-        s.status.as_ref().is_some_and(|st| {
-            st.observed_generation == s.metadata.generation
-                && st.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True")
-        })
+        s.spec
+            .settings
+            .containers
+            .iter()
+            .any(|c| match (&c.image, &c.registry, &c.tag) {
+                (Some(i), _, _) => i == image,
+                (None, Some(_), Some(tag)) => image.ends_with(&format!(":{tag}")),
+                _ => false,
+            })
+            && s.status.as_ref().is_some_and(|st| {
+                st.observed_generation == s.metadata.generation
+                    && st.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True")
+            })
     })
     .await;
     let task = running_task(run, service).await;
