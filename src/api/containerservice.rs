@@ -150,13 +150,31 @@ pub enum SubnetKind {
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("!has(self.memory) || !has(self.memoryReservation) || self.memoryReservation <= self.memory")
     .message("memoryReservation must not exceed memory").field_path(".memoryReservation"))]
+#[x_kube(validation = Rule::new("has(self.image) != has(self.registry)")
+    .message("set exactly one of image (a full image reference) or registry (one of the stack's spec.registries, with a tag)"))]
+#[x_kube(validation = Rule::new("has(self.tag) == has(self.registry)")
+    .message("tag goes with registry: registry names the stack's repository, tag the image in it (an image reference carries its own tag)")
+    .field_path(".tag"))]
 pub struct ContainerSpec {
     /// Container name, unique in the task.
     #[schemars(length(min = 1, max = 255), regex(pattern = r"^[A-Za-z0-9_-]+$"))]
     pub name: String,
-    /// Image reference, e.g. `registry.example.com/movie:1.4.2`.
+    /// Image reference, e.g. `registry.example.com/movie:1.4.2`. Exactly one of `image` and `registry`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 1024))]
-    pub image: String,
+    pub image: Option<String>,
+    /// One of the stack's `spec.registries`: the image is `<that repository's URI>:<tag>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 2, max = 100),
+        regex(pattern = r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
+    )]
+    pub registry: Option<String>,
+    /// With `registry`: the image tag (Docker's rule: letters, digits, `_`, `.`, `-`, at most 128,
+    /// not starting with `.` or `-`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"))]
+    pub tag: Option<String>,
     /// When this container stops, the task stops (default true).
     #[serde(default = "default_true")]
     pub essential: bool,

@@ -7,6 +7,7 @@ pub mod autoscaling;
 pub mod capacity;
 pub mod cloudfront;
 pub mod ec2;
+pub mod ecr;
 pub mod ecs;
 pub mod ecs_service;
 pub mod egress;

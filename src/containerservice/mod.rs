@@ -4,6 +4,7 @@
 //! ([`plan`]: revision, service, scaling) → apply → status (counts and the primary deployment's
 //! rollout). Deletion removes scaling, the service, its revisions and its log group.
 
+pub mod image;
 pub mod plan;
 pub mod scaling;
 pub mod service;
@@ -47,6 +48,8 @@ pub struct Deps {
     /// The stack's database and cache secrets, and whether its spec has each.
     stack_secrets: StackSecrets,
     stack_has: (bool, bool),
+    /// The stack's registries (spec names, URIs in status) that `registry:` images name.
+    registries: image::StackRegistries,
 }
 
 pub struct ContainerServiceReconciler;
@@ -66,9 +69,11 @@ pub fn execution_needs(s: &ContainerService, cluster_id: &str) -> Option<crate::
             .filter_map(|x| x.value_from.clone())
             .chain(c.repository_credentials_arn.clone())
     });
+    let images = spec.containers.iter().filter_map(|c| c.image.as_deref());
     Some(crate::model::execution::ServiceNeeds {
         log_group: names(&owner).1,
         secrets: secrets.collect(),
+        ecr_repositories: images.filter_map(crate::model::registry::ecr_repository_of).collect(),
     })
 }
 
@@ -220,9 +225,14 @@ impl Reconciler for ContainerServiceReconciler {
             .as_ref()
             .map(|w| (w.spec.database.is_some(), w.spec.cache.is_some()))
             .unwrap_or_default();
+        let registries = image::StackRegistries {
+            names: ws.as_ref().map(|w| w.spec.registries.clone()).unwrap_or_default(),
+            uris: stack.registries.clone(),
+        };
         Ok(Deps {
             stack_secrets,
             stack_has,
+            registries,
             region: region.clients.region(),
             clients: region.clients,
             cluster,
@@ -252,6 +262,7 @@ impl Reconciler for ContainerServiceReconciler {
                 return Err(Blocked::waiting(format!("waiting for the stack's {what} secret")));
             }
         }
+        let spec = &image::resolve(spec, &s.spec.stack_ref.name, &deps.registries)?;
         let mut task = render(
             spec,
             &name,
@@ -470,6 +481,7 @@ mod tests {
             recorded_task: None,
             stack_secrets: StackSecrets::default(),
             stack_has: (false, false),
+            registries: image::StackRegistries::default(),
         }
     }
 
@@ -542,6 +554,44 @@ spec:
             None,
             "its own role: not in the stack's policy"
         );
+    }
+
+    /// `registry:` becomes the stack's repository URI with the tag in the task definition; the
+    /// role is asked for pull on the private ECR repositories `image:` names, not on others.
+    #[test]
+    fn registry_images_resolve_to_the_stacks_repository() {
+        let yaml = "apiVersion: webstack.io/v1alpha1
+kind: ContainerService
+metadata: {name: web, namespace: shop, uid: 0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0}
+spec:
+  stackRef: {name: shop}
+  cpu: '256'
+  memory: '512'
+  containers:
+    - {name: web, registry: posts, tag: 2.1.0}
+    - {name: base, image: 210987654321.dkr.ecr.eu-west-1.amazonaws.com/base/runtime:7}
+    - {name: proxy, image: nginx:1.27}
+";
+        let s: ContainerService = serde_yaml::from_str(yaml).unwrap();
+        let owner = crate::reconcile::spec::owner(&s, "ContainerService", "test");
+        let uri = "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/shop/posts";
+        let mut d = deps();
+        d.registries = image::StackRegistries {
+            names: vec!["posts".into()],
+            uris: [("posts".to_string(), uri.to_string())].into(),
+        };
+        let desired = ContainerServiceReconciler::validate(&s, &owner, &d).unwrap();
+        let web = desired.task.containers.iter().find(|c| c.name == "web").unwrap();
+        assert_eq!(web.image, format!("{uri}:2.1.0"));
+        let needs = execution_needs(&s, "test").unwrap();
+        assert_eq!(
+            needs.ecr_repositories,
+            ["arn:aws:ecr:eu-west-1:210987654321:repository/base/runtime"]
+        );
+        // The stack without that registry: Stalled, naming the field.
+        d.registries.names.clear();
+        let err = ContainerServiceReconciler::validate(&s, &owner, &d).unwrap_err();
+        assert!(err.to_string().contains("spec.containers[0].registry"), "{err}");
     }
 
     #[test]

@@ -104,7 +104,7 @@ pub fn render(spec: &ContainerServiceSettings, family: &str, logs: &LogTarget<'_
         }
         containers.push(ContainerDef {
             name: c.name.clone(),
-            image: c.image.clone(),
+            image: c.image.clone().unwrap_or_default(),
             essential: c.essential,
             cpu: c.cpu.unwrap_or(0),
             memory: c.memory,

@@ -18,6 +18,9 @@ pub struct ServiceNeeds {
     pub log_group: String,
     /// `valueFrom` of its secrets and its `repositoryCredentialsArn`s, as written.
     pub secrets: Vec<String>,
+    /// ARNs of the private ECR repositories its `image:`s pull from (other registries need no
+    /// ECR permission; `registry:` images are the stack's own repositories).
+    pub ecr_repositories: Vec<String>,
 }
 
 /// The role as it should be.
@@ -27,6 +30,8 @@ pub struct DesiredRole {
     pub region: String,
     /// The stack's ContainerServices, by name.
     pub services: Vec<ServiceNeeds>,
+    /// ECR names of the stack's repositories (`spec.registries`).
+    pub repositories: Vec<String>,
 }
 
 /// The role as IAM has it.
@@ -82,7 +87,8 @@ pub fn secret_resource(value_from: &str, region: &str) -> (&'static str, String)
     }
 }
 
-/// The inline policy: logs of the stack's log groups, ECR pulls, and exactly the secrets the
+/// The inline policy: logs of the stack's log groups, ECR pulls from exactly the stack's
+/// repositories and the ECR repositories its services' images name, and exactly the secrets the
 /// services reference plus the stack's own database and cache secrets (`stack_secrets`).
 pub fn policy(role: &DesiredRole, stack_secrets: &[String]) -> Value {
     let groups: BTreeSet<String> = role
@@ -108,19 +114,34 @@ pub fn policy(role: &DesiredRole, stack_secrets: &[String]) -> Value {
             "Resource": groups.into_iter().collect::<Vec<_>>()
         }));
     }
-    // ECR: the token is account-wide (no resource-level permission); pulls from any repository
-    // the account can read (images may live in a shared registry account).
+    // ECR: pulls from exactly the stack's repositories and the private ECR repositories the
+    // services' images name; the authorization token is account-wide (GetAuthorizationToken has
+    // no resource-level permission, so `*`) and grants no image by itself: always there, so the
+    // document is never empty (IAM refuses a policy without statements).
+    let pulls: BTreeSet<String> = role
+        .repositories
+        .iter()
+        .map(|r| super::registry::repository_arn(&role.region, r))
+        .chain(role.services.iter().flat_map(|s| s.ecr_repositories.iter().cloned()))
+        .collect();
     statements.push(json!({
-        "Sid": "EcrPull",
+        "Sid": "EcrAuth",
         "Effect": "Allow",
-        "Action": [
-            "ecr:GetAuthorizationToken",
-            "ecr:BatchCheckLayerAvailability",
-            "ecr:GetDownloadUrlForLayer",
-            "ecr:BatchGetImage"
-        ],
+        "Action": ["ecr:GetAuthorizationToken"],
         "Resource": "*"
     }));
+    if !pulls.is_empty() {
+        statements.push(json!({
+            "Sid": "EcrPull",
+            "Effect": "Allow",
+            "Action": [
+                "ecr:BatchCheckLayerAvailability",
+                "ecr:GetDownloadUrlForLayer",
+                "ecr:BatchGetImage"
+            ],
+            "Resource": pulls.into_iter().collect::<Vec<_>>()
+        }));
+    }
     if !secrets.is_empty() {
         statements.push(json!({
             "Sid": "Secrets",

@@ -14,6 +14,7 @@ pub mod execution;
 pub mod flowlogs;
 pub mod health;
 pub mod ownership;
+pub mod registry;
 pub mod rule;
 pub mod service;
 pub mod site;

@@ -28,6 +28,8 @@ pub struct DesiredStack {
     pub execution_role: super::execution::DesiredRole,
     /// `network.flowLogs` when enabled.
     pub flow_logs: Option<super::flowlogs::DesiredFlowLogs>,
+    /// `spec.registries`: ECR repositories.
+    pub registries: super::registry::DesiredRegistries,
 }
 
 /// Adopt a VPC or create one.
@@ -243,6 +245,8 @@ pub struct ObservedStack {
     pub flow_logs: super::flowlogs::ObservedFlowLogs,
     /// The stack's children, and objects holding a child's name, in the namespace.
     pub children: Vec<super::children::ObservedChild>,
+    /// The stack's ECR repositories (those of the spec and of status).
+    pub registries: Vec<super::registry::ObservedRepository>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

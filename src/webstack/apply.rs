@@ -236,6 +236,24 @@ async fn run_role(
     Ok(())
 }
 
+/// A repository's step, with its tags (by its name in the spec).
+async fn run_registry(
+    clients: &Clients,
+    desired: Option<&DesiredStack>,
+    observed: &ObservedStack,
+    r: &super::registry::RegistryStep,
+) -> Result<(), Blocked> {
+    let registries = desired.map(|d| &d.registries);
+    let name = registries
+        .and_then(|d| d.repositories.iter().find(|x| x.aws_name == r.repository()))
+        .map(|x| x.name.clone());
+    let tags = match (desired, name) {
+        (Some(d), Some(n)) => d.tags_for(&crate::model::registry::component(&n)),
+        _ => TagMap::new(),
+    };
+    super::registry_io::apply(clients, registries, &observed.registries, &tags, r).await
+}
+
 /// A data step, with the private subnets and the database group as known at this point.
 async fn run_data(
     clients: &Clients,
@@ -308,6 +326,9 @@ async fn run(
             vpc: ids.vpc.as_deref(),
         };
         return Ok(Box::pin(super::flowlogs_io::apply(&a, &mut ids.flow_log_role, f)).await?);
+    }
+    if let Step::Registry(r) = step {
+        return Ok(run_registry(clients, desired, observed, r).await?);
     }
     if let Step::Child(c) = step {
         let children = desired.map(|d| d.children.as_slice()).unwrap_or_default();
@@ -463,7 +484,13 @@ async fn run(
         Step::UntagEc2 { ids } => ec2::untag(ec2c, ids, &OWNERSHIP_KEYS).await?,
         Step::UntagLoadBalancer { arns } => elbv2::untag(elb, arns, &OWNERSHIP_KEYS).await?,
         Step::UntagCluster { arn } => ecs::untag(ecsc, arn, &OWNERSHIP_KEYS).await?,
-        Step::Data(_) | Step::Capacity(_) | Step::Child(_) | Step::Egress(_) | Step::Role(_) | Step::FlowLogs(_) => {} // run above
+        Step::Data(_)
+        | Step::Capacity(_)
+        | Step::Child(_)
+        | Step::Egress(_)
+        | Step::Role(_)
+        | Step::FlowLogs(_)
+        | Step::Registry(_) => {} // run above
     }
     Ok(())
 }

@@ -16,6 +16,8 @@ pub mod flowlogs;
 pub mod flowlogs_io;
 pub mod observe;
 pub mod plan;
+pub mod registry;
+mod registry_io;
 pub mod role;
 pub mod status;
 pub mod step;
@@ -55,6 +57,28 @@ pub struct Deps {
 }
 
 pub struct WebStackReconciler;
+
+/// Which repositories to read: the spec's and those in status (a name removed from the spec is
+/// deleted, or kept while it holds images); on deletion all of them.
+fn registry_key(ws: &WebStack, owner: &Owner, deep: bool, deleting: bool) -> registry_io::RegistryKey {
+    let recorded = ws.status.iter().flat_map(|s| s.registries.keys());
+    let mut names: Vec<String> = ws.spec.registries.clone();
+    let removed: std::collections::BTreeSet<String> =
+        recorded.filter(|n| !ws.spec.registries.contains(n)).cloned().collect();
+    names.extend(removed.iter().cloned());
+    registry_io::RegistryKey {
+        names: names
+            .into_iter()
+            .map(|n| {
+                let aws = crate::model::registry::repository_name(owner, &n);
+                (n, aws)
+            })
+            .collect(),
+        removed,
+        deep,
+        deleting,
+    }
+}
 
 /// How to find the stack's resources: from the spec, the VPC in status and the external-id annotation.
 fn key(ws: &WebStack, owner: &Owner, deleting: bool) -> StackKey {
@@ -180,6 +204,8 @@ impl Reconciler for WebStackReconciler {
         }
         let wanted = desired.map(|d| d.children.as_slice()).unwrap_or_default();
         observed.children = children::observe(&deps.kube, owner, wanted).await?;
+        observed.registries =
+            registry_io::observe(&deps.clients, &registry_key(ws, owner, deps.deep, deleting), owner).await?;
         Ok(observed)
     }
 
@@ -200,14 +226,21 @@ impl Reconciler for WebStackReconciler {
             _ => DataDeletion::Snapshot,
         };
         let protection_wanted = db.is_some_and(|d| d.deletion_protection);
-        cleanup::plan_cleanup(
+        let mut steps = cleanup::plan_cleanup(
             observed,
             policy,
             data::DataCleanup {
                 deletion,
                 protection_wanted,
             },
-        )
+        );
+        // Repositories last: nothing depends on them, and one that waits (it holds images)
+        // then holds up nothing else.
+        let retain = policy == DeletionPolicy::Retain;
+        let force = ws.spec.registries_force_delete == Some(true);
+        let registries = registry::plan_cleanup(&observed.registries, retain, force);
+        steps.extend(registries.into_iter().map(Step::Registry));
+        steps
     }
 
     fn plan_release(observed: &ObservedStack) -> Vec<Step> {

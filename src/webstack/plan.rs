@@ -33,6 +33,11 @@ pub fn plan(desired: &DesiredStack, observed: &ObservedStack) -> Vec<Step> {
     plan_flow_logs(desired, observed, &mut steps);
     plan_load_balancer(desired, observed, &mut steps);
     plan_cluster(desired, observed, &mut steps);
+    // Repositories before the role that pulls from them and the services that name them.
+    let registries = super::registry::plan(&desired.registries, &observed.registries, |name| {
+        desired.tags_for(&crate::model::registry::component(name))
+    });
+    steps.extend(registries.into_iter().map(Step::Registry));
     steps.extend(super::role::plan(desired, observed).into_iter().map(Step::Role));
     plan_capacity(desired, observed, &mut steps);
     // Children before the data tier: services start while RDS creates the database.

@@ -19,12 +19,15 @@ fn with_services(yaml: &str) -> DesiredStack {
                     "arn:aws:secretsmanager:us-east-1:123456789012:secret:stripe-Ab12Cd:key::".into(),
                     "arn:aws:ssm:us-east-1:123456789012:parameter/api/flags".into(),
                 ],
+                ecr_repositories: vec!["arn:aws:ecr:eu-west-1:210987654321:repository/base/runtime".into()],
             },
             ServiceNeeds {
                 log_group: "/webstack/wcs-movies-web-22222222".into(),
                 secrets: vec!["arn:aws:secretsmanager:us-east-1:123456789012:secret:dockerhub".into()],
+                ecr_repositories: Vec::new(),
             },
         ],
+        repositories: vec!["movies/netflux/posts".into()],
     };
     d
 }
@@ -61,10 +64,19 @@ fn the_policy_names_exactly_the_logs_and_secrets_of_the_services_and_the_stack()
         by_sid("Parameters")["Resource"],
         json!(["arn:aws:ssm:us-east-1:123456789012:parameter/api/flags"])
     );
-    assert_eq!(by_sid("EcrPull")["Resource"], "*");
-    // No services, no stack secrets: only ECR (no empty Resource lists, which IAM refuses).
+    assert_eq!(by_sid("EcrAuth")["Resource"], "*");
+    assert_eq!(
+        by_sid("EcrPull")["Resource"],
+        json!([
+            "arn:aws:ecr:eu-west-1:210987654321:repository/base/runtime",
+            "arn:aws:ecr:us-east-1:*:repository/movies/netflux/posts"
+        ])
+    );
+    // No services, no stack secrets, no repositories: only the ECR token (no empty Resource
+    // lists, which IAM refuses; and no pull from any repository).
     let bare = DesiredRole {
         services: Vec::new(),
+        repositories: Vec::new(),
         ..d.execution_role.clone()
     };
     let doc = policy(&bare, &[]);
@@ -127,6 +139,7 @@ fn created_then_kept_equal_to_the_services() {
     more.execution_role.services.push(ServiceNeeds {
         log_group: "/webstack/wcs-movies-worker-33333333".into(),
         secrets: Vec::new(),
+        ecr_repositories: Vec::new(),
     });
     assert_eq!(
         plan(&more, &o),

@@ -51,7 +51,13 @@ pub fn settled(desired: &DesiredStack, observed: &ObservedStack) -> Health {
 /// Ready once every child is: the message names those that are not.
 fn children_health(desired: &DesiredStack, observed: &ObservedStack) -> Health {
     let waiting = not_ready(&desired.children, &observed.children);
-    if waiting.is_empty() {
+    let kept = super::registry::kept(&desired.registries, &observed.registries);
+    if waiting.is_empty() && !kept.is_empty() {
+        Health::ready(format!(
+            "AWS matches the spec; ECR repository {} is no longer in spec.registries but holds images, so it is kept: delete its images to have it deleted",
+            kept.join(", ")
+        ))
+    } else if waiting.is_empty() {
         Health::ready("AWS matches the spec")
     } else {
         Health::waiting(format!("waiting for {}", waiting.join(", ")))
@@ -184,6 +190,7 @@ fn fields(desired: &DesiredStack, observed: &ObservedStack) -> WebStackStatus {
         capacity: capacity(&observed.capacity),
         services: services(desired, observed),
         flow_logs: flow_logs(&observed.flow_logs),
+        registries: super::registry::status(&observed.registries),
         ..WebStackStatus::default()
     }
 }

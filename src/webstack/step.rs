@@ -135,6 +135,8 @@ pub enum Step {
     Child(crate::model::children::ChildStep),
     /// VPC flow logs, their log group and delivery role.
     FlowLogs(super::flowlogs::FlowLogStep),
+    /// An ECR repository of `spec.registries`.
+    Registry(super::registry::RegistryStep),
 }
 
 impl crate::reconcile::Step for Step {
@@ -179,6 +181,7 @@ impl crate::reconcile::Step for Step {
             Step::Role(r) => r.action(),
             Step::Capacity(c) => c.action(),
             Step::FlowLogs(f) => f.action(),
+            Step::Registry(r) => r.action(),
             Step::Child(crate::model::children::ChildStep::Apply { .. }) => "ApplyChild",
             Step::Child(crate::model::children::ChildStep::Delete { .. }) => "DeleteChild",
         }
@@ -279,6 +282,7 @@ impl fmt::Display for Step {
             Step::Capacity(c) => c.fmt(f),
             Step::FlowLogs(l) => l.fmt(f),
             Step::Child(c) => c.fmt(f),
+            Step::Registry(r) => r.fmt(f),
         }
     }
 }

@@ -39,6 +39,7 @@ pub fn validate(
         name: cluster_name(spec, &owner),
         container_insights: spec.cluster.as_ref().is_some_and(|c| c.container_insights),
     };
+    let registries = super::registry::desired(spec, &owner)?;
     Ok(DesiredStack {
         tags: spec.tags.clone(),
         network,
@@ -63,8 +64,10 @@ pub fn validate(
             name: role_name(&owner),
             region: String::new(),
             services: Vec::new(),
+            repositories: registries.repositories.iter().map(|r| r.aws_name.clone()).collect(),
         },
         flow_logs: flow_logs(spec, &owner),
+        registries,
         owner,
     })
 }

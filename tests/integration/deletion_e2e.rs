@@ -94,9 +94,10 @@ async fn whole_manifest(prefix: &str, objects: Vec<DynamicObject>, reverse: bool
 
 /// AWS calls per steady-state reconcile, by kind, must not grow: at most these many reads. A
 /// WebStack makes 8, plus 5 with EC2 capacity (example 5: the AMI parameter, the instance
-/// profile, the launch template's latest version, the group and the capacity provider).
+/// profile, the launch template's latest version, the group and the capacity provider), plus 1
+/// with registries (example 5: one DescribeRepositories for all of the stack's repositories).
 const STEADY_CALLS: [(&str, u32); 4] = [
-    ("WebStack", 18),
+    ("WebStack", 19),
     ("TargetGroup", 3),
     ("ListenerRule", 2),
     ("ContainerService", 4),

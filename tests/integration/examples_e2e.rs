@@ -271,11 +271,20 @@ async fn running_task(run: &Run, service: &str) -> aws_sdk_ecs::types::TaskDefin
         .clone()
 }
 
-/// Waits until `service` runs `image` in its first container and is Ready at its generation.
+/// Waits until `service` has `image` in its spec (as `image:`, or as a `registry:` whose `tag`
+/// it ends with) and is Ready at its generation; then checks that it runs it in its first container.
 async fn rolled_out(run: &Run, service: &str, image: &str) {
     let services: Api<ContainerService> = Api::namespaced(run.client.clone(), &run.ns);
     until(&services, service, &run.op, "the new image rolled out", 90, |s| {
-        s.spec.settings.containers.iter().any(|c| c.image == image)
+        s.spec
+            .settings
+            .containers
+            .iter()
+            .any(|c| match (&c.image, &c.registry, &c.tag) {
+                (Some(i), _, _) => i == image,
+                (None, Some(_), Some(tag)) => image.ends_with(&format!(":{tag}")),
+                _ => false,
+            })
             && s.status.as_ref().is_some_and(|st| {
                 st.observed_generation == s.metadata.generation
                     && st.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True")
@@ -290,7 +299,25 @@ async fn rolled_out(run: &Run, service: &str, image: &str) {
 async fn set_image(run: &Run, service: &str, image: &str) {
     let services: Api<ContainerService> = Api::namespaced(run.client.clone(), &run.ns);
     let mut cs = services.get(service).await.unwrap();
-    cs.spec.settings.containers[0].image = image.into();
+    cs.spec.settings.containers[0].image = Some(image.into());
+    services
+        .patch(
+            service,
+            &PatchParams::apply("e2e-user").force(),
+            &Patch::Apply(serde_json::json!({
+                "apiVersion": "webstack.io/v1alpha1", "kind": "ContainerService",
+                "metadata": {"name": service}, "spec": cs.spec,
+            })),
+        )
+        .await
+        .unwrap();
+}
+
+/// A new tag of a ContainerService's `registry:` image, applied as a user would.
+async fn set_tag(run: &Run, service: &str, tag: &str) {
+    let services: Api<ContainerService> = Api::namespaced(run.client.clone(), &run.ns);
+    let mut cs = services.get(service).await.unwrap();
+    cs.spec.settings.containers[0].tag = Some(tag.into());
     services
         .patch(
             service,
@@ -308,7 +335,7 @@ async fn set_image(run: &Run, service: &str, image: &str) {
 async fn set_inline_image(run: &Run, stack: &str, index: usize, image: &str) {
     let stacks: Api<WebStack> = Api::namespaced(run.client.clone(), &run.ns);
     let mut ws = stacks.get(stack).await.unwrap();
-    ws.spec.services[index].container.as_mut().unwrap().containers[0].image = image.into();
+    ws.spec.services[index].container.as_mut().unwrap().containers[0].image = Some(image.into());
     stacks
         .patch(
             stack,
@@ -650,7 +677,18 @@ async fn example_5_ec2_microservices_bridge() {
         .await
         .unwrap();
     crate::capacity_checks::latest_instance_type(&run.config, &name, "t3.medium").await;
-    set_image(&run, "posts", "registry.example.com/forum/posts:1.1.0").await;
-    rolled_out(&run, "posts", "registry.example.com/forum/posts:1.1.0").await;
+    // The registries: repositories with their settings, URIs in status, task definitions using them.
+    let names = ["posts", "threads", "users"];
+    let uris = crate::registries_e2e::check(&run.client, &run.config, &run.ns, "forum", &names, 30).await;
+    for service in ["posts", "threads", "users"] {
+        let task = running_task(&run, service).await;
+        assert_eq!(
+            task.container_definitions()[0].image(),
+            Some(format!("{}:1.0.0", uris[service]).as_str()),
+            "{service} runs its registry's image"
+        );
+    }
+    set_tag(&run, "posts", "1.1.0").await;
+    rolled_out(&run, "posts", &format!("{}:1.1.0", uris["posts"])).await;
     down(&run).await;
 }

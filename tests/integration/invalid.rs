@@ -231,10 +231,56 @@ const CASES: &[(&str, &str, &[&str])] = &[
         &["spec.containers", "should have at least 1 items"],
     ),
     (
-        "container without an image",
+        "container without an image or a registry",
         r#"{apiVersion: webstack.io/v1alpha1, kind: ContainerService, metadata: {name: bad}, spec: {stackRef: {name: s},
            cpu: "256", memory: "512", containers: [{name: a}]}}"#,
-        &["spec.containers[0].image", "Required value"],
+        &["spec.containers[0]", "set exactly one of image"],
+    ),
+    (
+        "container with both an image and a registry",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: ContainerService, metadata: {name: bad}, spec: {stackRef: {name: s},
+           cpu: "256", memory: "512", containers: [{name: a, image: nginx:1, registry: posts, tag: "1"}]}}"#,
+        &["spec.containers[0]", "set exactly one of image"],
+    ),
+    (
+        "a registry image without a tag",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: ContainerService, metadata: {name: bad}, spec: {stackRef: {name: s},
+           cpu: "256", memory: "512", containers: [{name: a, registry: posts}]}}"#,
+        &["spec.containers[0].tag", "tag goes with registry"],
+    ),
+    (
+        "an image tag Docker refuses",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: ContainerService, metadata: {name: bad}, spec: {stackRef: {name: s},
+           cpu: "256", memory: "512", containers: [{name: a, registry: posts, tag: "-v1:x"}]}}"#,
+        &["spec.containers[0].tag", "should match"],
+    ),
+    (
+        "a registry name ECR refuses (upper case, a trailing separator)",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: WebStack, metadata: {name: bad}, spec: {network: {cidr: 10.0.0.0/16},
+           registries: [posts, Users-]}}"#,
+        &["spec.registries[1]", "should match"],
+    ),
+    (
+        "an inline container naming a registry ECR refuses",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: WebStack, metadata: {name: bad}, spec: {network: {cidr: 10.0.0.0/16},
+           registries: [posts], services: [{name: web, container: {cpu: "256", memory: "512",
+           containers: [{name: w, registry: "posts//x", tag: "1"}]}}]}}"#,
+        &["spec.services[0].container.containers[0].registry", "should match"],
+    ),
+    (
+        "a registry listed twice",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: WebStack, metadata: {name: bad}, spec: {network: {cidr: 10.0.0.0/16},
+           registries: [posts, posts]}}"#,
+        &["spec.registries", "each registry name once"],
+    ),
+    (
+        "registriesForceDelete with deletionPolicy Retain",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: WebStack, metadata: {name: bad}, spec: {network: {cidr: 10.0.0.0/16},
+           deletionPolicy: Retain, registries: [posts], registriesForceDelete: true}}"#,
+        &[
+            "spec.registriesForceDelete",
+            "set deletionPolicy: Delete or drop registriesForceDelete",
+        ],
     ),
     (
         "load balancer attachment without a target group",

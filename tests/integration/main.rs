@@ -20,6 +20,7 @@ mod iam_policy;
 mod inline_e2e;
 mod invalid;
 mod leader_e2e;
+mod registries_e2e;
 mod routing_e2e;
 mod staticsite_aws;
 mod staticsite_e2e;

@@ -10,12 +10,13 @@ use serde_json::Value;
 use super::repo_root;
 
 /// The IAM service prefix of each SDK service id the call counter reports.
-const PREFIXES: [(&str, &str); 13] = [
+const PREFIXES: [(&str, &str); 14] = [
     ("Application Auto Scaling", "application-autoscaling"),
     ("Auto Scaling", "autoscaling"),
     ("CloudFront", "cloudfront"),
     ("CloudWatch Logs", "logs"),
     ("EC2", "ec2"),
+    ("ECR", "ecr"),
     ("ECS", "ecs"),
     ("ElastiCache", "elasticache"),
     ("Elastic Load Balancing v2", "elasticloadbalancing"),
@@ -49,7 +50,7 @@ const RENAMED: [(&str, &[&str]); 9] = [
 /// Further actions AWS checks when an operation runs ("dependent actions"): tags written in the
 /// create call itself, roles passed, service-linked roles created on first use in an account, the
 /// final snapshot of a deleted database, instances an Auto Scaling group launches.
-const ALSO: [(&str, &[&str]); 33] = [
+const ALSO: [(&str, &[&str]); 34] = [
     ("EC2:CreateFlowLogs", &["ec2:CreateTags", "iam:PassRole"]),
     ("EC2:AllocateAddress", &["ec2:CreateTags"]),
     ("EC2:CreateInternetGateway", &["ec2:CreateTags"]),
@@ -101,6 +102,9 @@ const ALSO: [(&str, &[&str]); 33] = [
     ("ElastiCache:CreateCacheSubnetGroup", &["elasticache:AddTagsToResource"]),
     ("Secrets Manager:CreateSecret", &["secretsmanager:TagResource"]),
     ("S3:CreateBucket", &["s3:TagResource"]),
+    // Tags in CreateRepository: "Amazon performs additional authorization ... to verify if users
+    // have permissions to create tags" (ECR User Guide, tag-based access control).
+    ("ECR:CreateRepository", &["ecr:TagResource"]),
     ("CloudFront:CreateDistributionWithTags", &["cloudfront:TagResource"]),
     ("IAM:CreateRole", &["iam:TagRole"]),
     ("IAM:CreateInstanceProfile", &["iam:TagInstanceProfile"]),
