@@ -250,4 +250,29 @@ mod tests {
         );
         assert!(matches!(settled(&nothing(), &with("failed")), Health::Stalled { .. }));
     }
+
+    /// A repository removed from `spec.registries` but holding images: Ready, saying it is kept.
+    #[test]
+    fn ready_names_a_kept_repository() {
+        let kept = ObservedStack {
+            registries: vec![crate::model::registry::ObservedRepository {
+                name: "old".into(),
+                aws_name: "n/s/old".into(),
+                arn: "arn".into(),
+                uri: "1.dkr.ecr.us-east-1.amazonaws.com/n/s/old".into(),
+                scan_on_push: true,
+                tag_mutability: "IMMUTABLE".into(),
+                tags: Default::default(),
+                lifecycle_policy: None,
+                has_images: Some(true),
+            }],
+            ..ObservedStack::default()
+        };
+        match settled(&nothing(), &kept) {
+            Health::Ready { message } => assert!(message.contains("n/s/old") && message.contains("holds images")),
+            other => panic!("{other:?}"),
+        }
+        let (fields, _) = status(&nothing(), &kept, &[]);
+        assert_eq!(fields.registries["old"], "1.dkr.ecr.us-east-1.amazonaws.com/n/s/old");
+    }
 }

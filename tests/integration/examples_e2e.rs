@@ -690,5 +690,16 @@ async fn example_5_ec2_microservices_bridge() {
     }
     set_tag(&run, "posts", "1.1.0").await;
     rolled_out(&run, "posts", &format!("{}:1.1.0", uris["posts"])).await;
+    // An image pushed into `posts`: deleted with the stack only with registriesForceDelete (the
+    // wait without it is registries_e2e's).
+    crate::registries_e2e::push(&run.config, &format!("{}/forum/posts", run.ns), "1.1.0").await;
+    Api::<WebStack>::namespaced(run.client.clone(), &run.ns)
+        .patch(
+            "forum",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"spec": {"registriesForceDelete": true}})),
+        )
+        .await
+        .unwrap();
     down(&run).await;
 }
