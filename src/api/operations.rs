@@ -26,7 +26,10 @@ pub struct DnsSpec {
 pub struct DnsRecordSpec {
     /// Fully qualified domain name inside the hosted zone, e.g. `api.example.com` (no trailing dot
     /// needed; no wildcard).
-    #[schemars(length(min = 1, max = 253), regex(pattern = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.?$"))]
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.?$")
+    )]
     pub name: String,
     /// `loadBalancer` (the stack's ALB) or `staticSite` (the CloudFront distribution of the
     /// stack's static site).

@@ -26,6 +26,8 @@ pub struct DesiredStack {
     pub children: Vec<super::children::DesiredChild>,
     /// The task execution role its services use.
     pub execution_role: super::execution::DesiredRole,
+    /// `spec.alarms`: the alarms, their topic and the dashboard.
+    pub alarms: Option<super::alarms::DesiredAlarms>,
 }
 
 /// Adopt a VPC or create one.
@@ -239,6 +241,8 @@ pub struct ObservedStack {
     pub capacity: super::capacity::ObservedCapacity,
     /// The stack's children, and objects holding a child's name, in the namespace.
     pub children: Vec<super::children::ObservedChild>,
+    /// The alarms, their topic and the dashboard.
+    pub alarms: super::alarms::ObservedAlarms,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -32,6 +32,8 @@ struct Ids {
     /// NAT gateways (live) and Elastic IPs by index.
     nats: BTreeMap<usize, String>,
     addresses: BTreeMap<usize, String>,
+    /// The topic the alarms notify (created by an earlier step of this pass).
+    alarm_topic: Option<String>,
 }
 
 /// Why a step could not run.
@@ -109,6 +111,7 @@ pub async fn apply(
             .filter_map(|a| index_of(&a.component, "eip"))
             .filter_map(|i| Some((i, observed.egress.address(i)?.allocation_id.clone())))
             .collect(),
+        alarm_topic: super::alarms_io::initial_topic(desired.and_then(|d| d.alarms.as_ref()), &observed.alarms),
     };
     match desired.map(|d| &d.network) {
         Some(DesiredNetwork::Adopt { vpc_id, .. }) => ids.vpc = Some(vpc_id.clone()),
@@ -297,6 +300,21 @@ async fn run(
     if let Step::Role(r) = step {
         return run_role(clients, desired, observed, step, r).await;
     }
+    if let Step::Alarms(a) = step {
+        let mut x = super::alarms_io::AlarmsApply {
+            clients,
+            desired: desired.and_then(|d| d.alarms.as_ref()),
+            observed: &observed.alarms,
+            load_balancer: super::alarms::load_balancer(desired, observed),
+            tags: desired
+                .map(|d| d.tags_for(super::alarms::COMPONENT))
+                .unwrap_or_default(),
+            topic: ids.alarm_topic.clone(),
+        };
+        Box::pin(super::alarms_io::apply(&mut x, a)).await?;
+        ids.alarm_topic = x.topic;
+        return Ok(());
+    }
     if let Step::Child(c) = step {
         let children = desired.map(|d| d.children.as_slice()).unwrap_or_default();
         return Ok(super::children::apply(env.kube, env.owner, children, c).await?);
@@ -451,7 +469,7 @@ async fn run(
         Step::UntagEc2 { ids } => ec2::untag(ec2c, ids, &OWNERSHIP_KEYS).await?,
         Step::UntagLoadBalancer { arns } => elbv2::untag(elb, arns, &OWNERSHIP_KEYS).await?,
         Step::UntagCluster { arn } => ecs::untag(ecsc, arn, &OWNERSHIP_KEYS).await?,
-        Step::Data(_) | Step::Capacity(_) | Step::Child(_) | Step::Egress(_) | Step::Role(_) => {} // run above
+        Step::Data(_) | Step::Capacity(_) | Step::Child(_) | Step::Egress(_) | Step::Role(_) | Step::Alarms(_) => {} // run above
     }
     Ok(())
 }

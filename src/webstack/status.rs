@@ -183,6 +183,7 @@ fn fields(desired: &DesiredStack, observed: &ObservedStack) -> WebStackStatus {
         }),
         capacity: capacity(&observed.capacity),
         services: services(desired, observed),
+        alarms: super::alarms::status(desired, observed),
         ..WebStackStatus::default()
     }
 }

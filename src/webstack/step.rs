@@ -133,6 +133,8 @@ pub enum Step {
     Capacity(super::capacity::CapacityStep),
     /// An inline service's or the static site's child object.
     Child(crate::model::children::ChildStep),
+    /// The alarms, their SNS topic and the dashboard.
+    Alarms(super::alarms::AlarmStep),
 }
 
 impl crate::reconcile::Step for Step {
@@ -176,6 +178,7 @@ impl crate::reconcile::Step for Step {
             Step::Egress(e) => e.action(),
             Step::Role(r) => r.action(),
             Step::Capacity(c) => c.action(),
+            Step::Alarms(a) => a.action(),
             Step::Child(crate::model::children::ChildStep::Apply { .. }) => "ApplyChild",
             Step::Child(crate::model::children::ChildStep::Delete { .. }) => "DeleteChild",
         }
@@ -274,6 +277,7 @@ impl fmt::Display for Step {
             Step::Egress(e) => e.fmt(f),
             Step::Role(r) => r.fmt(f),
             Step::Capacity(c) => c.fmt(f),
+            Step::Alarms(a) => a.fmt(f),
             Step::Child(c) => c.fmt(f),
         }
     }

@@ -64,6 +64,7 @@ pub fn validate(
             region: String::new(),
             services: Vec::new(),
         },
+        alarms: spec.alarms.as_ref().map(|a| super::alarms::desired(a, spec, &owner)),
         owner,
     })
 }
