@@ -8,7 +8,7 @@ use aws_sdk_cloudwatch::types::{
 use serde_json::Value;
 
 use super::{AwsError, TagMap, classify, done_if_gone, sdk_tags, tag_map};
-use crate::model::alarms::{AlarmDef, AlarmMetric, MetricRef, ObservedAlarm};
+use crate::model::alarms::{AlarmDef, AlarmMetric, MetricRef, ObservedAlarm, ObservedDashboard};
 
 /// Every metric alarm whose name starts with `prefix` (tags not read).
 pub async fn alarms(c: &Client, prefix: &str) -> Result<Vec<ObservedAlarm>, AwsError> {
@@ -199,7 +199,7 @@ pub async fn put_alarm(c: &Client, a: &AlarmDef, tags: &TagMap) -> Result<(), Aw
     Ok(())
 }
 
-/// An alarm's tags.
+/// The tags of an alarm or a dashboard.
 pub async fn tags(c: &Client, arn: &str) -> Result<TagMap, AwsError> {
     let out = c
         .list_tags_for_resource()
@@ -242,12 +242,15 @@ pub async fn delete_alarms(c: &Client, names: &[String]) -> Result<(), AwsError>
     Ok(())
 }
 
-/// The dashboard's body, parsed; `None` when there is no dashboard of that name.
-pub async fn dashboard(c: &Client, name: &str) -> Result<Option<Value>, AwsError> {
+/// The dashboard's ARN and body (parsed, tags not read); `None` when there is no dashboard of
+/// that name.
+pub async fn dashboard(c: &Client, name: &str) -> Result<Option<ObservedDashboard>, AwsError> {
     match c.get_dashboard().dashboard_name(name).send().await {
-        Ok(out) => Ok(Some(
-            serde_json::from_str(out.dashboard_body().unwrap_or("{}")).unwrap_or(Value::Null),
-        )),
+        Ok(out) => Ok(Some(ObservedDashboard {
+            arn: out.dashboard_arn().unwrap_or_default().to_string(),
+            body: serde_json::from_str(out.dashboard_body().unwrap_or("{}")).unwrap_or(Value::Null),
+            tags: None,
+        })),
         Err(e) => {
             let e = classify("GetDashboard", e);
             if e.is_not_found() || e.code == "ResourceNotFound" {
@@ -259,10 +262,12 @@ pub async fn dashboard(c: &Client, name: &str) -> Result<Option<Value>, AwsError
     }
 }
 
-pub async fn put_dashboard(c: &Client, name: &str, body: &Value) -> Result<(), AwsError> {
+/// Creates or replaces the dashboard; `tags` apply only when it creates it (see [`tag`]).
+pub async fn put_dashboard(c: &Client, name: &str, body: &Value, tags: &TagMap) -> Result<(), AwsError> {
     c.put_dashboard()
         .dashboard_name(name)
         .dashboard_body(body.to_string())
+        .set_tags(Some(sdk_tags!(Tag, tags)))
         .send()
         .await
         .map_err(|e| classify("PutDashboard", e))?;

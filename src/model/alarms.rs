@@ -141,17 +141,27 @@ pub struct ObservedTopic {
     pub subscriptions: Vec<Subscription>,
 }
 
+/// The stack's dashboard as found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ObservedDashboard {
+    pub arn: String,
+    /// Its body, parsed.
+    pub body: Value,
+    /// Read only while the stack is not settled.
+    pub tags: Option<TagMap>,
+}
+
 /// What AWS has of a stack's alarms.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ObservedAlarms {
     /// Whether anything was looked for (spec, status or deletion asked).
     pub read: bool,
-    /// The dashboard's name (deterministic: its uid says it is the stack's; dashboards have no tags).
+    /// The dashboard's name (deterministic, with the stack's uid).
     pub dashboard_name: String,
     pub topic: Option<ObservedTopic>,
     pub alarms: Vec<ObservedAlarm>,
-    /// The dashboard's body (parsed), when it was read and exists.
-    pub dashboard: Option<Value>,
+    /// The dashboard, when it was read and exists.
+    pub dashboard: Option<ObservedDashboard>,
     /// Whether the dashboard was read on this pass (only while not settled, on deletion, or when
     /// the alarms differ from the desired ones).
     pub dashboard_read: bool,

@@ -2,8 +2,7 @@
 //! (unless `snsTopicArn` names the user's topic), one CloudWatch alarm per threshold and watched
 //! resource (written again when a threshold or anything else of it differs, deleted with what it
 //! watches), tags restored, and the dashboard. Deleted with the stack (alarms, dashboard, topic);
-//! under `Retain` the alarms and the topic lose their ownership tags and the dashboard, which has
-//! no tags, stays as it is.
+//! under `Retain` they lose their ownership tags instead.
 
 use std::fmt;
 
@@ -54,6 +53,13 @@ pub enum AlarmStep {
     PutDashboard {
         name: String,
     },
+    RestoreDashboardTags {
+        arn: String,
+        keys: Vec<String>,
+    },
+    UntagDashboard {
+        arn: String,
+    },
     DeleteDashboard {
         name: String,
     },
@@ -73,7 +79,9 @@ impl AlarmStep {
     pub fn action(&self) -> &'static str {
         match self {
             AlarmStep::CreateTopic { .. } => "CreateTopic",
-            AlarmStep::RestoreTopicTags { .. } | AlarmStep::RestoreAlarmTags { .. } => "TagResource",
+            AlarmStep::RestoreTopicTags { .. }
+            | AlarmStep::RestoreAlarmTags { .. }
+            | AlarmStep::RestoreDashboardTags { .. } => "TagResource",
             AlarmStep::Subscribe { .. } => "Subscribe",
             AlarmStep::Unsubscribe { .. } => "Unsubscribe",
             AlarmStep::PutAlarm { .. } => "PutMetricAlarm",
@@ -81,7 +89,9 @@ impl AlarmStep {
             AlarmStep::PutDashboard { .. } => "PutDashboard",
             AlarmStep::DeleteDashboard { .. } => "DeleteDashboards",
             AlarmStep::DeleteTopic { .. } => "DeleteTopic",
-            AlarmStep::UntagTopic { .. } | AlarmStep::UntagAlarms { .. } => "UntagResource",
+            AlarmStep::UntagTopic { .. } | AlarmStep::UntagAlarms { .. } | AlarmStep::UntagDashboard { .. } => {
+                "UntagResource"
+            }
         }
     }
 }
@@ -104,6 +114,10 @@ impl fmt::Display for AlarmStep {
             }
             AlarmStep::DeleteAlarms { names } => write!(f, "delete alarm(s) {}", names.join(", ")),
             AlarmStep::PutDashboard { name } => write!(f, "write dashboard {name}"),
+            AlarmStep::RestoreDashboardTags { arn, keys } => {
+                write!(f, "restore tags {} on dashboard {arn}", keys.join(", "))
+            }
+            AlarmStep::UntagDashboard { arn } => write!(f, "remove the ownership tags of dashboard {arn}"),
             AlarmStep::DeleteDashboard { name } => write!(f, "delete dashboard {name}"),
             AlarmStep::DeleteTopic { arn } => write!(f, "delete SNS topic {arn} and its subscriptions"),
             AlarmStep::UntagTopic { arn } => write!(f, "remove the ownership tags of topic {arn}"),
@@ -343,8 +357,19 @@ pub fn plan(
         steps.push(AlarmStep::DeleteAlarms { names: gone });
     }
     let body = desired.dashboard_body(&want);
+    if let Some(d) = &observed.dashboard
+        && let Some(have) = &d.tags
+    {
+        let keys = missing_tags(tags, have);
+        if !keys.is_empty() {
+            steps.push(AlarmStep::RestoreDashboardTags {
+                arn: d.arn.clone(),
+                keys,
+            });
+        }
+    }
     let stale = if observed.dashboard_read {
-        observed.dashboard.as_ref() != Some(&body)
+        observed.dashboard.as_ref().map(|d| &d.body) != Some(&body)
     } else {
         // Not read (settled): rewritten when the alarms change, which is when its graphs do.
         steps
@@ -361,7 +386,7 @@ pub fn plan(
 }
 
 /// Deletion, or `spec.alarms` removed: the alarms, the dashboard and the stack's own topic go;
-/// under `Retain` the alarms and the topic lose their ownership tags and the dashboard stays.
+/// under `Retain` they lose their ownership tags.
 pub fn plan_cleanup(observed: &ObservedAlarms, retain: bool) -> Vec<AlarmStep> {
     let mut steps = Vec::new();
     if retain {
@@ -369,6 +394,9 @@ pub fn plan_cleanup(observed: &ObservedAlarms, retain: bool) -> Vec<AlarmStep> {
             steps.push(AlarmStep::UntagAlarms {
                 arns: observed.alarms.iter().map(|a| a.arn.clone()).collect(),
             });
+        }
+        if let Some(d) = &observed.dashboard {
+            steps.push(AlarmStep::UntagDashboard { arn: d.arn.clone() });
         }
         if let Some(t) = &observed.topic {
             steps.push(AlarmStep::UntagTopic { arn: t.arn.clone() });

@@ -4,8 +4,9 @@
 //! A steady re-check makes 2 calls: DescribeAlarms by the stack's name prefix (every alarm, one
 //! call) and ListSubscriptionsByTopic (which also proves the topic exists); 1 with `snsTopicArn`.
 //! While not settled, on deletion, or when the alarms differ from the desired ones, also
-//! GetDashboard; while not settled and on deletion the tags of the topic and of every alarm
-//! (ListTagsForResource each), and ListTopics when status does not name the stack's topic.
+//! GetDashboard; while not settled and on deletion the tags of the topic, of every alarm and of
+//! the dashboard (ListTagsForResource each), and ListTopics when status does not name the stack's
+//! topic.
 
 use super::alarms::{AlarmStep, desired_alarms, topic_arn};
 use crate::aws::{Clients, cloudwatch, sns};
@@ -82,7 +83,6 @@ pub async fn observe(
         }
         o.alarms.push(a);
     }
-    // The dashboard has no tags: its name (with the uid) is the stack's.
     let differ = key.desired.is_none_or(|d| {
         let mut want: Vec<String> = desired_alarms(d, &o, key.load_balancer)
             .into_iter()
@@ -94,8 +94,20 @@ pub async fn observe(
         want != have
     });
     if deep || differ {
-        o.dashboard = cloudwatch::dashboard(&c.cloudwatch, &o.dashboard_name).await?;
         o.dashboard_read = true;
+        if let Some(mut d) = cloudwatch::dashboard(&c.cloudwatch, &o.dashboard_name).await? {
+            let ours = if deep {
+                let tags = cloudwatch::tags(&c.cloudwatch, &d.arn).await?;
+                let ours = keep("CloudWatch dashboard", &d.arn, &tags)?;
+                d.tags = Some(tags);
+                ours
+            } else {
+                true
+            };
+            if ours {
+                o.dashboard = Some(d);
+            }
+        }
     }
     Ok(o)
 }
@@ -147,8 +159,12 @@ pub async fn apply(a: &mut AlarmsApply<'_>, step: &AlarmStep) -> Result<(), Bloc
                 t.arn = arn.clone();
             }
             let alarms = desired_alarms(d, &observed, a.load_balancer);
-            cloudwatch::put_dashboard(cw, name, &d.dashboard_body(&alarms)).await?
+            cloudwatch::put_dashboard(cw, name, &d.dashboard_body(&alarms), &a.tags).await?
         }
+        AlarmStep::RestoreDashboardTags { arn, keys } => {
+            cloudwatch::tag(cw, arn, &crate::model::ownership::select(&a.tags, keys)).await?
+        }
+        AlarmStep::UntagDashboard { arn } => cloudwatch::untag(cw, arn, &OWNERSHIP_KEYS).await?,
         AlarmStep::DeleteDashboard { name } => cloudwatch::delete_dashboard(cw, name).await?,
         AlarmStep::DeleteTopic { arn } => sns::delete_topic(sn, arn).await?,
         AlarmStep::UntagTopic { arn } => sns::untag(sn, arn, &OWNERSHIP_KEYS).await?,

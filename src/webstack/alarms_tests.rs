@@ -1,13 +1,14 @@
 use serde_json::json;
 
 use super::*;
-use crate::model::alarms::{AlarmMetric, GIB, ObservedAlarm, ObservedTopic, Subscription};
+use crate::model::alarms::{AlarmMetric, GIB, ObservedAlarm, ObservedDashboard, ObservedTopic, Subscription};
 use crate::model::stack::ObservedLoadBalancer;
 use crate::webstack::plan::tests::{converged, desired};
 use crate::webstack::step::Step;
 
 const LB_ARN: &str =
     "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/ws-movies-netflux-0f1e2d3c/50dc6c495c0c9188";
+const DASHBOARD: &str = "arn:aws:cloudwatch::123456789012:dashboard/webstack-movies-netflux-0f1e2d3c";
 const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:webstack-alarms-movies-netflux-0f1e2d3c";
 
 const STACK: &str = r#"
@@ -82,7 +83,11 @@ fn settled(d: &DesiredStack) -> ObservedStack {
         ..ObservedAlarms::default()
     };
     let defs = desired_alarms(a, &observed, Some(LB_ARN));
-    observed.dashboard = Some(a.dashboard_body(&defs));
+    observed.dashboard = Some(ObservedDashboard {
+        arn: DASHBOARD.into(),
+        body: a.dashboard_body(&defs),
+        tags: Some(tags.clone()),
+    });
     observed.alarms = defs
         .into_iter()
         .map(|def| ObservedAlarm {
@@ -252,8 +257,8 @@ fn a_settled_stack_plans_nothing_deep_or_not() {
     // A steady re-check reads neither tags nor the dashboard.
     let mut steady = o.clone();
     steady.alarms.dashboard_read = false;
-    steady.alarms.dashboard = None;
     steady.alarms.topic.as_mut().unwrap().tags = None;
+    steady.alarms.dashboard = None;
     for a in &mut steady.alarms.alarms {
         a.tags = None;
     }
@@ -433,7 +438,7 @@ fn a_given_topic_is_only_named_and_the_own_one_goes() {
 }
 
 #[test]
-fn removed_tags_are_restored_on_the_topic_and_the_alarms() {
+fn removed_tags_are_restored_on_the_topic_the_alarms_and_the_dashboard() {
     let d = stack(STACK);
     let mut o = settled(&d);
     o.alarms
@@ -449,12 +454,19 @@ fn removed_tags_are_restored_on_the_topic_and_the_alarms() {
         .as_mut()
         .unwrap()
         .remove("webstack.io/component");
+    let dashboard = o.alarms.dashboard.as_mut().unwrap();
+    dashboard
+        .tags
+        .as_mut()
+        .unwrap()
+        .insert("webstack.io/cluster".into(), "changed".into());
     let steps = alarm_steps(&d, &o);
     assert_eq!(
         names(&steps),
         [
             format!("restore tags webstack.io/uid on topic {TOPIC}"),
             format!("restore tags webstack.io/component on alarm {PREFIX}load-balancer/5xx-percent"),
+            format!("restore tags webstack.io/cluster on dashboard {DASHBOARD}"),
         ]
     );
 }
@@ -463,7 +475,7 @@ fn removed_tags_are_restored_on_the_topic_and_the_alarms() {
 fn dashboard_drift_is_rewritten_when_read() {
     let d = stack(STACK);
     let mut o = settled(&d);
-    o.alarms.dashboard = Some(json!({"widgets": []}));
+    o.alarms.dashboard.as_mut().unwrap().body = json!({"widgets": []});
     assert_eq!(
         alarm_steps(&d, &o),
         [AlarmStep::PutDashboard {
@@ -522,8 +534,11 @@ fn deletion_takes_the_alarms_first_and_retain_untags() {
     assert_eq!(first, ["DeleteAlarms", "DeleteDashboards", "DeleteTopic"]);
     let retained = plan_cleanup(&o, DeletionPolicy::Retain, data);
     assert!(matches!(&retained[0], Step::Alarms(AlarmStep::UntagAlarms { arns }) if arns.len() == 8));
-    assert_eq!(retained[1], Step::Alarms(AlarmStep::UntagTopic { arn: TOPIC.into() }));
-    // The dashboard has no tags: retained as it is.
+    assert_eq!(
+        retained[1],
+        Step::Alarms(AlarmStep::UntagDashboard { arn: DASHBOARD.into() })
+    );
+    assert_eq!(retained[2], Step::Alarms(AlarmStep::UntagTopic { arn: TOPIC.into() }));
     assert!(
         !retained
             .iter()

@@ -10,10 +10,11 @@ use serde_json::Value;
 use super::repo_root;
 
 /// The IAM service prefix of each SDK service id the call counter reports.
-const PREFIXES: [(&str, &str); 13] = [
+const PREFIXES: [(&str, &str); 15] = [
     ("Application Auto Scaling", "application-autoscaling"),
     ("Auto Scaling", "autoscaling"),
     ("CloudFront", "cloudfront"),
+    ("CloudWatch", "cloudwatch"),
     ("CloudWatch Logs", "logs"),
     ("EC2", "ec2"),
     ("ECS", "ecs"),
@@ -23,6 +24,7 @@ const PREFIXES: [(&str, &str); 13] = [
     ("RDS", "rds"),
     ("S3", "s3"),
     ("Secrets Manager", "secretsmanager"),
+    ("SNS", "sns"),
     ("SSM", "ssm"),
 ];
 
@@ -49,7 +51,7 @@ const RENAMED: [(&str, &[&str]); 9] = [
 /// Further actions AWS checks when an operation runs ("dependent actions"): tags written in the
 /// create call itself, roles passed, service-linked roles created on first use in an account, the
 /// final snapshot of a deleted database, instances an Auto Scaling group launches.
-const ALSO: [(&str, &[&str]); 32] = [
+const ALSO: [(&str, &[&str]); 35] = [
     ("EC2:AllocateAddress", &["ec2:CreateTags"]),
     ("EC2:CreateInternetGateway", &["ec2:CreateTags"]),
     ("EC2:CreateLaunchTemplate", &["ec2:CreateTags"]),
@@ -80,6 +82,11 @@ const ALSO: [(&str, &[&str]); 32] = [
     ("ECS:RegisterTaskDefinition", &["ecs:TagResource", "iam:PassRole"]),
     ("ECS:CreateCapacityProvider", &["ecs:TagResource"]),
     ("CloudWatch Logs:CreateLogGroup", &["logs:TagResource"]),
+    // Tags given to PutMetricAlarm, PutDashboard and CreateTopic (CloudWatch: "you must have the
+    // cloudwatch:TagResource permission in addition to the cloudwatch:PutMetricAlarm permission").
+    ("CloudWatch:PutMetricAlarm", &["cloudwatch:TagResource"]),
+    ("CloudWatch:PutDashboard", &["cloudwatch:TagResource"]),
+    ("SNS:CreateTopic", &["sns:TagResource"]),
     (
         "Application Auto Scaling:RegisterScalableTarget",
         &["iam:CreateServiceLinkedRole"],
