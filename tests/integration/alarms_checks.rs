@@ -115,8 +115,16 @@ pub async fn check(config: &SdkConfig, client: &Client, ns: &str, e: &Expected<'
     expected_names.sort();
     assert_eq!(found.keys().cloned().collect::<Vec<_>>(), expected_names);
     for (name, a) in &found {
-        assert_eq!(a.alarm_actions(), [topic.clone()], "{name}: notifies the topic");
-        assert_eq!(a.ok_actions(), [topic.clone()], "{name}: and when it is OK again");
+        assert_eq!(
+            a.alarm_actions(),
+            std::slice::from_ref(&topic),
+            "{name}: notifies the topic"
+        );
+        assert_eq!(
+            a.ok_actions(),
+            std::slice::from_ref(&topic),
+            "{name}: and when it is OK again"
+        );
         let tags = cw
             .list_tags_for_resource()
             .resource_arn(a.alarm_arn().unwrap())

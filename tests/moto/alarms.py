@@ -4,15 +4,92 @@
 - Dashboards take tags (PutDashboard's Tags on creation, TagResource, UntagResource,
   ListTagsForResource) and lose them when deleted.
 - An email subscription is pending until the address confirms it.
+- CloudWatch's Smithy RPC v2 CBOR protocol is routed (the Rust SDK speaks only it).
 """
 
 from typing import Any
 
+import moto.cloudwatch.urls
 from moto.cloudwatch.exceptions import ResourceNotFoundException
 from moto.cloudwatch.models import CloudWatchBackend
 from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core.responses import ActionResult
 from moto.sns.responses import SNSResponse
+
+def _cbor_dispatch(request: Any, full_url: str, headers: Any) -> Any:
+    """Serves CloudWatch's Smithy RPC v2 CBOR protocol, which moto 5.2.5 lacks in server mode.
+
+    moto/cloudwatch/urls.py routes only `/` (the query protocol), and moto's parsers and
+    serializers know no CBOR. AWS's CloudWatch serves `smithy-rpc-v2-cbor` (its service model's
+    first protocol) at `/service/GraniteServiceVersion20100801/operation/<Operation>`, the only
+    protocol the Rust SDK sends. The CBOR request is decoded (botocore's CBOR parser) and handed
+    to moto as the same operation in the service's `json` protocol; moto's JSON answer is encoded
+    back in CBOR against the operation's output shape (botocore's CBOR serializer: timestamps as
+    tag 1), errors as a map with `__type` and `message`.
+    """
+    import datetime
+    import io
+    import json
+
+    import botocore.session
+    from botocore.parsers import RpcV2CBORParser
+    from botocore.serialize import RpcV2CBORSerializer
+
+    operation = request.path.rstrip("/").rsplit("/", 1)[-1]
+    raw = request.get_data()
+    parser = RpcV2CBORParser()
+    params = parser.parse_data_item(parser.get_peekable_stream_from_bytes(raw)) if raw else {}
+
+    def plain(v: Any) -> Any:
+        if isinstance(v, datetime.datetime):
+            return v.timestamp()
+        raise TypeError(type(v))
+
+    body = json.dumps(params, default=plain).encode()
+    environ = dict(request.environ)
+    environ.update(
+        {
+            "PATH_INFO": "/",
+            "CONTENT_TYPE": "application/x-amz-json-1.0",
+            "CONTENT_LENGTH": str(len(body)),
+            "HTTP_X_AMZ_TARGET": f"GraniteServiceVersion20100801.{operation}",
+            "wsgi.input": io.BytesIO(body),
+        }
+    )
+    environ.pop("HTTP_SMITHY_PROTOCOL", None)
+    as_json = type(request)(environ)
+    for attr in ("from_wsgi_server",):
+        if hasattr(request, attr):
+            setattr(as_json, attr, getattr(request, attr))
+    status, out_headers, out = CloudWatchResponse.dispatch(as_json, full_url, as_json.headers)
+    text = out.decode() if isinstance(out, bytes) else (out or "")
+    value = json.loads(text) if text.strip() else {}
+    serializer = RpcV2CBORSerializer()
+    encoded = bytearray()
+    model = botocore.session.get_session().get_service_model("cloudwatch")
+    shape = model.operation_model(operation).output_shape if int(status) < 400 else None
+    if shape is not None:
+        serializer._serialize_data_item(encoded, value, shape)
+    else:
+        if int(status) >= 400:
+            code = str(value.get("__type", "InternalFailure")).split("#")[-1]
+            value = {"__type": code, "message": str(value.get("message") or value.get("Message") or "")}
+        else:
+            value = {}
+        encoded.extend(serializer._get_initial_byte(serializer.MAP_MAJOR_TYPE, len(value)))
+        for k, v in value.items():
+            serializer._serialize_type_string(encoded, k, None, None)
+            serializer._serialize_type_string(encoded, v, None, None)
+    result_headers = {
+        k: v for k, v in dict(out_headers or {}).items() if k.lower() not in ("content-type", "content-length")
+    }
+    result_headers.update({"Content-Type": "application/cbor", "smithy-protocol": "rpc-v2-cbor"})
+    return int(status), result_headers, bytes(encoded)
+
+
+moto.cloudwatch.urls.url_paths["{0}/service/GraniteServiceVersion20100801/operation/(?P<operation>[^/]+)$"] = (
+    _cbor_dispatch
+)
 
 _original_put_metric_alarm = CloudWatchBackend.put_metric_alarm
 
