@@ -4,7 +4,8 @@
 - Dashboards take tags (PutDashboard's Tags on creation, TagResource, UntagResource,
   ListTagsForResource) and lose them when deleted.
 - An email subscription is pending until the address confirms it.
-- CloudWatch's Smithy RPC v2 CBOR protocol is routed (the Rust SDK speaks only it).
+- CloudWatch's Smithy RPC v2 CBOR protocol is served (the Rust SDK speaks only it), and its IAM
+  actions are `cloudwatch:` ones.
 """
 
 from typing import Any
@@ -14,6 +15,7 @@ from moto.cloudwatch.exceptions import ResourceNotFoundException
 from moto.cloudwatch.models import CloudWatchBackend
 from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core.responses import ActionResult
+from moto.iam.access_control import IAMRequestBase
 from moto.sns.responses import SNSResponse
 
 def _cbor_dispatch(request: Any, full_url: str, headers: Any) -> Any:
@@ -30,6 +32,7 @@ def _cbor_dispatch(request: Any, full_url: str, headers: Any) -> Any:
     import datetime
     import io
     import json
+    import re
 
     import botocore.session
     from botocore.parsers import RpcV2CBORParser
@@ -63,7 +66,13 @@ def _cbor_dispatch(request: Any, full_url: str, headers: Any) -> Any:
             setattr(as_json, attr, getattr(request, attr))
     status, out_headers, out = CloudWatchResponse.dispatch(as_json, full_url, as_json.headers)
     text = out.decode() if isinstance(out, bytes) else (out or "")
-    value = json.loads(text) if text.strip() else {}
+    try:
+        value = json.loads(text) if text.strip() else {}
+    except ValueError:
+        # An XML error (moto's authorization answers in XML whatever the protocol).
+        code = re.search(r"<Code>([^<]*)</Code>", text)
+        message = re.search(r"<Message>([^<]*)</Message>", text)
+        value = {"__type": code.group(1) if code else "InternalFailure", "message": message.group(1) if message else text}
     serializer = RpcV2CBORSerializer()
     encoded = bytearray()
     model = botocore.session.get_session().get_service_model("cloudwatch")
@@ -248,3 +257,20 @@ def _list_subscriptions(self: SNSResponse) -> ActionResult:
 SNSResponse.subscribe = _subscribe
 SNSResponse.list_subscriptions_by_topic = _list_subscriptions_by_topic
 SNSResponse.list_subscriptions = _list_subscriptions
+
+_original_iam_request_init = IAMRequestBase.__init__
+
+
+def _iam_request_init(self: IAMRequestBase, *args: Any, **kwargs: Any) -> None:
+    """Wraps moto/iam/access_control.py IAMRequestBase.__init__.
+
+    moto names the IAM action after the signing name of the credential scope, which for CloudWatch
+    is `monitoring`. AWS's IAM actions of CloudWatch are `cloudwatch:<Operation>` (Service
+    Authorization Reference, "service prefix: cloudwatch"), which is what a policy grants.
+    """
+    _original_iam_request_init(self, *args, **kwargs)
+    if self._service == "monitoring":
+        self._action = "cloudwatch:" + self._action.split(":", 1)[1]
+
+
+IAMRequestBase.__init__ = _iam_request_init
