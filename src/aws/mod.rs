@@ -6,6 +6,7 @@
 pub mod autoscaling;
 pub mod capacity;
 pub mod cloudfront;
+pub mod cloudwatch;
 pub mod ec2;
 pub mod ecr;
 pub mod ecs;
@@ -21,6 +22,7 @@ pub mod rules;
 pub mod s3;
 pub mod scaling;
 pub mod secrets;
+pub mod sns;
 pub mod target_groups;
 
 use std::collections::BTreeMap;

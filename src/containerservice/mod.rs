@@ -77,6 +77,11 @@ pub fn execution_needs(s: &ContainerService, cluster_id: &str) -> Option<crate::
     })
 }
 
+/// The ECS service's name of a ContainerService (its alarms' `ServiceName` dimension).
+pub fn ecs_service_name(s: &ContainerService, cluster_id: &str) -> String {
+    names(&spec::owner(s, "ContainerService", cluster_id)).0
+}
+
 fn names(owner: &Owner) -> (String, String) {
     let name = owner.aws_name("wcs", 200);
     (name.clone(), format!("/webstack/{name}"))

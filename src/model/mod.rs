@@ -4,6 +4,7 @@
 //! above both.
 
 pub mod action;
+pub mod alarms;
 pub mod capacity;
 pub mod children;
 pub mod cidr;

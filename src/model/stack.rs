@@ -30,6 +30,8 @@ pub struct DesiredStack {
     pub flow_logs: Option<super::flowlogs::DesiredFlowLogs>,
     /// `spec.registries`: ECR repositories.
     pub registries: super::registry::DesiredRegistries,
+    /// `spec.alarms`: the alarms, their topic and the dashboard.
+    pub alarms: Option<super::alarms::DesiredAlarms>,
 }
 
 /// Adopt a VPC or create one.
@@ -247,6 +249,8 @@ pub struct ObservedStack {
     pub children: Vec<super::children::ObservedChild>,
     /// The stack's ECR repositories (those of the spec and of status).
     pub registries: Vec<super::registry::ObservedRepository>,
+    /// The alarms, their topic and the dashboard.
+    pub alarms: super::alarms::ObservedAlarms,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -34,6 +34,8 @@ struct Ids {
     addresses: BTreeMap<usize, String>,
     /// The flow logs' delivery role.
     flow_log_role: Option<String>,
+    /// The topic the alarms notify (created by an earlier step of this pass).
+    alarm_topic: Option<String>,
 }
 
 /// Why a step could not run.
@@ -112,6 +114,7 @@ pub async fn apply(
             .filter_map(|i| Some((i, observed.egress.address(i)?.allocation_id.clone())))
             .collect(),
         flow_log_role: observed.flow_logs.role.as_ref().map(|r| r.arn.clone()),
+        alarm_topic: super::alarms_io::initial_topic(desired.and_then(|d| d.alarms.as_ref()), &observed.alarms),
     };
     match desired.map(|d| &d.network) {
         Some(DesiredNetwork::Adopt { vpc_id, .. }) => ids.vpc = Some(vpc_id.clone()),
@@ -330,6 +333,21 @@ async fn run(
     if let Step::Registry(r) = step {
         return Ok(run_registry(clients, desired, observed, r).await?);
     }
+    if let Step::Alarms(a) = step {
+        let mut x = super::alarms_io::AlarmsApply {
+            clients,
+            desired: desired.and_then(|d| d.alarms.as_ref()),
+            observed: &observed.alarms,
+            load_balancer: super::alarms::load_balancer(desired, observed),
+            tags: desired
+                .map(|d| d.tags_for(super::alarms::COMPONENT))
+                .unwrap_or_default(),
+            topic: ids.alarm_topic.clone(),
+        };
+        Box::pin(super::alarms_io::apply(&mut x, a)).await?;
+        ids.alarm_topic = x.topic;
+        return Ok(());
+    }
     if let Step::Child(c) = step {
         let children = desired.map(|d| d.children.as_slice()).unwrap_or_default();
         return Ok(super::children::apply(env.kube, env.owner, children, c).await?);
@@ -490,7 +508,8 @@ async fn run(
         | Step::Egress(_)
         | Step::Role(_)
         | Step::FlowLogs(_)
-        | Step::Registry(_) => {} // run above
+        | Step::Registry(_)
+        | Step::Alarms(_) => {} // run above
     }
     Ok(())
 }

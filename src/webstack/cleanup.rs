@@ -16,6 +16,10 @@ use crate::model::stack::{ObservedStack, SgRole};
 pub fn plan_cleanup(observed: &ObservedStack, policy: DeletionPolicy, data: DataCleanup) -> Vec<Step> {
     // EC2 capacity first: its instances sit in the network; the services on it are gone already.
     let retain = policy == DeletionPolicy::Retain;
+    // Alarms first: they only watch the rest.
+    let alarms = super::alarms::plan_cleanup(&observed.alarms, retain)
+        .into_iter()
+        .map(Step::Alarms);
     let capacity = capacity::plan_cleanup(&observed.capacity, retain)
         .into_iter()
         .map(Step::Capacity);
@@ -25,7 +29,8 @@ pub fn plan_cleanup(observed: &ObservedStack, policy: DeletionPolicy, data: Data
         .map(Step::FlowLogs)
         .collect();
     if retain {
-        let mut steps = flow_logs;
+        let mut steps: Vec<Step> = alarms.collect();
+        steps.extend(flow_logs);
         steps.extend(plan_retain(observed));
         steps.extend(capacity);
         steps.extend(
@@ -42,7 +47,8 @@ pub fn plan_cleanup(observed: &ObservedStack, policy: DeletionPolicy, data: Data
         steps.extend(role_cleanup(observed, true));
         return steps;
     }
-    let mut steps: Vec<Step> = capacity.collect();
+    let mut steps: Vec<Step> = alarms.collect();
+    steps.extend(capacity);
     steps.extend(flow_logs);
     steps.extend(data::plan_cleanup(&observed.data, data).into_iter().map(Step::Data));
     let data_stays =

@@ -3,6 +3,8 @@
 //! plan ([`plan`], pure) → apply ([`apply`]) → status ([`status`]); deletion waits for the stack's
 //! children, releasing its listeners meanwhile, then plans towards nothing ([`cleanup`]).
 
+pub mod alarms;
+pub mod alarms_io;
 pub mod apply;
 pub mod capacity;
 pub mod capacity_io;
@@ -54,6 +56,8 @@ pub struct Deps {
     deep: bool,
     /// What the stack's ContainerServices need from its task execution role.
     services: Vec<crate::model::execution::ServiceNeeds>,
+    /// The stack's ContainerServices as its alarms watch them.
+    alarm_services: Vec<crate::model::alarms::WatchedService>,
 }
 
 pub struct WebStackReconciler;
@@ -113,17 +117,18 @@ impl Reconciler for WebStackReconciler {
                 .filter(|(name, _)| wanted.contains(name))
                 .collect()
         };
-        let services = if deleting {
-            Vec::new()
+        let (services, alarm_services) = if deleting {
+            (Vec::new(), Vec::new())
         } else {
             let ns = ws.namespace().unwrap_or_default();
             let found = refs::stack_services(&ctx.client, &ns, &ws.name_any()).await?;
+            let watched = alarms::watched_services(&found, &ctx.cluster_id);
             let mut needs: Vec<_> = found
                 .iter()
                 .filter_map(|s| crate::containerservice::execution_needs(s, &ctx.cluster_id))
                 .collect();
             needs.sort_by(|a, b| a.log_group.cmp(&b.log_group));
-            needs
+            (needs, watched)
         };
         let status = ws.status.clone().unwrap_or_default();
         let settled = status.observed_generation == ws.metadata.generation
@@ -135,6 +140,7 @@ impl Reconciler for WebStackReconciler {
             target_groups,
             deep: deleting || !settled,
             services,
+            alarm_services,
         })
     }
 
@@ -147,6 +153,10 @@ impl Reconciler for WebStackReconciler {
             f.region = deps.clients.region();
         }
         desired.execution_role.services = deps.services.clone();
+        if let Some(a) = desired.alarms.as_mut() {
+            a.region = deps.clients.region();
+            a.services = deps.alarm_services.clone();
+        }
         Ok(desired)
     }
 
@@ -201,6 +211,16 @@ impl Reconciler for WebStackReconciler {
                 deep: deps.deep,
             };
             observed.flow_logs = Box::pin(flowlogs_io::observe(&deps.clients, &key, owner, deleting)).await?;
+        }
+        // The alarms when the spec or status has them, and always on deletion.
+        if deleting || desired.is_some_and(|d| d.alarms.is_some()) || st.is_some_and(|s| s.alarms.is_some()) {
+            let key = alarms_io::AlarmsKey {
+                desired: desired.and_then(|d| d.alarms.as_ref()),
+                known_topic: st.and_then(|s| s.alarms.as_ref()).and_then(|a| a.topic_arn.as_deref()),
+                load_balancer: alarms::load_balancer(desired, &observed),
+                deep: deps.deep,
+            };
+            observed.alarms = Box::pin(alarms_io::observe(&deps.clients, &key, owner, deleting)).await?;
         }
         let wanted = desired.map(|d| d.children.as_slice()).unwrap_or_default();
         observed.children = children::observe(&deps.kube, owner, wanted).await?;

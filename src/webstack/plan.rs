@@ -44,6 +44,11 @@ pub fn plan(desired: &DesiredStack, observed: &ObservedStack) -> Vec<Step> {
     let children = crate::model::children::plan(&desired.children, &observed.children);
     steps.extend(children.into_iter().map(Step::Child));
     plan_data(desired, observed, &mut steps);
+    steps.extend(
+        super::alarms::plan_stack(desired, observed)
+            .into_iter()
+            .map(Step::Alarms),
+    );
     steps
 }
 

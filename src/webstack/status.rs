@@ -191,6 +191,7 @@ fn fields(desired: &DesiredStack, observed: &ObservedStack) -> WebStackStatus {
         services: services(desired, observed),
         flow_logs: flow_logs(&observed.flow_logs),
         registries: super::registry::status(&observed.registries),
+        alarms: super::alarms::status(desired, observed),
         ..WebStackStatus::default()
     }
 }

@@ -137,6 +137,8 @@ pub enum Step {
     FlowLogs(super::flowlogs::FlowLogStep),
     /// An ECR repository of `spec.registries`.
     Registry(super::registry::RegistryStep),
+    /// The alarms, their SNS topic and the dashboard.
+    Alarms(super::alarms::AlarmStep),
 }
 
 impl crate::reconcile::Step for Step {
@@ -182,6 +184,7 @@ impl crate::reconcile::Step for Step {
             Step::Capacity(c) => c.action(),
             Step::FlowLogs(f) => f.action(),
             Step::Registry(r) => r.action(),
+            Step::Alarms(a) => a.action(),
             Step::Child(crate::model::children::ChildStep::Apply { .. }) => "ApplyChild",
             Step::Child(crate::model::children::ChildStep::Delete { .. }) => "DeleteChild",
         }
@@ -281,6 +284,7 @@ impl fmt::Display for Step {
             Step::Role(r) => r.fmt(f),
             Step::Capacity(c) => c.fmt(f),
             Step::FlowLogs(l) => l.fmt(f),
+            Step::Alarms(a) => a.fmt(f),
             Step::Child(c) => c.fmt(f),
             Step::Registry(r) => r.fmt(f),
         }

@@ -68,6 +68,7 @@ pub fn validate(
         },
         flow_logs: flow_logs(spec, &owner),
         registries,
+        alarms: spec.alarms.as_ref().map(|a| super::alarms::desired(a, spec, &owner)),
         owner,
     })
 }

@@ -518,6 +518,20 @@ async fn example_2_fargate_autoscaled_postgres_cdn() {
         .unwrap();
     assert_eq!(groups.log_groups()[0].retention_in_days(), Some(30));
     private_egress(&run, "webapp").await;
+    // Alarms, their topic and the dashboard (spec.alarms).
+    let expected = crate::alarms_checks::Expected {
+        stack: "webapp",
+        email: "ops@webapp.example",
+        five_xx: 5.0,
+        response_time: 1.5,
+        service_cpu: 80.0,
+        service_memory: 85.0,
+        database_cpu: 75.0,
+        free_storage_gib: 4.0,
+        services: &["webapp-frontend", "webapp-backend"],
+    };
+    crate::alarms_checks::check(&run.config, &run.client, &run.ns, &expected).await;
+    crate::alarms_checks::threshold_updated(&run.config, &run.client, &run.ns, "webapp", 65).await;
     execution_role(&run, "webapp", &["webapp-frontend", "webapp-backend"]).await;
     steady(&run).await;
     set_inline_image(&run, "webapp", 1, "docker.io/webapp/backend:1.9.0").await;

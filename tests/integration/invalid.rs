@@ -421,6 +421,39 @@ const CASES: &[(&str, &str, &[&str])] = &[
            fromStack: {database: token}}]}]}}"#,
         &["spec.containers[0].secrets[0].fromStack.database", "Unsupported value"],
     ),
+    (
+        "an alarm threshold over 100%",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: WebStack, metadata: {name: bad}, spec: {network: {cidr: 10.0.0.0/16},
+           alarms: {serviceCpuPercent: 150}}}"#,
+        &["spec.alarms.serviceCpuPercent", "should be less than or equal to 100"],
+    ),
+    (
+        "an alarm threshold of zero",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: WebStack, metadata: {name: bad}, spec: {network: {cidr: 10.0.0.0/16},
+           alarms: {loadBalancer5xxPercent: 0}}}"#,
+        &[
+            "spec.alarms.loadBalancer5xxPercent",
+            "should be greater than or equal to 1",
+        ],
+    ),
+    (
+        "a response time threshold below a millisecond",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: WebStack, metadata: {name: bad}, spec: {network: {cidr: 10.0.0.0/16},
+           alarms: {targetResponseTimeSeconds: 0.0001}}}"#,
+        &[
+            "spec.alarms.targetResponseTimeSeconds",
+            "should be greater than or equal to 0.001",
+        ],
+    ),
+    (
+        "emails with the user's own topic",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: WebStack, metadata: {name: bad}, spec: {network: {cidr: 10.0.0.0/16},
+           alarms: {snsTopicArn: "arn:aws:sns:us-east-1:123456789012:ops", email: [ops@example.com]}}}"#,
+        &[
+            "spec.alarms.email",
+            "with snsTopicArn the topic and its subscriptions are yours",
+        ],
+    ),
 ];
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod alarms_checks;
 mod argocd_health;
 mod aws_smoke;
 mod capacity_checks;

@@ -10,10 +10,11 @@ use serde_json::Value;
 use super::repo_root;
 
 /// The IAM service prefix of each SDK service id the call counter reports.
-const PREFIXES: [(&str, &str); 14] = [
+const PREFIXES: [(&str, &str); 16] = [
     ("Application Auto Scaling", "application-autoscaling"),
     ("Auto Scaling", "autoscaling"),
     ("CloudFront", "cloudfront"),
+    ("CloudWatch", "cloudwatch"),
     ("CloudWatch Logs", "logs"),
     ("EC2", "ec2"),
     ("ECR", "ecr"),
@@ -24,6 +25,7 @@ const PREFIXES: [(&str, &str); 14] = [
     ("RDS", "rds"),
     ("S3", "s3"),
     ("Secrets Manager", "secretsmanager"),
+    ("SNS", "sns"),
     ("SSM", "ssm"),
 ];
 
@@ -50,7 +52,7 @@ const RENAMED: [(&str, &[&str]); 9] = [
 /// Further actions AWS checks when an operation runs ("dependent actions"): tags written in the
 /// create call itself, roles passed, service-linked roles created on first use in an account, the
 /// final snapshot of a deleted database, instances an Auto Scaling group launches.
-const ALSO: [(&str, &[&str]); 34] = [
+const ALSO: [(&str, &[&str]); 37] = [
     ("EC2:CreateFlowLogs", &["ec2:CreateTags", "iam:PassRole"]),
     ("EC2:AllocateAddress", &["ec2:CreateTags"]),
     ("EC2:CreateInternetGateway", &["ec2:CreateTags"]),
@@ -82,6 +84,11 @@ const ALSO: [(&str, &[&str]); 34] = [
     ("ECS:RegisterTaskDefinition", &["ecs:TagResource", "iam:PassRole"]),
     ("ECS:CreateCapacityProvider", &["ecs:TagResource"]),
     ("CloudWatch Logs:CreateLogGroup", &["logs:TagResource"]),
+    // Tags given to PutMetricAlarm, PutDashboard and CreateTopic (CloudWatch: "you must have the
+    // cloudwatch:TagResource permission in addition to the cloudwatch:PutMetricAlarm permission").
+    ("CloudWatch:PutMetricAlarm", &["cloudwatch:TagResource"]),
+    ("CloudWatch:PutDashboard", &["cloudwatch:TagResource"]),
+    ("SNS:CreateTopic", &["sns:TagResource"]),
     (
         "Application Auto Scaling:RegisterScalableTarget",
         &["iam:CreateServiceLinkedRole"],

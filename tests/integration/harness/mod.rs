@@ -7,6 +7,7 @@ pub mod iam;
 pub mod kstatus;
 pub mod kube;
 pub mod leftovers;
+pub mod leftovers_alarms;
 pub mod leftovers_capacity;
 pub mod leftovers_registries;
 pub mod manifest;

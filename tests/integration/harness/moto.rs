@@ -184,7 +184,8 @@ impl Moto {
 
 /// One line of moto's recording: service from the credential scope of `Authorization`, action
 /// from `X-Amz-Target` (JSON protocols), else `Action=` in the form body (query protocols), else
-/// the method and path (REST).
+/// the operation in the path `/service/<service>/operation/<Operation>` (Smithy RPC v2 CBOR, e.g.
+/// CloudWatch), else the method and path (REST).
 fn parse(line: &str) -> Option<Call> {
     let v: serde_json::Value = serde_json::from_str(line).ok()?;
     let header = |name: &str| {
@@ -212,7 +213,10 @@ fn parse(line: &str) -> Option<Call> {
             None => {
                 let url = v["url"].as_str().unwrap_or_default();
                 let path = url.splitn(4, '/').nth(3).unwrap_or_default();
-                format!("{} /{}", v["method"].as_str().unwrap_or_default(), path)
+                match path.strip_prefix("service/").and_then(|p| p.split_once("/operation/")) {
+                    Some((_, operation)) => operation.trim_end_matches('/').to_string(),
+                    None => format!("{} /{}", v["method"].as_str().unwrap_or_default(), path),
+                }
             }
         },
     };
