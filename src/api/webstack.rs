@@ -94,7 +94,13 @@ pub struct WebStackSpec {
     pub alarms: Option<AlarmsSpec>,
     /// ECR repositories owned by the stack, by name; a container's `registry:` names one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 50), inner(length(min = 2, max = 100), regex(pattern = r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")))]
+    #[schemars(
+        length(max = 50),
+        inner(
+            length(min = 2, max = 100),
+            regex(pattern = r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
+        )
+    )]
     #[x_kube(validation = Rule::new("self.all(e, self.exists_one(f, f == e))").message("each registry name once"))]
     pub registries: Vec<String>,
     /// Settings of every repository in `registries`.

@@ -15,6 +15,7 @@ pub mod elbv2;
 pub mod iam;
 pub mod logs;
 pub mod rds;
+pub mod route53;
 pub mod rules;
 pub mod s3;
 pub mod scaling;

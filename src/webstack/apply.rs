@@ -297,6 +297,9 @@ async fn run(
     if let Step::Role(r) = step {
         return run_role(clients, desired, observed, step, r).await;
     }
+    if let Step::Dns(d) = step {
+        return Ok(super::dns_io::apply(clients, &env.owner.uid, d).await?);
+    }
     if let Step::Child(c) = step {
         let children = desired.map(|d| d.children.as_slice()).unwrap_or_default();
         return Ok(super::children::apply(env.kube, env.owner, children, c).await?);
@@ -451,7 +454,7 @@ async fn run(
         Step::UntagEc2 { ids } => ec2::untag(ec2c, ids, &OWNERSHIP_KEYS).await?,
         Step::UntagLoadBalancer { arns } => elbv2::untag(elb, arns, &OWNERSHIP_KEYS).await?,
         Step::UntagCluster { arn } => ecs::untag(ecsc, arn, &OWNERSHIP_KEYS).await?,
-        Step::Data(_) | Step::Capacity(_) | Step::Child(_) | Step::Egress(_) | Step::Role(_) => {} // run above
+        Step::Data(_) | Step::Capacity(_) | Step::Child(_) | Step::Egress(_) | Step::Role(_) | Step::Dns(_) => {} // run above
     }
     Ok(())
 }

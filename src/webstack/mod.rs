@@ -10,6 +10,8 @@ pub mod children;
 pub mod cleanup;
 pub mod data;
 pub mod data_io;
+pub mod dns;
+mod dns_io;
 pub mod egress;
 mod egress_io;
 pub mod observe;
@@ -50,6 +52,8 @@ pub struct Deps {
     deep: bool,
     /// What the stack's ContainerServices need from its task execution role.
     services: Vec<crate::model::execution::ServiceNeeds>,
+    /// The static site `staticSite` DNS records point at.
+    site: dns::Site,
 }
 
 pub struct WebStackReconciler;
@@ -99,6 +103,7 @@ impl Reconciler for WebStackReconciler {
             needs.sort_by(|a, b| a.log_group.cmp(&b.log_group));
             needs
         };
+        let site = dns_io::load_site(&ctx.client, ws, deleting).await?;
         let status = ws.status.clone().unwrap_or_default();
         let settled = status.observed_generation == ws.metadata.generation
             && crate::reconcile::status::is_ready(&status.conditions);
@@ -109,6 +114,7 @@ impl Reconciler for WebStackReconciler {
             target_groups,
             deep: deleting || !settled,
             services,
+            site,
         })
     }
 
@@ -118,6 +124,7 @@ impl Reconciler for WebStackReconciler {
         desired.children = children::expand(&ws.name_any(), &ws.spec)?;
         desired.execution_role.region = deps.clients.region();
         desired.execution_role.services = deps.services.clone();
+        desired.dns = ws.spec.dns.as_ref().map(|d| dns::desired(d, &deps.site)).transpose()?;
         Ok(desired)
     }
 
@@ -165,6 +172,7 @@ impl Reconciler for WebStackReconciler {
         }
         let wanted = desired.map(|d| d.children.as_slice()).unwrap_or_default();
         observed.children = children::observe(&deps.kube, owner, wanted).await?;
+        observed.dns = dns_io::observe(&deps.clients, ws, owner, deps.deep, deleting).await?;
         Ok(observed)
     }
 
@@ -173,6 +181,9 @@ impl Reconciler for WebStackReconciler {
         validate::check_external_load_balancer(desired, observed)?;
         if let Some(c) = crate::model::children::conflict(&desired.children, &observed.children) {
             return Err(Blocked::stalled("OwnershipConflict", c.to_string()));
+        }
+        if let Some(d) = &desired.dns {
+            dns::check(&desired.owner, d, observed.load_balancer.as_ref(), &observed.dns)?;
         }
         Ok(plan::plan(desired, observed))
     }
