@@ -328,5 +328,6 @@ pub async fn leftovers(config: &SdkConfig, ns: &str) -> Vec<String> {
         left.push(format!("scalable target {}", t.resource_id()));
     }
     left.extend(super::leftovers_capacity::leftovers(config, ns).await);
+    left.extend(super::leftovers_dns::leftovers(config, ns).await);
     left
 }

@@ -8,6 +8,7 @@ pub mod kstatus;
 pub mod kube;
 pub mod leftovers;
 pub mod leftovers_capacity;
+pub mod leftovers_dns;
 pub mod manifest;
 pub mod moto;
 pub mod operator;
