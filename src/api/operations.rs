@@ -220,10 +220,15 @@ pub struct AlarmsStatus {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FlowLogsStatus {
+    /// The flow log's id (`fl-...`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flow_log_id: Option<String>,
+    /// The CloudWatch Logs group it delivers to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_group: Option<String>,
+    /// `SUCCESS`, or `FAILED` with AWS's reason (e.g. `Access error` while a new role propagates).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<String>,
 }
 
 /// Repository URIs by registry name.

@@ -34,6 +34,11 @@ pub(super) fn tag_map(tags: &[Tag]) -> TagMap {
 
 /// The role with its tags and trust policy (GetRole), and its inline policy (GetRolePolicy).
 pub async fn role(c: &Client, name: &str) -> Result<Option<ObservedRole>, AwsError> {
+    role_with_policy(c, name, POLICY_NAME).await
+}
+
+/// The role with its tags and trust policy, and its inline policy `policy_name`.
+pub async fn role_with_policy(c: &Client, name: &str, policy_name: &str) -> Result<Option<ObservedRole>, AwsError> {
     let out = match c.get_role().role_name(name).send().await {
         Ok(out) => out,
         Err(e) => {
@@ -51,16 +56,16 @@ pub async fn role(c: &Client, name: &str) -> Result<Option<ObservedRole>, AwsErr
         arn: r.arn().into(),
         tags: tag_map(r.tags()),
         trust: r.assume_role_policy_document().and_then(parse_document),
-        policy: policy(c, name).await?,
+        policy: policy(c, name, policy_name).await?,
     }))
 }
 
 /// The role's inline policy, `None` when it has none.
-async fn policy(c: &Client, role: &str) -> Result<Option<Value>, AwsError> {
+async fn policy(c: &Client, role: &str, policy_name: &str) -> Result<Option<Value>, AwsError> {
     match c
         .get_role_policy()
         .role_name(role)
-        .policy_name(POLICY_NAME)
+        .policy_name(policy_name)
         .send()
         .await
     {
@@ -78,11 +83,29 @@ async fn policy(c: &Client, role: &str) -> Result<Option<Value>, AwsError> {
 
 /// Creates the role (tags in the call) and returns its ARN.
 pub async fn create_role(c: &Client, name: &str, trust: &Value, tags: &TagMap) -> Result<String, AwsError> {
+    create_described_role(
+        c,
+        name,
+        "webstack-operator: ECS task execution role of one stack",
+        trust,
+        tags,
+    )
+    .await
+}
+
+/// Creates a role with `description` (tags in the call) and returns its ARN.
+pub async fn create_described_role(
+    c: &Client,
+    name: &str,
+    description: &str,
+    trust: &Value,
+    tags: &TagMap,
+) -> Result<String, AwsError> {
     let out = c
         .create_role()
         .role_name(name)
         .assume_role_policy_document(trust.to_string())
-        .description("webstack-operator: ECS task execution role of one stack")
+        .description(description)
         .set_tags(Some(sdk_tags(tags)?))
         .send()
         .await
@@ -91,9 +114,13 @@ pub async fn create_role(c: &Client, name: &str, trust: &Value, tags: &TagMap) -
 }
 
 pub async fn put_policy(c: &Client, role: &str, document: &Value) -> Result<(), AwsError> {
+    put_named_policy(c, role, POLICY_NAME, document).await
+}
+
+pub async fn put_named_policy(c: &Client, role: &str, policy_name: &str, document: &Value) -> Result<(), AwsError> {
     c.put_role_policy()
         .role_name(role)
-        .policy_name(POLICY_NAME)
+        .policy_name(policy_name)
         .policy_document(document.to_string())
         .send()
         .await
@@ -134,10 +161,15 @@ pub async fn untag_role(c: &Client, role: &str, keys: &[&str]) -> Result<(), Aws
 
 /// Deletes the inline policy, then the role (IAM refuses to delete a role with policies).
 pub async fn delete_role(c: &Client, role: &str) -> Result<(), AwsError> {
+    delete_role_with_policy(c, role, POLICY_NAME).await
+}
+
+/// Deletes the inline policy `policy_name`, then the role.
+pub async fn delete_role_with_policy(c: &Client, role: &str, policy_name: &str) -> Result<(), AwsError> {
     let result = c
         .delete_role_policy()
         .role_name(role)
-        .policy_name(POLICY_NAME)
+        .policy_name(policy_name)
         .send()
         .await;
     deleted("DeleteRolePolicy", result, &[NO_SUCH_ENTITY])?;

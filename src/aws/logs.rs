@@ -69,6 +69,17 @@ pub async fn tags(c: &Client, arn: &str) -> Result<TagMap, AwsError> {
     Ok(out.tags().cloned().unwrap_or_default().into_iter().collect())
 }
 
+/// Adds or overwrites tags of a group (tags removed by hand are put back).
+pub async fn tag(c: &Client, arn: &str, tags: &TagMap) -> Result<(), AwsError> {
+    c.tag_resource()
+        .resource_arn(arn)
+        .set_tags(Some(tags.clone().into_iter().collect()))
+        .send()
+        .await
+        .map_err(|e| classify("TagResource", e))?;
+    Ok(())
+}
+
 /// Removes the ownership tags (`deletionPolicy: Retain`).
 pub async fn untag(c: &Client, arn: &str, keys: &[&str]) -> Result<(), AwsError> {
     c.untag_resource()

@@ -12,6 +12,7 @@ pub mod ecs_service;
 pub mod egress;
 pub mod elasticache;
 pub mod elbv2;
+pub mod flowlogs;
 pub mod iam;
 pub mod logs;
 pub mod rds;

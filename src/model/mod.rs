@@ -12,6 +12,7 @@ pub mod dns;
 pub mod egress;
 pub mod error;
 pub mod execution;
+pub mod flowlogs;
 pub mod health;
 pub mod ownership;
 pub mod rule;

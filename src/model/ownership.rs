@@ -131,6 +131,26 @@ impl Owner {
         })
     }
 
+    /// Whether a resource found by a name unique to the owner is kept: its tags not read on this
+    /// pass (empty), or ours. Another's stops a converging reconcile (`Err`) and is left out
+    /// (`Ok(false)`) while `deleting`.
+    pub fn keep_named(
+        &self,
+        resource: &'static str,
+        id: &str,
+        tags: &TagMap,
+        deleting: bool,
+    ) -> Result<bool, Conflict> {
+        if tags.is_empty() {
+            return Ok(true);
+        }
+        match self.check(resource, id, tags) {
+            Ok(()) => Ok(true),
+            Err(_) if deleting => Ok(false),
+            Err(conflict) => Err(conflict),
+        }
+    }
+
     /// Whether these tags make a resource ours.
     pub fn owns(&self, tags: &TagMap) -> bool {
         self.ownership(tags) == Ownership::Ours
@@ -195,6 +215,19 @@ mod tests {
             name: "netflux".into(),
             uid: "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0".into(),
         }
+    }
+
+    #[test]
+    fn a_named_resource_is_kept_unread_or_ours_and_anothers_stops_or_is_left_out() {
+        let o = owner();
+        let ours = o.tags(&TagMap::new(), "x", "n");
+        let mut theirs = ours.clone();
+        theirs.insert(UID.into(), "someone-else".into());
+        assert_eq!(o.keep_named("log group", "g", &TagMap::new(), false), Ok(true));
+        assert_eq!(o.keep_named("log group", "g", &ours, false), Ok(true));
+        assert_eq!(o.keep_named("log group", "g", &theirs, true), Ok(false));
+        let conflict = o.keep_named("log group", "g", &theirs, false).unwrap_err();
+        assert_eq!((conflict.resource, conflict.id.as_str()), ("log group", "g"));
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub struct DesiredStack {
     pub execution_role: super::execution::DesiredRole,
     /// `spec.dns`: Route 53 alias records.
     pub dns: Option<super::dns::DesiredDns>,
+    /// `network.flowLogs` when enabled.
+    pub flow_logs: Option<super::flowlogs::DesiredFlowLogs>,
 }
 
 /// Adopt a VPC or create one.
@@ -239,6 +241,8 @@ pub struct ObservedStack {
     /// The task execution role.
     pub execution_role: Option<super::execution::ObservedRole>,
     pub capacity: super::capacity::ObservedCapacity,
+    /// The VPC flow logs, their log group and delivery role.
+    pub flow_logs: super::flowlogs::ObservedFlowLogs,
     /// The stack's children, and objects holding a child's name, in the namespace.
     pub children: Vec<super::children::ObservedChild>,
     /// Route 53: the stack's hosted zones (their relevant records) and pending changes.

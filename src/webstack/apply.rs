@@ -32,6 +32,8 @@ struct Ids {
     /// NAT gateways (live) and Elastic IPs by index.
     nats: BTreeMap<usize, String>,
     addresses: BTreeMap<usize, String>,
+    /// The flow logs' delivery role.
+    flow_log_role: Option<String>,
 }
 
 /// Why a step could not run.
@@ -109,6 +111,7 @@ pub async fn apply(
             .filter_map(|a| index_of(&a.component, "eip"))
             .filter_map(|i| Some((i, observed.egress.address(i)?.allocation_id.clone())))
             .collect(),
+        flow_log_role: observed.flow_logs.role.as_ref().map(|r| r.arn.clone()),
     };
     match desired.map(|d| &d.network) {
         Some(DesiredNetwork::Adopt { vpc_id, .. }) => ids.vpc = Some(vpc_id.clone()),
@@ -300,6 +303,15 @@ async fn run(
     if let Step::Dns(d) = step {
         return Ok(super::dns_io::apply(clients, &env.owner.uid, d).await?);
     }
+    if let Step::FlowLogs(f) = step {
+        let a = super::flowlogs_io::FlowLogApply {
+            clients,
+            desired,
+            observed: &observed.flow_logs,
+            vpc: ids.vpc.as_deref(),
+        };
+        return Ok(Box::pin(super::flowlogs_io::apply(&a, &mut ids.flow_log_role, f)).await?);
+    }
     if let Step::Child(c) = step {
         let children = desired.map(|d| d.children.as_slice()).unwrap_or_default();
         return Ok(super::children::apply(env.kube, env.owner, children, c).await?);
@@ -454,7 +466,13 @@ async fn run(
         Step::UntagEc2 { ids } => ec2::untag(ec2c, ids, &OWNERSHIP_KEYS).await?,
         Step::UntagLoadBalancer { arns } => elbv2::untag(elb, arns, &OWNERSHIP_KEYS).await?,
         Step::UntagCluster { arn } => ecs::untag(ecsc, arn, &OWNERSHIP_KEYS).await?,
-        Step::Data(_) | Step::Capacity(_) | Step::Child(_) | Step::Egress(_) | Step::Role(_) | Step::Dns(_) => {} // run above
+        Step::Data(_)
+        | Step::Capacity(_)
+        | Step::Child(_)
+        | Step::Egress(_)
+        | Step::Role(_)
+        | Step::FlowLogs(_)
+        | Step::Dns(_) => {} // run above
     }
     Ok(())
 }

@@ -35,15 +35,7 @@ pub async fn observe(
     deleting: bool,
 ) -> Result<ObservedCapacity, Blocked> {
     let keep = |what: &'static str, id: &str, tags: &TagMap| -> Result<bool, Blocked> {
-        // Empty: not read on this pass.
-        if tags.is_empty() {
-            return Ok(true);
-        }
-        match owner.check(what, id, tags) {
-            Ok(()) => Ok(true),
-            Err(_) if deleting => Ok(false),
-            Err(conflict) => Err(conflict.into()),
-        }
+        Ok(owner.keep_named(what, id, tags, deleting)?)
     };
     let name = key.name;
     let mut o = ObservedCapacity {

@@ -24,8 +24,14 @@ pub fn plan_cleanup(observed: &ObservedStack, policy: DeletionPolicy, data: Data
     let capacity = capacity::plan_cleanup(&observed.capacity, retain)
         .into_iter()
         .map(Step::Capacity);
+    // Flow logs before the VPC they watch (a retained network keeps no flow logs of the stack's).
+    let flow_logs: Vec<Step> = super::flowlogs::plan_cleanup(&observed.flow_logs, retain)
+        .into_iter()
+        .map(Step::FlowLogs)
+        .collect();
     if retain {
         let mut steps = dns;
+        steps.extend(flow_logs);
         steps.extend(plan_retain(observed));
         steps.extend(capacity);
         steps.extend(
@@ -44,6 +50,7 @@ pub fn plan_cleanup(observed: &ObservedStack, policy: DeletionPolicy, data: Data
     }
     let mut steps: Vec<Step> = dns;
     steps.extend(capacity);
+    steps.extend(flow_logs);
     steps.extend(data::plan_cleanup(&observed.data, data).into_iter().map(Step::Data));
     let data_stays =
         data.deletion == DataDeletion::Retain && (observed.data.database.is_some() || observed.data.cache.is_some());

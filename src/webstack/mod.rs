@@ -14,6 +14,8 @@ pub mod dns;
 mod dns_io;
 pub mod egress;
 mod egress_io;
+pub mod flowlogs;
+pub mod flowlogs_io;
 pub mod observe;
 pub mod plan;
 pub mod role;
@@ -123,6 +125,9 @@ impl Reconciler for WebStackReconciler {
         desired.external_load_balancer = ws.annotations().get(EXTERNAL_ID).cloned();
         desired.children = children::expand(&ws.name_any(), &ws.spec)?;
         desired.execution_role.region = deps.clients.region();
+        if let Some(f) = desired.flow_logs.as_mut() {
+            f.region = deps.clients.region();
+        }
         desired.execution_role.services = deps.services.clone();
         desired.dns = ws.spec.dns.as_ref().map(|d| dns::desired(d, &deps.site)).transpose()?;
         Ok(desired)
@@ -169,6 +174,16 @@ impl Reconciler for WebStackReconciler {
                     .map(|c| c.capacity_providers.clone()),
             };
             observed.capacity = Box::pin(capacity_io::observe(&deps.clients, &key, owner, deleting)).await?;
+        }
+        // Flow logs likewise: when the spec or status has them, and always on deletion.
+        let enabled = ws.spec.network.flow_logs.as_ref().is_some_and(|f| f.enabled);
+        if deleting || enabled || st.is_some_and(|s| s.flow_logs.is_some()) {
+            let key = flowlogs_io::FlowLogsKey {
+                log_group: &crate::model::flowlogs::log_group_name(owner),
+                role_name: &crate::model::flowlogs::role_name(owner),
+                deep: deps.deep,
+            };
+            observed.flow_logs = Box::pin(flowlogs_io::observe(&deps.clients, &key, owner, deleting)).await?;
         }
         let wanted = desired.map(|d| d.children.as_slice()).unwrap_or_default();
         observed.children = children::observe(&deps.kube, owner, wanted).await?;

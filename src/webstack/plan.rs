@@ -30,6 +30,7 @@ pub fn plan(desired: &DesiredStack, observed: &ObservedStack) -> Vec<Step> {
                 .map(Step::Egress),
         );
     }
+    plan_flow_logs(desired, observed, &mut steps);
     plan_load_balancer(desired, observed, &mut steps);
     plan_cluster(desired, observed, &mut steps);
     steps.extend(super::role::plan(desired, observed).into_iter().map(Step::Role));
@@ -61,6 +62,28 @@ pub fn private_subnets(desired: &DesiredStack, observed: &ObservedStack) -> Opti
     };
     ids.sort();
     Some(ids)
+}
+
+/// Flow logs once the VPC exists (a created VPC's id comes from observation); disabled, the flow
+/// logs and their role go.
+fn plan_flow_logs(desired: &DesiredStack, observed: &ObservedStack, steps: &mut Vec<Step>) {
+    use super::flowlogs::{self, LOG_GROUP, ROLE, Tags};
+    let o = &observed.flow_logs;
+    let planned = match &desired.flow_logs {
+        Some(want) => {
+            let mut want = want.clone();
+            if want.vpc_id.is_none() {
+                want.vpc_id = observed.vpc.as_ref().filter(|v| v.managed).map(|v| v.id.clone());
+            }
+            let tags = Tags {
+                log_group: desired.tags_for(LOG_GROUP),
+                role: desired.tags_for(ROLE),
+            };
+            flowlogs::plan(&want, o, &tags)
+        }
+        None => flowlogs::plan_disabled(o),
+    };
+    steps.extend(planned.into_iter().map(Step::FlowLogs));
 }
 
 /// EC2 capacity after the cluster and network it joins, before the services that run on it; a

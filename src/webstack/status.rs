@@ -187,8 +187,19 @@ fn fields(desired: &DesiredStack, observed: &ObservedStack) -> WebStackStatus {
         capacity: capacity(&observed.capacity),
         services: services(desired, observed),
         dns: super::dns::status(&desired.owner, desired.dns.as_ref(), &observed.dns),
+        flow_logs: flow_logs(&observed.flow_logs),
         ..WebStackStatus::default()
     }
+}
+
+/// The flow log and its group, while either exists (a disabled stack's group keeps its history).
+fn flow_logs(o: &crate::model::flowlogs::ObservedFlowLogs) -> Option<crate::api::FlowLogsStatus> {
+    let log = o.flow_logs.first();
+    (log.is_some() || o.log_group.is_some()).then(|| crate::api::FlowLogsStatus {
+        flow_log_id: log.map(|l| l.id.clone()),
+        log_group: o.log_group.as_ref().map(|g| g.name.clone()),
+        delivery: log.and_then(|l| l.delivery.clone()),
+    })
 }
 
 #[cfg(test)]

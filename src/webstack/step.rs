@@ -133,6 +133,8 @@ pub enum Step {
     Capacity(super::capacity::CapacityStep),
     /// An inline service's or the static site's child object.
     Child(crate::model::children::ChildStep),
+    /// VPC flow logs, their log group and delivery role.
+    FlowLogs(super::flowlogs::FlowLogStep),
     /// Route 53 alias records and their ownership records, one name at a time.
     Dns(super::dns::DnsStep),
 }
@@ -178,6 +180,7 @@ impl crate::reconcile::Step for Step {
             Step::Egress(e) => e.action(),
             Step::Role(r) => r.action(),
             Step::Capacity(c) => c.action(),
+            Step::FlowLogs(f) => f.action(),
             Step::Dns(d) => d.action(),
             Step::Child(crate::model::children::ChildStep::Apply { .. }) => "ApplyChild",
             Step::Child(crate::model::children::ChildStep::Delete { .. }) => "DeleteChild",
@@ -277,6 +280,7 @@ impl fmt::Display for Step {
             Step::Egress(e) => e.fmt(f),
             Step::Role(r) => r.fmt(f),
             Step::Capacity(c) => c.fmt(f),
+            Step::FlowLogs(l) => l.fmt(f),
             Step::Child(c) => c.fmt(f),
             Step::Dns(d) => d.fmt(f),
         }

@@ -65,7 +65,22 @@ pub fn validate(
             region: String::new(),
             services: Vec::new(),
         },
+        flow_logs: flow_logs(spec, &owner),
         owner,
+    })
+}
+
+/// `network.flowLogs` when enabled: on the adopted VPC, or on the created one once it exists (the
+/// planner fills it in). The region is the controller's to fill in, as for the execution role.
+fn flow_logs(spec: &WebStackSpec, owner: &Owner) -> Option<crate::model::flowlogs::DesiredFlowLogs> {
+    let f = spec.network.flow_logs.as_ref().filter(|f| f.enabled)?;
+    Some(crate::model::flowlogs::DesiredFlowLogs {
+        vpc_id: spec.network.vpc_id.clone(),
+        log_group: crate::model::flowlogs::log_group_name(owner),
+        region: String::new(),
+        retention_days: f.retention_days,
+        traffic_type: f.traffic_type.as_str(),
+        role_name: crate::model::flowlogs::role_name(owner),
     })
 }
 

@@ -456,6 +456,7 @@ async fn example_2_fargate_autoscaled_postgres_cdn() {
         .unwrap();
     let services: Vec<(String, bool, Option<i32>)> = ws
         .status
+        .as_ref()
         .unwrap()
         .services
         .iter()
@@ -468,6 +469,28 @@ async fn example_2_fargate_autoscaled_postgres_cdn() {
             ("backend".to_string(), true, Some(2))
         ]
     );
+    // VPC flow logs of all traffic into the stack's log group, kept 30 days.
+    let st = ws.status.as_ref().unwrap();
+    let flow = st.flow_logs.clone().expect("status.flowLogs");
+    let ec2 = aws_sdk_ec2::Client::new(&run.config);
+    let by_vpc = aws_sdk_ec2::types::Filter::builder()
+        .name("resource-id")
+        .values(st.vpc_id.clone().unwrap())
+        .build();
+    let logs = ec2.describe_flow_logs().filter(by_vpc).send().await.unwrap();
+    let log = &logs.flow_logs()[0];
+    assert_eq!(logs.flow_logs().len(), 1);
+    assert_eq!(log.flow_log_id(), flow.flow_log_id.as_deref());
+    assert_eq!(log.traffic_type().map(|t| t.as_str()), Some("ALL"));
+    assert_eq!(log.log_group_name(), flow.log_group.as_deref());
+    let cw = aws_sdk_cloudwatchlogs::Client::new(&run.config);
+    let groups = cw
+        .describe_log_groups()
+        .log_group_name_prefix(flow.log_group.clone().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(groups.log_groups()[0].retention_in_days(), Some(30));
     private_egress(&run, "webapp").await;
     execution_role(&run, "webapp", &["webapp-frontend", "webapp-backend"]).await;
     // Route 53: www to the distribution, api to the load balancer.

@@ -354,6 +354,21 @@ const CASES: &[(&str, &str, &[&str])] = &[
         &["spec.network.vpcEndpoints", "each VPC endpoint once"],
     ),
     (
+        "flow log retention CloudWatch Logs does not offer",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: WebStack, metadata: {name: bad}, spec: {network: {cidr: 10.0.0.0/16,
+           flowLogs: {enabled: true, retentionDays: 10}}}}"#,
+        &[
+            "spec.network.flowLogs.retentionDays",
+            "retentionDays must be one of CloudWatch Logs' values",
+        ],
+    ),
+    (
+        "flow log traffic type not in the enum",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: WebStack, metadata: {name: bad}, spec: {network: {cidr: 10.0.0.0/16,
+           flowLogs: {enabled: true, trafficType: SOME}}}}"#,
+        &["spec.network.flowLogs.trafficType", "Unsupported value"],
+    ),
+    (
         "fromStack naming a key the database secret does not have",
         r#"{apiVersion: webstack.io/v1alpha1, kind: ContainerService, metadata: {name: bad}, spec: {stackRef: {name: s},
            cpu: "256", memory: "512", containers: [{name: app, image: app:1, secrets: [{name: DB,

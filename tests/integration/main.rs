@@ -16,6 +16,7 @@ mod dns_aws;
 mod dns_e2e;
 mod examples;
 mod examples_e2e;
+mod flowlogs_e2e;
 mod footprint;
 mod iam_policy;
 mod inline_e2e;

@@ -50,7 +50,8 @@ const RENAMED: [(&str, &[&str]); 9] = [
 /// Further actions AWS checks when an operation runs ("dependent actions"): tags written in the
 /// create call itself, roles passed, service-linked roles created on first use in an account, the
 /// final snapshot of a deleted database, instances an Auto Scaling group launches.
-const ALSO: [(&str, &[&str]); 32] = [
+const ALSO: [(&str, &[&str]); 33] = [
+    ("EC2:CreateFlowLogs", &["ec2:CreateTags", "iam:PassRole"]),
     ("EC2:AllocateAddress", &["ec2:CreateTags"]),
     ("EC2:CreateInternetGateway", &["ec2:CreateTags"]),
     ("EC2:CreateLaunchTemplate", &["ec2:CreateTags"]),

@@ -89,6 +89,10 @@ pub async fn leftovers(config: &SdkConfig, ns: &str) -> Vec<String> {
             left.push(format!("VPC endpoint {}", e.vpc_endpoint_id().unwrap_or_default()));
         }
     }
+    let out = ec2.describe_flow_logs().filter(tagged()).send().await.unwrap();
+    for l in out.flow_logs().iter().filter(|l| ours(&ec2_tags(l.tags()), ns)) {
+        left.push(format!("flow log {}", l.flow_log_id().unwrap_or_default()));
+    }
 
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(config);
     let mut arns: Vec<(String, String)> = Vec::new();
