@@ -123,6 +123,7 @@ async fn demo(args: Args) -> Result<(), String> {
         let text = std::fs::read_to_string(file).map_err(|e| format!("read {}: {e}", file.display()))?;
         // A certificate the manifest names is the user's, issued before the stack is applied.
         moto.certificates_named_in(&text, "demo.example");
+        moto.hosted_zones_named_in(&text, "webapp.example");
         let loaded = load_manifests(file);
         say(format!(
             "==> kubectl apply -f {} ({} objects)",

@@ -185,7 +185,7 @@ fn default_keep() -> i32 {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DnsRecordStatus {
-    /// The record's name, as in the spec.
+    /// The record's name, as in the spec (lowercase, no trailing dot).
     pub name: String,
     /// What the alias points at (the load balancer's or distribution's DNS name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -193,6 +193,12 @@ pub struct DnsRecordStatus {
     /// `INSYNC` once Route 53 serves the last change, `PENDING` before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change: Option<String>,
+    /// The Route 53 change being waited for (while `PENDING`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_id: Option<String>,
+    /// The hosted zone the record is in (records of a zone the spec no longer names are deleted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosted_zone_id: Option<String>,
 }
 
 /// The stack's alarms.

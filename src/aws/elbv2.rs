@@ -50,6 +50,10 @@ async fn find(
     let tags = tags(c, &arn).await?;
     let observed = ObservedLoadBalancer {
         dns_name: lb.dns_name().unwrap_or_default().into(),
+        canonical_hosted_zone_id: lb.canonical_hosted_zone_id().unwrap_or_default().into(),
+        dualstack: lb
+            .ip_address_type()
+            .is_some_and(|t| t.as_str().starts_with("dualstack")),
         internal: lb.scheme() == Some(&LoadBalancerSchemeEnum::Internal),
         idle_timeout_seconds: None,
         arn,
@@ -147,6 +151,10 @@ pub async fn create_load_balancer(
     Ok(ObservedLoadBalancer {
         arn: lb.and_then(|l| l.load_balancer_arn()).unwrap_or_default().into(),
         dns_name: lb.and_then(|l| l.dns_name()).unwrap_or_default().into(),
+        canonical_hosted_zone_id: lb.and_then(|l| l.canonical_hosted_zone_id()).unwrap_or_default().into(),
+        dualstack: lb
+            .and_then(|l| l.ip_address_type())
+            .is_some_and(|t| t.as_str().starts_with("dualstack")),
         internal,
         idle_timeout_seconds: None,
         tags: tags.clone(),

@@ -18,6 +18,7 @@ pub mod flowlogs;
 pub mod iam;
 pub mod logs;
 pub mod rds;
+pub mod route53;
 pub mod rules;
 pub mod s3;
 pub mod scaling;

@@ -9,6 +9,7 @@ pub mod capacity;
 pub mod children;
 pub mod cidr;
 pub mod data;
+pub mod dns;
 pub mod egress;
 pub mod error;
 pub mod execution;

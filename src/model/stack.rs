@@ -26,6 +26,8 @@ pub struct DesiredStack {
     pub children: Vec<super::children::DesiredChild>,
     /// The task execution role its services use.
     pub execution_role: super::execution::DesiredRole,
+    /// `spec.dns`: Route 53 alias records.
+    pub dns: Option<super::dns::DesiredDns>,
     /// `network.flowLogs` when enabled.
     pub flow_logs: Option<super::flowlogs::DesiredFlowLogs>,
     /// `spec.registries`: ECR repositories.
@@ -251,6 +253,8 @@ pub struct ObservedStack {
     pub registries: Vec<super::registry::ObservedRepository>,
     /// The alarms, their topic and the dashboard.
     pub alarms: super::alarms::ObservedAlarms,
+    /// Route 53: the stack's hosted zones (their relevant records) and pending changes.
+    pub dns: super::dns::ObservedDns,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -316,6 +320,10 @@ pub struct ObservedSecurityGroup {
 pub struct ObservedLoadBalancer {
     pub arn: String,
     pub dns_name: String,
+    /// The Route 53 zone of its DNS name (alias records name it).
+    pub canonical_hosted_zone_id: String,
+    /// IP address type `dualstack` (or `dualstack-without-public-ipv4`): it serves IPv6 too.
+    pub dualstack: bool,
     pub internal: bool,
     pub idle_timeout_seconds: Option<i32>,
     pub tags: TagMap,

@@ -321,6 +321,9 @@ async fn run(
     if let Step::Role(r) = step {
         return run_role(clients, desired, observed, step, r).await;
     }
+    if let Step::Dns(d) = step {
+        return Ok(super::dns_io::apply(clients, &env.owner.uid, d).await?);
+    }
     if let Step::FlowLogs(f) = step {
         let a = super::flowlogs_io::FlowLogApply {
             clients,
@@ -509,7 +512,8 @@ async fn run(
         | Step::Role(_)
         | Step::FlowLogs(_)
         | Step::Registry(_)
-        | Step::Alarms(_) => {} // run above
+        | Step::Alarms(_)
+        | Step::Dns(_) => {} // run above
     }
     Ok(())
 }

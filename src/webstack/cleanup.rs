@@ -14,6 +14,11 @@ use crate::model::stack::{ObservedStack, SgRole};
 /// it lives in: the VPC, its subnets, tables, gateway and groups are untagged, not deleted (the
 /// load balancer and the cluster go as usual).
 pub fn plan_cleanup(observed: &ObservedStack, policy: DeletionPolicy, data: DataCleanup) -> Vec<Step> {
+    // DNS records first (already gone in the release, normally): they point at the load balancer.
+    let dns: Vec<Step> = super::dns::plan_cleanup(&observed.dns)
+        .into_iter()
+        .map(Step::Dns)
+        .collect();
     // EC2 capacity first: its instances sit in the network; the services on it are gone already.
     let retain = policy == DeletionPolicy::Retain;
     // Alarms first: they only watch the rest.
@@ -29,7 +34,8 @@ pub fn plan_cleanup(observed: &ObservedStack, policy: DeletionPolicy, data: Data
         .map(Step::FlowLogs)
         .collect();
     if retain {
-        let mut steps: Vec<Step> = alarms.collect();
+        let mut steps = dns;
+        steps.extend(alarms);
         steps.extend(flow_logs);
         steps.extend(plan_retain(observed));
         steps.extend(capacity);
@@ -47,7 +53,8 @@ pub fn plan_cleanup(observed: &ObservedStack, policy: DeletionPolicy, data: Data
         steps.extend(role_cleanup(observed, true));
         return steps;
     }
-    let mut steps: Vec<Step> = alarms.collect();
+    let mut steps: Vec<Step> = dns;
+    steps.extend(alarms);
     steps.extend(capacity);
     steps.extend(flow_logs);
     steps.extend(data::plan_cleanup(&observed.data, data).into_iter().map(Step::Data));
@@ -99,8 +106,14 @@ fn role_cleanup(observed: &ObservedStack, retain: bool) -> Vec<Step> {
 pub fn plan_release(observed: &ObservedStack) -> Vec<Step> {
     // Its own children are deleted first (their finalizers delete their AWS resources): the
     // garbage collector would only get to them once the stack is gone, which waits for them.
+    // DNS records go first: none may point at a distribution or load balancer being deleted
+    // (`Retain` keeps them, releasing their ownership records).
+    let mut steps: Vec<Step> = super::dns::plan_cleanup(&observed.dns)
+        .into_iter()
+        .map(Step::Dns)
+        .collect();
     let children = crate::model::children::prune(&[], &observed.children);
-    let mut steps: Vec<Step> = children.into_iter().map(Step::Child).collect();
+    steps.extend(children.into_iter().map(Step::Child));
     steps.extend(
         observed
             .listeners

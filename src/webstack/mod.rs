@@ -12,6 +12,8 @@ pub mod children;
 pub mod cleanup;
 pub mod data;
 pub mod data_io;
+pub mod dns;
+mod dns_io;
 pub mod egress;
 mod egress_io;
 pub mod flowlogs;
@@ -58,6 +60,8 @@ pub struct Deps {
     services: Vec<crate::model::execution::ServiceNeeds>,
     /// The stack's ContainerServices as its alarms watch them.
     alarm_services: Vec<crate::model::alarms::WatchedService>,
+    /// The static site `staticSite` DNS records point at.
+    site: dns::Site,
 }
 
 pub struct WebStackReconciler;
@@ -130,6 +134,7 @@ impl Reconciler for WebStackReconciler {
             needs.sort_by(|a, b| a.log_group.cmp(&b.log_group));
             (needs, watched)
         };
+        let site = dns_io::load_site(&ctx.client, ws, deleting).await?;
         let status = ws.status.clone().unwrap_or_default();
         let settled = status.observed_generation == ws.metadata.generation
             && crate::reconcile::status::is_ready(&status.conditions);
@@ -141,6 +146,7 @@ impl Reconciler for WebStackReconciler {
             deep: deleting || !settled,
             services,
             alarm_services,
+            site,
         })
     }
 
@@ -157,6 +163,7 @@ impl Reconciler for WebStackReconciler {
             a.region = deps.clients.region();
             a.services = deps.alarm_services.clone();
         }
+        desired.dns = ws.spec.dns.as_ref().map(|d| dns::desired(d, &deps.site)).transpose()?;
         Ok(desired)
     }
 
@@ -226,6 +233,7 @@ impl Reconciler for WebStackReconciler {
         observed.children = children::observe(&deps.kube, owner, wanted).await?;
         observed.registries =
             registry_io::observe(&deps.clients, &registry_key(ws, owner, deps.deep, deleting), owner).await?;
+        observed.dns = dns_io::observe(&deps.clients, ws, owner, deps.deep, deleting).await?;
         Ok(observed)
     }
 
@@ -234,6 +242,9 @@ impl Reconciler for WebStackReconciler {
         validate::check_external_load_balancer(desired, observed)?;
         if let Some(c) = crate::model::children::conflict(&desired.children, &observed.children) {
             return Err(Blocked::stalled("OwnershipConflict", c.to_string()));
+        }
+        if let Some(d) = &desired.dns {
+            dns::check(&desired.owner, d, observed.load_balancer.as_ref(), &observed.dns)?;
         }
         Ok(plan::plan(desired, observed))
     }

@@ -43,6 +43,14 @@ pub fn plan(desired: &DesiredStack, observed: &ObservedStack) -> Vec<Step> {
     // Children before the data tier: services start while RDS creates the database.
     let children = crate::model::children::plan(&desired.children, &observed.children);
     steps.extend(children.into_iter().map(Step::Child));
+    // DNS records once their targets exist (the load balancer above, the static site's child).
+    let dns = super::dns::plan(
+        &desired.owner,
+        desired.dns.as_ref(),
+        observed.load_balancer.as_ref(),
+        &observed.dns,
+    );
+    steps.extend(dns.into_iter().map(Step::Dns));
     plan_data(desired, observed, &mut steps);
     steps.extend(
         super::alarms::plan_stack(desired, observed)

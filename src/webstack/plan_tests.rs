@@ -159,6 +159,8 @@ pub(crate) fn converged(d: &DesiredStack) -> ObservedStack {
         o.load_balancer = Some(ObservedLoadBalancer {
             arn: "arn:lb".into(),
             dns_name: "lb.example".into(),
+            canonical_hosted_zone_id: "ZLB".into(),
+            dualstack: false,
             internal: lb.internal,
             idle_timeout_seconds: Some(lb.idle_timeout_seconds),
             tags: d.tags_for("load-balancer"),

@@ -32,6 +32,9 @@ pub fn settled(desired: &DesiredStack, observed: &ObservedStack) -> Health {
             pending.join(", ")
         ));
     }
+    if let Some(waiting) = super::dns::waiting_for(desired.dns.as_ref(), &observed.dns) {
+        return Health::progressing("Provisioning", waiting);
+    }
     if let Some(waiting) = super::egress::waiting_for(&observed.egress) {
         return Health::progressing("Provisioning", waiting);
     }
@@ -189,6 +192,7 @@ fn fields(desired: &DesiredStack, observed: &ObservedStack) -> WebStackStatus {
         }),
         capacity: capacity(&observed.capacity),
         services: services(desired, observed),
+        dns: super::dns::status(&desired.owner, desired.dns.as_ref(), &observed.dns),
         flow_logs: flow_logs(&observed.flow_logs),
         registries: super::registry::status(&observed.registries),
         alarms: super::alarms::status(desired, observed),
@@ -231,6 +235,8 @@ mod tests {
             load_balancer: Some(ObservedLoadBalancer {
                 arn: "arn".into(),
                 dns_name: String::new(),
+                canonical_hosted_zone_id: String::new(),
+                dualstack: false,
                 internal: false,
                 idle_timeout_seconds: Some(60),
                 tags: Default::default(),

@@ -139,6 +139,8 @@ pub enum Step {
     Registry(super::registry::RegistryStep),
     /// The alarms, their SNS topic and the dashboard.
     Alarms(super::alarms::AlarmStep),
+    /// Route 53 alias records and their ownership records, one name at a time.
+    Dns(super::dns::DnsStep),
 }
 
 impl crate::reconcile::Step for Step {
@@ -185,6 +187,7 @@ impl crate::reconcile::Step for Step {
             Step::FlowLogs(f) => f.action(),
             Step::Registry(r) => r.action(),
             Step::Alarms(a) => a.action(),
+            Step::Dns(d) => d.action(),
             Step::Child(crate::model::children::ChildStep::Apply { .. }) => "ApplyChild",
             Step::Child(crate::model::children::ChildStep::Delete { .. }) => "DeleteChild",
         }
@@ -287,6 +290,7 @@ impl fmt::Display for Step {
             Step::Alarms(a) => a.fmt(f),
             Step::Child(c) => c.fmt(f),
             Step::Registry(r) => r.fmt(f),
+            Step::Dns(d) => d.fmt(f),
         }
     }
 }

@@ -59,6 +59,7 @@ pub fn validate(
             }
         }),
         children: Vec::new(),
+        dns: None,
         // The region and the services are the controller's to fill in (see WebStackReconciler::validate).
         execution_role: DesiredRole {
             name: role_name(&owner),

@@ -46,6 +46,7 @@ async fn up(prefix: &str, file: &'static str) -> Run {
     // The certificates the file names are the user's, issued before the stack is applied.
     let text = std::fs::read_to_string(&path).unwrap();
     moto.certificates_named_in(&text, "webapp.example");
+    moto.hosted_zones_named_in(&text, "webapp.example");
     let objects = load_manifests(&path);
     apply_all(&client, &ns, &objects).await;
     let ready = wait_ready(&client, &ns, &objects, &op, 240).await;
@@ -533,10 +534,13 @@ async fn example_2_fargate_autoscaled_postgres_cdn() {
     crate::alarms_checks::check(&run.config, &run.client, &run.ns, &expected).await;
     crate::alarms_checks::threshold_updated(&run.config, &run.client, &run.ns, "webapp", 65).await;
     execution_role(&run, "webapp", &["webapp-frontend", "webapp-backend"]).await;
+    // Route 53: www to the distribution, api to the load balancer.
+    crate::dns_e2e::example_2_records(&run.client, &run.ns, &run.config).await;
     steady(&run).await;
     set_inline_image(&run, "webapp", 1, "docker.io/webapp/backend:1.9.0").await;
     rolled_out(&run, "webapp-backend", "docker.io/webapp/backend:1.9.0").await;
     down(&run).await;
+    crate::dns_e2e::zone_holds_only(&run.config, crate::dns_e2e::EXAMPLE_ZONE, &[]).await;
 }
 
 #[tokio::test]

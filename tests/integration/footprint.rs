@@ -52,6 +52,7 @@ async fn footprint_idle_and_with_the_five_examples() {
     for path in &files {
         let text = std::fs::read_to_string(path).unwrap();
         moto.certificates_named_in(&text, "webapp.example");
+        moto.hosted_zones_named_in(&text, "webapp.example");
         objects.extend(load_manifests(path));
     }
     apply_all(&client, &ns, &objects).await;

@@ -123,6 +123,7 @@ async fn example_runs_under_the_iam_policy() {
             moto.acm_certificate(arn, "webapp.example");
         }
     }
+    moto.hosted_zones_named_in(&text, "webapp.example");
     let root = moto.sdk_config().await;
     let iam = aws_sdk_iam::Client::new(&root);
     let relaxed = relaxed_for_moto(&policy());

@@ -453,6 +453,23 @@ const CASES: &[(&str, &str, &[&str])] = &[
             "spec.alarms.email",
             "with snsTopicArn the topic and its subscriptions are yours",
         ],
+        "a DNS record to the load balancer of a stack without one",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: WebStack, metadata: {name: bad}, spec: {network: {cidr: 10.0.0.0/16},
+           dns: {hostedZoneId: Z123, records: [{name: api.example.com, target: loadBalancer}]}}}"#,
+        &["spec.dns.records", "needs the stack's loadBalancer"],
+    ),
+    (
+        "a DNS record name that is not a lowercase domain name",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: WebStack, metadata: {name: bad}, spec: {network: {cidr: 10.0.0.0/16},
+           loadBalancer: {listeners: [{name: http, port: 80}]},
+           dns: {hostedZoneId: Z123, records: [{name: "*.Example.com", target: loadBalancer}]}}}"#,
+        &["spec.dns.records[0].name", "should match"],
+    ),
+    (
+        "a DNS record with an unknown target",
+        r#"{apiVersion: webstack.io/v1alpha1, kind: WebStack, metadata: {name: bad}, spec: {network: {cidr: 10.0.0.0/16},
+           dns: {hostedZoneId: Z123, records: [{name: www.example.com, target: bucket}]}}}"#,
+        &["spec.dns.records[0].target", "Unsupported value"],
     ),
 ];
 

@@ -13,6 +13,8 @@ mod crds;
 mod datatier_e2e;
 mod deletion_e2e;
 mod demo_e2e;
+mod dns_aws;
+mod dns_e2e;
 mod examples;
 mod examples_e2e;
 mod flowlogs_e2e;

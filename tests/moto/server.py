@@ -65,6 +65,9 @@ import egress  # noqa: E402,F401
 import alarms  # noqa: E402,F401
 # Account fixtures: POST /webstack/acm-certificates.
 import fixtures  # noqa: E402,F401
+# Route 53: transactional change batches checked against current records, PENDING changes,
+# and the user's hosted zones (POST /webstack/hosted-zones).
+import route53  # noqa: E402,F401
 
 if __name__ == "__main__":
     sys.exit(moto.server.main())

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::repo_root;
 
 /// The IAM service prefix of each SDK service id the call counter reports.
-const PREFIXES: [(&str, &str); 16] = [
+const PREFIXES: [(&str, &str); 17] = [
     ("Application Auto Scaling", "application-autoscaling"),
     ("Auto Scaling", "autoscaling"),
     ("CloudFront", "cloudfront"),
@@ -23,6 +23,7 @@ const PREFIXES: [(&str, &str); 16] = [
     ("Elastic Load Balancing v2", "elasticloadbalancing"),
     ("IAM", "iam"),
     ("RDS", "rds"),
+    ("Route 53", "route53"),
     ("S3", "s3"),
     ("Secrets Manager", "secretsmanager"),
     ("SNS", "sns"),

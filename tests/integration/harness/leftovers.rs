@@ -334,5 +334,6 @@ pub async fn leftovers(config: &SdkConfig, ns: &str) -> Vec<String> {
     left.extend(super::leftovers_capacity::leftovers(config, ns).await);
     left.extend(super::leftovers_registries::leftovers(config, ns).await);
     left.extend(super::leftovers_alarms::leftovers(config, ns).await);
+    left.extend(super::leftovers_dns::leftovers(config, ns).await);
     left
 }

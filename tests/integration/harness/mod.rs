@@ -9,6 +9,7 @@ pub mod kube;
 pub mod leftovers;
 pub mod leftovers_alarms;
 pub mod leftovers_capacity;
+pub mod leftovers_dns;
 pub mod leftovers_registries;
 pub mod manifest;
 pub mod moto;

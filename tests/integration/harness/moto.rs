@@ -141,6 +141,26 @@ impl Moto {
         }
     }
 
+    /// Creates a public Route 53 hosted zone with this id for `domain` in the emulated account, as
+    /// the account a manifest runs in would hold it (`tests/moto/route53.py`).
+    pub fn hosted_zone(&self, id: &str, domain: &str) {
+        let body = serde_json::json!({"id": id, "name": domain}).to_string();
+        self.post("/webstack/hosted-zones", &body);
+    }
+
+    /// Creates every hosted zone a manifest's text names (`hostedZoneId: Z...`) for `domain`: the
+    /// user's zones, which exist before the manifest is applied.
+    pub fn hosted_zones_named_in(&self, manifest: &str, domain: &str) {
+        let mut tokens = manifest.split(|c: char| c.is_whitespace() || "\"',[]{}".contains(c));
+        while let Some(t) = tokens.next() {
+            if t == "hostedZoneId:"
+                && let Some(id) = tokens.by_ref().find(|t| !t.is_empty())
+            {
+                self.hosted_zone(id, domain);
+            }
+        }
+    }
+
     /// How many requests of `action` the faults have failed so far.
     pub fn injected(&self, action: &str) -> u64 {
         let (_, body) = self.request("GET", "/webstack/faults", "");
