@@ -51,6 +51,8 @@ fn load_balancer() -> ObservedLoadBalancer {
         vpc_id: "vpc-1".into(),
         state: "active".into(),
         security_groups: Vec::new(),
+        canonical_hosted_zone_id: "Z35SXDOTRQ7X7K".into(),
+        dualstack: false,
     }
 }
 

@@ -453,6 +453,8 @@ const CASES: &[(&str, &str, &[&str])] = &[
             "spec.alarms.email",
             "with snsTopicArn the topic and its subscriptions are yours",
         ],
+    ),
+    (
         "a DNS record to the load balancer of a stack without one",
         r#"{apiVersion: webstack.io/v1alpha1, kind: WebStack, metadata: {name: bad}, spec: {network: {cidr: 10.0.0.0/16},
            dns: {hostedZoneId: Z123, records: [{name: api.example.com, target: loadBalancer}]}}}"#,
