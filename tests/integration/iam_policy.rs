@@ -208,7 +208,7 @@ async fn example_runs_under_the_iam_policy() {
     );
 }
 
-/// The split `deploy/README.md` installs the policy with (`.Statement[0:10]`, `[10:22]`, `[22:]`)
+/// The split `deploy/README.md` installs the policy with (`.Statement[0:10]`, `[10:26]`, `[26:]`)
 /// gives managed policies within IAM's 6,144 characters (whitespace not counted) each, even with
 /// a cluster id of 63 characters in place of the placeholder.
 #[test]
@@ -221,10 +221,10 @@ fn policy_fits_in_the_three_managed_policies_of_the_readme() {
     let all = statements(&policy);
     let readme = std::fs::read_to_string(repo_root().join("deploy/README.md")).unwrap();
     assert!(
-        readme.contains("for part in '.[0:10]' '.[10:22]' '.[22:]'"),
+        readme.contains("for part in '.[0:10]' '.[10:26]' '.[26:]'"),
         "README's split changed"
     );
-    for (i, part) in [&all[0..10], &all[10..22], &all[22..]].iter().enumerate() {
+    for (i, part) in [&all[0..10], &all[10..26], &all[26..]].iter().enumerate() {
         let doc = serde_json::json!({"Version": "2012-10-17", "Statement": part});
         let chars = doc.to_string().chars().filter(|c| !c.is_whitespace()).count();
         assert!(
