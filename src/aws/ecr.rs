@@ -21,10 +21,8 @@ pub struct Repository {
 const NOT_FOUND: &str = "RepositoryNotFoundException";
 
 /// ECR's tags; a tag ECR would refuse (empty key) is left out rather than failing the call.
-fn sdk_tags(tags: &TagMap) -> Vec<Tag> {
-    tags.iter()
-        .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
-        .collect()
+fn sdk_tags(tags: &TagMap) -> Result<Vec<Tag>, AwsError> {
+    super::built_sdk_tags!(Tag, tags, "TagResource")
 }
 
 fn repository(r: &aws_sdk_ecr::types::Repository) -> Repository {
@@ -94,7 +92,7 @@ pub async fn create(
         .repository_name(name)
         .image_scanning_configuration(ImageScanningConfiguration::builder().scan_on_push(scan_on_push).build())
         .image_tag_mutability(ImageTagMutability::from(tag_mutability))
-        .set_tags(Some(sdk_tags(tags)))
+        .set_tags(Some(sdk_tags(tags)?))
         .send()
         .await
         .map_err(|e| classify("CreateRepository", e))?;
@@ -173,17 +171,13 @@ pub async fn tags(c: &Client, arn: &str) -> Result<TagMap, AwsError> {
         .send()
         .await
         .map_err(|e| classify("ListTagsForResource", e))?;
-    Ok(out
-        .tags()
-        .iter()
-        .map(|t| (t.key().to_string(), t.value().to_string()))
-        .collect())
+    Ok(super::required_tag_map!(out.tags()))
 }
 
 pub async fn tag(c: &Client, arn: &str, tags: &TagMap) -> Result<(), AwsError> {
     c.tag_resource()
         .resource_arn(arn)
-        .set_tags(Some(sdk_tags(tags)))
+        .set_tags(Some(sdk_tags(tags)?))
         .send()
         .await
         .map_err(|e| classify("TagResource", e))?;

@@ -14,22 +14,12 @@ pub(super) const NO_SUCH_ENTITY: &str = "NoSuchEntity";
 
 /// A [`TagMap`] as IAM tags.
 pub(super) fn sdk_tags(tags: &TagMap) -> Result<Vec<Tag>, AwsError> {
-    tags.iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(|e| AwsError::invalid_request("TagRole", e))
-        })
-        .collect()
+    super::built_sdk_tags!(Tag, tags, "TagRole")
 }
 
 /// IAM tags as a [`TagMap`].
 pub(super) fn tag_map(tags: &[Tag]) -> TagMap {
-    tags.iter()
-        .map(|t| (t.key().to_string(), t.value().to_string()))
-        .collect()
+    super::required_tag_map!(tags)
 }
 
 /// The role with its tags and trust policy (GetRole), and its inline policy (GetRolePolicy).

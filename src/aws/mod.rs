@@ -75,7 +75,33 @@ macro_rules! tag_map {
     };
 }
 
-pub(crate) use {sdk_tags, tag_map};
+/// A [`TagMap`] as the tags of a service whose `Tag` builder requires key and value (IAM, SNS,
+/// ECR): `Result<Vec<Tag>, AwsError>`, a builder error reported as an invalid `$operation`.
+macro_rules! built_sdk_tags {
+    ($tag:ty, $map:expr, $operation:expr) => {
+        $map.iter()
+            .map(|(k, v)| {
+                <$tag>::builder()
+                    .key(k)
+                    .value(v)
+                    .build()
+                    .map_err(|e| $crate::model::AwsError::invalid_request($operation, e))
+            })
+            .collect::<Result<Vec<_>, _>>()
+    };
+}
+
+/// The tags of a service whose `Tag` has required key and value (IAM, S3, SNS, ECR) as a [`TagMap`].
+macro_rules! required_tag_map {
+    ($tags:expr) => {
+        $tags
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect::<$crate::model::TagMap>()
+    };
+}
+
+pub(crate) use {built_sdk_tags, required_tag_map, sdk_tags, tag_map};
 
 /// Error codes that mean "try again soon": AWS is still releasing a dependency, or failed itself.
 const TRANSIENT_CODES: [&str; 13] = [

@@ -14,9 +14,7 @@ use crate::model::site::ObservedBucket;
 
 /// S3's tag set as a map.
 fn tag_map(tags: &[Tag]) -> TagMap {
-    tags.iter()
-        .map(|t| (t.key().to_string(), t.value().to_string()))
-        .collect()
+    super::required_tag_map!(tags)
 }
 
 fn built<T>(

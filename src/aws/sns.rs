@@ -8,10 +8,7 @@ use crate::model::alarms::Subscription;
 
 /// SNS's tags (key and value required).
 fn sns_tags(tags: &TagMap) -> Result<Vec<Tag>, AwsError> {
-    tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect::<Result<_, _>>()
-        .map_err(|e| AwsError::invalid_request("TagResource", e))
+    super::built_sdk_tags!(Tag, tags, "TagResource")
 }
 
 /// The ARN of the topic named `name` in the region, if it exists (ListTopics pages through the
@@ -108,11 +105,7 @@ pub async fn tags(c: &Client, arn: &str) -> Result<TagMap, AwsError> {
         .send()
         .await
         .map_err(|e| classify("ListTagsForResource", e))?;
-    Ok(out
-        .tags()
-        .iter()
-        .map(|t| (t.key().to_string(), t.value().to_string()))
-        .collect())
+    Ok(super::required_tag_map!(out.tags()))
 }
 
 pub async fn tag(c: &Client, arn: &str, tags: &TagMap) -> Result<(), AwsError> {
