@@ -1,18 +1,44 @@
-//! Argo CD's health of the project's kinds: `deploy/argocd/health.lua` run in Lua 5.4 (as Argo
-//! CD runs it: the object as the global `obj`, a table `{status, message}` returned) on sample
-//! objects of each state the operator reports (the conditions `src/reconcile/status.rs` writes).
+//! Argo CD's health of the project's kinds: `deploy/argocd/health.lua` run as Argo CD runs it, in
+//! gopher-lua (Lua 5.1, the VM Argo CD embeds; `tests/luahealth`, built by
+//! `tests/scripts/build-luahealth.sh`) with the object as the global `obj` and the returned table's
+//! `{status, message}`, on sample objects of each state the operator reports (the conditions
+//! `src/reconcile/status.rs` writes).
 
-use mlua::{Lua, LuaSerdeExt};
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
 use serde_json::{Value, json};
 
-use crate::harness::repo_root;
+use crate::harness::{repo_root, script_output};
 
 fn health(obj: &Value) -> (String, String) {
-    let script = std::fs::read_to_string(repo_root().join("deploy/argocd/health.lua")).unwrap();
-    let lua = Lua::new();
-    lua.globals().set("obj", lua.to_value(obj).unwrap()).unwrap();
-    let hs: mlua::Table = lua.load(&script).eval().unwrap();
-    (hs.get("status").unwrap(), hs.get("message").unwrap())
+    static LUAHEALTH: OnceLock<std::path::PathBuf> = OnceLock::new();
+    let bin = LUAHEALTH.get_or_init(|| script_output("build-luahealth.sh"));
+    let mut child = Command::new(bin)
+        .arg(repo_root().join("deploy/argocd/health.lua"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run luahealth");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(obj.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "luahealth: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let hs: Value = serde_json::from_slice(&out.stdout).expect("luahealth prints JSON");
+    (
+        hs["status"].as_str().unwrap().to_string(),
+        hs["message"].as_str().unwrap().to_string(),
+    )
 }
 
 fn object(generation: i64, observed: i64, conditions: Value) -> Value {

@@ -13,6 +13,7 @@ mod crds;
 mod datatier_e2e;
 mod deletion_e2e;
 mod demo_e2e;
+mod deps;
 mod dns_aws;
 mod dns_e2e;
 mod examples;
