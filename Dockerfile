@@ -18,8 +18,10 @@ RUN apt-get update \
 ENV CC_x86_64_unknown_linux_musl=musl-gcc
 WORKDIR /src
 # Only what the release binary is built from (the crate has no build script; tests are not built).
+# tests/substrate is a dev-dependency: cargo reads its manifest to resolve, never builds it here.
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
+COPY tests/substrate ./tests/substrate
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked --target x86_64-unknown-linux-musl \

@@ -151,6 +151,15 @@ fn dockerfile_and_script_build_the_same_image() {
         .expect("the entrypoint is in the image")
         .mode();
     assert_eq!(mode & 0o777, 0o755, "{} is executable", binary.display());
+    // Given a binary (CI: its test build's, WEBSTACK_IMAGE_BINARY), the image carries that very file.
+    if let Some(given) = std::env::var_os("WEBSTACK_IMAGE_BINARY") {
+        let given = std::fs::read(&given).expect("read WEBSTACK_IMAGE_BINARY");
+        assert!(
+            std::fs::read(&binary).expect("read the image's binary") == given,
+            "the image's {} is WEBSTACK_IMAGE_BINARY",
+            entrypoint[0]
+        );
+    }
 
     // What the distroless base gives, the script's base layer gives too.
     assert_eq!(image.blob["os"], "linux");

@@ -11,6 +11,12 @@ key="$(sha256sum "$0" | cut -c1-8)"
 out="${WEBSTACK_CACHE_DIR:-$HOME/.cache/webstack-operator}/helm-$version-$key"
 bin="$out/helm"
 if [ ! -x "$bin" ]; then
+  # One builder at a time (a background preparation may be building it): wait for it.
+  mkdir -p "$(dirname "$out")"
+  exec 9>"$out.lock"
+  flock 9
+fi
+if [ ! -x "$bin" ]; then
   command -v go >/dev/null || { echo "build-helm: Go is required (https://go.dev/doc/install)" >&2; exit 1; }
   # Build with the installed Go only (no automatic toolchain download), after checking that it is
   # at least the version helm's go.mod asks for.

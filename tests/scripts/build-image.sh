@@ -2,10 +2,13 @@
 # Builds the operator's container image without a Docker daemon and prints the image directory.
 #
 # The same image as the Dockerfile, assembled with crane (go-containerregistry) instead of docker:
-#   1. the static musl release binary (cargo build --release --locked --target x86_64-unknown-linux-musl,
-#      in $CARGO_TARGET_DIR, else the CI's $HOME/.cache/webstack-operator/cargo-target), checked to
-#      have no dynamic dependencies;
-#   2. crane, built from the Go module proxy once per version, cached under $HOME/.cache/webstack-operator;
+#   1. the static musl binary, checked to have no dynamic dependencies: by default the release
+#      build (cargo build --release --locked --target x86_64-unknown-linux-musl, in
+#      $CARGO_TARGET_DIR, else $HOME/.cache/webstack-operator/cargo-target), as the Dockerfile
+#      builds it; or the musl binary named by WEBSTACK_IMAGE_BINARY, which CI sets to the one its
+#      test build made (the same code in the dev profile: one compilation of the dependency tree
+#      serves the tests, the lints and the image; see .ci/run);
+#   2. crane, built from the Go module proxy once per version (build-crane.sh);
 #   3. the image: a base layer standing in for gcr.io/distroless/static-debian12:nonroot (unreachable
 #      here: Debian's CA bundle, /etc/passwd and /etc/group with nonroot 65532, /tmp 1777,
 #      /home/nonroot), the binary's layer, and the Dockerfile's final-stage config (user 65532:65532,
@@ -24,36 +27,41 @@ repo="$(cd "$(dirname "$0")/../.." && pwd)"
 cache="${WEBSTACK_CACHE_DIR:-$HOME/.cache/webstack-operator}"
 target_dir="${CARGO_TARGET_DIR:-$cache/cargo-target}"
 triple=x86_64-unknown-linux-musl
-crane_version=v0.22.1
 ca_bundle=/etc/ssl/certs/ca-certificates.crt
 say() { echo "build-image: $*" >&2; }
 fail() { say "$*"; exit 1; }
 mkdir -p "$cache"
 
 # 1. The static binary.
-if ! command -v musl-gcc >/dev/null; then
-  [ "$(id -u)" = 0 ] || fail "musl-gcc is missing: apt-get install musl-tools"
-  say "installing musl-tools (musl-gcc)"
-  apt-get install -y --no-install-recommends musl-tools >&2 \
-    || { apt-get update >&2 && apt-get install -y --no-install-recommends musl-tools >&2; }
+if [ -n "${WEBSTACK_IMAGE_BINARY:-}" ]; then
+  bin="$WEBSTACK_IMAGE_BINARY"
+  [ -x "$bin" ] || fail "WEBSTACK_IMAGE_BINARY=$bin is not an executable"
+  say "binary: $bin (WEBSTACK_IMAGE_BINARY)"
+else
+  if ! command -v musl-gcc >/dev/null; then
+    [ "$(id -u)" = 0 ] || fail "musl-gcc is missing: apt-get install musl-tools"
+    say "installing musl-tools (musl-gcc)"
+    apt-get install -y --no-install-recommends musl-tools >&2 \
+      || { apt-get update >&2 && apt-get install -y --no-install-recommends musl-tools >&2; }
+  fi
+  if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx "$triple"; then
+    rustup target add "$triple" >&2
+  fi
+  # Run from `cargo test` (tests/image.rs), this script inherits the variables cargo sets for a test
+  # (CARGO_MANIFEST_DIR, CARGO_PKG_*, ...). Some build scripts track them, so the release build
+  # would start again from scratch: unset them.
+  for v in $(compgen -e); do
+    case "$v" in
+      CARGO_MANIFEST_*|CARGO_PKG_*|CARGO_BIN_*|CARGO_CRATE_*|CARGO_PRIMARY_PACKAGE|CARGO_TARGET_TMPDIR) unset "$v" ;;
+    esac
+  done
+  start=$(date +%s)
+  # aws-lc-sys compiles its C with the target's C compiler: musl-gcc (its cc builder; no cmake needed).
+  (cd "$repo" && CC_x86_64_unknown_linux_musl=musl-gcc CARGO_TARGET_DIR="$target_dir" \
+    cargo build --release --locked --target "$triple" >&2)
+  say "cargo build --release --target $triple: $(( $(date +%s) - start ))s"
+  bin="$target_dir/$triple/release/webstack-operator"
 fi
-if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx "$triple"; then
-  rustup target add "$triple" >&2
-fi
-# Run from `cargo test` (tests/image.rs), this script inherits the variables cargo sets for a test
-# (CARGO_MANIFEST_DIR, CARGO_PKG_*, ...). Some build scripts track them (ring: "the env variable
-# CARGO_MANIFEST_DIR changed"), so the release build would start again from scratch: unset them.
-for v in $(compgen -e); do
-  case "$v" in
-    CARGO_MANIFEST_*|CARGO_PKG_*|CARGO_BIN_*|CARGO_CRATE_*|CARGO_PRIMARY_PACKAGE|CARGO_TARGET_TMPDIR) unset "$v" ;;
-  esac
-done
-start=$(date +%s)
-# aws-lc-sys compiles its C with the target's C compiler: musl-gcc (its cc builder; no cmake needed).
-(cd "$repo" && CC_x86_64_unknown_linux_musl=musl-gcc CARGO_TARGET_DIR="$target_dir" \
-  cargo build --release --locked --target "$triple" >&2)
-say "cargo build --release --target $triple: $(( $(date +%s) - start ))s"
-bin="$target_dir/$triple/release/webstack-operator"
 
 # No dynamic dependencies: no program interpreter, no shared library needed, `file` agrees.
 # (Outputs in variables: `readelf | grep -q` under pipefail could fail on SIGPIPE and hide a match.)
@@ -67,15 +75,8 @@ if command -v file >/dev/null; then
 fi
 
 # 2. crane, from the Go module proxy, once per version.
-crane_dir="$cache/crane-$crane_version"
-crane="$crane_dir/crane"
-if [ ! -x "$crane" ]; then
-  command -v go >/dev/null || fail "Go is required to build crane (https://go.dev/doc/install)"
-  say "building crane $crane_version from the Go module proxy into $crane_dir (first run only)"
-  mkdir -p "$crane_dir"
-  GOBIN="$crane_dir" CGO_ENABLED=0 GOFLAGS=-trimpath \
-    go install "github.com/google/go-containerregistry/cmd/crane@$crane_version" >&2
-fi
+crane="$(bash "$repo/tests/scripts/build-crane.sh")"
+crane_version="$(basename "$(dirname "$crane")")"
 
 # 3. The image, unless this binary's is built already (one builder at a time: tests run this too).
 exec 9>"$cache/image.lock"

@@ -6,6 +6,12 @@ set -euo pipefail
 MOTO_VERSION="5.2.5"
 venv="${WEBSTACK_CACHE_DIR:-$HOME/.cache/webstack-operator}/moto-$MOTO_VERSION"
 if [ ! -f "$venv/.complete" ]; then
+  # One installer at a time (a background preparation may be installing it): wait for it.
+  mkdir -p "$(dirname "$venv")"
+  exec 9>"$venv.lock"
+  flock 9
+fi
+if [ ! -f "$venv/.complete" ]; then
   python="$(command -v python3 || true)"
   [ -n "$python" ] || { echo "moto-venv: Python 3 is required" >&2; exit 1; }
   echo "moto-venv: creating $venv (first run only)" >&2
