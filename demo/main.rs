@@ -81,7 +81,10 @@ async fn demo(args: Args) -> Result<(), String> {
     let log = std::env::temp_dir().join(format!("{}.log", harness::unique("webstack-demo-operator")));
     init_operator_log(&log)?;
 
-    say("==> Kubernetes: a real kube-apiserver with etcd (built from Go modules on the first run: several minutes)");
+    say(
+        "==> Kubernetes: a real kube-apiserver with etcd (built from Go modules on the first run, several minutes: \
+         cargo started it while it compiled, log in $HOME/.cache/webstack-operator/prepare-substrate.log)",
+    );
     let kubeconfig = harness::kube::kubeconfig_path();
     let client = harness::kube::client().await;
     say("==> AWS: the moto emulator (installed in a venv on the first run)");
