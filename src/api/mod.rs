@@ -9,6 +9,7 @@ pub mod common;
 pub mod containerservice;
 pub mod listenerrule;
 pub mod operations;
+pub mod reference;
 pub mod staticsite;
 pub mod targetgroup;
 pub mod webstack;
