@@ -14,6 +14,9 @@ pub mod staticsite;
 pub mod targetgroup;
 pub mod webstack;
 
+#[cfg(test)]
+mod docs_tests;
+
 pub use common::*;
 pub use containerservice::*;
 pub use listenerrule::*;
