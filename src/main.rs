@@ -1,4 +1,5 @@
-//! The `webstack-operator` binary: `run` (the controller manager) and `crds` (print every CRD).
+//! The `webstack-operator` binary: `run` (the controller manager) and `crds` (print every CRD, or with
+//! `--reference` the API reference generated from them).
 
 use std::process::ExitCode;
 
@@ -21,20 +22,35 @@ enum Command {
     /// Run the controller manager against the current kubeconfig / in-cluster config and AWS.
     Run(Box<manager::RunOptions>),
     /// Print every CustomResourceDefinition as YAML (the source of `crds/`).
-    Crds,
+    Crds {
+        /// Print instead the field-by-field API reference generated from the CRDs, as Markdown (the
+        /// source of `docs/api-reference.md`).
+        #[arg(long)]
+        reference: bool,
+    },
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Crds => match api::crds_yaml() {
+        Command::Crds { reference: false } => match api::crds_yaml() {
             Ok(yaml) => {
                 print!("{yaml}");
                 ExitCode::SUCCESS
             }
             Err(err) => {
                 eprintln!("error: rendering the CRDs: {err}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Crds { reference: true } => match api::reference::reference_markdown() {
+            Ok(markdown) => {
+                print!("{markdown}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("error: rendering the API reference: {err}");
                 ExitCode::FAILURE
             }
         },

@@ -9,9 +9,13 @@ pub mod common;
 pub mod containerservice;
 pub mod listenerrule;
 pub mod operations;
+pub mod reference;
 pub mod staticsite;
 pub mod targetgroup;
 pub mod webstack;
+
+#[cfg(test)]
+mod docs_tests;
 
 pub use common::*;
 pub use containerservice::*;
