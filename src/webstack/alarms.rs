@@ -160,7 +160,7 @@ pub fn desired(a: &AlarmsSpec, spec: &WebStackSpec, owner: &Owner) -> DesiredAla
         database: spec
             .database
             .as_ref()
-            .map(|_| super::validate::data_names(spec, owner).database),
+            .map(|_| crate::model::data::database_identifier(owner)),
     }
 }
 
@@ -172,7 +172,7 @@ pub fn watched_services(found: &[ContainerService], cluster_id: &str) -> Vec<Wat
         .iter()
         .map(|s| WatchedService {
             name: s.name_any(),
-            ecs_name: crate::containerservice::ecs_service_name(s, cluster_id),
+            ecs_name: crate::reconcile::spec::ecs_service_name(s, cluster_id),
         })
         .collect();
     out.sort();

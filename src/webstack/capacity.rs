@@ -17,11 +17,7 @@ use crate::model::TagMap;
 use crate::model::capacity::{DesiredCapacity, ObservedCapacity};
 use crate::model::ownership::missing_tags;
 
-/// The group's launch template version: always the latest.
-pub const LATEST: &str = "$Latest";
-
-/// ECS managed scaling's target: instances as busy as the tasks placed on them need.
-pub const TARGET_CAPACITY: i32 = 100;
+pub use crate::model::capacity::{LATEST, TARGET_CAPACITY};
 
 /// One of the five capacity resources (for tag restores).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -129,7 +129,7 @@ impl Reconciler for WebStackReconciler {
             let watched = alarms::watched_services(&found, &ctx.cluster_id);
             let mut needs: Vec<_> = found
                 .iter()
-                .filter_map(|s| crate::containerservice::execution_needs(s, &ctx.cluster_id))
+                .filter_map(|s| crate::reconcile::spec::execution_needs(s, &ctx.cluster_id))
                 .collect();
             needs.sort_by(|a, b| a.log_group.cmp(&b.log_group));
             (needs, watched)

@@ -5,8 +5,7 @@ use std::fmt;
 
 use crate::model::stack::{Ingress, SgRole};
 
-/// The public route table's component tag.
-pub const PUBLIC_ROUTE_TABLE: &str = "rtb/public";
+pub use crate::model::stack::PUBLIC_ROUTE_TABLE;
 
 /// One change to AWS.
 #[derive(Clone, Debug, PartialEq, Eq)]

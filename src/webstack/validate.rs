@@ -10,7 +10,7 @@ use crate::api::{
     WebStackSpec,
 };
 use crate::model::cidr::Ipv4Net;
-use crate::model::data::{DataDeletion, DataNames, DesiredCache, DesiredDatabase, engine_port};
+use crate::model::data::{DataDeletion, DataNames, DesiredCache, DesiredDatabase, database_identifier, engine_port};
 use crate::model::egress::{DesiredEgress, Endpoint, NatMode};
 use crate::model::execution::{DesiredRole, role_name};
 use crate::model::stack::{
@@ -91,7 +91,7 @@ fn flow_logs(spec: &WebStackSpec, owner: &Owner) -> Option<crate::model::flowlog
 /// The names of the stack's data tier, from the spec without validating it.
 pub fn data_names(spec: &WebStackSpec, owner: &Owner) -> DataNames {
     DataNames {
-        database: owner.rds_name("ws", 63),
+        database: database_identifier(owner),
         db_secret: secret_name(owner, "database"),
         db_connection: spec
             .database
@@ -118,7 +118,7 @@ fn database(db: &DatabaseSpec, spec: &WebStackSpec, owner: &Owner) -> DesiredDat
         DatabaseEngine::Postgres => "postgres",
         DatabaseEngine::Mysql => "mysql",
     };
-    let identifier = owner.rds_name("ws", 63);
+    let identifier = database_identifier(owner);
     // The stack's Retain keeps everything; the database's own policy applies otherwise.
     let deletion = match (spec.deletion_policy, db.deletion_policy) {
         (DeletionPolicy::Retain, _) | (_, DatabaseDeletionPolicy::Retain) => DataDeletion::Retain,
