@@ -302,6 +302,14 @@ pub fn database_identifier(owner: &Owner) -> String {
     owner.rds_name("ws", 63)
 }
 
+/// What the spec says about deleting the database (the spec is read at deletion time: the
+/// policy, and whether deletion protection may be turned off).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DataCleanup {
+    pub deletion: DataDeletion,
+    pub protection_wanted: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
