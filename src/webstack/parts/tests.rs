@@ -1,3 +1,6 @@
+//! Tests of the registration: the whole stack's plan in dependency order, drift, spec changes,
+//! and deletion in reverse order (network, load balancer and cluster).
+
 use super::*;
 use crate::model::ListenerAction;
 use crate::model::stack::*;

@@ -1,3 +1,5 @@
+//! Table tests of the alarms planner.
+
 use serde_json::json;
 
 use super::*;

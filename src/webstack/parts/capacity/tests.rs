@@ -1,3 +1,5 @@
+//! Table tests of the EC2 capacity planner.
+
 use super::*;
 use crate::model::capacity::{
     ClusterProviders, ObservedGroup, ObservedProfile, ObservedProvider, ObservedRole, ObservedTemplate,

@@ -1,3 +1,5 @@
+//! Table tests of the inline services' and static site's expansion into children.
+
 use super::*;
 use crate::api::WebStack;
 

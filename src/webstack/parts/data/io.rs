@@ -17,10 +17,11 @@ use crate::model::data::{
     database_connection, database_secret, digest,
 };
 use crate::model::ownership::OWNERSHIP_KEYS;
+use crate::model::stack::SgRole;
 use crate::model::{Owner, TagMap};
 use crate::reconcile::Blocked;
 use crate::reconcile::status::MANAGER;
-use crate::webstack::shared::{STACK_LABEL, owner_reference};
+use crate::webstack::shared::{ApplyCx, ApplyError, ObserveCx, STACK_LABEL, owner_reference};
 
 /// Where the data tier is read from.
 pub struct DataKey<'a> {
@@ -55,6 +56,37 @@ async fn connection(kube: &Client, ns: &str, name: &str) -> Result<Option<u64>, 
         let data: BTreeMap<String, Vec<u8>> = s.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect();
         digest(&data)
     }))
+}
+
+/// The data tier of the stack `cx` observes, with the names its spec gives.
+pub async fn observe_stack(cx: &ObserveCx<'_>, names: DataNames) -> Result<ObservedData, Blocked> {
+    let (spec, st) = (&cx.ws.spec, cx.ws.status.as_ref());
+    let key = DataKey {
+        names: &names,
+        namespace: &cx.owner.namespace,
+        database: cx.deleting || spec.database.is_some() || st.is_some_and(|s| s.database.is_some()),
+        cache: cx.deleting || spec.cache.is_some() || st.is_some_and(|s| s.cache.is_some()),
+        deep: cx.deep,
+    };
+    observe(cx.clients, cx.kube, &key, cx.owner, cx.deleting).await
+}
+
+/// Runs one data step with the private subnets and the database group as known at this point.
+pub async fn apply_step(cx: &mut ApplyCx<'_>, step: &DataStep) -> Result<(), ApplyError> {
+    let component = if step.is_cache() { "cache" } else { "database" };
+    let a = DataApply {
+        clients: cx.clients,
+        kube: cx.kube,
+        owner: cx.owner,
+        database: cx.desired.and_then(|x| x.database.as_ref()),
+        cache: cx.desired.and_then(|x| x.cache.as_ref()),
+        observed: &cx.observed.data,
+        tags: cx.tags(component),
+        subnets: cx.ids.private_subnets(cx.desired),
+        security_group: cx.ids.groups.get(&SgRole::Database).cloned(),
+    };
+    apply(&a, step).await?;
+    Ok(())
 }
 
 /// Observes the data tier. With `deleting`, what is someone else's is left out instead of stopping.

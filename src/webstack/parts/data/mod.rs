@@ -14,7 +14,7 @@ use crate::model::data::{
     database_connection, digest_of, secret_current,
 };
 use crate::model::ownership::missing_tags;
-use crate::model::stack::{DesiredStack, ObservedStack, SgRole};
+use crate::model::stack::{DesiredStack, ObservedStack};
 use crate::model::{Owner, TagMap};
 use crate::reconcile::Blocked;
 use crate::webstack::shared::{ApplyCx, ApplyError, Cleanup, ObserveCx, Part, private_subnets};
@@ -483,35 +483,13 @@ impl Part for Data {
     /// When the spec or status has a database or cache (one removed from the spec is still found
     /// and deleted), and always on deletion.
     async fn observe(cx: &ObserveCx<'_>, observed: &mut ObservedStack) -> Result<(), Blocked> {
-        let (spec, st) = (&cx.ws.spec, cx.ws.status.as_ref());
-        let names = data_names(spec, cx.owner);
-        let key = io::DataKey {
-            names: &names,
-            namespace: &cx.owner.namespace,
-            database: cx.deleting || spec.database.is_some() || st.is_some_and(|s| s.database.is_some()),
-            cache: cx.deleting || spec.cache.is_some() || st.is_some_and(|s| s.cache.is_some()),
-            deep: cx.deep,
-        };
-        observed.data = Box::pin(io::observe(cx.clients, cx.kube, &key, cx.owner, cx.deleting)).await?;
+        observed.data = Box::pin(io::observe_stack(cx, data_names(&cx.ws.spec, cx.owner))).await?;
         Ok(())
     }
 
     /// With the private subnets and the database group as known at this point.
     async fn apply(cx: &mut ApplyCx<'_>, step: &DataStep) -> Result<(), ApplyError> {
-        let component = if step.is_cache() { "cache" } else { "database" };
-        let a = io::DataApply {
-            clients: cx.clients,
-            kube: cx.kube,
-            owner: cx.owner,
-            database: cx.desired.and_then(|x| x.database.as_ref()),
-            cache: cx.desired.and_then(|x| x.cache.as_ref()),
-            observed: &cx.observed.data,
-            tags: cx.tags(component),
-            subnets: cx.ids.private_subnets(cx.desired),
-            security_group: cx.ids.groups.get(&SgRole::Database).cloned(),
-        };
-        Box::pin(io::apply(&a, step)).await?;
-        Ok(())
+        Box::pin(io::apply_step(cx, step)).await
     }
 }
 

@@ -1,3 +1,5 @@
+//! Table tests of the data tier's planner.
+
 use std::collections::BTreeMap;
 
 use super::*;

@@ -1,3 +1,5 @@
+//! Table tests of the DNS planner.
+
 use super::*;
 use crate::api::DnsRecordSpec;
 use crate::model::Health;

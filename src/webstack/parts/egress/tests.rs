@@ -1,3 +1,5 @@
+//! Table tests of the egress planner.
+
 use super::*;
 use crate::model::egress::*;
 use crate::model::stack::PUBLIC_ROUTE_TABLE;

@@ -1,3 +1,5 @@
+//! Table tests of the flow-logs planner.
+
 use std::collections::BTreeMap;
 
 use serde_json::json;

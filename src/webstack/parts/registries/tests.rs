@@ -1,3 +1,5 @@
+//! Table tests of the registries planner.
+
 use super::*;
 use crate::model::registry::{ObservedRepository, lifecycle_policy};
 use crate::webstack::fixtures::desired;

@@ -1,3 +1,5 @@
+//! Table tests of the task execution role's planner and policy.
+
 use serde_json::json;
 
 use super::*;
