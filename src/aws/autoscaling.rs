@@ -184,7 +184,7 @@ fn group_tags(name: &str, tags: &TagMap) -> Vec<AsgTag> {
 fn latest(template: &str) -> LaunchTemplateSpecification {
     LaunchTemplateSpecification::builder()
         .launch_template_name(template)
-        .version(crate::webstack::capacity::LATEST)
+        .version(crate::model::capacity::LATEST)
         .build()
 }
 

@@ -142,7 +142,7 @@ pub async fn observe(c: &Client, key: &StackKey) -> Result<Ec2Observed, AwsError
     let routed = o
         .route_tables
         .iter()
-        .filter(|t| t.component == crate::webstack::plan::PUBLIC_ROUTE_TABLE)
+        .filter(|t| t.component == crate::model::stack::PUBLIC_ROUTE_TABLE)
         .find_map(|t| t.default_route.clone());
     match (routed, &o.vpc, key.every_copy) {
         (Some(route), Some(vpc), false) => {

@@ -26,7 +26,7 @@ use crate::api::{
 use crate::aws::scaling as autoscaling;
 use crate::aws::{AwsError, Clients, ecs, ecs_service, logs};
 use crate::model::ownership::OWNERSHIP_KEYS;
-use crate::model::service::DesiredService;
+use crate::model::service::{DesiredService, service_names};
 use crate::model::{Health, Owner, TagMap};
 use crate::reconcile::refs::{self, Child};
 use crate::reconcile::spec::{self, user_tags};
@@ -53,39 +53,6 @@ pub struct Deps {
 }
 
 pub struct ContainerServiceReconciler;
-
-/// The names derived from the owner: service and task family, log group.
-/// What a service that uses its stack's task execution role needs from it (`None` when it names
-/// its own `executionRoleArn`): its log group and the secrets it references.
-pub fn execution_needs(s: &ContainerService, cluster_id: &str) -> Option<crate::model::execution::ServiceNeeds> {
-    let spec = &s.spec.settings;
-    if spec.execution_role_arn.is_some() {
-        return None;
-    }
-    let owner = spec::owner(s, "ContainerService", cluster_id);
-    let secrets = spec.containers.iter().flat_map(|c| {
-        c.secrets
-            .iter()
-            .filter_map(|x| x.value_from.clone())
-            .chain(c.repository_credentials_arn.clone())
-    });
-    let images = spec.containers.iter().filter_map(|c| c.image.as_deref());
-    Some(crate::model::execution::ServiceNeeds {
-        log_group: names(&owner).1,
-        secrets: secrets.collect(),
-        ecr_repositories: images.filter_map(crate::model::registry::ecr_repository_of).collect(),
-    })
-}
-
-/// The ECS service's name of a ContainerService (its alarms' `ServiceName` dimension).
-pub fn ecs_service_name(s: &ContainerService, cluster_id: &str) -> String {
-    names(&spec::owner(s, "ContainerService", cluster_id)).0
-}
-
-fn names(owner: &Owner) -> (String, String) {
-    let name = owner.aws_name("wcs", 200);
-    (name.clone(), format!("/webstack/{name}"))
-}
 
 /// The ECS service the spec asks for, in the stack's cluster and network.
 fn desired_service(
@@ -250,7 +217,7 @@ impl Reconciler for ContainerServiceReconciler {
 
     fn validate(s: &ContainerService, owner: &Owner, deps: &Deps) -> Result<Desired, Blocked> {
         let spec = &s.spec.settings;
-        let (name, log_group) = names(owner);
+        let (name, log_group) = service_names(owner);
         // A stack secret that exists in the spec but not yet in AWS is waited for.
         let refers = |db: bool| {
             spec.containers.iter().flat_map(|c| &c.secrets).any(|x| {
@@ -307,7 +274,7 @@ impl Reconciler for ContainerServiceReconciler {
         desired: Option<&Desired>,
     ) -> Result<Observed, Blocked> {
         let c = &deps.clients;
-        let (name, log_name) = names(owner);
+        let (name, log_name) = service_names(owner);
         let mut o = Observed {
             log_group: log_group(c, &log_name, owner, desired.is_none()).await?,
             ..Observed::default()
@@ -367,7 +334,7 @@ impl Reconciler for ContainerServiceReconciler {
         done: Done<'_, Step>,
     ) -> Result<(), Blocked> {
         let c = &deps.clients;
-        let (name, log_name) = names(owner);
+        let (name, log_name) = service_names(owner);
         let cluster = deps.cluster.clone().unwrap_or_default();
         let resource = autoscaling::resource_id(&cluster, &name);
         let mut task_arn = o.running_arn.clone().unwrap_or_default();
@@ -467,6 +434,7 @@ impl Reconciler for ContainerServiceReconciler {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reconcile::spec::execution_needs;
 
     fn deps() -> Deps {
         Deps {

@@ -345,3 +345,19 @@ fn metric_row(m: &MetricRef, options: Value) -> Value {
     row.push(options);
     Value::Array(row)
 }
+
+/// The topic the alarms notify, when known: the given one, else the stack's own as observed.
+pub fn topic_arn(desired: &DesiredAlarms, observed: &ObservedAlarms) -> Option<String> {
+    match &desired.topic {
+        DesiredTopic::Given { arn } => Some(arn.clone()),
+        DesiredTopic::Own { .. } => observed.topic.as_ref().map(|t| t.arn.clone()),
+    }
+}
+
+/// The topic the alarms notify before any step runs.
+pub fn initial_topic(desired: Option<&DesiredAlarms>, observed: &ObservedAlarms) -> Option<String> {
+    match desired {
+        Some(d) => topic_arn(d, observed),
+        None => observed.topic.as_ref().map(|t| t.arn.clone()),
+    }
+}

@@ -4,6 +4,12 @@
 
 use super::ownership::{Owner, TagMap};
 
+/// The group's launch template version: always the latest.
+pub const LATEST: &str = "$Latest";
+
+/// ECS managed scaling's target: instances as busy as the tasks placed on them need.
+pub const TARGET_CAPACITY: i32 = 100;
+
 /// The public SSM parameter naming the recommended ECS-optimized Amazon Linux 2023 AMI (x86_64).
 pub const AMI_PARAMETER: &str = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id";
 

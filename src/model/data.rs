@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use super::ownership::TagMap;
+use super::ownership::{Owner, TagMap};
 
 /// A credential: `Debug` and `Display` print `<redacted>`, so it cannot reach a log, an Event,
 /// a condition or an error message by accident.
@@ -295,6 +295,19 @@ pub fn digest_of(data: &BTreeMap<String, Sensitive>) -> u64 {
             .map(|(k, v)| (k.clone(), v.expose().as_bytes().to_vec()))
             .collect(),
     )
+}
+
+/// The stack's RDS instance identifier (also its DB subnet group's name).
+pub fn database_identifier(owner: &Owner) -> String {
+    owner.rds_name("ws", 63)
+}
+
+/// What the spec says about deleting the database (the spec is read at deletion time: the
+/// policy, and whether deletion protection may be turned off).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DataCleanup {
+    pub deletion: DataDeletion,
+    pub protection_wanted: bool,
 }
 
 #[cfg(test)]

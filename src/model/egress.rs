@@ -191,3 +191,11 @@ impl ObservedEgress {
         mine.find(|a| a.association_id.is_some()).or(first)
     }
 }
+
+/// `Retain`: the ids to untag.
+pub fn retained_ids(o: &ObservedEgress) -> Vec<String> {
+    let nats = o.nat_gateways.iter().map(|n| n.id.clone());
+    let endpoints = o.endpoints.iter().map(|e| e.id.clone());
+    let addresses = o.addresses.iter().map(|a| a.allocation_id.clone());
+    nats.chain(endpoints).chain(addresses).collect()
+}

@@ -23,6 +23,21 @@ pub struct ServiceNeeds {
     pub ecr_repositories: Vec<String>,
 }
 
+impl ServiceNeeds {
+    /// What a service whose owner is `owner` needs: its log group, the secrets it references
+    /// (`valueFrom`, `repositoryCredentialsArn`) and the private ECR repositories of its `image:`s.
+    pub fn new<'a>(owner: &Owner, secrets: Vec<String>, images: impl IntoIterator<Item = &'a str>) -> Self {
+        ServiceNeeds {
+            log_group: super::service::service_names(owner).1,
+            secrets,
+            ecr_repositories: images
+                .into_iter()
+                .filter_map(super::registry::ecr_repository_of)
+                .collect(),
+        }
+    }
+}
+
 /// The role as it should be.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DesiredRole {

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::ownership::TagMap;
+use super::ownership::{Owner, TagMap};
 
 /// A port mapping: container port, host port (0 = dynamic), protocol.
 pub type PortMapping = (i32, i32, String);
@@ -145,4 +145,10 @@ pub struct ObservedScaling {
     /// (min, max) of the scalable target.
     pub target: Option<(i32, i32)>,
     pub policies: Vec<Policy>,
+}
+
+/// The names a ContainerService's owner derives: its ECS service (and task family) and its log group.
+pub fn service_names(owner: &Owner) -> (String, String) {
+    let name = owner.aws_name("wcs", 200);
+    (name.clone(), format!("/webstack/{name}"))
 }

@@ -7,6 +7,9 @@ use super::action::ListenerAction;
 use super::cidr::Ipv4Net;
 use super::ownership::{Owner, TagMap};
 
+/// The public route table's component tag.
+pub const PUBLIC_ROUTE_TABLE: &str = "rtb/public";
+
 /// Everything the stack should be, checked.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DesiredStack {

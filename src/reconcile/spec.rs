@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use kube::ResourceExt;
 
 use super::status::Kind;
-use crate::api::{Action, ContentType, RedirectStatusCode, Tags, WebStackSpec};
+use crate::api::{Action, ContainerService, ContentType, RedirectStatusCode, Tags, WebStackSpec};
+use crate::model::execution::ServiceNeeds;
+use crate::model::service::service_names;
 use crate::model::{InvalidSpec, ListenerAction, Owner, TagMap, invalid};
 
 /// The owner of `obj`'s AWS resources, for the operator instance `cluster_id`.
@@ -18,6 +20,32 @@ pub fn owner<K: Kind>(obj: &K, kind: &'static str, cluster_id: &str) -> Owner {
         name: obj.name_any(),
         uid: obj.uid().unwrap_or_default(),
     }
+}
+
+/// What a ContainerService that uses its stack's task execution role needs from it (`None` when
+/// it names its own `executionRoleArn`): its log group and the secrets and images it references.
+pub fn execution_needs(s: &ContainerService, cluster_id: &str) -> Option<ServiceNeeds> {
+    let spec = &s.spec.settings;
+    if spec.execution_role_arn.is_some() {
+        return None;
+    }
+    let secrets = spec.containers.iter().flat_map(|c| {
+        c.secrets
+            .iter()
+            .filter_map(|x| x.value_from.clone())
+            .chain(c.repository_credentials_arn.clone())
+    });
+    let images = spec.containers.iter().filter_map(|c| c.image.as_deref());
+    Some(ServiceNeeds::new(
+        &owner(s, "ContainerService", cluster_id),
+        secrets.collect(),
+        images,
+    ))
+}
+
+/// The ECS service's name of a ContainerService (its alarms' `ServiceName` dimension).
+pub fn ecs_service_name(s: &ContainerService, cluster_id: &str) -> String {
+    service_names(&owner(s, "ContainerService", cluster_id)).0
 }
 
 /// A stack's ECS cluster name: the spec's, else derived from namespace, name and uid.

@@ -1,30 +1,14 @@
 //! The WebStack kind: the shared infrastructure of one application. Load (the TargetGroups its
-//! listeners forward to, the region's zones) → validate ([`validate`]) → observe ([`observe`]) →
-//! plan ([`plan`], pure) → apply ([`apply`]) → status ([`status`]); deletion waits for the stack's
-//! children, releasing its listeners meanwhile, then plans towards nothing ([`cleanup`]).
+//! listeners forward to, the region's zones) → validate ([`validate`]) → observe, plan (pure) and
+//! apply, each dispatched to the stack's [`parts`] in the order registered there → status
+//! ([`status`]); deletion waits for the stack's children, releasing its listeners meanwhile, then
+//! plans towards nothing. What the parts share is in [`shared`].
 
-pub mod alarms;
-pub mod alarms_io;
-pub mod apply;
-pub mod capacity;
-pub mod capacity_io;
-pub mod children;
-pub mod cleanup;
-pub mod data;
-pub mod data_io;
-pub mod dns;
-mod dns_io;
-pub mod egress;
-mod egress_io;
-pub mod flowlogs;
-pub mod flowlogs_io;
-pub mod observe;
-pub mod plan;
-pub mod registry;
-mod registry_io;
-pub mod role;
+#[cfg(test)]
+pub(crate) mod fixtures;
+pub mod parts;
+pub mod shared;
 pub mod status;
-pub mod step;
 pub mod validate;
 
 use std::collections::BTreeMap;
@@ -33,14 +17,14 @@ use std::sync::Arc;
 use kube::ResourceExt;
 use kube::runtime::Controller;
 
-use self::observe::ObserveError;
-use self::step::Step;
+use self::parts::{Step, alarms, children, dns};
+use self::shared::{ApplyCx, ApplyError, Cleanup, Ids, ObserveCx};
 use crate::api::{
     ContainerService, DatabaseDeletionPolicy, DeletionPolicy, ListenerRule, StaticSite, TargetGroup, WebStack,
     WebStackStatus,
 };
 use crate::aws::Clients;
-use crate::model::data::DataDeletion;
+use crate::model::data::{DataCleanup, DataDeletion};
 use crate::model::stack::{DesiredStack, ObservedStack, StackKey};
 use crate::model::{Health, Owner};
 use crate::reconcile::refs::{self, Child};
@@ -65,28 +49,6 @@ pub struct Deps {
 }
 
 pub struct WebStackReconciler;
-
-/// Which repositories to read: the spec's and those in status (a name removed from the spec is
-/// deleted, or kept while it holds images); on deletion all of them.
-fn registry_key(ws: &WebStack, owner: &Owner, deep: bool, deleting: bool) -> registry_io::RegistryKey {
-    let recorded = ws.status.iter().flat_map(|s| s.registries.keys());
-    let mut names: Vec<String> = ws.spec.registries.clone();
-    let removed: std::collections::BTreeSet<String> =
-        recorded.filter(|n| !ws.spec.registries.contains(n)).cloned().collect();
-    names.extend(removed.iter().cloned());
-    registry_io::RegistryKey {
-        names: names
-            .into_iter()
-            .map(|n| {
-                let aws = crate::model::registry::repository_name(owner, &n);
-                (n, aws)
-            })
-            .collect(),
-        removed,
-        deep,
-        deleting,
-    }
-}
 
 /// How to find the stack's resources: from the spec, the VPC in status and the external-id annotation.
 fn key(ws: &WebStack, owner: &Owner, deleting: bool) -> StackKey {
@@ -129,12 +91,12 @@ impl Reconciler for WebStackReconciler {
             let watched = alarms::watched_services(&found, &ctx.cluster_id);
             let mut needs: Vec<_> = found
                 .iter()
-                .filter_map(|s| crate::containerservice::execution_needs(s, &ctx.cluster_id))
+                .filter_map(|s| crate::reconcile::spec::execution_needs(s, &ctx.cluster_id))
                 .collect();
             needs.sort_by(|a, b| a.log_group.cmp(&b.log_group));
             (needs, watched)
         };
-        let site = dns_io::load_site(&ctx.client, ws, deleting).await?;
+        let site = dns::io::load_site(&ctx.client, ws, deleting).await?;
         let status = ws.status.clone().unwrap_or_default();
         let settled = status.observed_generation == ws.metadata.generation
             && crate::reconcile::status::is_ready(&status.conditions);
@@ -175,66 +137,17 @@ impl Reconciler for WebStackReconciler {
     ) -> Result<ObservedStack, Blocked> {
         let deleting = desired.is_none();
         let key = key(ws, owner, deleting);
-        let mut observed = observe::observe(&deps.clients, &key, deleting)
-            .await
-            .map_err(|e| match e {
-                ObserveError::Aws(e) => Blocked::Aws(e),
-                ObserveError::Conflict(c) => c.into(),
-                missing @ ObserveError::ExternalMissing { .. } => Blocked::stalled("InvalidSpec", missing.to_string()),
-            })?;
-        // The data tier when the spec or status has one (a database removed from the spec is still
-        // found and deleted), and always on deletion.
-        let st = ws.status.as_ref();
-        let names = validate::data_names(&ws.spec, owner);
-        let data = data_io::DataKey {
-            names: &names,
-            namespace: &owner.namespace,
-            database: deleting || ws.spec.database.is_some() || st.is_some_and(|s| s.database.is_some()),
-            cache: deleting || ws.spec.cache.is_some() || st.is_some_and(|s| s.cache.is_some()),
+        let cx = ObserveCx {
+            clients: &deps.clients,
+            kube: &deps.kube,
+            ws,
+            key: &key,
+            owner,
+            desired,
             deep: deps.deep,
+            deleting,
         };
-        observed.data = Box::pin(data_io::observe(&deps.clients, &deps.kube, &data, owner, deleting)).await?;
-        // EC2 capacity likewise: when the spec or status has it, and always on deletion.
-        let wanted = desired.and_then(|d| d.capacity.as_ref());
-        if deleting || wanted.is_some() || st.is_some_and(|s| s.capacity.is_some()) {
-            let key = capacity_io::CapacityKey {
-                name: &crate::model::capacity::capacity_name(owner),
-                instance_type: wanted.map(|c| c.instance_type.as_str()),
-                deep: deps.deep,
-                cluster: observed
-                    .cluster
-                    .as_ref()
-                    .filter(|c| c.active)
-                    .map(|c| c.capacity_providers.clone()),
-            };
-            observed.capacity = Box::pin(capacity_io::observe(&deps.clients, &key, owner, deleting)).await?;
-        }
-        // Flow logs likewise: when the spec or status has them, and always on deletion.
-        let enabled = ws.spec.network.flow_logs.as_ref().is_some_and(|f| f.enabled);
-        if deleting || enabled || st.is_some_and(|s| s.flow_logs.is_some()) {
-            let key = flowlogs_io::FlowLogsKey {
-                log_group: &crate::model::flowlogs::log_group_name(owner),
-                role_name: &crate::model::flowlogs::role_name(owner),
-                deep: deps.deep,
-            };
-            observed.flow_logs = Box::pin(flowlogs_io::observe(&deps.clients, &key, owner, deleting)).await?;
-        }
-        // The alarms when the spec or status has them, and always on deletion.
-        if deleting || desired.is_some_and(|d| d.alarms.is_some()) || st.is_some_and(|s| s.alarms.is_some()) {
-            let key = alarms_io::AlarmsKey {
-                desired: desired.and_then(|d| d.alarms.as_ref()),
-                known_topic: st.and_then(|s| s.alarms.as_ref()).and_then(|a| a.topic_arn.as_deref()),
-                load_balancer: alarms::load_balancer(desired, &observed),
-                deep: deps.deep,
-            };
-            observed.alarms = Box::pin(alarms_io::observe(&deps.clients, &key, owner, deleting)).await?;
-        }
-        let wanted = desired.map(|d| d.children.as_slice()).unwrap_or_default();
-        observed.children = children::observe(&deps.kube, owner, wanted).await?;
-        observed.registries =
-            registry_io::observe(&deps.clients, &registry_key(ws, owner, deps.deep, deleting), owner).await?;
-        observed.dns = dns_io::observe(&deps.clients, ws, owner, deps.deep, deleting).await?;
-        Ok(observed)
+        parts::observe(&cx).await
     }
 
     fn plan(desired: &DesiredStack, observed: &ObservedStack) -> Result<Vec<Step>, Blocked> {
@@ -246,7 +159,7 @@ impl Reconciler for WebStackReconciler {
         if let Some(d) = &desired.dns {
             dns::check(&desired.owner, d, observed.load_balancer.as_ref(), &observed.dns)?;
         }
-        Ok(plan::plan(desired, observed))
+        Ok(parts::plan(desired, observed))
     }
 
     fn plan_cleanup(ws: &WebStack, observed: &ObservedStack, policy: DeletionPolicy) -> Vec<Step> {
@@ -256,26 +169,20 @@ impl Reconciler for WebStackReconciler {
             Some(DatabaseDeletionPolicy::Delete) => DataDeletion::Delete,
             _ => DataDeletion::Snapshot,
         };
-        let protection_wanted = db.is_some_and(|d| d.deletion_protection);
-        let mut steps = cleanup::plan_cleanup(
-            observed,
-            policy,
-            data::DataCleanup {
+        let how = Cleanup {
+            retain: policy == DeletionPolicy::Retain,
+            data: DataCleanup {
                 deletion,
-                protection_wanted,
+                protection_wanted: db.is_some_and(|d| d.deletion_protection),
             },
-        );
-        // Repositories last: nothing depends on them, and one that waits (it holds images)
-        // then holds up nothing else.
-        let retain = policy == DeletionPolicy::Retain;
-        let force = ws.spec.registries_force_delete == Some(true);
-        let registries = registry::plan_cleanup(&observed.registries, retain, force);
-        steps.extend(registries.into_iter().map(Step::Registry));
-        steps
+            keep_network: false,
+            force_registries: ws.spec.registries_force_delete == Some(true),
+        };
+        parts::plan_cleanup(observed, how)
     }
 
     fn plan_release(observed: &ObservedStack) -> Vec<Step> {
-        cleanup::plan_release(observed)
+        parts::plan_release(observed)
     }
 
     async fn apply(
@@ -286,17 +193,23 @@ impl Reconciler for WebStackReconciler {
         steps: &[Step],
         done: Done<'_, Step>,
     ) -> Result<(), Blocked> {
-        let env = apply::DataEnv {
+        let mut cx = ApplyCx {
+            clients: &deps.clients,
             kube: &deps.kube,
             owner,
+            desired,
+            observed,
+            ids: Ids::new(desired, observed),
         };
-        apply::apply(&deps.clients, &env, desired, observed, steps, done)
-            .await
-            .map_err(|e| match e {
-                apply::ApplyError::Aws(e) => Blocked::Aws(e),
-                apply::ApplyError::Blocked(b) => b,
+        for step in steps {
+            step.apply(&mut cx).await.map_err(|e| match e {
+                ApplyError::Aws(e) => Blocked::Aws(e),
+                ApplyError::Blocked(b) => b,
                 missing => Blocked::waiting(missing.to_string()),
-            })
+            })?;
+            done(step);
+        }
+        Ok(())
     }
 
     fn status(desired: &DesiredStack, observed: &ObservedStack, remaining: &[Step]) -> (WebStackStatus, Health) {

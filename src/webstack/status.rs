@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use super::data::waiting_for;
-use super::step::Step;
+use super::parts::data::waiting_for;
+use super::parts::{Step, alarms, dns, egress, registries};
 use crate::api::{
     CapacityStatus, DatabaseStatus, EndpointStatus, InlineServiceStatus, LoadBalancerStatus, SecurityGroupsStatus,
     WebStackStatus,
@@ -32,10 +32,10 @@ pub fn settled(desired: &DesiredStack, observed: &ObservedStack) -> Health {
             pending.join(", ")
         ));
     }
-    if let Some(waiting) = super::dns::waiting_for(desired.dns.as_ref(), &observed.dns) {
+    if let Some(waiting) = dns::waiting_for(desired.dns.as_ref(), &observed.dns) {
         return Health::progressing("Provisioning", waiting);
     }
-    if let Some(waiting) = super::egress::waiting_for(&observed.egress) {
+    if let Some(waiting) = egress::waiting_for(&observed.egress) {
         return Health::progressing("Provisioning", waiting);
     }
     if let Some(waiting) = waiting_for(desired.database.as_ref(), desired.cache.as_ref(), &observed.data) {
@@ -54,7 +54,7 @@ pub fn settled(desired: &DesiredStack, observed: &ObservedStack) -> Health {
 /// Ready once every child is: the message names those that are not.
 fn children_health(desired: &DesiredStack, observed: &ObservedStack) -> Health {
     let waiting = not_ready(&desired.children, &observed.children);
-    let kept = super::registry::kept(&desired.registries, &observed.registries);
+    let kept = registries::kept(&desired.registries, &observed.registries);
     if waiting.is_empty() && !kept.is_empty() {
         Health::ready(format!(
             "AWS matches the spec; ECR repository {} is no longer in spec.registries but holds images, so it is kept: delete its images to have it deleted",
@@ -192,10 +192,10 @@ fn fields(desired: &DesiredStack, observed: &ObservedStack) -> WebStackStatus {
         }),
         capacity: capacity(&observed.capacity),
         services: services(desired, observed),
-        dns: super::dns::status(&desired.owner, desired.dns.as_ref(), &observed.dns),
+        dns: dns::status(&desired.owner, desired.dns.as_ref(), &observed.dns),
         flow_logs: flow_logs(&observed.flow_logs),
-        registries: super::registry::status(&observed.registries),
-        alarms: super::alarms::status(desired, observed),
+        registries: registries::status(&observed.registries),
+        alarms: alarms::status(desired, observed),
         ..WebStackStatus::default()
     }
 }

@@ -5,12 +5,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::parts::data::secret_name;
 use crate::api::{
     CacheSpec, DatabaseDeletionPolicy, DatabaseEngine, DatabaseSpec, DeletionPolicy, HttpProtocol, LoadBalancerScheme,
     WebStackSpec,
 };
 use crate::model::cidr::Ipv4Net;
-use crate::model::data::{DataDeletion, DataNames, DesiredCache, DesiredDatabase, engine_port};
+use crate::model::data::{DataDeletion, DesiredCache, DesiredDatabase, database_identifier, engine_port};
 use crate::model::egress::{DesiredEgress, Endpoint, NatMode};
 use crate::model::execution::{DesiredRole, role_name};
 use crate::model::stack::{
@@ -39,7 +40,7 @@ pub fn validate(
         name: cluster_name(spec, &owner),
         container_insights: spec.cluster.as_ref().is_some_and(|c| c.container_insights),
     };
-    let registries = super::registry::desired(spec, &owner)?;
+    let registries = super::parts::registries::desired(spec, &owner)?;
     Ok(DesiredStack {
         tags: spec.tags.clone(),
         network,
@@ -69,7 +70,10 @@ pub fn validate(
         },
         flow_logs: flow_logs(spec, &owner),
         registries,
-        alarms: spec.alarms.as_ref().map(|a| super::alarms::desired(a, spec, &owner)),
+        alarms: spec
+            .alarms
+            .as_ref()
+            .map(|a| super::parts::alarms::desired(a, spec, &owner)),
         owner,
     })
 }
@@ -88,37 +92,12 @@ fn flow_logs(spec: &WebStackSpec, owner: &Owner) -> Option<crate::model::flowlog
     })
 }
 
-/// The names of the stack's data tier, from the spec without validating it.
-pub fn data_names(spec: &WebStackSpec, owner: &Owner) -> DataNames {
-    DataNames {
-        database: owner.rds_name("ws", 63),
-        db_secret: secret_name(owner, "database"),
-        db_connection: spec
-            .database
-            .as_ref()
-            .and_then(|d| d.connection_secret_name.clone())
-            .unwrap_or_else(|| format!("{}-db", owner.name)),
-        cache: owner.rds_name("ws", 40),
-        cache_secret: secret_name(owner, "cache"),
-        cache_connection: spec
-            .cache
-            .as_ref()
-            .and_then(|c| c.connection_secret_name.clone())
-            .unwrap_or_else(|| format!("{}-cache", owner.name)),
-    }
-}
-
-/// The Secrets Manager secret of a stack's `what` (`database` or `cache`).
-pub fn secret_name(owner: &Owner, what: &str) -> String {
-    format!("webstack/{}/{}-{}/{what}", owner.namespace, owner.name, owner.uid8())
-}
-
 fn database(db: &DatabaseSpec, spec: &WebStackSpec, owner: &Owner) -> DesiredDatabase {
     let engine = match db.engine {
         DatabaseEngine::Postgres => "postgres",
         DatabaseEngine::Mysql => "mysql",
     };
-    let identifier = owner.rds_name("ws", 63);
+    let identifier = database_identifier(owner);
     // The stack's Retain keeps everything; the database's own policy applies otherwise.
     let deletion = match (spec.deletion_policy, db.deletion_policy) {
         (DeletionPolicy::Retain, _) | (_, DatabaseDeletionPolicy::Retain) => DataDeletion::Retain,

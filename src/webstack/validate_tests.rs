@@ -1,3 +1,5 @@
+//! Table tests of the spec's validation; `owner`, `spec` and `zones` are fixtures other tests use.
+
 use super::*;
 use crate::api::WebStackSpec;
 

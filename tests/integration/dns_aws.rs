@@ -129,7 +129,7 @@ async fn route53_batches_are_atomic_pending_then_insync_and_deletes_exact() {
     );
 
     // The cleanup plan deletes exactly what was observed: the stack's records, not the user's.
-    let steps = webstack_operator::webstack::dns::plan_cleanup(&observe(c).await);
+    let steps = webstack_operator::webstack::parts::dns::plan_cleanup(&observe(c).await);
     assert_eq!(steps.len(), 1);
     route53::change(c, ZONE, &steps[0].changes).await.unwrap();
     let left: Vec<(String, String)> = route53::record_sets(c, ZONE)

@@ -11,32 +11,58 @@ use webstack_operator::api::WebStackSpec;
 use webstack_operator::aws::{Clients, ec2 as aws_ec2};
 use webstack_operator::model::Owner;
 use webstack_operator::model::stack::{DesiredStack, ObservedStack, StackKey};
-use webstack_operator::webstack::cleanup::plan_delete;
-use webstack_operator::webstack::plan::{Step, plan};
+use webstack_operator::reconcile::Blocked;
+use webstack_operator::webstack::parts::PartId::{Cluster, Egress, LoadBalancer, Network, Role};
+use webstack_operator::webstack::parts::{Step, observe_only, plan, plan_cleanup};
+use webstack_operator::webstack::shared::{ApplyCx, ApplyError, Cleanup, Ids, ObserveCx};
 use webstack_operator::webstack::validate::validate;
 
+/// Observes the network tier (network, load balancer, egress, execution role, cluster) as the
+/// controller does; `deleting`: every copy, what is someone else's left out.
+async fn observe_tier(clients: &Clients, key: &StackKey, deleting: bool) -> Result<ObservedStack, Blocked> {
+    let kube = no_kube();
+    let spec: WebStackSpec = serde_yaml::from_str("{}").expect("an empty spec");
+    let ws = webstack_operator::api::WebStack::new(&key.owner.name, spec);
+    let cx = ObserveCx {
+        clients,
+        kube: &kube,
+        ws: &ws,
+        key,
+        owner: &key.owner,
+        desired: None,
+        deep: true,
+        deleting,
+    };
+    observe_only(&cx, &[Network, LoadBalancer, Egress, Role, Cluster]).await
+}
+
 /// Observes a stack while converging (conflicts are errors).
-async fn observe(
-    clients: &Clients,
-    key: &StackKey,
-) -> Result<ObservedStack, webstack_operator::webstack::observe::ObserveError> {
-    webstack_operator::webstack::observe::observe(clients, key, false).await
+async fn observe(clients: &Clients, key: &StackKey) -> Result<ObservedStack, Blocked> {
+    observe_tier(clients, key, false).await
+}
+
+/// The stack's deletion plan (`deletionPolicy: Delete`, no data tier).
+fn plan_delete(observed: &ObservedStack) -> Vec<Step> {
+    let how = Cleanup {
+        retain: false,
+        data: webstack_operator::model::data::DataCleanup {
+            deletion: webstack_operator::model::data::DataDeletion::Delete,
+            protection_wanted: false,
+        },
+        keep_network: false,
+        force_registries: false,
+    };
+    plan_cleanup(observed, how)
 }
 
 /// Observes a stack for deletion: every copy, what is someone else's left out.
 /// Deletes the stack as the controller does: observe, plan the cleanup, apply, until nothing is
 /// left; waits (NAT gateways and endpoints being deleted) are retried a second later.
 async fn delete_all(clients: &Clients, key: &StackKey) -> usize {
-    use webstack_operator::webstack::cleanup::plan_cleanup;
-    use webstack_operator::webstack::data::DataCleanup;
     let mut passes = 0;
     loop {
         let observed = observe_deleting(clients, key).await;
-        let cleanup = DataCleanup {
-            deletion: webstack_operator::model::data::DataDeletion::Delete,
-            protection_wanted: false,
-        };
-        let steps = plan_cleanup(&observed, webstack_operator::api::DeletionPolicy::Delete, cleanup);
+        let steps = plan_delete(&observed);
         if steps.is_empty() {
             return passes;
         }
@@ -54,9 +80,7 @@ async fn observe_deleting(clients: &Clients, key: &StackKey) -> ObservedStack {
         every_copy: true,
         ..key.clone()
     };
-    webstack_operator::webstack::observe::observe(clients, &key, true)
-        .await
-        .expect("observe for deletion")
+    observe_tier(clients, &key, true).await.expect("observe for deletion")
 }
 
 use crate::harness::moto::Moto;
@@ -102,7 +126,7 @@ async fn apply(
     observed: &ObservedStack,
     steps: &[Step],
     done: &mut (dyn FnMut(&Step) + Send),
-) -> Result<(), webstack_operator::webstack::apply::ApplyError> {
+) -> Result<(), ApplyError> {
     let kube = no_kube();
     let owner = desired.map(|d| d.owner.clone()).unwrap_or_else(|| Owner {
         cluster_id: "it".into(),
@@ -111,11 +135,19 @@ async fn apply(
         name: "netflux".into(),
         uid: String::new(),
     });
-    let env = webstack_operator::webstack::apply::DataEnv {
+    let mut cx = ApplyCx {
+        clients,
         kube: &kube,
         owner: &owner,
+        desired,
+        observed,
+        ids: Ids::new(desired, observed),
     };
-    webstack_operator::webstack::apply::apply(clients, &env, desired, observed, steps, done).await
+    for step in steps {
+        step.apply(&mut cx).await?;
+        done(step);
+    }
+    Ok(())
 }
 
 /// One reconcile pass; returns the steps it applied.
