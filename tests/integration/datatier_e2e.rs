@@ -182,8 +182,10 @@ async fn monolith_postgres_and_redis_from_the_example() {
     let client = client().await;
     install_crds(&client).await;
     let ns = namespace(&client, "data").await;
-    // New instances stay `creating` for 10 s, as on AWS (minutes there): the waiting path.
-    let moto = Moto::start_with_env(&[("MOTO_RDS_CREATE_SECONDS", "10"), ("MOTO_ECS_SERVICE_RUNNING", "2")]);
+    // New instances stay `creating` for 30 s, as on AWS (minutes there): the waiting path. Long
+    // enough that a loaded machine (tests run in parallel) still sees a pass observe it, after the
+    // NAT gateway's wait, which the stack reports first.
+    let moto = Moto::start_with_env(&[("MOTO_RDS_CREATE_SECONDS", "30"), ("MOTO_ECS_SERVICE_RUNNING", "2")]);
     let config = moto.sdk_config().await;
     let (rds, cache, sm, ec2, ecs) = (
         aws_sdk_rds::Client::new(&config),
