@@ -47,7 +47,7 @@ def module_of(path):
 
 
 def is_test(path):
-    return path.endswith("_tests.rs")
+    return path.endswith("_tests.rs") or os.path.basename(path) == "tests.rs"
 
 
 def strip(text):
