@@ -1,29 +1,20 @@
-//! EC2 capacity besides the group and template: the instance role and profile (IAM), the
-//! recommended ECS-optimized AMI (a public SSM parameter) and the ECS capacity provider with the
-//! cluster's association. IAM's "not found" is `NoSuchEntity`.
+//! EC2 capacity besides the group and template: the instance profile (IAM; the instance role is
+//! one of the stack's roles, `iam.rs`), the recommended ECS-optimized AMI (a public SSM parameter)
+//! and the ECS capacity provider with the cluster's association. IAM's "not found" is
+//! `NoSuchEntity`.
 
 use aws_sdk_ecs::types::{
     AutoScalingGroupProvider, AutoScalingGroupProviderUpdate, CapacityProviderField, CapacityProviderStrategyItem,
     ManagedDraining, ManagedScaling, ManagedScalingStatus, ManagedTerminationProtection, Tag as EcsTag,
 };
 
-use super::iam::{NO_SUCH_ENTITY, sdk_tags as iam_tags, tag_map as iam_tag_map};
+use super::iam::{NO_SUCH_ENTITY, absent, sdk_tags as iam_tags, tag_map as iam_tag_map};
 use super::{AwsError, TagMap, classify, deleted, sdk_tags, tag_map};
-use crate::model::capacity::{INSTANCE_POLICY, ObservedProfile, ObservedProvider, ObservedRole};
+use crate::model::capacity::{INSTANCE_ROLE, ObservedProfile, ObservedProvider};
+use crate::model::role::ObservedRole;
 
 type Iam = aws_sdk_iam::Client;
 type Ecs = aws_sdk_ecs::Client;
-
-/// Lets EC2 instances assume the role.
-const EC2_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
-
-fn absent<T>(r: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.code == NO_SUCH_ENTITY || e.is_not_found() => Ok(None),
-        Err(e) => Err(e),
-    }
-}
 
 /// The recommended AMI named by a public SSM parameter.
 pub async fn image_id(c: &aws_sdk_ssm::Client, parameter: &str) -> Result<String, AwsError> {
@@ -37,90 +28,6 @@ pub async fn image_id(c: &aws_sdk_ssm::Client, parameter: &str) -> Result<String
         .and_then(|p| p.value())
         .map(String::from)
         .ok_or_else(|| AwsError::invalid_request("GetParameter", format!("{parameter} has no value")))
-}
-
-/// Creates the instance role (tags in the call).
-pub async fn create_role(c: &Iam, name: &str, description: &str, tags: &TagMap) -> Result<(), AwsError> {
-    match c
-        .create_role()
-        .role_name(name)
-        .description(description)
-        .assume_role_policy_document(EC2_TRUST)
-        .set_tags(Some(iam_tags(tags)?))
-        .send()
-        .await
-        .map_err(|e| classify("CreateRole", e))
-    {
-        // A retry after a lost response: observe checks ownership on the next pass.
-        Err(e) if e.code == "EntityAlreadyExists" => Ok(()),
-        other => other.map(drop),
-    }
-}
-
-/// The role named `name`, with its tags and whether [`INSTANCE_POLICY`] is attached.
-pub async fn find_role(c: &Iam, name: &str) -> Result<Option<ObservedRole>, AwsError> {
-    let found = absent(
-        c.get_role()
-            .role_name(name)
-            .send()
-            .await
-            .map_err(|e| classify("GetRole", e)),
-    )?;
-    let Some(role) = found.as_ref().and_then(|o| o.role()) else {
-        return Ok(None);
-    };
-    Ok(Some(ObservedRole {
-        name: role.role_name().into(),
-        arn: role.arn().into(),
-        tags: iam_tag_map(role.tags()),
-        policy_attached: Some(attached_policies(c, name).await?.iter().any(|p| p == INSTANCE_POLICY)),
-    }))
-}
-
-/// ARNs of the managed policies attached to a role.
-pub async fn attached_policies(c: &Iam, role: &str) -> Result<Vec<String>, AwsError> {
-    let out = absent(
-        c.list_attached_role_policies()
-            .role_name(role)
-            .send()
-            .await
-            .map_err(|e| classify("ListAttachedRolePolicies", e)),
-    )?;
-    Ok(out
-        .iter()
-        .flat_map(|o| o.attached_policies())
-        .filter_map(|p| p.policy_arn().map(String::from))
-        .collect())
-}
-
-pub async fn attach_policy(c: &Iam, role: &str, policy: &str) -> Result<(), AwsError> {
-    c.attach_role_policy()
-        .role_name(role)
-        .policy_arn(policy)
-        .send()
-        .await
-        .map_err(|e| classify("AttachRolePolicy", e))?;
-    Ok(())
-}
-
-/// Detaches every managed policy of the role (DeleteRole refuses a role that has one).
-pub async fn detach_policies(c: &Iam, role: &str) -> Result<(), AwsError> {
-    for policy in attached_policies(c, role).await? {
-        deleted(
-            "DetachRolePolicy",
-            c.detach_role_policy().role_name(role).policy_arn(&policy).send().await,
-            &[NO_SUCH_ENTITY],
-        )?;
-    }
-    Ok(())
-}
-
-pub async fn delete_role(c: &Iam, name: &str) -> Result<(), AwsError> {
-    deleted(
-        "DeleteRole",
-        c.delete_role().role_name(name).send().await,
-        &[NO_SUCH_ENTITY],
-    )
 }
 
 /// Creates the instance profile (tags in the call).
@@ -150,12 +57,11 @@ pub async fn find_profile(c: &Iam, name: &str) -> Result<Option<(ObservedProfile
     let Some(p) = found.as_ref().and_then(|o| o.instance_profile()) else {
         return Ok(None);
     };
-    let role = p.roles().iter().find(|r| r.role_name() == name).map(|r| ObservedRole {
-        name: r.role_name().into(),
-        arn: r.arn().into(),
-        tags: TagMap::new(),
-        policy_attached: None,
-    });
+    let role = p
+        .roles()
+        .iter()
+        .find(|r| r.role_name() == name)
+        .map(|r| ObservedRole::known(INSTANCE_ROLE, r.role_name(), r.arn()));
     let profile = ObservedProfile {
         name: p.instance_profile_name().into(),
         arn: p.arn().into(),
@@ -210,25 +116,14 @@ pub async fn tag_profile(c: &Iam, name: &str, tags: &TagMap) -> Result<(), AwsEr
     Ok(())
 }
 
-/// Removes the ownership tags of the role and the profile (`deletionPolicy: Retain`).
-pub async fn untag_iam(c: &Iam, name: &str, keys: &[&str], role: bool, profile: bool) -> Result<(), AwsError> {
-    let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
-    if role {
-        c.untag_role()
-            .role_name(name)
-            .set_tag_keys(Some(keys.clone()))
-            .send()
-            .await
-            .map_err(|e| classify("UntagRole", e))?;
-    }
-    if profile {
-        c.untag_instance_profile()
-            .instance_profile_name(name)
-            .set_tag_keys(Some(keys))
-            .send()
-            .await
-            .map_err(|e| classify("UntagInstanceProfile", e))?;
-    }
+/// Removes the ownership tags of the instance profile (`deletionPolicy: Retain`).
+pub async fn untag_profile(c: &Iam, name: &str, keys: &[&str]) -> Result<(), AwsError> {
+    c.untag_instance_profile()
+        .instance_profile_name(name)
+        .set_tag_keys(Some(keys.iter().map(|k| k.to_string()).collect()))
+        .send()
+        .await
+        .map_err(|e| classify("UntagInstanceProfile", e))?;
     Ok(())
 }
 

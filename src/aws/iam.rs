@@ -1,5 +1,6 @@
-//! IAM: the stack's task execution role and its inline policy, and the tag conversions and role
-//! tagging the EC2 capacity's instance role shares (`capacity.rs`). IAM is global and eventually
+//! IAM: the stack's roles (the task execution role, the flow logs' delivery role, the EC2 instance
+//! role), read with [`read_role`] and changed one [`RoleStep`] at a time by [`apply_role`]; and the
+//! tag conversions the instance profile shares (`capacity.rs`). IAM is global and eventually
 //! consistent: a role just created may not be usable by ECS for a few seconds (ECS retries).
 
 use aws_sdk_iam::Client;
@@ -7,7 +8,8 @@ use aws_sdk_iam::types::Tag;
 use serde_json::Value;
 
 use super::{AwsError, TagMap, classify, deleted};
-use crate::model::execution::{ObservedRole, POLICY_NAME, parse_document};
+use crate::model::ownership::{OWNERSHIP_KEYS, select};
+use crate::model::role::{DesiredRole, ObservedRole, RoleChange, RoleKind, RoleStep, parse_document};
 
 /// IAM's code for a role, profile or policy that does not exist.
 pub(super) const NO_SUCH_ENTITY: &str = "NoSuchEntity";
@@ -22,150 +24,177 @@ pub(super) fn tag_map(tags: &[Tag]) -> TagMap {
     super::required_tag_map!(tags)
 }
 
-/// The role with its tags and trust policy (GetRole), and its inline policy (GetRolePolicy).
-pub async fn role(c: &Client, name: &str) -> Result<Option<ObservedRole>, AwsError> {
-    role_with_policy(c, name, POLICY_NAME).await
-}
-
-/// The role with its tags and trust policy, and its inline policy `policy_name`.
-pub async fn role_with_policy(c: &Client, name: &str, policy_name: &str) -> Result<Option<ObservedRole>, AwsError> {
-    let out = match c.get_role().role_name(name).send().await {
-        Ok(out) => out,
-        Err(e) => {
-            let e = classify("GetRole", e);
-            return if e.is_not_found() || e.code == NO_SUCH_ENTITY {
-                Ok(None)
-            } else {
-                Err(e)
-            };
-        }
-    };
-    let Some(r) = out.role() else { return Ok(None) };
-    Ok(Some(ObservedRole {
-        name: name.into(),
-        arn: r.arn().into(),
-        tags: tag_map(r.tags()),
-        trust: r.assume_role_policy_document().and_then(parse_document),
-        policy: policy(c, name, policy_name).await?,
-    }))
-}
-
-/// The role's inline policy, `None` when it has none.
-async fn policy(c: &Client, role: &str, policy_name: &str) -> Result<Option<Value>, AwsError> {
-    match c
-        .get_role_policy()
-        .role_name(role)
-        .policy_name(policy_name)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(parse_document(out.policy_document())),
-        Err(e) => {
-            let e = classify("GetRolePolicy", e);
-            if e.code == NO_SUCH_ENTITY || e.is_not_found() {
-                Ok(None)
-            } else {
-                Err(e)
-            }
-        }
+/// `None` for IAM's "not found".
+pub(super) fn absent<T>(r: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.code == NO_SUCH_ENTITY || e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
-/// Creates the role (tags in the call) and returns its ARN.
-pub async fn create_role(c: &Client, name: &str, trust: &Value, tags: &TagMap) -> Result<String, AwsError> {
-    create_described_role(
-        c,
-        name,
-        "webstack-operator: ECS task execution role of one stack",
-        trust,
-        tags,
-    )
-    .await
+/// The role of `kind` named `name`, read whole: its tags and trust policy (GetRole), its inline
+/// policy when its kind has one (GetRolePolicy) and its managed policies when its kind has them
+/// (ListAttachedRolePolicies).
+pub async fn read_role(c: &Client, kind: RoleKind, name: &str) -> Result<Option<ObservedRole>, AwsError> {
+    let out = absent(
+        c.get_role()
+            .role_name(name)
+            .send()
+            .await
+            .map_err(|e| classify("GetRole", e)),
+    )?;
+    let Some(r) = out.as_ref().and_then(|o| o.role()) else {
+        return Ok(None);
+    };
+    let policy = match kind.inline_policy {
+        Some(policy_name) => Some(inline_policy(c, name, policy_name).await?),
+        None => None,
+    };
+    let managed = match kind.managed_policies {
+        true => Some(attached_policies(c, name).await?),
+        false => None,
+    };
+    Ok(Some(ObservedRole {
+        kind,
+        name: name.into(),
+        arn: r.arn().into(),
+        tags: Some(tag_map(r.tags())),
+        trust: r.assume_role_policy_document().and_then(parse_document),
+        policy,
+        managed,
+    }))
 }
 
-/// Creates a role with `description` (tags in the call) and returns its ARN.
-pub async fn create_described_role(
-    c: &Client,
-    name: &str,
-    description: &str,
-    trust: &Value,
-    tags: &TagMap,
-) -> Result<String, AwsError> {
-    let out = c
-        .create_role()
-        .role_name(name)
-        .assume_role_policy_document(trust.to_string())
-        .description(description)
-        .set_tags(Some(sdk_tags(tags)?))
-        .send()
-        .await
-        .map_err(|e| classify("CreateRole", e))?;
-    Ok(out.role().map(|r| r.arn().to_string()).unwrap_or_default())
+/// The role's inline policy `policy_name`, `None` when it has none.
+async fn inline_policy(c: &Client, role: &str, policy_name: &str) -> Result<Option<Value>, AwsError> {
+    let out = absent(
+        c.get_role_policy()
+            .role_name(role)
+            .policy_name(policy_name)
+            .send()
+            .await
+            .map_err(|e| classify("GetRolePolicy", e)),
+    )?;
+    Ok(out.and_then(|o| parse_document(o.policy_document())))
 }
 
-pub async fn put_policy(c: &Client, role: &str, document: &Value) -> Result<(), AwsError> {
-    put_named_policy(c, role, POLICY_NAME, document).await
+/// ARNs of the managed policies attached to a role.
+async fn attached_policies(c: &Client, role: &str) -> Result<Vec<String>, AwsError> {
+    let out = absent(
+        c.list_attached_role_policies()
+            .role_name(role)
+            .send()
+            .await
+            .map_err(|e| classify("ListAttachedRolePolicies", e)),
+    )?;
+    Ok(out
+        .iter()
+        .flat_map(|o| o.attached_policies())
+        .filter_map(|p| p.policy_arn().map(String::from))
+        .collect())
 }
 
-pub async fn put_named_policy(c: &Client, role: &str, policy_name: &str, document: &Value) -> Result<(), AwsError> {
-    c.put_role_policy()
-        .role_name(role)
-        .policy_name(policy_name)
-        .policy_document(document.to_string())
-        .send()
-        .await
-        .map_err(|e| classify("PutRolePolicy", e))?;
-    Ok(())
+/// Runs one step of a role. `want` is the role as it should be, which every step but detaching,
+/// deleting and untagging needs. Returns the role's ARN when the step created it.
+pub async fn apply_role(c: &Client, want: Option<&DesiredRole>, step: &RoleStep) -> Result<Option<String>, AwsError> {
+    let role = step.name.as_str();
+    let want = || {
+        want.ok_or_else(|| AwsError::invalid_request(step.action(), format!("{step}: the role's spec is not known")))
+    };
+    match &step.change {
+        RoleChange::Create => {
+            let w = want()?;
+            let out = c
+                .create_role()
+                .role_name(role)
+                .assume_role_policy_document(w.trust.to_string())
+                .description(&w.description)
+                .set_tags(Some(sdk_tags(&w.tags)?))
+                .send()
+                .await
+                .map_err(|e| classify("CreateRole", e))?;
+            return Ok(Some(out.role().map(|r| r.arn().to_string()).unwrap_or_default()));
+        }
+        RoleChange::PutPolicy => {
+            let w = want()?;
+            let (Some(policy_name), Some(document)) = (step.kind.inline_policy, &w.policy) else {
+                return Err(AwsError::invalid_request(
+                    "PutRolePolicy",
+                    format!("{step}: it has no inline policy"),
+                ));
+            };
+            c.put_role_policy()
+                .role_name(role)
+                .policy_name(policy_name)
+                .policy_document(document.to_string())
+                .send()
+                .await
+                .map_err(|e| classify("PutRolePolicy", e))?;
+        }
+        RoleChange::UpdateTrust => {
+            c.update_assume_role_policy()
+                .role_name(role)
+                .policy_document(want()?.trust.to_string())
+                .send()
+                .await
+                .map_err(|e| classify("UpdateAssumeRolePolicy", e))?;
+        }
+        RoleChange::RestoreTags { keys } => {
+            c.tag_role()
+                .role_name(role)
+                .set_tags(Some(sdk_tags(&select(&want()?.tags, keys))?))
+                .send()
+                .await
+                .map_err(|e| classify("TagRole", e))?;
+        }
+        RoleChange::AttachPolicy { arn } => {
+            c.attach_role_policy()
+                .role_name(role)
+                .policy_arn(arn)
+                .send()
+                .await
+                .map_err(|e| classify("AttachRolePolicy", e))?;
+        }
+        RoleChange::DetachPolicies => {
+            for policy in attached_policies(c, role).await? {
+                deleted(
+                    "DetachRolePolicy",
+                    c.detach_role_policy().role_name(role).policy_arn(&policy).send().await,
+                    &[NO_SUCH_ENTITY],
+                )?;
+            }
+        }
+        RoleChange::Delete => {
+            if let Some(policy_name) = step.kind.inline_policy {
+                deleted(
+                    "DeleteRolePolicy",
+                    c.delete_role_policy()
+                        .role_name(role)
+                        .policy_name(policy_name)
+                        .send()
+                        .await,
+                    &[NO_SUCH_ENTITY],
+                )?;
+            }
+            deleted(
+                "DeleteRole",
+                c.delete_role().role_name(role).send().await,
+                &[NO_SUCH_ENTITY],
+            )?;
+        }
+        RoleChange::Untag => untag_role(c, role).await?,
+    }
+    Ok(None)
 }
 
-pub async fn update_trust(c: &Client, role: &str, trust: &Value) -> Result<(), AwsError> {
-    c.update_assume_role_policy()
-        .role_name(role)
-        .policy_document(trust.to_string())
-        .send()
-        .await
-        .map_err(|e| classify("UpdateAssumeRolePolicy", e))?;
-    Ok(())
-}
-
-/// Adds or overwrites tags of a role.
-pub async fn tag_role(c: &Client, role: &str, tags: &TagMap) -> Result<(), AwsError> {
-    c.tag_role()
-        .role_name(role)
-        .set_tags(Some(sdk_tags(tags)?))
-        .send()
-        .await
-        .map_err(|e| classify("TagRole", e))?;
-    Ok(())
-}
-
-pub async fn untag_role(c: &Client, role: &str, keys: &[&str]) -> Result<(), AwsError> {
+/// Removes the ownership tags of a role (`deletionPolicy: Retain`).
+pub async fn untag_role(c: &Client, role: &str) -> Result<(), AwsError> {
     let result = c
         .untag_role()
         .role_name(role)
-        .set_tag_keys(Some(keys.iter().map(|k| k.to_string()).collect()))
+        .set_tag_keys(Some(OWNERSHIP_KEYS.iter().map(|k| k.to_string()).collect()))
         .send()
         .await;
     deleted("UntagRole", result, &[NO_SUCH_ENTITY])
-}
-
-/// Deletes the inline policy, then the role (IAM refuses to delete a role with policies).
-pub async fn delete_role(c: &Client, role: &str) -> Result<(), AwsError> {
-    delete_role_with_policy(c, role, POLICY_NAME).await
-}
-
-/// Deletes the inline policy `policy_name`, then the role.
-pub async fn delete_role_with_policy(c: &Client, role: &str, policy_name: &str) -> Result<(), AwsError> {
-    let result = c
-        .delete_role_policy()
-        .role_name(role)
-        .policy_name(policy_name)
-        .send()
-        .await;
-    deleted("DeleteRolePolicy", result, &[NO_SUCH_ENTITY])?;
-    deleted(
-        "DeleteRole",
-        c.delete_role().role_name(role).send().await,
-        &[NO_SUCH_ENTITY],
-    )
 }

@@ -2,7 +2,10 @@
 //! Auto Scaling group and the ECS capacity provider it should have (`cluster.capacity`), and what
 //! AWS holds of them. Pure data, no I/O.
 
+use serde_json::{Value, json};
+
 use super::ownership::{Owner, TagMap};
+use super::role::{self, ObservedRole, RoleKind};
 
 /// The group's launch template version: always the latest.
 pub const LATEST: &str = "$Latest";
@@ -33,6 +36,25 @@ pub fn ami_parameter(instance_type: &str) -> &'static str {
 /// The AWS managed policy container instances need (register with ECS, pull from ECR, send logs).
 pub const INSTANCE_POLICY: &str = "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role";
 
+/// The instance role: [`INSTANCE_POLICY`] attached, no inline policy.
+pub const INSTANCE_ROLE: RoleKind = RoleKind {
+    noun: "EC2 instance role",
+    inline_policy: None,
+    managed_policies: true,
+};
+
+/// Who may assume the instance role: EC2 instances.
+pub fn instance_trust_policy() -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": "ec2.amazonaws.com"},
+            "Action": "sts:AssumeRole"
+        }]
+    })
+}
+
 /// The one name of every capacity resource of a stack (role, instance profile, launch template,
 /// Auto Scaling group, capacity provider): `webstack-ec2-<namespace>-<name>-<uid8>`, at most 64
 /// characters (IAM role names). It starts with `webstack-`, the prefix the operator's IAM policy
@@ -61,6 +83,20 @@ impl DesiredCapacity {
             "#!/bin/bash\necho ECS_CLUSTER={} >> /etc/ecs/ecs.config\n",
             self.cluster
         )
+    }
+
+    /// The instance role of `owner`'s capacity: [`instance_trust_policy`], [`INSTANCE_POLICY`],
+    /// `tags`.
+    pub fn instance_role(&self, owner: &Owner, tags: TagMap) -> role::DesiredRole {
+        role::DesiredRole {
+            kind: INSTANCE_ROLE,
+            name: self.name.clone(),
+            description: format!("webstack {}/{}: ECS container instances", owner.namespace, owner.name),
+            trust: instance_trust_policy(),
+            policy: None,
+            managed: vec![INSTANCE_POLICY.into()],
+            tags,
+        }
     }
 
     /// The launch template data wanted, with the AMI found and the services security group.
@@ -106,17 +142,6 @@ impl TemplateData {
         .filter_map(|(name, differs)| differs.then_some(name))
         .collect()
     }
-}
-
-/// The instance role as found.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ObservedRole {
-    pub name: String,
-    pub arn: String,
-    /// Empty when not read (a steady re-check knows the role from its instance profile only).
-    pub tags: TagMap,
-    /// Whether [`INSTANCE_POLICY`] is attached; `None` when not read.
-    pub policy_attached: Option<bool>,
 }
 
 /// The instance profile as found.
@@ -198,6 +223,8 @@ pub struct ObservedCapacity {
     pub name: String,
     /// The recommended AMI from [`AMI_PARAMETER`], when read.
     pub image_id: Option<String>,
+    /// The instance role; a steady re-check knows it from its instance profile only
+    /// ([`ObservedRole::known`]).
     pub role: Option<ObservedRole>,
     pub profile: Option<ObservedProfile>,
     pub template: Option<ObservedTemplate>,

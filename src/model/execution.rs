@@ -7,9 +7,17 @@ use std::collections::BTreeSet;
 use serde_json::{Value, json};
 
 use super::ownership::{Owner, TagMap};
+use super::role::{self, RoleKind};
 
 /// The inline policy's name on the role.
 pub const POLICY_NAME: &str = "webstack-task-execution";
+
+/// The role: an inline policy, no managed policy.
+pub const EXECUTION_ROLE: RoleKind = RoleKind {
+    noun: "task execution role",
+    inline_policy: Some(POLICY_NAME),
+    managed_policies: false,
+};
 
 /// What a ContainerService of the stack needs from the role.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -49,15 +57,19 @@ pub struct DesiredRole {
     pub repositories: Vec<String>,
 }
 
-/// The role as IAM has it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ObservedRole {
-    pub name: String,
-    pub arn: String,
-    pub tags: TagMap,
-    pub trust: Option<Value>,
-    /// The inline policy, `None` when the role has none.
-    pub policy: Option<Value>,
+impl DesiredRole {
+    /// The IAM role: [`trust_policy`], [`policy`] with the stack's own secrets, `tags`.
+    pub fn iam_role(&self, stack_secrets: &[String], tags: TagMap) -> role::DesiredRole {
+        role::DesiredRole {
+            kind: EXECUTION_ROLE,
+            name: self.name.clone(),
+            description: "webstack-operator: ECS task execution role of one stack".into(),
+            trust: trust_policy(),
+            policy: Some(policy(self, stack_secrets)),
+            managed: Vec::new(),
+            tags,
+        }
+    }
 }
 
 /// The role's name: `webstack-exec-<namespace>-<stack>-<uid8>`, at most 64 characters (IAM's
@@ -174,10 +186,4 @@ pub fn policy(role: &DesiredRole, stack_secrets: &[String]) -> Value {
         }));
     }
     json!({"Version": "2012-10-17", "Statement": statements})
-}
-
-/// IAM returns policy documents URL-encoded (RFC 3986); decoded and parsed here.
-pub fn parse_document(raw: &str) -> Option<Value> {
-    let decoded = percent_encoding::percent_decode_str(raw).decode_utf8().ok()?;
-    serde_json::from_str(&decoded).ok()
 }

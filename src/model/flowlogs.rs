@@ -3,11 +3,18 @@
 
 use serde_json::{Value, json};
 
-use super::execution::ObservedRole;
+use super::role::{self, ObservedRole, RoleKind};
 use super::{Owner, TagMap};
 
 /// The inline policy's name on the delivery role.
 pub const POLICY_NAME: &str = "webstack-flow-logs";
+
+/// The delivery role: an inline policy, no managed policy.
+pub const DELIVERY_ROLE: RoleKind = RoleKind {
+    noun: "flow logs delivery role",
+    inline_policy: Some(POLICY_NAME),
+    managed_policies: false,
+};
 
 /// What the spec asks for (only when `enabled`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,9 +65,27 @@ pub struct ObservedFlowLogs {
     pub flow_logs: Vec<ObservedFlowLog>,
     pub log_group: Option<ObservedLogGroup>,
     /// The delivery role. Its trust, policy and tags are read while the stack is not settled or
-    /// when no healthy flow log proves it (`role_read`); otherwise it is known from the flow log.
+    /// when no healthy flow log proves it; otherwise it is known from the flow log (nothing of it
+    /// read: [`ObservedRole::known`]).
     pub role: Option<ObservedRole>,
-    pub role_read: bool,
+}
+
+impl DesiredFlowLogs {
+    /// The delivery role of `owner`'s flow logs: [`trust_policy`], [`role_policy`], `tags`.
+    pub fn delivery_role(&self, owner: &Owner, tags: TagMap) -> role::DesiredRole {
+        role::DesiredRole {
+            kind: DELIVERY_ROLE,
+            name: self.role_name.clone(),
+            description: format!(
+                "webstack-operator: VPC flow logs delivery role of {}/{}",
+                owner.namespace, owner.name
+            ),
+            trust: trust_policy(),
+            policy: Some(role_policy(self)),
+            managed: Vec::new(),
+            tags,
+        }
+    }
 }
 
 /// The log group's name: under `/webstack/`, the stack's namespace, name and uid (unique per stack).

@@ -17,6 +17,7 @@ pub mod flowlogs;
 pub mod health;
 pub mod ownership;
 pub mod registry;
+pub mod role;
 pub mod rule;
 pub mod service;
 pub mod site;

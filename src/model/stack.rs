@@ -246,7 +246,7 @@ pub struct ObservedStack {
     /// NAT gateways, Elastic IPs and VPC endpoints (private route tables are in `route_tables`).
     pub egress: super::egress::ObservedEgress,
     /// The task execution role.
-    pub execution_role: Option<super::execution::ObservedRole>,
+    pub execution_role: Option<super::role::ObservedRole>,
     pub capacity: super::capacity::ObservedCapacity,
     /// The VPC flow logs, their log group and delivery role.
     pub flow_logs: super::flowlogs::ObservedFlowLogs,

@@ -250,16 +250,8 @@ pub(crate) fn converged(d: &DesiredStack) -> ObservedStack {
         o.data.cache_connection = Some(digest_of(&cache_connection(&secret, &endpoint)));
         o.data.cache_secret = Some(secret);
     }
-    o.execution_role = Some(crate::model::execution::ObservedRole {
-        name: d.execution_role.name.clone(),
-        arn: format!("arn:aws:iam::123456789012:role/{}", d.execution_role.name),
-        tags: d.tags_for(crate::webstack::parts::role::COMPONENT),
-        trust: Some(crate::model::execution::trust_policy()),
-        policy: Some(crate::model::execution::policy(
-            &d.execution_role,
-            &crate::webstack::parts::role::stack_secrets(&o),
-        )),
-    });
+    let role = crate::webstack::parts::role::desired_role(d, &o);
+    o.execution_role = Some(role.observed(format!("arn:aws:iam::123456789012:role/{}", role.name)));
     o
 }
 

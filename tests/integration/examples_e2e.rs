@@ -211,10 +211,9 @@ async fn execution_role(run: &Run, stack: &str, services: &[&str]) {
     let name = arn.rsplit('/').next().unwrap();
     assert!(name.starts_with("webstack-"), "{name}");
     let role = iam.get_role().role_name(name).send().await.unwrap();
-    let trust = webstack_operator::model::execution::parse_document(
-        role.role().unwrap().assume_role_policy_document().unwrap(),
-    )
-    .unwrap();
+    let trust =
+        webstack_operator::model::role::parse_document(role.role().unwrap().assume_role_policy_document().unwrap())
+            .unwrap();
     assert_eq!(trust["Statement"][0]["Principal"]["Service"], "ecs-tasks.amazonaws.com");
     let policy = iam
         .get_role_policy()
@@ -223,7 +222,7 @@ async fn execution_role(run: &Run, stack: &str, services: &[&str]) {
         .send()
         .await
         .unwrap();
-    let doc = webstack_operator::model::execution::parse_document(policy.policy_document()).unwrap();
+    let doc = webstack_operator::model::role::parse_document(policy.policy_document()).unwrap();
     let resources = |sid: &str| -> std::collections::BTreeSet<String> {
         let statement = doc["Statement"]
             .as_array()

@@ -10,9 +10,12 @@
 
 use super::{CapacityStep, Resource};
 use crate::aws::autoscaling::{self as asg, GroupSpec};
-use crate::aws::{AwsError, Clients, capacity as cap, ec2, ecs, token};
-use crate::model::capacity::{ClusterProviders, DesiredCapacity, ObservedCapacity, TARGET_CAPACITY, ami_parameter};
+use crate::aws::{AwsError, Clients, capacity as cap, ec2, ecs, iam, token};
+use crate::model::capacity::{
+    ClusterProviders, DesiredCapacity, INSTANCE_ROLE, ObservedCapacity, TARGET_CAPACITY, ami_parameter,
+};
 use crate::model::ownership::{OWNERSHIP_KEYS, select};
+use crate::model::role::RoleChange;
 use crate::model::{Owner, TagMap};
 use crate::reconcile::Blocked;
 
@@ -56,12 +59,12 @@ pub async fn observe(
         other => other,
     };
     o.role = if key.deep || role.is_none() {
-        cap::find_role(&c.iam, name).await?
+        iam::read_role(&c.iam, INSTANCE_ROLE, name).await?
     } else {
         role
     };
     o.role = match o.role.take() {
-        Some(r) if !keep("IAM role", &r.arn, &r.tags)? => None,
+        Some(r) if !keep("IAM role", &r.arn, r.tags_read())? => None,
         other => other,
     };
     o.template = match asg::find_template(&c.ec2, name, key.deep).await? {
@@ -133,15 +136,15 @@ pub async fn apply(a: &CapacityApply<'_>, step: &CapacityStep) -> Result<(), Blo
     let name = o.name.as_str();
     let d = || need(a.desired, "the capacity spec");
     match step {
-        CapacityStep::CreateRole => {
-            let what = format!(
-                "webstack {}/{}: ECS container instances",
-                a.owner.namespace, a.owner.name
-            );
-            cap::create_role(&c.iam, name, &what, &a.tags).await?
-        }
-        CapacityStep::AttachInstancePolicy => {
-            cap::attach_policy(&c.iam, name, crate::model::capacity::INSTANCE_POLICY).await?
+        CapacityStep::Role(step) => {
+            let want = a.desired.map(|d| d.instance_role(a.owner, a.tags.clone()));
+            match iam::apply_role(&c.iam, want.as_ref(), step).await {
+                // A retry after a lost response: observe checks ownership on the next pass.
+                Err(e) if step.change == RoleChange::Create && e.code == "EntityAlreadyExists" => {}
+                other => {
+                    other?;
+                }
+            }
         }
         CapacityStep::CreateInstanceProfile => cap::create_profile(&c.iam, name, &a.tags).await?,
         CapacityStep::RemoveRoleFromProfile { role } => cap::remove_role_from_profile(&c.iam, name, role).await?,
@@ -205,8 +208,6 @@ pub async fn apply(a: &CapacityApply<'_>, step: &CapacityStep) -> Result<(), Blo
         }
         CapacityStep::DeleteLaunchTemplate => asg::delete_template(&c.ec2, name).await?,
         CapacityStep::DeleteInstanceProfile => cap::delete_profile(&c.iam, name).await?,
-        CapacityStep::DetachRolePolicies => cap::detach_policies(&c.iam, name).await?,
-        CapacityStep::DeleteRole => cap::delete_role(&c.iam, name).await?,
         CapacityStep::UntagCapacity => untag(a).await?,
     }
     Ok(())
@@ -217,7 +218,6 @@ async fn restore_tags(a: &CapacityApply<'_>, resource: Resource) -> Result<(), A
     let (c, o) = (a.clients, a.observed);
     let name = o.name.as_str();
     let have = match resource {
-        Resource::Role => o.role.as_ref().map(|r| r.tags.clone()),
         Resource::Profile => o.profile.as_ref().map(|p| p.tags.clone()),
         Resource::Template => o.template.as_ref().map(|t| t.tags.clone()),
         Resource::Group => o.group.as_ref().map(|g| g.tags.clone()),
@@ -231,7 +231,6 @@ async fn restore_tags(a: &CapacityApply<'_>, resource: Resource) -> Result<(), A
         select(&a.tags, &crate::model::ownership::missing_tags(&a.tags, &have))
     };
     match resource {
-        Resource::Role => crate::aws::iam::tag_role(&c.iam, name, &tags).await,
         Resource::Profile => cap::tag_profile(&c.iam, name, &tags).await,
         Resource::Template => match &o.template {
             Some(t) => ec2::tag(&c.ec2, &t.id, &tags).await,
@@ -250,7 +249,12 @@ async fn restore_tags(a: &CapacityApply<'_>, resource: Resource) -> Result<(), A
 async fn untag(a: &CapacityApply<'_>) -> Result<(), AwsError> {
     let (c, o, keys) = (a.clients, a.observed, &OWNERSHIP_KEYS);
     let name = o.name.as_str();
-    cap::untag_iam(&c.iam, name, keys, o.role.is_some(), o.profile.is_some()).await?;
+    if o.role.is_some() {
+        iam::untag_role(&c.iam, name).await?;
+    }
+    if o.profile.is_some() {
+        cap::untag_profile(&c.iam, name, keys).await?;
+    }
     if let Some(t) = &o.template {
         ec2::untag(&c.ec2, std::slice::from_ref(&t.id), keys).await?;
     }

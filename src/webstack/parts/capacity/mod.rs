@@ -1,8 +1,9 @@
-//! EC2 capacity's plans (pure): an instance role with the ECS instance policy and its instance
-//! profile, a launch template (the recommended ECS-optimized Amazon Linux 2023 AMI, user data
-//! joining the cluster, IMDSv2, the services group), an Auto Scaling group in the private subnets
-//! that follows the template's `$Latest` version, and an ECS capacity provider with managed
-//! scaling, the cluster's only provider and its default strategy. Deletion: capacity provider
+//! EC2 capacity's plans (pure): an instance role with the ECS instance policy (one of the stack's
+//! roles, planned by [`crate::model::role`]) and its instance profile, a launch template (the
+//! recommended ECS-optimized Amazon Linux 2023 AMI, user data joining the cluster, IMDSv2, the
+//! services group), an Auto Scaling group in the private subnets that follows the template's
+//! `$Latest` version, and an ECS capacity provider with managed scaling, the cluster's only
+//! provider and its default strategy. Deletion: capacity provider
 //! (taken off the cluster first), then the group, then the template, the profile and the role.
 //!
 //! Choices: a change of instance type or AMI is a new launch template version; the group follows
@@ -15,19 +16,19 @@ pub mod io;
 
 use std::fmt;
 
-use crate::model::TagMap;
 use crate::model::capacity::{DesiredCapacity, ObservedCapacity};
 use crate::model::ownership::missing_tags;
+use crate::model::role::{self, RoleChange, RoleStep};
 use crate::model::stack::{DesiredStack, ObservedStack, SgRole};
+use crate::model::{Owner, TagMap};
 use crate::reconcile::Blocked;
 use crate::webstack::shared::{ApplyCx, ApplyError, Cleanup, ObserveCx, Part, private_subnets};
 
 use crate::model::capacity::{LATEST, TARGET_CAPACITY};
 
-/// One of the five capacity resources (for tag restores).
+/// One of the capacity resources besides the role (for tag restores).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Resource {
-    Role,
     Profile,
     Template,
     Group,
@@ -37,7 +38,6 @@ pub enum Resource {
 impl fmt::Display for Resource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Resource::Role => "instance role",
             Resource::Profile => "instance profile",
             Resource::Template => "launch template",
             Resource::Group => "Auto Scaling group",
@@ -49,8 +49,8 @@ impl fmt::Display for Resource {
 /// One change to the EC2 capacity.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CapacityStep {
-    CreateRole,
-    AttachInstancePolicy,
+    /// A change to the instance role.
+    Role(RoleStep),
     CreateInstanceProfile,
     /// A profile holds one role: another one found in it is removed first.
     RemoveRoleFromProfile {
@@ -84,9 +84,6 @@ pub enum CapacityStep {
     AwaitGroupGone,
     DeleteLaunchTemplate,
     DeleteInstanceProfile,
-    /// Every managed policy attached to the role goes (DeleteRole refuses a role that has any).
-    DetachRolePolicies,
-    DeleteRole,
     /// `Retain`: the ownership tags of all five go.
     UntagCapacity,
 }
@@ -94,8 +91,12 @@ pub enum CapacityStep {
 impl CapacityStep {
     pub fn action(&self) -> &'static str {
         match self {
-            CapacityStep::CreateRole => "CreateRole",
-            CapacityStep::AttachInstancePolicy => "AttachRolePolicy",
+            // The instance role's tags restored are a TagResource, as those of the other four.
+            CapacityStep::Role(RoleStep {
+                change: RoleChange::RestoreTags { .. },
+                ..
+            }) => "TagResource",
+            CapacityStep::Role(s) => s.action(),
             CapacityStep::CreateInstanceProfile => "CreateInstanceProfile",
             CapacityStep::RemoveRoleFromProfile { .. } => "RemoveRoleFromInstanceProfile",
             CapacityStep::AddRoleToProfile => "AddRoleToInstanceProfile",
@@ -113,8 +114,6 @@ impl CapacityStep {
             CapacityStep::AwaitGroupGone => "DescribeAutoScalingGroups",
             CapacityStep::DeleteLaunchTemplate => "DeleteLaunchTemplate",
             CapacityStep::DeleteInstanceProfile => "DeleteInstanceProfile",
-            CapacityStep::DetachRolePolicies => "DetachRolePolicy",
-            CapacityStep::DeleteRole => "DeleteRole",
             CapacityStep::UntagCapacity => "UntagResource",
         }
     }
@@ -123,10 +122,7 @@ impl CapacityStep {
 impl fmt::Display for CapacityStep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CapacityStep::CreateRole => write!(f, "create the EC2 instance role"),
-            CapacityStep::AttachInstancePolicy => {
-                write!(f, "attach AmazonEC2ContainerServiceforEC2Role to the instance role")
-            }
+            CapacityStep::Role(s) => s.fmt(f),
             CapacityStep::CreateInstanceProfile => write!(f, "create the instance profile"),
             CapacityStep::RemoveRoleFromProfile { role } => {
                 write!(f, "remove role {role} from the instance profile")
@@ -153,8 +149,6 @@ impl fmt::Display for CapacityStep {
             CapacityStep::AwaitGroupGone => write!(f, "wait until the Auto Scaling group is deleted"),
             CapacityStep::DeleteLaunchTemplate => write!(f, "delete the launch template"),
             CapacityStep::DeleteInstanceProfile => write!(f, "delete the instance profile"),
-            CapacityStep::DetachRolePolicies => write!(f, "detach the instance role's policies"),
-            CapacityStep::DeleteRole => write!(f, "delete the instance role"),
             CapacityStep::UntagCapacity => write!(
                 f,
                 "remove the ownership tags of the instance role and profile, launch template, Auto Scaling group and capacity provider"
@@ -163,9 +157,11 @@ impl fmt::Display for CapacityStep {
     }
 }
 
-/// What the capacity should look like besides its spec: the tags, the private subnets and the
-/// services group (`None` when not known yet: created in the same pass).
+/// What the capacity should look like besides its spec: the stack's owner (the role's
+/// description), the tags, the private subnets and the services group (`None` when not known yet:
+/// created in the same pass).
 pub struct Context<'a> {
+    pub owner: &'a Owner,
     pub tags: &'a TagMap,
     pub private_subnets: Option<Vec<String>>,
     pub services_group: Option<String>,
@@ -180,16 +176,11 @@ fn restore(have: &TagMap, cx: &Context<'_>, resource: Resource, steps: &mut Vec<
 
 /// The steps that make AWS hold `d`.
 pub fn plan(d: &DesiredCapacity, o: &ObservedCapacity, cx: &Context<'_>) -> Vec<CapacityStep> {
-    let mut steps = Vec::new();
-    match &o.role {
-        None => steps.extend([CapacityStep::CreateRole, CapacityStep::AttachInstancePolicy]),
-        Some(r) => {
-            restore(&r.tags, cx, Resource::Role, &mut steps);
-            if r.policy_attached == Some(false) {
-                steps.push(CapacityStep::AttachInstancePolicy);
-            }
-        }
-    }
+    let instance_role = d.instance_role(cx.owner, cx.tags.clone());
+    let mut steps: Vec<CapacityStep> = role::plan(&instance_role, o.role.as_ref())
+        .into_iter()
+        .map(CapacityStep::Role)
+        .collect();
     match &o.profile {
         None => steps.extend([CapacityStep::CreateInstanceProfile, CapacityStep::AddRoleToProfile]),
         Some(p) => {
@@ -315,12 +306,11 @@ pub fn plan_cleanup(o: &ObservedCapacity, retain: bool) -> Vec<CapacityStep> {
         }
         steps.push(CapacityStep::DeleteInstanceProfile);
     }
-    if let Some(r) = &o.role {
-        if r.policy_attached != Some(false) {
-            steps.push(CapacityStep::DetachRolePolicies);
-        }
-        steps.push(CapacityStep::DeleteRole);
-    }
+    steps.extend(
+        role::plan_cleanup(o.role.as_ref(), false)
+            .into_iter()
+            .map(CapacityStep::Role),
+    );
     steps
 }
 
@@ -341,6 +331,7 @@ impl Part for Capacity {
     fn plan(desired: &DesiredStack, observed: &ObservedStack) -> Vec<CapacityStep> {
         let tags = desired.tags_for("capacity");
         let cx = Context {
+            owner: &desired.owner,
             tags: &tags,
             private_subnets: private_subnets(desired, observed),
             services_group: observed.group_id(SgRole::Services).map(String::from),

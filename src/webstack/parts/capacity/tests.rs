@@ -1,11 +1,30 @@
 //! Table tests of the EC2 capacity planner.
 
+use std::sync::LazyLock;
+
+use serde_json::json;
+
 use super::*;
 use crate::model::capacity::{
-    ClusterProviders, ObservedGroup, ObservedProfile, ObservedProvider, ObservedRole, ObservedTemplate,
+    ClusterProviders, INSTANCE_POLICY, INSTANCE_ROLE, ObservedGroup, ObservedProfile, ObservedProvider,
+    ObservedTemplate,
 };
+use crate::model::role::ObservedRole;
 
 const NAME: &str = "webstack-ec2-forum-forum-0f1e2d3c";
+
+static OWNER: LazyLock<Owner> = LazyLock::new(crate::webstack::validate::tests::owner);
+
+/// A step of the instance role.
+fn role(change: RoleChange) -> CapacityStep {
+    CapacityStep::Role(RoleStep::new(INSTANCE_ROLE, NAME, change))
+}
+
+fn attach() -> CapacityStep {
+    role(RoleChange::AttachPolicy {
+        arn: INSTANCE_POLICY.into(),
+    })
+}
 
 fn desired() -> DesiredCapacity {
     DesiredCapacity {
@@ -26,6 +45,7 @@ fn tags() -> TagMap {
 
 fn cx(tags: &TagMap) -> Context<'_> {
     Context {
+        owner: &OWNER,
         tags,
         private_subnets: Some(vec!["subnet-a".into(), "subnet-b".into()]),
         services_group: Some("sg-services".into()),
@@ -38,12 +58,10 @@ fn converged() -> ObservedCapacity {
     ObservedCapacity {
         name: NAME.into(),
         image_id: Some("ami-1".into()),
-        role: Some(ObservedRole {
-            name: NAME.into(),
-            arn: format!("arn:aws:iam::1:role/{NAME}"),
-            tags: tags(),
-            policy_attached: Some(true),
-        }),
+        role: Some(
+            d.instance_role(&OWNER, tags())
+                .observed(format!("arn:aws:iam::1:role/{NAME}")),
+        ),
         profile: Some(ObservedProfile {
             name: NAME.into(),
             arn: format!("arn:aws:iam::1:instance-profile/{NAME}"),
@@ -101,8 +119,8 @@ fn nothing_yet_creates_everything_in_dependency_order() {
     assert_eq!(
         plan(&desired(), &o, &cx(&t)),
         vec![
-            CapacityStep::CreateRole,
-            CapacityStep::AttachInstancePolicy,
+            role(RoleChange::Create),
+            attach(),
             CapacityStep::CreateInstanceProfile,
             CapacityStep::AddRoleToProfile,
             CapacityStep::CreateLaunchTemplate,
@@ -121,13 +139,16 @@ fn converged_plans_nothing_also_on_a_steady_read() {
     let mut o = converged();
     o.deep = false;
     for tags in [
-        &mut o.role.as_mut().unwrap().tags,
         &mut o.profile.as_mut().unwrap().tags,
         &mut o.template.as_mut().unwrap().tags,
     ] {
         tags.clear();
     }
-    o.role.as_mut().unwrap().policy_attached = None;
+    o.role = Some(ObservedRole::known(
+        INSTANCE_ROLE,
+        NAME,
+        format!("arn:aws:iam::1:role/{NAME}"),
+    ));
     assert_eq!(plan(&desired(), &o, &cx(&t)), vec![]);
 }
 
@@ -175,8 +196,28 @@ fn drift_is_corrected() {
         ),
         (
             "policy detached",
-            |o| o.role.as_mut().unwrap().policy_attached = Some(false),
-            vec![CapacityStep::AttachInstancePolicy],
+            |o| o.role.as_mut().unwrap().managed = Some(Vec::new()),
+            vec![attach()],
+        ),
+        (
+            "role untagged",
+            |o| {
+                o.role
+                    .as_mut()
+                    .unwrap()
+                    .tags
+                    .as_mut()
+                    .unwrap()
+                    .remove("webstack.io/uid");
+            },
+            vec![role(RoleChange::RestoreTags {
+                keys: vec!["webstack.io/uid".into()],
+            })],
+        ),
+        (
+            "role's trust changed",
+            |o| o.role.as_mut().unwrap().trust = Some(json!({"Version": "2012-10-17", "Statement": []})),
+            vec![role(RoleChange::UpdateTrust)],
         ),
         (
             "role taken out of the profile",
@@ -230,7 +271,7 @@ fn drift_is_corrected() {
         (
             "role deleted by hand",
             |o| o.role = None,
-            vec![CapacityStep::CreateRole, CapacityStep::AttachInstancePolicy],
+            vec![role(RoleChange::Create), attach()],
         ),
         (
             "template deleted by hand",
@@ -316,8 +357,8 @@ fn deletion_goes_provider_group_template_profile_role() {
             CapacityStep::DeleteLaunchTemplate,
             CapacityStep::RemoveRoleFromProfile { role: NAME.into() },
             CapacityStep::DeleteInstanceProfile,
-            CapacityStep::DetachRolePolicies,
-            CapacityStep::DeleteRole,
+            role(RoleChange::DetachPolicies),
+            role(RoleChange::Delete),
         ]
     );
 }
@@ -348,7 +389,7 @@ fn deletion_resumes_where_it_stopped() {
     };
     assert_eq!(
         plan_cleanup(&o, false),
-        vec![CapacityStep::DetachRolePolicies, CapacityStep::DeleteRole]
+        vec![role(RoleChange::DetachPolicies), role(RoleChange::Delete)]
     );
     assert_eq!(plan_cleanup(&ObservedCapacity::default(), false), vec![]);
 }
@@ -357,6 +398,27 @@ fn deletion_resumes_where_it_stopped() {
 fn retain_untags_everything_once() {
     assert_eq!(plan_cleanup(&converged(), true), vec![CapacityStep::UntagCapacity]);
     assert_eq!(plan_cleanup(&ObservedCapacity::default(), true), vec![]);
+}
+
+#[test]
+fn the_role_steps_keep_the_capacitys_actions() {
+    let restore = role(RoleChange::RestoreTags {
+        keys: vec!["webstack.io/uid".into()],
+    });
+    let cases = [
+        (role(RoleChange::Create), "CreateRole"),
+        (attach(), "AttachRolePolicy"),
+        (restore, "TagResource"),
+        (role(RoleChange::DetachPolicies), "DetachRolePolicy"),
+        (role(RoleChange::Delete), "DeleteRole"),
+    ];
+    for (step, action) in cases {
+        assert_eq!(step.action(), action, "{step}");
+    }
+    assert_eq!(
+        attach().to_string(),
+        format!("attach AmazonEC2ContainerServiceforEC2Role to EC2 instance role {NAME}")
+    );
 }
 
 #[test]

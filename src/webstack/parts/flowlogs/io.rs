@@ -8,9 +8,9 @@
 
 use super::{FLOW_LOG, FlowLogStep, LOG_GROUP, ROLE};
 use crate::aws::{Clients, ec2, flowlogs as fl, iam, logs};
-use crate::model::execution::ObservedRole;
-use crate::model::flowlogs::{DesiredFlowLogs, ObservedFlowLogs, POLICY_NAME, role_policy, trust_policy};
+use crate::model::flowlogs::{DELIVERY_ROLE, DesiredFlowLogs, ObservedFlowLogs};
 use crate::model::ownership::{OWNERSHIP_KEYS, select};
+use crate::model::role::ObservedRole;
 use crate::model::stack::DesiredStack;
 use crate::model::{Owner, TagMap};
 use crate::reconcile::Blocked;
@@ -53,24 +53,13 @@ pub async fn observe(
         let arn = l.role_arn.as_deref().filter(|a| a.ends_with(&suffix))?;
         l.delivery.as_deref().is_some_and(|d| d == "SUCCESS").then_some(arn)
     });
-    match proven {
-        Some(arn) if !deep => {
-            o.role = Some(ObservedRole {
-                name: key.role_name.into(),
-                arn: arn.into(),
-                tags: TagMap::new(),
-                trust: None,
-                policy: None,
-            });
-        }
-        _ => {
-            o.role_read = true;
-            o.role = match iam::role_with_policy(&c.iam, key.role_name, POLICY_NAME).await? {
-                Some(r) if !keep("IAM role", &r.arn, &r.tags)? => None,
-                other => other,
-            };
-        }
-    }
+    o.role = match proven {
+        Some(arn) if !deep => Some(ObservedRole::known(DELIVERY_ROLE, key.role_name, arn)),
+        _ => match iam::read_role(&c.iam, DELIVERY_ROLE, key.role_name).await? {
+            Some(r) if !keep("IAM role", &r.arn, r.tags_read())? => None,
+            other => other,
+        },
+    };
     Ok(o)
 }
 
@@ -87,7 +76,8 @@ fn need<'a, T>(v: Option<&'a T>, what: &str) -> Result<&'a T, Blocked> {
     v.ok_or_else(|| Blocked::waiting(format!("{what} is not known yet")))
 }
 
-/// Runs one step; `role_arn` is the delivery role's ARN as known so far (set by `CreateRole`).
+/// Runs one step; `role_arn` is the delivery role's ARN as known so far (set when the role is
+/// created).
 pub async fn apply(a: &FlowLogApply<'_>, role_arn: &mut Option<String>, step: &FlowLogStep) -> Result<(), Blocked> {
     let c = a.clients;
     let want = || -> Result<(&DesiredStack, &DesiredFlowLogs), Blocked> {
@@ -109,23 +99,11 @@ pub async fn apply(a: &FlowLogApply<'_>, role_arn: &mut Option<String>, step: &F
             debug_assert_eq!(&g.name, name);
             logs::tag(&c.logs, &g.arn, &select(&d.tags_for(LOG_GROUP), keys)).await?;
         }
-        FlowLogStep::CreateRole { name } => {
-            let (d, _) = want()?;
-            let what = format!(
-                "webstack-operator: VPC flow logs delivery role of {}/{}",
-                d.owner.namespace, d.owner.name
-            );
-            let arn = iam::create_described_role(&c.iam, name, &what, &trust_policy(), &d.tags_for(ROLE)).await?;
-            *role_arn = Some(arn);
-        }
-        FlowLogStep::PutRolePolicy { name } => {
-            let (_, w) = want()?;
-            iam::put_named_policy(&c.iam, name, POLICY_NAME, &role_policy(w)).await?;
-        }
-        FlowLogStep::UpdateTrust { name } => iam::update_trust(&c.iam, name, &trust_policy()).await?,
-        FlowLogStep::RestoreRoleTags { name, keys } => {
-            let (d, _) = want()?;
-            iam::tag_role(&c.iam, name, &select(&d.tags_for(ROLE), keys)).await?;
+        FlowLogStep::Role(step) => {
+            let want = want().ok().map(|(d, w)| w.delivery_role(&d.owner, d.tags_for(ROLE)));
+            if let Some(arn) = iam::apply_role(&c.iam, want.as_ref(), step).await? {
+                *role_arn = Some(arn);
+            }
         }
         FlowLogStep::CreateFlowLog { traffic_type } => {
             let (d, w) = want()?;
@@ -135,10 +113,8 @@ pub async fn apply(a: &FlowLogApply<'_>, role_arn: &mut Option<String>, step: &F
         }
         FlowLogStep::DeleteFlowLog { id, .. } => fl::delete(&c.ec2, id).await?,
         FlowLogStep::DeleteLogGroup { name } => logs::delete(&c.logs, name).await?,
-        FlowLogStep::DeleteRole { name } => iam::delete_role_with_policy(&c.iam, name, POLICY_NAME).await?,
         FlowLogStep::UntagFlowLogs { ids } => ec2::untag(&c.ec2, ids, &OWNERSHIP_KEYS).await?,
         FlowLogStep::UntagLogGroup { arn } => logs::untag(&c.logs, arn, &OWNERSHIP_KEYS).await?,
-        FlowLogStep::UntagRole { name } => iam::untag_role(&c.iam, name, &OWNERSHIP_KEYS).await?,
     }
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! VPC flow logs' plans (pure). With `network.flowLogs.enabled`: the stack's log group (retention
-//! kept), the delivery role (trust and inline policy kept) and exactly one flow log on the VPC with
-//! the wanted traffic type, group and role (another is replaced: the old one is deleted, then the
-//! new one created, as AWS refuses two flow logs of one VPC into one group). Disabled: the flow log and the role go, the log group
+//! kept), the delivery role (trust and inline policy kept: one of the stack's roles, planned by
+//! [`crate::model::role`]) and exactly one flow log on the VPC with the wanted traffic type, group
+//! and role (another is replaced: the old one is deleted, then the new one created, as AWS refuses
+//! two flow logs of one VPC into one group). Disabled: the flow log and the role go, the log group
 //! keeps its history until its retention expires or the stack is deleted. Deleted with the stack
 //! (before the VPC), untagged under `Retain`.
 
@@ -10,8 +11,9 @@ pub mod io;
 use std::fmt;
 
 use crate::model::TagMap;
-use crate::model::flowlogs::{DesiredFlowLogs, ObservedFlowLog, ObservedFlowLogs, role_policy, trust_policy};
+use crate::model::flowlogs::{DesiredFlowLogs, ObservedFlowLog, ObservedFlowLogs};
 use crate::model::ownership::missing_tags;
+use crate::model::role::{self, RoleStep};
 use crate::model::stack::{DesiredStack, ObservedStack};
 use crate::reconcile::Blocked;
 use crate::webstack::shared::{ApplyCx, ApplyError, Cleanup, ObserveCx, Part};
@@ -36,20 +38,8 @@ pub enum FlowLogStep {
         name: String,
         keys: Vec<String>,
     },
-    CreateRole {
-        name: String,
-    },
-    /// Writes the inline policy (new, or changed by hand).
-    PutRolePolicy {
-        name: String,
-    },
-    UpdateTrust {
-        name: String,
-    },
-    RestoreRoleTags {
-        name: String,
-        keys: Vec<String>,
-    },
+    /// A change to the delivery role.
+    Role(RoleStep),
     /// On the VPC known at this point of the apply, to the group, with the role.
     CreateFlowLog {
         traffic_type: &'static str,
@@ -61,19 +51,12 @@ pub enum FlowLogStep {
     DeleteLogGroup {
         name: String,
     },
-    /// Deletes its inline policy, then the role.
-    DeleteRole {
-        name: String,
-    },
     /// `deletionPolicy: Retain`: the ownership tags go, the resources stay.
     UntagFlowLogs {
         ids: Vec<String>,
     },
     UntagLogGroup {
         arn: String,
-    },
-    UntagRole {
-        name: String,
     },
 }
 
@@ -83,17 +66,12 @@ impl FlowLogStep {
             FlowLogStep::CreateLogGroup { .. } => "CreateLogGroup",
             FlowLogStep::SetRetention { .. } => "PutRetentionPolicy",
             FlowLogStep::RestoreLogGroupTags { .. } => "TagResource",
-            FlowLogStep::CreateRole { .. } => "CreateRole",
-            FlowLogStep::PutRolePolicy { .. } => "PutRolePolicy",
-            FlowLogStep::UpdateTrust { .. } => "UpdateAssumeRolePolicy",
-            FlowLogStep::RestoreRoleTags { .. } => "TagRole",
+            FlowLogStep::Role(s) => s.action(),
             FlowLogStep::CreateFlowLog { .. } => "CreateFlowLogs",
             FlowLogStep::DeleteFlowLog { .. } => "DeleteFlowLogs",
             FlowLogStep::DeleteLogGroup { .. } => "DeleteLogGroup",
-            FlowLogStep::DeleteRole { .. } => "DeleteRole",
             FlowLogStep::UntagFlowLogs { .. } => "DeleteTags",
             FlowLogStep::UntagLogGroup { .. } => "UntagResource",
-            FlowLogStep::UntagRole { .. } => "UntagRole",
         }
     }
 }
@@ -109,31 +87,24 @@ impl fmt::Display for FlowLogStep {
             FlowLogStep::RestoreLogGroupTags { name, keys } => {
                 write!(f, "restore tags {} on log group {name}", keys.join(", "))
             }
-            FlowLogStep::CreateRole { name } => write!(f, "create flow logs delivery role {name}"),
-            FlowLogStep::PutRolePolicy { name } => write!(f, "write the inline policy of role {name}"),
-            FlowLogStep::UpdateTrust { name } => write!(f, "restore the trust policy of role {name}"),
-            FlowLogStep::RestoreRoleTags { name, keys } => {
-                write!(f, "restore tags {} on role {name}", keys.join(", "))
-            }
+            FlowLogStep::Role(s) => s.fmt(f),
             FlowLogStep::CreateFlowLog { traffic_type } => {
                 write!(f, "create a flow log of the VPC ({traffic_type} traffic)")
             }
             FlowLogStep::DeleteFlowLog { id, why } => write!(f, "delete flow log {id} ({why})"),
             FlowLogStep::DeleteLogGroup { name } => write!(f, "delete flow log group {name}"),
-            FlowLogStep::DeleteRole { name } => write!(f, "delete flow logs delivery role {name}"),
             FlowLogStep::UntagFlowLogs { ids } => {
                 write!(f, "remove the ownership tags of flow log(s) {}", ids.join(", "))
             }
             FlowLogStep::UntagLogGroup { arn } => write!(f, "remove the ownership tags of log group {arn}"),
-            FlowLogStep::UntagRole { name } => write!(f, "remove the ownership tags of role {name}"),
         }
     }
 }
 
-/// The tags each part should carry.
-pub struct Tags {
-    pub log_group: TagMap,
-    pub role: TagMap,
+/// What the flow logs should have besides their spec: the log group's tags and the delivery role.
+pub struct Context {
+    pub log_group_tags: TagMap,
+    pub role: role::DesiredRole,
 }
 
 /// Whether `l` is the flow log `want` describes.
@@ -159,7 +130,7 @@ fn why(l: &ObservedFlowLog, want: &DesiredFlowLogs, kept: bool) -> &'static str 
 }
 
 /// Steps that make the flow logs match `want` (`want.vpc_id` is `None` while the VPC is created).
-pub fn plan(want: &DesiredFlowLogs, o: &ObservedFlowLogs, tags: &Tags) -> Vec<FlowLogStep> {
+pub fn plan(want: &DesiredFlowLogs, o: &ObservedFlowLogs, cx: &Context) -> Vec<FlowLogStep> {
     let mut steps = Vec::new();
     let group = want.log_group.clone();
     match &o.log_group {
@@ -179,40 +150,14 @@ pub fn plan(want: &DesiredFlowLogs, o: &ObservedFlowLogs, tags: &Tags) -> Vec<Fl
                     to: want.retention_days,
                 });
             }
-            let keys = missing_tags(&tags.log_group, &g.tags);
+            let keys = missing_tags(&cx.log_group_tags, &g.tags);
             if !g.tags.is_empty() && !keys.is_empty() {
                 steps.push(FlowLogStep::RestoreLogGroupTags { name: group, keys });
             }
         }
     }
-    let role = want.role_name.clone();
-    match &o.role {
-        None => {
-            steps.push(FlowLogStep::CreateRole { name: role.clone() });
-            steps.push(FlowLogStep::PutRolePolicy { name: role });
-        }
-        // Trust, policy and tags are compared when they were read (`None`/empty: not on this pass).
-        Some(r) => {
-            let keys = missing_tags(&tags.role, &r.tags);
-            if !r.tags.is_empty() && !keys.is_empty() {
-                steps.push(FlowLogStep::RestoreRoleTags {
-                    name: role.clone(),
-                    keys,
-                });
-            }
-            if r.trust.as_ref().is_some_and(|t| *t != trust_policy()) {
-                steps.push(FlowLogStep::UpdateTrust { name: role.clone() });
-            }
-            // `None`: read and absent, or not read on this pass.
-            let policy_differs = match &r.policy {
-                Some(p) => *p != role_policy(want),
-                None => o.role_read,
-            };
-            if policy_differs {
-                steps.push(FlowLogStep::PutRolePolicy { name: role });
-            }
-        }
-    }
+    // Trust, policy and tags are compared when they were read (not on a steady pass).
+    steps.extend(role::plan(&cx.role, o.role.as_ref()).into_iter().map(FlowLogStep::Role));
     // Another flow log goes before the new one is created: AWS refuses a second flow log of the
     // same resource to the same destination (FlowLogAlreadyExists).
     let keep = o.flow_logs.iter().position(|l| matches(l, want));
@@ -240,15 +185,14 @@ pub fn plan_disabled(o: &ObservedFlowLogs) -> Vec<FlowLogStep> {
 }
 
 fn delete_flow_logs_and_role(o: &ObservedFlowLogs, why: &'static str) -> Vec<FlowLogStep> {
-    let mut steps: Vec<FlowLogStep> = o
+    let flow_logs = o
         .flow_logs
         .iter()
-        .map(|l| FlowLogStep::DeleteFlowLog { id: l.id.clone(), why })
-        .collect();
-    if let Some(r) = &o.role {
-        steps.push(FlowLogStep::DeleteRole { name: r.name.clone() });
-    }
-    steps
+        .map(|l| FlowLogStep::DeleteFlowLog { id: l.id.clone(), why });
+    let delivery_role = role::plan_cleanup(o.role.as_ref(), false);
+    flow_logs
+        .chain(delivery_role.into_iter().map(FlowLogStep::Role))
+        .collect()
 }
 
 /// Deletion: the flow logs first (before the VPC), then the group and the role; under `Retain`
@@ -269,9 +213,11 @@ pub fn plan_cleanup(o: &ObservedFlowLogs, retain: bool) -> Vec<FlowLogStep> {
     if let Some(g) = &o.log_group {
         steps.push(FlowLogStep::UntagLogGroup { arn: g.arn.clone() });
     }
-    if let Some(r) = &o.role {
-        steps.push(FlowLogStep::UntagRole { name: r.name.clone() });
-    }
+    steps.extend(
+        role::plan_cleanup(o.role.as_ref(), true)
+            .into_iter()
+            .map(FlowLogStep::Role),
+    );
     steps
 }
 
@@ -297,11 +243,11 @@ impl Part for FlowLogs {
                 if want.vpc_id.is_none() {
                     want.vpc_id = observed.vpc.as_ref().filter(|v| v.managed).map(|v| v.id.clone());
                 }
-                let tags = Tags {
-                    log_group: desired.tags_for(LOG_GROUP),
-                    role: desired.tags_for(ROLE),
+                let cx = Context {
+                    log_group_tags: desired.tags_for(LOG_GROUP),
+                    role: want.delivery_role(&desired.owner, desired.tags_for(ROLE)),
                 };
-                plan(&want, o, &tags)
+                plan(&want, o, &cx)
             }
             None => plan_disabled(o),
         }

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use super::*;
-use crate::model::execution::ObservedRole;
-use crate::model::flowlogs::{ObservedLogGroup, POLICY_NAME};
+use crate::model::flowlogs::{DELIVERY_ROLE, ObservedLogGroup, POLICY_NAME, role_policy, trust_policy};
+use crate::model::role::{ObservedRole, RoleChange};
 
 const GROUP: &str = "/webstack/movies/netflux-0f1e2d3c/vpc-flow-logs";
 const ROLE: &str = "webstack-flowlogs-movies-netflux-0f1e2d3c";
@@ -29,11 +29,20 @@ fn tags(component: &str) -> TagMap {
     ])
 }
 
-fn all_tags() -> Tags {
-    Tags {
-        log_group: tags(LOG_GROUP),
-        role: tags(super::ROLE),
+fn cx() -> Context {
+    Context {
+        log_group_tags: tags(LOG_GROUP),
+        role: want().delivery_role(&crate::webstack::validate::tests::owner(), tags(super::ROLE)),
     }
+}
+
+/// A step of the delivery role.
+fn role(change: RoleChange) -> FlowLogStep {
+    FlowLogStep::Role(RoleStep::new(DELIVERY_ROLE, ROLE, change))
+}
+
+fn role_arn() -> String {
+    format!("arn:aws:iam::123456789012:role/{ROLE}")
 }
 
 fn flow_log(id: &str, traffic: &str) -> ObservedFlowLog {
@@ -42,7 +51,7 @@ fn flow_log(id: &str, traffic: &str) -> ObservedFlowLog {
         vpc_id: "vpc-1".into(),
         traffic_type: traffic.into(),
         log_group: Some(GROUP.into()),
-        role_arn: Some(format!("arn:aws:iam::123456789012:role/{ROLE}")),
+        role_arn: Some(role_arn()),
         delivery: Some("SUCCESS".into()),
         tags: tags(FLOW_LOG),
     }
@@ -59,19 +68,12 @@ fn converged() -> ObservedFlowLogs {
             retention: Some(30),
             tags: tags(LOG_GROUP),
         }),
-        role: Some(ObservedRole {
-            name: ROLE.into(),
-            arn: format!("arn:aws:iam::123456789012:role/{ROLE}"),
-            tags: tags(super::ROLE),
-            trust: Some(trust_policy()),
-            policy: Some(role_policy(&want())),
-        }),
-        role_read: true,
+        role: Some(cx().role.observed(role_arn())),
     }
 }
 
 fn plan_of(o: &ObservedFlowLogs) -> Vec<FlowLogStep> {
-    plan(&want(), o, &all_tags())
+    plan(&want(), o, &cx())
 }
 
 #[test]
@@ -85,8 +87,8 @@ fn from_nothing_the_group_then_the_role_then_the_flow_log() {
                 from: None,
                 to: 30
             },
-            FlowLogStep::CreateRole { name: ROLE.into() },
-            FlowLogStep::PutRolePolicy { name: ROLE.into() },
+            role(RoleChange::Create),
+            role(RoleChange::PutPolicy),
             FlowLogStep::CreateFlowLog { traffic_type: "ALL" },
         ]
     );
@@ -99,7 +101,7 @@ fn on_a_vpc_being_created_the_flow_log_follows_it_and_stale_ones_go() {
     let mut o = converged();
     o.flow_logs[0].vpc_id = "vpc-deleted-by-hand".into();
     assert_eq!(
-        plan(&w, &o, &all_tags()),
+        plan(&w, &o, &cx()),
         [
             FlowLogStep::DeleteFlowLog {
                 id: "fl-1".into(),
@@ -115,11 +117,7 @@ fn converged_is_quiet_read_deep_or_not() {
     assert_eq!(plan_of(&converged()), []);
     // A steady pass: the role known from the flow log, nothing of it read.
     let mut o = converged();
-    o.role_read = false;
-    let role = o.role.as_mut().unwrap();
-    role.tags.clear();
-    role.trust = None;
-    role.policy = None;
+    o.role = Some(ObservedRole::known(DELIVERY_ROLE, ROLE, role_arn()));
     o.log_group.as_mut().unwrap().tags.clear();
     assert_eq!(plan_of(&o), []);
 }
@@ -129,7 +127,7 @@ fn a_traffic_type_change_replaces_the_flow_log() {
     let mut w = want();
     w.traffic_type = "REJECT";
     assert_eq!(
-        plan(&w, &converged(), &all_tags()),
+        plan(&w, &converged(), &cx()),
         [
             FlowLogStep::DeleteFlowLog {
                 id: "fl-1".into(),
@@ -168,10 +166,13 @@ fn retention_trust_policy_and_tags_drift_is_corrected() {
     let mut o = converged();
     o.log_group.as_mut().unwrap().retention = Some(7);
     o.log_group.as_mut().unwrap().tags.remove("webstack.io/component");
-    let role = o.role.as_mut().unwrap();
-    role.trust = Some(json!({"Statement": []}));
-    role.policy = None;
-    role.tags.insert("webstack.io/uid".into(), "other".into());
+    let r = o.role.as_mut().unwrap();
+    r.trust = Some(json!({"Statement": []}));
+    r.policy = Some(None);
+    r.tags
+        .as_mut()
+        .unwrap()
+        .insert("webstack.io/uid".into(), "other".into());
     assert_eq!(
         plan_of(&o),
         [
@@ -184,12 +185,11 @@ fn retention_trust_policy_and_tags_drift_is_corrected() {
                 name: GROUP.into(),
                 keys: vec!["webstack.io/component".into()]
             },
-            FlowLogStep::RestoreRoleTags {
-                name: ROLE.into(),
+            role(RoleChange::RestoreTags {
                 keys: vec!["webstack.io/uid".into()]
-            },
-            FlowLogStep::UpdateTrust { name: ROLE.into() },
-            FlowLogStep::PutRolePolicy { name: ROLE.into() },
+            }),
+            role(RoleChange::UpdateTrust),
+            role(RoleChange::PutPolicy),
         ]
     );
 }
@@ -199,7 +199,7 @@ fn a_retention_change_is_one_call() {
     let mut w = want();
     w.retention_days = 365;
     assert_eq!(
-        plan(&w, &converged(), &all_tags()),
+        plan(&w, &converged(), &cx()),
         [FlowLogStep::SetRetention {
             name: GROUP.into(),
             from: Some(30),
@@ -230,7 +230,7 @@ fn disabling_deletes_the_flow_log_and_role_and_keeps_the_history() {
                 id: "fl-1".into(),
                 why: "flow logs are disabled"
             },
-            FlowLogStep::DeleteRole { name: ROLE.into() },
+            role(RoleChange::Delete),
         ]
     );
     assert_eq!(plan_disabled(&ObservedFlowLogs::default()), []);
@@ -245,7 +245,7 @@ fn deletion_removes_everything_and_retain_untags_everything() {
                 id: "fl-1".into(),
                 why: "the stack is deleted"
             },
-            FlowLogStep::DeleteRole { name: ROLE.into() },
+            role(RoleChange::Delete),
             FlowLogStep::DeleteLogGroup { name: GROUP.into() },
         ]
     );
@@ -258,7 +258,7 @@ fn deletion_removes_everything_and_retain_untags_everything() {
             FlowLogStep::UntagLogGroup {
                 arn: format!("arn:aws:logs:eu-west-1:123456789012:log-group:{GROUP}")
             },
-            FlowLogStep::UntagRole { name: ROLE.into() },
+            role(RoleChange::Untag),
         ]
     );
 }
