@@ -262,9 +262,11 @@ async fn dns_records_stall_on_bad_input_never_overwrite_and_wait_for_insync() {
         .collect();
     println!("dns: {reconciles} steady reconciles, Route 53 calls: {route53:?}");
     assert!(reconciles > 0, "the stack was re-checked");
-    assert_eq!(
-        listed, reconciles,
-        "one ListResourceRecordSets per reconcile: {route53:?}"
+    // A reconcile straddling either edge of the window has one of its two calls inside it: on a
+    // loaded machine (reconciles take longer) the counts may differ by one, never more.
+    assert!(
+        listed.abs_diff(reconciles) <= 1,
+        "one ListResourceRecordSets per reconcile ({reconciles} reconciles): {route53:?}"
     );
     assert_eq!(
         route53.len(),
