@@ -177,7 +177,7 @@ async fn paused_objects_never_mutate_aws_and_cleanup_needs_no_status() {
     let ns = namespace(&client, "paused").await;
     let moto = Moto::start_with_env(&[("MOTO_ECS_SERVICE_RUNNING", "2")]);
     let config = moto.sdk_config().await;
-    let op = Operator::start(&moto, &ns, "3s");
+    let mut op = Operator::start(&moto, &ns, "3s");
     let objects = parse(FORWARDING);
     apply_all(&client, &ns, &objects).await;
     wait_ready(&client, &ns, &objects, &op, 150).await;
@@ -212,7 +212,10 @@ async fn paused_objects_never_mutate_aws_and_cleanup_needs_no_status() {
         "nothing deleted while paused"
     );
 
-    // Every status wiped (lost status writes), then unpaused: everything goes all the same.
+    // Every status wiped (lost status writes), then unpaused: everything goes all the same. The
+    // operator is stopped meanwhile (a paused object's re-check writes its observed status back)
+    // and a new one started, as after a restart.
+    op.kill();
     for obj in &objects {
         let wipe = serde_json::json!({"status": null});
         api_for(&client, &ns, obj)
@@ -233,6 +236,7 @@ async fn paused_objects_never_mutate_aws_and_cleanup_needs_no_status() {
         );
     }
     pause(&client, &ns, &objects, false).await;
+    let op = Operator::start(&moto, &ns, "3s");
     wait_gone(&client, &ns, &objects, &op, DELETE_WITHIN).await;
     let left = leftovers(&config, &ns).await;
     assert!(left.is_empty(), "left in AWS after deletion without status: {left:#?}");
