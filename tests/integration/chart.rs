@@ -460,7 +460,9 @@ async fn every_rendered_object_is_accepted_by_the_api_server() {
             "RoleBinding",
             "Service",
             "ServiceAccount",
-            "ServiceMonitor"
+            "ServiceMonitor",
+            "ValidatingAdmissionPolicy",
+            "ValidatingAdmissionPolicyBinding"
         ]
     );
 }
