@@ -35,6 +35,8 @@ use super::common::{DeletionPolicy, StackRef, Tags};
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("has(self.stackRef) || !has(self.routes) || self.routes.all(r, r.origin != 'loadBalancer')")
     .message("routes with origin loadBalancer need stackRef").field_path(".stackRef"))]
+#[x_kube(validation = Rule::new("!has(oldSelf.stackRef) || (has(self.stackRef) && self.stackRef.name == oldSelf.stackRef.name)")
+    .message("stackRef cannot change or be removed once set: delete and re-create the StaticSite").field_path(".stackRef"))]
 pub struct StaticSiteSpec {
     /// The WebStack whose load balancer `routes` may reach. Optional for a bucket-only site.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -55,6 +57,8 @@ pub struct StaticSiteSpec {
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("!has(self.aliases) || size(self.aliases) == 0 || has(self.certificateArn)")
     .message("aliases need certificateArn (an ACM certificate in us-east-1)").field_path(".certificateArn"))]
+#[x_kube(validation = Rule::new("(has(self.bucketName) ? self.bucketName : '') == (has(oldSelf.bucketName) ? oldSelf.bucketName : '')")
+    .message("bucketName cannot change: the old bucket and its objects would be left behind; delete and re-create the site").field_path(".bucketName"))]
 pub struct StaticSiteSettings {
     /// Bucket name. Default: derived from namespace, name and uid, globally unique.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -351,7 +351,9 @@ fn default_max_size() -> i32 {
     validation = Rule::new("self.masterUsername == oldSelf.masterUsername")
         .message("masterUsername cannot change on a live database").field_path(".masterUsername"),
     validation = Rule::new("self.databaseName == oldSelf.databaseName")
-        .message("databaseName cannot change on a live database").field_path(".databaseName")
+        .message("databaseName cannot change on a live database").field_path(".databaseName"),
+    validation = Rule::new("(has(self.connectionSecretName) ? self.connectionSecretName : '') == (has(oldSelf.connectionSecretName) ? oldSelf.connectionSecretName : '')")
+        .message("connectionSecretName cannot change: the old Secret would be left behind").field_path(".connectionSecretName")
 )]
 pub struct DatabaseSpec {
     /// `postgres` (default) or `mysql`.
@@ -432,8 +434,12 @@ pub enum DatabaseDeletionPolicy {
 }
 
 /// An ElastiCache Redis cache.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("(has(self.connectionSecretName) ? self.connectionSecretName : '') == (has(oldSelf.connectionSecretName) ? oldSelf.connectionSecretName : '')")
+        .message("connectionSecretName cannot change: the old Secret would be left behind").field_path(".connectionSecretName")
+)]
 pub struct CacheSpec {
     /// Node type (default `cache.t4g.micro`).
     #[serde(default = "default_node_type")]

@@ -7,7 +7,7 @@ use aws_sdk_ec2::types::{
 };
 
 use super::{AwsError, TagMap, classify, deleted, sdk_tags, tag_map};
-use crate::model::ownership::{COMPONENT, UID};
+use crate::model::ownership::{COMPONENT, MANAGED_BY, UID};
 use crate::model::stack::{
     ObservedGateway, ObservedRouteTable, ObservedSecurityGroup, ObservedSubnet, ObservedVpc, RawIngress, SgRole,
     StackKey,
@@ -97,22 +97,41 @@ pub async fn observe(c: &Client, key: &StackKey) -> Result<Ec2Observed, AwsError
         o.security_groups = security_groups(c, uid).await?;
         return Ok(o);
     }
-    let filter = match &key.known_vpc {
-        Some(vpc) => Filter::builder().name("vpc-id").values(vpc).build(),
-        None => by_uid(uid),
-    };
-    let subnets = c
-        .describe_subnets()
-        .filters(filter)
-        .send()
-        .await
-        .map_err(|e| classify("DescribeSubnets", e))?;
-    for s in subnets.subnets() {
-        let mut found = subnet(s, true);
-        if found.tags.get(UID).map(String::as_str) != Some(uid) {
-            found.component = None;
+    // The VPC in status is taken as the stack's only when it holds one of the stack's subnets, or
+    // (all their tags removed by hand: one more call) is itself tagged as the stack's. Status is
+    // not trusted: a VPC id written there by anyone else is never treated as the stack's.
+    let mut known = key.known_vpc.clone();
+    let found = loop {
+        let filter = match &known {
+            Some(vpc) => Filter::builder().name("vpc-id").values(vpc).build(),
+            None => by_uid(uid),
+        };
+        let subnets = c
+            .describe_subnets()
+            .filters(filter)
+            .send()
+            .await
+            .map_err(|e| classify("DescribeSubnets", e))?;
+        let found: Vec<ObservedSubnet> = subnets.subnets().iter().map(|s| subnet(s, true)).collect();
+        let ours = |s: &ObservedSubnet| s.tags.get(UID).map(String::as_str) == Some(uid);
+        let Some(vpc) = known.as_deref() else { break found };
+        if found.is_empty() || found.iter().any(ours) {
+            break found;
         }
-        o.subnets.push(found);
+        let tagged = describe_vpcs(c, Some(vpc), None).await?;
+        if tagged.iter().any(|v| v.tags.get(UID).map(String::as_str) == Some(uid)) {
+            break found;
+        }
+        known = None;
+    };
+    for mut s in found {
+        if s.tags.get(UID).map(String::as_str) != Some(uid) {
+            if s.tags.contains_key(MANAGED_BY) {
+                continue; // another stack's subnet: never the stack's
+            }
+            s.component = None;
+        }
+        o.subnets.push(s);
     }
     let in_use = o.subnets.first().map(|s| s.vpc_id.clone());
     match (&in_use, key.every_copy) {

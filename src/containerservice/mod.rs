@@ -25,9 +25,11 @@ use crate::api::{
 };
 use crate::aws::scaling as autoscaling;
 use crate::aws::{AwsError, Clients, ecs, ecs_service, logs};
+use crate::model::execution;
 use crate::model::ownership::OWNERSHIP_KEYS;
 use crate::model::service::{DesiredService, service_names};
 use crate::model::{Health, Owner, TagMap};
+use crate::reconcile::guard;
 use crate::reconcile::refs::{self, Child};
 use crate::reconcile::spec::{self, user_tags};
 use crate::reconcile::status::is_ready;
@@ -50,6 +52,8 @@ pub struct Deps {
     stack_has: (bool, bool),
     /// The stack's registries (spec names, URIs in status) that `registry:` images name.
     registries: image::StackRegistries,
+    /// The name of the stack's own task execution role (the one `webstack-*` role a service may name).
+    stack_role: Option<String>,
 }
 
 pub struct ContainerServiceReconciler;
@@ -150,15 +154,27 @@ impl Reconciler for ContainerServiceReconciler {
         let ns = s.namespace().unwrap_or_default();
         let stack_name = &s.spec.stack_ref.name;
         let ws = refs::get::<WebStack>(&ctx.client, &ns, stack_name).await?;
+        let stack_role = ws
+            .as_ref()
+            .map(|w| execution::role_name(&spec::owner(w, "WebStack", &ctx.cluster_id)));
+        if !deleting {
+            // Refused references stall the service at once, not after it waited for its stack.
+            guard::service(&s.spec.settings, &ns, stack_role.as_deref(), "spec")?;
+        }
         let stack = ws.as_ref().and_then(|w| w.status.clone()).unwrap_or_default();
         let status = s.status.clone().unwrap_or_default();
-        let mut cluster = stack.cluster_arn.clone();
+        let derived = ws
+            .as_ref()
+            .map(|w| spec::cluster_name(&w.spec, &spec::owner(w, "WebStack", &ctx.cluster_id)));
+        // The stack's status is not trusted: its cluster is used only when it is the one the stack
+        // names (whose ownership tags the WebStack's reconcile checks).
+        let mut cluster = stack
+            .cluster_arn
+            .clone()
+            .filter(|arn| arn.rsplit_once(":cluster/").map(|(_, n)| n) == derived.as_deref());
         if deleting {
             // Recorded in status, else the stack's cluster by name (a cluster cannot be deleted
             // while a service remains in it, so with no stack left there is no service either).
-            let derived = ws
-                .as_ref()
-                .map(|w| spec::cluster_name(&w.spec, &spec::owner(w, "WebStack", &ctx.cluster_id)));
             cluster = cluster.or(status.cluster_arn.clone()).or(derived);
         } else if cluster.is_none() {
             return Err(Blocked::waiting(format!(
@@ -202,6 +218,7 @@ impl Reconciler for ContainerServiceReconciler {
             uris: stack.registries.clone(),
         };
         Ok(Deps {
+            stack_role,
             stack_secrets,
             stack_has,
             registries,
@@ -217,6 +234,7 @@ impl Reconciler for ContainerServiceReconciler {
 
     fn validate(s: &ContainerService, owner: &Owner, deps: &Deps) -> Result<Desired, Blocked> {
         let spec = &s.spec.settings;
+        guard::service(spec, &owner.namespace, deps.stack_role.as_deref(), "spec")?;
         let (name, log_group) = service_names(owner);
         // A stack secret that exists in the spec but not yet in AWS is waited for.
         let refers = |db: bool| {
@@ -247,7 +265,12 @@ impl Reconciler for ContainerServiceReconciler {
         // Without its own executionRoleArn, the service uses the stack's task execution role
         // (AWS refuses a Fargate task definition with awslogs or secrets and no execution role).
         if task.execution_role_arn.is_none() {
-            let stack_role = deps.stack.execution_role_arn.clone();
+            // From the stack's status, used only when it is the stack's own role by name.
+            let stack_role = deps
+                .stack
+                .execution_role_arn
+                .clone()
+                .filter(|arn| Some(crate::model::tenancy::role_path_and_name(arn)) == deps.stack_role.as_deref());
             task.execution_role_arn = Some(stack_role.ok_or_else(|| {
                 Blocked::waiting(format!(
                     "waiting for WebStack {} to have its task execution role",
@@ -455,6 +478,7 @@ mod tests {
             stack_secrets: StackSecrets::default(),
             stack_has: (false, false),
             registries: image::StackRegistries::default(),
+            stack_role: Some("webstack-exec-shop".into()),
         }
     }
 
@@ -517,6 +541,11 @@ spec:
         without.stack.execution_role_arn = None;
         let err = ContainerServiceReconciler::validate(&s, &owner, &without).unwrap_err();
         assert!(err.to_string().contains("task execution role"), "{err}");
+        // A role in the stack's status that is not the stack's own (status is not trusted): waited for.
+        let mut forged = deps();
+        forged.stack.execution_role_arn = Some("arn:aws:iam::123456789012:role/webstack-exec-other".into());
+        let err = ContainerServiceReconciler::validate(&s, &owner, &forged).unwrap_err();
+        assert!(err.to_string().contains("task execution role"), "{err}");
         let own: ContainerService =
             serde_yaml::from_str(&yaml.replace("  cpu:", "  executionRoleArn: arn:aws:iam::1:role/mine\n  cpu:"))
                 .unwrap();
@@ -565,6 +594,86 @@ spec:
         d.registries.names.clear();
         let err = ContainerServiceReconciler::validate(&s, &owner, &d).unwrap_err();
         assert!(err.to_string().contains("spec.containers[0].registry"), "{err}");
+    }
+
+    /// A wildcard or another namespace's operator secret, and another stack's (or any operator-managed)
+    /// role, are refused before any AWS call: Stalled, PolicyViolation, naming the field and the rule;
+    /// the stack's task execution role is never granted a refused secret.
+    #[test]
+    fn references_outside_the_namespace_are_refused() {
+        let yaml = "apiVersion: webstack.io/v1alpha1
+kind: ContainerService
+metadata: {name: web, namespace: shop, uid: 0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0}
+spec:
+  stackRef: {name: shop}
+  cpu: '256'
+  memory: '512'
+  containers:
+    - name: web
+      image: web:1
+      secrets: [{name: OK, valueFrom: 'arn:aws:ssm:us-east-1:1:parameter/k'}, {name: KEY, valueFrom: VALUE}]
+";
+        let s = |value: &str, extra: &str| -> ContainerService {
+            serde_yaml::from_str(
+                &yaml
+                    .replace("VALUE", value)
+                    .replace("  cpu:", &format!("{extra}  cpu:")),
+            )
+            .unwrap()
+        };
+        let owner = crate::reconcile::spec::owner(&s("k2", ""), "ContainerService", "test");
+        let cases = [
+            (
+                "'*'",
+                "",
+                "spec.containers[0].secrets[1].valueFrom",
+                "no-wildcard-secrets",
+            ),
+            (
+                "'arn:aws:secretsmanager:us-east-1:1:secret:webstack/other/*'",
+                "",
+                "spec.containers[0].secrets[1].valueFrom",
+                "no-wildcard-secrets",
+            ),
+            (
+                "'arn:aws:secretsmanager:us-east-1:1:secret:webstack/other/db-1a2b3c4d/database-AbCdEf'",
+                "",
+                "spec.containers[0].secrets[1].valueFrom",
+                "own-namespace-secrets",
+            ),
+            (
+                "k2",
+                "  taskRoleArn: arn:aws:iam::123456789012:role/webstack-exec-other\n",
+                "spec.taskRoleArn",
+                "no-operator-roles",
+            ),
+            (
+                "k2",
+                "  executionRoleArn: arn:aws:iam::123456789012:role/webstack-ec2-shop\n",
+                "spec.executionRoleArn",
+                "no-operator-roles",
+            ),
+        ];
+        for (value, extra, field, rule) in cases {
+            let obj = s(value, extra);
+            match ContainerServiceReconciler::validate(&obj, &owner, &deps()) {
+                Err(Blocked::Stalled { reason, message }) => {
+                    assert_eq!(reason, "PolicyViolation", "{message}");
+                    assert!(message.starts_with(&format!("{field}: ")), "{message}");
+                    assert!(message.contains(rule), "{message}");
+                }
+                other => panic!("{value} {extra}: {other:?}"),
+            }
+            if extra.is_empty() {
+                let needs = execution_needs(&obj, "test").unwrap();
+                assert_eq!(needs.secrets, ["arn:aws:ssm:us-east-1:1:parameter/k"], "{value}");
+            }
+        }
+        let own = s(
+            "k2",
+            "  taskRoleArn: arn:aws:iam::123456789012:role/webstack-exec-shop\n",
+        );
+        assert!(ContainerServiceReconciler::validate(&own, &owner, &deps()).is_ok());
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub mod service;
 pub mod site;
 pub mod stack;
 pub mod target_group;
+pub mod tenancy;
 
 pub use action::ListenerAction;
 pub use error::{AwsError, InvalidSpec, RetryClass, invalid, report};

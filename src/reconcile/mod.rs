@@ -7,6 +7,7 @@
 pub mod backoff;
 pub mod context;
 pub mod driver;
+pub mod guard;
 pub mod refs;
 pub mod spec;
 pub mod status;
@@ -21,6 +22,7 @@ pub use context::Context;
 pub use status::{Kind, KindStatus};
 
 use crate::api::DeletionPolicy;
+use crate::model::tenancy::Violation;
 use crate::model::{AwsError, Conflict, Health, InvalidSpec, Owner};
 
 /// The finalizer that holds every kind until its AWS resources are gone.
@@ -63,6 +65,12 @@ impl Blocked {
 impl From<InvalidSpec> for Blocked {
     fn from(e: InvalidSpec) -> Blocked {
         Blocked::stalled("InvalidSpec", format!("{e}; nothing was changed in AWS"))
+    }
+}
+
+impl From<Violation> for Blocked {
+    fn from(e: Violation) -> Blocked {
+        Blocked::stalled("PolicyViolation", format!("{e}; nothing was changed in AWS"))
     }
 }
 

@@ -23,18 +23,25 @@ pub fn owner<K: Kind>(obj: &K, kind: &'static str, cluster_id: &str) -> Owner {
 }
 
 /// What a ContainerService that uses its stack's task execution role needs from it (`None` when
-/// it names its own `executionRoleArn`): its log group and the secrets and images it references.
+/// it names its own `executionRoleArn`): its log group and the secrets and images it references
+/// (the secrets the tenancy rules allow).
 pub fn execution_needs(s: &ContainerService, cluster_id: &str) -> Option<ServiceNeeds> {
     let spec = &s.spec.settings;
     if spec.execution_role_arn.is_some() {
         return None;
     }
-    let secrets = spec.containers.iter().flat_map(|c| {
-        c.secrets
-            .iter()
-            .filter_map(|x| x.value_from.clone())
-            .chain(c.repository_credentials_arn.clone())
-    });
+    // A reference the tenancy rules refuse stalls the service and is granted nothing.
+    let ns = s.namespace().unwrap_or_default();
+    let secrets = spec
+        .containers
+        .iter()
+        .flat_map(|c| {
+            c.secrets
+                .iter()
+                .filter_map(|x| x.value_from.clone())
+                .chain(c.repository_credentials_arn.clone())
+        })
+        .filter(|r| super::guard::grantable_secret(r, &ns));
     let images = spec.containers.iter().filter_map(|c| c.image.as_deref());
     Some(ServiceNeeds::new(
         &owner(s, "ContainerService", cluster_id),

@@ -115,7 +115,23 @@ impl Reconciler for WebStackReconciler {
     fn validate(ws: &WebStack, owner: &Owner, deps: &Deps) -> Result<DesiredStack, Blocked> {
         let mut desired = validate::validate(&ws.spec, owner.clone(), &deps.zones, &deps.target_groups)?;
         desired.external_load_balancer = ws.annotations().get(EXTERNAL_ID).cloned();
+        let recorded = ws
+            .status
+            .as_ref()
+            .and_then(|s| s.load_balancer.as_ref()?.arn.as_deref());
+        validate::check_external_id(
+            desired.external_load_balancer.as_deref(),
+            recorded,
+            &crate::model::stack::load_balancer_name(owner),
+        )?;
         desired.children = children::expand(&ws.name_any(), &ws.spec)?;
+        let own_role = crate::model::execution::role_name(owner);
+        for (i, svc) in ws.spec.services.iter().enumerate() {
+            if let Some(c) = &svc.container {
+                let at = format!("spec.services[{i}].container");
+                crate::reconcile::guard::service(c, &owner.namespace, Some(&own_role), &at)?;
+            }
+        }
         desired.execution_role.region = deps.clients.region();
         if let Some(f) = desired.flow_logs.as_mut() {
             f.region = deps.clients.region();
@@ -151,6 +167,8 @@ impl Reconciler for WebStackReconciler {
     }
 
     fn plan(desired: &DesiredStack, observed: &ObservedStack) -> Result<Vec<Step>, Blocked> {
+        // Adoption first: nothing about another team's resources is reported before it is allowed.
+        validate::check_adoption(desired, observed)?;
         validate::check_adopted(desired, observed)?;
         validate::check_external_load_balancer(desired, observed)?;
         if let Some(c) = crate::model::children::conflict(&desired.children, &observed.children) {

@@ -18,7 +18,8 @@ use crate::model::stack::{
     DesiredCluster, DesiredListener, DesiredLoadBalancer, DesiredNetwork, DesiredSecurityGroup, DesiredStack,
     DesiredSubnet, Ingress, ObservedStack, SgRole, Source, StackKey, load_balancer_name,
 };
-use crate::model::{InvalidSpec, ListenerAction, Owner, invalid};
+use crate::model::tenancy::{self, Violation};
+use crate::model::{InvalidSpec, ListenerAction, Owner, Ownership, invalid};
 use crate::reconcile::spec::{action, cluster_name};
 
 /// Validates a spec. `zones` are the region's available zones, in order; `target_groups` maps
@@ -463,6 +464,48 @@ pub fn check_external_load_balancer(desired: &DesiredStack, observed: &ObservedS
                 scheme(lb.internal)
             ),
         ));
+    }
+    Ok(())
+}
+
+/// `webstack.io/external-id` is immutable once the stack uses a load balancer (also refused at
+/// admission by the chart's policy): a changed or removed annotation would leave the load balancer
+/// in use behind, tagged as the stack's. `recorded` is the load balancer in status, `name` the one
+/// the stack would create.
+pub fn check_external_id(annotation: Option<&str>, recorded: Option<&str>, name: &str) -> Result<(), Violation> {
+    let Some(recorded) = recorded else {
+        return Ok(());
+    };
+    // arn:aws:elasticloadbalancing:<region>:<account>:loadbalancer/app/<name>/<id>
+    let recorded_name = recorded.split('/').nth(2).unwrap_or_default();
+    let message = match annotation {
+        Some(a) if a != recorded => format!("cannot change once set: the stack uses load balancer {recorded}"),
+        None if recorded_name != name => {
+            format!("cannot be removed: the stack uses the adopted load balancer {recorded}")
+        }
+        _ => return Ok(()),
+    };
+    Err(Violation {
+        field: "metadata.annotations[webstack.io/external-id]".into(),
+        message,
+        rule: "external-id-immutable",
+        origin: tenancy::DEFAULTS.into(),
+    })
+}
+
+/// Adoption is what an administrator allows: an adopted VPC, and a load balancer named by
+/// `webstack.io/external-id` until it is the stack's, must carry `webstack.io/adoptable` with the
+/// namespace and no operator tags ([`tenancy::check_adoptable`]); the tags are those observe read.
+pub fn check_adoption(desired: &DesiredStack, observed: &ObservedStack) -> Result<(), Violation> {
+    let ns = &desired.owner.namespace;
+    if let (DesiredNetwork::Adopt { vpc_id, .. }, Some(vpc)) = (&desired.network, &observed.vpc) {
+        tenancy::check_adoptable("spec.network.vpcId", "VPC", vpc_id, &vpc.tags, ns)?;
+    }
+    if let (Some(arn), Some(lb)) = (&desired.external_load_balancer, &observed.load_balancer)
+        && desired.owner.ownership(&lb.tags) != Ownership::Ours
+    {
+        let field = "metadata.annotations[webstack.io/external-id]";
+        tenancy::check_adoptable(field, "load balancer", arn, &lb.tags, ns)?;
     }
     Ok(())
 }

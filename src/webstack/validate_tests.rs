@@ -296,3 +296,106 @@ loadBalancer: {listeners: [{name: a, port: 80, defaultAction: {forward: {targetG
     assert_eq!(listeners[1].pending, None);
     assert_eq!(d.pending(), ["missing"]);
 }
+
+/// An adopted VPC, and a load balancer named by external-id until it is the stack's, need the
+/// administrator's `webstack.io/adoptable` tag naming the namespace and no operator tags.
+#[test]
+fn adoption_needs_the_adoptable_tag() {
+    use crate::model::ownership::MANAGED_BY;
+    use crate::model::stack::{ObservedLoadBalancer, ObservedStack, ObservedVpc};
+    use crate::model::tenancy::ADOPTABLE;
+    let tags = |pairs: &[(&str, &str)]| -> crate::model::TagMap {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    };
+    let adopt = desired("network: {vpcId: vpc-1, publicSubnetIds: [subnet-a], privateSubnetIds: [subnet-c]}").unwrap();
+    let vpc = |t: crate::model::TagMap| ObservedStack {
+        vpc: Some(ObservedVpc {
+            id: "vpc-1".into(),
+            cidr: "10.0.0.0/16".into(),
+            managed: false,
+            tags: t,
+        }),
+        ..Default::default()
+    };
+    assert_eq!(check_adoption(&adopt, &vpc(tags(&[(ADOPTABLE, "movies")]))), Ok(()));
+    assert_eq!(
+        check_adoption(&adopt, &vpc(tags(&[(ADOPTABLE, "books movies")]))),
+        Ok(())
+    );
+    for (t, rule) in [
+        (tags(&[]), "adopt-tagged-only"),
+        (tags(&[(ADOPTABLE, "books")]), "adopt-tagged-only"),
+        (
+            tags(&[(ADOPTABLE, "movies"), (MANAGED_BY, "webstack-operator")]),
+            "adopt-unmanaged-only",
+        ),
+    ] {
+        let err = check_adoption(&adopt, &vpc(t)).unwrap_err();
+        assert_eq!((err.field.as_str(), err.rule), ("spec.network.vpcId", rule));
+    }
+    // The load balancer: tagged for the namespace, or already the stack's.
+    let mut d = desired("network: {cidr: 10.0.0.0/16}").unwrap();
+    d.external_load_balancer = Some("arn:lb/shared".into());
+    let lb = |t: crate::model::TagMap| ObservedStack {
+        load_balancer: Some(ObservedLoadBalancer {
+            arn: "arn:lb/shared".into(),
+            dns_name: String::new(),
+            canonical_hosted_zone_id: String::new(),
+            dualstack: false,
+            internal: false,
+            idle_timeout_seconds: None,
+            tags: t,
+            vpc_id: "vpc-1".into(),
+            state: "active".into(),
+            security_groups: Vec::new(),
+        }),
+        ..Default::default()
+    };
+    assert_eq!(check_adoption(&d, &lb(tags(&[(ADOPTABLE, "movies")]))), Ok(()));
+    let ours = owner().tags(&Default::default(), "load-balancer", "shared");
+    assert_eq!(check_adoption(&d, &lb(ours)), Ok(()));
+    let err = check_adoption(&d, &lb(tags(&[]))).unwrap_err();
+    assert_eq!(err.field, "metadata.annotations[webstack.io/external-id]");
+    let mut other = owner();
+    other.uid = "another-uid".into();
+    let theirs = other.tags(&Default::default(), "load-balancer", "shared");
+    assert_eq!(
+        check_adoption(&d, &lb(theirs)).unwrap_err().rule,
+        "adopt-unmanaged-only"
+    );
+    // Created network, no external-id: nothing to check.
+    assert_eq!(
+        check_adoption(&desired("network: {cidr: 10.0.0.0/16}").unwrap(), &vpc(tags(&[]))),
+        Ok(())
+    );
+}
+
+#[test]
+fn the_external_id_is_immutable_once_used() {
+    let adopted = "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/shared/abc";
+    let own = "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/ws-movies-netflux/abc";
+    let name = "ws-movies-netflux";
+    let ok = [
+        (None, None),
+        (Some(adopted), None),
+        (Some(adopted), Some(adopted)),
+        (None, Some(own)),
+    ];
+    for (annotation, recorded) in ok {
+        assert_eq!(
+            check_external_id(annotation, recorded, name),
+            Ok(()),
+            "{annotation:?} {recorded:?}"
+        );
+    }
+    let other = "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/other/def";
+    for (annotation, recorded, says) in [
+        (Some(other), Some(adopted), "cannot change once set"),
+        (Some(adopted), Some(own), "cannot change once set"),
+        (None, Some(adopted), "cannot be removed"),
+    ] {
+        let err = check_external_id(annotation, recorded, name).unwrap_err();
+        assert_eq!(err.field, "metadata.annotations[webstack.io/external-id]");
+        assert!(err.message.contains(says), "{err}");
+    }
+}

@@ -436,7 +436,7 @@ async fn every_rendered_object_is_accepted_by_the_api_server() {
         for obj in render(values) {
             let mut obj: DynamicObject = serde_json::from_value(obj).expect("an object");
             let kind = obj.types.as_ref().unwrap().kind.clone();
-            let cluster_scoped = kind.starts_with("Cluster");
+            let cluster_scoped = kind.starts_with("Cluster") || kind.starts_with("ValidatingAdmissionPolicy");
             if !cluster_scoped && obj.metadata.namespace.is_none() {
                 obj.metadata.namespace = Some(NAMESPACE.into());
             }

@@ -175,6 +175,12 @@ async fn flow_logs_of_created_and_adopted_vpcs() {
     // An adopted VPC: flow logs only when asked, and the VPC is never changed.
     let user_vpc = ec2.create_vpc().cidr_block("10.9.0.0/16").send().await.unwrap();
     let user_vpc = user_vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+    // Adoptable by this namespace, as an administrator tags it.
+    let tag = aws_sdk_ec2::types::Tag::builder()
+        .key("webstack.io/adoptable")
+        .value(&ns)
+        .build();
+    ec2.create_tags().resources(&user_vpc).tags(tag).send().await.unwrap();
     let mut subnets = Vec::new();
     for (i, cidr) in ["10.9.0.0/24", "10.9.1.0/24"].iter().enumerate() {
         let s = ec2

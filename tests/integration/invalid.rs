@@ -718,3 +718,107 @@ async fn database_changes_rds_cannot_make_are_refused_on_update() {
         .await
         .expect("in-place changes");
 }
+
+/// Fields that would move a resource and leave the old one behind cannot change on a live object
+/// (CEL transition rules): a connection Secret's name, a bucket's name (inline or not), a
+/// StaticSite's stack once set. Adding a stack to a bucket-only site is allowed.
+#[tokio::test]
+async fn fields_that_would_leave_resources_behind_are_immutable() {
+    let client = client().await;
+    install_crds(&client).await;
+    let ns = namespace(&client, "immutable-names").await;
+    let objects = crate::harness::manifest::parse(
+        "apiVersion: webstack.io/v1alpha1
+kind: WebStack
+metadata: {name: live}
+spec:
+  network: {cidr: 10.0.0.0/16}
+  database: {connectionSecretName: live-db}
+  cache: {}
+  staticSite: {bucketName: live-site-bucket}
+---
+apiVersion: webstack.io/v1alpha1
+kind: StaticSite
+metadata: {name: site}
+spec: {stackRef: {name: live}, bucketName: site-bucket-1}
+---
+apiVersion: webstack.io/v1alpha1
+kind: StaticSite
+metadata: {name: bucket-only}
+spec: {}
+",
+    );
+    for obj in &objects {
+        api_for(&client, &ns, obj)
+            .create(&PostParams::default(), obj)
+            .await
+            .expect("create");
+    }
+    let cases = [
+        (
+            &objects[0],
+            serde_json::json!({"spec": {"database": {"connectionSecretName": "other"}}}),
+            "spec.database.connectionSecretName",
+        ),
+        (
+            &objects[0],
+            serde_json::json!({"spec": {"database": {"connectionSecretName": null}}}),
+            "spec.database.connectionSecretName",
+        ),
+        (
+            &objects[0],
+            serde_json::json!({"spec": {"cache": {"connectionSecretName": "other"}}}),
+            "spec.cache.connectionSecretName",
+        ),
+        (
+            &objects[0],
+            serde_json::json!({"spec": {"staticSite": {"bucketName": "another-bucket"}}}),
+            "spec.staticSite.bucketName",
+        ),
+        (
+            &objects[1],
+            serde_json::json!({"spec": {"bucketName": "site-bucket-2"}}),
+            "spec.bucketName",
+        ),
+        (
+            &objects[1],
+            serde_json::json!({"spec": {"stackRef": {"name": "elsewhere"}}}),
+            "spec.stackRef",
+        ),
+        (
+            &objects[1],
+            serde_json::json!({"spec": {"stackRef": null}}),
+            "spec.stackRef",
+        ),
+        (
+            &objects[2],
+            serde_json::json!({"spec": {"bucketName": "now-named"}}),
+            "spec.bucketName",
+        ),
+    ];
+    for (obj, patch, field) in cases {
+        let what = format!("{} {patch}", crate::harness::manifest::id(obj));
+        let api = api_for(&client, &ns, obj);
+        match api
+            .patch(&obj.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(_) => panic!("{what}: accepted"),
+            Err(Error::Api(resp)) => {
+                assert_eq!(resp.code, 422, "{what}: {}", resp.message);
+                assert!(
+                    resp.message.contains(field) && resp.message.contains("cannot change"),
+                    "{what}: {}",
+                    resp.message
+                );
+            }
+            Err(other) => panic!("{what}: {other}"),
+        }
+    }
+    // A stack added to a bucket-only site, and other fields, change freely.
+    let ok = serde_json::json!({"spec": {"stackRef": {"name": "live"}, "spaFallback": true}});
+    api_for(&client, &ns, &objects[2])
+        .patch("bucket-only", &PatchParams::default(), &Patch::Merge(&ok))
+        .await
+        .expect("a stack added to a bucket-only site");
+}

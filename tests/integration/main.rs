@@ -31,5 +31,6 @@ mod staticsite_e2e;
 mod substrate_gc;
 mod targetgroup_e2e;
 mod taskdef_aws;
+mod tenancy_e2e;
 mod webstack_aws;
 mod webstack_e2e;

@@ -463,8 +463,9 @@ async fn failed_status_writes_never_duplicate_aws_resources() {
     assert_eq!(tagged_count(&ec2, &elb, &uid).await, 0);
 }
 
-/// `webstack.io/external-id` adopts a load balancer made by hand (in an adopted VPC): it is tagged
-/// as managed with an `Adopted` Event, gets the stack's group and listeners. Deletion waits for a
+/// `webstack.io/external-id` adopts a load balancer made by hand (in an adopted VPC) once an
+/// administrator tagged both `webstack.io/adoptable` for the namespace (before that: Stalled,
+/// nothing changed in AWS): it is tagged as managed with an `Adopted` Event, gets the stack's group and listeners. Deletion waits for a
 /// TargetGroup that still points at the stack, naming it; with `deletionPolicy: Retain` the AWS
 /// resources stay, their ownership tags removed.
 #[tokio::test]
@@ -530,9 +531,46 @@ async fn external_load_balancer_adoption_children_wait_and_retain() {
             "loadBalancer": {"listeners": [{"name": "http", "port": 80}]}
         }
     });
+    let mark = moto.calls().len();
     api.patch("netflux", &PatchParams::apply("e2e-user"), &Patch::Apply(&manifest))
         .await
         .unwrap();
+    // Neither is tagged by an administrator for this namespace: Stalled, naming the field and the
+    // rule, and nothing in AWS is changed (no call that mutates, the VPC and load balancer untouched).
+    let stalled_on = |field: &'static str| {
+        move |ws: &WebStack| {
+            condition(ws, "Stalled").is_some_and(|(status, reason, message)| {
+                status == "True"
+                    && reason == "PolicyViolation"
+                    && message.starts_with(&format!("{field}: "))
+                    && message.contains("webstack.io/adoptable=")
+            })
+        }
+    };
+    wait_for(&api, &op, "Stalled on the VPC", 60, stalled_on("spec.network.vpcId")).await;
+    let adoptable = |resource: &str| {
+        let tag = aws_sdk_ec2::types::Tag::builder()
+            .key("webstack.io/adoptable")
+            .value(format!("other-team {ns}"))
+            .build();
+        ec2.create_tags().resources(resource).tags(tag).send()
+    };
+    adoptable(&vpc).await.unwrap();
+    wait_for(
+        &api,
+        &op,
+        "Stalled on the load balancer",
+        60,
+        stalled_on("metadata.annotations[webstack.io/external-id]"),
+    )
+    .await;
+    let mutations: Vec<_> = moto.calls()[mark..].iter().filter(|c| c.mutates()).cloned().collect();
+    assert_eq!(mutations.len(), 1, "only the test's own CreateTags: {mutations:#?}");
+    let lb_tag = aws_sdk_elasticloadbalancingv2::types::Tag::builder()
+        .key("webstack.io/adoptable")
+        .value(&ns)
+        .build();
+    elb.add_tags().resource_arns(&lb_arn).tags(lb_tag).send().await.unwrap();
     let ws = wait_for(&api, &op, "Ready", 90, |ws| ready_at(ws, 1)).await;
     let uid = ws.uid().unwrap();
     assert_eq!(

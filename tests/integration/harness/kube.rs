@@ -169,13 +169,18 @@ pub fn deploy_rbac() -> Vec<DynamicObject> {
         .collect()
 }
 
-/// The API of an object's kind (`namespaces`, `roles`, ... : every kind the tests apply has a
-/// regular plural), namespaced when the object names a namespace.
+/// The API of an object's kind (`namespaces`, `roles`, `validatingadmissionpolicies`, ... : every
+/// kind the tests apply has a regular plural), namespaced when the object names a namespace.
 pub fn dynamic_api(client: &Client, obj: &DynamicObject) -> Api<DynamicObject> {
     let t = obj.types.as_ref().expect("apiVersion and kind");
     let (group, version) = t.api_version.split_once('/').unwrap_or(("", &t.api_version));
     let gvk = GroupVersionKind::gvk(group, version, &t.kind);
-    let ar = ApiResource::from_gvk_with_plural(&gvk, &format!("{}s", t.kind.to_lowercase()));
+    let kind = t.kind.to_lowercase();
+    let plural = match kind.strip_suffix('y') {
+        Some(stem) => format!("{stem}ies"), // validatingadmissionpolicies
+        None => format!("{kind}s"),
+    };
+    let ar = ApiResource::from_gvk_with_plural(&gvk, &plural);
     match obj.metadata.namespace.as_deref() {
         Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
         None => Api::all_with(client.clone(), &ar),
