@@ -1,5 +1,5 @@
-//! The user-facing API, group `webstack.io/v1alpha1`: the five custom resource kinds of
-//! `shared/API.md`, their schemas (doc comments become descriptions) and validation rules.
+//! The user-facing API, group `webstack.io/v1alpha1`: the five namespaced custom resource kinds of
+//! `shared/API.md` and the cluster-scoped `WebStackPolicy`, their schemas (doc comments become descriptions) and validation rules.
 
 // clippy reads the repeated `type_ = ...` of several `#[kube(printcolumn(...))]` entries as one
 // attribute given twice; they are separate columns.
@@ -9,6 +9,7 @@ pub mod common;
 pub mod containerservice;
 pub mod listenerrule;
 pub mod operations;
+pub mod policy;
 pub mod reference;
 pub mod staticsite;
 pub mod targetgroup;
@@ -21,6 +22,7 @@ pub use common::*;
 pub use containerservice::*;
 pub use listenerrule::*;
 pub use operations::*;
+pub use policy::*;
 pub use staticsite::*;
 pub use targetgroup::*;
 pub use webstack::*;
@@ -39,6 +41,7 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         ListenerRule::crd(),
         ContainerService::crd(),
         StaticSite::crd(),
+        WebStackPolicy::crd(),
     ]
 }
 
@@ -75,12 +78,18 @@ mod tests {
             ("ListenerRule", "listenerrules", "wlr"),
             ("ContainerService", "containerservices", "wcs"),
             ("StaticSite", "staticsites", "wss"),
+            ("WebStackPolicy", "webstackpolicies", "wsp"),
         ];
         let crds = crds();
         assert_eq!(crds.len(), expected.len());
         for (crd, (kind, plural, short)) in crds.iter().zip(expected) {
             assert_eq!(crd.spec.group, GROUP);
-            assert_eq!(crd.spec.scope, "Namespaced");
+            let scope = if kind == "WebStackPolicy" {
+                "Cluster"
+            } else {
+                "Namespaced"
+            };
+            assert_eq!(crd.spec.scope, scope, "{kind}");
             assert_eq!(crd.spec.names.kind, kind);
             assert_eq!(crd.spec.names.plural, plural);
             assert_eq!(crd.spec.names.short_names.as_deref(), Some(&[short.to_string()][..]));

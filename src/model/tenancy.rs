@@ -141,9 +141,115 @@ pub fn check_adoptable(field: &str, what: &str, id: &str, tags: &TagMap, namespa
     Ok(())
 }
 
+/// Whether `text` matches the glob `pattern`: `*` any run of characters (`/` and `:` included),
+/// `?` one character, everything else literally. Linear in both lengths (no backtracking blow-up).
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || (p[pi] != '*' && p[pi] == t[ti])) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+/// Whether an ARN matches one of the globs. An ARN whose account is `*` (an SSM parameter named
+/// without its ARN, whose account the operator does not know) is matched with each pattern's own
+/// account field, so `arn:aws:ssm:us-east-1:*:parameter/app/k` matches
+/// `arn:aws:ssm:us-east-1:123456789012:parameter/app/*`.
+pub fn arn_allowed(patterns: &[String], arn: &str) -> bool {
+    patterns.iter().any(|p| {
+        let fields: Vec<&str> = arn.splitn(6, ':').collect();
+        if fields.len() == 6 && fields[4] == "*" {
+            let account = p.split(':').nth(4).unwrap_or("*");
+            let concrete = [fields[0], fields[1], fields[2], fields[3], account, fields[5]].join(":");
+            glob(p, &concrete)
+        } else {
+            glob(p, arn)
+        }
+    })
+}
+
+/// A glob as an anchored regular expression (RE2, as CEL's `matches()` takes it): the admission
+/// policy's form of the same rule.
+pub fn glob_regex(pattern: &str) -> String {
+    let mut out = String::from("^");
+    for c in pattern.chars() {
+        match c {
+            '*' => out.push_str(".*"),
+            '?' => out.push('.'),
+            c if c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '/' || c == ':' || c == '@' => out.push(c),
+            c => {
+                out.push('\\');
+                out.push(c);
+            }
+        }
+    }
+    out.push('$');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn globs() {
+        for (p, t, want) in [
+            ("*", "", true),
+            ("*", "arn:aws:iam::1:role/a/b", true),
+            ("arn:aws:iam::1:role/movies-*", "arn:aws:iam::1:role/movies-api", true),
+            ("arn:aws:iam::1:role/movies-*", "arn:aws:iam::1:role/books-api", false),
+            ("t3.*", "t3.small", true),
+            ("t3.*", "t3a.small", false),
+            ("db.t4g.?icro", "db.t4g.micro", true),
+            ("*.movies.example.com", "api.movies.example.com", true),
+            ("*.movies.example.com", "movies.example.com", false),
+            ("a*b*c", "aXXbYYbZc", true),
+            ("a*b*c", "aXXbYY", false),
+            ("exact", "exact", true),
+            ("exact", "exactly", false),
+        ] {
+            assert_eq!(glob(p, t), want, "{p} ~ {t}");
+        }
+    }
+
+    #[test]
+    fn arns_by_name_match_any_account_of_the_pattern() {
+        let allowed = ["arn:aws:ssm:us-east-1:123456789012:parameter/movies/*".to_string()];
+        assert!(arn_allowed(&allowed, "arn:aws:ssm:us-east-1:*:parameter/movies/key"));
+        assert!(arn_allowed(
+            &allowed,
+            "arn:aws:ssm:us-east-1:123456789012:parameter/movies/key"
+        ));
+        assert!(!arn_allowed(
+            &allowed,
+            "arn:aws:ssm:us-east-1:210987654321:parameter/movies/key"
+        ));
+        assert!(!arn_allowed(&allowed, "arn:aws:ssm:us-east-1:*:parameter/books/key"));
+        assert!(!arn_allowed(&[], "arn:aws:ssm:us-east-1:*:parameter/books/key"));
+    }
+
+    #[test]
+    fn glob_regexes_are_anchored_and_escaped() {
+        assert_eq!(glob_regex("t3.*"), "^t3\\..*$");
+        assert_eq!(
+            glob_regex("arn:aws:iam::1:role/movies-?"),
+            "^arn:aws:iam::1:role/movies-.$"
+        );
+    }
 
     const NS: &str = "team-a";
 

@@ -8,6 +8,7 @@ pub mod backoff;
 pub mod context;
 pub mod driver;
 pub mod guard;
+pub mod policy;
 pub mod refs;
 pub mod spec;
 pub mod status;
