@@ -12,6 +12,7 @@ pub mod policy;
 pub mod refs;
 pub mod spec;
 pub mod status;
+pub mod tenants;
 
 use std::fmt;
 use std::future::Future;
