@@ -274,7 +274,7 @@ fn chart_renders_a_cluster_wide_install() {
     for want in [
         "webstack.io/webstacks: get,list,watch,patch,update",
         "webstack.io/webstacks/status: get,patch,update",
-        "/secrets: get,create,patch,delete",
+        "/secrets: get,create,update,delete",
         "events.k8s.io/events: create,patch",
     ] {
         assert!(grants.iter().any(|g| g == want), "{want} in {grants:#?}");
@@ -640,7 +640,7 @@ async fn end_to_end_operators_hold_only_the_charts_permissions() {
     assert!(is_forbidden(
         Api::<CustomResourceDefinition>::all(sa.clone()).list(&lp).await
     ));
-    // Secrets: get/create/patch/delete only, never list.
+    // Secrets: get/create/update/delete only, never list.
     assert!(is_forbidden(Api::<Secret>::all(sa.clone()).list(&lp).await));
     assert!(is_forbidden(
         Api::<ConfigMap>::namespaced(sa.clone(), "default").list(&lp).await

@@ -71,10 +71,11 @@ watchNamespace, a Role's in watchNamespace with it. */}}
 - apiGroups: [webstack.io]
   resources: [webstacks/status, targetgroups/status, listenerrules/status, containerservices/status, staticsites/status]
   verbs: [get, patch, update]
-# The connection Secrets of a stack's database and cache (owned by the stack, kept equal to AWS).
+# The connection Secrets of a stack's database and cache: read, created when absent, replaced and
+# deleted only while they carry the stack's ownerReference and label (never listed or watched).
 - apiGroups: [""]
   resources: [secrets]
-  verbs: [get, create, patch, delete]
+  verbs: [get, create, update, delete]
 # An Event for every AWS mutation and drift correction.
 - apiGroups: [events.k8s.io]
   resources: [events]
