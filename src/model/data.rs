@@ -1,6 +1,7 @@
 //! A stack's data tier in domain terms: the RDS database and the ElastiCache Redis it should have,
 //! what AWS holds of them, the Secrets Manager secrets holding their credentials, and the
-//! Kubernetes Secrets that mirror them. Credentials are [`Sensitive`]: they never print.
+//! Kubernetes Secrets that mirror them, with whose each of those is ([`Holder`]). Credentials are
+//! [`Sensitive`]: they never print.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -169,12 +170,72 @@ pub struct ObservedData {
     pub db_subnet_group: Option<ObservedSubnetGroup>,
     pub database: Option<ObservedDatabase>,
     pub db_secret: Option<ObservedSecret>,
-    /// A digest of the Kubernetes Secret's data (compared, never printed); `None`: absent.
+    /// A digest of the data of the database's connection Secret while it is this stack's
+    /// (compared, never printed); `None`: absent, or someone else's.
     pub db_connection: Option<u64>,
+    /// Whose the Secret of that name is, and the version of the stack's own that a change is made at.
+    pub db_connection_holder: Holder,
     pub cache_subnet_group: Option<ObservedSubnetGroup>,
     pub cache: Option<ObservedCache>,
     pub cache_secret: Option<ObservedSecret>,
     pub cache_connection: Option<u64>,
+    pub cache_connection_holder: Holder,
+}
+
+/// The version of a Kubernetes object that a change is made at: a replace at this
+/// `resourceVersion`, or a delete with these preconditions, fails (409) when the object was changed,
+/// or deleted and re-created, since it was read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObjectVersion {
+    pub uid: String,
+    pub resource_version: String,
+}
+
+/// Whose a connection Secret of the name the spec gives is, as observed. The data digest
+/// ([`ObservedData::db_connection`]) is there exactly when it is [`Holder::Ours`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Holder {
+    /// No Secret of that name: one is created (a create, which fails if one appeared meanwhile).
+    #[default]
+    Absent,
+    /// It carries this stack's ownerReference (uid) and stack label: changed and deleted only at
+    /// this version.
+    Ours(ObjectVersion),
+    /// Someone else's: never written, never deleted. Says why it is not the stack's.
+    Foreign(String),
+}
+
+/// What a Kubernetes Secret found under a connection name says about who holds it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FoundSecret {
+    pub version: ObjectVersion,
+    /// The uids its ownerReferences name.
+    pub owner_uids: Vec<String>,
+    /// The value of its stack label (`webstack.io/stack`), if any.
+    pub stack_label: Option<String>,
+}
+
+/// Whose a found Secret is: the stack's only while it carries both the stack's ownerReference
+/// (its uid) and the stack label with the stack's name.
+pub fn holder(owner: &Owner, label: &str, found: &FoundSecret) -> Holder {
+    let referenced = found.owner_uids.contains(&owner.uid);
+    let labelled = found.stack_label.as_deref() == Some(owner.name.as_str());
+    if referenced && labelled {
+        return Holder::Ours(found.version.clone());
+    }
+    let label_says = match &found.stack_label {
+        Some(v) => format!("its {label} label is {v:?}"),
+        None => format!("it has no {label} label"),
+    };
+    let why = match (referenced, labelled) {
+        (false, false) => format!("it has no ownerReference to WebStack {} and {label_says}", owner.name),
+        (false, true) => format!(
+            "it has no ownerReference to WebStack {} (uid {})",
+            owner.name, owner.uid
+        ),
+        _ => format!("{label_says}, not {:?}", owner.name),
+    };
+    Holder::Foreign(why)
 }
 
 /// The default port of an engine.
@@ -313,6 +374,52 @@ pub struct DataCleanup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_is_the_stacks_only_with_its_owner_reference_and_label() {
+        let owner = Owner {
+            cluster_id: "c".into(),
+            namespace: "movies".into(),
+            kind: "WebStack",
+            name: "netflux".into(),
+            uid: "u-1".into(),
+        };
+        let version = ObjectVersion {
+            uid: "s-1".into(),
+            resource_version: "42".into(),
+        };
+        let found = |uids: &[&str], label: Option<&str>| FoundSecret {
+            version: version.clone(),
+            owner_uids: uids.iter().map(ToString::to_string).collect(),
+            stack_label: label.map(String::from),
+        };
+        let l = "webstack.io/stack";
+        assert_eq!(
+            holder(&owner, l, &found(&["other", "u-1"], Some("netflux"))),
+            Holder::Ours(version.clone())
+        );
+        let cases = [
+            (
+                found(&[], None),
+                "it has no ownerReference to WebStack netflux and it has no webstack.io/stack label",
+            ),
+            (
+                found(&["u-2"], Some("netflux")),
+                "it has no ownerReference to WebStack netflux (uid u-1)",
+            ),
+            (
+                found(&["u-1"], None),
+                "it has no webstack.io/stack label, not \"netflux\"",
+            ),
+            (
+                found(&["u-1"], Some("other")),
+                "its webstack.io/stack label is \"other\", not \"netflux\"",
+            ),
+        ];
+        for (f, why) in cases {
+            assert_eq!(holder(&owner, l, &f), Holder::Foreign(why.into()), "{f:?}");
+        }
+    }
 
     #[test]
     fn credentials_never_print() {

@@ -4,7 +4,9 @@
 //! rendered object is accepted by the test API server (server-side apply, dry run), its `crds/`
 //! are the repository's and `deploy/webstack-operator.yaml` is its rendering. That the rendered
 //! RBAC is enough is checked by every end-to-end test: their operators run as the chart's
-//! ServiceAccount (`harness::kube::chart_identity_kubeconfig_path`).
+//! ServiceAccount (`harness::kube::chart_identity_kubeconfig_path`). With `secretNamespaces`,
+//! Secrets are granted in those namespaces only; the admission policy refusing service-account-token
+//! Secrets to the operator's ServiceAccount is rendered, bound and enforced by the API server.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -12,7 +14,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{DynamicObject, Patch, PatchParams};
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use kube::runtime::wait::{await_condition, conditions};
 use kube::{Api, ResourceExt};
 use serde_json::Value;
@@ -57,7 +59,11 @@ fn template(values: &str, extra: &[&str]) -> Result<String, String> {
 }
 
 fn render(values: &str) -> Vec<Value> {
-    let text = template(values, &[]).unwrap_or_else(|e| panic!("helm template -f {values}:\n{e}"));
+    render_with(values, &[])
+}
+
+fn render_with(values: &str, extra: &[&str]) -> Vec<Value> {
+    let text = template(values, extra).unwrap_or_else(|e| panic!("helm template -f {values} {extra:?}:\n{e}"));
     serde_yaml::Deserializer::from_str(&text)
         .map(|doc| serde::Deserialize::deserialize(doc).expect("rendered YAML"))
         .filter(|v: &Value| !v.is_null())
@@ -274,7 +280,7 @@ fn chart_renders_a_cluster_wide_install() {
     for want in [
         "webstack.io/webstacks: get,list,watch,patch,update",
         "webstack.io/webstacks/status: get,patch,update",
-        "/secrets: get,create,patch,delete",
+        "/secrets: get,create,update,delete",
         "events.k8s.io/events: create,patch",
     ] {
         assert!(grants.iter().any(|g| g == want), "{want} in {grants:#?}");
@@ -285,6 +291,7 @@ fn chart_renders_a_cluster_wide_install() {
     );
     assert_eq!(all(&objects, "Role").len(), 1);
     assert!(all(&objects, "ServiceMonitor").is_empty());
+    assert_token_policy(&objects, "system:serviceaccount:webstack-system:webstack-operator");
     let sa = one(&objects, "ServiceAccount");
     assert!(sa["metadata"].get("annotations").is_none());
     let image = container(&objects)["image"].as_str().unwrap().to_string();
@@ -310,6 +317,221 @@ fn crd_names_in_chart_order() -> Vec<String> {
     sorted.sort();
     assert_eq!(sorted, crd_names(), "the chart's CRD names are crds/'s");
     names
+}
+
+/// The admission policy refusing service-account-token Secrets to `user`, and its binding.
+fn assert_token_policy(objects: &[Value], user: &str) {
+    let name = "webstack-operator-service-account-tokens";
+    let policy = all(objects, "ValidatingAdmissionPolicy")
+        .into_iter()
+        .find(|p| self::name(p) == name)
+        .expect("the service-account-token policy");
+    let spec = &policy["spec"];
+    assert_eq!(spec["failurePolicy"], "Fail");
+    let rule = &spec["matchConstraints"]["resourceRules"][0];
+    assert_eq!(rule["apiGroups"], serde_json::json!([""]));
+    assert_eq!(rule["resources"], serde_json::json!(["secrets"]));
+    assert_eq!(rule["operations"], serde_json::json!(["CREATE", "UPDATE"]));
+    assert_eq!(
+        spec["matchConditions"][0]["expression"],
+        format!("request.userInfo.username == '{user}'")
+    );
+    let validation = &spec["validations"][0];
+    assert!(
+        validation["expression"]
+            .as_str()
+            .unwrap()
+            .contains("object.type != 'kubernetes.io/service-account-token'"),
+        "{validation}"
+    );
+    assert!(validation["message"].as_str().unwrap().contains(user), "{validation}");
+    let binding = all(objects, "ValidatingAdmissionPolicyBinding")
+        .into_iter()
+        .find(|b| self::name(b) == name)
+        .expect("its binding");
+    assert_eq!(binding["spec"]["policyName"], name);
+    assert_eq!(binding["spec"]["validationActions"], serde_json::json!(["Deny"]));
+}
+
+/// The rules granting Secrets among `grants`.
+fn secret_grants(grants: &[String]) -> Vec<&String> {
+    grants.iter().filter(|g| g.starts_with("/secrets")).collect()
+}
+
+#[test]
+fn chart_grants_secrets_only_in_the_listed_namespaces() {
+    let plain = render(PLAIN_VALUES);
+    let cluster_wide = grants(&one(&plain, "ClusterRole")["rules"]);
+    assert_eq!(secret_grants(&cluster_wide), ["/secrets: get,create,update,delete"]);
+    assert!(!all(&plain, "Role").iter().any(|r| name(r).ends_with("-secrets")));
+
+    let objects = render_with(PLAIN_VALUES, &["--set", "secretNamespaces={team-a,team-b}"]);
+    assert_operator_deployment(&objects, "WEBSTACK_CLUSTER_ID");
+    // The ClusterRole: the same rules, Secrets aside.
+    let cluster_role = grants(&one(&objects, "ClusterRole")["rules"]);
+    assert!(secret_grants(&cluster_role).is_empty(), "{cluster_role:#?}");
+    let others: Vec<&String> = cluster_wide.iter().filter(|g| !g.starts_with("/secrets")).collect();
+    assert_eq!(cluster_role.iter().collect::<Vec<_>>(), others);
+    // Secrets: a Role in each listed namespace, bound to the operator's ServiceAccount.
+    let mut granted: Vec<(String, Vec<String>)> = all(&objects, "Role")
+        .into_iter()
+        .filter(|r| grants(&r["rules"]).iter().any(|g| g.starts_with("/secrets")))
+        .map(|r| {
+            assert_eq!(name(r), "webstack-operator-secrets");
+            (
+                r["metadata"]["namespace"].as_str().unwrap().to_string(),
+                grants(&r["rules"]),
+            )
+        })
+        .collect();
+    granted.sort();
+    let rule = vec!["/secrets: get,create,update,delete".to_string()];
+    assert_eq!(
+        granted,
+        [("team-a".to_string(), rule.clone()), ("team-b".to_string(), rule)]
+    );
+    let mut bound: Vec<&str> = all(&objects, "RoleBinding")
+        .into_iter()
+        .filter(|b| name(b) == "webstack-operator-secrets")
+        .map(|b| {
+            assert_eq!(b["roleRef"]["name"], "webstack-operator-secrets");
+            b["metadata"]["namespace"].as_str().unwrap()
+        })
+        .collect();
+    bound.sort();
+    assert_eq!(bound, ["team-a", "team-b"]);
+    assert_token_policy(&objects, "system:serviceaccount:webstack-system:webstack-operator");
+
+    // With watchNamespace, Secrets are that namespace's Role's: a list is refused.
+    let err = template(
+        "tests/chart/values-namespaced.yaml",
+        &["--set", "secretNamespaces={team-b}"],
+    )
+    .expect_err("rendered with watchNamespace and secretNamespaces");
+    assert!(err.contains("leave secretNamespaces empty"), "{err}");
+    let namespaced = render("tests/chart/values-namespaced.yaml");
+    let role = all(&namespaced, "Role")
+        .into_iter()
+        .find(|r| name(r) == "webstack-operator")
+        .unwrap();
+    assert_eq!(
+        secret_grants(&grants(&role["rules"])),
+        ["/secrets: get,create,update,delete"]
+    );
+    // Not a namespace name: refused by the schema.
+    let err = template(PLAIN_VALUES, &["--set", "secretNamespaces={Team_A}"]).expect_err("an invalid namespace");
+    assert!(err.contains("secretNamespaces"), "{err}");
+    // The token policy can be left out (the value defaults to true).
+    let without = render_with(PLAIN_VALUES, &["--set", "admissionPolicies.serviceAccountTokens=false"]);
+    assert!(
+        !all(&without, "ValidatingAdmissionPolicy")
+            .iter()
+            .any(|p| name(p).ends_with("-service-account-tokens"))
+    );
+}
+
+/// The API of a rendered object (the plural of `...Policy` is `...policies`).
+fn api_of(client: &kube::Client, obj: &DynamicObject) -> kube::Api<DynamicObject> {
+    let t = obj.types.as_ref().expect("apiVersion and kind");
+    let lower = t.kind.to_lowercase();
+    if !lower.ends_with("policy") {
+        return dynamic_api(client, obj);
+    }
+    let (group, version) = t.api_version.split_once('/').unwrap_or(("", &t.api_version));
+    let gvk = GroupVersionKind::gvk(group, version, &t.kind);
+    let ar = ApiResource::from_gvk_with_plural(&gvk, &format!("{}ies", lower.trim_end_matches('y')));
+    Api::all_with(client.clone(), &ar)
+}
+
+/// The chart's token policy, applied for real: the operator's ServiceAccount (as the end-to-end
+/// operators run, impersonated) is refused a `kubernetes.io/service-account-token` Secret with the
+/// policy's message and may still create an Opaque one; another user is not matched.
+#[tokio::test]
+async fn the_token_policy_refuses_the_operators_service_account() {
+    use k8s_openapi::api::core::v1::Secret;
+    use kube::api::{DeleteParams, PostParams};
+
+    let admin = client().await;
+    let ns = crate::harness::kube::namespace(&admin, "token-policy").await;
+    let sa = client_of(&crate::harness::kube::chart_identity_kubeconfig_path()).await;
+    let policy: Vec<DynamicObject> = render(PLAIN_VALUES)
+        .into_iter()
+        .filter(|o| name(o) == "webstack-operator-service-account-tokens")
+        .map(|o| serde_json::from_value(o).unwrap())
+        .collect();
+    assert_eq!(policy.len(), 2, "the policy and its binding");
+    let params = PatchParams::apply("webstack-tests").force();
+    for obj in &policy {
+        api_of(&admin, obj)
+            .patch(&obj.name_any(), &params, &Patch::Apply(obj))
+            .await
+            .unwrap_or_else(|e| panic!("applying {}: {e}", obj.name_any()));
+    }
+    let token_secret = |name: &str| -> Secret {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": name, "annotations": {"kubernetes.io/service-account.name": "default"}},
+            "type": "kubernetes.io/service-account-token",
+        }))
+        .unwrap()
+    };
+    let as_operator: Api<Secret> = Api::namespaced(sa, &ns);
+    let as_admin: Api<Secret> = Api::namespaced(admin.clone(), &ns);
+    // The API server enforces a new policy once it has loaded it: retried until then (each
+    // attempt under a new name; one that got through is removed).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let started = std::time::Instant::now();
+    let mut attempt = 0;
+    let refusal = loop {
+        attempt += 1;
+        let name = format!("minted-{attempt}");
+        match as_operator.create(&PostParams::default(), &token_secret(&name)).await {
+            Err(kube::Error::Api(e)) if e.code == 403 || e.code == 422 => break e,
+            Ok(_) => {
+                as_admin.delete(&name, &DeleteParams::default()).await.unwrap();
+            }
+            Err(e) => panic!("creating a token Secret as the operator: {e}"),
+        }
+        assert!(std::time::Instant::now() < deadline, "the policy was never enforced");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    println!(
+        "token policy enforced {:.1}s after it was applied",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        refusal.message.contains("webstack-operator-service-account-tokens")
+            && refusal.message.contains(
+                "system:serviceaccount:webstack-system:webstack-operator may not create or update Secrets of type \
+                 kubernetes.io/service-account-token"
+            ),
+        "{refusal:?}"
+    );
+    let opaque: Secret = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "connection"},
+        "type": "Opaque", "stringData": {"password": "x"},
+    }))
+    .unwrap();
+    as_operator
+        .create(&PostParams::default(), &opaque)
+        .await
+        .expect("an Opaque Secret is allowed");
+    as_admin
+        .create(&PostParams::default(), &token_secret("by-admin"))
+        .await
+        .expect("other users are not matched");
+    let listed: Vec<String> = as_admin
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name_any())
+        .filter(|n| n.starts_with("minted-"))
+        .collect();
+    assert!(
+        listed.is_empty(),
+        "no token Secret of the operator's remains: {listed:?}"
+    );
 }
 
 #[test]
@@ -426,14 +648,18 @@ async fn every_rendered_object_is_accepted_by_the_api_server() {
     .expect("ServiceMonitor CRD Established")
     .unwrap();
 
-    let params = PatchParams::apply("helm").dry_run();
+    ensure_namespace(&client, "team-b").await;
+    // Forced: the end-to-end tests' identity applied the plain rendering's ClusterRole for real
+    // (manager webstack-tests), which the secretNamespaces rendering's differs from.
+    let params = PatchParams::apply("helm").dry_run().force();
     let mut kinds = std::collections::BTreeSet::new();
-    for values in [
-        PLAIN_VALUES,
-        "tests/chart/values-namespaced.yaml",
-        "tests/chart/values-irsa-monitoring.yaml",
+    for (values, extra) in [
+        (PLAIN_VALUES, &[][..]),
+        ("tests/chart/values-namespaced.yaml", &[]),
+        ("tests/chart/values-irsa-monitoring.yaml", &[]),
+        (PLAIN_VALUES, &["--set", "secretNamespaces={team-a,team-b}"]),
     ] {
-        for obj in render(values) {
+        for obj in render_with(values, extra) {
             let mut obj: DynamicObject = serde_json::from_value(obj).expect("an object");
             let kind = obj.types.as_ref().unwrap().kind.clone();
             let cluster_scoped = kind.starts_with("Cluster") || kind.starts_with("ValidatingAdmissionPolicy");
@@ -441,7 +667,7 @@ async fn every_rendered_object_is_accepted_by_the_api_server() {
                 obj.metadata.namespace = Some(NAMESPACE.into());
             }
             let name = obj.name_any();
-            let applied = dynamic_api(&client, &obj)
+            let applied = api_of(&client, &obj)
                 .patch(&name, &params, &Patch::Apply(&obj))
                 .await
                 .unwrap_or_else(|e| panic!("{values}: {kind}/{name} refused: {e}"));
@@ -640,7 +866,7 @@ async fn end_to_end_operators_hold_only_the_charts_permissions() {
     assert!(is_forbidden(
         Api::<CustomResourceDefinition>::all(sa.clone()).list(&lp).await
     ));
-    // Secrets: get/create/patch/delete only, never list.
+    // Secrets: get/create/update/delete only, never list.
     assert!(is_forbidden(Api::<Secret>::all(sa.clone()).list(&lp).await));
     assert!(is_forbidden(
         Api::<ConfigMap>::namespaced(sa.clone(), "default").list(&lp).await

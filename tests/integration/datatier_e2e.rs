@@ -433,12 +433,16 @@ async fn monolith_postgres_and_redis_from_the_example() {
         (pass.as_str(), host.as_str(), port.as_str()),
         (token.as_str(), cconn["host"].as_str(), "6379")
     );
-    let owner_ref = Api::<Secret>::namespaced(client.clone(), &ns)
+    let conn_secret = Api::<Secret>::namespaced(client.clone(), &ns)
         .get("monolith-db")
         .await
-        .unwrap()
-        .owner_references()
-        .to_vec();
+        .unwrap();
+    // The stack's: its ownerReference and label (what makes the operator change or delete it).
+    assert_eq!(
+        conn_secret.labels().get("webstack.io/stack").map(String::as_str),
+        Some("monolith")
+    );
+    let owner_ref = conn_secret.owner_references().to_vec();
     assert_eq!(owner_ref.len(), 1);
     assert_eq!(
         (owner_ref[0].kind.as_str(), owner_ref[0].uid.as_str()),

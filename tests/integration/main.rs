@@ -8,6 +8,7 @@ mod argocd_health;
 mod aws_smoke;
 mod capacity_checks;
 mod chart;
+mod connection_secrets;
 mod containerservice_e2e;
 mod crds;
 mod datatier_e2e;

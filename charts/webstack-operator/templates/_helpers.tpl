@@ -71,14 +71,23 @@ watchNamespace, a Role's in watchNamespace with it. */}}
 - apiGroups: [webstack.io]
   resources: [webstacks/status, targetgroups/status, listenerrules/status, containerservices/status, staticsites/status]
   verbs: [get, patch, update]
-# The connection Secrets of a stack's database and cache (owned by the stack, kept equal to AWS).
-- apiGroups: [""]
-  resources: [secrets]
-  verbs: [get, create, patch, delete]
+{{- if not .Values.secretNamespaces }}
+{{ include "webstack-operator.secretRule" . }}
+{{- end }}
 # An Event for every AWS mutation and drift correction.
 - apiGroups: [events.k8s.io]
   resources: [events]
   verbs: [create, patch]
+{{- end -}}
+
+{{/* The Secrets rule: in the controllers' ClusterRole or Role, or with secretNamespaces in a Role
+of each of those namespaces only. */}}
+{{- define "webstack-operator.secretRule" -}}
+# The connection Secrets of a stack's database and cache: read, created when absent, replaced and
+# deleted only while they carry the stack's ownerReference and label (never listed or watched).
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get, create, update, delete]
 {{- end -}}
 
 {{/* Start-up check that the CRDs are installed and Established: cluster-scoped, limited to the

@@ -2,19 +2,25 @@
 //! and applying [`DataStep`]s. The order that makes credentials crash-safe: the password is
 //! generated once and stored in Secrets Manager (client request token from the uid), and only
 //! then is the instance created, with the password read back from that secret.
+//!
+//! A connection Secret is created only when absent (a create: 409 if one appeared meanwhile), and
+//! replaced or deleted only while it is the stack's ([`Holder::Ours`]), at the version observed
+//! (a replace at its `resourceVersion`, a delete with uid and `resourceVersion` preconditions), so
+//! that a Secret changed or swapped between observe and apply is never touched.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{DeleteParams, Patch, PatchParams};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::api::{DeleteParams, PostParams, Preconditions};
 use kube::{Api, Client};
 
 use super::DataStep;
 use crate::aws::{AwsError, Clients, elasticache, rds, secrets};
 use crate::model::data::{
-    DataNames, DesiredCache, DesiredDatabase, ObservedData, ObservedSecret, Sensitive, cache_connection, cache_secret,
-    database_connection, database_secret, digest,
+    DataNames, DesiredCache, DesiredDatabase, FoundSecret, Holder, ObjectVersion, ObservedData, ObservedSecret,
+    Sensitive, cache_connection, cache_secret, database_connection, database_secret, digest, holder,
 };
 use crate::model::ownership::OWNERSHIP_KEYS;
 use crate::model::stack::SgRole;
@@ -26,7 +32,6 @@ use crate::webstack::shared::{ApplyCx, ApplyError, ObserveCx, STACK_LABEL, owner
 /// Where the data tier is read from.
 pub struct DataKey<'a> {
     pub names: &'a DataNames,
-    pub namespace: &'a str,
     /// Read the database / the cache at all (the spec or status has one, or the stack is deleted).
     pub database: bool,
     pub cache: bool,
@@ -49,13 +54,39 @@ async fn secret(c: &Clients, name: &str, owner: &Owner, deep: bool) -> Result<Op
     }
 }
 
-/// A digest of a Kubernetes Secret's data, when the Secret exists.
-async fn connection(kube: &Client, ns: &str, name: &str) -> Result<Option<u64>, Blocked> {
-    let found = Api::<Secret>::namespaced(kube.clone(), ns).get_opt(name).await?;
-    Ok(found.map(|s| {
+/// The connection Secret `name` in the stack's namespace: whose it is, and the digest of its data
+/// when it is the stack's (one GET).
+pub async fn observe_connection(kube: &Client, owner: &Owner, name: &str) -> Result<(Option<u64>, Holder), Blocked> {
+    let Some(s) = Api::<Secret>::namespaced(kube.clone(), &owner.namespace)
+        .get_opt(name)
+        .await?
+    else {
+        return Ok((None, Holder::Absent));
+    };
+    let found = FoundSecret {
+        version: version_of(&s.metadata),
+        owner_uids: s
+            .metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .map(|r| r.uid.clone())
+            .collect(),
+        stack_label: s.metadata.labels.as_ref().and_then(|l| l.get(STACK_LABEL)).cloned(),
+    };
+    let holder = holder(owner, STACK_LABEL, &found);
+    let digest = matches!(holder, Holder::Ours(_)).then(|| {
         let data: BTreeMap<String, Vec<u8>> = s.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect();
         digest(&data)
-    }))
+    });
+    Ok((digest, holder))
+}
+
+fn version_of(meta: &ObjectMeta) -> ObjectVersion {
+    ObjectVersion {
+        uid: meta.uid.clone().unwrap_or_default(),
+        resource_version: meta.resource_version.clone().unwrap_or_default(),
+    }
 }
 
 /// The data tier of the stack `cx` observes, with the names its spec gives.
@@ -63,7 +94,6 @@ pub async fn observe_stack(cx: &ObserveCx<'_>, names: DataNames) -> Result<Obser
     let (spec, st) = (&cx.ws.spec, cx.ws.status.as_ref());
     let key = DataKey {
         names: &names,
-        namespace: &cx.owner.namespace,
         database: cx.deleting || spec.database.is_some() || st.is_some_and(|s| s.database.is_some()),
         cache: cx.deleting || spec.cache.is_some() || st.is_some_and(|s| s.cache.is_some()),
         deep: cx.deep,
@@ -125,7 +155,7 @@ pub async fn observe(
             Blocked::Stalled { .. } if deleting => Ok(None),
             e => Err(e),
         })?;
-        o.db_connection = connection(kube, key.namespace, &n.db_connection).await?;
+        (o.db_connection, o.db_connection_holder) = observe_connection(kube, owner, &n.db_connection).await?;
     }
     if key.cache {
         if key.deep {
@@ -142,7 +172,7 @@ pub async fn observe(
             Blocked::Stalled { .. } if deleting => Ok(None),
             e => Err(e),
         })?;
-        o.cache_connection = connection(kube, key.namespace, &n.cache_connection).await?;
+        (o.cache_connection, o.cache_connection_holder) = observe_connection(kube, owner, &n.cache_connection).await?;
     }
     Ok(o)
 }
@@ -171,34 +201,115 @@ fn need<'a, T>(v: Option<&'a T>, what: &str) -> Result<&'a T, Blocked> {
     v.ok_or_else(|| Blocked::waiting(format!("{what} is not known yet")))
 }
 
-/// Writes a connection Secret by server-side apply, owned by the stack (so it goes with it).
-async fn write_connection(a: &DataApply<'_>, name: &str, data: BTreeMap<String, Sensitive>) -> Result<(), Blocked> {
-    let owner_ref = owner_reference(a.owner);
+/// Why a connection Secret was not touched: it changed (or appeared) since it was read. The next
+/// pass reads it again.
+fn changed(owner: &Owner, name: &str, what: &str) -> Blocked {
+    Blocked::waiting(format!(
+        "Secret {}/{name} {what} since it was read; it is read again before anything is written",
+        owner.namespace
+    ))
+}
+
+/// Writes the connection Secret `name` as observed with `holder`: created when absent (owned by
+/// the stack, so that it goes with it), replaced at the version observed when the stack's, and
+/// never when someone else's.
+pub async fn write_connection(
+    kube: &Client,
+    owner: &Owner,
+    name: &str,
+    holder: &Holder,
+    data: BTreeMap<String, Sensitive>,
+) -> Result<(), Blocked> {
+    let api = Api::<Secret>::namespaced(kube.clone(), &owner.namespace);
     let data: BTreeMap<String, ByteString> = data
         .into_iter()
         .map(|(k, v)| (k, ByteString(v.expose().as_bytes().to_vec())))
         .collect();
-    let secret = serde_json::json!({
-        "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": name, "namespace": a.owner.namespace, "ownerReferences": [owner_ref],
-                     "labels": {STACK_LABEL: a.owner.name}},
-        "type": "Opaque",
-        "data": data,
-    });
-    Api::<Secret>::namespaced(a.kube.clone(), &a.owner.namespace)
-        .patch(name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&secret))
-        .await?;
-    Ok(())
+    let params = PostParams {
+        field_manager: Some(MANAGER.into()),
+        ..PostParams::default()
+    };
+    let (result, what) = match holder {
+        Holder::Absent => {
+            let secret = Secret {
+                metadata: ObjectMeta {
+                    name: Some(name.into()),
+                    namespace: Some(owner.namespace.clone()),
+                    owner_references: Some(vec![owner_reference(owner)]),
+                    labels: Some(BTreeMap::from([(STACK_LABEL.to_string(), owner.name.clone())])),
+                    ..ObjectMeta::default()
+                },
+                type_: Some("Opaque".into()),
+                data: Some(data),
+                ..Secret::default()
+            };
+            (api.create(&params, &secret).await.map(drop), "appeared")
+        }
+        Holder::Ours(version) => {
+            // Replaced as it is, whatever else it carries (annotations, labels, finalizers), only
+            // while it is the version observed; its resourceVersion makes the replace fail if it
+            // changes in between.
+            let Some(mut current) = api.get_opt(name).await? else {
+                return Err(changed(owner, name, "was deleted"));
+            };
+            if version_of(&current.metadata) != *version {
+                return Err(changed(owner, name, "changed"));
+            }
+            current.data = Some(data);
+            current.string_data = None;
+            (api.replace(name, &params, &current).await.map(drop), "changed")
+        }
+        Holder::Foreign(why) => {
+            return Err(Blocked::stalled(
+                "OwnershipConflict",
+                format!(
+                    "Secret {}/{name} is not this stack's: {why}; it is never written",
+                    owner.namespace
+                ),
+            ));
+        }
+    };
+    match result {
+        Err(kube::Error::Api(e)) if e.code == 409 => Err(changed(owner, name, what)),
+        other => other.map_err(Blocked::from),
+    }
 }
 
-async fn delete_connection(a: &DataApply<'_>, name: &str) -> Result<(), Blocked> {
-    match Api::<Secret>::namespaced(a.kube.clone(), &a.owner.namespace)
-        .delete(name, &DeleteParams::default())
+/// Deletes the connection Secret `name` when it is the stack's, with the uid and resourceVersion
+/// observed as preconditions; one that is not (or is gone) is left alone.
+pub async fn delete_connection(kube: &Client, owner: &Owner, name: &str, holder: &Holder) -> Result<(), Blocked> {
+    let Holder::Ours(version) = holder else {
+        return Ok(());
+    };
+    let params = DeleteParams {
+        preconditions: Some(Preconditions {
+            uid: Some(version.uid.clone()),
+            resource_version: Some(version.resource_version.clone()),
+        }),
+        ..DeleteParams::default()
+    };
+    match Api::<Secret>::namespaced(kube.clone(), &owner.namespace)
+        .delete(name, &params)
         .await
     {
         Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 409 => Err(changed(owner, name, "changed")),
         other => other.map(drop).map_err(Blocked::from),
     }
+}
+
+/// The `Stalled` of a connection Secret that is someone else's, naming the field and the Secret.
+fn conflict(owner: &Owner, cache: bool, secret: &str, why: &str) -> Blocked {
+    Blocked::stalled(
+        "OwnershipConflict",
+        format!(
+            "Secret {}/{secret}, named by {}, is not this stack's: {why}. The operator neither writes nor \
+             deletes it, and changes nothing of the database and cache until it is removed or renamed \
+             (deleting the stack leaves it alone)",
+            owner.namespace,
+            DataStep::connection_field(cache)
+        ),
+    )
 }
 
 /// The name of a final snapshot: the instance and a UTC timestamp.
@@ -212,6 +323,7 @@ pub async fn apply(a: &DataApply<'_>, step: &DataStep) -> Result<(), Blocked> {
     let (c, o) = (a.clients, a.observed);
     let n = &o.names;
     match step {
+        DataStep::ConnectionConflict { cache, secret, why } => return Err(conflict(a.owner, *cache, secret, why)),
         DataStep::CreateDbSubnetGroup => rds::create_subnet_group(&c.rds, &n.database, &a.subnets, &a.tags).await?,
         DataStep::UpdateDbSubnetGroup => rds::modify_subnet_group(&c.rds, &n.database, &a.subnets).await?,
         DataStep::CreateDbSecret => {
@@ -264,7 +376,8 @@ pub async fn apply(a: &DataApply<'_>, step: &DataStep) -> Result<(), Blocked> {
             );
             let s = need(o.db_secret.as_ref(), "the database secret")?;
             let endpoint = need(db.endpoint.as_ref(), "the database endpoint")?;
-            write_connection(a, &d.connection_secret, database_connection(d, s, endpoint)).await?
+            let data = database_connection(d, s, endpoint);
+            write_connection(a.kube, a.owner, &n.db_connection, &o.db_connection_holder, data).await?
         }
         DataStep::CreateCacheSubnetGroup => {
             elasticache::create_subnet_group(&c.elasticache, &n.cache, &a.subnets, &a.tags).await?
@@ -319,11 +432,12 @@ pub async fn apply(a: &DataApply<'_>, step: &DataStep) -> Result<(), Blocked> {
             .await?
         }
         DataStep::WriteCacheConnection => {
-            let d = need(a.cache, "the cache")?;
+            need(a.cache, "the cache")?;
             let cache = need(o.cache.as_ref(), "the cache")?;
             let s = need(o.cache_secret.as_ref(), "the cache secret")?;
             let endpoint = need(cache.endpoint.as_ref(), "the cache endpoint")?;
-            write_connection(a, &d.connection_secret, cache_connection(s, endpoint)).await?
+            let data = cache_connection(s, endpoint);
+            write_connection(a.kube, a.owner, &n.cache_connection, &o.cache_connection_holder, data).await?
         }
         DataStep::UnprotectDatabase => rds::unprotect(&c.rds, &n.database).await?,
         DataStep::ProtectedDatabase { identifier } => {
@@ -349,14 +463,18 @@ pub async fn apply(a: &DataApply<'_>, step: &DataStep) -> Result<(), Blocked> {
         }
         DataStep::DeleteDbSubnetGroup => rds::delete_subnet_group(&c.rds, &n.database).await?,
         DataStep::DeleteDbSecret => secrets::delete(&c.secrets, &n.db_secret).await?,
-        DataStep::DeleteDbConnection => delete_connection(a, &n.db_connection).await?,
+        DataStep::DeleteDbConnection => {
+            delete_connection(a.kube, a.owner, &n.db_connection, &o.db_connection_holder).await?
+        }
         DataStep::DeleteCache => elasticache::delete(&c.elasticache, &n.cache).await?,
         DataStep::AwaitCacheGone => {
             return Err(Blocked::waiting(format!("cache {} is being deleted", n.cache)));
         }
         DataStep::DeleteCacheSubnetGroup => elasticache::delete_subnet_group(&c.elasticache, &n.cache).await?,
         DataStep::DeleteCacheSecret => secrets::delete(&c.secrets, &n.cache_secret).await?,
-        DataStep::DeleteCacheConnection => delete_connection(a, &n.cache_connection).await?,
+        DataStep::DeleteCacheConnection => {
+            delete_connection(a.kube, a.owner, &n.cache_connection, &o.cache_connection_holder).await?
+        }
         DataStep::UntagData => untag(a).await?,
     }
     Ok(())

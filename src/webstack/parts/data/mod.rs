@@ -2,6 +2,12 @@
 //! instance created with them, modified in place, its secret and Kubernetes Secret kept equal to
 //! AWS) and the cache likewise; deletion by `database.deletionPolicy`, with deletion protection
 //! never turned off unless the spec says so.
+//!
+//! A connection Secret is the stack's only while it carries the stack's ownerReference and label
+//! ([`Holder`]): one that is someone else's is never written or deleted, and the data tier's plan
+//! is then that conflict alone (`Stalled`, `OwnershipConflict`), before any change to the database,
+//! the cache or their secrets. The parts planned before the data tier still converge; those after
+//! it (the alarms) wait with it, since a stalled step ends the pass.
 
 pub mod io;
 
@@ -10,7 +16,7 @@ use std::fmt;
 use crate::api::WebStackSpec;
 use crate::model::data::{DataCleanup, DataNames, database_identifier};
 use crate::model::data::{
-    DataDeletion, DesiredCache, DesiredDatabase, ObservedData, ObservedSubnetGroup, cache_connection,
+    DataDeletion, DesiredCache, DesiredDatabase, Holder, ObservedData, ObservedSubnetGroup, cache_connection,
     database_connection, digest_of, secret_current,
 };
 use crate::model::ownership::missing_tags;
@@ -19,9 +25,21 @@ use crate::model::{Owner, TagMap};
 use crate::reconcile::Blocked;
 use crate::webstack::shared::{ApplyCx, ApplyError, Cleanup, ObserveCx, Part, private_subnets};
 
+/// The spec field naming the database's connection Secret.
+pub const DB_CONNECTION_FIELD: &str = "spec.database.connectionSecretName";
+/// The spec field naming the cache's connection Secret.
+pub const CACHE_CONNECTION_FIELD: &str = "spec.cache.connectionSecretName";
+
 /// One change to the data tier.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DataStep {
+    /// Not a change: the connection Secret of the spec's name is someone else's. It is never
+    /// written or deleted, and the data tier stops here (`Stalled`, `OwnershipConflict`).
+    ConnectionConflict {
+        cache: bool,
+        secret: String,
+        why: String,
+    },
     CreateDbSubnetGroup,
     UpdateDbSubnetGroup,
     /// Generates the master password and stores it, before anything uses it.
@@ -83,7 +101,8 @@ impl DataStep {
     pub fn is_cache(&self) -> bool {
         matches!(
             self,
-            DataStep::CreateCacheSubnetGroup
+            DataStep::ConnectionConflict { cache: true, .. }
+                | DataStep::CreateCacheSubnetGroup
                 | DataStep::UpdateCacheSubnetGroup
                 | DataStep::CreateCacheSecret
                 | DataStep::CreateCache
@@ -101,8 +120,18 @@ impl DataStep {
         )
     }
 
+    /// The spec field naming the connection Secret of a [`DataStep::ConnectionConflict`].
+    pub fn connection_field(cache: bool) -> &'static str {
+        if cache {
+            CACHE_CONNECTION_FIELD
+        } else {
+            DB_CONNECTION_FIELD
+        }
+    }
+
     pub fn action(&self) -> &'static str {
         match self {
+            DataStep::ConnectionConflict { .. } => "GetConnectionSecret",
             DataStep::CreateDbSubnetGroup => "CreateDBSubnetGroup",
             DataStep::UpdateDbSubnetGroup => "ModifyDBSubnetGroup",
             DataStep::CreateDbSecret | DataStep::CreateCacheSecret => "CreateSecret",
@@ -110,7 +139,7 @@ impl DataStep {
             DataStep::ModifyDatabase { .. } | DataStep::UnprotectDatabase => "ModifyDBInstance",
             DataStep::RestoreDatabaseTags | DataStep::RestoreCacheTags => "AddTagsToResource",
             DataStep::UpdateDbSecret | DataStep::UpdateCacheSecret => "PutSecretValue",
-            DataStep::WriteDbConnection | DataStep::WriteCacheConnection => "ApplyConnectionSecret",
+            DataStep::WriteDbConnection | DataStep::WriteCacheConnection => "WriteConnectionSecret",
             DataStep::CreateCacheSubnetGroup => "CreateCacheSubnetGroup",
             DataStep::UpdateCacheSubnetGroup => "ModifyCacheSubnetGroup",
             DataStep::CreateCache => "CreateReplicationGroup",
@@ -132,6 +161,11 @@ impl DataStep {
 impl fmt::Display for DataStep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            DataStep::ConnectionConflict { cache, secret, why } => write!(
+                f,
+                "wait: Secret {secret} ({}) is not this stack's: {why}",
+                DataStep::connection_field(*cache)
+            ),
             DataStep::CreateDbSubnetGroup => write!(f, "create the DB subnet group"),
             DataStep::UpdateDbSubnetGroup => write!(f, "set the DB subnet group to the private subnets"),
             DataStep::CreateDbSecret => write!(f, "generate the database password and store it in Secrets Manager"),
@@ -189,8 +223,34 @@ pub struct Context<'a> {
     pub private_subnets: Option<Vec<String>>,
 }
 
-/// The database's steps.
+/// The conflict step when the database's (or with `cache`, the cache's) connection Secret is
+/// someone else's.
+pub fn connection_conflict(o: &ObservedData, cache: bool) -> Option<DataStep> {
+    let (holder, secret) = if cache {
+        (&o.cache_connection_holder, &o.names.cache_connection)
+    } else {
+        (&o.db_connection_holder, &o.names.db_connection)
+    };
+    match holder {
+        Holder::Foreign(why) => Some(DataStep::ConnectionConflict {
+            cache,
+            secret: secret.clone(),
+            why: why.clone(),
+        }),
+        _ => None,
+    }
+}
+
+/// Whether a connection Secret observed with `digest` and `holder` is the stack's, to delete.
+fn deletable(digest: Option<u64>, holder: &Holder) -> bool {
+    digest.is_some() && !matches!(holder, Holder::Foreign(_))
+}
+
+/// The database's steps: only the conflict when its connection Secret is someone else's.
 pub fn plan_database(d: &DesiredDatabase, o: &ObservedData, cx: &Context<'_>) -> Vec<DataStep> {
+    if let Some(conflict) = connection_conflict(o, false) {
+        return vec![conflict];
+    }
     let mut steps = Vec::new();
     match &o.db_subnet_group {
         _ if !o.subnet_groups_read => {}
@@ -238,9 +298,13 @@ pub fn plan_database(d: &DesiredDatabase, o: &ObservedData, cx: &Context<'_>) ->
     steps
 }
 
-/// The cache's steps. Failover needs a replica: it is turned on after a scale-out and off before
-/// a scale-in to one node (both inside [`DataStep::SetCacheNodes`]).
+/// The cache's steps: only the conflict when its connection Secret is someone else's. Failover
+/// needs a replica: it is turned on after a scale-out and off before a scale-in to one node (both
+/// inside [`DataStep::SetCacheNodes`]).
 pub fn plan_cache(d: &DesiredCache, o: &ObservedData, cx: &Context<'_>) -> Vec<DataStep> {
+    if let Some(conflict) = connection_conflict(o, true) {
+        return vec![conflict];
+    }
     let mut steps = Vec::new();
     match &o.cache_subnet_group {
         _ if !o.subnet_groups_read => {}
@@ -289,7 +353,8 @@ pub fn plan_cache(d: &DesiredCache, o: &ObservedData, cx: &Context<'_>) -> Vec<D
 }
 
 /// Deletion of the data tier, first of all: the database (and the cache with it) goes before
-/// the groups and subnets it sits in. `Retain` untags instead.
+/// the groups and subnets it sits in. `Retain` untags instead. A connection Secret that is not the
+/// stack's is left alone.
 pub fn plan_cleanup(o: &ObservedData, how: DataCleanup) -> Vec<DataStep> {
     let mut steps = Vec::new();
     let anything = o.database.is_some() || o.cache.is_some() || o.db_secret.is_some() || o.cache_secret.is_some();
@@ -301,10 +366,10 @@ pub fn plan_cleanup(o: &ObservedData, how: DataCleanup) -> Vec<DataStep> {
         }
         // The connection Secrets describe a stack that is gone; the credentials stay in the
         // retained Secrets Manager secrets.
-        if o.db_connection.is_some() {
+        if deletable(o.db_connection, &o.db_connection_holder) {
             steps.push(DataStep::DeleteDbConnection);
         }
-        if o.cache_connection.is_some() {
+        if deletable(o.cache_connection, &o.cache_connection_holder) {
             steps.push(DataStep::DeleteCacheConnection);
         }
         return steps;
@@ -344,10 +409,10 @@ pub fn plan_cleanup(o: &ObservedData, how: DataCleanup) -> Vec<DataStep> {
     if o.cache_secret.is_some() {
         steps.push(DataStep::DeleteCacheSecret);
     }
-    if o.db_connection.is_some() {
+    if deletable(o.db_connection, &o.db_connection_holder) {
         steps.push(DataStep::DeleteDbConnection);
     }
-    if o.cache_connection.is_some() {
+    if deletable(o.cache_connection, &o.cache_connection_holder) {
         steps.push(DataStep::DeleteCacheConnection);
     }
     steps
@@ -418,7 +483,8 @@ impl Part for Data {
     type Step = DataStep;
 
     /// A database or cache the spec no longer has is deleted (the database after a final snapshot:
-    /// the default policy).
+    /// the default policy). A connection Secret of the spec that is someone else's stops the whole
+    /// data tier: the plan is then that conflict (both, when both are), nothing else.
     fn plan(desired: &DesiredStack, observed: &ObservedStack) -> Vec<DataStep> {
         let o = &observed.data;
         let subnets = private_subnets(desired, observed);
@@ -437,6 +503,7 @@ impl Part for Data {
                     db_subnet_group: o.db_subnet_group.clone(),
                     db_secret: o.db_secret.clone(),
                     db_connection: o.db_connection,
+                    db_connection_holder: o.db_connection_holder.clone(),
                     ..ObservedData::default()
                 };
                 data.extend(plan_cleanup(
@@ -457,6 +524,7 @@ impl Part for Data {
                     cache_subnet_group: o.cache_subnet_group.clone(),
                     cache_secret: o.cache_secret.clone(),
                     cache_connection: o.cache_connection,
+                    cache_connection_holder: o.cache_connection_holder.clone(),
                     ..ObservedData::default()
                 };
                 data.extend(plan_cleanup(
@@ -467,6 +535,9 @@ impl Part for Data {
                     },
                 ));
             }
+        }
+        if data.iter().any(|s| matches!(s, DataStep::ConnectionConflict { .. })) {
+            data.retain(|s| matches!(s, DataStep::ConnectionConflict { .. }));
         }
         data
     }

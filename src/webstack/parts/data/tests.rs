@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::model::data::{ObservedCache, ObservedDatabase, ObservedSecret, ObservedSubnetGroup, Sensitive};
+use crate::model::data::{
+    ObjectVersion, ObservedCache, ObservedDatabase, ObservedSecret, ObservedSubnetGroup, Sensitive,
+};
 
 fn owner() -> Owner {
     Owner {
@@ -64,6 +66,27 @@ fn fresh() -> ObservedData {
     }
 }
 
+/// The stack's own connection Secret, at some version.
+fn ours() -> Holder {
+    Holder::Ours(ObjectVersion {
+        uid: "secret-uid".into(),
+        resource_version: "7".into(),
+    })
+}
+
+fn foreign() -> Holder {
+    Holder::Foreign("it has no ownerReference to WebStack netflux and it has no webstack.io/stack label".into())
+}
+
+/// The names the spec gives (connection Secrets `netflux-db` and `netflux-cache`).
+fn data_names() -> DataNames {
+    DataNames {
+        db_connection: "netflux-db".into(),
+        cache_connection: "netflux-cache".into(),
+        ..DataNames::default()
+    }
+}
+
 /// AWS holding exactly `d` and `c`, available, their secrets and Secrets current.
 fn converged(tags: &TagMap) -> ObservedData {
     let d = db();
@@ -92,6 +115,7 @@ fn converged(tags: &TagMap) -> ObservedData {
             tags: tags.clone(),
         }),
         db_connection: Some(digest_of(&database_connection(&d, &db_secret, &endpoint))),
+        db_connection_holder: ours(),
         db_secret: Some(db_secret),
         cache_subnet_group: Some(ObservedSubnetGroup {
             name: "g".into(),
@@ -110,7 +134,9 @@ fn converged(tags: &TagMap) -> ObservedData {
             tags: tags.clone(),
         }),
         cache_connection: Some(digest_of(&cache_connection(&cache_secret, &cache_endpoint))),
+        cache_connection_holder: ours(),
         cache_secret: Some(cache_secret),
+        names: data_names(),
         ..fresh()
     }
 }
@@ -334,4 +360,174 @@ fn a_steady_recheck_that_did_not_read_subnet_groups_changes_nothing() {
         ..steady
     };
     assert_eq!(names(&plan_database(&db(), &read, &cx)), ["create the DB subnet group"]);
+}
+
+/// `o` with the database's (or the cache's) connection Secret someone else's, as observe records
+/// it: no digest (its data is never compared), the reason it is not the stack's.
+fn taken(mut o: ObservedData, cache: bool) -> ObservedData {
+    if cache {
+        o.cache_connection = None;
+        o.cache_connection_holder = foreign();
+    } else {
+        o.db_connection = None;
+        o.db_connection_holder = foreign();
+    }
+    o.names = data_names();
+    o
+}
+
+#[test]
+fn someone_elses_connection_secret_stops_the_data_tier_before_any_change() {
+    let tags = owner().tags(&BTreeMap::new(), "database", "n");
+    let cx = Context {
+        owner: &owner(),
+        tags: &tags,
+        private_subnets: Some(vec!["subnet-a".into(), "subnet-b".into()]),
+    };
+    let db_conflict = "wait: Secret netflux-db (spec.database.connectionSecretName) is not this stack's: it has \
+                       no ownerReference to WebStack netflux and it has no webstack.io/stack label";
+    let cache_conflict = "wait: Secret netflux-cache (spec.cache.connectionSecretName) is not this stack's: it \
+                          has no ownerReference to WebStack netflux and it has no webstack.io/stack label";
+    // Whatever else the database or cache would need (nothing yet, a modification, a stale
+    // secret), the plan is the conflict alone.
+    let mut bigger = db();
+    bigger.instance_class = "db.t4g.small".into();
+    let mut stale = converged(&tags);
+    stale.db_secret = Some(secret(&[("host", "")]));
+    let cases: [(&str, ObservedData, &DesiredDatabase); 3] = [
+        ("nothing yet", fresh(), &db()),
+        ("a modification", converged(&tags), &bigger),
+        ("a stale secret", stale, &db()),
+    ];
+    for (what, o, d) in cases {
+        assert_eq!(
+            names(&plan_database(d, &taken(o.clone(), false), &cx)),
+            [db_conflict],
+            "{what}"
+        );
+        assert_eq!(
+            names(&plan_cache(&cache(), &taken(o, true), &cx)),
+            [cache_conflict],
+            "{what}"
+        );
+    }
+    let step = &plan_database(&db(), &taken(fresh(), false), &cx)[0];
+    assert_eq!(step.action(), "GetConnectionSecret", "not a change");
+    assert!(!step.is_cache());
+    assert!(plan_cache(&cache(), &taken(fresh(), true), &cx)[0].is_cache());
+}
+
+#[test]
+fn the_whole_data_tier_waits_on_a_connection_secret_conflict() {
+    use crate::webstack::fixtures;
+    let desired = fixtures::desired(
+        "{network: {cidr: 10.0.0.0/16}, database: {engine: postgres, instanceClass: db.t4g.micro}, cache: {}}",
+    );
+    let mut observed = fixtures::converged(&desired);
+    assert_eq!(names(&Data::plan(&desired, &observed)), Vec::<String>::new());
+    // The cache's Secret is someone else's: the database's change waits too.
+    observed.data.database.as_mut().unwrap().instance_class = "db.t4g.large".into();
+    assert_eq!(
+        names(&Data::plan(&desired, &observed)),
+        ["modify the database: instance class"]
+    );
+    observed.data = taken(observed.data, true);
+    let steps = Data::plan(&desired, &observed);
+    assert_eq!(
+        steps,
+        [DataStep::ConnectionConflict {
+            cache: true,
+            secret: "netflux-cache".into(),
+            why: "it has no ownerReference to WebStack netflux and it has no webstack.io/stack label".into()
+        }]
+    );
+    // Both taken: both named.
+    observed.data = taken(observed.data, false);
+    assert_eq!(Data::plan(&desired, &observed).len(), 2);
+    // A database removed from the spec is deleted without its default-named Secret when that is
+    // someone else's, and is no conflict (the spec names no Secret).
+    let no_db = fixtures::desired("{network: {cidr: 10.0.0.0/16}, cache: {}}");
+    let mut o = fixtures::converged(&desired);
+    o.data = taken(o.data, false);
+    let steps = names(&Data::plan(&no_db, &o));
+    assert!(
+        steps.contains(&"delete the database after a final snapshot".to_string()),
+        "{steps:?}"
+    );
+    assert!(
+        !steps
+            .iter()
+            .any(|s| s.contains("connection Secret") || s.starts_with("wait: Secret")),
+        "{steps:?}"
+    );
+}
+
+#[test]
+fn a_connection_secret_is_written_when_absent_or_the_stacks_and_stale() {
+    let tags = owner().tags(&BTreeMap::new(), "database", "n");
+    let cx = Context {
+        owner: &owner(),
+        tags: &tags,
+        private_subnets: Some(vec!["subnet-a".into(), "subnet-b".into()]),
+    };
+    // (digest, holder) as observed -> whether the database's Secret is written. The apply
+    // creates it when absent and replaces it at the observed version when it is the stack's.
+    let current = converged(&tags).db_connection;
+    let cases = [
+        ("absent", None, Holder::Absent, true),
+        ("the stack's, edited", Some(1), ours(), true),
+        ("the stack's, current", current, ours(), false),
+        ("someone else's", None, foreign(), false),
+    ];
+    for (what, digest, holder, written) in cases {
+        let o = ObservedData {
+            db_connection: digest,
+            db_connection_holder: holder,
+            ..converged(&tags)
+        };
+        let steps = plan_database(&db(), &o, &cx);
+        assert_eq!(
+            steps.contains(&DataStep::WriteDbConnection),
+            written,
+            "{what}: {steps:?}"
+        );
+    }
+}
+
+#[test]
+fn deletion_leaves_someone_elses_connection_secret_alone() {
+    let tags = owner().tags(&BTreeMap::new(), "database", "n");
+    let how = |deletion| DataCleanup {
+        deletion,
+        protection_wanted: false,
+    };
+    for deletion in [DataDeletion::Snapshot, DataDeletion::Delete, DataDeletion::Retain] {
+        let mine = names(&plan_cleanup(&converged(&tags), how(deletion)));
+        assert!(
+            mine.contains(&"delete the database connection Secret".to_string()),
+            "{mine:?}"
+        );
+        assert!(
+            mine.contains(&"delete the cache connection Secret".to_string()),
+            "{mine:?}"
+        );
+        let theirs = taken(taken(converged(&tags), false), true);
+        let steps = names(&plan_cleanup(&theirs, how(deletion)));
+        assert!(
+            !steps.iter().any(|s| s.contains("connection Secret")),
+            "{deletion:?}: {steps:?}"
+        );
+        // The rest of the data tier goes (or is untagged) as usual.
+        assert_eq!(steps.len(), mine.len() - 2, "{deletion:?}: {steps:?}");
+    }
+    // Only the cache's is someone else's: the database's goes.
+    let steps = names(&plan_cleanup(&taken(converged(&tags), true), how(DataDeletion::Delete)));
+    assert!(
+        steps.contains(&"delete the database connection Secret".to_string()),
+        "{steps:?}"
+    );
+    assert!(
+        !steps.contains(&"delete the cache connection Secret".to_string()),
+        "{steps:?}"
+    );
 }
