@@ -112,6 +112,7 @@ async fn demo(args: Args) -> Result<(), String> {
         lease_duration: Duration::from_secs(15),
         renew_deadline: Duration::from_secs(10),
         retry_period: Duration::from_secs(2),
+        require_policy: false,
     };
     let loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(moto.endpoint())

@@ -13,6 +13,7 @@ use thiserror::Error;
 use crate::api;
 use crate::containerservice::ContainerServiceReconciler;
 use crate::listenerrule::ListenerRuleReconciler;
+use crate::reconcile::tenants::Tenants;
 use crate::reconcile::{Context, driver};
 use crate::staticsite::StaticSiteReconciler;
 use crate::targetgroup::TargetGroupReconciler;
@@ -61,6 +62,10 @@ pub struct RunOptions {
     /// How often the leader renews and a standby retries.
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     pub retry_period: Duration,
+    /// Refuse all work in a namespace no WebStackPolicy selects (objects there are Stalled,
+    /// `PolicyViolation`); without it such a namespace gets the operator's safe defaults only.
+    #[arg(long, env = "WEBSTACK_REQUIRE_POLICY")]
+    pub require_policy: bool,
 }
 
 /// Errors that stop the manager.
@@ -149,13 +154,12 @@ pub async fn run_with(
         instance: std::env::var("POD_NAME").ok(),
     };
     let recorder = Recorder::new(client.clone(), reporter);
-    let ctx = Arc::new(Context::new(
-        client,
-        aws,
-        opts.cluster_id.clone(),
-        opts.resync_period,
-        recorder,
-    ));
+    // WebStackPolicies and namespaces, cached before the first reconcile (cluster-wide, also with
+    // --namespace: a policy selects namespaces by their labels).
+    let tenants = Tenants::start(&client, opts.require_policy).await;
+    let ctx = Arc::new(
+        Context::new(client, aws, opts.cluster_id.clone(), opts.resync_period, recorder).with_tenants(tenants.clone()),
+    );
     let leadership = match lease_config(&opts)? {
         Some(config) => Some(crate::leader::acquire(ctx.client.clone(), config).await),
         None => None,
@@ -168,6 +172,7 @@ pub async fn run_with(
             driver::run::<ListenerRuleReconciler>(ctx.clone(), ns.clone(), n),
             driver::run::<ContainerServiceReconciler>(ctx.clone(), ns.clone(), n),
             driver::run::<StaticSiteReconciler>(ctx.clone(), ns, n),
+            tenants.run_status(ctx.client.clone()),
         )
     };
     match leadership {

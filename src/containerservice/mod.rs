@@ -54,6 +54,8 @@ pub struct Deps {
     registries: image::StackRegistries,
     /// The name of the stack's own task execution role (the one `webstack-*` role a service may name).
     stack_role: Option<String>,
+    /// The WebStackPolicy governing the namespace.
+    policy: Option<std::sync::Arc<crate::api::WebStackPolicy>>,
 }
 
 pub struct ContainerServiceReconciler;
@@ -157,6 +159,7 @@ impl Reconciler for ContainerServiceReconciler {
         let stack_role = ws
             .as_ref()
             .map(|w| execution::role_name(&spec::owner(w, "WebStack", &ctx.cluster_id)));
+        let policy = if deleting { None } else { ctx.policy_for(&ns)? };
         if !deleting {
             // Refused references stall the service at once, not after it waited for its stack.
             guard::service(&s.spec.settings, &ns, stack_role.as_deref(), "spec")?;
@@ -218,6 +221,7 @@ impl Reconciler for ContainerServiceReconciler {
             uris: stack.registries.clone(),
         };
         Ok(Deps {
+            policy,
             stack_role,
             stack_secrets,
             stack_has,
@@ -235,6 +239,9 @@ impl Reconciler for ContainerServiceReconciler {
     fn validate(s: &ContainerService, owner: &Owner, deps: &Deps) -> Result<Desired, Blocked> {
         let spec = &s.spec.settings;
         guard::service(spec, &owner.namespace, deps.stack_role.as_deref(), "spec")?;
+        if let Some(p) = &deps.policy {
+            crate::reconcile::policy::check_service(p, spec, "spec", &deps.region)?;
+        }
         let (name, log_group) = service_names(owner);
         // A stack secret that exists in the spec but not yet in AWS is waited for.
         let refers = |db: bool| {
@@ -479,6 +486,7 @@ mod tests {
             stack_has: (false, false),
             registries: image::StackRegistries::default(),
             stack_role: Some("webstack-exec-shop".into()),
+            policy: None,
         }
     }
 

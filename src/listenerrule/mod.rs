@@ -110,6 +110,9 @@ impl Reconciler for ListenerRuleReconciler {
 
     async fn load(ctx: &Context, r: &ListenerRule, deleting: bool) -> Result<Deps, Blocked> {
         let ns = r.namespace().unwrap_or_default();
+        if !deleting {
+            ctx.policy_for(&ns)?; // a namespace selected twice, or none under --require-policy
+        }
         let stack = refs::get::<WebStack>(&ctx.client, &ns, &r.spec.stack_ref.name).await?;
         let status = r.status.clone().unwrap_or_default();
         let region = ctx

@@ -10,7 +10,10 @@ use kube::Client;
 use kube::runtime::events::Recorder;
 use tokio::sync::OnceCell;
 
+use super::Blocked;
 use super::backoff::Backoff;
+use super::tenants::Tenants;
+use crate::api::WebStackPolicy;
 use crate::aws::{AwsError, Clients, ec2};
 
 /// The AWS side of one region: clients, and the zones a stack may use (read once: they change rarely).
@@ -28,6 +31,8 @@ pub struct Context {
     pub resync: Duration,
     pub recorder: Recorder,
     pub backoff: Backoff,
+    /// The WebStackPolicies and namespaces (none: no policy governs any namespace).
+    pub tenants: Option<Tenants>,
     /// One cell per region, each filled once. The map's lock is held only to find a cell, never
     /// across an AWS call, so a slow region blocks nothing but the reconciles that need it.
     regions: Mutex<HashMap<String, Arc<OnceCell<Region>>>>,
@@ -48,7 +53,23 @@ impl Context {
             resync,
             recorder,
             backoff: Backoff::default(),
+            tenants: None,
             regions: Mutex::default(),
+        }
+    }
+
+    /// With the policies and namespaces watched.
+    pub fn with_tenants(mut self, tenants: Tenants) -> Self {
+        self.tenants = Some(tenants);
+        self
+    }
+
+    /// The WebStackPolicy governing `namespace` (Stalled when two select it, or none does under
+    /// `--require-policy`).
+    pub fn policy_for(&self, namespace: &str) -> Result<Option<Arc<WebStackPolicy>>, Blocked> {
+        match &self.tenants {
+            Some(t) => t.policy_for(namespace),
+            None => Ok(None),
         }
     }
 

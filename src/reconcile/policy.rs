@@ -10,6 +10,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::ResourceExt;
 
 use crate::api::{ContainerServiceSettings, NatGateways, StaticSiteSettings, WebStackPolicy, WebStackSpec};
+use crate::model::execution::ServiceNeeds;
 use crate::model::registry::ecr_repository_of;
 use crate::model::tenancy::{Violation, arn_allowed, glob, secret_name};
 
@@ -448,6 +449,18 @@ pub fn check_stack(policy: &WebStackPolicy, spec: &WebStackSpec, facts: &StackFa
         }
     }
     Ok(())
+}
+
+/// Leaves in a service's needs from the stack's task execution role only the secrets and ECR
+/// repositories the policy allows (a refused one stalls its service: it is granted nothing).
+pub fn grantable(policy: &WebStackPolicy, needs: &mut ServiceNeeds, region: &str) {
+    let allow = &policy.spec.allow;
+    needs
+        .secrets
+        .retain(|s| arn_allowed(&allow.secret_arns, &secret_arn(s, region)));
+    needs
+        .ecr_repositories
+        .retain(|r| arn_allowed(&allow.ecr_repositories, r));
 }
 
 /// An id in an allow-list of ids (exact, or globs).

@@ -41,13 +41,10 @@ impl Tenants {
             .default_backoff()
             .reflect(policy_writer)
             .for_each(|_| async {});
-        let namespace_watch = watcher(
-            Api::<Namespace>::all(client.clone()),
-            watcher::Config::default(),
-        )
-        .default_backoff()
-        .reflect(namespace_writer)
-        .for_each(|_| async {});
+        let namespace_watch = watcher(Api::<Namespace>::all(client.clone()), watcher::Config::default())
+            .default_backoff()
+            .reflect(namespace_writer)
+            .for_each(|_| async {});
         tokio::spawn(policy_watch);
         tokio::spawn(namespace_watch);
         let tenants = Tenants {
@@ -141,7 +138,10 @@ impl Tenants {
             .shutdown_on_signal()
             .run(
                 |policy, ctx: Arc<(Tenants, Client)>| async move {
-                    ctx.0.write_status(&ctx.1, &policy).await.map(|()| Action::requeue(Duration::from_secs(300)))
+                    ctx.0
+                        .write_status(&ctx.1, &policy)
+                        .await
+                        .map(|()| Action::requeue(Duration::from_secs(300)))
                 },
                 |_, err: &kube::Error, _| {
                     tracing::info!(error = %crate::model::report(err), "writing a WebStackPolicy's status");
@@ -182,14 +182,20 @@ impl Tenants {
                     .iter()
                     .map(|c| (c.type_.clone(), c.status.clone(), c.message.clone()))
                     .collect();
-                (s.observed_generation, c, s.matched_namespaces.clone(), s.conflicts.clone())
+                (
+                    s.observed_generation,
+                    c,
+                    s.matched_namespaces.clone(),
+                    s.conflicts.clone(),
+                )
             };
             key(a) == key(b)
         };
         if same(&status, &previous) {
             return Ok(());
         }
-        let patch = serde_json::json!({"apiVersion": "webstack.io/v1alpha1", "kind": "WebStackPolicy", "status": status});
+        let patch =
+            serde_json::json!({"apiVersion": "webstack.io/v1alpha1", "kind": "WebStackPolicy", "status": status});
         Api::<WebStackPolicy>::all(client.clone())
             .patch_status(
                 &policy.name_any(),
@@ -235,8 +241,16 @@ mod tests {
     #[test]
     fn a_namespace_gets_its_one_policy_or_a_refusal() {
         let t = tenants(
-            vec![policy("movies", "movies"), policy("movies-too", "movies"), policy("books", "books")],
-            vec![ns("a", &[("team", "books")]), ns("b", &[("team", "movies")]), ns("c", &[])],
+            vec![
+                policy("movies", "movies"),
+                policy("movies-too", "movies"),
+                policy("books", "books"),
+            ],
+            vec![
+                ns("a", &[("team", "books")]),
+                ns("b", &[("team", "movies")]),
+                ns("c", &[]),
+            ],
             false,
         );
         assert_eq!(t.policy_for("a").unwrap().unwrap().name_any(), "books");

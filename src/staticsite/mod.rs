@@ -60,6 +60,9 @@ impl Reconciler for StaticSiteReconciler {
 
     async fn load(ctx: &Context, site: &StaticSite, deleting: bool) -> Result<Deps, Blocked> {
         let ns = site.namespace().unwrap_or_default();
+        if !deleting && let Some(policy) = ctx.policy_for(&ns)? {
+            crate::reconcile::policy::check_site(&policy, &site.spec.settings, "spec")?;
+        }
         let stack_name = site.stack();
         let stack = match stack_name {
             Some(name) => refs::get::<WebStack>(&ctx.client, &ns, name).await?,

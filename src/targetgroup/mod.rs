@@ -40,6 +40,9 @@ impl Reconciler for TargetGroupReconciler {
 
     async fn load(ctx: &Context, tg: &TargetGroup, deleting: bool) -> Result<Deps, Blocked> {
         let ns = tg.namespace().unwrap_or_default();
+        if !deleting {
+            ctx.policy_for(&ns)?; // a namespace selected twice, or none under --require-policy
+        }
         let name = &tg.spec.stack_ref.name;
         let stack = refs::get::<WebStack>(&ctx.client, &ns, name).await?;
         let has_vpc = stack

@@ -46,6 +46,10 @@ pub struct Deps {
     alarm_services: Vec<crate::model::alarms::WatchedService>,
     /// The static site `staticSite` DNS records point at.
     site: dns::Site,
+    /// The WebStackPolicy governing the namespace, and what its limits count.
+    policy: Option<std::sync::Arc<crate::api::WebStackPolicy>>,
+    stacks_in_namespace: usize,
+    services_naming_it: usize,
 }
 
 pub struct WebStackReconciler;
@@ -83,18 +87,35 @@ impl Reconciler for WebStackReconciler {
                 .filter(|(name, _)| wanted.contains(name))
                 .collect()
         };
-        let (services, alarm_services) = if deleting {
-            (Vec::new(), Vec::new())
+        let ns = ws.namespace().unwrap_or_default();
+        // Deletion cleans up whatever a policy says now; converging follows the namespace's policy.
+        let policy = if deleting { None } else { ctx.policy_for(&ns)? };
+        let (services, alarm_services, services_naming_it) = if deleting {
+            (Vec::new(), Vec::new(), 0)
         } else {
-            let ns = ws.namespace().unwrap_or_default();
             let found = refs::stack_services(&ctx.client, &ns, &ws.name_any()).await?;
             let watched = alarms::watched_services(&found, &ctx.cluster_id);
             let mut needs: Vec<_> = found
                 .iter()
                 .filter_map(|s| crate::reconcile::spec::execution_needs(s, &ctx.cluster_id))
                 .collect();
+            if let Some(p) = &policy {
+                // What the policy refuses stalls its service and is granted nothing.
+                let region = region.clients.region();
+                needs
+                    .iter_mut()
+                    .for_each(|n| crate::reconcile::policy::grantable(p, n, &region));
+            }
             needs.sort_by(|a, b| a.log_group.cmp(&b.log_group));
-            (needs, watched)
+            (needs, watched, found.len())
+        };
+        let stacks_in_namespace = match policy.as_ref().and_then(|p| p.spec.limits.max_stacks) {
+            Some(_) => refs::list::<WebStack>(&ctx.client, &ns)
+                .await?
+                .iter()
+                .filter(|w| w.metadata.deletion_timestamp.is_none())
+                .count(),
+            None => 0,
         };
         let site = dns::io::load_site(&ctx.client, ws, deleting).await?;
         let status = ws.status.clone().unwrap_or_default();
@@ -109,6 +130,9 @@ impl Reconciler for WebStackReconciler {
             services,
             alarm_services,
             site,
+            policy,
+            stacks_in_namespace,
+            services_naming_it,
         })
     }
 
@@ -142,6 +166,16 @@ impl Reconciler for WebStackReconciler {
             a.services = deps.alarm_services.clone();
         }
         desired.dns = ws.spec.dns.as_ref().map(|d| dns::desired(d, &deps.site)).transpose()?;
+        if let Some(p) = &deps.policy {
+            let region = deps.clients.region();
+            let facts = crate::reconcile::policy::StackFacts {
+                external_id: desired.external_load_balancer.as_deref(),
+                stacks_in_namespace: deps.stacks_in_namespace,
+                services_naming_it: deps.services_naming_it,
+                region: &region,
+            };
+            crate::reconcile::policy::check_stack(p, &ws.spec, &facts)?;
+        }
         Ok(desired)
     }
 

@@ -47,7 +47,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | 
 
 {{/* The CustomResourceDefinitions the operator checks at start-up (crds/). */}}
 {{- define "webstack-operator.crdNames" -}}
-[webstacks.webstack.io, targetgroups.webstack.io, listenerrules.webstack.io, containerservices.webstack.io, staticsites.webstack.io]
+[webstacks.webstack.io, targetgroups.webstack.io, listenerrules.webstack.io, containerservices.webstack.io, staticsites.webstack.io, webstackpolicies.webstack.io]
 {{- end -}}
 
 {{/* The rules of the controllers, in the watched namespace(s): a ClusterRole's without
@@ -90,14 +90,25 @@ of each of those namespaces only. */}}
   verbs: [get, create, update, delete]
 {{- end -}}
 
-{{/* Start-up check that the CRDs are installed and Established: cluster-scoped, limited to the
-five names. */}}
+{{/* Cluster-scoped in every install: the start-up check that the CRDs are installed and
+Established (limited to their names), and the WebStackPolicies with the namespaces they select. */}}
 {{- define "webstack-operator.crdRule" -}}
-# Start-up check that the five CRDs are installed and Established (by name).
+# Start-up check that the six CRDs are installed and Established (by name).
 - apiGroups: [apiextensions.k8s.io]
   resources: [customresourcedefinitions]
   resourceNames: {{ include "webstack-operator.crdNames" . }}
   verbs: [get]
+# WebStackPolicies (cluster-scoped) and the namespaces they select by label, read cluster-wide
+# also with watchNamespace; the policies' status (matched namespaces, conflicts) is written.
+- apiGroups: [webstack.io]
+  resources: [webstackpolicies]
+  verbs: [get, list, watch]
+- apiGroups: [webstack.io]
+  resources: [webstackpolicies/status]
+  verbs: [get, patch, update]
+- apiGroups: [""]
+  resources: [namespaces]
+  verbs: [get, list, watch]
 {{- end -}}
 
 {{/* The subject of every binding: the operator's ServiceAccount. */}}
