@@ -12,7 +12,9 @@ use thiserror::Error;
 
 use crate::api;
 use crate::containerservice::ContainerServiceReconciler;
+use crate::leader::Leadership;
 use crate::listenerrule::ListenerRuleReconciler;
+use crate::reconcile::context::Fence;
 use crate::reconcile::tenants::Tenants;
 use crate::reconcile::{Context, driver};
 use crate::staticsite::StaticSiteReconciler;
@@ -157,13 +159,17 @@ pub async fn run_with(
     // WebStackPolicies and namespaces, cached before the first reconcile (cluster-wide, also with
     // --namespace: a policy selects namespaces by their labels).
     let tenants = Tenants::start(&client, opts.require_policy).await;
-    let ctx = Arc::new(
-        Context::new(client, aws, opts.cluster_id.clone(), opts.resync_period, recorder).with_tenants(tenants.clone()),
-    );
     let leadership = match lease_config(&opts)? {
-        Some(config) => Some(crate::leader::acquire(ctx.client.clone(), config).await),
+        Some(config) => Some(crate::leader::acquire(client.clone(), config).await),
         None => None,
     };
+    // Every reconcile changes AWS and Kubernetes only while the lease holds.
+    let fence = leadership.as_ref().map_or_else(Fence::unbounded, Leadership::fence);
+    let ctx = Arc::new(
+        Context::new(client, aws, opts.cluster_id.clone(), opts.resync_period, recorder)
+            .with_fence(fence)
+            .with_tenants(tenants.clone()),
+    );
     let (ns, n) = (opts.namespace, opts.concurrency);
     let controllers = async {
         tokio::join!(
@@ -179,7 +185,7 @@ pub async fn run_with(
         None => {
             controllers.await;
         }
-        Some(mut leadership) => {
+        Some(leadership) => {
             tokio::select! {
                 _ = controllers => leadership.release().await,
                 () = leadership.lost() => return Err(ManagerError::LeadershipLost),

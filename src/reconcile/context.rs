@@ -1,14 +1,19 @@
 //! What every reconcile shares: the Kubernetes client, the AWS configuration with clients and
 //! availability zones per region, the operator's cluster id, the drift re-check period, the
-//! Event recorder and the per-object retry backoff.
+//! Event recorder, the per-object retry backoff, and the [`Fence`] that says whether this process
+//! may still change anything (leader election's lease, held by `crate::leader`).
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::pin;
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::Duration;
 
 use kube::Client;
 use kube::runtime::events::Recorder;
-use tokio::sync::OnceCell;
+use tokio::sync::{OnceCell, watch};
+use tokio::time::Instant;
 
 use super::Blocked;
 use super::backoff::Backoff;
@@ -33,6 +38,9 @@ pub struct Context {
     pub backoff: Backoff,
     /// The WebStackPolicies and namespaces (none: no policy governs any namespace).
     pub tenants: Option<Tenants>,
+    /// Whether this process may still change AWS or Kubernetes: the driver checks it before every
+    /// step and every call of a reconcile ([`Fence::guard`]).
+    pub fence: Fence,
     /// One cell per region, each filled once. The map's lock is held only to find a cell, never
     /// across an AWS call, so a slow region blocks nothing but the reconciles that need it.
     regions: Mutex<HashMap<String, Arc<OnceCell<Region>>>>,
@@ -54,6 +62,7 @@ impl Context {
             recorder,
             backoff: Backoff::default(),
             tenants: None,
+            fence: Fence::unbounded(),
             regions: Mutex::default(),
         }
     }
@@ -71,6 +80,11 @@ impl Context {
             Some(t) => t.policy_for(namespace),
             None => Ok(None),
         }
+    }
+
+    /// The same context, changing things only while `fence` holds (default: always).
+    pub fn with_fence(self, fence: Fence) -> Self {
+        Context { fence, ..self }
     }
 
     /// The operator's own region (the SDK configuration's).
@@ -98,5 +112,156 @@ impl Context {
             })
             .await?;
         Ok(found.clone())
+    }
+}
+
+/// How long a lease lets its holder act: always (no election), until an instant of this
+/// process's monotonic clock (the last successful renewal's start + the renew deadline), or no
+/// longer (lost, released).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hold {
+    Unbounded,
+    Until(Instant),
+    Lost,
+}
+
+/// A cheap, cloneable check of whether this process still holds its lease: held until the
+/// instant the lease's holder last set ([`Holder`]), judged by the clock at each check, so a
+/// holder whose renewals hang (or whose task is never scheduled) still loses it on time.
+#[derive(Clone, Debug)]
+pub struct Fence {
+    hold: watch::Receiver<Hold>,
+    /// The lease, `namespace/name`, for log lines and errors.
+    lease: Arc<str>,
+}
+
+/// The writing side of a [`Fence`]: the lease's renewer extends or ends the hold.
+#[derive(Debug)]
+pub struct Holder(watch::Sender<Hold>);
+
+/// A change refused because the lease was lost.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("leadership of Lease {lease} lost: no further AWS or Kubernetes change is made by this process")]
+pub struct Fenced {
+    pub lease: String,
+}
+
+impl Fence {
+    /// A fence that always holds (no leader election: a single replica).
+    pub fn unbounded() -> Fence {
+        Fence::new("-", Hold::Unbounded).1
+    }
+
+    /// A fence of the lease `namespace/name`, held as `hold` says until its [`Holder`] changes it.
+    pub fn new(lease: &str, hold: Hold) -> (Holder, Fence) {
+        let (tx, rx) = watch::channel(hold);
+        (
+            Holder(tx),
+            Fence {
+                hold: rx,
+                lease: lease.into(),
+            },
+        )
+    }
+
+    /// Whether changes may be made now.
+    pub fn is_leading(&self) -> bool {
+        match *self.hold.borrow() {
+            Hold::Unbounded => true,
+            Hold::Until(until) => Instant::now() < until,
+            Hold::Lost => false,
+        }
+    }
+
+    /// `Err` once the lease is lost.
+    pub fn check(&self) -> Result<(), Fenced> {
+        if self.is_leading() { Ok(()) } else { Err(self.fenced()) }
+    }
+
+    fn fenced(&self) -> Fenced {
+        Fenced {
+            lease: self.lease.to_string(),
+        }
+    }
+
+    /// Resolves when the lease is lost: at the end of the hold, or when its holder gives it up
+    /// (never for an unbounded fence, nor once the holder is gone with the hold unbounded).
+    pub async fn lost(&self) {
+        let mut hold = self.hold.clone();
+        loop {
+            let current = *hold.borrow_and_update();
+            match current {
+                Hold::Lost => return,
+                Hold::Until(until) if Instant::now() >= until => return,
+                Hold::Until(until) => {
+                    tokio::select! {
+                        () = tokio::time::sleep_until(until) => {}
+                        changed = hold.changed() => if changed.is_err() {
+                            // The holder is gone: the last hold stands until it ends.
+                            tokio::time::sleep_until(until).await;
+                        }
+                    }
+                }
+                Hold::Unbounded => {
+                    if hold.changed().await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs `f` only while the lease holds: refused before it starts once the lease is lost, and
+    /// checked again at every poll (each step, each call it makes), so nothing of it runs after
+    /// the loss. A call already sent when the lease is lost is not recalled: it is dropped
+    /// unanswered, and AWS may still carry it out.
+    pub async fn guard<F: Future>(&self, f: F) -> Result<F::Output, Fenced> {
+        self.check()?;
+        let mut f = pin!(f);
+        let mut lost = pin!(self.lost());
+        std::future::poll_fn(|cx| {
+            // The clock first: exact even before the timer wakes this task; `lost` only wakes it
+            // (at the end of the hold, or when the holder gives it up) while `f` waits.
+            if !self.is_leading() || lost.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Err(self.fenced()));
+            }
+            f.as_mut().poll(cx).map(Ok)
+        })
+        .await
+    }
+
+    /// The lease, `namespace/name`.
+    pub fn lease(&self) -> &str {
+        &self.lease
+    }
+}
+
+impl Holder {
+    /// Extends the hold to `until`, unless it has ended already: a lost hold stays lost, even if a
+    /// renewal answers after all (`false`: lost).
+    pub fn hold_until(&self, until: Instant) -> bool {
+        let mut kept = true;
+        self.0.send_if_modified(|hold| match *hold {
+            Hold::Lost => {
+                kept = false;
+                false
+            }
+            Hold::Until(end) if Instant::now() >= end => {
+                *hold = Hold::Lost;
+                kept = false;
+                true
+            }
+            current if current == Hold::Until(until) => false,
+            _ => {
+                *hold = Hold::Until(until);
+                true
+            }
+        });
+        kept
+    }
+
+    /// Ends the hold: every [`Fence`] of it refuses from now on.
+    pub fn lose(&self) {
+        self.0.send_replace(Hold::Lost);
     }
 }

@@ -7,6 +7,10 @@
 //!
 //! The object's own watch ignores status-only updates (generation and annotations are what
 //! matter), so a status write never re-triggers its own reconcile and retries keep their backoff.
+//!
+//! Every reconcile runs under the context's [`Fence`](super::context::Fence): refused before it
+//! starts once leadership is lost, and checked again at each of its polls, so no step, AWS call or
+//! Kubernetes write (finalizer, Event, status) of it starts after the loss.
 
 use std::sync::Arc;
 
@@ -24,10 +28,15 @@ use super::{Blocked, Context, FINALIZER, PAUSED, Reconciler, Step, describe, ref
 use crate::metrics::{METRICS, Outcome};
 use crate::model::{Health, RetryClass, report};
 
-/// A reconcile that could not write its result (the Kubernetes API failed); retried with backoff.
+/// A reconcile that did not finish: it could not write its result (the Kubernetes API failed;
+/// retried with backoff), or leadership was lost (it stopped before its next change).
 #[derive(Debug, thiserror::Error)]
-#[error("Kubernetes API call failed")]
-pub struct Error(#[source] kube::Error);
+pub enum Error {
+    #[error("Kubernetes API call failed")]
+    Kube(#[source] kube::Error),
+    #[error(transparent)]
+    Fenced(#[from] super::context::Fenced),
+}
 
 /// Runs the controller of `R` until SIGINT/SIGTERM: `namespace` limits it to one namespace;
 /// at most `concurrency` objects are reconciled at once.
@@ -98,6 +107,10 @@ fn key<K: Kind>(obj: &K) -> String {
 
 fn error_policy<R: Reconciler>(obj: Arc<R::K>, err: &Error, ctx: Arc<Context>) -> Action {
     let key = key(&*obj);
+    if let Error::Fenced(_) = err {
+        // Not this process's to retry: the new leader reconciles it (the process stops).
+        return Action::requeue(ctx.resync);
+    }
     tracing::info!(%key, error = %report(err), "retrying");
     Action::requeue(
         ctx.backoff
@@ -107,7 +120,16 @@ fn error_policy<R: Reconciler>(obj: Arc<R::K>, err: &Error, ctx: Arc<Context>) -
 
 async fn reconcile<R: Reconciler>(obj: Arc<R::K>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = std::time::Instant::now();
-    let result = reconcile_timed::<R>(obj, ctx).await;
+    let key = key(&*obj);
+    // Checked before the reconcile starts and at each of its polls: before every step, AWS call
+    // and Kubernetes write.
+    let result = match ctx.fence.guard(reconcile_timed::<R>(obj, ctx.clone())).await {
+        Ok(result) => result,
+        Err(fenced) => {
+            tracing::warn!(%key, lease = ctx.fence.lease(), "leadership lost: reconcile stopped before its next change");
+            Err(fenced.into())
+        }
+    };
     let outcome = match &result {
         Err(_) => Outcome::Error,
         Ok((_, Some(Wait::Retry(_)))) => Outcome::Error,
@@ -188,7 +210,7 @@ fn blocked<S>(b: Blocked, fields: Option<S>) -> Result<Report<S>, Error> {
         ),
         Blocked::Waiting { message } => Report::new(Health::waiting(message), Wait::Poll, fields),
         Blocked::Aws(e) => Report::new(Health::from_aws(&e), Wait::Retry(e.class), fields),
-        Blocked::Kube(e) => return Err(Error(e)),
+        Blocked::Kube(e) => return Err(Error::Kube(e)),
     })
 }
 
@@ -280,7 +302,7 @@ async fn finish<K: Kind>(ctx: &Context, obj: &K, report: Report<K::Status>) -> R
     let fields = report.fields.or_else(|| obj.status().cloned()).unwrap_or_default();
     status::write(&ctx.client, obj, fields, &report.health)
         .await
-        .map_err(Error)?;
+        .map_err(Error::Kube)?;
     Ok(report.wait)
 }
 
@@ -397,18 +419,19 @@ async fn remove_finalizer<K: Kind>(ctx: &Context, obj: &K) -> Result<(), Error> 
     ]);
     match json_patch(ctx, obj, patch).await {
         // Already gone (another replica, or a retry after a lost response).
-        Err(Error(kube::Error::Api(e))) if e.code == 404 => Ok(()),
+        Err(Error::Kube(kube::Error::Api(e))) if e.code == 404 => Ok(()),
         other => other,
     }
 }
 
 async fn json_patch<K: Kind>(ctx: &Context, obj: &K, patch: serde_json::Value) -> Result<(), Error> {
-    let patch: json_patch::Patch = serde_json::from_value(patch).map_err(|e| Error(kube::Error::SerdeError(e)))?;
+    let patch: json_patch::Patch =
+        serde_json::from_value(patch).map_err(|e| Error::Kube(kube::Error::SerdeError(e)))?;
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
     api.patch(&obj.name_any(), &PatchParams::default(), &Patch::<K>::Json(patch))
         .await
         .map(drop)
-        .map_err(Error)
+        .map_err(Error::Kube)
 }
 
 /// Publishes an Event about `obj`. The recorder folds events with equal type, reason and action
@@ -428,7 +451,15 @@ pub async fn publish<K: Kind>(ctx: &Context, obj: &K, type_: EventType, reason: 
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use kube::runtime::events::{Recorder, Reporter};
+    use tokio::io::AsyncReadExt;
+    use tokio::time::Instant;
+
     use super::*;
+    use crate::reconcile::context::{Fence, Hold};
 
     #[test]
     fn what_follows_each_outcome() {
@@ -457,5 +488,84 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    /// The API server and AWS, faked: each request's first line recorded, none ever answered.
+    async fn silent_server() -> (String, Arc<Mutex<Vec<String>>>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let record = seen.clone();
+        tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut head = vec![0u8; 4096];
+                let n = stream.read(&mut head).await.unwrap_or(0);
+                let line = String::from_utf8_lossy(&head[..n])
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                record.lock().unwrap().push(line);
+                open.push(stream);
+            }
+        });
+        (url, seen)
+    }
+
+    fn context(url: &str, fence: Fence) -> Arc<Context> {
+        let client = kube::Client::try_from(kube::Config::new(url.parse().unwrap())).unwrap();
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(url)
+            .build();
+        let reporter = Reporter {
+            controller: "test".into(),
+            instance: None,
+        };
+        let recorder = Recorder::new(client.clone(), reporter);
+        let ctx = Context::new(client, sdk, "test".into(), Duration::from_secs(600), recorder);
+        Arc::new(ctx.with_fence(fence))
+    }
+
+    /// Leadership lost before a reconcile: it does not start. Lost while a reconcile waits on its
+    /// first read (its stack, from the API server): it stops there, with no AWS call, no
+    /// finalizer, Event or status written.
+    #[tokio::test]
+    async fn no_call_is_made_once_leadership_is_lost() {
+        use crate::api::TargetGroup;
+        use crate::targetgroup::TargetGroupReconciler;
+        let (url, seen) = silent_server().await;
+        let tg: TargetGroup = serde_yaml::from_str(
+            "apiVersion: webstack.io/v1alpha1
+kind: TargetGroup
+metadata: {name: web, namespace: team-a, uid: 0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0, generation: 1}
+spec: {stackRef: {name: netflux}, port: 8080}",
+        )
+        .unwrap();
+        let tg = Arc::new(tg);
+
+        let (holder, fence) = Fence::new("webstack-system/webstack-operator", Hold::Unbounded);
+        holder.lose();
+        let result = reconcile::<TargetGroupReconciler>(tg.clone(), context(&url, fence)).await;
+        assert!(matches!(result, Err(Error::Fenced(_))), "{result:?}");
+        assert_eq!(*seen.lock().unwrap(), Vec::<String>::new(), "not even a read");
+
+        // With the finalizer there already, the stack is the first thing read.
+        let mut with_finalizer = (*tg).clone();
+        with_finalizer.meta_mut().finalizers = Some(vec![FINALIZER.into()]);
+        let until = Instant::now() + Duration::from_millis(500);
+        let (_holder, fence) = Fence::new("webstack-system/webstack-operator", Hold::Until(until));
+        let result = reconcile::<TargetGroupReconciler>(Arc::new(with_finalizer), context(&url, fence)).await;
+        assert!(matches!(result, Err(Error::Fenced(_))), "{result:?}");
+        assert!(Instant::now() >= until);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert!(
+            seen[0].starts_with("GET /apis/webstack.io/v1alpha1/namespaces/team-a/webstacks/netflux"),
+            "{seen:?}"
+        );
     }
 }

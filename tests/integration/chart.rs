@@ -1,5 +1,6 @@
 //! The Helm chart (`charts/webstack-operator`) with a real `helm` (built from Go modules by
-//! `tests/scripts/build-helm.sh`, cached): it lints strictly, refuses values without `clusterId`,
+//! `tests/scripts/build-helm.sh`, cached): it lints strictly, refuses values without `clusterId`
+//! and more than one replica (or a rolling update) without leader election,
 //! renders what an operator chart must (checked per values file under `tests/chart/`), every
 //! rendered object is accepted by the test API server (server-side apply, dry run), its `crds/`
 //! are the repository's and `deploy/webstack-operator.yaml` is its rendering. That the rendered
@@ -260,6 +261,51 @@ fn chart_refuses_values_without_cluster_id() {
     // An empty id is refused too.
     let err = template(missing, &["--set", "clusterId="]).expect_err("rendered with an empty clusterId");
     assert!(err.contains("clusterId"), "{err}");
+}
+
+/// Without leader election nothing fences a second operator: the schema refuses more than one
+/// replica, and a rolling update (its new pod acts beside the old one until that one is gone);
+/// one replica updated by Recreate renders, without `--leader-elect`.
+#[test]
+fn chart_refuses_more_than_one_replica_without_leader_election() {
+    const OFF: [&str; 2] = ["--set", "leaderElection.enabled=false"];
+    const RECREATE: [&str; 2] = ["--set", "updateStrategy.type=Recreate"];
+    let refused = |extra: &[&str]| template(PLAIN_VALUES, extra).expect_err("rendered");
+    let schema = "values don't meet the specifications of the schema";
+    let err = refused(&[&OFF[..], &RECREATE, &["--set", "replicaCount=2"]].concat());
+    assert!(err.contains(schema) && err.contains("/replicaCount"), "{err}");
+    // The chart's default of two replicas, election turned off and nothing else.
+    let err = refused(&OFF);
+    assert!(
+        err.contains("/replicaCount") && err.contains("/updateStrategy"),
+        "{err}"
+    );
+    let err = refused(&[&OFF[..], &["--set", "replicaCount=1"]].concat());
+    assert!(err.contains(schema) && err.contains("/updateStrategy"), "{err}");
+    let err = refused(
+        &[
+            &OFF[..],
+            &["--set", "replicaCount=1", "--set", "updateStrategy.type=RollingUpdate"],
+        ]
+        .concat(),
+    );
+    assert!(err.contains("/updateStrategy/type"), "{err}");
+
+    let text = template(
+        PLAIN_VALUES,
+        &[&OFF[..], &RECREATE, &["--set", "replicaCount=1"]].concat(),
+    )
+    .unwrap_or_else(|e| panic!("one replica, Recreate, no election:\n{e}"));
+    let objects: Vec<Value> = serde_yaml::Deserializer::from_str(&text)
+        .map(|doc| serde::Deserialize::deserialize(doc).expect("rendered YAML"))
+        .filter(|v: &Value| !v.is_null())
+        .collect();
+    let deployment = one(&objects, "Deployment");
+    assert_eq!(deployment["spec"]["replicas"], 1);
+    assert_eq!(deployment["spec"]["strategy"]["type"], "Recreate");
+    assert!(!args(&objects).iter().any(|a| a.starts_with("--leader-elect")));
+    // With election, standbys are fine.
+    template(PLAIN_VALUES, &["--set", "replicaCount=3"]).expect("three replicas with election");
 }
 
 #[test]
