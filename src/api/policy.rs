@@ -95,8 +95,11 @@ pub struct HostedZoneAllow {
 }
 
 /// Sizes, counts and types.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!has(self.natGateways) || self.natGateways.all(m, m in ['single', 'perZone', 'none'])")
+    .message("natGateways lists the NAT modes a stack may use: single, perZone, none")
+    .field_path(".natGateways"))]
 pub struct PolicyLimits {
     /// Largest task `cpu` in CPU units (`"2048"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -141,6 +144,7 @@ pub struct PolicyLimits {
     pub max_cache_nodes: Option<i32>,
     /// NAT modes allowed for `network.natGateways` (`single`, `perZone`, `none`); empty: any.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 3), inner(length(max = 16)))]
     pub nat_gateways: Vec<String>,
 }
 

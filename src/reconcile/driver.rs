@@ -18,7 +18,6 @@ use futures::StreamExt;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::{Action, Config};
 use kube::runtime::events::EventType;
-use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, Predicate, WatchStreamExt, predicates, reflector, watcher};
 use kube::{Api, Resource, ResourceExt};
 
@@ -52,7 +51,7 @@ pub async fn run<R: Reconciler>(ctx: Arc<Context>, namespace: Option<String>, co
             Default::default(),
         );
     let controller = Controller::for_stream(trigger, reader).with_config(Config::default().concurrency(concurrency));
-    let controller = tenancy_watches(controller, &ctx.client);
+    let controller = tenancy_watches(controller, &ctx);
     R::watches(controller, &ctx, namespace.as_deref())
         .shutdown_on_signal()
         .run(reconcile::<R>, error_policy::<R>, ctx)
@@ -64,35 +63,16 @@ pub async fn run<R: Reconciler>(ctx: Arc<Context>, namespace: Option<String>, co
         .await;
 }
 
-/// A WebStackPolicy's change re-evaluates every object (policies change rarely, and a narrowed
-/// selector must release the namespaces it no longer selects); a namespace's change (its labels
-/// decide its policy) re-evaluates the objects in it. From the controller's cache: no API calls.
-fn tenancy_watches<K: Kind>(controller: Controller<K>, client: &kube::Client) -> Controller<K> {
-    let (all, in_ns) = (controller.store(), controller.store());
-    controller
-        .watches(
-            kube::Api::<crate::api::WebStackPolicy>::all(client.clone()),
-            watcher::Config::default(),
-            move |_| {
-                all.state()
-                    .iter()
-                    .map(|k| ObjectRef::from_obj(&**k))
-                    .collect::<Vec<_>>()
-            },
-        )
-        .watches(
-            kube::Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone()),
-            watcher::Config::default(),
-            move |ns| {
-                let name = ns.name_any();
-                in_ns
-                    .state()
-                    .iter()
-                    .filter(|k| k.namespace().as_deref() == Some(name.as_str()))
-                    .map(|k| ObjectRef::from_obj(&**k))
-                    .collect::<Vec<_>>()
-            },
-        )
+/// A change of what governs a namespace (a policy's spec or existence, a namespace's labels)
+/// re-evaluates every object: such changes are rare, and a narrowed selector must release the
+/// namespaces it no longer selects. The signal comes from the tenancy caches after they hold the
+/// change, so the re-evaluation never reads the policy it replaces; a policy's status write or a
+/// new namespace does not trigger it.
+fn tenancy_watches<K: Kind>(controller: Controller<K>, ctx: &Context) -> Controller<K> {
+    match &ctx.tenants {
+        Some(tenants) => controller.reconcile_all_on(tenants.governing_changes()),
+        None => controller,
+    }
 }
 
 /// `kind/namespace/name`: the object's key in the backoff table and in logs.

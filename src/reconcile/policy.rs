@@ -329,7 +329,10 @@ pub fn check_stack(policy: &WebStackPolicy, spec: &WebStackSpec, facts: &StackFa
     if let Some(vpc) = &spec.network.vpc_id {
         one_of_ids(policy, "spec.network.vpcId", "adoptVpcIds", vpc, &allow.adopt_vpc_ids)?;
     }
-    if let Some(mode) = spec.network.nat_gateways {
+    // A created VPC gets NAT gateways by default (`single`): the default is checked like a value
+    // set; an adopted VPC is never given any.
+    if spec.network.vpc_id.is_none() {
+        let mode = spec.network.nat_gateways.unwrap_or_default();
         let name = match mode {
             NatGateways::Single => "single",
             NatGateways::PerZone => "perZone",

@@ -198,6 +198,24 @@ fn stacks_within_the_policy() {
     assert_eq!(check_stack(&p, &created, &facts()), Ok(()));
 }
 
+/// A created VPC's default egress (`single`) is checked like a value set; an adopted VPC gets no NAT
+/// gateway, so the limit does not concern it.
+#[test]
+fn the_default_nat_gateway_is_checked() {
+    let p = policy(
+        "lean",
+        "spec:\n  namespaceSelector: {matchLabels: {team: lean}}\n  allow: {adoptVpcIds: [vpc-0shared]}\n  limits: {natGateways: [none]}",
+    );
+    let defaulted = stack("  network: {cidr: 10.0.0.0/16}");
+    let err = check_stack(&p, &defaulted, &facts()).unwrap_err();
+    assert_eq!(
+        (err.field.as_str(), err.rule),
+        ("spec.network.natGateways", "natGateways")
+    );
+    let adopted = stack("  network: {vpcId: vpc-0shared, publicSubnetIds: [subnet-a], privateSubnetIds: [subnet-b]}");
+    assert_eq!(check_stack(&p, &adopted, &facts()), Ok(()));
+}
+
 #[test]
 fn each_stack_rule_names_its_field() {
     let p = policy("movies", MOVIES);

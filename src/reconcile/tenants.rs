@@ -11,8 +11,9 @@ use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{Controller, WatchStreamExt, controller::Action, watcher};
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
+use tokio::sync::watch;
 
 use super::Blocked;
 use super::policy::{governing, selects};
@@ -29,6 +30,63 @@ pub struct Tenants {
     policies: Store<WebStackPolicy>,
     namespaces: Store<Namespace>,
     require_policy: bool,
+    /// Bumped, after the caches hold the change, when a policy's spec or existence changes or a
+    /// namespace's labels change: what may change the policy governing an object.
+    governing: Arc<watch::Sender<u64>>,
+    /// Bumped on those and also when a namespace appears or goes: what a policy's status shows.
+    selection: Arc<watch::Sender<u64>>,
+}
+
+/// What a watch event changed, for the two signals.
+#[derive(Default)]
+struct Seen {
+    /// A policy's generation and whether it is being deleted, by name.
+    policies: BTreeMap<String, (Option<i64>, bool)>,
+    /// A namespace's labels, by name.
+    namespaces: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// (governing changed, selection changed)
+fn policy_event(seen: &mut Seen, event: &watcher::Event<WebStackPolicy>) -> (bool, bool) {
+    match event {
+        watcher::Event::Apply(p) | watcher::Event::InitApply(p) => {
+            let now = (p.metadata.generation, p.metadata.deletion_timestamp.is_some());
+            let changed = seen.policies.insert(p.name_any(), now) != Some(now);
+            (changed, changed)
+        }
+        watcher::Event::Delete(p) => {
+            seen.policies.remove(&p.name_any());
+            (true, true)
+        }
+        watcher::Event::Init => {
+            seen.policies.clear();
+            (false, false)
+        }
+        watcher::Event::InitDone => (true, true),
+    }
+}
+
+fn namespace_event(seen: &mut Seen, event: &watcher::Event<Namespace>) -> (bool, bool) {
+    match event {
+        watcher::Event::Apply(ns) | watcher::Event::InitApply(ns) => {
+            match seen.namespaces.insert(ns.name_any(), ns.labels().clone()) {
+                None => (false, true),
+                Some(before) => {
+                    let changed = &before != ns.labels();
+                    (changed, changed)
+                }
+            }
+        }
+        watcher::Event::Delete(ns) => {
+            seen.namespaces.remove(&ns.name_any());
+            (false, true)
+        }
+        watcher::Event::Init => {
+            seen.namespaces.clear();
+            (false, false)
+        }
+        watcher::Event::InitDone => (true, true),
+    }
 }
 
 impl Tenants {
@@ -37,20 +95,50 @@ impl Tenants {
     pub async fn start(client: &Client, require_policy: bool) -> Tenants {
         let (policies, policy_writer) = reflector::store();
         let (namespaces, namespace_writer) = reflector::store();
-        let policy_watch = watcher(Api::<WebStackPolicy>::all(client.clone()), watcher::Config::default())
-            .default_backoff()
-            .reflect(policy_writer)
-            .for_each(|_| async {});
+        let governing = Arc::new(watch::channel(0u64).0);
+        let selection = Arc::new(watch::channel(0u64).0);
+        let seen = Arc::new(std::sync::Mutex::new(Seen::default()));
+        let signal = {
+            let (governing, selection) = (governing.clone(), selection.clone());
+            move |(g, s): (bool, bool)| {
+                if g {
+                    governing.send_modify(|n| *n += 1);
+                }
+                if s {
+                    selection.send_modify(|n| *n += 1);
+                }
+            }
+        };
+        // `reflect` writes the cache before the event goes on: a signal always finds it current.
+        let policy_watch = {
+            let (seen, signal) = (seen.clone(), signal.clone());
+            watcher(Api::<WebStackPolicy>::all(client.clone()), watcher::Config::default())
+                .default_backoff()
+                .reflect(policy_writer)
+                .for_each(move |event| {
+                    if let Ok(event) = event {
+                        signal(policy_event(&mut seen.lock().unwrap(), &event));
+                    }
+                    async {}
+                })
+        };
         let namespace_watch = watcher(Api::<Namespace>::all(client.clone()), watcher::Config::default())
             .default_backoff()
             .reflect(namespace_writer)
-            .for_each(|_| async {});
+            .for_each(move |event| {
+                if let Ok(event) = event {
+                    signal(namespace_event(&mut seen.lock().unwrap(), &event));
+                }
+                async {}
+            });
         tokio::spawn(policy_watch);
         tokio::spawn(namespace_watch);
         let tenants = Tenants {
             policies,
             namespaces,
             require_policy,
+            governing,
+            selection,
         };
         // Until both are listed, every namespace would look unpoliced.
         let _ = tenants.policies.wait_until_ready().await;
@@ -64,21 +152,32 @@ impl Tenants {
             policies,
             namespaces,
             require_policy,
+            governing: Arc::new(watch::channel(0u64).0),
+            selection: Arc::new(watch::channel(0u64).0),
         }
     }
 
-    fn labels(&self, namespace: &str) -> BTreeMap<String, String> {
+    /// Yields once each time the policy governing some namespace may have changed (a policy's
+    /// spec or existence, a namespace's labels), after the caches hold the change: the
+    /// controllers re-evaluate their objects on it.
+    pub fn governing_changes(&self) -> impl futures::Stream<Item = ()> + Send + 'static {
+        changes(self.governing.subscribe())
+    }
+
+    /// A namespace's labels; a namespace not yet in the cache (just created) waits for it rather
+    /// than being taken for an unlabelled one, which no policy might select.
+    fn labels(&self, namespace: &str) -> Result<BTreeMap<String, String>, Blocked> {
         self.namespaces
             .get(&ObjectRef::new(namespace))
             .map(|n| n.labels().clone())
-            .unwrap_or_default()
+            .ok_or_else(|| Blocked::waiting(format!("namespace {namespace} is not in the operator's cache yet")))
     }
 
     /// The policy governing `namespace`, if any. Stalled (`PolicyViolation`) when two policies
     /// select it, or when none does and the operator runs with `--require-policy`.
     pub fn policy_for(&self, namespace: &str) -> Result<Option<Arc<WebStackPolicy>>, Blocked> {
         let all: Vec<WebStackPolicy> = self.policies.state().iter().map(|p| (**p).clone()).collect();
-        match governing(&all, &self.labels(namespace)) {
+        match governing(&all, &self.labels(namespace)?) {
             Err(conflict) => Err(Blocked::stalled(
                 "PolicyViolation",
                 format!("namespace {namespace}: {conflict}; nothing was changed in AWS"),
@@ -118,39 +217,34 @@ impl Tenants {
         (matched, conflicts)
     }
 
-    /// Every policy's status kept current: on a change of any policy or namespace, each policy's
-    /// matched namespaces and conflicts are recomputed and written when they differ.
+    /// Every policy's status kept current: on each change of a policy or a namespace (once the
+    /// caches hold it), every policy's matched namespaces and conflicts are recomputed from the
+    /// caches and written when they differ (a new policy can put another in conflict). A failed
+    /// write is retried after 10 s, and everything is re-checked every 5 minutes.
     pub async fn run_status(self, client: Client) {
-        let policies: Api<WebStackPolicy> = Api::all(client.clone());
-        let store = self.policies.clone();
-        Controller::new(policies, watcher::Config::default())
-            .watches(
-                Api::<Namespace>::all(client.clone()),
-                watcher::Config::default(),
-                move |_ns: Namespace| {
-                    store
-                        .state()
-                        .iter()
-                        .map(|p| ObjectRef::from_obj(&**p))
-                        .collect::<Vec<_>>()
-                },
-            )
-            .shutdown_on_signal()
-            .run(
-                |policy, ctx: Arc<(Tenants, Client)>| async move {
-                    ctx.0
-                        .write_status(&ctx.1, &policy)
-                        .await
-                        .map(|()| Action::requeue(Duration::from_secs(300)))
-                },
-                |_, err: &kube::Error, _| {
-                    tracing::info!(error = %crate::model::report(err), "writing a WebStackPolicy's status");
-                    Action::requeue(Duration::from_secs(10))
-                },
-                Arc::new((self, client)),
-            )
-            .for_each(|_| async {})
-            .await;
+        let mut rx = self.selection.subscribe();
+        loop {
+            let mut failed = false;
+            for policy in self.policies.state() {
+                if policy.metadata.deletion_timestamp.is_some() {
+                    continue;
+                }
+                if let Err(err) = self.write_status(&client, &policy).await {
+                    tracing::info!(policy = %policy.name_any(), error = %crate::model::report(&err),
+                        "writing a WebStackPolicy's status");
+                    failed = true;
+                }
+            }
+            let wait = if failed {
+                Duration::from_secs(10)
+            } else {
+                Duration::from_secs(300)
+            };
+            tokio::select! {
+                changed = rx.changed() => if changed.is_err() { return },
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
     }
 
     async fn write_status(&self, client: &Client, policy: &WebStackPolicy) -> Result<(), kube::Error> {
@@ -207,6 +301,14 @@ impl Tenants {
     }
 }
 
+/// One item per change of a counter (changes in between coalesce).
+fn changes(rx: watch::Receiver<u64>) -> impl futures::Stream<Item = ()> + Send + 'static {
+    futures::stream::unfold(rx, |mut rx| async move {
+        rx.changed().await.ok()?;
+        Some(((), rx))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,7 +359,8 @@ mod tests {
         let err = t.policy_for("b").unwrap_err().to_string();
         assert!(err.contains("movies, movies-too"), "{err}");
         assert!(t.policy_for("c").unwrap().is_none());
-        assert!(t.policy_for("unknown").unwrap().is_none());
+        // Not in the cache yet: waits, rather than passing for an unpoliced namespace.
+        assert!(matches!(t.policy_for("unknown"), Err(Blocked::Waiting { .. })));
         assert_eq!(
             t.status_of(&policy("movies", "movies")),
             (vec!["b".to_string()], vec!["b: movies-too".to_string()])
@@ -266,5 +369,42 @@ mod tests {
         let required = tenants(vec![policy("books", "books")], vec![ns("c", &[])], true);
         let err = required.policy_for("c").unwrap_err().to_string();
         assert!(err.contains("--require-policy"), "{err}");
+    }
+
+    /// The controllers re-evaluate their objects on what may change a namespace's policy (never on
+    /// a policy's status write); the policies' status also follows namespaces that come and go.
+    #[test]
+    fn changes_signal_what_they_concern() {
+        let mut seen = Seen::default();
+        let mut p = policy("movies", "movies");
+        p.metadata.generation = Some(1);
+        assert_eq!(policy_event(&mut seen, &Event::Apply(p.clone())), (true, true));
+        assert_eq!(
+            policy_event(&mut seen, &Event::Apply(p.clone())),
+            (false, false),
+            "status only"
+        );
+        p.metadata.generation = Some(2);
+        assert_eq!(policy_event(&mut seen, &Event::Apply(p.clone())), (true, true), "spec");
+        assert_eq!(policy_event(&mut seen, &Event::Delete(p)), (true, true));
+
+        let a = ns("a", &[("team", "books")]);
+        assert_eq!(
+            namespace_event(&mut seen, &Event::Apply(a.clone())),
+            (false, true),
+            "new"
+        );
+        assert_eq!(
+            namespace_event(&mut seen, &Event::Apply(a)),
+            (false, false),
+            "unchanged"
+        );
+        let relabelled = ns("a", &[("team", "movies")]);
+        assert_eq!(
+            namespace_event(&mut seen, &Event::Apply(relabelled.clone())),
+            (true, true)
+        );
+        assert_eq!(namespace_event(&mut seen, &Event::Delete(relabelled)), (false, true));
+        assert_eq!(namespace_event(&mut seen, &Event::InitDone), (true, true), "a relist");
     }
 }

@@ -596,26 +596,36 @@ fn chart_renders_a_one_namespace_install_with_roles() {
         .expect("the controllers' Role");
     assert_eq!(role["metadata"]["namespace"], "team-a");
     let mut role_grants = grants(&role["rules"]);
-    let crd_check = cluster_wide
+    // Cluster-scoped by nature: the CRD check, the WebStackPolicies (and their status) and the
+    // namespaces they select by label.
+    let cluster_scoped: Vec<String> = cluster_wide
         .iter()
-        .find(|g| g.starts_with("apiextensions.k8s.io/"))
-        .unwrap()
-        .clone();
-    role_grants.push(crd_check.clone());
+        .filter(|g| {
+            g.starts_with("apiextensions.k8s.io/")
+                || g.starts_with("webstack.io/webstackpolicies")
+                || g.starts_with("/namespaces:")
+        })
+        .cloned()
+        .collect();
+    assert_eq!(cluster_scoped.len(), 4, "{cluster_scoped:?}");
+    role_grants.extend(cluster_scoped.iter().cloned());
     role_grants.sort();
     assert_eq!(
         role_grants, cluster_wide,
-        "Role + CRD check = the cluster-wide ClusterRole"
+        "Role + cluster-scoped reads = the cluster-wide ClusterRole"
     );
     let binding = all(&objects, "RoleBinding")
         .into_iter()
         .find(|b| name(b) == "webstack-operator")
         .expect("the Role's binding");
     assert_eq!(binding["metadata"]["namespace"], "team-a");
-    // The only cluster-scoped permission: get of the five CRDs, by name.
+    // The only cluster-scoped permissions: get of the six CRDs by name, the policies and the
+    // namespaces they select (read), the policies' status (written).
     let cluster_role = one(&objects, "ClusterRole");
     assert_eq!(name(cluster_role), "webstack-operator-crds");
-    assert_eq!(grants(&cluster_role["rules"]), [crd_check]);
+    let mut cluster_grants = grants(&cluster_role["rules"]);
+    cluster_grants.sort();
+    assert_eq!(cluster_grants, cluster_scoped);
     assert_eq!(
         one(&objects, "ClusterRoleBinding")["roleRef"]["name"],
         "webstack-operator-crds"
@@ -785,7 +795,7 @@ fn deploy_manifest_is_the_rendered_chart() {
 /// the test's namespace; its Role, the CRD-check ClusterRole and the leader election Role applied
 /// for real; the operator runs as its ServiceAccount with `--namespace` and `--leader-elect` (as
 /// the chart's Deployment runs it). A stack becomes Ready and deletes cleanly: nothing outside the
-/// namespace is needed but the five CRDs' `get`.
+/// namespace is needed but the six CRDs' `get` and reading the policies and namespaces.
 #[tokio::test]
 async fn one_namespace_install_runs_a_stack_with_only_its_roles() {
     use crate::harness::kube::{apply_all, impersonating_kubeconfig, install_crds, namespace};

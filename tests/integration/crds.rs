@@ -10,7 +10,7 @@ use crate::harness::kube::{client, install_crds};
 async fn every_crd_installs_and_is_served() {
     let client = client().await;
     let installed = install_crds(&client).await;
-    assert_eq!(installed.len(), 5);
+    assert_eq!(installed.len(), 6);
     for crd in &installed {
         let status = crd.status.as_ref().expect("CRD status");
         let conditions = status.conditions.as_deref().unwrap_or_default();
@@ -57,7 +57,8 @@ async fn every_crd_installs_and_is_served() {
             "ListenerRule",
             "StaticSite",
             "TargetGroup",
-            "WebStack"
+            "WebStack",
+            "WebStackPolicy"
         ]
     );
 }
