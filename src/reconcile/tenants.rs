@@ -220,9 +220,11 @@ impl Tenants {
     /// Every policy's status kept current: on each change of a policy or a namespace (once the
     /// caches hold it), every policy's matched namespaces and conflicts are recomputed from the
     /// caches and written when they differ (a new policy can put another in conflict). A failed
-    /// write is retried after 10 s, and everything is re-checked every 5 minutes.
+    /// write is retried after 10 s, and everything is re-checked every 5 minutes. Ends on SIGINT or
+    /// SIGTERM, like the controllers.
     pub async fn run_status(self, client: Client) {
         let mut rx = self.selection.subscribe();
+        let mut shutdown = std::pin::pin!(shutdown_signal());
         loop {
             let mut failed = false;
             for policy in self.policies.state() {
@@ -243,6 +245,7 @@ impl Tenants {
             tokio::select! {
                 changed = rx.changed() => if changed.is_err() { return },
                 () = tokio::time::sleep(wait) => {}
+                () = &mut shutdown => return,
             }
         }
     }
@@ -299,6 +302,28 @@ impl Tenants {
             .await?;
         Ok(())
     }
+}
+
+/// SIGINT or SIGTERM (what `Controller::shutdown_on_signal` waits for).
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
 }
 
 /// One item per change of a counter (changes in between coalesce).
