@@ -32,6 +32,10 @@ pub struct WebStackPolicySpec {
     /// The namespaces this policy governs, by their labels. A namespace selected by two policies
     /// is an error on both and on every object there.
     pub namespace_selector: LabelSelector,
+    /// The AWS identity of those namespaces: every AWS call for their objects is made with the
+    /// credentials of this role (default: the operator's own identity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws: Option<PolicyAws>,
     /// What objects of those namespaces may reference that their stacks do not create. Globs
     /// (`*` any characters, `?` one) over full ARNs; an empty list allows nothing beyond the stack.
     #[serde(default)]
@@ -83,6 +87,27 @@ pub struct PolicyAllow {
 }
 
 /// A hosted zone and the record names allowed in it.
+/// The role a policy's namespaces act with in AWS.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyAws {
+    /// Assumed with STS for each namespace (session `webstack-<namespace>`, one hour, refreshed
+    /// before it expires) with the session tags `webstack.io/namespace` and
+    /// `webstack.io/cluster`: the role's policy can confine each session to what carries its
+    /// namespace's tag (deploy/tenant-role-policy.json). Its trust policy must allow the
+    /// operator's identity `sts:AssumeRole` and `sts:TagSession`.
+    #[schemars(regex(pattern = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$"))]
+    pub assume_role_arn: String,
+    /// The external id the role's trust policy requires, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 2, max = 1224))]
+    pub external_id: Option<String>,
+    /// The regions stacks in these namespaces may use (`spec.region`, default the operator's);
+    /// empty: any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<String>,
+}
+
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HostedZoneAllow {
@@ -165,4 +190,20 @@ pub struct WebStackPolicyStatus {
     /// Namespaces it shares with another policy (`<namespace>: <other policy>`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conflicts: Vec<String>,
+    /// The last time the operator assumed `aws.assumeRoleArn` successfully, and for which
+    /// namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_assume_role: Option<AssumeRoleRecord>,
+}
+
+/// One successful STS AssumeRole.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AssumeRoleRecord {
+    /// The role assumed.
+    pub role_arn: String,
+    /// The namespace the session was for (its `webstack.io/namespace` session tag).
+    pub namespace: String,
+    /// RFC 3339.
+    pub time: String,
 }

@@ -16,6 +16,7 @@ pub mod elasticache;
 pub mod elbv2;
 pub mod flowlogs;
 pub mod iam;
+pub mod identity;
 pub mod logs;
 pub mod rds;
 pub mod route53;

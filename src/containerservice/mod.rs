@@ -206,7 +206,9 @@ impl Reconciler for ContainerServiceReconciler {
             }
             _ => None,
         };
-        let region = ctx.region(ws.as_ref().and_then(|w| w.spec.region.as_deref())).await?;
+        let region = ctx
+            .region(&ns, ws.as_ref().and_then(|w| w.spec.region.as_deref()))
+            .await?;
         let ready_now = status.observed_generation == s.metadata.generation && is_ready(&status.conditions);
         let stack_secrets = StackSecrets {
             database: stack.database.as_ref().and_then(|d| d.secret_arn.clone()),

@@ -116,7 +116,7 @@ impl Reconciler for ListenerRuleReconciler {
         let stack = refs::get::<WebStack>(&ctx.client, &ns, &r.spec.stack_ref.name).await?;
         let status = r.status.clone().unwrap_or_default();
         let region = ctx
-            .region(stack.as_ref().and_then(|ws| ws.spec.region.as_deref()))
+            .region(&ns, stack.as_ref().and_then(|ws| ws.spec.region.as_deref()))
             .await?;
         let listeners = match (listener_of(r, stack.as_ref()), status.listener_arn.clone()) {
             (Ok(arn), _) => vec![arn],

@@ -19,7 +19,8 @@ use super::Blocked;
 use super::backoff::Backoff;
 use super::tenants::Tenants;
 use crate::api::WebStackPolicy;
-use crate::aws::{AwsError, Clients, ec2};
+use crate::aws::identity::{self, TenantRole};
+use crate::aws::{Clients, ec2};
 
 /// The AWS side of one region: clients, and the zones a stack may use (read once: they change rarely).
 #[derive(Clone, Debug)]
@@ -92,23 +93,52 @@ impl Context {
         self.sdk.region().map(|r| r.to_string()).unwrap_or_default()
     }
 
-    /// Clients and zones of `region` (default: the operator's region).
-    pub async fn region(&self, region: Option<&str>) -> Result<Region, AwsError> {
+    /// Clients and zones of `region` (default: the operator's region) for the objects of
+    /// `namespace`: with the credentials of the role its WebStackPolicy names
+    /// (`spec.aws.assumeRoleArn`, one STS session per namespace and region), else the operator's
+    /// own. Waits (naming the role) while the role cannot be assumed; Stalled when two policies
+    /// select the namespace.
+    pub async fn region(&self, namespace: &str, region: Option<&str>) -> Result<Region, Blocked> {
         let name = region.map(String::from).unwrap_or_else(|| self.default_region());
+        let identity = match &self.tenants {
+            Some(t) => t.identity_for(namespace)?,
+            None => None,
+        };
+        let role = identity.as_ref().map(|(_, aws)| TenantRole {
+            role_arn: aws.assume_role_arn.clone(),
+            external_id: aws.external_id.clone(),
+            namespace: namespace.to_string(),
+            cluster_id: self.cluster_id.clone(),
+        });
+        let key = match &role {
+            None => name.clone(),
+            Some(r) => format!(
+                "{name} {} {} {}",
+                r.namespace,
+                r.role_arn,
+                r.external_id.as_deref().unwrap_or_default()
+            ),
+        };
         let cell = {
             let mut regions = self.regions.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            regions.entry(name.clone()).or_default().clone()
+            regions.entry(key).or_default().clone()
         };
         let found = cell
             .get_or_try_init(|| async {
-                let config = self
-                    .sdk
-                    .to_builder()
-                    .region(aws_config::Region::new(name.clone()))
-                    .build();
-                let clients = Clients::new(&config);
+                let mut config = self.sdk.to_builder().region(aws_config::Region::new(name.clone()));
+                if let (Some(role), Some((policy, _))) = (role, &identity) {
+                    let on_assumed = match &self.tenants {
+                        Some(t) => t.assume_recorder(policy),
+                        None => Arc::new(|_: &TenantRole| {}),
+                    };
+                    let provider = identity::assume(&self.sdk, role, &name, on_assumed)
+                        .await
+                        .map_err(Blocked::waiting)?;
+                    config = config.credentials_provider(provider);
+                }
+                let clients = Clients::new(&config.build());
                 let zones = ec2::availability_zones(&clients.ec2).await?;
-                Ok::<_, AwsError>(Region { clients, zones })
+                Ok::<_, Blocked>(Region { clients, zones })
             })
             .await?;
         Ok(found.clone())

@@ -311,6 +311,9 @@ pub fn check_stack(policy: &WebStackPolicy, spec: &WebStackSpec, facts: &StackFa
             Some(_) => {}
         }
     }
+    if let Some(aws) = &policy.spec.aws {
+        one_of(policy, "spec.region".into(), "regions", facts.region, &aws.regions)?;
+    }
     let stacks = i32::try_from(facts.stacks_in_namespace).unwrap_or(i32::MAX);
     if let Some(max) = limits.max_stacks
         && stacks > max

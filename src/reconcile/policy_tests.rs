@@ -216,6 +216,27 @@ fn the_default_nat_gateway_is_checked() {
     assert_eq!(check_stack(&p, &adopted, &facts()), Ok(()));
 }
 
+/// `aws.regions` confines the stack's region (its own or the operator's default).
+#[test]
+fn a_policys_regions_confine_the_stack() {
+    let p = policy(
+        "eu",
+        "spec:\n  namespaceSelector: {matchLabels: {team: eu}}\n  aws: {assumeRoleArn: 'arn:aws:iam::210987654321:role/webstack-tenant-eu', regions: [eu-west-1]}",
+    );
+    let spec = stack("  network: {cidr: 10.0.0.0/16}");
+    let outside = StackFacts {
+        region: "us-east-1",
+        ..facts()
+    };
+    let err = check_stack(&p, &spec, &outside).unwrap_err();
+    assert_eq!((err.field.as_str(), err.rule), ("spec.region", "regions"));
+    let inside = StackFacts {
+        region: "eu-west-1",
+        ..facts()
+    };
+    assert_eq!(check_stack(&p, &spec, &inside), Ok(()));
+}
+
 #[test]
 fn each_stack_rule_names_its_field() {
     let p = policy("movies", MOVIES);

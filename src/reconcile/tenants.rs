@@ -3,7 +3,7 @@
 //! status (the namespaces each selects, and conflicts).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -18,7 +18,8 @@ use tokio::sync::watch;
 use super::Blocked;
 use super::policy::{governing, selects};
 use super::status::conditions;
-use crate::api::{WebStackPolicy, WebStackPolicyStatus};
+use crate::api::{AssumeRoleRecord, PolicyAws, WebStackPolicy, WebStackPolicyStatus};
+use crate::aws::identity::{OnAssumed, TenantRole};
 use crate::model::Health;
 
 /// The field manager of the policies' status.
@@ -35,6 +36,8 @@ pub struct Tenants {
     governing: Arc<watch::Sender<u64>>,
     /// Bumped on those and also when a namespace appears or goes: what a policy's status shows.
     selection: Arc<watch::Sender<u64>>,
+    /// The last successful AssumeRole of each policy's role, by policy name.
+    assumed: Arc<Mutex<BTreeMap<String, AssumeRoleRecord>>>,
 }
 
 /// What a watch event changed, for the two signals.
@@ -139,6 +142,7 @@ impl Tenants {
             require_policy,
             governing,
             selection,
+            assumed: Arc::default(),
         };
         // Until both are listed, every namespace would look unpoliced.
         let _ = tenants.policies.wait_until_ready().await;
@@ -154,6 +158,7 @@ impl Tenants {
             require_policy,
             governing: Arc::new(watch::channel(0u64).0),
             selection: Arc::new(watch::channel(0u64).0),
+            assumed: Arc::default(),
         }
     }
 
@@ -191,6 +196,37 @@ impl Tenants {
             )),
             Ok(found) => Ok(found.map(|p| Arc::new(p.clone()))),
         }
+    }
+
+    /// The AWS identity of `namespace`'s objects: its policy's `spec.aws` with the policy's name
+    /// (none: the operator's own). Also while deleting, whatever `--require-policy` says (the
+    /// stack's resources were made with that identity); Stalled when two policies select it.
+    pub fn identity_for(&self, namespace: &str) -> Result<Option<(String, PolicyAws)>, Blocked> {
+        let all: Vec<WebStackPolicy> = self.policies.state().iter().map(|p| (**p).clone()).collect();
+        match governing(&all, &self.labels(namespace)?) {
+            Err(conflict) => Err(Blocked::stalled(
+                "PolicyViolation",
+                format!("namespace {namespace}: {conflict}; nothing was changed in AWS"),
+            )),
+            Ok(found) => Ok(found.and_then(|p| Some((p.name_any(), p.spec.aws.clone()?)))),
+        }
+    }
+
+    /// What records a successful AssumeRole of `policy`'s role in its status.
+    pub fn assume_recorder(&self, policy: &str) -> OnAssumed {
+        let (assumed, selection, policy) = (self.assumed.clone(), self.selection.clone(), policy.to_string());
+        Arc::new(move |role: &TenantRole| {
+            let record = AssumeRoleRecord {
+                role_arn: role.role_arn.clone(),
+                namespace: role.namespace.clone(),
+                time: k8s_openapi::jiff::Timestamp::now().to_string(),
+            };
+            assumed
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(policy.clone(), record);
+            selection.send_modify(|n| *n += 1);
+        })
     }
 
     /// A policy's status: the namespaces it selects and those another policy selects too.
@@ -271,6 +307,13 @@ impl Tenants {
             conditions: conditions(&previous.conditions, &health, generation, &now),
             matched_namespaces: matched,
             conflicts,
+            last_assume_role: self
+                .assumed
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&policy.name_any())
+                .cloned()
+                .or(previous.last_assume_role.clone()),
         };
         let same = |a: &WebStackPolicyStatus, b: &WebStackPolicyStatus| {
             let key = |s: &WebStackPolicyStatus| {
@@ -284,6 +327,7 @@ impl Tenants {
                     c,
                     s.matched_namespaces.clone(),
                     s.conflicts.clone(),
+                    s.last_assume_role.clone(),
                 )
             };
             key(a) == key(b)

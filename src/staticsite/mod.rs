@@ -76,7 +76,7 @@ impl Reconciler for StaticSiteReconciler {
             .any(|r| r.origin == RouteOrigin::LoadBalancer);
         let load_balancer = (needs_lb && !deleting).then(|| validate::load_balancer(stack.as_ref(), stack_name));
         let region = ctx
-            .region(stack.as_ref().and_then(|ws| ws.spec.region.as_deref()))
+            .region(&ns, stack.as_ref().and_then(|ws| ws.spec.region.as_deref()))
             .await?;
         let status = site.status.clone().unwrap_or_default();
         let settled = status.observed_generation == site.metadata.generation && is_ready(&status.conditions);

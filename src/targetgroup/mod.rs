@@ -53,7 +53,7 @@ impl Reconciler for TargetGroupReconciler {
             return Err(Blocked::waiting(format!("waiting for WebStack {name} to have a VPC")));
         }
         let region = ctx
-            .region(stack.as_ref().and_then(|ws| ws.spec.region.as_deref()))
+            .region(&ns, stack.as_ref().and_then(|ws| ws.spec.region.as_deref()))
             .await?;
         let st = tg.status.clone().unwrap_or_default();
         Ok(Deps {

@@ -73,21 +73,20 @@ impl Reconciler for WebStackReconciler {
     const KIND: &'static str = "WebStack";
 
     async fn load(ctx: &Context, ws: &WebStack, deleting: bool) -> Result<Deps, Blocked> {
-        let region = ctx.region(ws.spec.region.as_deref()).await?;
+        let ns = ws.namespace().unwrap_or_default();
+        let region = ctx.region(&ns, ws.spec.region.as_deref()).await?;
         // TargetGroups not Ready yet leave their listeners pending (see DesiredListener::pending)
         // rather than blocking the stack: a TargetGroup needs the stack's VPC first.
         let wanted = refs::stack_forwards(&ws.spec);
         let target_groups = if wanted.is_empty() || deleting {
             BTreeMap::new()
         } else {
-            let ns = ws.namespace().unwrap_or_default();
             let all = refs::target_groups(&ctx.client, &ns).await?;
             all.ready
                 .into_iter()
                 .filter(|(name, _)| wanted.contains(name))
                 .collect()
         };
-        let ns = ws.namespace().unwrap_or_default();
         // Deletion cleans up whatever a policy says now; converging follows the namespace's policy.
         let policy = if deleting { None } else { ctx.policy_for(&ns)? };
         let (services, alarm_services, services_naming_it) = if deleting {

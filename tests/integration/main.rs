@@ -34,5 +34,6 @@ mod substrate_gc;
 mod targetgroup_e2e;
 mod taskdef_aws;
 mod tenancy_e2e;
+mod tenant_policy;
 mod webstack_aws;
 mod webstack_e2e;

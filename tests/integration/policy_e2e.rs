@@ -181,3 +181,160 @@ async fn a_policy_governs_its_namespaces() {
     let left = crate::harness::leftovers::leftovers(&moto.sdk_config().await, &ns).await;
     assert!(left.is_empty(), "{left:#?}");
 }
+
+/// Two namespaces under two policies, each naming its own role (`spec.aws.assumeRoleArn`): every
+/// AWS call for a namespace's stack is signed with that namespace's assumed-role credentials (the
+/// emulator's recorded access keys), the AssumeRole requests carry the session tags, the
+/// operator's own identity makes no mutating call but AssumeRole, and each policy's status shows
+/// its last AssumeRole.
+#[tokio::test]
+async fn each_namespace_acts_with_its_own_role() {
+    let client = client().await;
+    install_crds(&client).await;
+    let moto = Moto::start();
+    let iam = aws_sdk_iam::Client::new(&moto.sdk_config().await);
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":["sts:AssumeRole","sts:TagSession"]}]}"#;
+    let policies: Api<WebStackPolicy> = Api::all(client.clone());
+    let ssa = PatchParams::apply("platform-team").force();
+    let mut tenants = Vec::new();
+    for team in ["alpha", "beta"] {
+        let ns = namespace(&client, &format!("tenant-{team}")).await;
+        let label = serde_json::json!({"metadata": {"labels": {"policy-test": ns}}});
+        Api::<Namespace>::all(client.clone())
+            .patch(&ns, &PatchParams::default(), &Patch::Merge(&label))
+            .await
+            .unwrap();
+        let role = iam
+            .create_role()
+            .role_name(format!("webstack-tenant-{ns}"))
+            .assume_role_policy_document(trust)
+            .send()
+            .await
+            .unwrap()
+            .role
+            .unwrap()
+            .arn;
+        let name = format!("{ns}-team");
+        let policy: WebStackPolicy = serde_yaml::from_str(&format!(
+            "apiVersion: webstack.io/v1alpha1
+kind: WebStackPolicy
+metadata: {{name: {name}}}
+spec:
+  namespaceSelector: {{matchLabels: {{policy-test: {ns}}}}}
+  aws: {{assumeRoleArn: '{role}', regions: [us-east-1]}}"
+        ))
+        .unwrap();
+        policies.patch(&name, &ssa, &Patch::Apply(&policy)).await.unwrap();
+        tenants.push((ns, role, name));
+    }
+
+    let mark = moto.calls().len();
+    let stack = parse(
+        "apiVersion: webstack.io/v1alpha1\nkind: WebStack\nmetadata: {name: shop}\nspec: {network: {cidr: 10.0.0.0/16, natGateways: none}}",
+    );
+    let mut operators = Vec::new();
+    for (ns, _, _) in &tenants {
+        let op = Operator::start(&moto, ns, "3s");
+        apply_all(&client, ns, &stack).await;
+        operators.push(op);
+    }
+    for ((ns, _, _), op) in tenants.iter().zip(&operators) {
+        wait_ready(&client, ns, &stack, op, 150).await;
+    }
+
+    let decode = |body: &str| {
+        percent_encoding::percent_decode_str(&body.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let calls: Vec<_> = moto.calls()[mark..].to_vec();
+    let mut keys = Vec::new();
+    for (ns, role, _) in &tenants {
+        let owner = format!("{ns}/WebStack/shop");
+        let signed: std::collections::BTreeSet<&str> = calls
+            .iter()
+            .filter(|c| decode(&c.body).contains(&owner))
+            .map(|c| c.access_key.as_str())
+            .collect();
+        assert_eq!(signed.len(), 1, "{ns}'s calls are signed with one key: {signed:?}");
+        let key = signed.into_iter().next().unwrap().to_string();
+        assert_ne!(
+            key, "testing",
+            "{ns}'s resources were made with the operator's own identity"
+        );
+        let assumed: Vec<String> = calls
+            .iter()
+            .filter(|c| c.action == "AssumeRole")
+            .map(|c| decode(&c.body))
+            .filter(|b| b.contains(&format!("RoleArn={role}")))
+            .collect();
+        assert!(!assumed.is_empty(), "no AssumeRole of {role}");
+        for body in &assumed {
+            for wanted in [
+                format!("RoleSessionName=webstack-{ns}"),
+                "Key=webstack.io/namespace".to_string(),
+                format!("Value={ns}"),
+                "Key=webstack.io/cluster".to_string(),
+            ] {
+                assert!(body.contains(&wanted), "{wanted} not in {body}");
+            }
+        }
+        keys.push((ns.clone(), key));
+    }
+    assert_ne!(keys[0].1, keys[1].1);
+    for (ns, key) in &keys {
+        let n = calls.iter().filter(|c| &c.access_key == key).count();
+        println!("{ns}: {n} calls signed with {key}");
+    }
+    for (ns, key) in &keys {
+        let others: Vec<_> = tenants.iter().map(|t| &t.0).filter(|o| *o != ns).collect();
+        for c in calls.iter().filter(|c| &c.access_key == key) {
+            let body = decode(&c.body);
+            assert!(
+                !others.iter().any(|o| body.contains(o.as_str())),
+                "{ns}'s session touched another namespace's resource: {c:?}"
+            );
+        }
+    }
+    let own: Vec<_> = calls
+        .iter()
+        .filter(|c| c.access_key == "testing" && c.mutates() && c.action != "AssumeRole")
+        .collect();
+    assert!(own.is_empty(), "mutations with the operator's own identity: {own:#?}");
+
+    // Each policy's status names its last AssumeRole.
+    for (ns, role, name) in &tenants {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let last = policies
+                .get(name)
+                .await
+                .unwrap()
+                .status
+                .and_then(|s| s.last_assume_role);
+            if last.as_ref().is_some_and(|l| &l.role_arn == role && &l.namespace == ns) {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "status of {name}: {last:?}");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    // Deletion, with the same identities: nothing is left.
+    for ((ns, _, name), op) in tenants.iter().zip(&operators) {
+        api_for(&client, ns, &stack[0])
+            .delete("shop", &DeleteParams::default())
+            .await
+            .unwrap();
+        crate::harness::manifest::wait_gone(&client, ns, &stack, op, 120).await;
+        policies.delete(name, &DeleteParams::default()).await.unwrap();
+        let left = crate::harness::leftovers::leftovers(&moto.sdk_config().await, ns).await;
+        assert!(left.is_empty(), "{left:#?}");
+    }
+    let own: Vec<_> = moto.calls()[mark..]
+        .iter()
+        .filter(|c| c.access_key == "testing" && c.mutates() && c.action != "AssumeRole")
+        .cloned()
+        .collect();
+    assert!(own.is_empty(), "mutations with the operator's own identity: {own:#?}");
+}
