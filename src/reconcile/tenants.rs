@@ -200,16 +200,33 @@ impl Tenants {
 
     /// The AWS identity of `namespace`'s objects: its policy's `spec.aws` with the policy's name
     /// (none: the operator's own). Also while deleting, whatever `--require-policy` says (the
-    /// stack's resources were made with that identity); Stalled when two policies select it.
+    /// stack's resources were made with that identity). When several policies select the
+    /// namespace (a conflict that stops converging), the identity is still known if they all
+    /// name the same one (none included), so deletion goes on; Stalled only when they differ.
     pub fn identity_for(&self, namespace: &str) -> Result<Option<(String, PolicyAws)>, Blocked> {
-        let all: Vec<WebStackPolicy> = self.policies.state().iter().map(|p| (**p).clone()).collect();
-        match governing(&all, &self.labels(namespace)?) {
-            Err(conflict) => Err(Blocked::stalled(
+        let labels = self.labels(namespace)?;
+        let mut selecting: Vec<Arc<WebStackPolicy>> = self
+            .policies
+            .state()
+            .into_iter()
+            .filter(|p| p.metadata.deletion_timestamp.is_none() && selects(&p.spec.namespace_selector, &labels))
+            .collect();
+        selecting.sort_by_key(|p| p.name_any());
+        let Some(first) = selecting.first() else {
+            return Ok(None);
+        };
+        if selecting.iter().any(|p| p.spec.aws != first.spec.aws) {
+            let names: Vec<String> = selecting.iter().map(|p| p.name_any()).collect();
+            return Err(Blocked::stalled(
                 "PolicyViolation",
-                format!("namespace {namespace}: {conflict}; nothing was changed in AWS"),
-            )),
-            Ok(found) => Ok(found.and_then(|p| Some((p.name_any(), p.spec.aws.clone()?)))),
+                format!(
+                    "namespace {namespace}: the WebStackPolicies selecting it ({}) name different AWS identities \
+                     (spec.aws); nothing was changed in AWS",
+                    names.join(", ")
+                ),
+            ));
         }
+        Ok(first.spec.aws.clone().map(|aws| (first.name_any(), aws)))
     }
 
     /// What records a successful AssumeRole of `policy`'s role in its status.
@@ -435,6 +452,23 @@ mod tests {
             (vec!["b".to_string()], vec!["b: movies-too".to_string()])
         );
         assert_eq!(t.status_of(&policy("books", "books")), (vec!["a".to_string()], vec![]));
+        // Conflicting policies naming no identity: the operator's own (deletion goes on).
+        assert_eq!(t.identity_for("b").unwrap(), None);
+        let mut with_role = policy("movies-role", "movies");
+        with_role.spec.aws = Some(PolicyAws {
+            assume_role_arn: "arn:aws:iam::210987654321:role/webstack-tenant-movies".into(),
+            external_id: None,
+            regions: vec![],
+        });
+        let differing = tenants(
+            vec![policy("movies", "movies"), with_role.clone()],
+            vec![ns("b", &[("team", "movies")])],
+            false,
+        );
+        let err = differing.identity_for("b").unwrap_err().to_string();
+        assert!(err.contains("different AWS identities"), "{err}");
+        let one = tenants(vec![with_role], vec![ns("b", &[("team", "movies")])], false);
+        assert_eq!(one.identity_for("b").unwrap().unwrap().0, "movies-role");
         let required = tenants(vec![policy("books", "books")], vec![ns("c", &[])], true);
         let err = required.policy_for("c").unwrap_err().to_string();
         assert!(err.contains("--require-policy"), "{err}");

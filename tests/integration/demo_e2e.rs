@@ -10,15 +10,13 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_ec2::config::Credentials;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 use webstack_operator::api::{StaticSite, WebStack};
-
-use crate::harness::repo_root;
 
 /// The demo binary that cargo built beside the operator (`cargo test` builds examples), refused
 /// when older than its sources (e.g. after `cargo test --test integration`, which does not).
@@ -32,10 +30,27 @@ fn demo_binary() -> PathBuf {
             bin.display()
         )
     });
-    let root = repo_root();
-    let newest = ["demo", "src", "tests/integration/harness"]
+    // The sources cargo built it from (its dep-info: the demo, the crate, the harness it
+    // includes), not every file under src/ (a test-only module changes no binary).
+    let dep_info = bin.with_extension("d");
+    let listed = std::fs::read_to_string(&dep_info).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}: build the demo with `cargo build --example demo`",
+            dep_info.display()
+        )
+    });
+    let sources: Vec<&str> = listed
+        .split_once(": ")
+        .map(|(_, deps)| deps.split_whitespace().collect())
+        .unwrap_or_default();
+    assert!(
+        sources.iter().any(|s| s.ends_with("demo/main.rs")),
+        "{}: no sources listed",
+        dep_info.display()
+    );
+    let newest = sources
         .iter()
-        .map(|dir| newest_file(&root.join(dir)))
+        .filter_map(|s| std::fs::metadata(s).and_then(|m| m.modified()).ok())
         .max()
         .expect("sources");
     assert!(
@@ -44,23 +59,6 @@ fn demo_binary() -> PathBuf {
         bin.display()
     );
     bin
-}
-
-fn newest_file(dir: &Path) -> SystemTime {
-    let mut newest = SystemTime::UNIX_EPOCH;
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        let time = if path.is_dir() {
-            newest_file(&path)
-        } else {
-            entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .unwrap_or(SystemTime::UNIX_EPOCH)
-        };
-        newest = newest.max(time);
-    }
-    newest
 }
 
 /// The value after `prefix` on the first printed line that has it.
