@@ -39,15 +39,10 @@ pub fn selects(selector: &LabelSelector, labels: &BTreeMap<String, String>) -> b
 /// The policy governing a namespace with these labels: none, one, or an error naming every policy
 /// that selects it (a namespace selected twice gets no work done until one is changed).
 pub fn governing<'a>(
-    policies: &'a [WebStackPolicy],
+    policies: impl IntoIterator<Item = &'a WebStackPolicy>,
     labels: &BTreeMap<String, String>,
 ) -> Result<Option<&'a WebStackPolicy>, String> {
-    let mut matched: Vec<&WebStackPolicy> = policies
-        .iter()
-        .filter(|p| p.metadata.deletion_timestamp.is_none() && selects(&p.spec.namespace_selector, labels))
-        .collect();
-    matched.sort_by_key(|p| p.name_any());
-    match matched.as_slice() {
+    match selecting(policies, labels).as_slice() {
         [] => Ok(None),
         [one] => Ok(Some(one)),
         many => Err(format!(
@@ -55,6 +50,19 @@ pub fn governing<'a>(
             many.iter().map(|p| p.name_any()).collect::<Vec<_>>().join(", ")
         )),
     }
+}
+
+/// The policies (not being deleted) that select a namespace with `labels`, by name.
+pub fn selecting<'a>(
+    policies: impl IntoIterator<Item = &'a WebStackPolicy>,
+    labels: &BTreeMap<String, String>,
+) -> Vec<&'a WebStackPolicy> {
+    let mut matched: Vec<&WebStackPolicy> = policies
+        .into_iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none() && selects(&p.spec.namespace_selector, labels))
+        .collect();
+    matched.sort_by_key(|p| p.name_any());
+    matched
 }
 
 /// A rule of the policy refused a field.

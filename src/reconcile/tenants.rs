@@ -16,7 +16,7 @@ use kube::{Api, Client, ResourceExt};
 use tokio::sync::watch;
 
 use super::Blocked;
-use super::policy::{governing, selects};
+use super::policy::{governing, selecting, selects};
 use super::status::conditions;
 use crate::api::{AssumeRoleRecord, PolicyAws, WebStackPolicy, WebStackPolicyStatus};
 use crate::aws::identity::{OnAssumed, TenantRole};
@@ -181,8 +181,8 @@ impl Tenants {
     /// The policy governing `namespace`, if any. Stalled (`PolicyViolation`) when two policies
     /// select it, or when none does and the operator runs with `--require-policy`.
     pub fn policy_for(&self, namespace: &str) -> Result<Option<Arc<WebStackPolicy>>, Blocked> {
-        let all: Vec<WebStackPolicy> = self.policies.state().iter().map(|p| (**p).clone()).collect();
-        match governing(&all, &self.labels(namespace)?) {
+        let all = self.policies.state();
+        match governing(all.iter().map(|p| &**p), &self.labels(namespace)?) {
             Err(conflict) => Err(Blocked::stalled(
                 "PolicyViolation",
                 format!("namespace {namespace}: {conflict}; nothing was changed in AWS"),
@@ -205,13 +205,8 @@ impl Tenants {
     /// name the same one (none included), so deletion goes on; Stalled only when they differ.
     pub fn identity_for(&self, namespace: &str) -> Result<Option<(String, PolicyAws)>, Blocked> {
         let labels = self.labels(namespace)?;
-        let mut selecting: Vec<Arc<WebStackPolicy>> = self
-            .policies
-            .state()
-            .into_iter()
-            .filter(|p| p.metadata.deletion_timestamp.is_none() && selects(&p.spec.namespace_selector, &labels))
-            .collect();
-        selecting.sort_by_key(|p| p.name_any());
+        let all = self.policies.state();
+        let selecting = selecting(all.iter().map(|p| &**p), &labels);
         let Some(first) = selecting.first() else {
             return Ok(None);
         };
