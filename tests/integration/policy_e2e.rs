@@ -10,7 +10,7 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::Api;
 use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
-use webstack_operator::api::WebStackPolicy;
+use webstack_operator::api::{WebStackPolicy, WebStackPolicyStatus};
 
 use crate::harness::kube::{client, install_crds, namespace};
 use crate::harness::manifest::{api_for, apply_all, condition, parse, wait_all, wait_ready};
@@ -39,6 +39,23 @@ fn stalled_by(rule: &'static str, field: &'static str, policy: String) -> impl F
                     && message.starts_with(&format!("{field}: "))
                     && message.contains(&format!("(rule {rule} of WebStackPolicy {policy})"))
             })
+    }
+}
+
+/// The policy's status once `done` holds (30 s at most).
+async fn wait_status(
+    policies: &Api<WebStackPolicy>,
+    name: &str,
+    done: impl Fn(&WebStackPolicyStatus) -> bool,
+) -> WebStackPolicyStatus {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = policies.get(name).await.unwrap().status.unwrap_or_default();
+        if done(&status) {
+            return status;
+        }
+        assert!(std::time::Instant::now() < deadline, "status of {name}: {status:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 
@@ -100,20 +117,7 @@ async fn a_policy_governs_its_namespaces() {
     assert!(mutations.is_empty(), "{mutations:#?}");
 
     // The policy's status names the namespace.
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let p = policies.get(&name).await.unwrap();
-        let matched = p
-            .status
-            .as_ref()
-            .map(|s| s.matched_namespaces.clone())
-            .unwrap_or_default();
-        if matched == [ns.clone()] {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "status of {name}: {:?}", p.status);
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    wait_status(&policies, &name, |s| s.matched_namespaces == [ns.clone()]).await;
 
     // Tagged: built.
     let tagged = parse(
@@ -155,19 +159,8 @@ async fn a_policy_governs_its_namespaces() {
             })
     })
     .await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let p = policies.get(&name).await.unwrap();
-        let conflicts = p.status.as_ref().map(|s| s.conflicts.clone()).unwrap_or_default();
-        if conflicts == [format!("{ns}: {second}")] {
-            assert!(!webstack_operator::reconcile::status::is_ready(
-                &p.status.unwrap().conditions
-            ));
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "status of {name}: {:?}", p.status);
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    let status = wait_status(&policies, &name, |s| s.conflicts == [format!("{ns}: {second}")]).await;
+    assert!(!webstack_operator::reconcile::status::is_ready(&status.conditions));
 
     // Deletion cleans up whatever the policies say.
     api_for(&client, &ns, &tagged[0])
@@ -304,20 +297,12 @@ spec:
 
     // Each policy's status names its last AssumeRole.
     for (ns, role, name) in &tenants {
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let last = policies
-                .get(name)
-                .await
-                .unwrap()
-                .status
-                .and_then(|s| s.last_assume_role);
-            if last.as_ref().is_some_and(|l| &l.role_arn == role && &l.namespace == ns) {
-                break;
-            }
-            assert!(std::time::Instant::now() < deadline, "status of {name}: {last:?}");
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
+        wait_status(&policies, name, |s| {
+            s.last_assume_role
+                .as_ref()
+                .is_some_and(|l| &l.role_arn == role && &l.namespace == ns)
+        })
+        .await;
     }
 
     // Deletion, with the same identities: nothing is left.
