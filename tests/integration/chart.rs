@@ -884,6 +884,78 @@ spec:
     crate::harness::wait::gone(&api, "shop", &op, 120).await;
 }
 
+/// A namespace the chart's `secretNamespaces` leaves out, installed for real (the rendered RBAC
+/// applied, the operator as its ServiceAccount): a stack with a database there is Stalled
+/// (`Forbidden`) naming the Secret, the namespace and the chart value, before any mutating AWS
+/// call; deleting it still finishes and leaves nothing in AWS.
+#[tokio::test]
+async fn a_namespace_outside_secret_namespaces_stalls_and_still_deletes() {
+    use crate::harness::kube::{apply_all, impersonating_kubeconfig, install_crds, namespace};
+    use crate::harness::moto::Moto;
+    use crate::harness::operator::Operator;
+    use webstack_operator::api::WebStack;
+
+    let client = client().await;
+    install_crds(&client).await;
+    let ns = namespace(&client, "no-secrets").await;
+    let elsewhere = namespace(&client, "secrets-here").await;
+    let release = format!("ws-{ns}");
+    let out = run_helm(&[
+        "template",
+        &release,
+        CHART,
+        "--namespace",
+        &ns,
+        "--set",
+        "clusterId=e2e",
+        "--set",
+        &format!("secretNamespaces={{{elsewhere}}}"),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rbac: Vec<DynamicObject> = crate::harness::manifest::parse(&String::from_utf8(out.stdout).unwrap())
+        .into_iter()
+        .filter(|o| {
+            let t = o.types.as_ref().unwrap();
+            t.api_version.starts_with("rbac.authorization.k8s.io/") || t.kind == "ServiceAccount"
+        })
+        .collect();
+    apply_all(&client, &rbac).await;
+    let kubeconfig = impersonating_kubeconfig(&ns, &format!("{release}-webstack-operator"));
+
+    let moto = Moto::start();
+    let mut op = Operator::start_as(&moto, &ns, "3s", &kubeconfig);
+    op.expect_forbidden("secrets \"shop-db\" is forbidden");
+    let api: Api<WebStack> = Api::namespaced(client.clone(), &ns);
+    let manifest: Value = serde_yaml::from_str(
+        "{apiVersion: webstack.io/v1alpha1, kind: WebStack, metadata: {name: shop},
+          spec: {network: {cidr: 10.0.0.0/16, natGateways: none},
+                 database: {engine: postgres, connectionSecretName: shop-db, deletionPolicy: Delete}}}",
+    )
+    .unwrap();
+    api.patch("shop", &PatchParams::apply("e2e-user"), &Patch::Apply(&manifest))
+        .await
+        .unwrap();
+    crate::harness::wait::until(&api, "shop", &op, "Stalled: Forbidden", 60, |ws| {
+        ws.status.as_ref().is_some_and(|s| {
+            s.conditions.iter().any(|c| {
+                c.type_ == "Stalled"
+                    && c.status == "True"
+                    && c.reason == "Forbidden"
+                    && c.message.contains(&format!("connection Secret {ns}/shop-db"))
+                    && c.message.contains("secretNamespaces")
+            })
+        })
+    })
+    .await;
+    let mutations: Vec<_> = moto.calls().into_iter().filter(|c| c.mutates()).collect();
+    assert!(mutations.is_empty(), "{mutations:#?}");
+
+    api.delete("shop", &kube::api::DeleteParams::default()).await.unwrap();
+    crate::harness::wait::gone(&api, "shop", &op, 60).await;
+    let left = crate::harness::leftovers::leftovers(&moto.sdk_config().await, &ns).await;
+    assert!(left.is_empty(), "{left:#?}");
+}
+
 /// A client of an impersonating kubeconfig.
 async fn client_of(kubeconfig: &Path) -> kube::Client {
     let config = kube::Config::from_custom_kubeconfig(

@@ -240,12 +240,12 @@ async fn a_secret_changed_or_swapped_between_observe_and_apply_is_never_touched(
     let name = "shop-db";
 
     // Absent, then created with the stack's ownerReference and label.
-    let (digest, holder) = observe_connection(&operator, &owner, name).await.unwrap();
+    let (digest, holder) = observe_connection(&operator, &owner, name, false).await.unwrap();
     assert_eq!((digest, &holder), (None, &Holder::Absent));
     write_connection(&operator, &owner, name, &holder, data("one"))
         .await
         .unwrap();
-    let (digest, ours) = observe_connection(&operator, &owner, name).await.unwrap();
+    let (digest, ours) = observe_connection(&operator, &owner, name, false).await.unwrap();
     assert!(digest.is_some() && matches!(ours, Holder::Ours(_)), "{ours:?}");
 
     // Changed after it was observed: neither replaced nor deleted at the old version.
@@ -265,7 +265,7 @@ async fn a_secret_changed_or_swapped_between_observe_and_apply_is_never_touched(
     );
     assert_eq!(snapshot(&secrets, name).await, edited);
     // Read again, it is written, keeping what else it carries.
-    let (_, ours) = observe_connection(&operator, &owner, name).await.unwrap();
+    let (_, ours) = observe_connection(&operator, &owner, name, false).await.unwrap();
     write_connection(&operator, &owner, name, &ours, data("two"))
         .await
         .unwrap();
@@ -277,7 +277,7 @@ async fn a_secret_changed_or_swapped_between_observe_and_apply_is_never_touched(
     );
 
     // Swapped for someone else's Secret of the same name after it was observed: untouched.
-    let (_, ours) = observe_connection(&operator, &owner, name).await.unwrap();
+    let (_, ours) = observe_connection(&operator, &owner, name, false).await.unwrap();
     secrets.delete(name, &DeleteParams::default()).await.unwrap();
     let cm = config_map(&admin, &ns, "payments").await;
     secrets
@@ -295,7 +295,7 @@ async fn a_secret_changed_or_swapped_between_observe_and_apply_is_never_touched(
     );
     assert_eq!(snapshot(&secrets, name).await, theirs);
     // Observed now, it is someone else's: never written, never deleted.
-    let (digest, foreign) = observe_connection(&operator, &owner, name).await.unwrap();
+    let (digest, foreign) = observe_connection(&operator, &owner, name, false).await.unwrap();
     assert_eq!(digest, None, "its data is not even compared");
     assert!(matches!(&foreign, Holder::Foreign(why) if why.contains("no ownerReference to WebStack shop")));
     match write_connection(&operator, &owner, name, &foreign, data("four")).await {
@@ -307,7 +307,7 @@ async fn a_secret_changed_or_swapped_between_observe_and_apply_is_never_touched(
 
     // Absent when observed, someone else's when created: the create fails, theirs stays.
     let other = "shop-cache";
-    let (_, absent) = observe_connection(&operator, &owner, other).await.unwrap();
+    let (_, absent) = observe_connection(&operator, &owner, other, false).await.unwrap();
     assert_eq!(absent, Holder::Absent);
     secrets
         .create(&PostParams::default(), &users_secret(other, &cm))
@@ -325,7 +325,7 @@ async fn a_secret_changed_or_swapped_between_observe_and_apply_is_never_touched(
     write_connection(&operator, &owner, name, &Holder::Absent, data("six"))
         .await
         .unwrap();
-    let (_, ours) = observe_connection(&operator, &owner, name).await.unwrap();
+    let (_, ours) = observe_connection(&operator, &owner, name, false).await.unwrap();
     delete_connection(&operator, &owner, name, &ours).await.unwrap();
     assert!(secrets.get_opt(name).await.unwrap().is_none());
 }

@@ -56,11 +56,24 @@ async fn secret(c: &Clients, name: &str, owner: &Owner, deep: bool) -> Result<Op
 
 /// The connection Secret `name` in the stack's namespace: whose it is, and the digest of its data
 /// when it is the stack's (one GET).
-pub async fn observe_connection(kube: &Client, owner: &Owner, name: &str) -> Result<(Option<u64>, Holder), Blocked> {
-    let Some(s) = Api::<Secret>::namespaced(kube.clone(), &owner.namespace)
+///
+/// While `deleting`, a namespace where the operator may not read Secrets has none of its
+/// connection Secrets (it could not have written one; one it owns goes with the stack through its
+/// ownerReference, by the garbage collector): deletion goes on.
+pub async fn observe_connection(
+    kube: &Client,
+    owner: &Owner,
+    name: &str,
+    deleting: bool,
+) -> Result<(Option<u64>, Holder), Blocked> {
+    let found = Api::<Secret>::namespaced(kube.clone(), &owner.namespace)
         .get_opt(name)
-        .await?
-    else {
+        .await;
+    let found = match found {
+        Err(kube::Error::Api(e)) if e.code == 403 && deleting => return Ok((None, Holder::Absent)),
+        other => other.map_err(|e| secret_error(owner, name, e))?,
+    };
+    let Some(s) = found else {
         return Ok((None, Holder::Absent));
     };
     let found = FoundSecret {
@@ -155,7 +168,7 @@ pub async fn observe(
             Blocked::Stalled { .. } if deleting => Ok(None),
             e => Err(e),
         })?;
-        (o.db_connection, o.db_connection_holder) = observe_connection(kube, owner, &n.db_connection).await?;
+        (o.db_connection, o.db_connection_holder) = observe_connection(kube, owner, &n.db_connection, deleting).await?;
     }
     if key.cache {
         if key.deep {
@@ -172,7 +185,8 @@ pub async fn observe(
             Blocked::Stalled { .. } if deleting => Ok(None),
             e => Err(e),
         })?;
-        (o.cache_connection, o.cache_connection_holder) = observe_connection(kube, owner, &n.cache_connection).await?;
+        (o.cache_connection, o.cache_connection_holder) =
+            observe_connection(kube, owner, &n.cache_connection, deleting).await?;
     }
     Ok(o)
 }
@@ -199,6 +213,23 @@ fn token(owner: &Owner, what: &str) -> String {
 
 fn need<'a, T>(v: Option<&'a T>, what: &str) -> Result<&'a T, Blocked> {
     v.ok_or_else(|| Blocked::waiting(format!("{what} is not known yet")))
+}
+
+/// A failed call on the connection Secret `name`. Refused by RBAC (the chart grants Secrets only in
+/// the namespaces of its value `secretNamespaces` when that is set) it needs a person: Stalled,
+/// naming the Secret and the value; other errors are retried.
+fn secret_error(owner: &Owner, name: &str, e: kube::Error) -> Blocked {
+    match e {
+        kube::Error::Api(r) if r.code == 403 => Blocked::stalled(
+            "Forbidden",
+            format!(
+                "the operator may not read or write the connection Secret {}/{name}: {}; give it Secrets in \
+                 namespace {} (the chart's secretNamespaces) or remove the connection Secret's database or cache",
+                owner.namespace, r.message, owner.namespace
+            ),
+        ),
+        e => Blocked::from(e),
+    }
 }
 
 /// Why a connection Secret was not touched: it changed (or appeared) since it was read. The next
@@ -249,7 +280,7 @@ pub async fn write_connection(
             // Replaced as it is, whatever else it carries (annotations, labels, finalizers), only
             // while it is the version observed; its resourceVersion makes the replace fail if it
             // changes in between.
-            let Some(mut current) = api.get_opt(name).await? else {
+            let Some(mut current) = api.get_opt(name).await.map_err(|e| secret_error(owner, name, e))? else {
                 return Err(changed(owner, name, "was deleted"));
             };
             if version_of(&current.metadata) != *version {
@@ -271,7 +302,7 @@ pub async fn write_connection(
     };
     match result {
         Err(kube::Error::Api(e)) if e.code == 409 => Err(changed(owner, name, what)),
-        other => other.map_err(Blocked::from),
+        other => other.map_err(|e| secret_error(owner, name, e)),
     }
 }
 
@@ -294,7 +325,7 @@ pub async fn delete_connection(kube: &Client, owner: &Owner, name: &str, holder:
     {
         Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
         Err(kube::Error::Api(e)) if e.code == 409 => Err(changed(owner, name, "changed")),
-        other => other.map(drop).map_err(Blocked::from),
+        other => other.map(drop).map_err(|e| secret_error(owner, name, e)),
     }
 }
 
