@@ -182,25 +182,6 @@ pub fn arn_allowed(patterns: &[String], arn: &str) -> bool {
     })
 }
 
-/// A glob as an anchored regular expression (RE2, as CEL's `matches()` takes it): the admission
-/// policy's form of the same rule.
-pub fn glob_regex(pattern: &str) -> String {
-    let mut out = String::from("^");
-    for c in pattern.chars() {
-        match c {
-            '*' => out.push_str(".*"),
-            '?' => out.push('.'),
-            c if c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '/' || c == ':' || c == '@' => out.push(c),
-            c => {
-                out.push('\\');
-                out.push(c);
-            }
-        }
-    }
-    out.push('$');
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,15 +221,6 @@ mod tests {
         ));
         assert!(!arn_allowed(&allowed, "arn:aws:ssm:us-east-1:*:parameter/books/key"));
         assert!(!arn_allowed(&[], "arn:aws:ssm:us-east-1:*:parameter/books/key"));
-    }
-
-    #[test]
-    fn glob_regexes_are_anchored_and_escaped() {
-        assert_eq!(glob_regex("t3.*"), "^t3\\..*$");
-        assert_eq!(
-            glob_regex("arn:aws:iam::1:role/movies-?"),
-            "^arn:aws:iam::1:role/movies-.$"
-        );
     }
 
     const NS: &str = "team-a";
