@@ -184,6 +184,25 @@ impl Reconciler for ContainerServiceReconciler {
                 "waiting for WebStack {stack_name} to have its cluster"
             )));
         }
+        // Its subnets and services' group likewise: used only when the stack's own last
+        // observation found them as the stack's (no AWS call; see reconcile::vouched).
+        let settings = &s.spec.settings;
+        if !deleting && settings.network_mode == NetworkMode::Awsvpc {
+            let subnets = match settings.subnets {
+                SubnetKind::Public => &stack.public_subnet_ids,
+                SubnetKind::Private => &stack.private_subnet_ids,
+            };
+            let groups: Vec<String> = stack
+                .security_groups
+                .as_ref()
+                .and_then(|g| g.services.clone())
+                .into_iter()
+                .collect();
+            let uid = ws.as_ref().and_then(|w| w.metadata.uid.as_deref()).unwrap_or_default();
+            ctx.vouched
+                .check(&ns, stack_name, uid, subnets, &groups)
+                .map_err(|why| Blocked::waiting(format!("waiting for WebStack {stack_name}: {why}")))?;
+        }
         // EC2 services run on the stack's capacity provider once the cluster has it.
         let capacity_wanted = ws
             .as_ref()

@@ -42,6 +42,9 @@ pub struct Context {
     /// Whether this process may still change AWS or Kubernetes: the driver checks it before every
     /// step and every call of a reconcile ([`Fence::guard`]).
     pub fence: Fence,
+    /// What each WebStack's last observation found as the stack's (subnets, services' group), for
+    /// its ContainerServices, which read them from its status.
+    pub vouched: Arc<super::vouched::Vouched>,
     /// One cell per region, each filled once. The map's lock is held only to find a cell, never
     /// across an AWS call, so a slow region blocks nothing but the reconciles that need it.
     regions: Mutex<HashMap<String, Arc<OnceCell<Region>>>>,
@@ -64,6 +67,7 @@ impl Context {
             backoff: Backoff::default(),
             tenants: None,
             fence: Fence::unbounded(),
+            vouched: Arc::default(),
             regions: Mutex::default(),
         }
     }

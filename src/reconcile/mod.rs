@@ -13,6 +13,7 @@ pub mod refs;
 pub mod spec;
 pub mod status;
 pub mod tenants;
+pub mod vouched;
 
 use std::fmt;
 use std::future::Future;

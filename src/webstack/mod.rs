@@ -50,6 +50,8 @@ pub struct Deps {
     policy: Option<std::sync::Arc<crate::api::WebStackPolicy>>,
     stacks_in_namespace: usize,
     services_naming_it: usize,
+    /// Where each observation records what it found as the stack's, for its ContainerServices.
+    vouched: std::sync::Arc<crate::reconcile::vouched::Vouched>,
 }
 
 pub struct WebStackReconciler;
@@ -132,6 +134,7 @@ impl Reconciler for WebStackReconciler {
             policy,
             stacks_in_namespace,
             services_naming_it,
+            vouched: ctx.vouched.clone(),
         })
     }
 
@@ -196,7 +199,13 @@ impl Reconciler for WebStackReconciler {
             deep: deps.deep,
             deleting,
         };
-        parts::observe(&cx).await
+        let observed = parts::observe(&cx).await?;
+        let (ns, name) = (ws.namespace().unwrap_or_default(), ws.name_any());
+        match desired {
+            Some(desired) => deps.vouched.record(&ns, &name, status::vouched(ws, desired, &observed)),
+            None => deps.vouched.forget(&ns, &name),
+        }
+        Ok(observed)
     }
 
     fn plan(desired: &DesiredStack, observed: &ObservedStack) -> Result<Vec<Step>, Blocked> {

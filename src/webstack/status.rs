@@ -11,6 +11,7 @@ use crate::api::{
 use crate::model::Health;
 use crate::model::children::{ChildKind, not_ready};
 use crate::model::stack::{DesiredNetwork, DesiredStack, ObservedStack, SgRole};
+use crate::reconcile::vouched::Network;
 
 /// Status fields and health; conditions are added by the driver.
 pub fn status(desired: &DesiredStack, observed: &ObservedStack, remaining: &[Step]) -> (WebStackStatus, Health) {
@@ -121,6 +122,18 @@ fn capacity(o: &crate::model::capacity::ObservedCapacity) -> Option<CapacityStat
         launch_template_version: template.map(|t| t.latest_version),
         image_id: template.map(|t| t.latest.image_id.clone()),
     })
+}
+
+/// What this observation vouches for as the stack's: the subnets and the services' group its
+/// status names (found by the stack's ownership tags, or in the adopted VPC).
+pub fn vouched(ws: &crate::api::WebStack, desired: &DesiredStack, observed: &ObservedStack) -> Network {
+    let status = fields(desired, observed);
+    let subnets = status.public_subnet_ids.into_iter().chain(status.private_subnet_ids);
+    Network {
+        uid: ws.metadata.uid.clone().unwrap_or_default(),
+        subnets: subnets.collect(),
+        groups: status.security_groups.and_then(|g| g.services).into_iter().collect(),
+    }
 }
 
 /// Status fields from the observed resources.
