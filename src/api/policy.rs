@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
         json_path = r#".status.conditions[?(@.type=="Ready")].status"#
     ),
     printcolumn(name = "Namespaces", type_ = "string", json_path = ".status.matchedNamespaces"),
+    printcolumn(name = "Violations", type_ = "integer", json_path = ".status.violationCount"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]
@@ -190,10 +191,27 @@ pub struct WebStackPolicyStatus {
     /// Namespaces it shares with another policy (`<namespace>: <other policy>`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conflicts: Vec<String>,
+    /// Objects of its namespaces that a rule of this policy refuses (`Stalled`, reason
+    /// `PolicyViolation`), by kind, namespace and name: the first 20.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub violations: Vec<ObjectViolation>,
+    /// How many objects a rule of this policy refuses (all of them, listed or not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub violation_count: Option<i32>,
     /// The last time the operator assumed `aws.assumeRoleArn` successfully, and for which
     /// namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_assume_role: Option<AssumeRoleRecord>,
+}
+
+/// An object a rule of the policy refuses.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectViolation {
+    /// `<Kind>/<namespace>/<name>`.
+    pub object: String,
+    /// The field, the rule and why, as in the object's `Stalled` condition.
+    pub message: String,
 }
 
 /// One successful STS AssumeRole.

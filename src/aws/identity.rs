@@ -105,8 +105,12 @@ impl fmt::Debug for Assumed {
 }
 
 impl Assumed {
+    /// One STS AssumeRole (counted in `webstack_aws_api_calls_total`: this client is aws-config's,
+    /// without the operator's counting interceptor).
     async fn fetch(&self) -> aws_credential_types::provider::Result {
-        let credentials = self.inner.provide_credentials().await?;
+        let result = self.inner.provide_credentials().await;
+        super::count_call("STS", "AssumeRole", result.is_ok());
+        let credentials = result?;
         (self.on_assumed)(&self.role);
         Ok(credentials)
     }

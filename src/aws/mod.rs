@@ -342,6 +342,20 @@ pub fn count_step() {
     });
 }
 
+/// Counts one call made outside the SDK clients' interceptor (STS AssumeRole by the credentials
+/// provider of a namespace's role): in the metrics and, as a read (it changes nothing in the
+/// account), in the current reconcile's tally.
+pub fn count_call(service: &str, operation: &str, succeeded: bool) {
+    crate::metrics::METRICS.aws_call(service, operation, succeeded);
+    let _ = TALLY.try_with(|t| {
+        let before = t.get();
+        t.set(Tally {
+            calls: before.calls + 1,
+            ..before
+        })
+    });
+}
+
 tokio::task_local! {
     static TALLY: std::cell::Cell<Tally>;
 }

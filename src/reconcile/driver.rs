@@ -136,6 +136,9 @@ async fn reconcile_timed<R: Reconciler>(obj: Arc<R::K>, ctx: Arc<Context>) -> Re
     let Some(wait) = result? else {
         ctx.backoff.forget(&key);
         METRICS.resource(R::KIND, &key, None);
+        if let Some(tenants) = &ctx.tenants {
+            tenants.note_outcome(&key, None);
+        }
         tracing::debug!(%key, aws_calls = tally.calls, aws_mutations = tally.mutations, "deleted");
         return Ok((Action::await_change(), None));
     };
@@ -279,6 +282,16 @@ async fn finish<K: Kind>(ctx: &Context, obj: &K, report: Report<K::Status>) -> R
         Health::Paused { .. } => "Paused",
     };
     METRICS.resource(&K::kind(&()), &key(obj), Some(condition));
+    if let Some(tenants) = &ctx.tenants {
+        let violation = match &report.health {
+            Health::Stalled {
+                reason: "PolicyViolation",
+                message,
+            } => Some(message.as_str()),
+            _ => None,
+        };
+        tenants.note_outcome(&key(obj), violation);
+    }
     let fields = report.fields.or_else(|| obj.status().cloned()).unwrap_or_default();
     status::write(&ctx.client, obj, fields, &report.health)
         .await

@@ -18,7 +18,7 @@ use tokio::sync::watch;
 use super::Blocked;
 use super::policy::{governing, selecting, selects};
 use super::status::conditions;
-use crate::api::{AssumeRoleRecord, PolicyAws, WebStackPolicy, WebStackPolicyStatus};
+use crate::api::{AssumeRoleRecord, ObjectViolation, PolicyAws, WebStackPolicy, WebStackPolicyStatus};
 use crate::aws::identity::{OnAssumed, TenantRole};
 use crate::model::Health;
 
@@ -38,6 +38,25 @@ pub struct Tenants {
     selection: Arc<watch::Sender<u64>>,
     /// The last successful AssumeRole of each policy's role, by policy name.
     assumed: Arc<Mutex<BTreeMap<String, AssumeRoleRecord>>>,
+    /// Objects a rule of each policy refuses, by policy name: object (`Kind/ns/name`) → message.
+    violations: Arc<Mutex<BTreeMap<String, BTreeMap<String, String>>>>,
+}
+
+/// How many objects in violation a policy's status lists (its `violationCount` counts all).
+const LISTED_VIOLATIONS: usize = 20;
+
+/// The policy a `PolicyViolation` message names as the origin of its rule (`... (rule R of
+/// WebStackPolicy NAME); nothing was changed in AWS`), and the message without that tail; None
+/// for the operator's defaults and for conflicts between policies.
+fn violated_policy(message: &str) -> Option<(String, String)> {
+    const ORIGIN: &str = " of WebStackPolicy ";
+    let at = message.rfind(ORIGIN)?;
+    let name = message[at + ORIGIN.len()..].split(')').next()?;
+    if name.is_empty() || !message[..at].contains("(rule ") {
+        return None;
+    }
+    let message = message.split("; nothing was changed in AWS").next().unwrap_or(message);
+    Some((name.to_string(), message.to_string()))
 }
 
 /// What a watch event changed, for the two signals.
@@ -143,6 +162,7 @@ impl Tenants {
             governing,
             selection,
             assumed: Arc::default(),
+            violations: Arc::default(),
         };
         // Until both are listed, every namespace would look unpoliced.
         let _ = tenants.policies.wait_until_ready().await;
@@ -159,6 +179,7 @@ impl Tenants {
             governing: Arc::new(watch::channel(0u64).0),
             selection: Arc::new(watch::channel(0u64).0),
             assumed: Arc::default(),
+            violations: Arc::default(),
         }
     }
 
@@ -241,6 +262,49 @@ impl Tenants {
         })
     }
 
+    /// Notes how a reconcile of `object` (`Kind/ns/name`) ended: `stalled` with a
+    /// `PolicyViolation` message naming a policy's rule lists the object in that policy's status;
+    /// anything else (None: it converged, is being deleted or is gone) takes it off.
+    pub fn note_outcome(&self, object: &str, stalled: Option<&str>) {
+        let now = stalled.and_then(violated_policy);
+        let mut all = self.violations.lock().unwrap_or_else(|p| p.into_inner());
+        let mut changed = false;
+        for (policy, objects) in all.iter_mut() {
+            if now.as_ref().is_none_or(|(p, _)| p != policy) {
+                changed |= objects.remove(object).is_some();
+            }
+        }
+        all.retain(|_, objects| !objects.is_empty());
+        if let Some((policy, message)) = now {
+            let before = all
+                .entry(policy)
+                .or_default()
+                .insert(object.to_string(), message.clone());
+            changed |= before.as_ref() != Some(&message);
+        }
+        drop(all);
+        if changed {
+            self.selection.send_modify(|n| *n += 1);
+        }
+    }
+
+    /// The objects a rule of `policy` refuses: the first [`LISTED_VIOLATIONS`] by key, and how many.
+    pub fn violations_of(&self, policy: &str) -> (Vec<ObjectViolation>, usize) {
+        let all = self.violations.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(objects) = all.get(policy) else {
+            return (Vec::new(), 0);
+        };
+        let listed = objects
+            .iter()
+            .take(LISTED_VIOLATIONS)
+            .map(|(object, message)| ObjectViolation {
+                object: object.clone(),
+                message: message.clone(),
+            })
+            .collect();
+        (listed, objects.len())
+    }
+
     /// A policy's status: the namespaces it selects and those another policy selects too.
     pub fn status_of(&self, policy: &WebStackPolicy) -> (Vec<String>, Vec<String>) {
         let mut matched = Vec::new();
@@ -312,6 +376,7 @@ impl Tenants {
                 ),
             }
         };
+        let (violations, count) = self.violations_of(&policy.name_any());
         let generation = policy.metadata.generation;
         let now = Time(k8s_openapi::jiff::Timestamp::now());
         let status = WebStackPolicyStatus {
@@ -319,6 +384,8 @@ impl Tenants {
             conditions: conditions(&previous.conditions, &health, generation, &now),
             matched_namespaces: matched,
             conflicts,
+            violations,
+            violation_count: (count > 0).then(|| i32::try_from(count).unwrap_or(i32::MAX)),
             last_assume_role: self
                 .assumed
                 .lock()
@@ -339,6 +406,8 @@ impl Tenants {
                     c,
                     s.matched_namespaces.clone(),
                     s.conflicts.clone(),
+                    s.violations.clone(),
+                    s.violation_count,
                     s.last_assume_role.clone(),
                 )
             };
@@ -419,6 +488,56 @@ mod tests {
             nw.apply_watcher_event(&Event::Apply(x));
         }
         Tenants::from_stores(p, n, require)
+    }
+
+    #[test]
+    fn objects_in_violation_are_listed_on_their_policy() {
+        let t = tenants(
+            vec![policy("movies", "movies")],
+            vec![ns("b", &[("team", "movies")])],
+            false,
+        );
+        let mut changes = t.selection.subscribe();
+        let stalled = "spec.tags.cost-center: the tag cost-center is required on every stack \
+                       (rule requiredTags of WebStackPolicy movies); nothing was changed in AWS";
+        t.note_outcome("WebStack/b/shop", Some(stalled));
+        assert!(changes.has_changed().unwrap());
+        changes.mark_unchanged();
+        let (listed, count) = t.violations_of("movies");
+        assert_eq!(count, 1);
+        assert_eq!(listed[0].object, "WebStack/b/shop");
+        assert!(
+            listed[0]
+                .message
+                .ends_with("(rule requiredTags of WebStackPolicy movies)"),
+            "{listed:?}"
+        );
+        // The same verdict again changes nothing (no status write).
+        t.note_outcome("WebStack/b/shop", Some(stalled));
+        assert!(!changes.has_changed().unwrap());
+        // The operator's defaults and conflicts are not a policy's rule.
+        t.note_outcome(
+            "ContainerService/b/api",
+            Some("spec.taskRoleArn: x (rule no-operator-roles of webstack-operator's defaults); nothing was changed in AWS"),
+        );
+        t.note_outcome(
+            "WebStack/b/other",
+            Some(
+                "namespace b: the namespace is selected by several WebStackPolicies (a, b); nothing was changed in AWS",
+            ),
+        );
+        assert_eq!(t.violations_of("movies").1, 1);
+        // Converged, or gone: off the list.
+        t.note_outcome("WebStack/b/shop", None);
+        assert_eq!(t.violations_of("movies"), (vec![], 0));
+        assert!(changes.has_changed().unwrap());
+        // At most LISTED_VIOLATIONS listed, all counted.
+        for i in 0..25 {
+            t.note_outcome(&format!("WebStack/b/s{i:02}"), Some(stalled));
+        }
+        let (listed, count) = t.violations_of("movies");
+        assert_eq!((listed.len(), count), (LISTED_VIOLATIONS, 25));
+        assert_eq!(listed[0].object, "WebStack/b/s00");
     }
 
     #[test]

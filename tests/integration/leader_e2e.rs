@@ -75,7 +75,7 @@ fn operations(op: &Operator) -> Vec<String> {
 }
 
 /// The address an operator serves `endpoint` on (`Metrics` or `Health`), from its log.
-fn served(op: &Operator, endpoint: &str) -> String {
+pub(crate) fn served(op: &Operator, endpoint: &str) -> String {
     let log = op.log_text();
     let line = log
         .lines()
@@ -91,7 +91,7 @@ fn served(op: &Operator, endpoint: &str) -> String {
 }
 
 /// A plain HTTP GET: the status code and the body.
-async fn get(address: &str, path: &str) -> (u16, String) {
+pub(crate) async fn get(address: &str, path: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
     let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
@@ -104,7 +104,7 @@ async fn get(address: &str, path: &str) -> (u16, String) {
 }
 
 /// The value of the sample `line` (name and labels) in a scrape.
-fn sample(scrape: &str, line: &str) -> Option<f64> {
+pub(crate) fn sample(scrape: &str, line: &str) -> Option<f64> {
     scrape
         .lines()
         .find_map(|l| l.strip_prefix(line)?.strip_prefix(' ')?.parse().ok())

@@ -116,8 +116,19 @@ async fn a_policy_governs_its_namespaces() {
     let mutations: Vec<_> = moto.calls()[mark..].iter().filter(|c| c.mutates()).cloned().collect();
     assert!(mutations.is_empty(), "{mutations:#?}");
 
-    // The policy's status names the namespace.
-    wait_status(&policies, &name, |s| s.matched_namespaces == [ns.clone()]).await;
+    // The policy's status names the namespace, and the object in violation with its message.
+    let shop = format!("WebStack/{ns}/shop");
+    let status = wait_status(&policies, &name, |s| {
+        s.matched_namespaces == [ns.clone()] && s.violations.iter().any(|v| v.object == shop)
+    })
+    .await;
+    assert_eq!(status.violation_count, Some(1), "{status:?}");
+    assert_eq!(
+        status.violations[0].message,
+        format!(
+            "spec.tags.cost-center: the tag cost-center is required on every stack (rule requiredTags of WebStackPolicy {name})"
+        )
+    );
 
     // Tagged: built.
     let tagged = parse(
@@ -125,6 +136,10 @@ async fn a_policy_governs_its_namespaces() {
     );
     apply_all(&client, &ns, &tagged).await;
     wait_ready(&client, &ns, &tagged, &op, 150).await;
+    wait_status(&policies, &name, |s| {
+        s.violations.is_empty() && s.violation_count.is_none()
+    })
+    .await;
 
     // Tightened after the stack is Ready: Stalled, nothing in AWS changes.
     policies
@@ -262,6 +277,14 @@ spec:
             .filter(|b| b.contains(&format!("RoleArn={role}")))
             .collect();
         assert!(!assumed.is_empty(), "no AssumeRole of {role}");
+        // Each is in the operator's AWS call metrics (STS is called by aws-config's client).
+        let op = &operators[tenants.iter().position(|t| &t.0 == ns).unwrap()];
+        let (_, scrape) = crate::leader_e2e::get(&crate::leader_e2e::served(op, "Metrics"), "/metrics").await;
+        let counted = crate::leader_e2e::sample(
+            &scrape,
+            "webstack_aws_api_calls_total{service=\"STS\",operation=\"AssumeRole\",outcome=\"success\"}",
+        );
+        assert_eq!(counted, Some(assumed.len() as f64), "{scrape}");
         for body in &assumed {
             for wanted in [
                 format!("RoleSessionName=webstack-{ns}"),
