@@ -118,7 +118,8 @@ pub struct SiteRoute {
     /// Path pattern, e.g. `/api/*`.
     #[schemars(length(min = 1, max = 255))]
     pub path_pattern: String,
-    /// Where the requests go: `loadBalancer` (the stack's ALB, over HTTP) or `bucket`.
+    /// Where the requests go: `loadBalancer` (the stack's ALB: its HTTPS listener, else an HTTP
+    /// listener that does not redirect) or `bucket`.
     #[serde(default)]
     pub origin: RouteOrigin,
     /// `allow-all`, `redirect-to-https` (default) or `https-only`.

@@ -77,9 +77,13 @@ fn render(op: &'static str, config: &DistributionConfig, caller_reference: &str)
         let custom = built(
             op,
             CustomOriginConfig::builder()
-                .http_port(lb.http_port)
-                .https_port(443)
-                .origin_protocol_policy(OriginProtocolPolicy::HttpOnly)
+                .http_port(if lb.https { 80 } else { lb.port })
+                .https_port(if lb.https { lb.port } else { 443 })
+                .origin_protocol_policy(if lb.https {
+                    OriginProtocolPolicy::HttpsOnly
+                } else {
+                    OriginProtocolPolicy::HttpOnly
+                })
                 .origin_ssl_protocols(tls)
                 .build(),
         )?;
@@ -224,13 +228,19 @@ fn read(c: &SdkConfig) -> DistributionConfig {
         ),
         _ => (String::new(), String::new()),
     };
-    let load_balancer_origin = ours(LOAD_BALANCER_ORIGIN).map(|o| CustomOrigin {
-        domain_name: o.domain_name().to_string(),
-        http_port: o
-            .custom_origin_config()
-            .filter(|c| c.origin_protocol_policy() == &OriginProtocolPolicy::HttpOnly)
-            .map(|c| c.http_port())
-            .unwrap_or_default(),
+    // Another protocol policy (match-viewer, set by hand) reads as port 0: it differs from any spec.
+    let load_balancer_origin = ours(LOAD_BALANCER_ORIGIN).map(|o| {
+        let custom = o.custom_origin_config();
+        let (port, https) = match custom.map(|c| c.origin_protocol_policy()) {
+            Some(OriginProtocolPolicy::HttpsOnly) => (custom.map_or(0, |c| c.https_port()), true),
+            Some(OriginProtocolPolicy::HttpOnly) => (custom.map_or(0, |c| c.http_port()), false),
+            _ => (0, false),
+        };
+        CustomOrigin {
+            domain_name: o.domain_name().to_string(),
+            port,
+            https,
+        }
     });
     let default_behavior = match c.default_cache_behavior() {
         Some(d) => behavior(

@@ -47,11 +47,13 @@ pub const METHOD_SETS: [&[&str]; 3] = [
     &["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"],
 ];
 
-/// A custom origin (the stack's load balancer): DNS name, HTTP port; CloudFront speaks HTTP to it.
+/// A custom origin (the stack's load balancer): DNS name, the listener's port, and whether
+/// CloudFront speaks HTTPS to it (`https-only`, TLSv1.2) or HTTP (`http-only`).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct CustomOrigin {
     pub domain_name: String,
-    pub http_port: i32,
+    pub port: i32,
+    pub https: bool,
 }
 
 /// A cache behaviour (the default one has no path pattern).

@@ -28,7 +28,8 @@ routes:
 fn lb() -> LoadBalancer {
     LoadBalancer::Ready {
         dns_name: "netflux-123.us-east-1.elb.amazonaws.com".into(),
-        http_port: 80,
+        port: 80,
+        https: false,
     }
 }
 
@@ -85,8 +86,8 @@ fn renders_architecture_4() {
     assert_eq!(
         c.load_balancer_origin
             .as_ref()
-            .map(|o| (o.domain_name.as_str(), o.http_port)),
-        Some(("netflux-123.us-east-1.elb.amazonaws.com", 80))
+            .map(|o| (o.domain_name.as_str(), o.port, o.https)),
+        Some(("netflux-123.us-east-1.elb.amazonaws.com", 80, false))
     );
     assert_eq!(c.default_behavior.viewer_protocol_policy, "redirect-to-https");
     assert_eq!(c.default_behavior.allowed_methods, ["GET", "HEAD"]);
@@ -290,4 +291,74 @@ fn deletion_disables_waits_then_deletes_in_order() {
         ]
     );
     assert_eq!(plan_cleanup(&ObservedSite::default(), DeletionPolicy::Delete), vec![]);
+}
+
+/// The listener CloudFront reaches the stack's load balancer on: HTTPS when there is one (example
+/// 2: port 80 redirects to it), else an HTTP listener that does not redirect; a stack whose only
+/// listeners redirect is refused for the route, naming them (the loop of issue 22).
+#[test]
+fn the_origin_is_a_listener_that_never_redirects_back() {
+    use crate::staticsite::validate::{load_balancer, origin_listener};
+    let stack = |listeners: &str| -> crate::api::WebStack {
+        let mut ws = crate::api::WebStack::new(
+            "webapp",
+            serde_yaml::from_str(&format!(
+                "network: {{cidr: 10.0.0.0/16}}\nloadBalancer: {{listeners: {listeners}}}"
+            ))
+            .unwrap(),
+        );
+        ws.status = Some(crate::api::WebStackStatus {
+            load_balancer: Some(crate::api::LoadBalancerStatus {
+                dns_name: Some("webapp-1.us-east-1.elb.amazonaws.com".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        ws
+    };
+    let redirect = "{redirect: {protocol: HTTPS, port: '443', statusCode: HTTP_301}}";
+    let https = "{name: https, port: 8443, protocol: HTTPS, certificateArn: 'arn:aws:acm:us-east-1:1:certificate/x'}";
+    for (listeners, want) in [
+        // Example 2: port 80 redirects to HTTPS; the origin is the HTTPS listener.
+        (
+            format!("[{{name: http, port: 80, defaultAction: {redirect}}}, {https}]"),
+            Ok((8443, true)),
+        ),
+        (format!("[{https}, {{name: http, port: 80}}]"), Ok((8443, true))),
+        // Example 4: HTTP only, no redirect.
+        ("[{name: http, port: 80}]".to_string(), Ok((80, false))),
+        (
+            format!("[{{name: http, port: 80, defaultAction: {redirect}}}, {{name: alt, port: 8080}}]"),
+            Ok((8080, false)),
+        ),
+        (
+            format!("[{{name: http, port: 80, defaultAction: {redirect}}}]"),
+            Err("http (port 80)"),
+        ),
+    ] {
+        let ws = stack(&listeners);
+        let got = origin_listener(ws.spec.load_balancer.as_ref().unwrap(), "webapp");
+        match (got, want) {
+            (Ok(got), Ok(want)) => {
+                assert_eq!(got, want, "{listeners}");
+                assert_eq!(
+                    load_balancer(Some(&ws), Some("webapp")),
+                    LoadBalancer::Ready {
+                        dns_name: "webapp-1.us-east-1.elb.amazonaws.com".into(),
+                        port: want.0,
+                        https: want.1
+                    }
+                );
+            }
+            (Err(e), Err(named)) => {
+                assert_eq!(e.field, "spec.routes");
+                assert!(e.message.contains(named) && e.message.contains("redirect"), "{e}");
+                assert!(matches!(
+                    load_balancer(Some(&ws), Some("webapp")),
+                    LoadBalancer::Invalid(_)
+                ));
+            }
+            (got, want) => panic!("{listeners}: {got:?}, wanted {want:?}"),
+        }
+    }
 }

@@ -1,7 +1,8 @@
 //! validate: a StaticSite spec as the distribution and bucket it asks for ([`DesiredSite`]).
 //! What the schema and CEL cannot check is checked here, before any AWS call: managed cache
 //! policy names, CloudFront's method sets, the certificate's and web ACL's form, and that a route
-//! to the load balancer has a stack with one and an HTTP listener to reach it on.
+//! to the load balancer has a stack with one and a listener CloudFront can reach it on without a
+//! redirect loop ([`origin_listener`]).
 
 use crate::api::{
     HttpMethod, HttpProtocol, PriceClass, RouteOrigin, StaticSiteSettings, ViewerProtocolPolicy, WebStack,
@@ -12,17 +13,47 @@ use crate::model::site::{
 };
 use crate::model::{InvalidSpec, Owner, TagMap, invalid};
 
-/// The stack's load balancer as a route to it needs it: DNS name and the port of an HTTP listener.
+/// The stack's load balancer as a route to it needs it: DNS name and the listener CloudFront
+/// reaches it on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LoadBalancer {
     Ready {
         dns_name: String,
-        http_port: i32,
+        port: i32,
+        https: bool,
     },
     /// The stack has not reported its load balancer yet.
     Pending,
     /// The spec cannot work with this stack: the field and why.
     Invalid(InvalidSpec),
+}
+
+/// The listener of `lb` CloudFront sends a route's requests to, as (port, HTTPS): the first HTTPS
+/// listener (CloudFront speaks TLS to it, and the viewer's Host, which `AllViewer` forwards, is
+/// what its certificate must name), else the first HTTP listener whose default action is not a
+/// redirect. An HTTP listener that redirects (to HTTPS, typically) would answer every request
+/// with a redirect to the viewer's own host, i.e. back to the distribution: a loop.
+pub fn origin_listener(lb: &crate::api::LoadBalancerSpec, stack: &str) -> Result<(i32, bool), InvalidSpec> {
+    if let Some(https) = lb.listeners.iter().find(|l| l.protocol == HttpProtocol::Https) {
+        return Ok((https.port, true));
+    }
+    let redirects = |l: &&crate::api::ListenerSpec| l.default_action.as_ref().is_some_and(|a| a.redirect.is_some());
+    if let Some(http) = lb.listeners.iter().find(|l| !redirects(l)) {
+        return Ok((http.port, false));
+    }
+    let names: Vec<String> = lb
+        .listeners
+        .iter()
+        .map(|l| format!("{} (port {})", l.name, l.port))
+        .collect();
+    Err(invalid(
+        "spec.routes",
+        format!(
+            "WebStack {stack} has no listener CloudFront can use: it needs an HTTPS listener, or an HTTP listener whose \
+             default action is not a redirect; {} redirect(s), which would send every request back to the distribution",
+            names.join(", ")
+        ),
+    ))
 }
 
 /// What a route to `stack`'s load balancer would reach.
@@ -42,21 +73,16 @@ pub fn load_balancer(stack: Option<&WebStack>, stack_name: Option<&str>) -> Load
             format!("WebStack {name} has no load balancer"),
         ));
     };
-    let Some(http) = lb.listeners.iter().find(|l| l.protocol == HttpProtocol::Http) else {
-        return LoadBalancer::Invalid(invalid(
-            "spec.routes",
-            format!("WebStack {name} has no HTTP listener: CloudFront reaches the load balancer over HTTP"),
-        ));
+    let (port, https) = match origin_listener(lb, name) {
+        Ok(listener) => listener,
+        Err(e) => return LoadBalancer::Invalid(e),
     };
     let dns = ws
         .status
         .as_ref()
         .and_then(|s| s.load_balancer.as_ref()?.dns_name.clone());
     match dns {
-        Some(dns_name) => LoadBalancer::Ready {
-            dns_name,
-            http_port: http.port,
-        },
+        Some(dns_name) => LoadBalancer::Ready { dns_name, port, https },
         None => LoadBalancer::Pending,
     }
 }
@@ -181,10 +207,11 @@ pub fn validate(
         let to_lb = r.origin == RouteOrigin::LoadBalancer;
         if to_lb {
             match lb {
-                Some(LoadBalancer::Ready { dns_name, http_port }) => {
+                Some(LoadBalancer::Ready { dns_name, port, https }) => {
                     lb_origin = Some(CustomOrigin {
                         domain_name: dns_name.clone(),
-                        http_port: *http_port,
+                        port: *port,
+                        https: *https,
                     })
                 }
                 Some(LoadBalancer::Invalid(e)) => return Err(e.clone()),

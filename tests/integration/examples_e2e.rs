@@ -366,6 +366,74 @@ async fn rules(run: &Run, stack: &str) -> Vec<aws_sdk_elasticloadbalancingv2::ty
     out
 }
 
+/// Whether `text` matches an ALB condition value (`*` any characters, `?` one: the operator's glob).
+fn alb_glob(pattern: &str, text: &str) -> bool {
+    webstack_operator::model::tenancy::glob(pattern, text)
+}
+
+/// What the stack's load balancer answers a request for `host` and `path` on `port`, from its
+/// listeners and rules as the emulator holds them: the action of the first rule (by priority)
+/// whose conditions all match, else the listener's default.
+async fn load_balancer_answer(
+    run: &Run,
+    stack: &str,
+    port: i32,
+    host: &str,
+    path: &str,
+) -> aws_sdk_elasticloadbalancingv2::types::Action {
+    let ws = Api::<WebStack>::namespaced(run.client.clone(), &run.ns)
+        .get(stack)
+        .await
+        .unwrap();
+    let lb = ws.status.unwrap().load_balancer.unwrap().arn.unwrap();
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&run.config);
+    let listeners = elb.describe_listeners().load_balancer_arn(&lb).send().await.unwrap();
+    let listener = listeners
+        .listeners()
+        .iter()
+        .find(|l| l.port() == Some(port))
+        .unwrap_or_else(|| panic!("no listener on port {port}"));
+    let mut rules = elb
+        .describe_rules()
+        .listener_arn(listener.listener_arn().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .rules()
+        .to_vec();
+    rules.sort_by_key(|r| r.priority().unwrap_or_default().parse::<i32>().unwrap_or(i32::MAX));
+    let matches = |r: &aws_sdk_elasticloadbalancingv2::types::Rule| {
+        r.is_default() != Some(true)
+            && r.conditions().iter().all(|c| {
+                let field = c.field().unwrap_or_default();
+                let values = match (c.host_header_config(), c.path_pattern_config()) {
+                    (Some(h), _) => h.values().to_vec(),
+                    (_, Some(p)) => p.values().to_vec(),
+                    _ => c.values().to_vec(),
+                };
+                match field {
+                    "host-header" => values.iter().any(|v| alb_glob(&v.to_lowercase(), &host.to_lowercase())),
+                    "path-pattern" => values.iter().any(|v| alb_glob(v, path)),
+                    _ => false,
+                }
+            })
+    };
+    let rule = rules
+        .iter()
+        .find(|r| matches(r))
+        .or_else(|| rules.iter().find(|r| r.is_default() == Some(true)))
+        .expect("a default rule");
+    let action = rule.actions()[0].clone();
+    if let Some(redirect) = action.redirect_config() {
+        let to = redirect.host().unwrap_or("#{host}");
+        assert!(
+            to != "#{host}" && to != host,
+            "{host}{path} on port {port} is redirected back to {to}: a loop through CloudFront"
+        );
+    }
+    action
+}
+
 fn rule_values(r: &aws_sdk_elasticloadbalancingv2::types::Rule) -> (String, Vec<String>) {
     let c = &r.conditions()[0];
     let values = match (c.host_header_config(), c.path_pattern_config()) {
@@ -475,6 +543,19 @@ async fn example_2_fargate_autoscaled_postgres_cdn() {
     assert_eq!(config.aliases().unwrap().items(), ["www.webapp.example"]);
     let api = &config.cache_behaviors().unwrap().items()[0];
     assert_eq!(api.path_pattern(), "/api/*");
+    // ... over HTTPS to the HTTPS listener (port 80 redirects to HTTPS: the loop of issue 22), and
+    // a request CloudFront sends there is forwarded, never redirected back to the distribution.
+    let origin = config
+        .origins()
+        .unwrap()
+        .items()
+        .iter()
+        .find(|o| o.id() == api.target_origin_id())
+        .unwrap();
+    let custom = origin.custom_origin_config().unwrap();
+    assert_eq!(custom.origin_protocol_policy().as_str(), "https-only");
+    let action = load_balancer_answer(&run, "webapp", custom.https_port(), "www.webapp.example", "/api/movies").await;
+    assert_eq!(action.r#type().map(|t| t.as_str()), Some("forward"), "{action:?}");
     // The stack reports its services.
     let ws = Api::<WebStack>::namespaced(run.client.clone(), &run.ns)
         .get("webapp")

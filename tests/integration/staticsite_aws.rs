@@ -29,9 +29,11 @@ fn desired(uid: &str, yaml: &str) -> DesiredSite {
         name: "netflux-web".into(),
         uid: uid.into(),
     };
+    // The stack's HTTPS listener (port 8443 here): CloudFront speaks TLS to it.
     let lb = LoadBalancer::Ready {
         dns_name: "netflux-1.us-east-1.elb.amazonaws.com".into(),
-        http_port: 80,
+        port: 8443,
+        https: true,
     };
     let tags = owner.tags(&Default::default(), "static-site", "n");
     validate(&spec.settings, &owner, "us-east-1", Some(&lb), tags)
@@ -184,10 +186,17 @@ async fn static_site_create_read_back_change_delete() {
         .collect();
     assert!(methods.contains(&"PATCH") && methods.contains(&"DELETE"), "{methods:?}");
     let lb = origins.iter().find(|o| o.id() == "load-balancer").unwrap();
-    assert_eq!(
-        lb.custom_origin_config().unwrap().origin_protocol_policy().as_str(),
-        "http-only"
-    );
+    let custom = lb.custom_origin_config().unwrap();
+    assert_eq!(custom.origin_protocol_policy().as_str(), "https-only");
+    assert_eq!(custom.https_port(), 8443);
+    let tls: Vec<&str> = custom
+        .origin_ssl_protocols()
+        .unwrap()
+        .items()
+        .iter()
+        .map(|p| p.as_str())
+        .collect();
+    assert_eq!(tls, ["TLSv1.2"]);
 
     // A change is exactly its update, and then converged.
     let spa = desired(&uid, &format!("{SITE}\nspaFallback: true"));
