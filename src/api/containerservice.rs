@@ -521,4 +521,8 @@ pub struct RolloutStatus {
     /// ECS's reason for the state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The revision whose rollout failed (`FAILED`): not rolled out again until the spec changes;
+    /// `taskDefinitionArn` is the revision serving (ECS's rollback).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_task_definition_arn: Option<String>,
 }

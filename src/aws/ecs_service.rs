@@ -57,6 +57,16 @@ pub async fn describe(c: &Client, cluster: &str, name: &str) -> Result<Option<Ob
                 breaker.is_some_and(|b| b.rollback()),
             ),
             health_check_grace_seconds: s.health_check_grace_period_seconds(),
+            failed: s
+                .deployments()
+                .iter()
+                .find(|d| d.rollout_state().map(|r| r.as_str()) == Some("FAILED"))
+                .map(|d| {
+                    (
+                        d.task_definition().unwrap_or_default().to_string(),
+                        d.rollout_state_reason().unwrap_or_default().to_string(),
+                    )
+                }),
             rollout: s.deployments().iter().find(|d| d.status() == Some("PRIMARY")).map(|d| {
                 (
                     d.rollout_state().map(|r| r.as_str().to_string()).unwrap_or_default(),

@@ -47,6 +47,9 @@ pub struct Deps {
     target_group: Option<String>,
     /// `status.taskDefinitionArn` when the object was Ready at this generation.
     recorded_task: Option<String>,
+    /// `status.rollout.failedTaskDefinitionArn` (and ECS's reason) when status describes this
+    /// generation: the rollout of that revision failed and the spec has not changed since.
+    failed_before: Option<(String, String)>,
     /// The stack's database and cache secrets, and whether its spec has each.
     stack_secrets: StackSecrets,
     stack_has: (bool, bool),
@@ -253,6 +256,16 @@ impl Reconciler for ContainerServiceReconciler {
             stack,
             stack_tags: ws.map(|w| w.spec.tags).unwrap_or_default(),
             target_group,
+            failed_before: status
+                .rollout
+                .as_ref()
+                .filter(|_| status.observed_generation == s.metadata.generation)
+                .and_then(|r| {
+                    Some((
+                        r.failed_task_definition_arn.clone()?,
+                        r.reason.clone().unwrap_or_default(),
+                    ))
+                }),
             recorded_task: status.task_definition_arn.filter(|_| ready_now),
         })
     }
@@ -315,6 +328,7 @@ impl Reconciler for ContainerServiceReconciler {
             autoscaling: spec.autoscaling.clone(),
             tags: owner.tags(&user_tags(&deps.stack_tags, &s.spec.tags), "service", &name),
             recorded_task: deps.recorded_task.clone(),
+            failed_before: deps.failed_before.clone(),
         })
     }
 
@@ -362,7 +376,20 @@ impl Reconciler for ContainerServiceReconciler {
             Some(arn) => Some(ecs::describe_task_definition(&c.ecs, arn).await?),
             None => None,
         };
-        if d.task.differs_from(o.running.as_ref()) && o.active_service().is_some() {
+        // A failed rollout (listed by ECS until its rollback completes, else as status recorded
+        // it): that revision is read, only then, to tell whether the spec still asks for it.
+        let failed = o
+            .active_service()
+            .and_then(|s| s.failed.clone())
+            .or_else(|| d.failed_before.clone());
+        if let Some((arn, reason)) = failed {
+            let task = match &o.running_arn {
+                Some(running) if *running == arn => o.running.clone(),
+                _ => Some(ecs::describe_task_definition(&c.ecs, &arn).await?),
+            };
+            o.failed = task.map(|task| plan::FailedRevision { arn, task, reason });
+        }
+        if d.task.differs_from(o.running.as_ref()) && o.active_service().is_some() && o.failed_and_wanted(d).is_none() {
             o.revisions = ecs_service::revisions(&c.ecs, &d.task.family).await?;
         }
         Ok(o)
@@ -454,19 +481,45 @@ impl Reconciler for ContainerServiceReconciler {
             return (status, Health::progressing("Provisioning", "creating the service"));
         };
         let (state, reason) = service.rollout.clone().unwrap_or_default();
+        let failed = o.failed_and_wanted(d);
         let status = ContainerServiceStatus {
             service_arn: Some(service.arn.clone()),
             task_definition_arn: Some(service.task_definition.clone()),
             desired_count: Some(service.desired_count),
             running_count: Some(service.running_count),
-            rollout: Some(RolloutStatus {
-                state: Some(state.clone()).filter(|x| !x.is_empty()),
-                reason: Some(reason.clone()).filter(|x| !x.is_empty()),
+            rollout: Some(match failed {
+                Some(f) => RolloutStatus {
+                    state: Some("FAILED".into()),
+                    reason: Some(f.reason.clone()).filter(|x| !x.is_empty()),
+                    failed_task_definition_arn: Some(f.arn.clone()),
+                },
+                None => RolloutStatus {
+                    state: Some(state.clone()).filter(|x| !x.is_empty()),
+                    reason: Some(reason.clone()).filter(|x| !x.is_empty()),
+                    failed_task_definition_arn: None,
+                },
             }),
             cluster_arn: Some(d.service.cluster.clone()),
             ..ContainerServiceStatus::default()
         };
-        let health = rollout_health(&state, &reason, service.running_count, service.desired_count);
+        let health = match failed {
+            // Rolled back (or rolling back): the previous revision serves; a person fixes the spec.
+            Some(f) if f.arn != service.task_definition => Health::Stalled {
+                reason: "RolloutFailed",
+                message: format!(
+                    "the rollout of {} failed ({}); ECS rolled back to {}, which serves {} of {} tasks: change the spec to roll out again",
+                    f.arn, f.reason, service.task_definition, service.running_count, service.desired_count
+                ),
+            },
+            Some(f) => Health::Stalled {
+                reason: "RolloutFailed",
+                message: format!(
+                    "the rollout of {} failed ({}); change the spec to roll out again",
+                    f.arn, f.reason
+                ),
+            },
+            None => rollout_health(&state, &reason, service.running_count, service.desired_count),
+        };
         (status, health)
     }
 
@@ -503,6 +556,7 @@ mod tests {
             stack_tags: TagMap::new(),
             target_group: Some("arn:tg/web".into()),
             recorded_task: None,
+            failed_before: None,
             stack_secrets: StackSecrets::default(),
             stack_has: (false, false),
             registries: image::StackRegistries::default(),

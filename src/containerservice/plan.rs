@@ -23,6 +23,9 @@ pub struct Desired {
     /// The revision status records as running at this generation while Ready: revisions are
     /// immutable, so that one is `task` and is not read again (steady state stays at 4 reads).
     pub recorded_task: Option<String>,
+    /// A revision whose rollout failed at this generation, as status recorded it (the failed
+    /// deployment leaves DescribeServices once ECS's rollback completes): ARN and ECS's reason.
+    pub failed_before: Option<(String, String)>,
 }
 
 /// The log group as found.
@@ -45,9 +48,27 @@ pub struct Observed {
     /// on deletion (then only those tagged as this resource's).
     pub revisions: Vec<String>,
     pub scaling: ObservedScaling,
+    /// The revision whose rollout failed (the service's failed deployment's, else the one status
+    /// recorded), read only then: ARN, content and ECS's reason.
+    pub failed: Option<FailedRevision>,
+}
+
+/// A task definition revision whose deployment the circuit breaker marked FAILED.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FailedRevision {
+    pub arn: String,
+    pub task: TaskDef,
+    pub reason: String,
 }
 
 impl Observed {
+    /// The failed revision when the spec still asks for exactly it: it is not rolled out again
+    /// (ECS rolled back from it; deploying it anew would fail the same way, forever) until the
+    /// spec changes.
+    pub fn failed_and_wanted(&self, d: &Desired) -> Option<&FailedRevision> {
+        self.failed.as_ref().filter(|f| !d.task.differs_from(Some(&f.task)))
+    }
+
     /// The service, when it is live (ECS lists deleted ones as INACTIVE).
     pub fn active_service(&self) -> Option<&ObservedService> {
         self.service.as_ref().filter(|s| s.active)
@@ -65,6 +86,16 @@ pub fn plan(d: &Desired, o: &Observed) -> Vec<Step> {
         o.service.as_ref(),
         o.running.as_ref(),
     );
+    if o.failed_and_wanted(d).is_some() {
+        // The revision that failed is neither registered again nor rolled out again.
+        steps.retain(|s| *s != Step::RegisterTaskDefinition);
+        for s in &mut steps {
+            if let Step::UpdateService { changes } = s {
+                changes.retain(|c| *c != "task definition");
+            }
+        }
+        steps.retain(|s| !matches!(s, Step::UpdateService { changes } if changes.is_empty()));
+    }
     if steps.contains(&Step::RegisterTaskDefinition) {
         // One more revision is about to exist: the oldest beyond the last few go.
         let excess = (o.revisions.len() + 1).saturating_sub(KEEP_REVISIONS);
@@ -128,6 +159,7 @@ mod tests {
             deployment: (200, 100, true, true),
             health_check_grace_seconds: Some(60),
             rollout: None,
+            failed: None,
             tags: TagMap::new(),
         }
     }

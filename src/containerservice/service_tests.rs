@@ -60,6 +60,7 @@ fn running(d: &DesiredService) -> ObservedService {
         deployment: d.deployment,
         health_check_grace_seconds: d.health_check_grace_seconds,
         rollout: Some(("COMPLETED".into(), String::new())),
+        failed: None,
         tags: Default::default(),
     }
 }

@@ -123,6 +123,9 @@ pub struct ObservedService {
     pub health_check_grace_seconds: Option<i32>,
     /// The primary deployment's rollout state and reason.
     pub rollout: Option<(String, String)>,
+    /// A deployment the circuit breaker marked FAILED: its task definition and ECS's reason (after a
+    /// rollback it stays listed, ACTIVE, until the rollback completes).
+    pub failed: Option<(String, String)>,
     pub tags: TagMap,
 }
 

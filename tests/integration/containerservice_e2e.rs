@@ -2,8 +2,8 @@
 //! behind its target group in the stack's cluster; changing the image tag registers a new revision,
 //! the service moves to it and status follows; deletion removes the service, its revisions and its
 //! log group. Autoscaling (2..8 tasks on 60% CPU and memory) is set up, never fought over the
-//! desired count, narrowed, and removed. The emulator runs no tasks: MOTO_ECS_SERVICE_RUNNING makes
-//! it report 2 running.
+//! desired count, narrowed, and removed. The emulator starts each deployment's tasks over
+//! MOTO_ECS_DEPLOY_SECONDS (tests/moto/ecs_services.py).
 
 use std::time::Duration;
 
@@ -52,7 +52,7 @@ async fn fargate_service_rolls_to_a_new_image() {
     let client = client().await;
     install_crds(&client).await;
     let ns = namespace(&client, "e2e-cs").await;
-    let moto = Moto::start_with_env(&[("MOTO_ECS_SERVICE_RUNNING", "2")]);
+    let moto = Moto::start();
     let config = moto.sdk_config().await;
     let ecs = aws_sdk_ecs::Client::new(&config);
     let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
@@ -339,7 +339,7 @@ async fn ec2_bridge_microservices_from_the_example() {
     let client = client().await;
     install_crds(&client).await;
     let ns = namespace(&client, "e2e-ec2").await;
-    let moto = Moto::start_with_env(&[("MOTO_ECS_SERVICE_RUNNING", "2")]);
+    let moto = Moto::start();
     let config = moto.sdk_config().await;
     let (ecs, elb) = (
         aws_sdk_ecs::Client::new(&config),

@@ -185,7 +185,7 @@ async fn monolith_postgres_and_redis_from_the_example() {
     // New instances stay `creating` for 30 s, as on AWS (minutes there): the waiting path. Long
     // enough that a loaded machine (tests run in parallel) still sees a pass observe it, after the
     // NAT gateway's wait, which the stack reports first.
-    let moto = Moto::start_with_env(&[("MOTO_RDS_CREATE_SECONDS", "30"), ("MOTO_ECS_SERVICE_RUNNING", "2")]);
+    let moto = Moto::start_with_env(&[("MOTO_RDS_CREATE_SECONDS", "30")]);
     let config = moto.sdk_config().await;
     let (rds, cache, sm, ec2, ecs) = (
         aws_sdk_rds::Client::new(&config),

@@ -68,7 +68,7 @@ async fn whole_manifest(prefix: &str, objects: Vec<DynamicObject>, reverse: bool
     let client = client().await;
     install_crds(&client).await;
     let ns = namespace(&client, prefix).await;
-    let moto = Moto::start_with_env(&[("MOTO_ECS_SERVICE_RUNNING", "2")]);
+    let moto = Moto::start();
     let config = moto.sdk_config().await;
     let op = Operator::start(&moto, &ns, "3s");
     apply_all(&client, &ns, &objects).await;
@@ -175,7 +175,7 @@ async fn paused_objects_never_mutate_aws_and_cleanup_needs_no_status() {
     let client = client().await;
     install_crds(&client).await;
     let ns = namespace(&client, "paused").await;
-    let moto = Moto::start_with_env(&[("MOTO_ECS_SERVICE_RUNNING", "2")]);
+    let moto = Moto::start();
     let config = moto.sdk_config().await;
     let mut op = Operator::start(&moto, &ns, "3s");
     let objects = parse(FORWARDING);

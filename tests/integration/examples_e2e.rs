@@ -38,8 +38,8 @@ async fn up(prefix: &str, file: &'static str) -> Run {
     let client = client().await;
     install_crds(&client).await;
     let ns = namespace(&client, prefix).await;
-    // Every new service's tasks all start (tests/moto/ecs_running.py).
-    let moto = Moto::start_with_env(&[("MOTO_ECS_SERVICE_RUNNING", "desired")]);
+    // Every new service's tasks start over MOTO_ECS_DEPLOY_SECONDS (tests/moto/ecs_services.py).
+    let moto = Moto::start();
     let config = moto.sdk_config().await;
     let op = Operator::start(&moto, &ns, &format!("{RESYNC}s"));
     let path = repo_root().join("examples").join(file);
@@ -458,7 +458,83 @@ async fn example_1_host_routing_two_services() {
     steady(&run).await;
     set_image(&run, "frontend", "registry.example.com/shop/frontend:2.0.0").await;
     rolled_out(&run, "frontend", "registry.example.com/shop/frontend:2.0.0").await;
+    failed_rollout_rolls_back(&run).await;
     down(&run).await;
+}
+
+/// A tag that cannot be pulled: ECS's circuit breaker fails the deployment and rolls back; the
+/// service is `RolloutFailed` naming the failed revision, the previous one keeps serving, and the
+/// failed revision is never registered or rolled out again while the spec asks for it. Fixing the
+/// tag rolls out and is Ready on the new revision.
+async fn failed_rollout_rolls_back(run: &Run) {
+    let bad = "registry.example.com/shop/frontend:2.0.1-missing";
+    run.moto.unpullable(&[bad]);
+    let serving = running_task(run, "frontend")
+        .await
+        .task_definition_arn()
+        .unwrap()
+        .to_string();
+    set_image(run, "frontend", bad).await;
+    let services: Api<ContainerService> = Api::namespaced(run.client.clone(), &run.ns);
+    let failed = until(&services, "frontend", &run.op, "RolloutFailed, rolled back", 90, |s| {
+        let st = s.status.as_ref();
+        st.is_some_and(|st| {
+            st.observed_generation == s.metadata.generation
+                && st
+                    .conditions
+                    .iter()
+                    .any(|c| c.type_ == "Stalled" && c.status == "True" && c.reason == "RolloutFailed")
+                && st.task_definition_arn.as_deref() == Some(serving.as_str())
+                && st
+                    .rollout
+                    .as_ref()
+                    .is_some_and(|r| r.failed_task_definition_arn.is_some())
+        })
+    })
+    .await;
+    let status = failed.status.unwrap();
+    let rollout = status.rollout.unwrap();
+    assert_eq!(rollout.state.as_deref(), Some("FAILED"));
+    assert!(
+        rollout
+            .reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("tasks failed to start"),
+        "{rollout:?}"
+    );
+    let failed_arn = rollout.failed_task_definition_arn.unwrap();
+    assert_ne!(failed_arn, serving);
+    let ecs = aws_sdk_ecs::Client::new(&run.config);
+    let td = ecs
+        .describe_task_definition()
+        .task_definition(&failed_arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        td.task_definition().unwrap().container_definitions()[0].image(),
+        Some(bad)
+    );
+    // The previous revision serves, with every task running.
+    assert_eq!(
+        running_task(run, "frontend").await.container_definitions()[0].image(),
+        Some("registry.example.com/shop/frontend:2.0.0")
+    );
+    // Nothing more is registered or rolled out while the spec asks for the failed revision.
+    let mark = run.moto.calls().len();
+    tokio::time::sleep(Duration::from_secs(3 * RESYNC)).await;
+    let again: Vec<_> = run.moto.calls()[mark..]
+        .iter()
+        .filter(|c| c.action == "RegisterTaskDefinition" || c.action == "UpdateService")
+        .cloned()
+        .collect();
+    assert!(again.is_empty(), "{again:#?}");
+    // Fixed: rolled out, Ready on the new revision.
+    set_image(run, "frontend", "registry.example.com/shop/frontend:2.0.2").await;
+    rolled_out(run, "frontend", "registry.example.com/shop/frontend:2.0.2").await;
+    let status = services.get("frontend").await.unwrap().status.unwrap();
+    assert!(status.rollout.unwrap().failed_task_definition_arn.is_none());
 }
 
 #[tokio::test]

@@ -34,7 +34,7 @@ async fn footprint_idle_and_with_the_five_examples() {
     let client = client().await;
     install_crds(&client).await;
     let ns = namespace(&client, "footprint").await;
-    let moto = Moto::start_with_env(&[("MOTO_ECS_SERVICE_RUNNING", "desired")]);
+    let moto = Moto::start();
     let resync = 20;
     let op = Operator::start(&moto, &ns, &format!("{resync}s"));
     tokio::time::sleep(Duration::from_secs(10)).await;

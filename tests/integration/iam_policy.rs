@@ -115,7 +115,7 @@ async fn example_runs_under_the_iam_policy() {
     install_crds(&client).await;
     let ns = namespace(&client, "iam").await;
     // A moto of its own: enforcement is per emulator, and the other tests run unauthenticated.
-    let moto = Moto::start_with_env(&[("MOTO_ECS_SERVICE_RUNNING", "desired")]);
+    let moto = Moto::start();
     let path = repo_root().join("examples").join(FILE);
     let text = std::fs::read_to_string(&path).unwrap();
     for arn in text.split(|c: char| c.is_whitespace() || "\"',[]{}".contains(c)) {

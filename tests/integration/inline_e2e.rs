@@ -54,7 +54,7 @@ async fn inline_services_are_owned_children() {
     let client = client().await;
     install_crds(&client).await;
     let ns = namespace(&client, "inline").await;
-    let moto = Moto::start_with_env(&[("MOTO_ECS_SERVICE_RUNNING", "desired")]);
+    let moto = Moto::start();
     let config = moto.sdk_config().await;
     let op = Operator::start(&moto, &ns, "3s");
     let stacks: Api<WebStack> = Api::namespaced(client.clone(), &ns);
@@ -317,7 +317,7 @@ async fn an_invalid_inline_service_writes_no_child() {
 async fn foreground_and_namespace_deletion_clean_up() {
     let client = client().await;
     install_crds(&client).await;
-    let moto = Moto::start_with_env(&[("MOTO_ECS_SERVICE_RUNNING", "desired")]);
+    let moto = Moto::start();
     let config = moto.sdk_config().await;
 
     // Foreground.

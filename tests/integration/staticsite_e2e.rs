@@ -34,7 +34,7 @@ async fn netflux_static_site_from_the_example() {
     let client = client().await;
     install_crds(&client).await;
     let ns = namespace(&client, "e2e-site").await;
-    let moto = Moto::start_with_env(&[("MOTO_ECS_SERVICE_RUNNING", "2")]);
+    let moto = Moto::start();
     // CloudFront deploys over 3 seconds instead of at once.
     moto.moto_api(
         "state-manager/set-transition",

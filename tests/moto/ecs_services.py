@@ -7,24 +7,44 @@ AWS stores both at creation and returns them in DescribeServices (ECS API Refere
 CreateService and Service). Without this a new service looks changed by hand on its first
 re-check, and the operator "corrects" it once.
 
-2. Services whose tasks all start (MOTO_ECS_SERVICE_RUNNING=desired).
+2. Deployments that take time, and fail (retires MOTO_ECS_SERVICE_RUNNING=desired).
 
-moto runs no tasks; moto/ecs/models.py Service.__init__ reports `runningCount` from the
-environment variable MOTO_ECS_SERVICE_RUNNING, one number for every service of the emulator, so
-a manifest whose services want different counts (reference architecture 2: 1 and 2) can never
-have all of them complete. On AWS, a healthy service's deployment places `desiredCount` tasks
-and then reports rolloutState COMPLETED with runningCount equal to desiredCount (ECS Developer
-Guide, "Deployment circuit breaker" / DescribeServices Deployment). With the value `desired`,
-each new service reports exactly that: every task started, the deployment COMPLETED. Any other
-value keeps moto's behaviour. (UpdateService already sets runningCount to a new desiredCount.)
+moto runs no tasks: moto/ecs/models.py Service.__init__ reports `runningCount` from the
+environment variable MOTO_ECS_SERVICE_RUNNING, one number for every service, and marks the one
+deployment COMPLETED only when that number reaches the desired count; UpdateService
+(ecs backend update_service) sets runningCount to a new desiredCount at once and never starts a
+deployment for a new task definition. So IN_PROGRESS, FAILED and rollback never happen. On AWS
+(ECS Developer Guide, "Deploy Amazon ECS services by replacing tasks" and "How the Amazon ECS
+deployment circuit breaker detects failures"; API Reference, Deployment):
+- CreateService starts a PRIMARY deployment, rolloutState IN_PROGRESS, pendingCount falling and
+  runningCount rising as tasks start, COMPLETED once runningCount reaches desiredCount.
+- UpdateService with another task definition (or forceNewDeployment) starts a new PRIMARY
+  deployment; the previous one becomes ACTIVE and drains as the new one's tasks start, and goes
+  once the new one is COMPLETED. A desiredCount change moves the running count of the PRIMARY
+  deployment towards it (its rolloutState unchanged).
+- Tasks that cannot start (an image that cannot be pulled) count as failedTasks; with the circuit
+  breaker enabled the deployment becomes FAILED ("ECS deployment <id> failed: tasks failed to
+  start."), and with rollback ECS starts a new PRIMARY deployment of the last COMPLETED
+  deployment's task definition (the service's taskDefinition goes back to it); the failed one
+  stays ACTIVE, FAILED, until the rollback completes. Without the circuit breaker it stays
+  IN_PROGRESS, retrying.
+Here each phase takes MOTO_ECS_DEPLOY_SECONDS (default 2, time compressed from AWS's minutes),
+advanced whenever DescribeServices reads the service. The emulator control
+POST /webstack/ecs/unpullable {"images": ["<image>", ...]} makes every task of a task definition
+naming one of those images fail to start (replacing the list; {} clears it); GET answers the list.
 Imported by server.py.
 """
 
+import json
 import os
+import threading
+import time
 from typing import Any
 
-from moto.ecs.models import Service
+from moto.core.utils import utcnow
+from moto.ecs.models import EC2ContainerServiceBackend, Service
 from moto.ecs.responses import EC2ContainerServiceResponse
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
 _original_create_service = EC2ContainerServiceResponse.create_service
 
@@ -43,20 +63,195 @@ def _create_service(self: EC2ContainerServiceResponse) -> Any:
 
 EC2ContainerServiceResponse.create_service = _create_service
 
+UNPULLABLE: set[str] = set()
+_LOCK = threading.Lock()
+
+
+def _seconds() -> float:
+    try:
+        return max(float(os.environ.get("MOTO_ECS_DEPLOY_SECONDS", "2")), 0.0)
+    except ValueError:
+        return 2.0
+
+
+def _state(service: Service) -> dict[str, dict[str, Any]]:
+    """The emulator's own record of each deployment (by id): when its tasks began to start, from
+    how many, and whether they fail."""
+    if not hasattr(service, "_webstack_deployments"):
+        service._webstack_deployments = {}
+    return service._webstack_deployments
+
+
+def _fails(service: Service, task_definition: str | None) -> bool:
+    if not task_definition or not UNPULLABLE:
+        return False
+    try:
+        td = service._backend.describe_task_definition(task_definition)
+    except Exception:  # noqa: BLE001 - a deregistered revision: its tasks cannot start either
+        return True
+    return any(c.get("image") in UNPULLABLE for c in td.container_definitions)
+
+
+def _new_deployment(service: Service, task_definition: str | None) -> None:
+    """A new PRIMARY deployment of `task_definition`; the previous PRIMARY becomes ACTIVE."""
+    now = time.time()
+    for d in service.deployments:
+        if d["status"] == "PRIMARY":
+            d["status"] = "ACTIVE"
+            d["desiredCount"] = 0
+    deployment_id = f"ecs-svc/{int(now * 1000000) % 10**16:016d}"
+    service.deployments.insert(
+        0,
+        {
+            "createdAt": utcnow(),
+            "desiredCount": service.desired_count,
+            "failedTasks": 0,
+            "id": deployment_id,
+            "launchType": service.launch_type,
+            "pendingCount": service.desired_count,
+            "rolloutState": "IN_PROGRESS",
+            "rolloutStateReason": f"ECS deployment {deployment_id} in progress.",
+            "runningCount": 0,
+            "platformVersion": service.platform_version,
+            "platformFamily": "EC2" if service.launch_type == "EC2" else "FARGATE",
+            "status": "PRIMARY",
+            "taskDefinition": task_definition,
+            "updatedAt": utcnow(),
+        },
+    )
+    _state(service)[deployment_id] = {"since": now, "base": 0, "fails": _fails(service, task_definition)}
+
+
+def _breaker(service: Service) -> tuple[bool, bool]:
+    config = getattr(service, "deployment_configuration", None) or {}
+    b = config.get("deploymentCircuitBreaker") or {}
+    return bool(b.get("enable")), bool(b.get("rollback"))
+
+
+def _advance(service: Service) -> None:
+    """Moves the service's deployments on to now."""
+    if not service.deployments or service.status != "ACTIVE":
+        return
+    now, span = time.time(), _seconds()
+    state = _state(service)
+    primary = next((d for d in service.deployments if d["status"] == "PRIMARY"), None)
+    if primary is None:
+        return
+    p = state.setdefault(primary["id"], {"since": now, "base": primary["runningCount"], "fails": False})
+    primary["desiredCount"] = service.desired_count
+    if p["fails"]:
+        elapsed = now - p["since"]
+        primary["failedTasks"] = int(elapsed / max(span, 0.01) * max(service.desired_count, 1)) if span else 1
+        primary["runningCount"], primary["pendingCount"] = 0, service.desired_count
+        enable, rollback = _breaker(service)
+        if enable and primary["rolloutState"] == "IN_PROGRESS" and elapsed >= span:
+            primary["rolloutState"] = "FAILED"
+            primary["rolloutStateReason"] = f"ECS deployment {primary['id']} failed: tasks failed to start."
+            primary["updatedAt"] = utcnow()
+            previous = getattr(service, "_webstack_completed", None)
+            if rollback and previous and previous != primary["taskDefinition"]:
+                service.task_definition = previous
+                _new_deployment(service, previous)
+                _advance(service)
+                return
+    else:
+        target = service.desired_count
+        fraction = 1.0 if span == 0 else min((now - p["since"]) / span, 1.0)
+        running = p["base"] + int((target - p["base"]) * fraction)
+        primary["runningCount"], primary["pendingCount"] = running, max(target - running, 0)
+        if running == target and primary["rolloutState"] == "IN_PROGRESS":
+            primary["rolloutState"] = "COMPLETED"
+            primary["rolloutStateReason"] = f"ECS deployment {primary['id']} completed."
+            primary["updatedAt"] = utcnow()
+            service._webstack_completed = primary["taskDefinition"]
+    # The older deployments drain as the primary's tasks start, and go once it is COMPLETED.
+    started = primary["runningCount"]
+    for d in service.deployments:
+        if d is primary:
+            continue
+        o = state.setdefault(d["id"], {"since": now, "base": d["runningCount"], "fails": False})
+        d["runningCount"] = max(o["base"] - started, 0)
+        d["pendingCount"] = 0
+    if primary["rolloutState"] == "COMPLETED":
+        service.deployments[:] = [primary]
+    service.running_count = sum(d["runningCount"] for d in service.deployments)
+    service.pending_count = primary["pendingCount"]
+
+
 _original_init = Service.__init__
 
 
 def _init(self: Service, *args: Any, **kwargs: Any) -> None:
     _original_init(self, *args, **kwargs)
-    if os.environ.get("MOTO_ECS_SERVICE_RUNNING") != "desired":
+    if not self.deployments:
         return
-    self.running_count = self.desired_count
-    self.pending_count = 0
-    for d in self.deployments:
-        d["runningCount"] = self.desired_count
-        d["pendingCount"] = 0
-        d["rolloutState"] = "COMPLETED"
-        d["rolloutStateReason"] = f"ECS deployment {d['id']} completed."
+    # The one deployment moto made: its tasks start from none, now.
+    self.deployments.clear()
+    self.running_count = 0
+    _new_deployment(self, self.task_definition)
 
 
 Service.__init__ = _init
+
+_original_describe = EC2ContainerServiceBackend.describe_services
+
+
+def _describe(self: EC2ContainerServiceBackend, *args: Any, **kwargs: Any) -> Any:
+    result, failures = _original_describe(self, *args, **kwargs)
+    with _LOCK:
+        for service in result:
+            _advance(service)
+    return result, failures
+
+
+EC2ContainerServiceBackend.describe_services = _describe
+
+_original_update = EC2ContainerServiceBackend.update_service
+
+
+def _update(self: EC2ContainerServiceBackend, service_properties: dict[str, Any]) -> Service:
+    cluster = service_properties.get("cluster", "default")
+    name = service_properties.get("service", "").split("/")[-1]
+    task_definition = service_properties.get("task_definition")
+    force = service_properties.get("force_new_deployment", False)
+    with _LOCK:
+        before = self._get_service(cluster, name)
+        _advance(before)
+        running = before.running_count
+        service = _original_update(self, service_properties)
+        # moto set runningCount to a new desiredCount at once: tasks start over time instead.
+        service.running_count = running
+        primary = next((d for d in service.deployments if d["status"] == "PRIMARY"), None)
+        if task_definition:
+            task_definition = service.task_definition
+        if primary is not None and ((task_definition and task_definition != primary["taskDefinition"]) or force):
+            _new_deployment(service, service.task_definition)
+        elif primary is not None:
+            _state(service)[primary["id"]] = {
+                "since": time.time(),
+                "base": primary["runningCount"],
+                "fails": _state(service).get(primary["id"], {}).get("fails", False),
+            }
+        _advance(service)
+    return service
+
+
+EC2ContainerServiceBackend.update_service = _update
+
+_original_call = DomainDispatcherApplication.__call__
+
+
+def _call(self: DomainDispatcherApplication, environ: dict[str, Any], start_response: Any) -> Any:
+    if environ.get("PATH_INFO") == "/webstack/ecs/unpullable":
+        if environ.get("REQUEST_METHOD") == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = json.loads(environ["wsgi.input"].read(length) or b"{}")
+            UNPULLABLE.clear()
+            UNPULLABLE.update(body.get("images", []))
+        out = json.dumps({"images": sorted(UNPULLABLE)}).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(out)))])
+        return [out]
+    return _original_call(self, environ, start_response)
+
+
+DomainDispatcherApplication.__call__ = _call

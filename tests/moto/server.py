@@ -53,7 +53,7 @@ import cloudfront  # noqa: E402,F401  (applies its patches on import)
 import s3_create_tags  # noqa: E402,F401
 # RDS, ElastiCache: deletions that finish, subnet groups, replica counts, pending modifications.
 import data  # noqa: E402,F401
-# ECS: CreateService keeps its deployment settings; MOTO_ECS_SERVICE_RUNNING=desired.
+# ECS: CreateService keeps its deployment settings; deployments that take time, fail and roll back.
 import ecs_services  # noqa: E402,F401
 # EC2 capacity: AWS managed IAM policies, services on capacity providers, providers in use.
 import capacity  # noqa: E402,F401

@@ -53,8 +53,8 @@ impl Moto {
         Moto::start_with_env(&[])
     }
 
-    /// Starts `moto_server` with emulator settings (e.g. `MOTO_ECS_SERVICE_RUNNING`, how many tasks
-    /// it reports running, since it runs none).
+    /// Starts `moto_server` with emulator settings (e.g. `MOTO_ECS_DEPLOY_SECONDS`, how long an
+    /// ECS deployment's tasks take to start, `tests/moto/ecs_services.py`).
     pub fn start_with_env(env: &[(&str, &str)]) -> Moto {
         let moto_server = script_output("moto-venv.sh");
         let python = moto_server.with_file_name("python");
@@ -166,6 +166,13 @@ impl Moto {
         let (_, body) = self.request("GET", "/webstack/faults", "");
         let v: serde_json::Value = serde_json::from_str(&body).expect("faults JSON");
         v["injected"][action].as_u64().unwrap_or(0)
+    }
+
+    /// Makes every task of a task definition naming one of `images` fail to start, as an image
+    /// that cannot be pulled (replacing the list; `tests/moto/ecs_services.py`).
+    pub fn unpullable(&self, images: &[&str]) {
+        let body = serde_json::json!({"images": images}).to_string();
+        self.post("/webstack/ecs/unpullable", &body);
     }
 
     /// A POST to the emulator's own API (`/moto-api/...`), e.g. `reset-auth`; returns the status line.
