@@ -203,4 +203,9 @@ pub struct TargetGroupStatus {
     /// nothing forwards to them any more, then deleted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub replaced_arns: Vec<String>,
+    /// Load balancers whose listeners or rules forward to the group (AWS's `LoadBalancerArns`): a
+    /// ContainerService is attached to the group only once there is one, since ECS refuses a
+    /// target group without a load balancer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub load_balancer_arns: Vec<String>,
 }

@@ -219,12 +219,20 @@ impl Reconciler for ContainerServiceReconciler {
         let target_group = match refs::service_target_group(s) {
             Some(name) if !deleting => {
                 let tg = refs::get::<TargetGroup>(&ctx.client, &ns, name).await?;
-                let arn = tg.and_then(|t| t.status.filter(|st| is_ready(&st.conditions)).and_then(|st| st.arn));
-                Some(arn.ok_or_else(|| {
-                    Blocked::waiting(format!(
+                let ready = tg.and_then(|t| t.status.filter(|st| is_ready(&st.conditions)));
+                let Some(arn) = ready.as_ref().and_then(|st| st.arn.clone()) else {
+                    return Err(Blocked::waiting(format!(
                         "spec.loadBalancer.targetGroupRef: waiting for TargetGroup {name} to be Ready"
-                    ))
-                })?)
+                    )));
+                };
+                // ECS refuses a target group no listener or rule forwards to.
+                if ready.is_some_and(|st| st.load_balancer_arns.is_empty()) {
+                    return Err(Blocked::waiting(format!(
+                        "spec.loadBalancer.targetGroupRef: waiting for TargetGroup {name} to be behind a load balancer \
+                         (a listener or ListenerRule forwarding to it): ECS refuses a target group without one"
+                    )));
+                }
+                Some(arn)
             }
             _ => None,
         };

@@ -176,6 +176,11 @@ impl Reconciler for TargetGroupReconciler {
             arn: observed.current.as_ref().map(|c| c.arn.clone()),
             name: Some(desired.name.clone()),
             replaced_arns: replaced,
+            load_balancer_arns: observed
+                .current
+                .as_ref()
+                .map(|c| c.load_balancer_arns.clone())
+                .unwrap_or_default(),
             ..TargetGroupStatus::default()
         };
         (status, health)

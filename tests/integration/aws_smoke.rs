@@ -70,3 +70,112 @@ async fn create_and_describe_a_target_group() {
         .find(|t| t.key() == Some("webstack.io/managed-by"));
     assert_eq!(tag.and_then(|t| t.value()), Some("webstack-operator"));
 }
+
+/// ECS refuses a service on a target group no listener or rule forwards to, as AWS does
+/// (`tests/moto/ecs_services.py`); once a listener forwards to it, DescribeTargetGroups lists the
+/// load balancer and the same CreateService succeeds.
+#[tokio::test]
+async fn ecs_refuses_a_target_group_without_a_load_balancer() {
+    let moto = Moto::start();
+    let config = moto.sdk_config().await;
+    let (ec2, elbv2, ecs) = (
+        aws_sdk_ec2::Client::new(&config),
+        aws_sdk_elasticloadbalancingv2::Client::new(&config),
+        aws_sdk_ecs::Client::new(&config),
+    );
+    let vpc = ec2.create_vpc().cidr_block("10.1.0.0/16").send().await.unwrap();
+    let vpc_id = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+    let mut subnets = Vec::new();
+    for (cidr, zone) in [("10.1.0.0/24", "us-east-1a"), ("10.1.1.0/24", "us-east-1b")] {
+        let s = ec2
+            .create_subnet()
+            .vpc_id(&vpc_id)
+            .cidr_block(cidr)
+            .availability_zone(zone)
+            .send()
+            .await
+            .unwrap();
+        subnets.push(s.subnet().unwrap().subnet_id().unwrap().to_string());
+    }
+    let tg = elbv2
+        .create_target_group()
+        .name("unattached")
+        .protocol(ProtocolEnum::Http)
+        .port(80)
+        .vpc_id(&vpc_id)
+        .target_type(TargetTypeEnum::Ip)
+        .send()
+        .await
+        .unwrap();
+    let tg_arn = tg.target_groups()[0].target_group_arn().unwrap().to_string();
+    ecs.create_cluster().cluster_name("smoke").send().await.unwrap();
+    let td = ecs
+        .register_task_definition()
+        .family("smoke")
+        .container_definitions(
+            aws_sdk_ecs::types::ContainerDefinition::builder()
+                .name("web")
+                .image("nginx")
+                .memory(128)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let td_arn = td.task_definition().unwrap().task_definition_arn().unwrap().to_string();
+    let create = || {
+        ecs.create_service()
+            .cluster("smoke")
+            .service_name("web")
+            .task_definition(&td_arn)
+            .desired_count(1)
+            .load_balancers(
+                aws_sdk_ecs::types::LoadBalancer::builder()
+                    .target_group_arn(&tg_arn)
+                    .container_name("web")
+                    .container_port(80)
+                    .build(),
+            )
+            .send()
+    };
+    let err = create().await.expect_err("a target group without a load balancer");
+    let service_err = err.into_service_error();
+    assert!(service_err.is_invalid_parameter_exception(), "{service_err:?}");
+    assert!(
+        format!("{service_err:?}").contains("does not have an associated load balancer"),
+        "{service_err:?}"
+    );
+    // A listener forwarding to it.
+    let lb = elbv2
+        .create_load_balancer()
+        .name("smoke")
+        .set_subnets(Some(subnets))
+        .send()
+        .await
+        .unwrap();
+    let lb_arn = lb.load_balancers()[0].load_balancer_arn().unwrap().to_string();
+    elbv2
+        .create_listener()
+        .load_balancer_arn(&lb_arn)
+        .protocol(ProtocolEnum::Http)
+        .port(80)
+        .default_actions(
+            aws_sdk_elasticloadbalancingv2::types::Action::builder()
+                .r#type(aws_sdk_elasticloadbalancingv2::types::ActionTypeEnum::Forward)
+                .target_group_arn(&tg_arn)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let described = elbv2
+        .describe_target_groups()
+        .target_group_arns(&tg_arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(described.target_groups()[0].load_balancer_arns(), [lb_arn]);
+    create()
+        .await
+        .expect("CreateService once a listener forwards to the group");
+}

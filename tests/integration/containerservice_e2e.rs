@@ -74,6 +74,30 @@ async fn fargate_service_rolls_to_a_new_image() {
     api.patch("backend", &ssa, &Patch::Apply(backend("1.8.0")))
         .await
         .unwrap();
+    // No listener or rule forwards to the group yet: ECS would refuse it (the emulator does), so
+    // the service waits, naming why, and no service is created.
+    until(&api, &op, "waiting for the group to be behind a load balancer", |s| {
+        s.status.as_ref().is_some_and(|st| {
+            st.conditions.iter().any(|c| {
+                c.type_ == "Reconciling" && c.status == "True" && c.message.contains("to be behind a load balancer")
+            })
+        })
+    })
+    .await;
+    let creates = moto.calls().iter().filter(|c| c.action == "CreateService").count();
+    assert_eq!(creates, 0, "CreateService before the group was behind a load balancer");
+    // A rule forwarding to it: the service is created and rolls out.
+    let rule: kube::api::DynamicObject = serde_json::from_value(serde_json::json!({
+        "apiVersion": "webstack.io/v1alpha1", "kind": "ListenerRule", "metadata": {"name": "backend-api"},
+        "spec": {"stackRef": {"name": "webapp"}, "listener": "http", "priority": 10,
+                 "conditions": {"pathPatterns": ["/api/*"]},
+                 "action": {"forward": {"targetGroups": [{"name": "backend"}]}}}
+    }))
+    .unwrap();
+    crate::harness::manifest::api_for(&client, &ns, &rule)
+        .patch("backend-api", &ssa, &Patch::Apply(&rule))
+        .await
+        .unwrap();
     let s = until(&api, &op, "Ready", ready).await;
     let st = s.status.clone().unwrap();
     assert_eq!((st.desired_count, st.running_count), (Some(2), Some(2)));

@@ -32,6 +32,7 @@ Here each phase takes MOTO_ECS_DEPLOY_SECONDS (default 2, time compressed from A
 advanced whenever DescribeServices reads the service. The emulator control
 POST /webstack/ecs/unpullable {"images": ["<image>", ...]} makes every task of a task definition
 naming one of those images fail to start (replacing the list; {} clears it); GET answers the list.
+3. A service's target group must be behind a load balancer (below).
 Imported by server.py.
 """
 
@@ -255,3 +256,84 @@ def _call(self: DomainDispatcherApplication, environ: dict[str, Any], start_resp
 
 
 DomainDispatcherApplication.__call__ = _call
+
+# --- 3. A service's target group must be behind a load balancer.
+#
+# moto/ecs/models.py EC2ContainerServiceBackend.create_service and update_service accept any
+# target group ARN in `loadBalancers`. AWS refuses a target group no listener or rule of a load
+# balancer forwards to: InvalidParameterException "The target group with targetGroupArn <arn>
+# does not have an associated load balancer." (ECS Developer Guide, "Use load balancing to
+# distribute Amazon ECS service traffic"; the group must be associated with a listener first).
+# And moto/elbv2/models.py ELBv2Backend associates a group with its load balancer only in
+# create_listener and create_rule, never in modify_listener or modify_rule, nor clears it when
+# nothing forwards to it any more; AWS's LoadBalancerArns (DescribeTargetGroups) lists the load
+# balancers whose listeners or rules forward to the group. After each of those calls the
+# associations of every group are recomputed from the listeners and rules.
+
+import inspect
+
+from moto.ecs.exceptions import InvalidParameterException
+from moto.elbv2.models import ELBv2Backend, elbv2_backends
+
+
+def _associate(backend: ELBv2Backend) -> None:
+    """Every target group's load balancers: those with a listener or rule forwarding to it."""
+    behind: dict[str, list[str]] = {arn: [] for arn in backend.target_groups}
+    for lb in backend.load_balancers.values():
+        for listener in lb.listeners.values():
+            actions = list(listener.default_actions)
+            for rule in listener.rules.values():
+                actions.extend(getattr(rule, "actions", []) or [])
+            for action in actions:
+                if getattr(action, "type", None) != "forward":
+                    continue
+                for arn in backend._get_target_group_arns_from(action_data=action.data):
+                    if arn in behind and lb.arn not in behind[arn]:
+                        behind[arn].append(lb.arn)
+    for arn, lbs in behind.items():
+        backend.target_groups[arn].load_balancer_arns = lbs
+
+
+for _name in ("create_listener", "create_rule", "modify_listener", "modify_rule", "delete_rule", "delete_listener"):
+    _original_elb = getattr(ELBv2Backend, _name)
+
+    def _wrapped(self: ELBv2Backend, *args: Any, _original: Any = _original_elb, **kwargs: Any) -> Any:
+        result = _original(self, *args, **kwargs)
+        _associate(self)
+        return result
+
+    setattr(ELBv2Backend, _name, _wrapped)
+
+
+def _check_target_groups(backend: EC2ContainerServiceBackend, load_balancers: Any) -> None:
+    elb = elbv2_backends[backend.account_id][backend.region_name]
+    for lb in load_balancers or []:
+        arn = lb.get("targetGroupArn")
+        group = elb.target_groups.get(arn) if arn else None
+        if group is not None and not group.load_balancer_arns:
+            raise InvalidParameterException(
+                f"The target group with targetGroupArn {arn} does not have an associated load balancer."
+            )
+
+
+_original_create_backend = EC2ContainerServiceBackend.create_service
+_create_signature = inspect.signature(_original_create_backend)
+
+
+def _create_backend(self: EC2ContainerServiceBackend, *args: Any, **kwargs: Any) -> Any:
+    bound = _create_signature.bind(self, *args, **kwargs)
+    _check_target_groups(self, bound.arguments.get("load_balancers"))
+    return _original_create_backend(self, *args, **kwargs)
+
+
+EC2ContainerServiceBackend.create_service = _create_backend
+
+_original_update_backend = EC2ContainerServiceBackend.update_service
+
+
+def _update_backend(self: EC2ContainerServiceBackend, service_properties: dict[str, Any]) -> Service:
+    _check_target_groups(self, service_properties.get("load_balancers"))
+    return _original_update_backend(self, service_properties)
+
+
+EC2ContainerServiceBackend.update_service = _update_backend
