@@ -95,6 +95,15 @@ async fn attached_policies(c: &Client, role: &str) -> Result<Vec<String>, AwsErr
         .collect())
 }
 
+/// Whether a role's tags carry every ownership tag of `want` with the same value.
+fn ours(have: Option<&crate::model::TagMap>, want: &crate::model::TagMap) -> bool {
+    let owned: Vec<(&str, &String)> = crate::model::ownership::OWNERSHIP_KEYS
+        .iter()
+        .filter_map(|k| want.get(*k).map(|v| (*k, v)))
+        .collect();
+    !owned.is_empty() && owned.iter().all(|(k, v)| have.and_then(|h| h.get(*k)) == Some(*v))
+}
+
 /// Runs one step of a role. `want` is the role as it should be, which every step but detaching,
 /// deleting and untagging needs. Returns the role's ARN when the step created it.
 pub async fn apply_role(c: &Client, want: Option<&DesiredRole>, step: &RoleStep) -> Result<Option<String>, AwsError> {
@@ -105,7 +114,7 @@ pub async fn apply_role(c: &Client, want: Option<&DesiredRole>, step: &RoleStep)
     match &step.change {
         RoleChange::Create => {
             let w = want()?;
-            let out = c
+            let created = c
                 .create_role()
                 .role_name(role)
                 .assume_role_policy_document(w.trust.to_string())
@@ -113,8 +122,22 @@ pub async fn apply_role(c: &Client, want: Option<&DesiredRole>, step: &RoleStep)
                 .set_tags(Some(sdk_tags(&w.tags)?))
                 .send()
                 .await
-                .map_err(|e| classify("CreateRole", e))?;
-            return Ok(Some(out.role().map(|r| r.arn().to_string()).unwrap_or_default()));
+                .map_err(|e| classify("CreateRole", e));
+            return match created {
+                Ok(out) => Ok(Some(out.role().map(|r| r.arn().to_string()).unwrap_or_default())),
+                // IAM is eventually consistent: a role whose CreateRole answer was lost, or that
+                // GetRole did not show yet, is refused as existing. Carrying this owner's
+                // ownership tags it is ours (the role's other steps bring it to the spec);
+                // anyone else's stays refused.
+                Err(e) if e.code == "EntityAlreadyExists" => {
+                    let found = read_role(c, step.kind, role).await?;
+                    match found {
+                        Some(r) if ours(r.tags.as_ref(), &w.tags) => Ok(Some(r.arn)),
+                        _ => Err(e),
+                    }
+                }
+                Err(e) => Err(e),
+            };
         }
         RoleChange::PutPolicy => {
             let w = want()?;

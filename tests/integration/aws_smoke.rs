@@ -179,3 +179,49 @@ async fn ecs_refuses_a_target_group_without_a_load_balancer() {
         .await
         .expect("CreateService once a listener forwards to the group");
 }
+
+/// CreateRole answering `EntityAlreadyExists` (IAM is eventually consistent: a lost answer, or a
+/// GetRole that did not show the role yet) is success when the role carries the owner's ownership
+/// tags, and stays a refusal for anyone else's role of that name.
+#[tokio::test]
+async fn an_existing_role_of_ours_is_created_an_existing_role_of_others_is_not() {
+    use webstack_operator::aws::iam::apply_role;
+    use webstack_operator::model::execution::EXECUTION_ROLE;
+    use webstack_operator::model::role::{DesiredRole, RoleChange, RoleStep};
+    let moto = Moto::start();
+    let iam = aws_sdk_iam::Client::new(&moto.sdk_config().await);
+    let owner = webstack_operator::model::Owner {
+        cluster_id: "smoke".into(),
+        namespace: "shop".into(),
+        kind: "WebStack",
+        name: "web".into(),
+        uid: "5f0c1d2e-0000-4000-8000-000000000001".into(),
+    };
+    let want = DesiredRole {
+        kind: EXECUTION_ROLE,
+        name: "webstack-smoke-role".into(),
+        description: "smoke".into(),
+        trust: serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
+        policy: None,
+        managed: vec![],
+        tags: owner.tags(&Default::default(), "execution-role", "webstack-smoke-role"),
+    };
+    let create = RoleStep::new(EXECUTION_ROLE, "webstack-smoke-role", RoleChange::Create);
+    let first = apply_role(&iam, Some(&want), &create).await.unwrap().unwrap();
+    let again = apply_role(&iam, Some(&want), &create).await.expect("ours: success");
+    assert_eq!(again, Some(first));
+    // Another stack's desired role of the same name: the existing role is not its own.
+    let other = DesiredRole {
+        tags: webstack_operator::model::Owner {
+            uid: "5f0c1d2e-0000-4000-8000-000000000002".into(),
+            ..owner
+        }
+        .tags(&Default::default(), "execution-role", "webstack-smoke-role"),
+        ..want
+    };
+    let err = apply_role(&iam, Some(&other), &create)
+        .await
+        .expect_err("someone else's role");
+    assert_eq!(err.code, "EntityAlreadyExists", "{err}");
+}
