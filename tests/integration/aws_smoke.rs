@@ -225,3 +225,53 @@ async fn an_existing_role_of_ours_is_created_an_existing_role_of_others_is_not()
         .expect_err("someone else's role");
     assert_eq!(err.code, "EntityAlreadyExists", "{err}");
 }
+
+/// The fault layer answers in each protocol's own error shape, so the SDK reads the injected code:
+/// EC2's `<Response><Errors>`, the query protocols' `<ErrorResponse>`, JSON, and CloudWatch's
+/// Smithy RPC v2 CBOR (`tests/moto/faults.py`).
+#[tokio::test]
+async fn injected_faults_parse_as_the_right_error_in_every_protocol() {
+    use aws_sdk_ec2::error::ProvideErrorMetadata;
+    let moto = Moto::start();
+    let config = moto.sdk_config().await;
+    moto.faults(&[
+        ("DescribeVpcs", 503, "Unavailable"),
+        ("ListClusters", 400, "ThrottlingException"),
+        ("DescribeDBInstances", 403, "AccessDenied"),
+        ("DescribeAlarms", 400, "LimitExceeded"),
+    ]);
+    let check = |what: &str, code: Option<&str>, message: Option<&str>, want: &str| {
+        assert_eq!(code, Some(want), "{what}");
+        assert!(message.unwrap_or_default().contains("injected"), "{what}: {message:?}");
+    };
+    let e = aws_sdk_ec2::Client::new(&config)
+        .describe_vpcs()
+        .send()
+        .await
+        .unwrap_err();
+    check("EC2", e.code(), e.message(), "Unavailable");
+    let e = aws_sdk_ecs::Client::new(&config)
+        .list_clusters()
+        .send()
+        .await
+        .unwrap_err();
+    check("ECS", e.code(), e.message(), "ThrottlingException");
+    let e = aws_sdk_rds::Client::new(&config)
+        .describe_db_instances()
+        .send()
+        .await
+        .unwrap_err();
+    check("RDS", e.code(), e.message(), "AccessDenied");
+    let e = aws_sdk_cloudwatch::Client::new(&config)
+        .describe_alarms()
+        .send()
+        .await
+        .unwrap_err();
+    check("CloudWatch", e.code(), e.message(), "LimitExceeded");
+    moto.faults(&[]);
+    aws_sdk_ec2::Client::new(&config)
+        .describe_vpcs()
+        .send()
+        .await
+        .expect("faults cleared");
+}
