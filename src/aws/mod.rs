@@ -105,7 +105,7 @@ macro_rules! required_tag_map {
 pub(crate) use {built_sdk_tags, required_tag_map, sdk_tags, tag_map};
 
 /// Error codes that mean "try again soon": AWS is still releasing a dependency, or failed itself.
-const TRANSIENT_CODES: [&str; 13] = [
+const TRANSIENT_CODES: [&str; 16] = [
     // ENIs of a deleted load balancer or task still hold a group or subnet; an in-use resource
     // being released (a listener still forwarding to a target group, services draining).
     "DependencyViolation",
@@ -115,6 +115,12 @@ const TRANSIENT_CODES: [&str; 13] = [
     "ClusterContainsTasksException",
     // Container instances of a deleted Auto Scaling group deregister once they are terminated.
     "ClusterContainsContainerInstancesException",
+    // A resource in a state that refuses the call for now (RDS `creating`, `modifying`,
+    // `backing-up`; ElastiCache `modifying` right after a failover toggle): it leaves that state
+    // by itself, so the call is a wait, never "change the spec".
+    "InvalidDBInstanceState",
+    "InvalidReplicationGroupState",
+    "InvalidCacheClusterState",
     // Two writers at once: another rule took a priority, a scaling update in flight.
     "PriorityInUse",
     "ConcurrentUpdateException",
@@ -535,6 +541,10 @@ mod tests {
             ("UnauthorizedOperation", 403, RetryClass::AccessDenied),
             ("Unknown", 403, RetryClass::AccessDenied),
             ("DependencyViolation", 400, RetryClass::Transient),
+            // A state that ends by itself: a wait.
+            ("InvalidDBInstanceState", 400, RetryClass::Transient),
+            ("InvalidReplicationGroupState", 400, RetryClass::Transient),
+            ("InvalidCacheClusterState", 400, RetryClass::Transient),
             ("InvalidParameterException", 400, RetryClass::Terminal),
         ];
         for (code, status, want) in cases {
