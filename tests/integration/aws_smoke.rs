@@ -275,3 +275,58 @@ async fn injected_faults_parse_as_the_right_error_in_every_protocol() {
         .await
         .expect("faults cleared");
 }
+
+/// RDS: a class change applied at once puts the instance in `modifying` (MOTO_RDS_MODIFY_SECONDS,
+/// 2 s by default), during which another ModifyDBInstance is refused with InvalidDBInstanceState,
+/// as AWS does (`tests/moto/data.py`); then it is `available` with the new class.
+#[tokio::test]
+async fn rds_is_modifying_for_a_while_and_refuses_changes_meanwhile() {
+    use aws_sdk_rds::error::ProvideErrorMetadata;
+    let moto = Moto::start();
+    let rds = aws_sdk_rds::Client::new(&moto.sdk_config().await);
+    rds.create_db_instance()
+        .db_instance_identifier("smoke")
+        .db_instance_class("db.t4g.micro")
+        .engine("postgres")
+        .allocated_storage(20)
+        .master_username("smoke")
+        .master_user_password("smoke-password-1")
+        .send()
+        .await
+        .unwrap();
+    let status = |r: aws_sdk_rds::operation::describe_db_instances::DescribeDbInstancesOutput| {
+        let db = &r.db_instances()[0];
+        (
+            db.db_instance_status().unwrap_or_default().to_string(),
+            db.db_instance_class().unwrap_or_default().to_string(),
+        )
+    };
+    let describe = || rds.describe_db_instances().db_instance_identifier("smoke").send();
+    rds.modify_db_instance()
+        .db_instance_identifier("smoke")
+        .db_instance_class("db.t4g.small")
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(describe().await.unwrap()).0, "modifying");
+    let err = rds
+        .modify_db_instance()
+        .db_instance_identifier("smoke")
+        .allocated_storage(30)
+        .apply_immediately(true)
+        .send()
+        .await
+        .expect_err("modified while modifying");
+    assert_eq!(err.code(), Some("InvalidDBInstanceState"), "{err:?}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (state, class) = status(describe().await.unwrap());
+        if state == "available" {
+            assert_eq!(class, "db.t4g.small");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "still {state}");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+}

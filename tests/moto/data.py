@@ -190,6 +190,9 @@ RDSBackend.delete_subnet_group = _delete_subnet_group_patched
 CREATE_SECONDS_ENV = "MOTO_RDS_CREATE_SECONDS"
 
 
+MODIFY_SECONDS_ENV = "MOTO_RDS_MODIFY_SECONDS"
+
+
 def _status_get(self: DBInstance) -> str:
     status = self.__dict__.get("_status", "available")
     ready_at = self.__dict__.get("_available_at")
@@ -197,6 +200,11 @@ def _status_get(self: DBInstance) -> str:
         if status == "available" and time.monotonic() < ready_at:
             return "creating"
         self.__dict__.pop("_available_at", None)
+    modified_at = self.__dict__.get("_modified_at")
+    if modified_at is not None:
+        if status == "available" and time.monotonic() < modified_at:
+            return "modifying"
+        self.__dict__.pop("_modified_at", None)
     return status
 
 
@@ -288,10 +296,15 @@ def _modify_db_instance_patched(
       there). With ApplyImmediately the request "and any pending modifications" are applied, and
       PendingModifiedValues is emptied. Other parameters (DeletionProtection, CopyTagsToSnapshot,
       BackupRetentionPeriod between non-zero values, ...) apply at once either way.
-    - An instance that is still `creating` cannot be modified: InvalidDBInstanceState (400).
+    - An instance that is not `available` (`creating`, `modifying`, ...) cannot be modified:
+      InvalidDBInstanceState (400), "Database instance is not in available state."
+    - A change applied at once (instance class, storage, Multi-AZ, ...) puts the instance in
+      `modifying` ("The instance is being modified because of a customer request to modify the
+      instance", Viewing Amazon RDS DB instance status) for minutes; here for
+      MOTO_RDS_MODIFY_SECONDS (default 2), then `available`.
     """
     database = self.describe_db_instances(db_instance_identifier)[0]
-    if database.status == "creating":
+    if database.status != "available":
         raise InvalidDBInstanceStateFault("Database instance is not in available state.")
     pending = database.pending_modified_values
     if _is_true(db_kwargs.get("apply_immediately")):
@@ -312,7 +325,19 @@ def _modify_db_instance_patched(
                 pending.pop(member, None)
             else:
                 pending[member] = value
-    return _modify_db_instance(self, db_instance_identifier, db_kwargs)
+    changing = any(
+        db_kwargs.get(key) is not None and db_kwargs.get(key) != getattr(database, attr, None)
+        for key, _member, attr in _DEFERRED
+    )
+    result = _modify_db_instance(self, db_instance_identifier, db_kwargs)
+    if changing:
+        try:
+            seconds = float(os.environ.get(MODIFY_SECONDS_ENV, "2") or 0)
+        except ValueError:
+            seconds = 2.0
+        if seconds > 0:
+            database.__dict__["_modified_at"] = time.monotonic() + seconds
+    return result
 
 
 RDSBackend.modify_db_instance = _modify_db_instance_patched
