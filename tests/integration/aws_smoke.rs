@@ -330,3 +330,65 @@ async fn rds_is_modifying_for_a_while_and_refuses_changes_meanwhile() {
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     }
 }
+
+/// ElastiCache: a replication group changed (here automatic failover toggled) is `modifying` for a
+/// while (MOTO_ELASTICACHE_MODIFY_SECONDS, 2 s by default) and refuses a replica-count change
+/// meanwhile with InvalidReplicationGroupState, as AWS does (`tests/moto/data.py`).
+#[tokio::test]
+async fn a_replication_group_is_modifying_for_a_while_and_refuses_changes_meanwhile() {
+    use aws_sdk_elasticache::error::ProvideErrorMetadata;
+    let moto = Moto::start();
+    let cache = aws_sdk_elasticache::Client::new(&moto.sdk_config().await);
+    cache
+        .create_replication_group()
+        .replication_group_id("smoke")
+        .replication_group_description("smoke")
+        .engine("redis")
+        .cache_node_type("cache.t4g.micro")
+        .num_cache_clusters(2)
+        .automatic_failover_enabled(true)
+        .send()
+        .await
+        .unwrap();
+    let status = || async {
+        let out = cache
+            .describe_replication_groups()
+            .replication_group_id("smoke")
+            .send()
+            .await
+            .unwrap();
+        out.replication_groups()[0].status().unwrap_or_default().to_string()
+    };
+    assert_eq!(status().await, "available");
+    cache
+        .modify_replication_group()
+        .replication_group_id("smoke")
+        .automatic_failover_enabled(false)
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status().await, "modifying");
+    let err = cache
+        .increase_replica_count()
+        .replication_group_id("smoke")
+        .new_replica_count(2)
+        .apply_immediately(true)
+        .send()
+        .await
+        .expect_err("a replica-count change right after a failover toggle");
+    assert_eq!(err.code(), Some("InvalidReplicationGroupState"), "{err:?}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while status().await != "available" {
+        assert!(std::time::Instant::now() < deadline, "still modifying");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    cache
+        .increase_replica_count()
+        .replication_group_id("smoke")
+        .new_replica_count(2)
+        .apply_immediately(true)
+        .send()
+        .await
+        .expect("available again");
+}

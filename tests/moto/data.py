@@ -597,6 +597,64 @@ def _create_replication_group_patched(self: ElastiCacheBackend, **kwargs: Any) -
 
 ElastiCacheBackend.create_replication_group = _create_replication_group_patched
 
+# --- Replication groups: `modifying` -------------------------------------------------------------
+
+GROUP_MODIFY_SECONDS_ENV = "MOTO_ELASTICACHE_MODIFY_SECONDS"
+
+
+def _group_status_get(self: ReplicationGroup) -> str:
+    status = self.__dict__.get("_status", "available")
+    until = self.__dict__.get("_modified_at")
+    if until is not None:
+        if status == "available" and time.monotonic() < until:
+            return "modifying"
+        self.__dict__.pop("_modified_at", None)
+    return status
+
+
+def _group_status_set(self: ReplicationGroup, value: str) -> None:
+    self.__dict__["_status"] = value
+
+
+ReplicationGroup.status = property(_group_status_get, _group_status_set)
+
+
+def _modifying(group: ReplicationGroup) -> None:
+    """A replication group that was changed (replicas added or removed, node type, automatic
+    failover or Multi-AZ toggled) reads `modifying` for minutes on AWS ("modifying - The cluster
+    is being modified", Viewing a cluster's status, ElastiCache User Guide) and refuses further
+    changes meanwhile (InvalidReplicationGroupState, e.g. a replica-count change right after a
+    failover toggle). moto changes groups at once and stays `available`. Here the window lasts
+    MOTO_ELASTICACHE_MODIFY_SECONDS (default 2)."""
+    try:
+        seconds = float(os.environ.get(GROUP_MODIFY_SECONDS_ENV, "2") or 0)
+    except ValueError:
+        seconds = 2.0
+    if seconds > 0:
+        group.__dict__["_modified_at"] = time.monotonic() + seconds
+
+
+_modify_replication_group = ElastiCacheBackend.modify_replication_group
+
+
+def _modify_replication_group_patched(
+    self: ElastiCacheBackend, replication_group_id: str, *args: Any, **kwargs: Any
+) -> ReplicationGroup:
+    """Wraps moto/elasticache/models.py ElastiCacheBackend.modify_replication_group: refused
+    unless the group is `available` (InvalidReplicationGroupState, ModifyReplicationGroup
+    reference), then `modifying` for a while when the node type, automatic failover or Multi-AZ
+    is given (see `_modifying`)."""
+    _available_group(self, replication_group_id)
+    group = _modify_replication_group(self, replication_group_id, *args, **kwargs)
+    names = ("cache_node_type", "automatic_failover_enabled", "multi_az_enabled")
+    given = [kwargs.get(n) for n in names] + [a for i, a in enumerate(args) if i in (2, 3, 4)]
+    if any(v is not None for v in given):
+        _modifying(group)
+    return group
+
+
+ElastiCacheBackend.modify_replication_group = _modify_replication_group_patched
+
 # --- Replication groups: replica count ----------------------------------------------------------
 
 
@@ -671,6 +729,7 @@ def _increase_replica_count(
             group.member_clusters.append(cluster_id)
             used.add(cluster_id)
         number += 1
+    _modifying(group)
     return group
 
 
@@ -723,6 +782,7 @@ def _decrease_replica_count(
         m for m in node_group["node_group_members"] if m["cache_cluster_id"] not in remove
     ]
     group.member_clusters[:] = [c for c in group.member_clusters if c not in remove]
+    _modifying(group)
     return group
 
 
