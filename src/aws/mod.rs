@@ -352,11 +352,18 @@ pub fn count_step() {
 /// provider of a namespace's role): in the metrics and, as a read (it changes nothing in the
 /// account), in the current reconcile's tally.
 pub fn count_call(service: &str, operation: &str, succeeded: bool) {
+    tally_call(service, operation, succeeded, false);
+}
+
+/// One AWS operation in the metrics and in the current reconcile's tally (a mutation when it
+/// changed something).
+fn tally_call(service: &str, operation: &str, succeeded: bool, mutation: bool) {
     crate::metrics::METRICS.aws_call(service, operation, succeeded);
     let _ = TALLY.try_with(|t| {
         let before = t.get();
         t.set(Tally {
             calls: before.calls + 1,
+            mutations: before.mutations + u32::from(mutation),
             ..before
         })
     });
@@ -477,16 +484,12 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for CallCounter {
             }
             *m.entry(operation).or_default() += 1;
             let succeeded = matches!(context.output_or_error(), Some(Ok(_)));
-            crate::metrics::METRICS.aws_call(meta.service(), meta.name(), succeeded);
-            let mutation = u32::from(!is_read(meta.name()) && succeeded);
-            let _ = TALLY.try_with(|t| {
-                let before = t.get();
-                t.set(Tally {
-                    calls: before.calls + 1,
-                    mutations: before.mutations + mutation,
-                    ..before
-                })
-            });
+            tally_call(
+                meta.service(),
+                meta.name(),
+                succeeded,
+                !is_read(meta.name()) && succeeded,
+            );
         }
         Ok(())
     }

@@ -405,13 +405,8 @@ async fn load_balancer_answer(
     let matches = |r: &aws_sdk_elasticloadbalancingv2::types::Rule| {
         r.is_default() != Some(true)
             && r.conditions().iter().all(|c| {
-                let field = c.field().unwrap_or_default();
-                let values = match (c.host_header_config(), c.path_pattern_config()) {
-                    (Some(h), _) => h.values().to_vec(),
-                    (_, Some(p)) => p.values().to_vec(),
-                    _ => c.values().to_vec(),
-                };
-                match field {
+                let (field, values) = condition_values(c);
+                match field.as_str() {
                     "host-header" => values.iter().any(|v| alb_glob(&v.to_lowercase(), &host.to_lowercase())),
                     "path-pattern" => values.iter().any(|v| alb_glob(v, path)),
                     _ => false,
@@ -434,8 +429,13 @@ async fn load_balancer_answer(
     action
 }
 
+/// The field and values of a rule's first condition.
 fn rule_values(r: &aws_sdk_elasticloadbalancingv2::types::Rule) -> (String, Vec<String>) {
-    let c = &r.conditions()[0];
+    condition_values(&r.conditions()[0])
+}
+
+/// A condition's field and values (from its typed config when it has one).
+fn condition_values(c: &aws_sdk_elasticloadbalancingv2::types::RuleCondition) -> (String, Vec<String>) {
     let values = match (c.host_header_config(), c.path_pattern_config()) {
         (Some(h), _) => h.values().to_vec(),
         (_, Some(p)) => p.values().to_vec(),

@@ -193,22 +193,22 @@ CREATE_SECONDS_ENV = "MOTO_RDS_CREATE_SECONDS"
 MODIFY_SECONDS_ENV = "MOTO_RDS_MODIFY_SECONDS"
 
 
-def _status_get(self: DBInstance) -> str:
+def _status_get(self: Any) -> str:
+    """The status of an RDS instance or ElastiCache replication group: moto's (kept in `_status`),
+    except that an `available` one reads `creating` until `_available_at` and `modifying` until
+    `_modified_at` (monotonic deadlines, dropped once passed)."""
     status = self.__dict__.get("_status", "available")
-    ready_at = self.__dict__.get("_available_at")
-    if ready_at is not None:
-        if status == "available" and time.monotonic() < ready_at:
-            return "creating"
-        self.__dict__.pop("_available_at", None)
-    modified_at = self.__dict__.get("_modified_at")
-    if modified_at is not None:
-        if status == "available" and time.monotonic() < modified_at:
-            return "modifying"
-        self.__dict__.pop("_modified_at", None)
+    for key, transient in (("_available_at", "creating"), ("_modified_at", "modifying")):
+        until = self.__dict__.get(key)
+        if until is None:
+            continue
+        if status == "available" and time.monotonic() < until:
+            return transient
+        self.__dict__.pop(key, None)
     return status
 
 
-def _status_set(self: DBInstance, value: str) -> None:
+def _status_set(self: Any, value: str) -> None:
     self.__dict__["_status"] = value
 
 
@@ -602,21 +602,7 @@ ElastiCacheBackend.create_replication_group = _create_replication_group_patched
 GROUP_MODIFY_SECONDS_ENV = "MOTO_ELASTICACHE_MODIFY_SECONDS"
 
 
-def _group_status_get(self: ReplicationGroup) -> str:
-    status = self.__dict__.get("_status", "available")
-    until = self.__dict__.get("_modified_at")
-    if until is not None:
-        if status == "available" and time.monotonic() < until:
-            return "modifying"
-        self.__dict__.pop("_modified_at", None)
-    return status
-
-
-def _group_status_set(self: ReplicationGroup, value: str) -> None:
-    self.__dict__["_status"] = value
-
-
-ReplicationGroup.status = property(_group_status_get, _group_status_set)
+ReplicationGroup.status = property(_status_get, _status_set)
 
 
 def _modifying(group: ReplicationGroup) -> None:
