@@ -276,11 +276,14 @@ async fn injected_faults_parse_as_the_right_error_in_every_protocol() {
         .expect("faults cleared");
 }
 
-/// RDS: a class change applied at once puts the instance in `modifying` (MOTO_RDS_MODIFY_SECONDS,
-/// 2 s by default), during which another ModifyDBInstance is refused with InvalidDBInstanceState,
-/// as AWS does (`tests/moto/data.py`); then it is `available` with the new class.
+/// RDS, its whole life as AWS runs it (`tests/moto/data.py`, times compressed): `creating` without
+/// an Endpoint (MOTO_RDS_CREATE_SECONDS, 2 s), then `backing-up` (MOTO_RDS_BACKUP_SECONDS, 1 s:
+/// the first automated backup), then `available`; ModifyDBInstance is refused with
+/// InvalidDBInstanceState until then. A class change applied at once puts it in `modifying`
+/// (MOTO_RDS_MODIFY_SECONDS, 2 s), refusing another change meanwhile. DeleteDBInstance leaves it
+/// `deleting` (MOTO_RDS_DELETE_SECONDS, 2 s), refusing a second deletion, then it is gone.
 #[tokio::test]
-async fn rds_is_modifying_for_a_while_and_refuses_changes_meanwhile() {
+async fn rds_takes_time_in_every_state_and_refuses_changes_meanwhile() {
     use aws_sdk_rds::error::ProvideErrorMetadata;
     let moto = Moto::start();
     let rds = aws_sdk_rds::Client::new(&moto.sdk_config().await);
@@ -289,53 +292,74 @@ async fn rds_is_modifying_for_a_while_and_refuses_changes_meanwhile() {
         .db_instance_class("db.t4g.micro")
         .engine("postgres")
         .allocated_storage(20)
+        .backup_retention_period(7)
         .master_username("smoke")
         .master_user_password("smoke-password-1")
         .send()
         .await
         .unwrap();
-    let status = |r: aws_sdk_rds::operation::describe_db_instances::DescribeDbInstancesOutput| {
-        let db = &r.db_instances()[0];
-        (
-            db.db_instance_status().unwrap_or_default().to_string(),
-            db.db_instance_class().unwrap_or_default().to_string(),
-        )
-    };
-    let describe = || rds.describe_db_instances().db_instance_identifier("smoke").send();
-    rds.modify_db_instance()
-        .db_instance_identifier("smoke")
-        .db_instance_class("db.t4g.small")
-        .apply_immediately(true)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(status(describe().await.unwrap()).0, "modifying");
-    let err = rds
-        .modify_db_instance()
-        .db_instance_identifier("smoke")
-        .allocated_storage(30)
-        .apply_immediately(true)
-        .send()
-        .await
-        .expect_err("modified while modifying");
-    assert_eq!(err.code(), Some("InvalidDBInstanceState"), "{err:?}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let (state, class) = status(describe().await.unwrap());
-        if state == "available" {
-            assert_eq!(class, "db.t4g.small");
-            break;
+    // Every status the instance passes through, in order, until `stop` (or it is gone).
+    let walk = |stop: &'static str| {
+        let rds = rds.clone();
+        async move {
+            let mut seen: Vec<String> = Vec::new();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            loop {
+                let state = match rds.describe_db_instances().db_instance_identifier("smoke").send().await {
+                    Ok(out) => {
+                        let db = &out.db_instances()[0];
+                        let state = db.db_instance_status().unwrap_or_default().to_string();
+                        assert_eq!(db.endpoint().is_some(), state != "creating", "endpoint while {state}");
+                        state
+                    }
+                    Err(e) => e.code().unwrap_or_default().to_string(),
+                };
+                if seen.last() != Some(&state) {
+                    seen.push(state.clone());
+                }
+                if state == stop {
+                    return seen;
+                }
+                assert!(std::time::Instant::now() < deadline, "never {stop}: {seen:?}");
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
         }
-        assert!(std::time::Instant::now() < deadline, "still {state}");
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    }
+    };
+    let modify = |class: &'static str| {
+        rds.modify_db_instance()
+            .db_instance_identifier("smoke")
+            .db_instance_class(class)
+            .apply_immediately(true)
+            .send()
+    };
+    let err = modify("db.t4g.small").await.expect_err("modified while creating");
+    assert_eq!(err.code(), Some("InvalidDBInstanceState"), "{err:?}");
+    assert_eq!(walk("available").await, ["creating", "backing-up", "available"]);
+    modify("db.t4g.small").await.unwrap();
+    let err = modify("db.t4g.medium").await.expect_err("modified while modifying");
+    assert_eq!(err.code(), Some("InvalidDBInstanceState"), "{err:?}");
+    assert_eq!(walk("available").await, ["modifying", "available"]);
+    let out = rds.describe_db_instances().db_instance_identifier("smoke").send().await.unwrap();
+    assert_eq!(out.db_instances()[0].db_instance_class(), Some("db.t4g.small"));
+    let delete = || {
+        rds.delete_db_instance()
+            .db_instance_identifier("smoke")
+            .skip_final_snapshot(true)
+            .send()
+    };
+    delete().await.unwrap();
+    let err = delete().await.expect_err("deleted twice");
+    assert_eq!(err.code(), Some("InvalidDBInstanceState"), "{err:?}");
+    assert_eq!(walk("DBInstanceNotFound").await, ["deleting", "DBInstanceNotFound"]);
 }
 
-/// ElastiCache: a replication group changed (here automatic failover toggled) is `modifying` for a
-/// while (MOTO_ELASTICACHE_MODIFY_SECONDS, 2 s by default) and refuses a replica-count change
-/// meanwhile with InvalidReplicationGroupState, as AWS does (`tests/moto/data.py`).
+/// ElastiCache: a new replication group is `creating` without endpoints
+/// (MOTO_ELASTICACHE_CREATE_SECONDS, 2 s) and refuses changes meanwhile; changed (here automatic
+/// failover toggled) it is `modifying` for a while (MOTO_ELASTICACHE_MODIFY_SECONDS, 2 s) and
+/// refuses a replica-count change meanwhile with InvalidReplicationGroupState, as AWS does; deleted
+/// it is `deleting` (MOTO_ELASTICACHE_DELETE_SECONDS, 2 s), then gone (`tests/moto/data.py`).
 #[tokio::test]
-async fn a_replication_group_is_modifying_for_a_while_and_refuses_changes_meanwhile() {
+async fn a_replication_group_takes_time_in_every_state_and_refuses_changes_meanwhile() {
     use aws_sdk_elasticache::error::ProvideErrorMetadata;
     let moto = Moto::start();
     let cache = aws_sdk_elasticache::Client::new(&moto.sdk_config().await);
@@ -350,25 +374,47 @@ async fn a_replication_group_is_modifying_for_a_while_and_refuses_changes_meanwh
         .send()
         .await
         .unwrap();
-    let status = || async {
-        let out = cache
-            .describe_replication_groups()
-            .replication_group_id("smoke")
-            .send()
-            .await
-            .unwrap();
-        out.replication_groups()[0].status().unwrap_or_default().to_string()
+    // Every status the group passes through, in order, until `stop` (or it is gone).
+    let walk = |stop: &'static str| {
+        let cache = cache.clone();
+        async move {
+            let mut seen: Vec<String> = Vec::new();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            loop {
+                let out = cache.describe_replication_groups().replication_group_id("smoke").send().await;
+                let state = match out {
+                    Ok(out) => {
+                        let group = &out.replication_groups()[0];
+                        let state = group.status().unwrap_or_default().to_string();
+                        let endpoint = group.node_groups().first().and_then(|g| g.primary_endpoint());
+                        assert_eq!(endpoint.is_some(), state != "creating", "endpoint while {state}");
+                        state
+                    }
+                    Err(e) => e.code().unwrap_or_default().to_string(),
+                };
+                if seen.last() != Some(&state) {
+                    seen.push(state.clone());
+                }
+                if state == stop {
+                    return seen;
+                }
+                assert!(std::time::Instant::now() < deadline, "never {stop}: {seen:?}");
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        }
     };
-    assert_eq!(status().await, "available");
-    cache
-        .modify_replication_group()
-        .replication_group_id("smoke")
-        .automatic_failover_enabled(false)
-        .apply_immediately(true)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(status().await, "modifying");
+    let failover = |on: bool| {
+        cache
+            .modify_replication_group()
+            .replication_group_id("smoke")
+            .automatic_failover_enabled(on)
+            .apply_immediately(true)
+            .send()
+    };
+    let err = failover(false).await.expect_err("modified while creating");
+    assert_eq!(err.code(), Some("InvalidReplicationGroupState"), "{err:?}");
+    assert_eq!(walk("available").await, ["creating", "available"]);
+    failover(false).await.unwrap();
     let err = cache
         .increase_replica_count()
         .replication_group_id("smoke")
@@ -378,11 +424,7 @@ async fn a_replication_group_is_modifying_for_a_while_and_refuses_changes_meanwh
         .await
         .expect_err("a replica-count change right after a failover toggle");
     assert_eq!(err.code(), Some("InvalidReplicationGroupState"), "{err:?}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while status().await != "available" {
-        assert!(std::time::Instant::now() < deadline, "still modifying");
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    }
+    assert_eq!(walk("available").await, ["modifying", "available"]);
     cache
         .increase_replica_count()
         .replication_group_id("smoke")
@@ -391,4 +433,13 @@ async fn a_replication_group_is_modifying_for_a_while_and_refuses_changes_meanwh
         .send()
         .await
         .expect("available again");
+    walk("available").await;
+    let delete = || cache.delete_replication_group().replication_group_id("smoke").send();
+    delete().await.unwrap();
+    let err = delete().await.expect_err("deleted twice");
+    assert_eq!(err.code(), Some("InvalidReplicationGroupState"), "{err:?}");
+    assert_eq!(
+        walk("ReplicationGroupNotFoundFault").await,
+        ["deleting", "ReplicationGroupNotFoundFault"]
+    );
 }

@@ -10,11 +10,19 @@ CreateSecret with the same ClientRequestToken and SecretString, refuses the same
 different secret value (ResourceExistsException), and removes a secret (and frees its name) at
 once on DeleteSecret with ForceDeleteWithoutRecovery.
 
-Opt-in waiting path for RDS: with the environment variable MOTO_RDS_CREATE_SECONDS=N (N > 0) set
-on the moto process, a DB instance created through CreateDBInstance reports DBInstanceStatus
-`creating` (and no Endpoint) for N seconds, then `available`. Unset or 0: `available` at once, as
-moto does. moto's state manager (moto/moto_api/_internal/state_manager.py) has no model for RDS
-or ElastiCache, so /moto-api/state-manager/set-transition cannot configure them.
+States that take time on AWS take time here too, compressed to seconds, each set by an environment
+variable of the moto process (0 turns the state off; a test may slow or speed one, never skip it
+by default):
+- RDS instance: `creating` (no Endpoint) for MOTO_RDS_CREATE_SECONDS (default 2), then
+  `backing-up` for MOTO_RDS_BACKUP_SECONDS (default 1, when backups are on), then `available`;
+  `modifying` for MOTO_RDS_MODIFY_SECONDS (default 2) after a change applied at once; `deleting`
+  for MOTO_RDS_DELETE_SECONDS (default 2) before it is gone.
+- ElastiCache replication group: `creating` (no endpoints) for MOTO_ELASTICACHE_CREATE_SECONDS
+  (default 2); `modifying` for MOTO_ELASTICACHE_MODIFY_SECONDS (default 2) after a change;
+  `deleting` for MOTO_ELASTICACHE_DELETE_SECONDS (default 2) before it is gone.
+While not `available`, the calls AWS refuses in that state are refused here with AWS's error.
+moto's state manager (moto/moto_api/_internal/state_manager.py) has no model for RDS or
+ElastiCache, so /moto-api/state-manager/set-transition cannot configure them.
 """
 
 import os
@@ -173,6 +181,7 @@ def _delete_subnet_group_patched(self: RDSBackend, subnet_name: str) -> Any:
     one database instance: <id> is still using it." (DeleteDBSubnetGroup reference: "The specified
     database subnet group must not be associated with any DB instances").
     """
+    _purge_deleted_instances(self)
     key = _subnet_group_key(self, subnet_name)
     if key is not None:
         for db_id, database in self.databases.items():
@@ -185,20 +194,32 @@ def _delete_subnet_group_patched(self: RDSBackend, subnet_name: str) -> Any:
 
 RDSBackend.delete_subnet_group = _delete_subnet_group_patched
 
-# --- DB instances: creation time (opt-in), pending modifications, deletion --------------------
+# --- DB instances: creation, backup, modification and deletion times; pending modifications --------------------
 
 CREATE_SECONDS_ENV = "MOTO_RDS_CREATE_SECONDS"
+BACKUP_SECONDS_ENV = "MOTO_RDS_BACKUP_SECONDS"
+DELETE_SECONDS_ENV = "MOTO_RDS_DELETE_SECONDS"
 
 
 MODIFY_SECONDS_ENV = "MOTO_RDS_MODIFY_SECONDS"
 
 
+def _seconds(env: str, default: float) -> float:
+    """A duration from the moto process's environment (seconds; 0 or less turns the state off)."""
+    try:
+        return max(float(os.environ.get(env, str(default)) or 0), 0.0)
+    except ValueError:
+        return default
+
+
 def _status_get(self: Any) -> str:
     """The status of an RDS instance or ElastiCache replication group: moto's (kept in `_status`),
-    except that an `available` one reads `creating` until `_available_at` and `modifying` until
-    `_modified_at` (monotonic deadlines, dropped once passed)."""
+    except that an `available` one reads `creating` until `_available_at`, `backing-up` until
+    `_backed_up_at` and `modifying` until `_modified_at` (monotonic deadlines, dropped once
+    passed)."""
     status = self.__dict__.get("_status", "available")
-    for key, transient in (("_available_at", "creating"), ("_modified_at", "modifying")):
+    phases = (("_available_at", "creating"), ("_backed_up_at", "backing-up"), ("_modified_at", "modifying"))
+    for key, transient in phases:
         until = self.__dict__.get(key)
         if until is None:
             continue
@@ -231,22 +252,25 @@ _create_db_instance = RDSBackend.create_db_instance
 
 
 def _create_db_instance_patched(self: RDSBackend, db_kwargs: dict[str, Any]) -> DBInstance:
-    """Wraps moto/rds/models.py RDSBackend.create_db_instance (opt-in, MOTO_RDS_CREATE_SECONDS).
+    """Wraps moto/rds/models.py RDSBackend.create_db_instance.
 
     moto reports a new instance `available` at once. AWS: creation takes minutes; meanwhile
     DescribeDBInstances reports DBInstanceStatus `creating` ("The instance is being created. The
     instance is inaccessible while it is being created", Viewing Amazon RDS DB instance status,
-    RDS User Guide), then `backing-up`/`available`. With MOTO_RDS_CREATE_SECONDS=N (N > 0) in the
-    moto process's environment, the new instance reads `creating` for N seconds, then
-    `available`; unset or 0 keeps moto's behaviour.
+    RDS User Guide) without an Endpoint, then `backing-up` ("The DB instance is currently being
+    backed up": the first automated backup of an instance with a backup retention period), then
+    `available`. Here `creating` lasts MOTO_RDS_CREATE_SECONDS (default 2) and `backing-up`
+    MOTO_RDS_BACKUP_SECONDS (default 1).
     """
     database = _create_db_instance(self, db_kwargs)
-    try:
-        seconds = float(os.environ.get(CREATE_SECONDS_ENV, "0") or 0)
-    except ValueError:
-        seconds = 0.0
-    if seconds > 0 and database.__dict__.get("_status") == "available":
-        database.__dict__["_available_at"] = time.monotonic() + seconds
+    if database.__dict__.get("_status") == "available":
+        now = time.monotonic()
+        creating = _seconds(CREATE_SECONDS_ENV, 2.0)
+        backing_up = _seconds(BACKUP_SECONDS_ENV, 1.0) if int(database.backup_retention_period or 0) > 0 else 0
+        if creating > 0:
+            database.__dict__["_available_at"] = now + creating
+        if backing_up > 0:
+            database.__dict__["_backed_up_at"] = now + creating + backing_up
     return database
 
 
@@ -331,10 +355,7 @@ def _modify_db_instance_patched(
     )
     result = _modify_db_instance(self, db_instance_identifier, db_kwargs)
     if changing:
-        try:
-            seconds = float(os.environ.get(MODIFY_SECONDS_ENV, "2") or 0)
-        except ValueError:
-            seconds = 2.0
+        seconds = _seconds(MODIFY_SECONDS_ENV, 2.0)
         if seconds > 0:
             database.__dict__["_modified_at"] = time.monotonic() + seconds
     return result
@@ -376,25 +397,74 @@ def _delete_db_instance_patched(
         raise InvalidParameterCombination(
             "FinalDBSnapshotIdentifier can not be specified when SkipFinalSnapshot is enabled."
         )
+    _purge_deleted_instances(self)
     database = self.databases.get(db_instance_identifier)
     if database is None:
         raise DBInstanceNotFoundError(db_instance_identifier)
+    if "_deleted_at" in database.__dict__:
+        raise InvalidDBInstanceStateFault(f"Instance {db_instance_identifier} is already being deleted.")
     if final_db_snapshot_identifier and not database.deletion_protection:
         if database.status == "creating":
             raise InvalidDBInstanceStateFault(
                 f"Instance {db_instance_identifier} is currently creating - a final snapshot "
                 "cannot be taken."
             )
-    return _delete_db_instance(
-        self,
-        db_instance_identifier,
-        final_db_snapshot_identifier=final_db_snapshot_identifier,
-        skip_final_snapshot=skip,
-        delete_automated_backups=delete_automated_backups,
-    )
+    seconds = _seconds(DELETE_SECONDS_ENV, 2.0)
+    if seconds <= 0 or database.deletion_protection:
+        # moto refuses a protected instance (InvalidParameterCombination) as AWS does.
+        return _delete_db_instance(
+            self,
+            db_instance_identifier,
+            final_db_snapshot_identifier=final_db_snapshot_identifier,
+            skip_final_snapshot=skip,
+            delete_automated_backups=delete_automated_backups,
+        )
+    # `deleting` for a while (Viewing Amazon RDS DB instance status: "The DB instance is being
+    # deleted"), still listed by DescribeDBInstances and still using its DB subnet group; moto's
+    # own deletion (final snapshot, automated backups) runs when the time is up.
+    database.__dict__.pop("_available_at", None)
+    database.__dict__.pop("_backed_up_at", None)
+    database.__dict__.pop("_modified_at", None)
+    database.status = "deleting"
+    database.__dict__["_deleted_at"] = time.monotonic() + seconds
+    database.__dict__["_delete_args"] = {
+        "final_db_snapshot_identifier": final_db_snapshot_identifier,
+        "skip_final_snapshot": skip,
+        "delete_automated_backups": delete_automated_backups,
+    }
+    return database
 
 
 RDSBackend.delete_db_instance = _delete_db_instance_patched
+
+
+def _purge_deleted_instances(backend: RDSBackend) -> None:
+    """Removes the instances whose `deleting` time is up, through moto's own deletion (which
+    takes the final snapshot): from then on DescribeDBInstances answers DBInstanceNotFound for
+    them, as AWS does once an instance is deleted. Called wherever an instance is looked up."""
+    now = time.monotonic()
+    for identifier, database in list(backend.databases.items()):
+        until = database.__dict__.get("_deleted_at")
+        if until is None or now < until:
+            continue
+        database.__dict__["_status"] = "available"  # moto's deletion reads nothing else of it
+        _delete_db_instance(backend, identifier, **database.__dict__["_delete_args"])
+        database.__dict__["_status"] = "deleted"
+
+
+_describe_db_instances = RDSBackend.describe_db_instances
+
+
+def _describe_db_instances_patched(
+    self: RDSBackend, db_instance_identifier: str | None = None, filters: Any = None
+) -> list[DBInstance]:
+    """Wraps moto/rds/models.py RDSBackend.describe_db_instances: instances whose deletion has
+    finished are gone first (see `_purge_deleted_instances`)."""
+    _purge_deleted_instances(self)
+    return _describe_db_instances(self, db_instance_identifier, filters)
+
+
+RDSBackend.describe_db_instances = _describe_db_instances_patched
 
 _get_resource_for_tagging = RDSBackend._get_resource_for_tagging
 
@@ -406,6 +476,7 @@ def _get_resource_for_tagging_patched(self: RDSBackend, arn: str) -> Any:
     instance that does not exist (or no longer exists) with an empty success. AWS answers
     DBInstanceNotFound (DBInstanceNotFoundFault, 404; ListTagsForResource reference, Errors).
     """
+    _purge_deleted_instances(self)
     resource = _get_resource_for_tagging(self, arn)
     parts = arn.split(":")
     if resource is None and len(parts) >= 7 and parts[5] == "db":
@@ -488,6 +559,7 @@ def _delete_cache_subnet_group(self: ElastiCacheBackend, cache_subnet_group_name
     any clusters"): CacheSubnetGroupInUse (400) while a replication group or cache cluster,
     deleting ones included, uses it; CacheSubnetGroupNotFoundFault (400) for an unknown name."""
     group = self.describe_cache_subnet_groups(cache_subnet_group_name)[0]
+    _purge_deleted(self)
     if _subnet_group_users(self, cache_subnet_group_name):
         raise CacheSubnetGroupInUse(cache_subnet_group_name)
     del self.cache_subnet_groups[cache_subnet_group_name]
@@ -592,10 +664,37 @@ def _create_replication_group_patched(self: ElastiCacheBackend, **kwargs: Any) -
             )
         if _is_true(kwargs.get("automatic_failover_enabled")) and int(clusters) < 2:
             raise InvalidParameterCombinationException(_AUTO_FAILOVER_TWO_CLUSTERS)
-    return _create_replication_group(self, **kwargs)
+    group = _create_replication_group(self, **kwargs)
+    seconds = _seconds(GROUP_CREATE_SECONDS_ENV, 2.0)
+    if seconds > 0:
+        group.__dict__["_available_at"] = time.monotonic() + seconds
+    return group
 
 
 ElastiCacheBackend.create_replication_group = _create_replication_group_patched
+
+GROUP_CREATE_SECONDS_ENV = "MOTO_ELASTICACHE_CREATE_SECONDS"
+GROUP_DELETE_SECONDS_ENV = "MOTO_ELASTICACHE_DELETE_SECONDS"
+
+
+def _node_groups_get(self: ReplicationGroup) -> list[dict[str, Any]]:
+    """ReplicationGroup.node_groups as DescribeReplicationGroups reads it: while the group is
+    `creating` ("creating - The cluster is being created. It is not available for use", Viewing a
+    cluster's status, ElastiCache User Guide; here for MOTO_ELASTICACHE_CREATE_SECONDS, default 2)
+    its node groups are `creating` and have no primary or reader endpoint yet; moto answers them
+    at once."""
+    groups = self.__dict__.setdefault("_node_groups", [])
+    if self.status != "creating":
+        return groups
+    hidden = ("primary_endpoint", "primary_endpoint_address", "reader_endpoint", "reader_endpoint_address")
+    return [{**{k: v for k, v in g.items() if k not in hidden}, "status": "creating"} for g in groups]
+
+
+def _node_groups_set(self: ReplicationGroup, value: list[dict[str, Any]]) -> None:
+    self.__dict__["_node_groups"] = value
+
+
+ReplicationGroup.node_groups = property(_node_groups_get, _node_groups_set)
 
 # --- Replication groups: `modifying` -------------------------------------------------------------
 
@@ -804,10 +903,12 @@ ElastiCacheResponse.decrease_replica_count = _decrease_replica_count_response
 
 
 def _purge_deleted(backend: ElastiCacheBackend) -> None:
-    # A group/cluster answered `deleting` once (DeleteReplicationGroup/DeleteCacheCluster) is gone
-    # from the next describe on: moto has no state-manager model for ElastiCache deletion.
+    # A group answered `deleting` (DeleteReplicationGroup) is gone once MOTO_ELASTICACHE_DELETE_SECONDS
+    # (default 2) have passed, a cluster (DeleteCacheCluster) from the next describe on: moto has
+    # no state-manager model for ElastiCache deletion.
+    now = time.monotonic()
     for group_id, group in list(backend.replication_groups.items()):
-        if group.status == "deleting":
+        if group.status == "deleting" and now >= group.__dict__.get("_deleted_at", 0):
             del backend.replication_groups[group_id]
             backend.tagging_service.delete_all_tags_for_resource(group.arn)
     for cluster_id, cluster in list(backend.cache_clusters.items()):
@@ -826,14 +927,16 @@ def _delete_replication_group(
     (DeleteReplicationGroup reference): "the replication group ... is deleted ... This operation
     is valid only when the replication group is in the `available` state" (else
     InvalidReplicationGroupState); the response shows it `deleting`, and once deleted,
-    DescribeReplicationGroups answers ReplicationGroupNotFoundFault (404). Here: `deleting` in
-    the delete response, gone (with its tags) from the next DescribeReplicationGroups on.
+    DescribeReplicationGroups answers ReplicationGroupNotFoundFault (404). Here: `deleting` (still
+    listed, still using its cache subnet group) for MOTO_ELASTICACHE_DELETE_SECONDS (default 2),
+    then gone with its tags.
     RetainPrimaryCluster is not emulated (moto models no member cache clusters).
     """
     group = _available_group(self, replication_group_id)
     group.status = "deleting"
     for node_group in group.node_groups:
         node_group["status"] = "deleting"
+    group.__dict__["_deleted_at"] = time.monotonic() + _seconds(GROUP_DELETE_SECONDS_ENV, 2.0)
     return group
 
 
