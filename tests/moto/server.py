@@ -68,6 +68,9 @@ import fixtures  # noqa: E402,F401
 # Route 53: transactional change batches checked against current records, PENDING changes,
 # and the user's hosted zones (POST /webstack/hosted-zones).
 import route53  # noqa: E402,F401
+# EC2: the network interfaces of load balancers, databases, caches, tasks and endpoints, which
+# outlive their owners for a while and hold up the deletion of groups, subnets and VPCs.
+import interfaces  # noqa: E402,F401
 
 if __name__ == "__main__":
     sys.exit(moto.server.main())
