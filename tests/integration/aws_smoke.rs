@@ -227,8 +227,10 @@ async fn an_existing_role_of_ours_is_created_an_existing_role_of_others_is_not()
 }
 
 /// The fault layer answers in each protocol's own error shape, so the SDK reads the injected code:
-/// EC2's `<Response><Errors>`, the query protocols' `<ErrorResponse>`, JSON, and CloudWatch's
-/// Smithy RPC v2 CBOR (`tests/moto/faults.py`).
+/// EC2's `<Response><Errors>`, the query protocols' `<ErrorResponse>`, JSON, CloudWatch's Smithy
+/// RPC v2 CBOR, S3's unwrapped `<Error>` (a HEAD: the status alone), and CloudFront's and Route
+/// 53's `<ErrorResponse>` (`tests/moto/faults.py`). A REST operation is told by its method, path and
+/// query, so CreateBucket (`PUT /{Bucket}`) is not PutBucketTagging (`PUT /{Bucket}?tagging`).
 #[tokio::test]
 async fn injected_faults_parse_as_the_right_error_in_every_protocol() {
     use aws_sdk_ec2::error::ProvideErrorMetadata;
@@ -239,6 +241,12 @@ async fn injected_faults_parse_as_the_right_error_in_every_protocol() {
         ("ListClusters", 400, "ThrottlingException"),
         ("DescribeDBInstances", 403, "AccessDenied"),
         ("DescribeAlarms", 400, "LimitExceeded"),
+        ("PutBucketTagging", 403, "AccessDenied"),
+        ("GetBucketTagging", 409, "OperationAborted"),
+        ("HeadBucket", 403, "AccessDenied"),
+        ("GetDistribution", 404, "NoSuchDistribution"),
+        ("GetHostedZone", 404, "NoSuchHostedZone"),
+        ("ChangeResourceRecordSets", 400, "InvalidChangeBatch"),
     ]);
     let check = |what: &str, code: Option<&str>, message: Option<&str>, want: &str| {
         assert_eq!(code, Some(want), "{what}");
@@ -268,12 +276,92 @@ async fn injected_faults_parse_as_the_right_error_in_every_protocol() {
         .await
         .unwrap_err();
     check("CloudWatch", e.code(), e.message(), "LimitExceeded");
+    // S3, path-style as the product addresses an endpoint of its own.
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    s3.create_bucket()
+        .bucket("faults")
+        .send()
+        .await
+        .expect("CreateBucket is not PutBucketTagging");
+    let tagging = aws_sdk_s3::types::Tagging::builder()
+        .tag_set(aws_sdk_s3::types::Tag::builder().key("k").value("v").build().unwrap())
+        .build()
+        .unwrap();
+    let e = s3
+        .put_bucket_tagging()
+        .bucket("faults")
+        .tagging(tagging)
+        .send()
+        .await
+        .unwrap_err();
+    check("S3 PutBucketTagging", e.code(), e.message(), "AccessDenied");
+    let e = s3.get_bucket_tagging().bucket("faults").send().await.unwrap_err();
+    check("S3 GetBucketTagging", e.code(), e.message(), "OperationAborted");
+    // A HEAD answer has no body: the SDK sees the status alone and names only a 404 (NotFound).
+    let e = s3.head_bucket().bucket("faults").send().await.unwrap_err();
+    assert_eq!(e.code(), None, "S3 HeadBucket: {e:?}");
+    assert_eq!(
+        e.raw_response().map(|r| r.status().as_u16()),
+        Some(403),
+        "S3 HeadBucket: {e:?}"
+    );
+    let e = aws_sdk_cloudfront::Client::new(&config)
+        .get_distribution()
+        .id("E000000000000")
+        .send()
+        .await
+        .unwrap_err();
+    check("CloudFront", e.code(), e.message(), "NoSuchDistribution");
+    let route53 = aws_sdk_route53::Client::new(&config);
+    let e = route53.get_hosted_zone().id("Z000000000000").send().await.unwrap_err();
+    check("Route 53 GetHostedZone", e.code(), e.message(), "NoSuchHostedZone");
+    let record = aws_sdk_route53::types::ResourceRecordSet::builder()
+        .name("www.example.test")
+        .r#type(aws_sdk_route53::types::RrType::A)
+        .ttl(60)
+        .resource_records(
+            aws_sdk_route53::types::ResourceRecord::builder()
+                .value("192.0.2.10")
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let e = route53
+        .change_resource_record_sets()
+        .hosted_zone_id("Z000000000000")
+        .change_batch(
+            aws_sdk_route53::types::ChangeBatch::builder()
+                .changes(
+                    aws_sdk_route53::types::Change::builder()
+                        .action(aws_sdk_route53::types::ChangeAction::Upsert)
+                        .resource_record_set(record)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    check(
+        "Route 53 ChangeResourceRecordSets",
+        e.code(),
+        e.message(),
+        "InvalidChangeBatch",
+    );
     moto.faults(&[]);
     aws_sdk_ec2::Client::new(&config)
         .describe_vpcs()
         .send()
         .await
         .expect("faults cleared");
+    s3.head_bucket().bucket("faults").send().await.expect("faults cleared");
 }
 
 /// RDS, its whole life as AWS runs it (`tests/moto/data.py`, times compressed): `creating` without

@@ -2,11 +2,15 @@
 
 POST /webstack/faults with a JSON object {"<Action>": {"status": 403, "code": "AccessDenied"}}
 makes every later request for that action fail with that status and error code, in the error
-format of the action's protocol (JSON, or the XML of the query protocols), until the faults are
-replaced (POST {} clears them). GET /webstack/faults answers {"faults": [...], "injected":
-{"<Action>": n}}: how many requests each fault has failed (the recorder never sees them, as AWS
-never acts on them). The action is read as the recorder reads it: X-Amz-Target for
-JSON protocols, Action= in the form body for query protocols. Imported by server.py.
+format of the action's protocol, until the faults are replaced (POST {} clears them). GET
+/webstack/faults answers {"faults": [...], "injected": {"<Action>": n}}: how many requests each
+fault has failed (the recorder never sees them, as AWS never acts on them). Actions are the
+operation names the SDKs use (`DescribeVpcs`, `PutBucketTagging`, `ChangeResourceRecordSets`).
+The action is read as the recorder reads it: X-Amz-Target for JSON protocols, the path
+`/service/<service>/operation/<Action>` for Smithy RPC v2 CBOR, Action= in the form body for
+query protocols; the REST services (S3, CloudFront, Route 53, told by the SigV4 credential scope's
+service) name no action, so it is found by matching the method, path and query string against the
+operations' HTTP bindings in botocore's service models (`_rest_actions`). Imported by server.py.
 
 Each protocol's own error shape (what the SDK parses into the error's code): JSON services
 (X-Amz-Target) `{"__type": code, "message": ...}` with x-amzn-ErrorType; the query protocols
@@ -14,31 +18,167 @@ Each protocol's own error shape (what the SDK parses into the error's code): JSO
 protocol with its own shape (EC2 API Reference, "Error codes": `<Response><Errors><Error><Code>`
 with `<RequestID>`), told by the SigV4 credential scope's service `ec2`; CloudWatch over Smithy RPC
 v2 CBOR (`/service/GraniteServiceVersion20100801/operation/<Action>`, the Rust SDK's protocol), a
-CBOR map with `__type` and `message` and the header smithy-protocol: rpc-v2-cbor. The REST
-services (S3, CloudFront, Route 53) name no action in the request and are not reached.
+CBOR map with `__type` and `message` and the header smithy-protocol: rpc-v2-cbor; S3 (restXml
+without error wrapping; S3 API Reference, "Error responses", REST error responses) an unwrapped
+`<Error><Code><Message><RequestId>` with Content-Type application/xml, x-amz-request-id and
+x-amz-id-2, and for HEAD requests the status alone, no body, as S3 answers them; CloudFront and
+Route 53 (restXml; CloudFront Developer Guide, "REST Responses", and Route 53 API Reference,
+"REST Responses", "Error Responses") `<ErrorResponse xmlns=...><Error><Type>Sender</Type><Code>
+<Message></Error><RequestId>` in the service's namespace, with Content-Type application/xml.
 """
 
 import io
 import json
+import re
+from functools import cache
+from types import SimpleNamespace
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, parse_qsl
 
+import botocore.session
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+from moto.s3.responses import S3Response
+from moto.s3.utils import bucket_name_from_url
 
 FAULTS: dict[str, dict[str, Any]] = {}
 INJECTED: dict[str, int] = {}
 
+# The REST services by their SigV4 signing name, with the XML namespace of their errors (S3's
+# errors have none): CloudFront API version 2020-05-31, Route 53 API version 2013-04-01.
+REST_NAMESPACES = {
+    "s3": None,
+    "cloudfront": "http://cloudfront.amazonaws.com/doc/2020-05-31/",
+    "route53": "https://route53.amazonaws.com/doc/2013-04-01/",
+}
+
+# An operation's HTTP binding (`_routes`): method, path pattern, literal query parameters, required
+# query-string and header members, specificity, name.
+Route = tuple[str, re.Pattern[str], dict[str, str | None], list[tuple[str, str]], tuple[int, bool], str]
+
 _original_call = DomainDispatcherApplication.__call__
 
 
-def _action(environ: dict[str, Any]) -> tuple[str | None, str]:
-    """The action of a request and its error protocol (json, query, ec2, cbor); the body is put back."""
+def _scope(environ: dict[str, Any]) -> list[str]:
+    """The SigV4 credential scope, `<key>/<date>/<region>/<service>/aws4_request`, split on `/`.
+
+    From the Authorization header (`Credential=<scope>, SignedHeaders=...`), else from the
+    X-Amz-Credential parameter of a presigned URL (SigV4, "Authentication methods").
+    """
+    auth = environ.get("HTTP_AUTHORIZATION") or ""
+    if "Credential=" in auth:
+        return auth.split("Credential=", 1)[-1].split(",")[0].strip().split("/")
+    query = parse_qs(environ.get("QUERY_STRING") or "")
+    return (query.get("X-Amz-Credential") or [""])[0].split("/")
+
+
+@cache
+def _routes(service: str) -> list[Route]:
+    """Every operation of a REST service with its HTTP binding, from botocore's service model.
+
+    Per operation: the method (`http.method`); the path of `http.requestUri` as a pattern, `{Name}`
+    matching one path segment and `{Name+}` (a greedy label) the rest of the path, a trailing `/`
+    optional (Route 53's `/2013-04-01/hostedzone/{Id}/rrset/`); the literal query of the
+    requestUri, S3's sub-resources (`?tagging`, `?list-type=2`, `?select&select-type=2`) and
+    CloudFront's (`?WithTags`, `?Operation=Tag`), each a parameter the request must carry (with
+    that value when one is given); the input members the model binds to the query string or to a
+    header and marks required (S3's UploadPart needs `partNumber` and `uploadId`, CopyObject the
+    header x-amz-copy-source), which the request must carry too; how specific the path is (literal
+    segments, then no greedy label); the operation's name.
+    """
+    model = botocore.session.get_session().get_service_model(service)
+    routes = []
+    for name in model.operation_names:
+        op = model.operation_model(name)
+        path, _, query = op.http["requestUri"].partition("?")
+        segments = [s for s in path.strip("/").split("/") if s]
+        pattern = "".join(
+            "/(.+)" if s.endswith("+}") else "/([^/]+)" if s.startswith("{") else "/" + re.escape(s)
+            for s in segments
+        )
+        literal = {k: (v or None) for k, v in parse_qsl(query, keep_blank_values=True)}
+        required = []
+        if op.input_shape is not None:
+            for member in op.input_shape.required_members:
+                serialization = op.input_shape.members[member].serialization
+                if serialization.get("location") in ("querystring", "header"):
+                    required.append((serialization["location"], serialization.get("name", member)))
+        specificity = (sum(not s.startswith("{") for s in segments), not any(s.endswith("+}") for s in segments))
+        routes.append((op.http["method"], re.compile(f"^{pattern}/?$"), literal, required, specificity, name))
+    return routes
+
+
+def _s3_path(environ: dict[str, Any]) -> str:
+    """The path of an S3 request in path style, `/<bucket>/<key>`, whichever addressing it used.
+
+    A virtual-hosted request (`<bucket>.<host>`) names its bucket in the Host header; whether it
+    does, and which label is the bucket, is read as moto reads it (moto/s3/responses.py
+    S3Response.subdomain_based_buckets: not for `localhost...`, IP addresses or S3's own path-style
+    hosts; moto/s3/utils.py bucket_name_from_url: the first label), so the bucket is the one moto
+    acts on.
+    """
+    path = environ.get("PATH_INFO") or "/"
+    host = environ.get("HTTP_HOST") or ""
+    request = SimpleNamespace(headers={"host": host}, url=f"http://{host}{path}")
+    if host and S3Response.subdomain_based_buckets(request):
+        bucket = bucket_name_from_url(request.url)
+        if bucket:
+            return f"/{bucket}{path}"
+    return path
+
+
+def _header(name: str) -> str:
+    """The WSGI environ key of an HTTP header (PEP 3333: the name upper-cased, `-` as `_`, after
+    `HTTP_` but for Content-Type and Content-Length)."""
+    key = name.upper().replace("-", "_")
+    return key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else "HTTP_" + key
+
+
+def _rest_actions(environ: dict[str, Any], service: str) -> list[str]:
+    """The operations a REST request can be (usually one), by its method, path and query string.
+
+    Candidates are the operations (`_routes`) of the request's method whose path pattern matches
+    and whose literal query parameters and required query-string and header members the request
+    all carries. An `x-id` parameter naming a candidate decides (the Rust SDK adds `x-id=GetObject`
+    and the like to S3 operations that share a binding). Otherwise the candidates that need the
+    most of the request's parameters win (GetBucketTagging's `?tagging` over ListObjects' bare
+    `/{Bucket}`), then the most specific path. Operations bound identically stay together (S3's
+    GetBucketLifecycle and GetBucketLifecycleConfiguration, ListBuckets and ListDirectoryBuckets):
+    the request is either, and a fault on either fails it.
+    """
+    method = environ.get("REQUEST_METHOD") or "GET"
+    path = _s3_path(environ) if service == "s3" else environ.get("PATH_INFO") or "/"
+    query: dict[str, str] = {}
+    for k, v in parse_qsl(environ.get("QUERY_STRING") or "", keep_blank_values=True):
+        query.setdefault(k, v)
+    candidates = []
+    for route_method, pattern, literal, required, specificity, name in _routes(service):
+        if route_method != method or not pattern.match(path):
+            continue
+        if any(k not in query or (v is not None and query[k] != v) for k, v in literal.items()):
+            continue
+        if any((h not in query) if loc == "querystring" else (_header(h) not in environ) for loc, h in required):
+            continue
+        candidates.append(((len(literal) + len(required), specificity), name))
+    if query.get("x-id") in {name for _, name in candidates}:
+        return [query["x-id"]]
+    best = max((score for score, _ in candidates), default=None)
+    return [name for score, name in candidates if score == best]
+
+
+def _action(environ: dict[str, Any]) -> tuple[list[str], str]:
+    """The actions a request can be (one but for REST ties) and its error protocol: json, cbor,
+    query, ec2, or a REST service's signing name (s3, cloudfront, route53). Only a query request's
+    body is read, and put back."""
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:
-        return target.rsplit(".", 1)[-1], "json"
+        return [target.rsplit(".", 1)[-1]], "json"
     path = environ.get("PATH_INFO") or ""
     if path.startswith("/service/") and "/operation/" in path:
-        return path.rsplit("/", 1)[-1], "cbor"
+        return [path.rsplit("/", 1)[-1]], "cbor"
+    scope = _scope(environ)
+    service = scope[3] if len(scope) > 3 else ""
+    if service in REST_NAMESPACES:
+        return _rest_actions(environ, service), service
     length = int(environ.get("CONTENT_LENGTH") or 0)
     body = environ["wsgi.input"].read(length) if length else b""
     environ["wsgi.input"] = io.BytesIO(body)
@@ -46,8 +186,7 @@ def _action(environ: dict[str, Any]) -> tuple[str | None, str]:
         action = parse_qs(body.decode("utf-8", "replace")).get("Action", [None])[0]
     except ValueError:
         action = None
-    scope = (environ.get("HTTP_AUTHORIZATION") or "").split("Credential=", 1)[-1].split(",")[0].split("/")
-    return action, "ec2" if len(scope) > 3 and scope[3] == "ec2" else "query"
+    return ([action] if action else []), "ec2" if service == "ec2" else "query"
 
 
 def _cbor_text(value: str) -> bytes:
@@ -64,12 +203,52 @@ def _cbor_text(value: str) -> bytes:
 
 
 def _json(start_response: Any, value: Any) -> list[bytes]:
+    """A 200 answer with a JSON body (the fault API's own answers)."""
     body = json.dumps(value).encode()
     start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
     return [body]
 
 
+def _error(protocol: str, code: str, message: str, head: bool) -> tuple[bytes, list[tuple[str, str]]]:
+    """The error body and headers of a protocol (the shapes in the module's docstring)."""
+    if protocol == "json":
+        body = json.dumps({"__type": code, "message": message}).encode()
+        return body, [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-ErrorType", code)]
+    if protocol == "cbor":
+        body = bytes([0xA2]) + _cbor_text("__type") + _cbor_text(code) + _cbor_text("message") + _cbor_text(message)
+        return body, [("Content-Type", "application/cbor"), ("smithy-protocol", "rpc-v2-cbor")]
+    if protocol == "ec2":
+        body = (
+            f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors>"
+            f"<RequestID>fault</RequestID></Response>"
+        ).encode()
+        return body, [("Content-Type", "text/xml")]
+    if protocol == "s3":
+        headers = [("Content-Type", "application/xml"), ("x-amz-request-id", "fault"), ("x-amz-id-2", "fault")]
+        if head:
+            return b"", headers
+        body = (
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>'
+            f"<RequestId>fault</RequestId></Error>"
+        ).encode()
+        return body, headers
+    if protocol in REST_NAMESPACES:
+        body = (
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<ErrorResponse xmlns="{REST_NAMESPACES[protocol]}">'
+            f"<Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>"
+            f"<RequestId>fault</RequestId></ErrorResponse>"
+        ).encode()
+        return body, [("Content-Type", "application/xml"), ("x-amzn-RequestId", "fault"), ("x-amz-request-id", "fault")]
+    body = (
+        f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code>"
+        f"<Message>{message}</Message></Error><RequestId>fault</RequestId></ErrorResponse>"
+    ).encode()
+    return body, [("Content-Type", "text/xml")]
+
+
 def _call(self: DomainDispatcherApplication, environ: dict[str, Any], start_response: Any) -> Any:
+    """Wraps moto/moto_server/werkzeug_app.py DomainDispatcherApplication.__call__: the fault API,
+    and a faulted action's error answered before moto sees the request."""
     if environ.get("PATH_INFO") == "/webstack/faults" and environ.get("REQUEST_METHOD") == "POST":
         length = int(environ.get("CONTENT_LENGTH") or 0)
         FAULTS.clear()
@@ -78,32 +257,17 @@ def _call(self: DomainDispatcherApplication, environ: dict[str, Any], start_resp
     if environ.get("PATH_INFO") == "/webstack/faults" and environ.get("REQUEST_METHOD") == "GET":
         return _json(start_response, {"faults": sorted(FAULTS), "injected": INJECTED})
     if FAULTS:
-        action, protocol = _action(environ)
-        fault = FAULTS.get(action or "")
-        if fault:
+        actions, protocol = _action(environ)
+        action = next((a for a in actions if a in FAULTS), None)
+        if action:
+            fault = FAULTS[action]
             status, code = int(fault.get("status", 500)), fault.get("code", "InternalFailure")
             message = f"injected by the test substrate for {action}"
             INJECTED[action] = INJECTED.get(action, 0) + 1
-            if protocol == "json":
-                body = json.dumps({"__type": code, "message": message}).encode()
-                headers = [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-ErrorType", code)]
-            elif protocol == "cbor":
-                body = bytes([0xA2]) + _cbor_text("__type") + _cbor_text(code) + _cbor_text("message") + _cbor_text(message)
-                headers = [("Content-Type", "application/cbor"), ("smithy-protocol", "rpc-v2-cbor")]
-            elif protocol == "ec2":
-                body = (
-                    f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors>"
-                    f"<RequestID>fault</RequestID></Response>"
-                ).encode()
-                headers = [("Content-Type", "text/xml")]
-            else:
-                body = (
-                    f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code>"
-                    f"<Message>{message}</Message></Error><RequestId>fault</RequestId></ErrorResponse>"
-                ).encode()
-                headers = [("Content-Type", "text/xml")]
+            head = environ.get("REQUEST_METHOD") == "HEAD"
+            body, headers = _error(protocol, code, message, head)
             start_response(f"{status} Injected", headers)
-            return [body]
+            return [] if head else [body]
     return _original_call(self, environ, start_response)
 
 
