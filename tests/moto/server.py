@@ -68,6 +68,8 @@ import fixtures  # noqa: E402,F401
 # Route 53: transactional change batches checked against current records, PENDING changes,
 # and the user's hosted zones (POST /webstack/hosted-zones).
 import route53  # noqa: E402,F401
+# IAM enforcement: each request authorized like AWS, resources, conditions and tags evaluated.
+import iam_eval  # noqa: E402,F401
 
 if __name__ == "__main__":
     sys.exit(moto.server.main())
