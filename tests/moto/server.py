@@ -71,6 +71,8 @@ import route53  # noqa: E402,F401
 # EC2: the network interfaces of load balancers, databases, caches, tasks and endpoints, which
 # outlive their owners for a while and hold up the deletion of groups, subnets and VPCs.
 import interfaces  # noqa: E402,F401
+# IAM enforcement: each request authorized like AWS, resources, conditions and tags evaluated.
+import iam_eval  # noqa: E402,F401
 
 if __name__ == "__main__":
     sys.exit(moto.server.main())
