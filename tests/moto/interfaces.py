@@ -20,6 +20,7 @@ and deletes security groups, subnets and VPCs whatever still uses them. On AWS:
   DeleteVpc while a network interface, a security group other than the default one, or an
   attached internet gateway remains (DeleteVpc: "you must detach or delete all gateways and
   resources that are associated with the VPC").
+- An instance's network interface created at launch is deleted when it terminates (moto keeps it).
 
 Here the interfaces are kept in step with their owners (created as the owner appears or grows,
 their groups following the owner's) on every request, and an interface whose owner is gone (or
@@ -34,6 +35,7 @@ from typing import Any, Iterator
 
 from moto.ec2.exceptions import DependencyViolationError
 from moto.ec2.models import ec2_backends
+from moto.ec2.models.instances import Instance
 from moto.ec2.models.security_groups import SecurityGroupBackend
 from moto.ec2.models.subnets import SubnetBackend
 from moto.ec2.models.vpcs import VPCBackend
@@ -117,7 +119,8 @@ def _tasks(account: str, region: str) -> Iterator[Want]:
         config = (getattr(service, "network_configuration", None) or {}).get("awsvpcConfiguration")
         if not config:
             continue
-        ecs_services._advance(service)
+        with ecs_services._LOCK:  # DescribeServices may be moving it on in another thread
+            ecs_services._advance(service)
         tasks = 0
         if service.status == "ACTIVE":
             tasks = sum(d.get("runningCount", 0) + d.get("pendingCount", 0) for d in service.deployments)
@@ -316,3 +319,34 @@ def _delete_vpc(self: Any, vpc_id: str) -> Any:
 
 
 VPCBackend.delete_vpc = _delete_vpc
+
+# --- Instances: the primary network interface goes with the instance ----------------------------
+
+_original_prep_nics = Instance.prep_nics
+
+
+def _prep_nics(self: Instance, nic_spec: list[dict[str, Any]], *args: Any, **kwargs: Any) -> None:
+    """Wraps moto/ec2/models/instances.py Instance.prep_nics, which marks an interface created at
+    launch for deletion on termination only when DeleteOnTermination=true was sent, so every
+    terminated instance leaves its primary interface behind (holding its security groups and
+    subnet forever). AWS: a network interface created when the instance is launched is deleted
+    when the instance terminates unless DeleteOnTermination is false ("By default, network
+    interfaces that are automatically created and attached to instances ... are deleted when the
+    instance terminates", EC2 User Guide, Network interface attributes; InstanceNetworkInterfaceSpecification
+    DeleteOnTermination: "If you are creating a network interface when launching an instance, the
+    default is true")."""
+    before = set(self.ec2_backend.enis)
+    _original_prep_nics(self, nic_spec, *args, **kwargs)
+    explicit = {
+        int(n.get("DeviceIndex") or 0): n.get("DeleteOnTermination")
+        for n in nic_spec or []
+        if n.get("DeleteOnTermination") is not None
+    }
+    for index, eni in self.nics.items():
+        if eni.id in before:
+            continue  # an existing interface attached at launch keeps its own setting
+        keep = explicit.get(index)
+        eni.delete_on_termination = not (keep is False or str(keep).lower() == "false")
+
+
+Instance.prep_nics = _prep_nics
