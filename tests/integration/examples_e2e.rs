@@ -720,6 +720,7 @@ async fn example_3_monolith_redis_postgres() {
     steady(&run).await;
     set_inline_image(&run, "monolith", 0, "registry.example.com/monolith/nginx:3.2.0").await;
     rolled_out(&run, "monolith-app", "registry.example.com/monolith/nginx:3.2.0").await;
+    data_tier_through_slow_states(&run).await;
     // The file protects its database: deletion waits, Stalled, until the user turns it off.
     delete_all(&run.client, &run.ns, &run.objects).await;
     let stacks: Api<WebStack> = Api::namespaced(run.client.clone(), &run.ns);
@@ -744,6 +745,103 @@ async fn example_3_monolith_redis_postgres() {
         .await
         .unwrap();
     finish_deletion(&run).await;
+}
+
+/// The data tier changed the way users change it, through the states AWS takes minutes in (the
+/// emulator's defaults, `tests/moto/data.py`: RDS `modifying`, ElastiCache `modifying` after each
+/// failover toggle and replica change, every one refusing further changes meanwhile): the cache
+/// scaled out to two nodes (automatic failover on, a replica added) while the database class
+/// changes, then back in to one (failover off, the replica removed). Each converges, read back
+/// from RDS and ElastiCache, and the stack is never `Stalled` on the way: a refusal while AWS is
+/// busy is a wait.
+async fn data_tier_through_slow_states(run: &Run) {
+    let stacks: Api<WebStack> = Api::namespaced(run.client.clone(), &run.ns);
+    let stalls = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let watch = {
+        let (stacks, stalls) = (stacks.clone(), stalls.clone());
+        tokio::spawn(async move {
+            loop {
+                if let Some(s) = stacks.get_opt("monolith").await.unwrap() {
+                    for c in s.status.iter().flat_map(|st| &st.conditions) {
+                        if c.type_ == "Stalled" && c.status == "True" {
+                            stalls.lock().unwrap().push(format!("{}: {}", c.reason, c.message));
+                        }
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        })
+    };
+    let rds = aws_sdk_rds::Client::new(&run.config);
+    let cache = aws_sdk_elasticache::Client::new(&run.config);
+    let converged = |class: &'static str, nodes: usize| {
+        let (stacks, rds, cache, stalls) = (stacks.clone(), rds.clone(), cache.clone(), stalls.clone());
+        async move {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+            loop {
+                let ws = stacks.get("monolith").await.unwrap();
+                let ready_condition = ws
+                    .status
+                    .as_ref()
+                    .and_then(|st| st.conditions.iter().find(|c| c.type_ == "Ready"))
+                    .map(|c| format!("{} {}: {}", c.status, c.reason, c.message))
+                    .unwrap_or_default();
+                let ready = ws.status.as_ref().is_some_and(|st| {
+                    st.observed_generation == ws.metadata.generation
+                        && st.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True")
+                });
+                let dbs = rds.describe_db_instances().send().await.unwrap();
+                let db = &dbs.db_instances()[0];
+                let groups = cache.describe_replication_groups().send().await.unwrap();
+                let group = &groups.replication_groups()[0];
+                let members = group.node_groups().first().map_or(0, |g| g.node_group_members().len());
+                let failover = group.automatic_failover();
+                let seen = format!(
+                    "Ready {ready} ({ready_condition}), database {:?} {:?}, cache {:?} {members} nodes, failover {failover:?}",
+                    db.db_instance_status(),
+                    db.db_instance_class(),
+                    group.status()
+                );
+                let failover_on = matches!(
+                    failover,
+                    Some(aws_sdk_elasticache::types::AutomaticFailoverStatus::Enabled)
+                );
+                if ready
+                    && db.db_instance_status() == Some("available")
+                    && db.db_instance_class() == Some(class)
+                    && group.status() == Some("available")
+                    && members == nodes
+                    && failover_on == (nodes > 1)
+                {
+                    println!("{}: data tier converged: {seen}", run.file);
+                    return;
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "data tier never converged; last: {seen}; Stalled on the way: {:?}\noperator log:\n{}",
+                    stalls.lock().unwrap(),
+                    run.op.log_tail()
+                );
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    };
+    let patch = |body: serde_json::Value| {
+        let stacks = stacks.clone();
+        async move {
+            stacks
+                .patch("monolith", &PatchParams::default(), &Patch::Merge(&body))
+                .await
+                .unwrap();
+        }
+    };
+    patch(serde_json::json!({"spec": {"cache": {"numNodes": 2}, "database": {"instanceClass": "db.t4g.small"}}})).await;
+    converged("db.t4g.small", 2).await;
+    patch(serde_json::json!({"spec": {"cache": {"numNodes": 1}}})).await;
+    converged("db.t4g.small", 1).await;
+    watch.abort();
+    let stalls = stalls.lock().unwrap().clone();
+    assert!(stalls.is_empty(), "Stalled on the way: {stalls:?}");
 }
 
 #[tokio::test]

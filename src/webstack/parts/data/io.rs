@@ -441,12 +441,9 @@ pub async fn apply(a: &DataApply<'_>, step: &DataStep) -> Result<(), Blocked> {
             elasticache::create(&c.elasticache, d, &stored, group, &a.tags).await?
         }
         DataStep::SetCacheNodeType { to, .. } => elasticache::set_node_type(&c.elasticache, &n.cache, to).await?,
+        // Failover is off already before a scale-in to one node (the planner's own pass).
         DataStep::SetCacheNodes { from, to } => {
-            // Failover needs a replica: on after a scale-out, off before a scale-in to one.
-            if *to == 1 {
-                elasticache::set_failover(&c.elasticache, &n.cache, false).await?;
-            }
-            elasticache::set_replicas(&c.elasticache, &n.cache, from - 1, to - 1).await?;
+            elasticache::set_replicas(&c.elasticache, &n.cache, from - 1, to - 1).await?
         }
         DataStep::SetCacheFailover { on } => elasticache::set_failover(&c.elasticache, &n.cache, *on).await?,
         DataStep::RestoreCacheTags => {

@@ -65,8 +65,8 @@ pub enum DataStep {
         from: i32,
         to: i32,
     },
-    /// Automatic failover and Multi-AZ: on with replicas, off without (after a scale-out; a
-    /// scale-in to one node turns it off first, inside [`DataStep::SetCacheNodes`]).
+    /// Automatic failover and Multi-AZ: on with replicas, off without (on after a scale-out, off
+    /// before a scale-in to one node, each in a pass of its own).
     SetCacheFailover {
         on: bool,
     },
@@ -299,8 +299,7 @@ pub fn plan_database(d: &DesiredDatabase, o: &ObservedData, cx: &Context<'_>) ->
 }
 
 /// The cache's steps: only the conflict when its connection Secret is someone else's. Failover
-/// needs a replica: it is turned on after a scale-out and off before a scale-in to one node (both
-/// inside [`DataStep::SetCacheNodes`]).
+/// needs a replica: it is turned on after a scale-out and off before a scale-in to one node.
 pub fn plan_cache(d: &DesiredCache, o: &ObservedData, cx: &Context<'_>) -> Vec<DataStep> {
     if let Some(conflict) = connection_conflict(o, true) {
         return vec![conflict];
@@ -325,19 +324,25 @@ pub fn plan_cache(d: &DesiredCache, o: &ObservedData, cx: &Context<'_>) -> Vec<D
     if !cache.tags.is_empty() && !missing_tags(cx.tags, &cache.tags).is_empty() {
         steps.push(DataStep::RestoreCacheTags);
     }
+    // One change per pass: each leaves the group `modifying` for minutes, and AWS refuses the
+    // next one until it is `available` again (InvalidReplicationGroupState, e.g. a replica-count
+    // change right after a failover toggle), so sending two at once fails the second every time.
     if cache.status == "available" {
         if cache.node_type != d.node_type {
             steps.push(DataStep::SetCacheNodeType {
                 from: cache.node_type.clone(),
                 to: d.node_type.clone(),
             });
-        }
-        if cache.num_nodes != d.num_nodes {
+        } else if d.num_nodes == 1 && cache.num_nodes > 1 && cache.automatic_failover {
+            // Failover needs a replica: off before the scale-in to one node.
+            steps.push(DataStep::SetCacheFailover { on: false });
+        } else if cache.num_nodes != d.num_nodes {
             steps.push(DataStep::SetCacheNodes {
                 from: cache.num_nodes,
                 to: d.num_nodes,
             });
         } else if cache.automatic_failover != (d.num_nodes > 1) {
+            // On once the replicas are there.
             steps.push(DataStep::SetCacheFailover { on: d.num_nodes > 1 });
         }
     }

@@ -236,14 +236,22 @@ fn each_in_place_change() {
     let mut bigger = cache();
     bigger.node_type = "cache.t4g.small".into();
     bigger.num_nodes = 3;
+    // One change per pass: each leaves the group `modifying`, which refuses the next.
     assert_eq!(
         names(&plan_cache(&bigger, &o, &cx)),
-        [
-            "change the cache node type from cache.t4g.micro to cache.t4g.small",
-            "change the cache from 1 to 3 node(s)"
-        ]
+        ["change the cache node type from cache.t4g.micro to cache.t4g.small"]
     );
-    // Once the replicas are there, failover and Multi-AZ follow; back to one node, they are off.
+    let mut resized = o.clone();
+    resized.cache.as_mut().unwrap().node_type = "cache.t4g.small".into();
+    assert_eq!(
+        names(&plan_cache(&bigger, &resized, &cx)),
+        ["change the cache from 1 to 3 node(s)"]
+    );
+    let mut busy = resized.clone();
+    busy.cache.as_mut().unwrap().status = "modifying".into();
+    assert_eq!(plan_cache(&bigger, &busy, &cx), vec![]);
+    // Once the replicas are there, failover and Multi-AZ follow; back to one node, they are off
+    // first, then the replicas go.
     let mut scaled = o.clone();
     scaled.cache.as_mut().unwrap().num_nodes = 3;
     let mut three = cache();
@@ -256,7 +264,20 @@ fn each_in_place_change() {
     assert_eq!(plan_cache(&three, &scaled, &cx), vec![]);
     assert_eq!(
         names(&plan_cache(&cache(), &scaled, &cx)),
+        ["turn off the cache's automatic failover and Multi-AZ"]
+    );
+    scaled.cache.as_mut().unwrap().automatic_failover = false;
+    assert_eq!(
+        names(&plan_cache(&cache(), &scaled, &cx)),
         ["change the cache from 3 to 1 node(s)"]
+    );
+    // 3 → 2 keeps failover on.
+    let mut two = cache();
+    two.num_nodes = 2;
+    scaled.cache.as_mut().unwrap().automatic_failover = true;
+    assert_eq!(
+        names(&plan_cache(&two, &scaled, &cx)),
+        ["change the cache from 3 to 2 node(s)"]
     );
     // A connection Secret edited by hand is rewritten.
     let mut edited = o.clone();
