@@ -1,7 +1,8 @@
 //! IAM: the stack's roles (the task execution role, the flow logs' delivery role, the EC2 instance
 //! role), read with [`read_role`] and changed one [`RoleStep`] at a time by [`apply_role`]; and the
 //! tag conversions the instance profile shares (`capacity.rs`). IAM is global and eventually
-//! consistent: a role just created may not be usable by ECS for a few seconds (ECS retries).
+//! consistent: a role just created may not be usable by ECS for a few seconds, so [`read_role`]
+//! tells how young it is (`young_for`) and the stack hands it to its services only after that.
 
 use aws_sdk_iam::Client;
 use aws_sdk_iam::types::Tag;
@@ -9,7 +10,7 @@ use serde_json::Value;
 
 use super::{AwsError, TagMap, classify, deleted};
 use crate::model::ownership::{OWNERSHIP_KEYS, select};
-use crate::model::role::{DesiredRole, ObservedRole, RoleChange, RoleKind, RoleStep, parse_document};
+use crate::model::role::{DesiredRole, ObservedRole, RoleChange, RoleKind, RoleStep, parse_document, young_for};
 
 /// IAM's code for a role, profile or policy that does not exist.
 pub(super) const NO_SUCH_ENTITY: &str = "NoSuchEntity";
@@ -55,6 +56,8 @@ pub async fn read_role(c: &Client, kind: RoleKind, name: &str) -> Result<Option<
         true => Some(attached_policies(c, name).await?),
         false => None,
     };
+    let created = std::time::UNIX_EPOCH + std::time::Duration::from_secs(r.create_date().secs().max(0) as u64);
+    let age = std::time::SystemTime::now().duration_since(created).unwrap_or_default();
     Ok(Some(ObservedRole {
         kind,
         name: name.into(),
@@ -63,6 +66,7 @@ pub async fn read_role(c: &Client, kind: RoleKind, name: &str) -> Result<Option<
         trust: r.assume_role_policy_document().and_then(parse_document),
         policy,
         managed,
+        young_for: young_for(age),
     }))
 }
 

@@ -11,6 +11,7 @@
 //! ownership tags instead.
 
 use std::fmt;
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -59,6 +60,21 @@ pub struct ObservedRole {
     pub policy: Option<Option<Value>>,
     /// ARNs of the managed policies attached to it.
     pub managed: Option<Vec<String>>,
+    /// How much longer, by its creation date, AWS may still refuse to let a service assume the
+    /// role ([`PROPAGATION`] from creation); `None` once past it, or when not read on this pass.
+    pub young_for: Option<Duration>,
+}
+
+/// How long after its creation a role is given before a service is handed it. IAM is eventually
+/// consistent ("changes ... take time to become visible", IAM User Guide, Troubleshooting IAM: "I
+/// can't assume a role" / eventual consistency): a task started with a role created seconds ago
+/// may fail with "ECS was unable to assume the role", and enough such failures trip a new service's
+/// circuit breaker.
+pub const PROPAGATION: Duration = Duration::from_secs(10);
+
+/// What is left of [`PROPAGATION`] for a role created `age` ago.
+pub fn young_for(age: Duration) -> Option<Duration> {
+    PROPAGATION.checked_sub(age).filter(|left| !left.is_zero())
 }
 
 impl ObservedRole {
@@ -72,6 +88,7 @@ impl ObservedRole {
             trust: None,
             policy: None,
             managed: None,
+            young_for: None,
         }
     }
 
@@ -227,6 +244,7 @@ impl DesiredRole {
             trust: Some(self.trust.clone()),
             policy: self.kind.inline_policy.map(|_| self.policy.clone()),
             managed: self.kind.managed_policies.then(|| self.managed.clone()),
+            young_for: None,
         }
     }
 }

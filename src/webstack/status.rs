@@ -42,6 +42,17 @@ pub fn settled(desired: &DesiredStack, observed: &ObservedStack) -> Health {
     if let Some(waiting) = waiting_for(desired.database.as_ref(), desired.cache.as_ref(), &observed.data) {
         return Health::progressing("Provisioning", waiting);
     }
+    if let Some((role, left)) = observed.execution_role.as_ref().and_then(|r| Some((r, r.young_for?))) {
+        return Health::progressing(
+            "Provisioning",
+            format!(
+                "task execution role {} was just created: it is handed to the services in {}s, once ECS \
+                 can assume it (IAM is eventually consistent)",
+                role.name,
+                left.as_secs().max(1)
+            ),
+        );
+    }
     match observed.load_balancer.as_ref().map(|lb| lb.state.as_str()) {
         None | Some("active") => children_health(desired, observed),
         Some("failed") => Health::Stalled {
@@ -191,7 +202,12 @@ fn fields(desired: &DesiredStack, observed: &ObservedStack) -> WebStackStatus {
             listeners,
         }),
         cluster_arn: observed.cluster.as_ref().filter(|c| c.active).map(|c| c.arn.clone()),
-        execution_role_arn: observed.execution_role.as_ref().map(|r| r.arn.clone()),
+        // Handed to the services once ECS can assume it (a task started with a younger role may fail).
+        execution_role_arn: observed
+            .execution_role
+            .as_ref()
+            .filter(|r| r.young_for.is_none())
+            .map(|r| r.arn.clone()),
         database: observed.data.database.as_ref().map(|db| DatabaseStatus {
             endpoint: db.endpoint.as_ref().map(|e| e.0.clone()),
             port: db.endpoint.as_ref().map(|e| e.1),
@@ -269,6 +285,45 @@ mod tests {
             Health::progressing("Provisioning", "the load balancer is provisioning")
         );
         assert!(matches!(settled(&nothing(), &with("failed")), Health::Stalled { .. }));
+    }
+
+    /// A task execution role created seconds ago is not handed to the services (a task started
+    /// with it may fail to assume it, enough failures trip a new service's circuit breaker): the
+    /// stack waits, naming the role, and publishes it once it is old enough.
+    #[test]
+    fn a_new_execution_role_is_handed_out_once_ecs_can_assume_it() {
+        use crate::model::role::{ObservedRole, PROPAGATION, young_for};
+        let role = |young: Option<std::time::Duration>| ObservedStack {
+            execution_role: Some(ObservedRole {
+                young_for: young,
+                ..ObservedRole::known(
+                    crate::model::execution::EXECUTION_ROLE,
+                    "webstack-exec-s",
+                    "arn:aws:iam::1:role/webstack-exec-s",
+                )
+            }),
+            ..ObservedStack::default()
+        };
+        let young = role(young_for(std::time::Duration::from_secs(3)));
+        let (fields, health) = status(&nothing(), &young, &[]);
+        assert_eq!(fields.execution_role_arn, None);
+        match health {
+            Health::Progressing { reason, message } => {
+                assert_eq!(reason, "Provisioning");
+                assert!(
+                    message.contains("webstack-exec-s") && message.contains("in 7s"),
+                    "{message}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(young_for(PROPAGATION), None);
+        let (fields, health) = status(&nothing(), &role(young_for(PROPAGATION)), &[]);
+        assert_eq!(
+            fields.execution_role_arn.as_deref(),
+            Some("arn:aws:iam::1:role/webstack-exec-s")
+        );
+        assert!(matches!(health, Health::Ready { .. }), "{health:?}");
     }
 
     /// A repository removed from `spec.registries` but holding images: Ready, saying it is kept.

@@ -365,15 +365,17 @@ async fn injected_faults_parse_as_the_right_error_in_every_protocol() {
 }
 
 /// RDS, its whole life as AWS runs it (`tests/moto/data.py`, times compressed): `creating` without
-/// an Endpoint (MOTO_RDS_CREATE_SECONDS, 2 s), then `backing-up` (MOTO_RDS_BACKUP_SECONDS, 1 s:
-/// the first automated backup), then `available`; ModifyDBInstance is refused with
-/// InvalidDBInstanceState until then. A class change applied at once puts it in `modifying`
-/// (MOTO_RDS_MODIFY_SECONDS, 2 s), refusing another change meanwhile. DeleteDBInstance leaves it
-/// `deleting` (MOTO_RDS_DELETE_SECONDS, 2 s), refusing a second deletion, then it is gone.
+/// an Endpoint (MOTO_RDS_CREATE_SECONDS, 2 s by default, 5 here), then `backing-up`
+/// (MOTO_RDS_BACKUP_SECONDS, 1 s: the first automated backup), then `available`; ModifyDBInstance
+/// is refused with InvalidDBInstanceState until then. A class change applied at once puts it in
+/// `modifying` (MOTO_RDS_MODIFY_SECONDS, 2 s by default, 4 here), refusing another change
+/// meanwhile. DeleteDBInstance leaves it `deleting` (MOTO_RDS_DELETE_SECONDS, 2 s), refusing a
+/// second deletion, then it is gone.
 #[tokio::test]
 async fn rds_takes_time_in_every_state_and_refuses_changes_meanwhile() {
     use aws_sdk_rds::error::ProvideErrorMetadata;
-    let moto = Moto::start();
+    // Longer than the defaults: a loaded machine must not let a state pass between two calls.
+    let moto = Moto::start_with_env(&[("MOTO_RDS_CREATE_SECONDS", "5"), ("MOTO_RDS_MODIFY_SECONDS", "4")]);
     let rds = aws_sdk_rds::Client::new(&moto.sdk_config().await);
     rds.create_db_instance()
         .db_instance_identifier("smoke")
@@ -427,7 +429,12 @@ async fn rds_takes_time_in_every_state_and_refuses_changes_meanwhile() {
     let err = modify("db.t4g.medium").await.expect_err("modified while modifying");
     assert_eq!(err.code(), Some("InvalidDBInstanceState"), "{err:?}");
     assert_eq!(walk("available").await, ["modifying", "available"]);
-    let out = rds.describe_db_instances().db_instance_identifier("smoke").send().await.unwrap();
+    let out = rds
+        .describe_db_instances()
+        .db_instance_identifier("smoke")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(out.db_instances()[0].db_instance_class(), Some("db.t4g.small"));
     let delete = || {
         rds.delete_db_instance()
@@ -442,14 +449,19 @@ async fn rds_takes_time_in_every_state_and_refuses_changes_meanwhile() {
 }
 
 /// ElastiCache: a new replication group is `creating` without endpoints
-/// (MOTO_ELASTICACHE_CREATE_SECONDS, 2 s) and refuses changes meanwhile; changed (here automatic
-/// failover toggled) it is `modifying` for a while (MOTO_ELASTICACHE_MODIFY_SECONDS, 2 s) and
+/// (MOTO_ELASTICACHE_CREATE_SECONDS, 2 s by default, 5 here) and refuses changes meanwhile; changed
+/// (here automatic failover toggled) it is `modifying` for a while (MOTO_ELASTICACHE_MODIFY_SECONDS,
+/// 2 s by default, 4 here) and
 /// refuses a replica-count change meanwhile with InvalidReplicationGroupState, as AWS does; deleted
 /// it is `deleting` (MOTO_ELASTICACHE_DELETE_SECONDS, 2 s), then gone (`tests/moto/data.py`).
 #[tokio::test]
 async fn a_replication_group_takes_time_in_every_state_and_refuses_changes_meanwhile() {
     use aws_sdk_elasticache::error::ProvideErrorMetadata;
-    let moto = Moto::start();
+    // Longer than the defaults: a loaded machine must not let a state pass between two calls.
+    let moto = Moto::start_with_env(&[
+        ("MOTO_ELASTICACHE_CREATE_SECONDS", "5"),
+        ("MOTO_ELASTICACHE_MODIFY_SECONDS", "4"),
+    ]);
     let cache = aws_sdk_elasticache::Client::new(&moto.sdk_config().await);
     cache
         .create_replication_group()
@@ -469,7 +481,11 @@ async fn a_replication_group_takes_time_in_every_state_and_refuses_changes_meanw
             let mut seen: Vec<String> = Vec::new();
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
             loop {
-                let out = cache.describe_replication_groups().replication_group_id("smoke").send().await;
+                let out = cache
+                    .describe_replication_groups()
+                    .replication_group_id("smoke")
+                    .send()
+                    .await;
                 let state = match out {
                     Ok(out) => {
                         let group = &out.replication_groups()[0];
@@ -530,4 +546,101 @@ async fn a_replication_group_takes_time_in_every_state_and_refuses_changes_meanw
         walk("ReplicationGroupNotFoundFault").await,
         ["deleting", "ReplicationGroupNotFoundFault"]
     );
+}
+
+/// IAM is eventually consistent: tasks whose execution role was created less than
+/// MOTO_IAM_ROLE_PROPAGATION_SECONDS ago fail to start (`tests/moto/ecs_services.py`). Two tasks
+/// started at once with a brand-new role reach the circuit breaker's threshold (3) and the first
+/// deployment FAILS; a single task rides it out with a failed task or two and completes once the
+/// role is usable; started once the role is old enough, tasks start with no failure. The product
+/// reads the role's age (`read_role`'s `young_for`) and hands it to services only after
+/// `PROPAGATION`, longer than the emulator's window.
+#[tokio::test]
+async fn a_new_role_is_usable_by_tasks_only_seconds_after_creation() {
+    use aws_sdk_ecs::types::{DeploymentCircuitBreaker, DeploymentConfiguration};
+    use webstack_operator::model::execution::EXECUTION_ROLE;
+    let moto = Moto::start_with_env(&[
+        ("MOTO_IAM_ROLE_PROPAGATION_SECONDS", "4"),
+        ("MOTO_ECS_DEPLOY_SECONDS", "2"),
+    ]);
+    let config = moto.sdk_config().await;
+    let (iam, ecs) = (aws_sdk_iam::Client::new(&config), aws_sdk_ecs::Client::new(&config));
+    let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
+    let role = iam
+        .create_role()
+        .role_name("webstack-young")
+        .assume_role_policy_document(trust.to_string())
+        .send()
+        .await
+        .unwrap();
+    let role_arn = role.role().unwrap().arn().to_string();
+    let read = webstack_operator::aws::iam::read_role(&iam, EXECUTION_ROLE, "webstack-young")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(read.young_for.is_some(), "a role created just now is young: {read:?}");
+    ecs.create_cluster().cluster_name("smoke").send().await.unwrap();
+    let td = ecs
+        .register_task_definition()
+        .family("smoke")
+        .execution_role_arn(&role_arn)
+        .container_definitions(
+            aws_sdk_ecs::types::ContainerDefinition::builder()
+                .name("web")
+                .image("nginx")
+                .memory(128)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let td_arn = td.task_definition().unwrap().task_definition_arn().unwrap().to_string();
+    let create = |name: &'static str, count: i32| {
+        ecs.create_service()
+            .cluster("smoke")
+            .service_name(name)
+            .task_definition(&td_arn)
+            .desired_count(count)
+            .deployment_configuration(
+                DeploymentConfiguration::builder()
+                    .deployment_circuit_breaker(DeploymentCircuitBreaker::builder().enable(true).rollback(true).build())
+                    .build(),
+            )
+            .send()
+    };
+    // The rollout state and failed tasks of the service's first deployment once it settles.
+    let settled = |name: &'static str| {
+        let ecs = ecs.clone();
+        async move {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            loop {
+                let out = ecs
+                    .describe_services()
+                    .cluster("smoke")
+                    .services(name)
+                    .send()
+                    .await
+                    .unwrap();
+                let d = out.services()[0].deployments()[0].clone();
+                let state = d.rollout_state().map(|s| s.as_str().to_string()).unwrap_or_default();
+                if state != "IN_PROGRESS" {
+                    return (state, d.failed_tasks());
+                }
+                assert!(std::time::Instant::now() < deadline, "{name} still in progress: {d:?}");
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            }
+        }
+    };
+    create("two-at-once", 2).await.unwrap();
+    create("one-at-once", 1).await.unwrap();
+    let (state, failed) = settled("two-at-once").await;
+    assert_eq!(state, "FAILED", "two tasks with a new role: {failed} failed");
+    assert!(failed >= 3, "{failed}");
+    let (state, failed) = settled("one-at-once").await;
+    assert_eq!(state, "COMPLETED", "one task rides it out: {failed} failed");
+    assert!((1..3).contains(&failed), "{failed}");
+    // one-at-once completed after the role became usable: it is old enough now.
+    create("two-later", 2).await.unwrap();
+    assert_eq!(settled("two-later").await, ("COMPLETED".to_string(), 0));
 }

@@ -32,10 +32,14 @@ Here each phase takes MOTO_ECS_DEPLOY_SECONDS (default 2, time compressed from A
 advanced whenever DescribeServices reads the service. The emulator control
 POST /webstack/ecs/unpullable {"images": ["<image>", ...]} makes every task of a task definition
 naming one of those images fail to start (replacing the list; {} clears it); GET answers the list.
+Tasks whose execution or task role was created less than MOTO_IAM_ROLE_PROPAGATION_SECONDS
+(default 5) ago fail to start too (see `_usable_at`), and trip the breaker only if they reach its
+threshold before the role becomes usable.
 3. A service's target group must be behind a load balancer (below).
 Imported by server.py.
 """
 
+import datetime
 import json
 import os
 import threading
@@ -93,6 +97,45 @@ def _fails(service: Service, task_definition: str | None) -> bool:
     return any(c.get("image") in UNPULLABLE for c in td.container_definitions)
 
 
+ROLE_PROPAGATION_ENV = "MOTO_IAM_ROLE_PROPAGATION_SECONDS"
+
+
+def _usable_at(service: Service, task_definition: str | None) -> float:
+    """When (time.time()) ECS can assume the task definition's execution and task roles: their
+    IAM creation date plus MOTO_IAM_ROLE_PROPAGATION_SECONDS (default 5). IAM is eventually
+    consistent (IAM User Guide, "Changes that I make are not always immediately visible"): a task
+    started with a role created seconds earlier fails ("ECS was unable to assume the role"). A
+    role the emulator's IAM does not hold is taken as usable."""
+    try:
+        seconds = max(float(os.environ.get(ROLE_PROPAGATION_ENV, "5") or 0), 0.0)
+    except ValueError:
+        seconds = 5.0
+    if not task_definition or seconds == 0:
+        return 0.0
+    try:
+        td = service._backend.describe_task_definition(task_definition)
+    except Exception:  # noqa: BLE001 - a deregistered revision fails anyway (_fails)
+        return 0.0
+    from moto.iam.models import iam_backends
+
+    iam = iam_backends[service._account_id]["global"]
+    usable = 0.0
+    for arn in (getattr(td, "execution_role_arn", None), getattr(td, "task_role_arn", None)):
+        role = next((r for r in iam.get_roles() if r.arn == arn), None) if arn else None
+        if role is not None:
+            created = role.create_date
+            if created.tzinfo is None:  # moto keeps naive UTC datetimes
+                created = created.replace(tzinfo=datetime.timezone.utc)
+            usable = max(usable, created.timestamp() + seconds)
+    return usable
+
+
+def _threshold(desired: int) -> int:
+    """The circuit breaker's failed-task threshold: half the desired count, at least 3 and at most
+    200 (ECS Developer Guide, "How the Amazon ECS deployment circuit breaker detects failures")."""
+    return min(max(3, -(-desired // 2)), 200)
+
+
 def _new_deployment(service: Service, task_definition: str | None) -> None:
     """A new PRIMARY deployment of `task_definition`; the previous PRIMARY becomes ACTIVE."""
     now = time.time()
@@ -120,7 +163,12 @@ def _new_deployment(service: Service, task_definition: str | None) -> None:
             "updatedAt": utcnow(),
         },
     )
-    _state(service)[deployment_id] = {"since": now, "base": 0, "fails": _fails(service, task_definition)}
+    _state(service)[deployment_id] = {
+        "since": now,
+        "base": 0,
+        "fails": _fails(service, task_definition),
+        "young_until": _usable_at(service, task_definition),
+    }
 
 
 def _breaker(service: Service) -> tuple[bool, bool]:
@@ -140,12 +188,17 @@ def _advance(service: Service) -> None:
         return
     p = state.setdefault(primary["id"], {"since": now, "base": primary["runningCount"], "fails": False})
     primary["desiredCount"] = service.desired_count
-    if p["fails"]:
+    # Tasks whose roles ECS cannot assume yet fail to start, as many per MOTO_ECS_DEPLOY_SECONDS as
+    # the service wants; the breaker trips only once they reach its threshold (a single-task
+    # service rides out a few seconds of it), and once the roles are usable tasks start.
+    young = now < p.get("young_until", 0.0)
+    if p["fails"] or young:
         elapsed = now - p["since"]
         primary["failedTasks"] = int(elapsed / max(span, 0.01) * max(service.desired_count, 1)) if span else 1
         primary["runningCount"], primary["pendingCount"] = 0, service.desired_count
         enable, rollback = _breaker(service)
-        if enable and primary["rolloutState"] == "IN_PROGRESS" and elapsed >= span:
+        tripped = elapsed >= span if p["fails"] else primary["failedTasks"] >= _threshold(service.desired_count)
+        if enable and primary["rolloutState"] == "IN_PROGRESS" and tripped:
             primary["rolloutState"] = "FAILED"
             primary["rolloutStateReason"] = f"ECS deployment {primary['id']} failed: tasks failed to start."
             primary["updatedAt"] = utcnow()
@@ -156,6 +209,8 @@ def _advance(service: Service) -> None:
                 _advance(service)
                 return
     else:
+        if p.get("young_until", 0.0) > p["since"]:
+            p["since"] = p["young_until"]  # the tasks start once their roles are usable
         target = service.desired_count
         fraction = 1.0 if span == 0 else min((now - p["since"]) / span, 1.0)
         running = p["base"] + int((target - p["base"]) * fraction)
@@ -232,6 +287,7 @@ def _update(self: EC2ContainerServiceBackend, service_properties: dict[str, Any]
                 "since": time.time(),
                 "base": primary["runningCount"],
                 "fails": _state(service).get(primary["id"], {}).get("fails", False),
+                "young_until": _state(service).get(primary["id"], {}).get("young_until", 0.0),
             }
         _advance(service)
     return service
