@@ -88,8 +88,9 @@ async fn demo(args: Args) -> Result<(), String> {
     let kubeconfig = harness::kube::kubeconfig_path();
     let client = harness::kube::client().await;
     say("==> AWS: the moto emulator (installed in a venv on the first run)");
-    // Every ECS service's tasks report running, as on AWS once their images are pulled.
-    let moto = Moto::start_with_env(&[("MOTO_ECS_SERVICE_RUNNING", "desired")]);
+    // Open (no IAM enforcement): the user reads the emulated account with the `testing` keys the
+    // demo prints. ECS tasks start over a couple of seconds (tests/moto/ecs_services.py).
+    let moto = Moto::start_open_with_env(&[]);
     let aws = moto.sdk_config().await;
     say("==> CRDs: installing crds/");
     harness::kube::install_crds(&client).await;

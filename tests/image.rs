@@ -295,8 +295,8 @@ fn start_from_image(image: &Image, root: &Root, moto: &Moto, ns: &str) -> Operat
         // The pod spec's part: the AWS SDK's standard configuration, pointed at the emulator.
         .env("AWS_ENDPOINT_URL", moto.endpoint())
         .env("AWS_REGION", REGION)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_ACCESS_KEY_ID", moto.operator_key().id)
+        .env("AWS_SECRET_ACCESS_KEY", moto.operator_key().secret)
         .env("RUST_LOG", "info,webstack_operator=debug")
         .env(webstack_operator::aws::RECORD_OPERATIONS, "/tmp/operations");
     Operator::spawn(command, &format!("image-{ns}"), root.host("/tmp/operations"))

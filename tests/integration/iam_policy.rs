@@ -10,16 +10,13 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use aws_config::BehaviorVersion;
-use aws_sdk_iam::config::Credentials;
-
 use crate::harness::iam::{
     actions_of, listed_operations, policy, policy_actions, snake_case, statement_actions, statements,
 };
 use crate::harness::kube::{client, install_crds, namespace};
 use crate::harness::leftovers::leftovers;
 use crate::harness::manifest::{apply_all, delete_all, load_manifests, wait_gone, wait_ready};
-use crate::harness::moto::{Moto, REGION};
+use crate::harness::moto::{CLUSTER_ID, Moto};
 use crate::harness::operator::Operator;
 use crate::harness::repo_root;
 
@@ -105,123 +102,6 @@ fn listed_operations_are_sdk_calls_in_src() {
     );
 }
 
-/// The cluster id every test operator runs with (`harness/operator.rs`), in place of the
-/// policies' placeholder.
-const CLUSTER_ID: &str = "e2e";
-
-/// A deploy/ policy file with its placeholders filled in.
-fn deploy_policy(file: &str, replacements: &[(&str, &str)]) -> String {
-    let mut text = std::fs::read_to_string(repo_root().join("deploy").join(file)).unwrap();
-    for (from, to) in replacements {
-        text = text.replace(from, to);
-    }
-    text
-}
-
-/// An emulator under IAM enforcement (`tests/moto/iam_eval.py` evaluates every request as AWS
-/// does: resources, tag conditions, PassRole): an operator user holding `policies` (files of
-/// deploy/, unmodified but for the cluster id), and an administrator the test reads AWS back as.
-struct Enforced {
-    moto: Moto,
-    admin: aws_config::SdkConfig,
-    operator_keys: (String, String),
-    operator_arn: String,
-}
-
-impl Enforced {
-    /// `before` runs with the emulator still open (roles, certificates and zones the user has).
-    async fn start(policies: &[&str], before: impl AsyncFnOnce(&Moto, &str)) -> Enforced {
-        let moto = Moto::start();
-        let root = moto.sdk_config().await;
-        let iam = aws_sdk_iam::Client::new(&root);
-        let user_keys = |user: &'static str| {
-            let iam = iam.clone();
-            async move {
-                let arn = iam
-                    .create_user()
-                    .user_name(user)
-                    .send()
-                    .await
-                    .unwrap()
-                    .user
-                    .unwrap()
-                    .arn;
-                let key = iam.create_access_key().user_name(user).send().await.unwrap();
-                let key = key.access_key().unwrap();
-                (
-                    arn,
-                    key.access_key_id().to_string(),
-                    key.secret_access_key().to_string(),
-                )
-            }
-        };
-        let (operator_arn, op_id, op_secret) = user_keys("webstack-operator").await;
-        for (i, file) in policies.iter().enumerate() {
-            let document = deploy_policy(file, &[("WEBSTACK_CLUSTER_ID", CLUSTER_ID)]);
-            let created = iam
-                .create_policy()
-                .policy_name(format!("webstack-operator-{i}"))
-                .policy_document(document)
-                .send()
-                .await
-                .unwrap();
-            iam.attach_user_policy()
-                .user_name("webstack-operator")
-                .policy_arn(created.policy().and_then(|p| p.arn()).unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
-        // The test reads AWS back as an administrator: unknown keys are refused once enforcement is on.
-        let (_, admin_id, admin_secret) = user_keys("admin").await;
-        let admin = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]});
-        iam.put_user_policy()
-            .user_name("admin")
-            .policy_name("all")
-            .policy_document(admin.to_string())
-            .send()
-            .await
-            .unwrap();
-        before(&moto, &operator_arn).await;
-        let admin = aws_config::defaults(BehaviorVersion::latest())
-            .endpoint_url(moto.endpoint())
-            .region(aws_config::Region::new(REGION))
-            .credentials_provider(Credentials::new(admin_id, admin_secret, None, None, "moto"))
-            .load()
-            .await;
-        moto.moto_api("reset-auth", "0"); // IAM enforced from now on
-        Enforced {
-            moto,
-            admin,
-            operator_keys: (op_id, op_secret),
-            operator_arn,
-        }
-    }
-
-    /// The SDK configuration of the operator's own identity.
-    async fn operator_config(&self) -> aws_config::SdkConfig {
-        let (id, secret) = self.operator_keys.clone();
-        aws_config::defaults(BehaviorVersion::latest())
-            .endpoint_url(self.moto.endpoint())
-            .region(aws_config::Region::new(REGION))
-            .credentials_provider(Credentials::new(id, secret, None, None, "moto"))
-            .load()
-            .await
-    }
-
-    fn operator(&self, ns: &str) -> Operator {
-        let kubeconfig = crate::harness::kube::chart_identity_kubeconfig_path();
-        let (id, secret) = &self.operator_keys;
-        Operator::start_with(
-            &self.moto,
-            ns,
-            "3s",
-            &kubeconfig,
-            &[("AWS_ACCESS_KEY_ID", id), ("AWS_SECRET_ACCESS_KEY", secret)],
-        )
-    }
-}
-
 /// Lines of the operator's log where AWS refused it.
 fn denials(op: &Operator) -> Vec<String> {
     op.log_text()
@@ -247,18 +127,14 @@ async fn example_runs_under_the_iam_policy() {
     let client = client().await;
     install_crds(&client).await;
     let ns = namespace(&client, "iam").await;
+    // Every test's emulator enforces IAM, the operator holding deploy/iam-policy.json
+    // (`harness/moto.rs`); this one also checks what the policy refuses.
+    let moto = Moto::start();
     let path = repo_root().join("examples").join(FILE);
     let text = std::fs::read_to_string(&path).unwrap();
-    let enforced = Enforced::start(&["iam-policy.json"], async |moto: &Moto, _: &str| {
-        for arn in text.split(|c: char| c.is_whitespace() || "\"',[]{}".contains(c)) {
-            if arn.starts_with("arn:aws:acm:") {
-                moto.acm_certificate(arn, "webapp.example");
-            }
-        }
-        moto.hosted_zones_named_in(&text, "webapp.example");
-    })
-    .await;
-    let op = enforced.operator(&ns);
+    moto.certificates_named_in(&text, "webapp.example");
+    moto.hosted_zones_named_in(&text, "webapp.example");
+    let op = Operator::start(&moto, &ns, "3s");
     let objects = load_manifests(&path);
     apply_all(&client, &ns, &objects).await;
     let ready = wait_ready(&client, &ns, &objects, &op, 300).await;
@@ -266,8 +142,9 @@ async fn example_runs_under_the_iam_policy() {
     tokio::time::sleep(Duration::from_secs(8)).await;
 
     // Another cluster's resources, made by the administrator in the stack's VPC.
-    let admin_ec2 = aws_sdk_ec2::Client::new(&enforced.admin);
-    let admin_elb = aws_sdk_elasticloadbalancingv2::Client::new(&enforced.admin);
+    let admin = moto.sdk_config().await;
+    let admin_ec2 = aws_sdk_ec2::Client::new(&admin);
+    let admin_elb = aws_sdk_elasticloadbalancingv2::Client::new(&admin);
     let vpc = admin_ec2
         .describe_vpcs()
         .filters(
@@ -322,7 +199,7 @@ async fn example_runs_under_the_iam_policy() {
         .target_group_arn()
         .unwrap()
         .to_string();
-    let as_operator = enforced.operator_config().await;
+    let as_operator = moto.sdk_config_as(&moto.operator_key()).await;
     let err = aws_sdk_ec2::Client::new(&as_operator)
         .delete_security_group()
         .group_id(&foreign_group)
@@ -365,7 +242,7 @@ async fn example_runs_under_the_iam_policy() {
 
     delete_all(&client, &ns, &objects).await;
     let gone = wait_gone(&client, &ns, &objects, &op, 240).await;
-    let left = leftovers(&enforced.admin, &ns).await;
+    let left = leftovers(&admin, &ns).await;
     assert!(left.is_empty(), "left in AWS after deletion: {left:#?}");
     let denied = denials(&op);
     assert!(
@@ -381,166 +258,6 @@ async fn example_runs_under_the_iam_policy() {
         started.elapsed().as_secs_f64(),
         recorded.lines().collect::<BTreeSet<_>>().len()
     );
-}
-
-/// The tenant role policy (`deploy/tenant-role-policy.json`) evaluated as AWS does: two namespaces,
-/// each with a WebStackPolicy naming its own role (trust `deploy/tenant-role-trust.json`), an
-/// operator holding `deploy/iam-policy.json` and `deploy/iam-policy-tenants.json`. Both stacks go up
-/// and down with every call allowed; a session of one namespace's role, tagged as the operator
-/// tags it, is denied the other namespace's security group and VPC.
-#[tokio::test]
-async fn tenant_roles_confine_each_namespace_under_the_policies() {
-    use k8s_openapi::api::core::v1::Namespace;
-    use kube::Api;
-    use kube::api::{Patch, PatchParams};
-    use webstack_operator::api::{WebStack, WebStackPolicy};
-    let client = client().await;
-    install_crds(&client).await;
-    let namespaces = [
-        namespace(&client, "tenant-iam-a").await,
-        namespace(&client, "tenant-iam-b").await,
-    ];
-    let roles = namespaces.clone();
-    let enforced = Enforced::start(
-        &["iam-policy.json", "iam-policy-tenants.json"],
-        async |moto: &Moto, operator: &str| {
-            let iam = aws_sdk_iam::Client::new(&moto.sdk_config().await);
-            let trust = deploy_policy(
-                "tenant-role-trust.json",
-                &[("OPERATOR_ROLE_ARN", operator), ("WEBSTACK_CLUSTER_ID", CLUSTER_ID)],
-            );
-            let policy = deploy_policy("tenant-role-policy.json", &[("WEBSTACK_CLUSTER_ID", CLUSTER_ID)]);
-            let created = iam
-                .create_policy()
-                .policy_name("webstack-tenant")
-                .policy_document(policy)
-                .send()
-                .await
-                .unwrap();
-            for ns in &roles {
-                let name = format!("webstack-tenant-{ns}");
-                iam.create_role()
-                    .role_name(&name)
-                    .assume_role_policy_document(&trust)
-                    .send()
-                    .await
-                    .unwrap();
-                iam.attach_role_policy()
-                    .role_name(&name)
-                    .policy_arn(created.policy().and_then(|p| p.arn()).unwrap())
-                    .send()
-                    .await
-                    .unwrap();
-            }
-        },
-    )
-    .await;
-    let policies: Api<WebStackPolicy> = Api::all(client.clone());
-    let ssa = PatchParams::apply("platform-team").force();
-    let stack = crate::harness::manifest::parse(
-        "apiVersion: webstack.io/v1alpha1\nkind: WebStack\nmetadata: {name: shop}\nspec: {network: {cidr: 10.0.0.0/16, natGateways: none}}",
-    );
-    let mut operators = Vec::new();
-    for ns in &namespaces {
-        let label = serde_json::json!({"metadata": {"labels": {"tenant-iam-test": ns}}});
-        Api::<Namespace>::all(client.clone())
-            .patch(ns, &PatchParams::default(), &Patch::Merge(&label))
-            .await
-            .unwrap();
-        let policy: WebStackPolicy = serde_yaml::from_str(&format!(
-            "apiVersion: webstack.io/v1alpha1
-kind: WebStackPolicy
-metadata: {{name: {ns}-team}}
-spec:
-  namespaceSelector: {{matchLabels: {{tenant-iam-test: {ns}}}}}
-  aws: {{assumeRoleArn: 'arn:aws:iam::123456789012:role/webstack-tenant-{ns}', regions: [us-east-1]}}"
-        ))
-        .unwrap();
-        policies
-            .patch(&format!("{ns}-team"), &ssa, &Patch::Apply(&policy))
-            .await
-            .unwrap();
-        let op = enforced.operator(ns);
-        apply_all(&client, ns, &stack).await;
-        operators.push(op);
-    }
-    for (ns, op) in namespaces.iter().zip(&operators) {
-        wait_ready(&client, ns, &stack, op, 150).await;
-    }
-
-    // A session of namespace a's role, tagged as the operator tags it, against b's resources.
-    let status = |ns: &str| {
-        let stacks: Api<WebStack> = Api::namespaced(client.clone(), ns);
-        async move { stacks.get("shop").await.unwrap().status.unwrap() }
-    };
-    let b = status(&namespaces[1]).await;
-    let b_vpc = b.vpc_id.clone().unwrap();
-    let b_group = b.security_groups.as_ref().and_then(|g| g.services.clone()).unwrap();
-    // The operator's own AssumeRole with its session tags (`aws::identity::assume`).
-    let role = webstack_operator::aws::identity::TenantRole {
-        role_arn: format!("arn:aws:iam::123456789012:role/webstack-tenant-{}", namespaces[0]),
-        external_id: None,
-        namespace: namespaces[0].clone(),
-        cluster_id: CLUSTER_ID.into(),
-    };
-    let credentials = webstack_operator::aws::identity::assume(
-        &enforced.operator_config().await,
-        role,
-        REGION,
-        std::sync::Arc::new(|_: &webstack_operator::aws::identity::TenantRole| {}),
-    )
-    .await
-    .expect("the operator may assume a tenant role");
-    let as_a = aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(enforced.moto.endpoint())
-        .region(aws_config::Region::new(REGION))
-        .credentials_provider(credentials)
-        .load()
-        .await;
-    let ec2_a = aws_sdk_ec2::Client::new(&as_a);
-    ec2_a
-        .describe_vpcs()
-        .send()
-        .await
-        .expect("reads are the namespace's too");
-    let err = ec2_a
-        .delete_security_group()
-        .group_id(&b_group)
-        .send()
-        .await
-        .expect_err("namespace b's security group");
-    assert_eq!(
-        aws_sdk_ec2::error::ProvideErrorMetadata::code(&err),
-        Some("UnauthorizedOperation"),
-        "{err:?}"
-    );
-    let err = ec2_a
-        .create_tags()
-        .resources(&b_vpc)
-        .tags(
-            aws_sdk_ec2::types::Tag::builder()
-                .key("webstack.io/owner")
-                .value(format!("{}/WebStack/shop", namespaces[0]))
-                .build(),
-        )
-        .send()
-        .await
-        .expect_err("taking namespace b's VPC");
-    assert_eq!(
-        aws_sdk_ec2::error::ProvideErrorMetadata::code(&err),
-        Some("UnauthorizedOperation"),
-        "{err:?}"
-    );
-
-    for (ns, op) in namespaces.iter().zip(&operators) {
-        delete_all(&client, ns, &stack).await;
-        wait_gone(&client, ns, &stack, op, 150).await;
-        let left = leftovers(&enforced.admin, ns).await;
-        assert!(left.is_empty(), "{ns}: left in AWS after deletion: {left:#?}");
-        let denied = denials(op);
-        assert!(denied.is_empty(), "{ns}'s operator was denied:\n{}", denied.join("\n"));
-    }
-    let _ = &enforced.operator_arn;
 }
 
 /// The split `deploy/README.md` installs the policy with (`.Statement[0:10]`, `[10:26]`, `[26:]`)

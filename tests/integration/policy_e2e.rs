@@ -14,7 +14,7 @@ use webstack_operator::api::{WebStackPolicy, WebStackPolicyStatus};
 
 use crate::harness::kube::{client, install_crds, namespace};
 use crate::harness::manifest::{api_for, apply_all, condition, parse, wait_all, wait_ready};
-use crate::harness::moto::Moto;
+use crate::harness::moto::{CLUSTER_ID, Moto, deploy_policy};
 use crate::harness::operator::Operator;
 
 fn policy(name: &str, label: &str, nat: &str) -> WebStackPolicy {
@@ -194,14 +194,38 @@ async fn a_policy_governs_its_namespaces() {
 /// AWS call for a namespace's stack is signed with that namespace's assumed-role credentials (the
 /// emulator's recorded access keys), the AssumeRole requests carry the session tags, the
 /// operator's own identity makes no mutating call but AssumeRole, and each policy's status shows
-/// its last AssumeRole.
+/// its last AssumeRole. Under IAM enforcement with the roles holding deploy/tenant-role-policy.json,
+/// no call is denied, and a session of one namespace is denied the other's resources.
 #[tokio::test]
 async fn each_namespace_acts_with_its_own_role() {
     let client = client().await;
     install_crds(&client).await;
+    // Under IAM enforcement (`harness/moto.rs`): each tenant role holds deploy/tenant-role-policy.json
+    // and trusts the operator's identity as deploy/tenant-role-trust.json says.
     let moto = Moto::start();
     let iam = aws_sdk_iam::Client::new(&moto.sdk_config().await);
-    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":["sts:AssumeRole","sts:TagSession"]}]}"#;
+    let operator = moto.operator_key();
+    let trust = deploy_policy(
+        "tenant-role-trust.json",
+        &[
+            ("OPERATOR_ROLE_ARN", &operator.arn),
+            ("WEBSTACK_CLUSTER_ID", CLUSTER_ID),
+        ],
+    );
+    let tenant_policy = iam
+        .create_policy()
+        .policy_name("webstack-tenant")
+        .policy_document(deploy_policy(
+            "tenant-role-policy.json",
+            &[("WEBSTACK_CLUSTER_ID", CLUSTER_ID)],
+        ))
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap()
+        .arn
+        .unwrap();
     let policies: Api<WebStackPolicy> = Api::all(client.clone());
     let ssa = PatchParams::apply("platform-team").force();
     let mut tenants = Vec::new();
@@ -215,13 +239,19 @@ async fn each_namespace_acts_with_its_own_role() {
         let role = iam
             .create_role()
             .role_name(format!("webstack-tenant-{ns}"))
-            .assume_role_policy_document(trust)
+            .assume_role_policy_document(&trust)
             .send()
             .await
             .unwrap()
             .role
             .unwrap()
             .arn;
+        iam.attach_role_policy()
+            .role_name(format!("webstack-tenant-{ns}"))
+            .policy_arn(&tenant_policy)
+            .send()
+            .await
+            .unwrap();
         let name = format!("{ns}-team");
         let policy: WebStackPolicy = serde_yaml::from_str(&format!(
             "apiVersion: webstack.io/v1alpha1
@@ -267,7 +297,8 @@ spec:
         assert_eq!(signed.len(), 1, "{ns}'s calls are signed with one key: {signed:?}");
         let key = signed.into_iter().next().unwrap().to_string();
         assert_ne!(
-            key, "testing",
+            key,
+            moto.operator_key().id,
             "{ns}'s resources were made with the operator's own identity"
         );
         let assumed: Vec<String> = calls
@@ -314,7 +345,7 @@ spec:
     }
     let own: Vec<_> = calls
         .iter()
-        .filter(|c| c.access_key == "testing" && c.mutates() && c.action != "AssumeRole")
+        .filter(|c| c.access_key == moto.operator_key().id && c.mutates() && c.action != "AssumeRole")
         .collect();
     assert!(own.is_empty(), "mutations with the operator's own identity: {own:#?}");
 
@@ -327,6 +358,65 @@ spec:
         })
         .await;
     }
+
+    // AWS itself confines each session (tests/moto/iam_eval.py evaluates the role policy): a
+    // session of the first namespace's role, assumed as the operator assumes it, is denied the
+    // second namespace's security group and VPC.
+    let stacks = |ns: &str| Api::<webstack_operator::api::WebStack>::namespaced(client.clone(), ns);
+    let second = stacks(&tenants[1].0).get("shop").await.unwrap().status.unwrap();
+    let role = webstack_operator::aws::identity::TenantRole {
+        role_arn: tenants[0].1.clone(),
+        external_id: None,
+        namespace: tenants[0].0.clone(),
+        cluster_id: CLUSTER_ID.into(),
+    };
+    let credentials = webstack_operator::aws::identity::assume(
+        &moto.sdk_config_as(&operator).await,
+        role,
+        crate::harness::moto::REGION,
+        std::sync::Arc::new(|_: &webstack_operator::aws::identity::TenantRole| {}),
+    )
+    .await
+    .expect("the operator may assume a tenant role");
+    let first = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(moto.endpoint())
+        .region(aws_config::Region::new(crate::harness::moto::REGION))
+        .credentials_provider(credentials)
+        .load()
+        .await;
+    let ec2 = aws_sdk_ec2::Client::new(&first);
+    let group = second
+        .security_groups
+        .as_ref()
+        .and_then(|g| g.services.clone())
+        .unwrap();
+    let err = ec2
+        .delete_security_group()
+        .group_id(&group)
+        .send()
+        .await
+        .expect_err("the other namespace's security group");
+    assert_eq!(
+        aws_sdk_ec2::error::ProvideErrorMetadata::code(&err),
+        Some("UnauthorizedOperation"),
+        "{err:?}"
+    );
+    let owner = aws_sdk_ec2::types::Tag::builder()
+        .key("webstack.io/owner")
+        .value(format!("{}/WebStack/shop", tenants[0].0))
+        .build();
+    let err = ec2
+        .create_tags()
+        .resources(second.vpc_id.clone().unwrap())
+        .tags(owner)
+        .send()
+        .await
+        .expect_err("taking the other namespace's VPC");
+    assert_eq!(
+        aws_sdk_ec2::error::ProvideErrorMetadata::code(&err),
+        Some("UnauthorizedOperation"),
+        "{err:?}"
+    );
 
     // Deletion, with the same identities: nothing is left.
     for ((ns, _, name), op) in tenants.iter().zip(&operators) {
@@ -341,7 +431,7 @@ spec:
     }
     let own: Vec<_> = moto.calls()[mark..]
         .iter()
-        .filter(|c| c.access_key == "testing" && c.mutates() && c.action != "AssumeRole")
+        .filter(|c| c.access_key == moto.operator_key().id && c.mutates() && c.action != "AssumeRole")
         .cloned()
         .collect();
     assert!(own.is_empty(), "mutations with the operator's own identity: {own:#?}");

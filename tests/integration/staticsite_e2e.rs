@@ -245,9 +245,10 @@ async fn netflux_static_site_from_the_example() {
         message.contains("spec.routes[0].cachePolicy") && message.contains("CachingSometimes"),
         "{message}"
     );
+    let operator = moto.operator_key().id;
     let mutations: Vec<_> = moto.calls()[mark..]
         .iter()
-        .filter(|c| c.mutates() && c.access_key == "testing" && c.service == "cloudfront")
+        .filter(|c| c.mutates() && c.access_key == operator && c.service == "cloudfront")
         .cloned()
         .collect();
     assert!(mutations.is_empty(), "{mutations:?}");

@@ -103,7 +103,7 @@ class Env:
 def start_server() -> tuple[subprocess.Popen, str, Path]:
     port = free_port()
     log = Path(os.environ.get("TMPDIR", "/tmp")) / f"iam_eval_check_{port}.log"
-    env = {**os.environ, "MOTO_ECS_SERVICE_RUNNING": "desired"}
+    env = dict(os.environ)
     proc = subprocess.Popen([sys.executable, "server.py", "-H", "127.0.0.1", "-p", str(port)], cwd=HERE,
                             stdout=open(log, "w"), stderr=subprocess.STDOUT, env=env)
     endpoint = f"http://127.0.0.1:{port}"

@@ -73,6 +73,8 @@ import route53  # noqa: E402,F401
 import interfaces  # noqa: E402,F401
 # IAM enforcement: each request authorized like AWS, resources, conditions and tags evaluated.
 import iam_eval  # noqa: E402,F401
+# The operator's and the administrator's identities, and enforcement on: POST /webstack/identities.
+import identities  # noqa: E402,F401
 
 if __name__ == "__main__":
     sys.exit(moto.server.main())

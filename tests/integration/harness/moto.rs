@@ -21,6 +21,37 @@ pub struct Moto {
     endpoint: String,
     child: Child,
     recording: PathBuf,
+    /// Set when IAM is enforced: the operator's and the administrator's identities.
+    identities: Option<Identities>,
+}
+
+/// An IAM user's access key.
+#[derive(Clone, Debug)]
+pub struct Key {
+    pub arn: String,
+    pub id: String,
+    pub secret: String,
+}
+
+/// Who signs under enforcement: the operator (the policies of deploy/) and the test (an administrator).
+#[derive(Clone, Debug)]
+struct Identities {
+    operator: Key,
+    admin: Key,
+}
+
+/// The cluster id every test operator runs with (`harness/operator.rs`), in place of the IAM
+/// policies' placeholder.
+pub const CLUSTER_ID: &str = "e2e";
+
+/// A policy file of deploy/ with its placeholders filled in.
+pub fn deploy_policy(file: &str, replacements: &[(&str, &str)]) -> String {
+    let path = repo_root().join("deploy").join(file);
+    let mut text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    for (from, to) in replacements {
+        text = text.replace(from, to);
+    }
+    text
 }
 
 /// The region the tests use.
@@ -48,14 +79,72 @@ impl Call {
 }
 
 impl Moto {
-    /// Starts `moto_server` and waits until it accepts connections.
+    /// Starts `moto_server`, waits until it accepts connections, and turns IAM enforcement on
+    /// (`tests/moto/identities.py`, evaluated by `tests/moto/iam_eval.py` as AWS does): the
+    /// operator signs as a user holding `deploy/iam-policy.json` and `deploy/iam-policy-tenants.json`
+    /// (for the cluster id `e2e`), unmodified, so every end-to-end test runs under the real policy;
+    /// the test itself ([`Moto::sdk_config`]) signs as an administrator.
     pub fn start() -> Moto {
         Moto::start_with_env(&[])
     }
 
-    /// Starts `moto_server` with emulator settings (e.g. `MOTO_ECS_DEPLOY_SECONDS`, how long an
-    /// ECS deployment's tasks take to start, `tests/moto/ecs_services.py`).
+    /// [`Moto::start`] with emulator settings (e.g. `MOTO_ECS_DEPLOY_SECONDS`, how long an ECS
+    /// deployment's tasks take to start, `tests/moto/ecs_services.py`).
     pub fn start_with_env(env: &[(&str, &str)]) -> Moto {
+        let mut moto = Moto::start_open_with_env(env);
+        moto.enforce();
+        moto
+    }
+
+    fn enforce(&mut self) {
+        let policies: Vec<String> = ["iam-policy.json", "iam-policy-tenants.json"]
+            .iter()
+            .map(|f| deploy_policy(f, &[("WEBSTACK_CLUSTER_ID", CLUSTER_ID)]))
+            .collect();
+        let body = serde_json::json!({
+            "operator": {"name": "webstack-operator", "policies": policies},
+            "admin": "admin",
+        });
+        let (status, answer) = self.request("POST", "/webstack/identities", &body.to_string());
+        assert!(status.contains(" 200 "), "identities: {status} {answer}");
+        let v: serde_json::Value = serde_json::from_str(&answer).expect("identities JSON");
+        let key = |who: &str| Key {
+            arn: v[who]["arn"].as_str().unwrap().to_string(),
+            id: v[who]["access_key_id"].as_str().unwrap().to_string(),
+            secret: v[who]["secret_access_key"].as_str().unwrap().to_string(),
+        };
+        self.identities = Some(Identities {
+            operator: key("operator"),
+            admin: key("admin"),
+        });
+    }
+
+    /// The key the operator signs with: the IAM user holding the policies of deploy/ when IAM is
+    /// enforced, else the emulator's `testing`.
+    pub fn operator_key(&self) -> Key {
+        match &self.identities {
+            Some(i) => i.operator.clone(),
+            None => Key {
+                arn: "arn:aws:iam::123456789012:root".into(),
+                id: "testing".into(),
+                secret: "testing".into(),
+            },
+        }
+    }
+
+    /// An SDK configuration that signs with `key`.
+    pub async fn sdk_config_as(&self, key: &Key) -> SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(Region::new(REGION))
+            .credentials_provider(Credentials::new(&key.id, &key.secret, None, None, "moto"))
+            .load()
+            .await
+    }
+
+    /// Starts `moto_server` with emulator settings, without IAM enforcement (any key is accepted):
+    /// for the local demo, whose user signs with `testing`.
+    pub fn start_open_with_env(env: &[(&str, &str)]) -> Moto {
         let moto_server = script_output("moto-venv.sh");
         let python = moto_server.with_file_name("python");
         let server = repo_root().join("tests/moto/server.py");
@@ -89,6 +178,7 @@ impl Moto {
             endpoint: format!("http://{addr}"),
             child,
             recording,
+            identities: None,
         }
     }
 
@@ -98,14 +188,14 @@ impl Moto {
     }
 
     /// An SDK configuration pointed at the emulator (the `endpoint_url` that `AWS_ENDPOINT_URL`
-    /// sets for the operator), with dummy credentials.
+    /// sets for the operator), signing as the test: the administrator under enforcement, else
+    /// dummy credentials.
     pub async fn sdk_config(&self) -> SdkConfig {
-        aws_config::defaults(BehaviorVersion::latest())
-            .endpoint_url(&self.endpoint)
-            .region(Region::new(REGION))
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
-            .load()
-            .await
+        let key = match &self.identities {
+            Some(i) => i.admin.clone(),
+            None => self.operator_key(),
+        };
+        self.sdk_config_as(&key).await
     }
 
     /// Every request received so far, in order.

@@ -96,14 +96,15 @@ impl Operator {
         // Another build of it (e.g. the image's static release binary) when asked.
         let binary = std::env::var("WEBSTACK_OPERATOR_BINARY").unwrap_or_else(|_| built.to_string());
         let mut command = Command::new(binary);
+        let key = moto.operator_key();
         command
             .args(run_args(namespace, resync))
             .args(args)
             .env("KUBECONFIG", kubeconfig)
             .env("AWS_ENDPOINT_URL", moto.endpoint())
             .env("AWS_REGION", REGION)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_ACCESS_KEY_ID", &key.id)
+            .env("AWS_SECRET_ACCESS_KEY", &key.secret)
             .env("RUST_LOG", "info,webstack_operator=debug")
             .env(webstack_operator::aws::RECORD_OPERATIONS, &operations)
             .envs(env.iter().copied());
