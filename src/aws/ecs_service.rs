@@ -67,6 +67,11 @@ pub async fn describe(c: &Client, cluster: &str, name: &str) -> Result<Option<Ob
                         d.rollout_state_reason().unwrap_or_default().to_string(),
                     )
                 }),
+            deployed: s
+                .deployments()
+                .iter()
+                .filter_map(|d| d.task_definition().map(String::from))
+                .collect(),
             rollout: s.deployments().iter().find(|d| d.status() == Some("PRIMARY")).map(|d| {
                 (
                     d.rollout_state().map(|r| r.as_str().to_string()).unwrap_or_default(),

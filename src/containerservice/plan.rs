@@ -97,14 +97,28 @@ pub fn plan(d: &Desired, o: &Observed) -> Vec<Step> {
         steps.retain(|s| !matches!(s, Step::UpdateService { changes } if changes.is_empty()));
     }
     if steps.contains(&Step::RegisterTaskDefinition) {
-        // One more revision is about to exist: the oldest beyond the last few go.
-        let excess = (o.revisions.len() + 1).saturating_sub(KEEP_REVISIONS);
-        let running = o.running_arn.as_deref();
-        let old = o.revisions.iter().filter(|a| Some(a.as_str()) != running).take(excess);
-        steps.extend(old.map(|arn| Step::DeregisterTaskDefinition { arn: arn.clone() }));
+        steps.extend(
+            beyond_the_last_few(o)
+                .into_iter()
+                .map(|arn| Step::DeregisterTaskDefinition { arn: arn.clone() }),
+        );
     }
     steps.extend(scaling::plan(d.autoscaling.as_ref(), &o.scaling));
     steps
+}
+
+/// With one more revision about to exist, the oldest beyond the last [`KEEP_REVISIONS`], never one
+/// a deployment of the service uses: the circuit breaker rolls back to the last completed one, and
+/// ECS starts no task of a deregistered revision.
+fn beyond_the_last_few(o: &Observed) -> Vec<&String> {
+    let excess = (o.revisions.len() + 1).saturating_sub(KEEP_REVISIONS);
+    let deployed = o.service.iter().flat_map(|s| s.deployed.iter().map(String::as_str));
+    let in_use: std::collections::BTreeSet<&str> = o.running_arn.as_deref().into_iter().chain(deployed).collect();
+    o.revisions
+        .iter()
+        .filter(|a| !in_use.contains(a.as_str()))
+        .take(excess)
+        .collect()
 }
 
 /// Deletion: scaling first (so the scaler does not fight the scale-down), the service, its
@@ -160,12 +174,34 @@ mod tests {
             health_check_grace_seconds: Some(60),
             rollout: None,
             failed: None,
+            deployed: vec!["arn:td:7".into()],
             tags: TagMap::new(),
         }
     }
 
     fn names(steps: &[Step]) -> Vec<String> {
         steps.iter().map(ToString::to_string).collect()
+    }
+
+    /// A rollout in progress from revision 1 to 5: 1 is the rollback target (an ACTIVE
+    /// deployment), so the oldest not in use, 2, goes instead.
+    #[test]
+    fn revisions_a_deployment_uses_stay_registered() {
+        let mut service = observed_service();
+        service.task_definition = "arn:td:5".into();
+        service.deployed = vec!["arn:td:5".into(), "arn:td:1".into()];
+        let o = Observed {
+            service: Some(service),
+            running_arn: Some("arn:td:5".into()),
+            revisions: (1..=5).map(|i| format!("arn:td:{i}")).collect(),
+            ..Observed::default()
+        };
+        assert_eq!(beyond_the_last_few(&o), ["arn:td:2"]);
+        let idle = Observed {
+            service: None,
+            ..o.clone()
+        };
+        assert_eq!(beyond_the_last_few(&idle), ["arn:td:1"]);
     }
 
     #[test]

@@ -61,6 +61,7 @@ fn running(d: &DesiredService) -> ObservedService {
         health_check_grace_seconds: d.health_check_grace_seconds,
         rollout: Some(("COMPLETED".into(), String::new())),
         failed: None,
+        deployed: vec!["arn:td:1".into()],
         tags: Default::default(),
     }
 }

@@ -126,6 +126,9 @@ pub struct ObservedService {
     /// A deployment the circuit breaker marked FAILED: its task definition and ECS's reason (after a
     /// rollback it stays listed, ACTIVE, until the rollback completes).
     pub failed: Option<(String, String)>,
+    /// The revision of every deployment ECS lists (the primary, the one draining, the one a
+    /// rollback returns to): none of them is deregistered.
+    pub deployed: Vec<String>,
     pub tags: TagMap,
 }
 
