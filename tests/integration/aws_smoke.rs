@@ -364,6 +364,28 @@ async fn injected_faults_parse_as_the_right_error_in_every_protocol() {
     s3.head_bucket().bucket("faults").send().await.expect("faults cleared");
 }
 
+/// Every status `read` gives, in order and each once, until `stop` (a status, or the error code
+/// of a resource gone), within 20 s.
+async fn statuses_until<F, R>(stop: &str, read: F) -> Vec<String>
+where
+    F: Fn() -> R,
+    R: std::future::Future<Output = String>,
+{
+    let mut seen: Vec<String> = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let state = read().await;
+        if seen.last() != Some(&state) {
+            seen.push(state.clone());
+        }
+        if state == stop {
+            return seen;
+        }
+        assert!(std::time::Instant::now() < deadline, "never {stop}: {seen:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
 /// RDS, its whole life as AWS runs it (`tests/moto/data.py`, times compressed): `creating` without
 /// an Endpoint (MOTO_RDS_CREATE_SECONDS, 2 s by default, 5 here), then `backing-up`
 /// (MOTO_RDS_BACKUP_SECONDS, 1 s: the first automated backup), then `available`; ModifyDBInstance
@@ -388,33 +410,19 @@ async fn rds_takes_time_in_every_state_and_refuses_changes_meanwhile() {
         .send()
         .await
         .unwrap();
-    // Every status the instance passes through, in order, until `stop` (or it is gone).
-    let walk = |stop: &'static str| {
-        let rds = rds.clone();
-        async move {
-            let mut seen: Vec<String> = Vec::new();
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-            loop {
-                let state = match rds.describe_db_instances().db_instance_identifier("smoke").send().await {
-                    Ok(out) => {
-                        let db = &out.db_instances()[0];
-                        let state = db.db_instance_status().unwrap_or_default().to_string();
-                        assert_eq!(db.endpoint().is_some(), state != "creating", "endpoint while {state}");
-                        state
-                    }
-                    Err(e) => e.code().unwrap_or_default().to_string(),
-                };
-                if seen.last() != Some(&state) {
-                    seen.push(state.clone());
-                }
-                if state == stop {
-                    return seen;
-                }
-                assert!(std::time::Instant::now() < deadline, "never {stop}: {seen:?}");
-                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // The instance's status, or the error code once it is gone.
+    let status = || async {
+        match rds.describe_db_instances().db_instance_identifier("smoke").send().await {
+            Ok(out) => {
+                let db = &out.db_instances()[0];
+                let state = db.db_instance_status().unwrap_or_default().to_string();
+                assert_eq!(db.endpoint().is_some(), state != "creating", "endpoint while {state}");
+                state
             }
+            Err(e) => e.code().unwrap_or_default().to_string(),
         }
     };
+    let walk = |stop: &'static str| statuses_until(stop, status);
     let modify = |class: &'static str| {
         rds.modify_db_instance()
             .db_instance_identifier("smoke")
@@ -474,39 +482,25 @@ async fn a_replication_group_takes_time_in_every_state_and_refuses_changes_meanw
         .send()
         .await
         .unwrap();
-    // Every status the group passes through, in order, until `stop` (or it is gone).
-    let walk = |stop: &'static str| {
-        let cache = cache.clone();
-        async move {
-            let mut seen: Vec<String> = Vec::new();
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-            loop {
-                let out = cache
-                    .describe_replication_groups()
-                    .replication_group_id("smoke")
-                    .send()
-                    .await;
-                let state = match out {
-                    Ok(out) => {
-                        let group = &out.replication_groups()[0];
-                        let state = group.status().unwrap_or_default().to_string();
-                        let endpoint = group.node_groups().first().and_then(|g| g.primary_endpoint());
-                        assert_eq!(endpoint.is_some(), state != "creating", "endpoint while {state}");
-                        state
-                    }
-                    Err(e) => e.code().unwrap_or_default().to_string(),
-                };
-                if seen.last() != Some(&state) {
-                    seen.push(state.clone());
-                }
-                if state == stop {
-                    return seen;
-                }
-                assert!(std::time::Instant::now() < deadline, "never {stop}: {seen:?}");
-                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // The group's status, or the error code once it is gone.
+    let status = || async {
+        match cache
+            .describe_replication_groups()
+            .replication_group_id("smoke")
+            .send()
+            .await
+        {
+            Ok(out) => {
+                let group = &out.replication_groups()[0];
+                let state = group.status().unwrap_or_default().to_string();
+                let endpoint = group.node_groups().first().and_then(|g| g.primary_endpoint());
+                assert_eq!(endpoint.is_some(), state != "creating", "endpoint while {state}");
+                state
             }
+            Err(e) => e.code().unwrap_or_default().to_string(),
         }
     };
+    let walk = |stop: &'static str| statuses_until(stop, status);
     let failover = |on: bool| {
         cache
             .modify_replication_group()
