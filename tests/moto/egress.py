@@ -9,7 +9,8 @@
    address is disassociated from it, but not released" and the gateway goes "deleting" then
    "deleted" (VPC User Guide, NAT gateways, "Delete a NAT gateway"; EC2 API Reference, NatGateway
    State). Here each transition happens on the first DescribeNatGateways at least
-   NAT_TRANSITION_SECONDS (2) after the previous one, so the operator's waits run for real.
+   MOTO_NAT_TRANSITION_SECONDS (default 2) after the previous one, so the operator's waits run for
+   real.
 
 2. ReleaseAddress of an address a NAT gateway still holds fails. moto/ec2/models/
    elastic_ip_addresses.py ElasticAddressBackend.release_address disassociates and releases
@@ -25,6 +26,7 @@
    interfaces are requester-managed interfaces of that subnet).
 """
 
+import os
 import time
 
 from moto.ec2.exceptions import DependencyViolationError, EC2ClientError
@@ -32,7 +34,7 @@ from moto.ec2.models.elastic_ip_addresses import ElasticAddressBackend
 from moto.ec2.models.nat_gateways import NatGateway, NatGatewayBackend
 from moto.ec2.models.subnets import SubnetBackend
 
-NAT_TRANSITION_SECONDS = 2.0
+NAT_TRANSITION_SECONDS = max(float(os.environ.get("MOTO_NAT_TRANSITION_SECONDS", "2") or 0), 0.0)
 
 _original_init = NatGateway.__init__
 
