@@ -14,7 +14,7 @@ use webstack_operator::api::{ContainerService, WebStack};
 
 use crate::harness::kube::{client, install_crds, namespace};
 use crate::harness::leftovers::leftovers;
-use crate::harness::manifest::{apply_all, delete_all, load_manifests, wait_gone, wait_ready};
+use crate::harness::manifest::{apply_all, condition, delete_all, load_manifests, wait_all, wait_ready};
 use crate::harness::moto::Moto;
 use crate::harness::operator::Operator;
 use crate::harness::repo_root;
@@ -96,8 +96,23 @@ async fn down(run: &Run) {
     finish_deletion(run).await;
 }
 
+/// Waits until every object is gone, with no `Stalled` on the way (AWS's waits, such as the network
+/// interfaces a deleted load balancer, database or task leaves behind for a while, are waits; the
+/// deletion protection example 3 asks for is the user's), then reads AWS back: nothing is left.
 async fn finish_deletion(run: &Run) {
-    let gone = wait_gone(&run.client, &run.ns, &run.objects, &run.op, 180).await;
+    let stalls = std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let gone = wait_all(&run.client, &run.ns, &run.objects, &run.op, "deleted", 180, |o| {
+        if let Some((status, reason, message)) = o.and_then(|o| condition(o, "Stalled"))
+            && status == "True"
+            && reason != "DeletionProtection"
+        {
+            stalls.lock().unwrap().insert(format!("{reason}: {message}"));
+        }
+        o.is_none()
+    })
+    .await;
+    let stalls = stalls.into_inner().unwrap();
+    assert!(stalls.is_empty(), "{}: Stalled while deleting: {stalls:#?}", run.file);
     let left = leftovers(&run.config, &run.ns).await;
     assert!(left.is_empty(), "{}: left in AWS after deletion: {left:#?}", run.file);
     println!(
