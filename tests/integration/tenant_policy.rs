@@ -11,8 +11,9 @@
 //!   operator's own check that guards it (docs/tenancy.md repeats the list).
 //!
 //! The file is derived from the operator's policy by [`tenant_policy`]; this test keeps it
-//! current (`WEBSTACK_WRITE_TENANT_POLICY=1` rewrites it). Its statements cannot be evaluated
-//! here (moto ignores conditions and resources): the structure is what is tested.
+//! current (`WEBSTACK_WRITE_TENANT_POLICY=1` rewrites it). Here its structure is tested; its
+//! decisions are tested end to end under the emulator's IAM evaluator (`tests/moto/iam_eval.py`,
+//! `policy_e2e::each_namespace_acts_with_its_own_role`).
 
 use serde_json::{Value, json};
 
