@@ -271,6 +271,7 @@ fn in_cluster(root: &Root, ns: &str) -> Vec<(String, String)> {
 /// whoever runs the test by a user namespace: inside, uid and gid 65532 and no capabilities), in
 /// its working directory, with exactly the image's environment plus what a pod spec would add.
 fn start_from_image(image: &Image, root: &Root, moto: &Moto, ns: &str) -> Operator {
+    let key = moto.operator_key();
     let user = image.config("User").as_str().expect("User");
     let (uid, gid) = user.split_once(':').expect("User is uid:gid");
     let entrypoint = image.strings("Entrypoint");
@@ -295,8 +296,8 @@ fn start_from_image(image: &Image, root: &Root, moto: &Moto, ns: &str) -> Operat
         // The pod spec's part: the AWS SDK's standard configuration, pointed at the emulator.
         .env("AWS_ENDPOINT_URL", moto.endpoint())
         .env("AWS_REGION", REGION)
-        .env("AWS_ACCESS_KEY_ID", moto.operator_key().id)
-        .env("AWS_SECRET_ACCESS_KEY", moto.operator_key().secret)
+        .env("AWS_ACCESS_KEY_ID", &key.id)
+        .env("AWS_SECRET_ACCESS_KEY", &key.secret)
         .env("RUST_LOG", "info,webstack_operator=debug")
         .env(webstack_operator::aws::RECORD_OPERATIONS, "/tmp/operations");
     Operator::spawn(command, &format!("image-{ns}"), root.host("/tmp/operations"))

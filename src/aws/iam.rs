@@ -9,7 +9,7 @@ use aws_sdk_iam::types::Tag;
 use serde_json::Value;
 
 use super::{AwsError, TagMap, classify, deleted};
-use crate::model::ownership::{OWNERSHIP_KEYS, select};
+use crate::model::ownership::{OWNERSHIP_KEYS, missing_tags, select};
 use crate::model::role::{DesiredRole, ObservedRole, RoleChange, RoleKind, RoleStep, parse_document, young_for};
 
 /// IAM's code for a role, profile or policy that does not exist.
@@ -100,12 +100,10 @@ async fn attached_policies(c: &Client, role: &str) -> Result<Vec<String>, AwsErr
 }
 
 /// Whether a role's tags carry every ownership tag of `want` with the same value.
-fn ours(have: Option<&crate::model::TagMap>, want: &crate::model::TagMap) -> bool {
-    let owned: Vec<(&str, &String)> = crate::model::ownership::OWNERSHIP_KEYS
-        .iter()
-        .filter_map(|k| want.get(*k).map(|v| (*k, v)))
-        .collect();
-    !owned.is_empty() && owned.iter().all(|(k, v)| have.and_then(|h| h.get(*k)) == Some(*v))
+fn ours(have: Option<&TagMap>, want: &TagMap) -> bool {
+    let keys: Vec<String> = OWNERSHIP_KEYS.iter().map(|k| k.to_string()).collect();
+    let owned = select(want, &keys);
+    !owned.is_empty() && have.is_some_and(|h| missing_tags(&owned, h).is_empty())
 }
 
 /// Runs one step of a role. `want` is the role as it should be, which every step but detaching,

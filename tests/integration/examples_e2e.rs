@@ -820,10 +820,7 @@ async fn data_tier_through_slow_states(run: &Run) {
                     .and_then(|st| st.conditions.iter().find(|c| c.type_ == "Ready"))
                     .map(|c| format!("{} {}: {}", c.status, c.reason, c.message))
                     .unwrap_or_default();
-                let ready = ws.status.as_ref().is_some_and(|st| {
-                    st.observed_generation == ws.metadata.generation
-                        && st.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True")
-                });
+                let ready = crate::inline_e2e::ready_at_generation(&ws);
                 let dbs = rds.describe_db_instances().send().await.unwrap();
                 let db = &dbs.db_instances()[0];
                 let groups = cache.describe_replication_groups().send().await.unwrap();

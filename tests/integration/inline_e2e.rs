@@ -42,7 +42,8 @@ spec:
         containers: [{name: api, image: "registry.example.com/shop/api:1.0.0", portMappings: [{containerPort: 9090}]}]
 "#;
 
-fn ready_at_generation(ws: &WebStack) -> bool {
+/// Ready, at the stack's current generation.
+pub(crate) fn ready_at_generation(ws: &WebStack) -> bool {
     ws.status.as_ref().is_some_and(|st| {
         st.observed_generation == ws.metadata.generation
             && st.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True")

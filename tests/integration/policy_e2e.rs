@@ -297,8 +297,7 @@ spec:
         assert_eq!(signed.len(), 1, "{ns}'s calls are signed with one key: {signed:?}");
         let key = signed.into_iter().next().unwrap().to_string();
         assert_ne!(
-            key,
-            moto.operator_key().id,
+            key, operator.id,
             "{ns}'s resources were made with the operator's own identity"
         );
         let assumed: Vec<String> = calls
@@ -345,7 +344,7 @@ spec:
     }
     let own: Vec<_> = calls
         .iter()
-        .filter(|c| c.access_key == moto.operator_key().id && c.mutates() && c.action != "AssumeRole")
+        .filter(|c| c.access_key == operator.id && c.mutates() && c.action != "AssumeRole")
         .collect();
     assert!(own.is_empty(), "mutations with the operator's own identity: {own:#?}");
 
@@ -431,7 +430,7 @@ spec:
     }
     let own: Vec<_> = moto.calls()[mark..]
         .iter()
-        .filter(|c| c.access_key == moto.operator_key().id && c.mutates() && c.action != "AssumeRole")
+        .filter(|c| c.access_key == operator.id && c.mutates() && c.action != "AssumeRole")
         .cloned()
         .collect();
     assert!(own.is_empty(), "mutations with the operator's own identity: {own:#?}");

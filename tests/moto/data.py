@@ -25,7 +25,6 @@ moto's state manager (moto/moto_api/_internal/state_manager.py) has no model for
 ElastiCache, so /moto-api/state-manager/set-transition cannot configure them.
 """
 
-import os
 import time
 from typing import Any
 
@@ -52,6 +51,8 @@ from moto.rds.exceptions import (
     RDSClientError,
 )
 from moto.rds.models import DBInstance, RDSBackend
+
+from timing import seconds
 
 # --- Errors AWS returns that moto's rds/exceptions.py and elasticache/exceptions.py lack (same
 # --- style as moto's; the HTTP status comes from the botocore error shape of the same code).
@@ -204,14 +205,6 @@ DELETE_SECONDS_ENV = "MOTO_RDS_DELETE_SECONDS"
 MODIFY_SECONDS_ENV = "MOTO_RDS_MODIFY_SECONDS"
 
 
-def _seconds(env: str, default: float) -> float:
-    """A duration from the moto process's environment (seconds; 0 or less turns the state off)."""
-    try:
-        return max(float(os.environ.get(env, str(default)) or 0), 0.0)
-    except ValueError:
-        return default
-
-
 def _status_get(self: Any) -> str:
     """The status of an RDS instance or ElastiCache replication group: moto's (kept in `_status`),
     except that an `available` one reads `creating` until `_available_at`, `backing-up` until
@@ -265,8 +258,8 @@ def _create_db_instance_patched(self: RDSBackend, db_kwargs: dict[str, Any]) -> 
     database = _create_db_instance(self, db_kwargs)
     if database.__dict__.get("_status") == "available":
         now = time.monotonic()
-        creating = _seconds(CREATE_SECONDS_ENV, 2.0)
-        backing_up = _seconds(BACKUP_SECONDS_ENV, 1.0) if int(database.backup_retention_period or 0) > 0 else 0
+        creating = seconds(CREATE_SECONDS_ENV, 2.0)
+        backing_up = seconds(BACKUP_SECONDS_ENV, 1.0) if int(database.backup_retention_period or 0) > 0 else 0
         if creating > 0:
             database.__dict__["_available_at"] = now + creating
         if backing_up > 0:
@@ -355,9 +348,9 @@ def _modify_db_instance_patched(
     )
     result = _modify_db_instance(self, db_instance_identifier, db_kwargs)
     if changing:
-        seconds = _seconds(MODIFY_SECONDS_ENV, 2.0)
-        if seconds > 0:
-            database.__dict__["_modified_at"] = time.monotonic() + seconds
+        window = seconds(MODIFY_SECONDS_ENV, 2.0)
+        if window > 0:
+            database.__dict__["_modified_at"] = time.monotonic() + window
     return result
 
 
@@ -409,8 +402,8 @@ def _delete_db_instance_patched(
                 f"Instance {db_instance_identifier} is currently creating - a final snapshot "
                 "cannot be taken."
             )
-    seconds = _seconds(DELETE_SECONDS_ENV, 2.0)
-    if seconds <= 0 or database.deletion_protection:
+    window = seconds(DELETE_SECONDS_ENV, 2.0)
+    if window <= 0 or database.deletion_protection:
         # moto refuses a protected instance (InvalidParameterCombination) as AWS does.
         return _delete_db_instance(
             self,
@@ -426,7 +419,7 @@ def _delete_db_instance_patched(
     database.__dict__.pop("_backed_up_at", None)
     database.__dict__.pop("_modified_at", None)
     database.status = "deleting"
-    database.__dict__["_deleted_at"] = time.monotonic() + seconds
+    database.__dict__["_deleted_at"] = time.monotonic() + window
     database.__dict__["_delete_args"] = {
         "final_db_snapshot_identifier": final_db_snapshot_identifier,
         "skip_final_snapshot": skip,
@@ -665,9 +658,9 @@ def _create_replication_group_patched(self: ElastiCacheBackend, **kwargs: Any) -
         if _is_true(kwargs.get("automatic_failover_enabled")) and int(clusters) < 2:
             raise InvalidParameterCombinationException(_AUTO_FAILOVER_TWO_CLUSTERS)
     group = _create_replication_group(self, **kwargs)
-    seconds = _seconds(GROUP_CREATE_SECONDS_ENV, 2.0)
-    if seconds > 0:
-        group.__dict__["_available_at"] = time.monotonic() + seconds
+    window = seconds(GROUP_CREATE_SECONDS_ENV, 2.0)
+    if window > 0:
+        group.__dict__["_available_at"] = time.monotonic() + window
     return group
 
 
@@ -711,12 +704,9 @@ def _modifying(group: ReplicationGroup) -> None:
     changes meanwhile (InvalidReplicationGroupState, e.g. a replica-count change right after a
     failover toggle). moto changes groups at once and stays `available`. Here the window lasts
     MOTO_ELASTICACHE_MODIFY_SECONDS (default 2)."""
-    try:
-        seconds = float(os.environ.get(GROUP_MODIFY_SECONDS_ENV, "2") or 0)
-    except ValueError:
-        seconds = 2.0
-    if seconds > 0:
-        group.__dict__["_modified_at"] = time.monotonic() + seconds
+    window = seconds(GROUP_MODIFY_SECONDS_ENV, 2.0)
+    if window > 0:
+        group.__dict__["_modified_at"] = time.monotonic() + window
 
 
 _modify_replication_group = ElastiCacheBackend.modify_replication_group
@@ -936,7 +926,7 @@ def _delete_replication_group(
     group.status = "deleting"
     for node_group in group.node_groups:
         node_group["status"] = "deleting"
-    group.__dict__["_deleted_at"] = time.monotonic() + _seconds(GROUP_DELETE_SECONDS_ENV, 2.0)
+    group.__dict__["_deleted_at"] = time.monotonic() + seconds(GROUP_DELETE_SECONDS_ENV, 2.0)
     return group
 
 

@@ -41,7 +41,6 @@ Imported by server.py.
 
 import datetime
 import json
-import os
 import threading
 import time
 from typing import Any
@@ -50,6 +49,8 @@ from moto.core.utils import utcnow
 from moto.ecs.models import EC2ContainerServiceBackend, Service
 from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+from timing import seconds
 
 _original_create_service = EC2ContainerServiceResponse.create_service
 
@@ -73,10 +74,7 @@ _LOCK = threading.Lock()
 
 
 def _seconds() -> float:
-    try:
-        return max(float(os.environ.get("MOTO_ECS_DEPLOY_SECONDS", "2")), 0.0)
-    except ValueError:
-        return 2.0
+    return seconds("MOTO_ECS_DEPLOY_SECONDS", 2.0)
 
 
 def _state(service: Service) -> dict[str, dict[str, Any]]:
@@ -106,11 +104,8 @@ def _usable_at(service: Service, task_definition: str | None) -> float:
     consistent (IAM User Guide, "Changes that I make are not always immediately visible"): a task
     started with a role created seconds earlier fails ("ECS was unable to assume the role"). A
     role the emulator's IAM does not hold is taken as usable."""
-    try:
-        seconds = max(float(os.environ.get(ROLE_PROPAGATION_ENV, "5") or 0), 0.0)
-    except ValueError:
-        seconds = 5.0
-    if not task_definition or seconds == 0:
+    window = seconds(ROLE_PROPAGATION_ENV, 5.0)
+    if not task_definition or window == 0:
         return 0.0
     try:
         td = service._backend.describe_task_definition(task_definition)
@@ -126,7 +121,7 @@ def _usable_at(service: Service, task_definition: str | None) -> float:
             created = role.create_date
             if created.tzinfo is None:  # moto keeps naive UTC datetimes
                 created = created.replace(tzinfo=datetime.timezone.utc)
-            usable = max(usable, created.timestamp() + seconds)
+            usable = max(usable, created.timestamp() + window)
     return usable
 
 

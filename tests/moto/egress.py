@@ -26,7 +26,6 @@
    interfaces are requester-managed interfaces of that subnet).
 """
 
-import os
 import time
 
 from moto.ec2.exceptions import DependencyViolationError, EC2ClientError
@@ -34,7 +33,9 @@ from moto.ec2.models.elastic_ip_addresses import ElasticAddressBackend
 from moto.ec2.models.nat_gateways import NatGateway, NatGatewayBackend
 from moto.ec2.models.subnets import SubnetBackend
 
-NAT_TRANSITION_SECONDS = max(float(os.environ.get("MOTO_NAT_TRANSITION_SECONDS", "2") or 0), 0.0)
+from timing import seconds
+
+NAT_TRANSITION_SECONDS = seconds("MOTO_NAT_TRANSITION_SECONDS", 2.0)
 
 _original_init = NatGateway.__init__
 

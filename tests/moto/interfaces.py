@@ -28,7 +28,6 @@ shrank) is removed MOTO_ENI_RELEASE_SECONDS (default 3) later. Imported by serve
 modules whose states it reads (data, ecs_services, egress).
 """
 
-import os
 import threading
 import time
 from typing import Any, Iterator
@@ -47,6 +46,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.rds.models import rds_backends
 
 import ecs_services
+from timing import seconds
 
 RELEASE_SECONDS_ENV = "MOTO_ENI_RELEASE_SECONDS"
 
@@ -54,10 +54,7 @@ _LOCK = threading.RLock()
 
 
 def _release_seconds() -> float:
-    try:
-        return max(float(os.environ.get(RELEASE_SECONDS_ENV, "3") or 0), 0.0)
-    except ValueError:
-        return 3.0
+    return seconds(RELEASE_SECONDS_ENV, 3.0)
 
 
 def _backends(backends: Any, account: str, region: str) -> Any:
@@ -69,6 +66,11 @@ def _backends(backends: Any, account: str, region: str) -> Any:
 # --- What each owner needs: (owner key, description, requester, [(subnet id, [group ids])]) ------
 
 Want = tuple[str, str, str, list[tuple[str, list[str]]]]
+
+
+def _spread(subnets: list[str], groups: list[str], count: int) -> list[tuple[str, list[str]]]:
+    """`count` interfaces with `groups`, placed across `subnets` in turn."""
+    return [(subnets[i % len(subnets)], groups) for i in range(count)] if subnets else []
 
 
 def _load_balancers(account: str, region: str) -> Iterator[Want]:
@@ -92,8 +94,7 @@ def _databases(account: str, region: str) -> Iterator[Want]:
             continue
         count = 2 if getattr(db, "multi_az", False) else 1
         groups = list(db.vpc_security_group_ids or [])
-        placed = [(subnets[i % len(subnets)], groups) for i in range(count)]
-        yield f"rds:{db.db_instance_identifier}", "RDSNetworkInterface", "amazon-rds", placed
+        yield f"rds:{db.db_instance_identifier}", "RDSNetworkInterface", "amazon-rds", _spread(subnets, groups, count)
 
 
 def _caches(account: str, region: str) -> Iterator[Want]:
@@ -109,8 +110,12 @@ def _caches(account: str, region: str) -> Iterator[Want]:
         nodes = group.__dict__.get("_node_groups", [])
         count = max(sum(len(g.get("node_group_members", [])) for g in nodes), 1)
         groups = list(getattr(group, "security_group_ids", None) or [])
-        placed = [(subnets[i % len(subnets)], groups) for i in range(count)]
-        yield f"elasticache:{group.replication_group_id}", f"ElastiCache {group.replication_group_id}", "amazon-elasticache", placed
+        yield (
+            f"elasticache:{group.replication_group_id}",
+            f"ElastiCache {group.replication_group_id}",
+            "amazon-elasticache",
+            _spread(subnets, groups, count),
+        )
 
 
 def _tasks(account: str, region: str) -> Iterator[Want]:
@@ -126,9 +131,8 @@ def _tasks(account: str, region: str) -> Iterator[Want]:
             tasks = sum(d.get("runningCount", 0) + d.get("pendingCount", 0) for d in service.deployments)
         subnets = list(config.get("subnets") or [])
         groups = list(config.get("securityGroups") or [])
-        placed = [(subnets[i % len(subnets)], groups) for i in range(tasks)] if subnets else []
         attachment = f"arn:aws:ecs:{region}:{account}:attachment/{service.cluster_name}/{service.name}"
-        yield f"ecs:{service.arn}", attachment, "amazon-ecs", placed
+        yield f"ecs:{service.arn}", attachment, "amazon-ecs", _spread(subnets, groups, tasks)
 
 
 def _endpoints(ec2: Any) -> Iterator[Want]:
