@@ -553,12 +553,16 @@ async fn a_replication_group_takes_time_in_every_state_and_refuses_changes_meanw
 async fn a_new_role_is_usable_by_tasks_only_seconds_after_creation() {
     use aws_sdk_ecs::types::{DeploymentCircuitBreaker, DeploymentConfiguration};
     use webstack_operator::model::execution::EXECUTION_ROLE;
+    // With 2 s phases, a role window of W seconds left when the services start fails W tasks of
+    // the two-task service (FAILED once W >= 3) and W/2 of the one-task one (riding it out while
+    // W < 6): 5 s, with the services created right after the role, leaves room for a slow machine.
     let moto = Moto::start_with_env(&[
-        ("MOTO_IAM_ROLE_PROPAGATION_SECONDS", "4"),
+        ("MOTO_IAM_ROLE_PROPAGATION_SECONDS", "5"),
         ("MOTO_ECS_DEPLOY_SECONDS", "2"),
     ]);
     let config = moto.sdk_config().await;
     let (iam, ecs) = (aws_sdk_iam::Client::new(&config), aws_sdk_ecs::Client::new(&config));
+    ecs.create_cluster().cluster_name("smoke").send().await.unwrap();
     let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
         "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
     let role = iam
@@ -569,12 +573,6 @@ async fn a_new_role_is_usable_by_tasks_only_seconds_after_creation() {
         .await
         .unwrap();
     let role_arn = role.role().unwrap().arn().to_string();
-    let read = webstack_operator::aws::iam::read_role(&iam, EXECUTION_ROLE, "webstack-young")
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(read.young_for.is_some(), "a role created just now is young: {read:?}");
-    ecs.create_cluster().cluster_name("smoke").send().await.unwrap();
     let td = ecs
         .register_task_definition()
         .family("smoke")
@@ -628,6 +626,11 @@ async fn a_new_role_is_usable_by_tasks_only_seconds_after_creation() {
     };
     create("two-at-once", 2).await.unwrap();
     create("one-at-once", 1).await.unwrap();
+    let read = webstack_operator::aws::iam::read_role(&iam, EXECUTION_ROLE, "webstack-young")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(read.young_for.is_some(), "a role created just now is young: {read:?}");
     let (state, failed) = settled("two-at-once").await;
     assert_eq!(state, "FAILED", "two tasks with a new role: {failed} failed");
     assert!(failed >= 3, "{failed}");
