@@ -13,6 +13,7 @@ pub mod listenerrule;
 pub mod manager;
 pub mod metrics;
 pub mod model;
+pub mod plan;
 pub mod reconcile;
 pub mod staticsite;
 pub mod targetgroup;

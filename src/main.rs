@@ -1,10 +1,12 @@
-//! The `webstack-operator` binary: `run` (the controller manager) and `crds` (print every CRD, or with
-//! `--reference` the API reference generated from them).
+//! The `webstack-operator` binary: `run` (the controller manager), `plan` (what applying or deleting
+//! manifests would change in AWS) and `crds` (print every CRD, or with `--reference` the API
+//! reference generated from them). Installed as `kubectl-webstack` (a copy or a link), it is the
+//! kubectl plugin `kubectl webstack plan ...`: the name it runs under changes nothing.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use webstack_operator::{api, manager};
+use webstack_operator::{api, manager, plan};
 
 #[derive(Parser)]
 #[command(
@@ -21,6 +23,9 @@ struct Cli {
 enum Command {
     /// Run the controller manager against the current kubeconfig / in-cluster config and AWS.
     Run(Box<manager::RunOptions>),
+    /// Show every AWS change applying (or with --delete, deleting) manifests would make, without
+    /// making any: the controllers' own plan, read-only AWS clients, server-side dry-runs.
+    Plan(Box<plan::PlanOptions>),
     /// Print every CustomResourceDefinition as YAML (the source of `crds/`).
     Crds {
         /// Print instead the field-by-field API reference generated from the CRDs, as Markdown (the
@@ -54,6 +59,22 @@ async fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Plan(opts) => {
+            let (format, detailed) = (opts.output, opts.detailed_exitcode);
+            match plan::run(*opts).await {
+                Ok(plan) => {
+                    match format {
+                        plan::Format::Text => print!("{}", plan.text()),
+                        plan::Format::Json => println!("{}", plan.json()),
+                    }
+                    ExitCode::from(plan.exit_code(detailed))
+                }
+                Err(err) => {
+                    eprintln!("error: {}", manager::report(&err));
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Run(opts) => {
             manager::init_tracing();
             match manager::run(*opts).await {

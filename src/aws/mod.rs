@@ -178,6 +178,12 @@ where
                 Some(service.raw().status().as_u16()),
             )
         }
+        other if refused_as_mutation(other) => (
+            "ReadOnlyViolation".to_string(),
+            crate::model::report(other),
+            "-".to_string(),
+            Some(400),
+        ),
         other => (
             "Transport".to_string(),
             crate::model::report(other),
@@ -202,6 +208,18 @@ where
         request_id,
         class,
     }
+}
+
+/// Whether read-only clients refused the call (somewhere in the error's chain).
+fn refused_as_mutation(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(err);
+    while let Some(e) = cause {
+        if e.downcast_ref::<ReadOnlyViolation>().is_some() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 /// A fresh client token for one create call. The SDK re-sends it on every retry of that call, so
@@ -275,7 +293,22 @@ macro_rules! counted {
 
 impl Clients {
     pub fn new(config: &aws_config::SdkConfig) -> Clients {
-        let calls = CallCounter::from_env();
+        Clients::with_counter(config, CallCounter::from_env())
+    }
+
+    /// Clients that refuse, before sending it, every call that is not a read ([`is_read`]):
+    /// `plan`'s. A mutation fails loudly (a [`ReadOnlyViolation`]) instead of happening.
+    pub fn read_only(config: &aws_config::SdkConfig) -> Clients {
+        Clients::with_counter(
+            config,
+            CallCounter {
+                read_only: true,
+                ..CallCounter::from_env()
+            },
+        )
+    }
+
+    fn with_counter(config: &aws_config::SdkConfig, calls: CallCounter) -> Clients {
         Clients {
             ec2: counted!(aws_sdk_ec2, config, calls),
             elbv2: counted!(aws_sdk_elasticloadbalancingv2, config, calls),
@@ -385,7 +418,7 @@ pub async fn counting<F: std::future::Future>(f: F) -> (F::Output, Tally) {
 
 /// Whether an operation only reads.
 pub fn is_read(operation: &str) -> bool {
-    ["Describe", "List", "Get"].iter().any(|p| operation.starts_with(p))
+    crate::model::change::is_read(operation)
 }
 
 /// The environment variable naming a file to which each distinct `service:operation` the
@@ -400,6 +433,16 @@ pub const RECORD_OPERATIONS: &str = "WEBSTACK_RECORD_OPERATIONS";
 pub struct CallCounter {
     counts: std::sync::Arc<std::sync::Mutex<BTreeMap<String, u64>>>,
     record: Option<std::sync::Arc<std::path::PathBuf>>,
+    /// Refuse every operation that is not a read, before it is sent.
+    read_only: bool,
+}
+
+/// A call that is not a read, refused by read-only clients ([`Clients::read_only`]).
+#[derive(Debug, thiserror::Error)]
+#[error("{service}:{operation} refused: these AWS clients only read (plan never changes AWS)")]
+pub struct ReadOnlyViolation {
+    pub service: String,
+    pub operation: String,
 }
 
 impl CallCounter {
@@ -444,6 +487,25 @@ impl CallCounter {
 impl aws_smithy_runtime_api::client::interceptors::Intercept for CallCounter {
     fn name(&self) -> &'static str {
         "webstack-call-counter"
+    }
+
+    /// Read-only clients refuse anything but a read, before the request leaves.
+    fn read_before_transmit(
+        &self,
+        _context: &aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        if !self.read_only {
+            return Ok(());
+        }
+        match cfg.load::<aws_smithy_runtime_api::client::orchestrator::Metadata>() {
+            Some(meta) if is_read(meta.name()) => Ok(()),
+            found => Err(Box::new(ReadOnlyViolation {
+                service: found.map(|m| m.service().to_string()).unwrap_or_default(),
+                operation: found.map_or_else(|| "unknown operation".into(), |m| m.name().to_string()),
+            })),
+        }
     }
 
     /// Every attempt's response: throttling counted (the SDK retries it, so the operation's

@@ -53,6 +53,10 @@ async fn find(
         attributes,
         tags: super::elbv2::tags(c, &arn).await?,
         load_balancer_arns: tg.load_balancer_arns().to_vec(),
+        protocol: tg.protocol().map(|p| p.as_str().to_string()).unwrap_or_default(),
+        port: tg.port().unwrap_or_default(),
+        target_type: tg.target_type().map(|t| t.as_str().to_string()).unwrap_or_default(),
+        vpc_id: tg.vpc_id().unwrap_or_default().into(),
         arn,
     }))
 }

@@ -158,7 +158,7 @@ impl Reconciler for ContainerServiceReconciler {
     async fn load(ctx: &Context, s: &ContainerService, deleting: bool) -> Result<Deps, Blocked> {
         let ns = s.namespace().unwrap_or_default();
         let stack_name = &s.spec.stack_ref.name;
-        let ws = refs::get::<WebStack>(&ctx.client, &ns, stack_name).await?;
+        let ws = refs::get::<WebStack>(&ctx.source, &ns, stack_name).await?;
         let stack_role = ws
             .as_ref()
             .map(|w| execution::role_name(&spec::owner(w, "WebStack", &ctx.cluster_id)));
@@ -218,7 +218,7 @@ impl Reconciler for ContainerServiceReconciler {
         }
         let target_group = match refs::service_target_group(s) {
             Some(name) if !deleting => {
-                let tg = refs::get::<TargetGroup>(&ctx.client, &ns, name).await?;
+                let tg = refs::get::<TargetGroup>(&ctx.source, &ns, name).await?;
                 let ready = tg.and_then(|t| t.status.filter(|st| is_ready(&st.conditions)));
                 let Some(arn) = ready.as_ref().and_then(|st| st.arn.clone()) else {
                     return Err(Blocked::waiting(format!(
@@ -436,7 +436,7 @@ impl Reconciler for ContainerServiceReconciler {
                     check_log_group(c, &log_name, owner).await?;
                     logs::set_retention(&c.logs, &log_name, *days).await?
                 }
-                Step::RegisterTaskDefinition => {
+                Step::RegisterTaskDefinition { .. } => {
                     let d = need()?;
                     task_arn = ecs::register_task_definition(&c.ecs, &d.task, &d.tags).await?
                 }

@@ -88,7 +88,7 @@ pub fn plan(d: &Desired, o: &Observed) -> Vec<Step> {
     );
     if o.failed_and_wanted(d).is_some() {
         // The revision that failed is neither registered again nor rolled out again.
-        steps.retain(|s| *s != Step::RegisterTaskDefinition);
+        steps.retain(|s| !matches!(s, Step::RegisterTaskDefinition { .. }));
         for s in &mut steps {
             if let Step::UpdateService { changes } = s {
                 changes.retain(|c| *c != "task definition");
@@ -96,7 +96,7 @@ pub fn plan(d: &Desired, o: &Observed) -> Vec<Step> {
         }
         steps.retain(|s| !matches!(s, Step::UpdateService { changes } if changes.is_empty()));
     }
-    if steps.contains(&Step::RegisterTaskDefinition) {
+    if steps.iter().any(|s| matches!(s, Step::RegisterTaskDefinition { .. })) {
         steps.extend(
             beyond_the_last_few(o)
                 .into_iter()

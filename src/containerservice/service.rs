@@ -34,7 +34,9 @@ pub fn plan(
     }
     let new_revision = task.differs_from(running);
     if new_revision {
-        steps.push(Step::RegisterTaskDefinition);
+        steps.push(Step::RegisterTaskDefinition {
+            changes: task.changes(running),
+        });
     }
     match service.filter(|s| s.active) {
         None => steps.push(Step::CreateService),

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use crate::model::change::{FieldChange, Op};
 use crate::model::service::Policy;
 
 /// One change to AWS.
@@ -12,7 +13,10 @@ pub enum Step {
     SetLogRetention {
         days: i32,
     },
-    RegisterTaskDefinition,
+    /// `changes`: what differs from the running revision (empty for a service's first).
+    RegisterTaskDefinition {
+        changes: Vec<FieldChange>,
+    },
     CreateService,
     UpdateService {
         changes: Vec<&'static str>,
@@ -52,7 +56,7 @@ impl crate::reconcile::Step for Step {
         match self {
             Step::CreateLogGroup => "CreateLogGroup",
             Step::SetLogRetention { .. } => "PutRetentionPolicy",
-            Step::RegisterTaskDefinition => "RegisterTaskDefinition",
+            Step::RegisterTaskDefinition { .. } => "RegisterTaskDefinition",
             Step::CreateService => "CreateService",
             Step::UpdateService { .. } => "UpdateService",
             Step::DeregisterTaskDefinition { .. } => "DeregisterTaskDefinition",
@@ -66,6 +70,26 @@ impl crate::reconcile::Step for Step {
             Step::UntagLogGroup { .. } => "UntagResource",
         }
     }
+
+    fn op(&self) -> Op {
+        match self {
+            // A new revision of the service's task definition is how it changes.
+            Step::RegisterTaskDefinition { changes } if !changes.is_empty() => Op::Update,
+            _ => Op::of_action(crate::reconcile::Step::action(self)),
+        }
+    }
+
+    fn fields(&self) -> Vec<FieldChange> {
+        match self {
+            Step::RegisterTaskDefinition { changes } => changes.clone(),
+            Step::UpdateService { changes } => changes
+                .iter()
+                .filter(|c| **c != "task definition")
+                .map(|c| FieldChange::new(*c, None::<String>, "changed"))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
 }
 
 impl fmt::Display for Step {
@@ -73,7 +97,7 @@ impl fmt::Display for Step {
         match self {
             Step::CreateLogGroup => write!(f, "create log group"),
             Step::SetLogRetention { days } => write!(f, "keep logs {days} days"),
-            Step::RegisterTaskDefinition => write!(f, "register a new task definition revision"),
+            Step::RegisterTaskDefinition { .. } => write!(f, "register a new task definition revision"),
             Step::CreateService => write!(f, "create service"),
             Step::UpdateService { changes } => write!(f, "update service: {}", changes.join(", ")),
             Step::DeregisterTaskDefinition { arn } => write!(f, "deregister task definition {arn}"),

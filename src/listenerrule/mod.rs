@@ -113,7 +113,7 @@ impl Reconciler for ListenerRuleReconciler {
         if !deleting {
             ctx.policy_for(&ns)?; // a namespace selected twice, or none under --require-policy
         }
-        let stack = refs::get::<WebStack>(&ctx.client, &ns, &r.spec.stack_ref.name).await?;
+        let stack = refs::get::<WebStack>(&ctx.source, &ns, &r.spec.stack_ref.name).await?;
         let status = r.status.clone().unwrap_or_default();
         let region = ctx
             .region(&ns, stack.as_ref().and_then(|ws| ws.spec.region.as_deref()))
@@ -130,7 +130,7 @@ impl Reconciler for ListenerRuleReconciler {
         let target_groups = if deleting {
             TargetGroups::default()
         } else {
-            refs::target_groups(&ctx.client, &ns).await?
+            refs::target_groups(&ctx.source, &ns).await?
         };
         Ok(Deps {
             clients: region.clients,

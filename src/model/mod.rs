@@ -6,6 +6,7 @@
 pub mod action;
 pub mod alarms;
 pub mod capacity;
+pub mod change;
 pub mod children;
 pub mod cidr;
 pub mod data;

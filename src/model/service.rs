@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use super::change::FieldChange;
 use super::ownership::{Owner, TagMap};
 
 /// A port mapping: container port, host port (0 = dynamic), protocol.
@@ -65,6 +66,100 @@ impl TaskDef {
     /// Whether the service must move to a new revision: the running one differs from `self`.
     pub fn differs_from(&self, running: Option<&TaskDef>) -> bool {
         running.is_none_or(|r| r.clone().canonical() != self.clone().canonical())
+    }
+
+    /// What a new revision changes from the running one, field by field (nothing for a first
+    /// revision). Values of the environment and of secrets are not shown, only their names.
+    pub fn changes(&self, running: Option<&TaskDef>) -> Vec<FieldChange> {
+        let Some(r) = running else { return Vec::new() };
+        let (old, new) = (r.clone().canonical(), self.clone().canonical());
+        let mut out: Vec<FieldChange> = [
+            FieldChange::of_opt("cpu", &old.cpu, &new.cpu),
+            FieldChange::of_opt("memory", &old.memory, &new.memory),
+            FieldChange::of("network mode", &old.network_mode, &new.network_mode),
+            FieldChange::of_opt("execution role", &old.execution_role_arn, &new.execution_role_arn),
+            FieldChange::of_opt("task role", &old.task_role_arn, &new.task_role_arn),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        for c in &new.containers {
+            let at = |f: &str| format!("containers[{}].{f}", c.name);
+            let Some(o) = old.containers.iter().find(|o| o.name == c.name) else {
+                out.push(FieldChange::new(
+                    format!("containers[{}]", c.name),
+                    None::<String>,
+                    "added",
+                ));
+                continue;
+            };
+            out.extend(
+                [
+                    FieldChange::of(&at("image"), &o.image, &c.image),
+                    FieldChange::of(&at("cpu"), &o.cpu, &c.cpu),
+                    FieldChange::of_opt(&at("memory"), &o.memory, &c.memory),
+                    FieldChange::of_opt(&at("memoryReservation"), &o.memory_reservation, &c.memory_reservation),
+                    FieldChange::of(&at("essential"), &o.essential, &c.essential),
+                ]
+                .into_iter()
+                .flatten(),
+            );
+            let keys = |a: &BTreeMap<String, String>, b: &BTreeMap<String, String>| {
+                let mut k: Vec<&str> = a
+                    .keys()
+                    .chain(b.keys())
+                    .filter(|k| a.get(*k) != b.get(*k))
+                    .map(String::as_str)
+                    .collect();
+                k.dedup();
+                k.join(", ")
+            };
+            let env = keys(&o.environment, &c.environment);
+            if !env.is_empty() {
+                out.push(FieldChange::new(
+                    at("environment"),
+                    None::<String>,
+                    format!("{env} changed"),
+                ));
+            }
+            let secrets = keys(&o.secrets, &c.secrets);
+            if !secrets.is_empty() {
+                out.push(FieldChange::new(
+                    at("secrets"),
+                    None::<String>,
+                    format!("{secrets} changed"),
+                ));
+            }
+            let other = [
+                ("portMappings", o.port_mappings != c.port_mappings),
+                ("command", o.command != c.command),
+                ("entryPoint", o.entry_point != c.entry_point),
+                ("healthCheck", o.health_check != c.health_check),
+                ("logConfiguration", o.logs != c.logs),
+                (
+                    "repositoryCredentials",
+                    o.repository_credentials != c.repository_credentials,
+                ),
+            ];
+            out.extend(
+                other
+                    .into_iter()
+                    .filter(|(_, differs)| *differs)
+                    .map(|(f, _)| FieldChange::new(at(f), None::<String>, "changed")),
+            );
+        }
+        for o in old
+            .containers
+            .iter()
+            .filter(|o| !new.containers.iter().any(|c| c.name == o.name))
+        {
+            out.push(FieldChange::new(
+                format!("containers[{}]", o.name),
+                None::<String>,
+                "removed",
+            ));
+        }
+        out
     }
 }
 

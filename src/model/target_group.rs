@@ -43,4 +43,9 @@ pub struct ObservedTargetGroup {
     pub tags: TagMap,
     /// Load balancers whose listeners or rules forward to it, as AWS reports them (informational).
     pub load_balancer_arns: Vec<String>,
+    /// What cannot change in place (a change of one replaces the group), as AWS reports it.
+    pub protocol: String,
+    pub port: i32,
+    pub target_type: String,
+    pub vpc_id: String,
 }

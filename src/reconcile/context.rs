@@ -32,6 +32,10 @@ pub struct Region {
 /// What every reconcile shares.
 pub struct Context {
     pub client: Client,
+    /// Where loads read other objects: the cluster (or, planning, the cluster overlaid by manifests).
+    pub source: super::refs::Source,
+    /// Planning: every AWS client refuses any call that is not a read.
+    pub read_only: bool,
     pub sdk: aws_config::SdkConfig,
     pub cluster_id: String,
     pub resync: Duration,
@@ -59,6 +63,8 @@ impl Context {
         recorder: Recorder,
     ) -> Self {
         Context {
+            source: super::refs::Source::cluster(client.clone()),
+            read_only: false,
             client,
             sdk,
             cluster_id,
@@ -70,6 +76,13 @@ impl Context {
             vouched: Arc::default(),
             regions: Mutex::default(),
         }
+    }
+
+    /// For `plan`: loads read the cluster overlaid by `overlay`, and AWS clients only read.
+    pub fn for_plan(mut self, overlay: Arc<super::refs::Overlay>) -> Self {
+        self.source = super::refs::Source::overlaid(self.client.clone(), overlay);
+        self.read_only = true;
+        self
     }
 
     /// With the policies and namespaces watched.
@@ -140,7 +153,11 @@ impl Context {
                         .map_err(Blocked::waiting)?;
                     config = config.credentials_provider(provider);
                 }
-                let clients = Clients::new(&config.build());
+                let clients = if self.read_only {
+                    Clients::read_only(&config.build())
+                } else {
+                    Clients::new(&config.build())
+                };
                 let zones = ec2::availability_zones(&clients.ec2).await?;
                 Ok::<_, Blocked>(Region { clients, zones })
             })

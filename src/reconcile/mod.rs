@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use kube::runtime::Controller;
 
+pub use crate::model::change;
 pub use context::Context;
 pub use status::{Kind, KindStatus};
 
@@ -89,6 +90,24 @@ pub trait Step: fmt::Display + Send + Sync {
     fn action(&self) -> &'static str;
     /// An Event reason of its own (e.g. `Adopted`), instead of `Provisioning`/`DriftCorrected`/`Deleting`.
     fn reason(&self) -> Option<&'static str> {
+        None
+    }
+    /// How `plan` shows it: by default what its action's verb says ([`change::Op::of_action`]).
+    fn op(&self) -> change::Op {
+        change::Op::of_action(self.action())
+    }
+    /// The fields it changes, old and new values (none: its `Display` says it all).
+    fn fields(&self) -> Vec<change::FieldChange> {
+        Vec::new()
+    }
+    /// Why it is destructive, when it takes away what users depend on: an address that changes
+    /// (a load balancer's DNS name, a distribution's domain, a database endpoint), data deleted
+    /// without a snapshot, a bucket's or repository's contents.
+    fn destructive(&self) -> Option<String> {
+        None
+    }
+    /// The part of its object it belongs to, when the object has parts (a WebStack's `Network`).
+    fn part(&self) -> Option<&'static str> {
         None
     }
 }

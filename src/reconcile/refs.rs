@@ -3,6 +3,7 @@
 //! group's users) and the watches that requeue an object when what it refers to changes.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 
 use kube::api::ListParams;
 use kube::runtime::reflector::ObjectRef;
@@ -20,17 +21,99 @@ pub fn api<K: Kind>(client: &Client, namespace: Option<&str>) -> Api<K> {
     }
 }
 
+/// Where `load` reads the objects another one points at: the cluster, or (`plan`) the cluster's
+/// objects overlaid by the manifests being planned, so that a TargetGroup in the same file as
+/// its new WebStack is planned against that stack. One source, so the controllers and `plan`
+/// run the same loads.
+#[derive(Clone)]
+pub struct Source {
+    client: Client,
+    overlay: Option<Arc<Overlay>>,
+}
+
+/// Objects that stand in for (or add to) the cluster's: by kind, namespace and name.
+#[derive(Default)]
+pub struct Overlay {
+    objects: Mutex<BTreeMap<(String, String, String), serde_json::Value>>,
+}
+
+impl Overlay {
+    /// Puts `obj` in place of the cluster's object of its kind, namespace and name.
+    pub fn put<K: Kind>(&self, obj: &K) {
+        let key = (
+            K::kind(&()).to_string(),
+            obj.namespace().unwrap_or_default(),
+            obj.name_any(),
+        );
+        if let Ok(v) = serde_json::to_value(obj) {
+            self.lock().insert(key, v);
+        }
+    }
+
+    /// The overlay's object of kind `K` named `name` in `ns`.
+    pub fn get<K: Kind>(&self, ns: &str, name: &str) -> Option<K> {
+        let key = (K::kind(&()).to_string(), ns.to_string(), name.to_string());
+        self.lock()
+            .get(&key)
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+    }
+
+    /// The overlay's objects of kind `K` in `ns`.
+    fn of<K: Kind>(&self, ns: &str) -> Vec<K> {
+        let kind = K::kind(&()).to_string();
+        self.lock()
+            .iter()
+            .filter(|((k, n, _), _)| *k == kind && n == ns)
+            .filter_map(|(_, v)| serde_json::from_value(v.clone()).ok())
+            .collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<(String, String, String), serde_json::Value>> {
+        self.objects.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Source {
+    /// The cluster, as it is.
+    pub fn cluster(client: Client) -> Source {
+        Source { client, overlay: None }
+    }
+
+    /// The cluster overlaid by `overlay`.
+    pub fn overlaid(client: Client, overlay: Arc<Overlay>) -> Source {
+        Source {
+            client,
+            overlay: Some(overlay),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
 /// Every object of kind `K` in `ns`.
-pub async fn list<K: Kind>(client: &Client, ns: &str) -> Result<Vec<K>, kube::Error> {
-    Ok(Api::<K>::namespaced(client.clone(), ns)
+pub async fn list<K: Kind>(source: &Source, ns: &str) -> Result<Vec<K>, kube::Error> {
+    let mut found = Api::<K>::namespaced(source.client.clone(), ns)
         .list(&ListParams::default())
         .await?
-        .items)
+        .items;
+    if let Some(overlay) = &source.overlay {
+        for obj in overlay.of::<K>(ns) {
+            found.retain(|o| o.name_any() != obj.name_any());
+            found.push(obj);
+        }
+        found.sort_by_key(|o| o.name_any());
+    }
+    Ok(found)
 }
 
 /// The object `name` of kind `K` in `ns`, if it exists.
-pub async fn get<K: Kind>(client: &Client, ns: &str, name: &str) -> Result<Option<K>, kube::Error> {
-    Api::<K>::namespaced(client.clone(), ns).get_opt(name).await
+pub async fn get<K: Kind>(source: &Source, ns: &str, name: &str) -> Result<Option<K>, kube::Error> {
+    if let Some(obj) = source.overlay.as_ref().and_then(|o| o.get::<K>(ns, name)) {
+        return Ok(Some(obj));
+    }
+    Api::<K>::namespaced(source.client.clone(), ns).get_opt(name).await
 }
 
 /// The TargetGroups that a stack's listener default actions forward to.
@@ -98,7 +181,7 @@ pub struct TargetGroups {
 }
 
 /// The TargetGroups of `ns`.
-pub async fn target_groups(client: &Client, ns: &str) -> Result<TargetGroups, kube::Error> {
+pub async fn target_groups(client: &Source, ns: &str) -> Result<TargetGroups, kube::Error> {
     let all = list::<TargetGroup>(client, ns).await?;
     Ok(TargetGroups {
         existing: all
@@ -117,7 +200,7 @@ pub async fn target_groups(client: &Client, ns: &str) -> Result<TargetGroups, ku
 }
 
 /// The ContainerServices in `ns` that run in the stack `stack` (not being deleted).
-pub async fn stack_services(client: &Client, ns: &str, stack: &str) -> Result<Vec<ContainerService>, kube::Error> {
+pub async fn stack_services(client: &Source, ns: &str, stack: &str) -> Result<Vec<ContainerService>, kube::Error> {
     Ok(list::<ContainerService>(client, ns)
         .await?
         .into_iter()
@@ -126,7 +209,7 @@ pub async fn stack_services(client: &Client, ns: &str, stack: &str) -> Result<Ve
 }
 
 /// `<Kind>/<name>` of the objects of kind `K` in `ns` that refer to the stack `stack`.
-async fn children_of<K: Kind + Child>(client: &Client, ns: &str, stack: &str) -> Result<Vec<String>, kube::Error> {
+async fn children_of<K: Kind + Child>(client: &Source, ns: &str, stack: &str) -> Result<Vec<String>, kube::Error> {
     Ok(list::<K>(client, ns)
         .await?
         .iter()
@@ -136,7 +219,7 @@ async fn children_of<K: Kind + Child>(client: &Client, ns: &str, stack: &str) ->
 }
 
 /// Every object of the other kinds that refers to the stack `stack`.
-pub async fn children(client: &Client, ns: &str, stack: &str) -> Result<Vec<String>, kube::Error> {
+pub async fn children(client: &Source, ns: &str, stack: &str) -> Result<Vec<String>, kube::Error> {
     let mut found = children_of::<TargetGroup>(client, ns, stack).await?;
     found.extend(children_of::<ListenerRule>(client, ns, stack).await?);
     found.extend(children_of::<ContainerService>(client, ns, stack).await?);
@@ -146,7 +229,7 @@ pub async fn children(client: &Client, ns: &str, stack: &str) -> Result<Vec<Stri
 
 /// What in Kubernetes still forwards to, or is attached to, the TargetGroup `name`. A stack being
 /// deleted is not a user: it releases its listeners first (see the WebStack's release plan).
-pub async fn target_group_users(client: &Client, ns: &str, name: &str) -> Result<Vec<String>, kube::Error> {
+pub async fn target_group_users(client: &Source, ns: &str, name: &str) -> Result<Vec<String>, kube::Error> {
     let mut found: Vec<String> = list::<ListenerRule>(client, ns)
         .await?
         .iter()

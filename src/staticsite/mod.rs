@@ -65,7 +65,7 @@ impl Reconciler for StaticSiteReconciler {
         }
         let stack_name = site.stack();
         let stack = match stack_name {
-            Some(name) => refs::get::<WebStack>(&ctx.client, &ns, name).await?,
+            Some(name) => refs::get::<WebStack>(&ctx.source, &ns, name).await?,
             None => None,
         };
         let needs_lb = site

@@ -71,6 +71,25 @@ impl crate::reconcile::Step for Step {
             Step::UntagDistribution { .. } => "UntagResource",
         }
     }
+
+    fn op(&self) -> crate::model::change::Op {
+        use crate::model::change::Op;
+        match self {
+            Step::UntagBucket => Op::Untag,
+            Step::DisableDistribution { .. } => Op::Delete,
+            _ => Op::of_action(crate::reconcile::Step::action(self)),
+        }
+    }
+
+    fn destructive(&self) -> Option<String> {
+        match self {
+            Step::EmptyBucket => Some("every object (and every version) in the bucket is deleted".into()),
+            Step::DeleteDistribution { .. } => {
+                Some("the distribution's domain stops serving (a new distribution gets another domain)".into())
+            }
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Step {

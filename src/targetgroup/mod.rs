@@ -44,7 +44,7 @@ impl Reconciler for TargetGroupReconciler {
             ctx.policy_for(&ns)?; // a namespace selected twice, or none under --require-policy
         }
         let name = &tg.spec.stack_ref.name;
-        let stack = refs::get::<WebStack>(&ctx.client, &ns, name).await?;
+        let stack = refs::get::<WebStack>(&ctx.source, &ns, name).await?;
         let has_vpc = stack
             .as_ref()
             .and_then(|ws| ws.status.as_ref()?.vpc_id.as_ref())
@@ -145,7 +145,7 @@ impl Reconciler for TargetGroupReconciler {
         for step in steps {
             let need = || desired.ok_or_else(|| Blocked::waiting(format!("cannot {step} while deleting")));
             match step {
-                Step::Create => arn = target_groups::create(elb, need()?).await?,
+                Step::Create { .. } => arn = target_groups::create(elb, need()?).await?,
                 Step::ModifyHealthCheck { .. } => target_groups::modify_health(elb, &arn, &need()?.health).await?,
                 Step::ModifyAttributes { changed } => target_groups::set_attributes(elb, &arn, changed).await?,
                 Step::RestoreTags { arn, keys } => elbv2::add_tags(elb, arn, &select(&need()?.tags, keys)).await?,
@@ -188,7 +188,7 @@ impl Reconciler for TargetGroupReconciler {
 
     async fn blockers(ctx: &Context, tg: &TargetGroup) -> Result<Vec<String>, Blocked> {
         let ns = tg.namespace().unwrap_or_default();
-        Ok(refs::target_group_users(&ctx.client, &ns, &tg.name_any()).await?)
+        Ok(refs::target_group_users(&ctx.source, &ns, &tg.name_any()).await?)
     }
 
     fn watches(c: Controller<TargetGroup>, ctx: &Arc<Context>, ns: Option<&str>) -> Controller<TargetGroup> {

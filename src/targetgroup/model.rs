@@ -11,6 +11,7 @@ use crate::api::{DeletionPolicy, HttpProtocol, TargetGroupSpec, TargetType};
 use crate::model::TagMap;
 use crate::model::ownership::{Owner, missing_tags, stable_hash};
 use crate::model::target_group::{DesiredTargetGroup, HealthCheck, ObservedTargetGroup};
+use crate::reconcile::change::{FieldChange, Op};
 
 /// What AWS holds of a TargetGroup resource.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -92,9 +93,13 @@ pub fn validate(spec: &TargetGroupSpec, owner: &Owner, vpc_id: &str, stack_tags:
 /// One change to AWS.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Step {
-    Create,
+    /// `replacing`: what changed of the group this one replaces (protocol, port, target type or
+    /// VPC, which AWS cannot change in place); empty for a first group.
+    Create {
+        replacing: Vec<FieldChange>,
+    },
     ModifyHealthCheck {
-        fields: Vec<&'static str>,
+        fields: Vec<FieldChange>,
     },
     ModifyAttributes {
         changed: BTreeMap<String, String>,
@@ -116,7 +121,7 @@ pub enum Step {
 impl crate::reconcile::Step for Step {
     fn action(&self) -> &'static str {
         match self {
-            Step::Create => "CreateTargetGroup",
+            Step::Create { .. } => "CreateTargetGroup",
             Step::ModifyHealthCheck { .. } => "ModifyTargetGroup",
             Step::ModifyAttributes { .. } => "ModifyTargetGroupAttributes",
             Step::RestoreTags { .. } => "AddTags",
@@ -124,13 +129,43 @@ impl crate::reconcile::Step for Step {
             Step::Untag { .. } => "RemoveTags",
         }
     }
+
+    fn op(&self) -> Op {
+        match self {
+            Step::Create { replacing } if !replacing.is_empty() => Op::Replace,
+            _ => Op::of_action(crate::reconcile::Step::action(self)),
+        }
+    }
+
+    fn fields(&self) -> Vec<FieldChange> {
+        match self {
+            Step::Create { replacing: f } | Step::ModifyHealthCheck { fields: f } => f.clone(),
+            Step::ModifyAttributes { changed } => changed
+                .iter()
+                .map(|(k, v)| FieldChange::new(k.as_str(), None::<String>, v))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
 }
 
 impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Step::Create => write!(f, "create target group"),
-            Step::ModifyHealthCheck { fields } => write!(f, "modify health check: {}", fields.join(", ")),
+            Step::Create { replacing } if replacing.is_empty() => write!(f, "create target group"),
+            Step::Create { replacing } => {
+                let what: Vec<_> = replacing.iter().map(|c| c.field.as_str()).collect();
+                write!(
+                    f,
+                    "create target group replacing the current one ({} cannot change in place; the old group \
+                     is deleted once nothing forwards to it)",
+                    what.join(", ")
+                )
+            }
+            Step::ModifyHealthCheck { fields } => {
+                let names: Vec<_> = fields.iter().map(|c| c.field.as_str()).collect();
+                write!(f, "modify health check: {}", names.join(", "))
+            }
             Step::ModifyAttributes { changed } => {
                 let keys: Vec<_> = changed.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 write!(f, "set attributes {}", keys.join(", "))
@@ -157,6 +192,25 @@ pub fn plan_cleanup(observed: &ObservedGroups, policy: DeletionPolicy) -> Vec<St
     }
 }
 
+/// What differs between a group and the one replacing it (always something: the name hashes them;
+/// a group whose AWS description lacks them, or the VPC alone when nothing else changed).
+fn identity_changes(d: &DesiredTargetGroup, o: &ObservedTargetGroup) -> Vec<FieldChange> {
+    let found: Vec<_> = [
+        FieldChange::of("protocol", &o.protocol, &d.protocol),
+        FieldChange::of("port", &o.port, &d.port),
+        FieldChange::of("target type", &o.target_type, &d.target_type),
+        FieldChange::of("VPC", &o.vpc_id, &d.vpc_id),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if found.is_empty() {
+        vec![FieldChange::new("name", Some(&o.name), &d.name)]
+    } else {
+        found
+    }
+}
+
 /// `current` is the group with the desired name, `replaced` groups of this resource with other
 /// names (after a change of protocol, port, target type or VPC).
 pub fn plan(
@@ -166,21 +220,28 @@ pub fn plan(
 ) -> Vec<Step> {
     let mut p = Vec::new();
     match current {
-        None => p.push(Step::Create),
+        None => {
+            // The group recorded last (status lists it first) is the one this one replaces.
+            let replacing = replaced
+                .first()
+                .map(|o| identity_changes(desired, o))
+                .unwrap_or_default();
+            p.push(Step::Create { replacing })
+        }
         Some(o) => {
             let (d, h) = (&desired.health, &o.health);
-            let fields: Vec<&'static str> = [
-                ("path", d.path != h.path),
-                ("protocol", d.protocol != h.protocol),
-                ("port", d.port != h.port),
-                ("healthy threshold", d.healthy_threshold != h.healthy_threshold),
-                ("unhealthy threshold", d.unhealthy_threshold != h.unhealthy_threshold),
-                ("timeout", d.timeout_seconds != h.timeout_seconds),
-                ("interval", d.interval_seconds != h.interval_seconds),
-                ("matcher", d.matcher != h.matcher),
+            let fields: Vec<FieldChange> = [
+                FieldChange::of("path", &h.path, &d.path),
+                FieldChange::of("protocol", &h.protocol, &d.protocol),
+                FieldChange::of("port", &h.port, &d.port),
+                FieldChange::of("healthy threshold", &h.healthy_threshold, &d.healthy_threshold),
+                FieldChange::of("unhealthy threshold", &h.unhealthy_threshold, &d.unhealthy_threshold),
+                FieldChange::of("timeout", &h.timeout_seconds, &d.timeout_seconds),
+                FieldChange::of("interval", &h.interval_seconds, &d.interval_seconds),
+                FieldChange::of("matcher", &h.matcher, &d.matcher),
             ]
             .into_iter()
-            .filter_map(|(name, differs)| differs.then_some(name))
+            .flatten()
             .collect();
             if !fields.is_empty() {
                 p.push(Step::ModifyHealthCheck { fields });

@@ -34,6 +34,10 @@ fn observed(d: &DesiredTargetGroup) -> ObservedTargetGroup {
         attributes: d.attributes.clone(),
         tags: d.tags.clone(),
         load_balancer_arns: vec!["arn:lb".into()],
+        protocol: d.protocol.clone(),
+        port: d.port,
+        target_type: d.target_type.clone(),
+        vpc_id: d.vpc_id.clone(),
     }
 }
 
@@ -125,6 +129,7 @@ fn plans() {
     tags.tags.remove("team");
     let old = ObservedTargetGroup {
         arn: "arn:tg/old".into(),
+        port: 80,
         ..o.clone()
     };
     let cases: Vec<Row> = vec![
@@ -148,7 +153,11 @@ fn plans() {
             "replaced: create the new one, then try deleting the old",
             None,
             vec![old.clone()],
-            vec!["create target group", "delete target group arn:tg/old"],
+            vec![
+                "create target group replacing the current one (port cannot change in place; the old group is \
+                 deleted once nothing forwards to it)",
+                "delete target group arn:tg/old",
+            ],
         ),
         (
             "replaced earlier: keep trying",
@@ -161,6 +170,31 @@ fn plans() {
         let got: Vec<String> = plan(&d, current, &replaced).iter().map(ToString::to_string).collect();
         assert_eq!(got, want, "{what}");
     }
+}
+
+/// What `plan` shows: the fields with their old and new values, a replacement as one.
+#[test]
+fn steps_carry_old_and_new_values() {
+    use crate::reconcile::Step as _;
+    use crate::reconcile::change::Op;
+    let d = desired(NETFLUX);
+    let mut o = observed(&d);
+    o.health.healthy_threshold = 5;
+    let steps = plan(&d, Some(&o), &[]);
+    let fields: Vec<String> = steps[0].fields().iter().map(ToString::to_string).collect();
+    assert_eq!(fields, ["healthy threshold: 5 → 3"]);
+    assert_eq!(steps[0].op(), Op::Update);
+    let old = ObservedTargetGroup {
+        arn: "arn:tg/old".into(),
+        port: 80,
+        protocol: "HTTPS".into(),
+        ..observed(&d)
+    };
+    let steps = plan(&d, None, &[old]);
+    assert_eq!(steps[0].op(), Op::Replace);
+    let fields: Vec<String> = steps[0].fields().iter().map(ToString::to_string).collect();
+    assert_eq!(fields, ["protocol: HTTPS → HTTP", "port: 80 → 8080"]);
+    assert_eq!(plan(&d, None, &[])[0].op(), Op::Create);
 }
 
 /// Deletion works from what observe found by name and tags, whatever status says (it may be

@@ -34,6 +34,7 @@ use crate::reconcile::{Blocked, Context, Done, EXTERNAL_ID, Reconciler};
 pub struct Deps {
     clients: Clients,
     kube: kube::Client,
+    source: crate::reconcile::refs::Source,
     zones: Vec<String>,
     /// ARNs of the Ready TargetGroups that listener default actions forward to, by name.
     target_groups: BTreeMap<String, String>,
@@ -83,7 +84,7 @@ impl Reconciler for WebStackReconciler {
         let target_groups = if wanted.is_empty() || deleting {
             BTreeMap::new()
         } else {
-            let all = refs::target_groups(&ctx.client, &ns).await?;
+            let all = refs::target_groups(&ctx.source, &ns).await?;
             all.ready
                 .into_iter()
                 .filter(|(name, _)| wanted.contains(name))
@@ -94,7 +95,7 @@ impl Reconciler for WebStackReconciler {
         let (services, alarm_services, services_naming_it) = if deleting {
             (Vec::new(), Vec::new(), 0)
         } else {
-            let found = refs::stack_services(&ctx.client, &ns, &ws.name_any()).await?;
+            let found = refs::stack_services(&ctx.source, &ns, &ws.name_any()).await?;
             let watched = alarms::watched_services(&found, &ctx.cluster_id);
             let mut needs: Vec<_> = found
                 .iter()
@@ -111,20 +112,21 @@ impl Reconciler for WebStackReconciler {
             (needs, watched, found.len())
         };
         let stacks_in_namespace = match policy.as_ref().and_then(|p| p.spec.limits.max_stacks) {
-            Some(_) => refs::list::<WebStack>(&ctx.client, &ns)
+            Some(_) => refs::list::<WebStack>(&ctx.source, &ns)
                 .await?
                 .iter()
                 .filter(|w| w.metadata.deletion_timestamp.is_none())
                 .count(),
             None => 0,
         };
-        let site = dns::io::load_site(&ctx.client, ws, deleting).await?;
+        let site = dns::io::load_site(&ctx.source, ws, deleting).await?;
         let status = ws.status.clone().unwrap_or_default();
         let settled = status.observed_generation == ws.metadata.generation
             && crate::reconcile::status::is_ready(&status.conditions);
         Ok(Deps {
             clients: region.clients,
             kube: ctx.client.clone(),
+            source: ctx.source.clone(),
             zones: region.zones,
             target_groups,
             deep: deleting || !settled,
@@ -192,6 +194,7 @@ impl Reconciler for WebStackReconciler {
         let cx = ObserveCx {
             clients: &deps.clients,
             kube: &deps.kube,
+            source: &deps.source,
             ws,
             key: &key,
             owner,
@@ -278,7 +281,7 @@ impl Reconciler for WebStackReconciler {
 
     async fn blockers(ctx: &Context, ws: &WebStack) -> Result<Vec<String>, Blocked> {
         let ns = ws.namespace().unwrap_or_default();
-        Ok(refs::children(&ctx.client, &ns, &ws.name_any()).await?)
+        Ok(refs::children(&ctx.source, &ns, &ws.name_any()).await?)
     }
 
     fn watches(c: Controller<WebStack>, ctx: &Arc<Context>, ns: Option<&str>) -> Controller<WebStack> {

@@ -50,6 +50,8 @@ pub trait Part {
 pub struct ObserveCx<'a> {
     pub clients: &'a Clients,
     pub kube: &'a kube::Client,
+    /// Where other objects are read (the cluster, or `plan`'s overlay of it).
+    pub source: &'a crate::reconcile::refs::Source,
     pub ws: &'a WebStack,
     /// How to find the stack's resources (names, the VPC in status, the external-id annotation).
     pub key: &'a StackKey,

@@ -17,6 +17,7 @@ use crate::harness::leftovers::leftovers;
 use crate::harness::manifest::{apply_all, condition, delete_all, load_manifests, wait_all, wait_ready};
 use crate::harness::moto::Moto;
 use crate::harness::operator::Operator;
+use crate::harness::plan;
 use crate::harness::repo_root;
 use crate::harness::wait::until;
 
@@ -46,16 +47,29 @@ async fn up_with(prefix: &str, file: &'static str, env: &[(&str, &str)]) -> Run 
     // Every new service's tasks start over MOTO_ECS_DEPLOY_SECONDS (tests/moto/ecs_services.py).
     let moto = Moto::start_with_env(env);
     let config = moto.sdk_config().await;
-    let op = Operator::start(&moto, &ns, &format!("{RESYNC}s"));
     let path = repo_root().join("examples").join(file);
     // The certificates the file names are the user's, issued before the stack is applied.
     let text = std::fs::read_to_string(&path).unwrap();
     moto.certificates_named_in(&text, "webapp.example");
     moto.hosted_zones_named_in(&text, "webapp.example");
+    // Planned first, against an empty account: everything to create, nothing written.
+    let planned = first_plan(&moto, &ns, file, &path);
+    let op = Operator::start(&moto, &ns, &format!("{RESYNC}s"));
     let objects = load_manifests(&path);
     apply_all(&client, &ns, &objects).await;
     let ready = wait_ready(&client, &ns, &objects, &op, 240).await;
     println!("{file}: {} objects Ready in {:.1}s", objects.len(), ready.as_secs_f64());
+    // Planned again once Ready: nothing to do; and what the controllers did is what was planned.
+    let again = plan::run(&moto, &ns, &["-f", path.to_str().unwrap(), "--detailed-exitcode"]);
+    if file.starts_with('4') {
+        println!("{file}: plan once Ready:\n{}", again.stdout);
+    }
+    assert_eq!(
+        again.code, 0,
+        "{file}: planned once Ready:\n{}\n{}",
+        again.stdout, again.stderr
+    );
+    agree(&client, &ns, file, &planned).await;
     Run {
         client,
         ns,
@@ -65,6 +79,102 @@ async fn up_with(prefix: &str, file: &'static str, env: &[(&str, &str)]) -> Run 
         objects,
         file,
     }
+}
+
+/// `plan` of the example before anything exists: exit 2, every object new and planned to the end
+/// (none waiting, none in error), only creations and their first settings, every AWS call a read.
+fn first_plan(moto: &Moto, ns: &str, file: &str, path: &std::path::Path) -> serde_json::Value {
+    let mark = moto.calls().len();
+    let run = plan::run(
+        moto,
+        ns,
+        &["-f", path.to_str().unwrap(), "-o", "json", "--detailed-exitcode"],
+    );
+    assert_eq!(run.code, 2, "{file}: {}\n{}", run.stdout, run.stderr);
+    let json = run.json();
+    let key = moto.operator_key();
+    let calls = moto.calls();
+    let reads = calls[mark..].iter().filter(|c| c.access_key == key.id).count();
+    let writes: Vec<&String> = calls[mark..]
+        .iter()
+        .filter(|c| c.access_key == key.id && c.mutates())
+        .map(|c| &c.action)
+        .collect();
+    assert!(writes.is_empty(), "{file}: plan changed AWS: {writes:?}");
+    let mut steps = 0;
+    for (id, o) in plan::objects(&json) {
+        assert_eq!(o["new"], true, "{file}: {id}");
+        assert_eq!(o["outcome"]["result"], "changes", "{file}: {id}: {o}");
+        for s in o["steps"].as_array().unwrap() {
+            assert!(
+                ["create", "update", "tag"].contains(&s["op"].as_str().unwrap()),
+                "{file}: {id}: {s}"
+            );
+            steps += 1;
+        }
+    }
+    assert!(json["destructive"].as_array().unwrap().is_empty(), "{file}: {json}");
+    println!(
+        "{file}: planned in {:.2}s against an empty account: {} objects, {steps} steps, {reads} AWS reads",
+        run.secs,
+        plan::objects(&json).len()
+    );
+    if file.starts_with('4') {
+        let text = plan::run(moto, ns, &["-f", path.to_str().unwrap()]);
+        println!("{file}: plan against an empty account:\n{}", text.stdout);
+    }
+    json
+}
+
+/// Steps only the apply itself reveals, by kind: the database's secret gets its endpoint, and the
+/// connection Secret is written, once RDS has given the endpoint; Route 53 alias records are
+/// written once the load balancer they point at exists (its DNS name is their target).
+const KNOWN_ONLY_AFTER_APPLY: &[(&str, &str)] = &[
+    ("WebStack", "PutSecretValue"),
+    ("WebStack", "WriteConnectionSecret"),
+    ("WebStack", "ChangeResourceRecordSets"),
+];
+
+/// What the controllers did (their Events' actions) is, object by object, what the first plan
+/// showed, leaving out [`KNOWN_ONLY_AFTER_APPLY`].
+async fn agree(client: &Client, ns: &str, file: &str, planned: &serde_json::Value) {
+    use k8s_openapi::api::core::v1::Event as CoreEvent;
+    let events = Api::<CoreEvent>::namespaced(client.clone(), ns)
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items;
+    let mut differ = Vec::new();
+    for (id, o) in plan::objects(planned) {
+        let (kind, name) = id.split_once('/').unwrap();
+        let wanted = plan::actions(&o);
+        let applied: std::collections::BTreeSet<String> = events
+            .iter()
+            .filter(|e| {
+                e.involved_object.kind.as_deref() == Some(kind)
+                    && e.involved_object.name.as_deref() == Some(name)
+                    && ["Provisioning", "DriftCorrected", "Adopted"].contains(&e.reason.as_deref().unwrap_or_default())
+            })
+            .filter_map(|e| e.action.clone())
+            .filter(|a| !KNOWN_ONLY_AFTER_APPLY.contains(&(kind, a.as_str())))
+            .collect();
+        let wanted: std::collections::BTreeSet<String> = wanted
+            .into_iter()
+            .filter(|a| !KNOWN_ONLY_AFTER_APPLY.contains(&(kind, a.as_str())))
+            .collect();
+        if wanted != applied {
+            differ.push(format!(
+                "{id}: planned but not applied {:?}; applied but not planned {:?}",
+                wanted.difference(&applied).collect::<Vec<_>>(),
+                applied.difference(&wanted).collect::<Vec<_>>()
+            ));
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "{file}: plan and controllers differ:\n{}",
+        differ.join("\n")
+    );
 }
 
 /// The AWS calls the operator makes over one resync period once everything is settled.
@@ -483,11 +593,160 @@ async fn example_1_host_routing_two_services() {
             ("host-header".to_string(), vec!["api.example.com".to_string()]),
         ]
     );
+    planned_edits(&run).await;
     steady(&run).await;
     set_image(&run, "frontend", "registry.example.com/shop/frontend:2.0.0").await;
     rolled_out(&run, "frontend", "registry.example.com/shop/frontend:2.0.0").await;
     failed_rollout_rolls_back(&run).await;
     down(&run).await;
+}
+
+/// Edits of the file planned (never applied) against the running example: an image tag and a
+/// health-check threshold are exactly those two updates; a target group's port is a replacement
+/// the rule and the service forwarding to it follow; the load balancer's scheme is a replacement
+/// flagged destructive (its DNS name changes). Then drift: with a rule paused, the rule deleted by
+/// hand shows as its re-creation in `plan --live`.
+async fn planned_edits(run: &Run) {
+    let path = repo_root().join("examples").join(run.file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let edit = |t: &str, from: &str, to: &str| {
+        assert!(t.contains(from), "{from}");
+        t.replacen(from, to, 1)
+    };
+    let edited = edit(
+        &edit(&text, "frontend:2.3.0", "frontend:2.4.0"),
+        "healthCheck: {path: /health}",
+        "healthCheck: {path: /health, healthyThreshold: 7}",
+    );
+    let p = plan::of_text(&run.moto, &run.ns, &edited, &[]);
+    assert_eq!(p.code, 2, "{}\n{}", p.stdout, p.stderr);
+    let json = p.json();
+    let changes: Vec<(String, String)> = plan::field_changes(&json);
+    let want = [
+        ("TargetGroup/backend", "healthy threshold: 5 → 7"),
+        (
+            "ContainerService/frontend",
+            "containers[web].image: registry.example.com/shop/frontend:2.3.0 → registry.example.com/shop/frontend:2.4.0",
+        ),
+    ];
+    assert_eq!(
+        changes,
+        want.map(|(a, b)| (a.to_string(), b.to_string())),
+        "{}",
+        p.stdout
+    );
+    let changed: Vec<String> = plan::objects(&json)
+        .into_iter()
+        .filter(|(_, o)| o["outcome"]["result"] != "no_changes")
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(
+        changed,
+        ["TargetGroup/backend", "ContainerService/frontend"],
+        "{}",
+        p.stdout
+    );
+    let text_plan = plan::run_as(None, &run.moto, &run.ns, &["-f", "-"], Some(&edited));
+    println!(
+        "{}: plan of an image tag and a threshold edited:\n{}",
+        run.file, text_plan.stdout
+    );
+
+    // A target group's port cannot change in place: a new group, and what forwards to it follows.
+    let edited = edit(&text, "  port: 3000\n  targetType", "  port: 3001\n  targetType");
+    let p = plan::of_text(&run.moto, &run.ns, &edited, &[]);
+    assert_eq!(p.code, 2, "{}\n{}", p.stdout, p.stderr);
+    let json = p.json();
+    let found = plan::objects(&json);
+    let get = |id: &str| found.iter().find(|(i, _)| i == id).map(|(_, o)| o.clone()).unwrap();
+    let group = get("TargetGroup/frontend");
+    assert_eq!(group["steps"][0]["op"], "replace", "{group}");
+    assert_eq!(group["steps"][0]["fields"][0]["old"], "3000", "{group}");
+    assert_eq!(group["steps"][0]["fields"][0]["new"], "3001", "{group}");
+    assert!(
+        plan::actions(&get("ListenerRule/frontend-host")).contains("ModifyRule"),
+        "{}",
+        p.stdout
+    );
+    assert!(
+        plan::actions(&get("ContainerService/frontend")).contains("UpdateService"),
+        "{}",
+        p.stdout
+    );
+    assert_eq!(
+        get("ListenerRule/backend-host")["outcome"]["result"],
+        "no_changes",
+        "{}",
+        p.stdout
+    );
+
+    // The scheme: the load balancer is replaced, flagged destructive.
+    let edited = edit(&text, "scheme: internet-facing", "scheme: internal");
+    let p = plan::of_text(&run.moto, &run.ns, &edited, &[]);
+    assert_eq!(p.code, 2, "{}\n{}", p.stdout, p.stderr);
+    let json = p.json();
+    let destructive = json["destructive"].as_array().unwrap();
+    assert!(
+        destructive
+            .iter()
+            .any(|d| d["object"] == "WebStack shop" || d["why"].as_str().unwrap().contains("DNS name")),
+        "{json}"
+    );
+    let stack = plan::objects(&json)
+        .into_iter()
+        .find(|(id, _)| id == "WebStack/shop")
+        .unwrap()
+        .1;
+    assert!(
+        stack["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["op"] == "replace" && s["action"] == "CreateLoadBalancer"),
+        "{stack}"
+    );
+    let text_plan = plan::run_as(None, &run.moto, &run.ns, &["-f", "-"], Some(&edited));
+    assert!(
+        text_plan.stdout.starts_with("Destructive changes:"),
+        "{}",
+        text_plan.stdout
+    );
+
+    // Drift: the rule paused (so the operator leaves it), deleted by hand, shown by plan --live.
+    let rules_api: Api<webstack_operator::api::ListenerRule> = Api::namespaced(run.client.clone(), &run.ns);
+    let paused = |on: bool| serde_json::json!({"metadata": {"annotations": {"webstack.io/paused": if on { Some("true") } else { None }}}});
+    rules_api
+        .patch("backend-host", &PatchParams::default(), &Patch::Merge(&paused(true)))
+        .await
+        .unwrap();
+    let rule = until(&rules_api, "backend-host", &run.op, "paused", 60, |r| {
+        r.status
+            .as_ref()
+            .is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "Ready" && c.reason == "Paused"))
+    })
+    .await;
+    let arn = rule.status.unwrap().arn.unwrap();
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&run.config);
+    elb.delete_rule().rule_arn(&arn).send().await.unwrap();
+    let p = plan::run(&run.moto, &run.ns, &["--live", "-o", "json", "--detailed-exitcode"]);
+    assert_eq!(p.code, 2, "{}\n{}", p.stdout, p.stderr);
+    let json = p.json();
+    for (id, o) in plan::objects(&json) {
+        let want: &[&str] = if id == "ListenerRule/backend-host" {
+            &["CreateRule"]
+        } else {
+            &[]
+        };
+        let got: Vec<String> = plan::actions(&o).into_iter().collect();
+        assert_eq!(got, want, "{id}: {}", p.stdout);
+    }
+    rules_api
+        .patch("backend-host", &PatchParams::default(), &Patch::Merge(&paused(false)))
+        .await
+        .unwrap();
+    wait_ready(&run.client, &run.ns, &run.objects, &run.op, 60).await;
+    let p = plan::run(&run.moto, &run.ns, &["--live", "--detailed-exitcode"]);
+    assert_eq!(p.code, 0, "{}\n{}", p.stdout, p.stderr);
 }
 
 /// A tag that cannot be pulled: ECS's circuit breaker fails the deployment and rolls back; the
@@ -755,6 +1014,7 @@ async fn example_3_monolith_redis_postgres() {
     set_inline_image(&run, "monolith", 0, "registry.example.com/monolith/nginx:3.2.0").await;
     rolled_out(&run, "monolith-app", "registry.example.com/monolith/nginx:3.2.0").await;
     data_tier_through_slow_states(&run).await;
+    planned_deletion(&run).await;
     // The file protects its database: deletion waits, Stalled, until the user turns it off.
     delete_all(&run.client, &run.ns, &run.objects).await;
     let stacks: Api<WebStack> = Api::namespaced(run.client.clone(), &run.ns);
@@ -779,6 +1039,76 @@ async fn example_3_monolith_redis_postgres() {
         .await
         .unwrap();
     finish_deletion(&run).await;
+}
+
+/// `plan --delete` of example 3: the database's final snapshot named, the parts deleted, the
+/// protection the file asks for shown; no password of the stack's secrets anywhere in the plans.
+async fn planned_deletion(run: &Run) {
+    let path = repo_root().join("examples").join(run.file);
+    let p = plan::run(
+        &run.moto,
+        &run.ns,
+        &["--delete", "-f", path.to_str().unwrap(), "-o", "json"],
+    );
+    assert_eq!(p.code, 0, "{}\n{}", p.stdout, p.stderr);
+    let json = p.json();
+    assert_eq!(json["mode"], "delete");
+    let stack = plan::objects(&json)
+        .into_iter()
+        .find(|(id, _)| id == "WebStack/monolith")
+        .unwrap()
+        .1;
+    let steps: Vec<String> = stack["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["description"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.starts_with("delete database ") && s.contains("after a final snapshot ws-")),
+        "{steps:#?}"
+    );
+    for part in ["Network", "LoadBalancer", "Cluster", "Data"] {
+        assert!(
+            stack["steps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["part"] == part && s["op"] == "delete"),
+            "{part}: {steps:#?}"
+        );
+    }
+    assert!(stack["notes"].to_string().contains("deletionPolicy: Delete"), "{stack}");
+    // Its inline children go first, each with its own deletion plan.
+    assert!(stack["notes"].to_string().contains("first deletes"), "{stack}");
+    let service = plan::objects(&json)
+        .into_iter()
+        .find(|(id, _)| id == "ContainerService/monolith-app")
+        .unwrap()
+        .1;
+    assert!(service["child_of"].is_string(), "{service}");
+    assert!(plan::actions(&service).contains("DeleteService"), "{service}");
+    let text = plan::run(&run.moto, &run.ns, &["--delete", "-f", path.to_str().unwrap()]);
+    println!("{}: plan --delete:\n{}", run.file, text.stdout);
+    // The generated passwords appear in no plan.
+    let live = plan::run(&run.moto, &run.ns, &["--live", "-o", "json"]);
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(run.client.clone(), &run.ns);
+    let mut passwords = Vec::new();
+    for s in secrets.list(&Default::default()).await.unwrap().items {
+        for (k, v) in s.data.unwrap_or_default() {
+            if k == "password" {
+                passwords.push(String::from_utf8_lossy(&v.0).into_owned());
+            }
+        }
+    }
+    assert!(!passwords.is_empty(), "the connection Secrets hold the passwords");
+    for pw in &passwords {
+        for out in [&p.stdout, &text.stdout, &live.stdout] {
+            assert!(!out.contains(pw), "a password in a plan");
+        }
+    }
 }
 
 /// The data tier changed the way users change it, through the states AWS takes minutes in (the
@@ -928,6 +1258,25 @@ async fn example_4_netflux_path_routing_static_site() {
         1
     );
     steady(&run).await;
+    // The edit planned before it is made: the inline service's child and its new revision.
+    let text = std::fs::read_to_string(repo_root().join("examples").join(run.file)).unwrap();
+    let edited = text.replace("movies:1.4.2", "movies:1.5.0");
+    let p = plan::run_as(
+        None,
+        &run.moto,
+        &run.ns,
+        &["-f", "-", "--detailed-exitcode"],
+        Some(&edited),
+    );
+    println!("{}: plan of the movies image edited:\n{}", run.file, p.stdout);
+    assert_eq!(p.code, 2, "{}\n{}", p.stdout, p.stderr);
+    assert!(
+        p.stdout.contains(
+            "containers[movies].image: registry.example.com/netflux/movies:1.4.2 → registry.example.com/netflux/movies:1.5.0"
+        ),
+        "{}",
+        p.stdout
+    );
     set_inline_image(&run, "netflux", 0, "registry.example.com/netflux/movies:1.5.0").await;
     rolled_out(&run, "netflux-movies", "registry.example.com/netflux/movies:1.5.0").await;
     down(&run).await;

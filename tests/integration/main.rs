@@ -25,6 +25,7 @@ mod iam_policy;
 mod inline_e2e;
 mod invalid;
 mod leader_e2e;
+mod plan_e2e;
 mod policy_admission;
 mod policy_e2e;
 mod registries_e2e;

@@ -23,9 +23,11 @@ async fn observe_tier(clients: &Clients, key: &StackKey, deleting: bool) -> Resu
     let kube = no_kube();
     let spec: WebStackSpec = serde_yaml::from_str("{}").expect("an empty spec");
     let ws = webstack_operator::api::WebStack::new(&key.owner.name, spec);
+    let source = webstack_operator::reconcile::refs::Source::cluster(kube.clone());
     let cx = ObserveCx {
         clients,
         kube: &kube,
+        source: &source,
         ws: &ws,
         key,
         owner: &key.owner,

@@ -31,6 +31,7 @@ LAYERS = {
     "staticsite": 5,
     "leader": 6,
     "manager": 6,
+    "plan": 6,
     "main": 6,
     "lib": 6,
 }

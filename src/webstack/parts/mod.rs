@@ -90,6 +90,30 @@ macro_rules! parts {
                     $(Step::$variant(s) => s.reason(),)*
                 }
             }
+
+            fn op(&self) -> crate::reconcile::change::Op {
+                match self {
+                    $(Step::$variant(s) => s.op(),)*
+                }
+            }
+
+            fn fields(&self) -> Vec<crate::reconcile::change::FieldChange> {
+                match self {
+                    $(Step::$variant(s) => s.fields(),)*
+                }
+            }
+
+            fn destructive(&self) -> Option<String> {
+                match self {
+                    $(Step::$variant(s) => s.destructive(),)*
+                }
+            }
+
+            fn part(&self) -> Option<&'static str> {
+                match self {
+                    $(Step::$variant(_) => Some(stringify!($variant)),)*
+                }
+            }
         }
 
         impl fmt::Display for Step {

@@ -284,7 +284,7 @@ fn spec_changes_become_steps() {
             "the database dropped",
             NETFLUX.replace("database: {engine: postgres}", ""),
             vec![
-                "delete the database after a final snapshot",
+                "delete database ws-movies-netflux-0f1e2d3c after a final snapshot ws-movies-netflux-0f1e2d3c-final-<UTC time of deletion>",
                 "wait until the database is deleted",
                 "delete the DB subnet group",
                 "delete the database secret",
@@ -297,7 +297,7 @@ fn spec_changes_become_steps() {
             vec![
                 "delete listener on port 80",
                 "delete load balancer arn:lb",
-                "create load balancer ws-movies-netflux-0f1e2d3c",
+                "create load balancer ws-movies-netflux-0f1e2d3c replacing the current one (scheme cannot change in place)",
                 "set idle timeout to 60s",
                 "create listener http on port 80",
             ],

@@ -14,6 +14,7 @@ pub mod leftovers_registries;
 pub mod manifest;
 pub mod moto;
 pub mod operator;
+pub mod plan;
 pub mod wait;
 
 use std::path::PathBuf;

@@ -1,6 +1,7 @@
 //! The children's I/O: reads the stack's child objects (and any object with a child's name) and
 //! writes or deletes one child per step.
 
+use crate::reconcile::refs::Source;
 use std::collections::BTreeSet;
 
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
@@ -41,7 +42,7 @@ fn health<K: Kind>(obj: &K) -> ChildHealth {
 
 /// The objects of kind `K` that are the stack's, or have the name of one of its children.
 async fn observe_kind<K: Kind>(
-    kube: &Client,
+    kube: &Source,
     owner: &Owner,
     kind: ChildKind,
     wanted: &BTreeSet<&str>,
@@ -89,7 +90,7 @@ fn service_figures(s: &ContainerService) -> Option<ServiceFigures> {
 }
 
 /// The stack's children and the objects that hold their names, of every child kind.
-pub async fn observe(kube: &Client, owner: &Owner, desired: &[DesiredChild]) -> Result<Vec<ObservedChild>, Blocked> {
+pub async fn observe(kube: &Source, owner: &Owner, desired: &[DesiredChild]) -> Result<Vec<ObservedChild>, Blocked> {
     let wanted = |kind: ChildKind| -> BTreeSet<&str> {
         desired
             .iter()

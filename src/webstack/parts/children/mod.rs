@@ -198,6 +198,15 @@ impl crate::reconcile::Step for ChildStep {
             ChildStep::Delete { .. } => "DeleteChild",
         }
     }
+
+    fn op(&self) -> crate::model::change::Op {
+        use crate::model::change::Op;
+        match self {
+            ChildStep::Apply { create: true, .. } => Op::Create,
+            ChildStep::Apply { create: false, .. } => Op::Update,
+            ChildStep::Delete { .. } => Op::Delete,
+        }
+    }
 }
 
 impl Part for Children {
@@ -216,7 +225,7 @@ impl Part for Children {
 
     async fn observe(cx: &ObserveCx<'_>, observed: &mut ObservedStack) -> Result<(), Blocked> {
         let wanted = cx.desired.map(|d| d.children.as_slice()).unwrap_or_default();
-        observed.children = io::observe(cx.kube, cx.owner, wanted).await?;
+        observed.children = io::observe(cx.source, cx.owner, wanted).await?;
         Ok(())
     }
 

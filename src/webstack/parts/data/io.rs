@@ -479,7 +479,7 @@ pub async fn apply(a: &DataApply<'_>, step: &DataStep) -> Result<(), Blocked> {
                 ),
             ));
         }
-        DataStep::DeleteDatabase { final_snapshot } => {
+        DataStep::DeleteDatabase { final_snapshot, .. } => {
             let snapshot = final_snapshot.then(|| snapshot_name(&n.database));
             rds::delete(&c.rds, &n.database, snapshot.as_deref()).await?
         }

@@ -79,7 +79,9 @@ pub enum DataStep {
     ProtectedDatabase {
         identifier: String,
     },
+    /// `identifier`: the instance's; its final snapshot is `<identifier>-final-<UTC time>`.
     DeleteDatabase {
+        identifier: String,
         final_snapshot: bool,
     },
     /// Not an AWS call: RDS takes minutes to delete an instance.
@@ -194,10 +196,17 @@ impl fmt::Display for DataStep {
             DataStep::ProtectedDatabase { identifier } => {
                 write!(f, "wait: database {identifier} has deletion protection")
             }
-            DataStep::DeleteDatabase { final_snapshot: true } => {
-                write!(f, "delete the database after a final snapshot")
-            }
-            DataStep::DeleteDatabase { final_snapshot: false } => write!(f, "delete the database (no final snapshot)"),
+            DataStep::DeleteDatabase {
+                identifier,
+                final_snapshot: true,
+            } => write!(
+                f,
+                "delete database {identifier} after a final snapshot {identifier}-final-<UTC time of deletion>"
+            ),
+            DataStep::DeleteDatabase {
+                identifier,
+                final_snapshot: false,
+            } => write!(f, "delete database {identifier} (no final snapshot)"),
             DataStep::AwaitDatabaseGone => write!(f, "wait until the database is deleted"),
             DataStep::DeleteDbSubnetGroup => write!(f, "delete the DB subnet group"),
             DataStep::DeleteDbSecret => write!(f, "delete the database secret"),
@@ -390,6 +399,7 @@ pub fn plan_cleanup(o: &ObservedData, how: DataCleanup) -> Vec<DataStep> {
             }
         }
         steps.push(DataStep::DeleteDatabase {
+            identifier: db.identifier.clone(),
             final_snapshot: how.deletion == DataDeletion::Snapshot,
         });
     }
@@ -478,6 +488,19 @@ pub fn secret_name(owner: &Owner, what: &str) -> String {
 impl crate::reconcile::Step for DataStep {
     fn action(&self) -> &'static str {
         DataStep::action(self)
+    }
+
+    fn destructive(&self) -> Option<String> {
+        match self {
+            DataStep::DeleteDatabase {
+                identifier,
+                final_snapshot: false,
+            } => Some(format!(
+                "database {identifier} is deleted without a final snapshot (deletionPolicy: Delete)"
+            )),
+            DataStep::DeleteCache => Some("the cache and its data are deleted (no final snapshot)".into()),
+            _ => None,
+        }
     }
 }
 

@@ -299,7 +299,7 @@ fn deletion_policies() {
     assert_eq!(
         names(&plan_cleanup(&o, how(DataDeletion::Snapshot, false))),
         [
-            "delete the database after a final snapshot",
+            "delete database ws-movies-netflux-0f1e2d3c after a final snapshot ws-movies-netflux-0f1e2d3c-final-<UTC time of deletion>",
             "delete the cache",
             "wait until the database is deleted",
             "wait until the cache is deleted",
@@ -313,7 +313,7 @@ fn deletion_policies() {
     );
     assert_eq!(
         names(&plan_cleanup(&o, how(DataDeletion::Delete, false)))[0],
-        "delete the database (no final snapshot)"
+        "delete database ws-movies-netflux-0f1e2d3c (no final snapshot)"
     );
     assert_eq!(
         names(&plan_cleanup(&o, how(DataDeletion::Retain, false))),
@@ -343,7 +343,7 @@ fn deletion_policies() {
         names(&plan_cleanup(&protected, how(DataDeletion::Snapshot, false)))[..2],
         [
             "turn off the database's deletion protection (the spec turned it off)",
-            "delete the database after a final snapshot"
+            "delete database ws-movies-netflux-0f1e2d3c after a final snapshot ws-movies-netflux-0f1e2d3c-final-<UTC time of deletion>"
         ]
     );
     // Once AWS deletes them, only the rest is left.
@@ -472,7 +472,7 @@ fn the_whole_data_tier_waits_on_a_connection_secret_conflict() {
     o.data = taken(o.data, false);
     let steps = names(&Data::plan(&no_db, &o));
     assert!(
-        steps.contains(&"delete the database after a final snapshot".to_string()),
+        steps.contains(&"delete database ws-movies-netflux-0f1e2d3c after a final snapshot ws-movies-netflux-0f1e2d3c-final-<UTC time of deletion>".to_string()),
         "{steps:?}"
     );
     assert!(

@@ -50,7 +50,7 @@ fn forget(uid: &str, id: &str) {
 
 /// The static site of the stack, when a record points at one: its inline `staticSite` child, else
 /// the one StaticSite whose `stackRef` names it.
-pub async fn load_site(kube: &kube::Client, ws: &WebStack, deleting: bool) -> Result<Site, Blocked> {
+pub async fn load_site(kube: &refs::Source, ws: &WebStack, deleting: bool) -> Result<Site, Blocked> {
     let wanted = ws
         .spec
         .dns

@@ -48,7 +48,7 @@ pub async fn apply(cx: &mut ApplyCx<'_>, step: &LoadBalancerStep) -> Result<(), 
     let group =
         |ids: &Ids| need(ids.groups.get(&SgRole::LoadBalancer), step, "the load balancer group").map(String::from);
     match step {
-        LoadBalancerStep::CreateLoadBalancer { name } => {
+        LoadBalancerStep::CreateLoadBalancer { name, .. } => {
             let d = want()?;
             let lb = d.load_balancer.as_ref().expect("planned from desired");
             let subnets = lb_subnets(d, ids, lb.internal);

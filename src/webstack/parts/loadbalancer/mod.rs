@@ -18,8 +18,10 @@ pub struct LoadBalancer;
 /// One change to the load balancer or its listeners.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LoadBalancerStep {
+    /// `replacing`: the field that cannot change in place (the scheme), when it replaces one.
     CreateLoadBalancer {
         name: String,
+        replacing: Option<crate::model::change::FieldChange>,
     },
     ModifyIdleTimeout {
         from: Option<i32>,
@@ -86,12 +88,52 @@ impl crate::reconcile::Step for LoadBalancerStep {
     fn reason(&self) -> Option<&'static str> {
         matches!(self, LoadBalancerStep::AdoptLoadBalancer { .. }).then_some("Adopted")
     }
+
+    fn op(&self) -> crate::model::change::Op {
+        use crate::model::change::Op;
+        match self {
+            LoadBalancerStep::CreateLoadBalancer { replacing: Some(_), .. } => Op::Replace,
+            LoadBalancerStep::ReleaseListener { .. } => Op::Update,
+            _ => Op::of_action(crate::reconcile::Step::action(self)),
+        }
+    }
+
+    fn fields(&self) -> Vec<crate::model::change::FieldChange> {
+        use crate::model::change::FieldChange;
+        match self {
+            LoadBalancerStep::CreateLoadBalancer { replacing: Some(c), .. } => vec![c.clone()],
+            LoadBalancerStep::ModifyIdleTimeout { from: Some(from), to } => {
+                FieldChange::of("idle timeout", from, to).into_iter().collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn destructive(&self) -> Option<String> {
+        match self {
+            LoadBalancerStep::DeleteLoadBalancer { .. } => {
+                Some("the load balancer's DNS name goes (a new load balancer gets another one)".into())
+            }
+            LoadBalancerStep::CreateLoadBalancer { replacing: Some(_), .. } => {
+                Some("the load balancer is replaced: its DNS name changes".into())
+            }
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for LoadBalancerStep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            LoadBalancerStep::CreateLoadBalancer { name } => write!(f, "create load balancer {name}"),
+            LoadBalancerStep::CreateLoadBalancer { name, replacing: None } => write!(f, "create load balancer {name}"),
+            LoadBalancerStep::CreateLoadBalancer {
+                name,
+                replacing: Some(c),
+            } => write!(
+                f,
+                "create load balancer {name} replacing the current one ({} cannot change in place)",
+                c.field
+            ),
             LoadBalancerStep::ModifyIdleTimeout { from, to } => match from {
                 Some(from) => write!(f, "change idle timeout from {from}s to {to}s"),
                 None => write!(f, "set idle timeout to {to}s"),
@@ -197,13 +239,23 @@ fn plan(desired: &DesiredStack, observed: &ObservedStack) -> Vec<LoadBalancerSte
         return steps;
     };
     let existing = observed.load_balancer.as_ref().filter(|o| o.internal == lb.internal);
+    let scheme = |internal: bool| if internal { "internal" } else { "internet-facing" };
+    let mut replacing = None;
     if let Some(o) = observed.load_balancer.as_ref().filter(|o| o.internal != lb.internal) {
         // The scheme cannot change in place: replace the load balancer.
         steps.extend(delete_listeners(observed));
         steps.push(LoadBalancerStep::DeleteLoadBalancer { arn: o.arn.clone() });
+        replacing = Some(crate::model::change::FieldChange::new(
+            "scheme",
+            Some(scheme(o.internal)),
+            scheme(lb.internal),
+        ));
     }
     let Some(o) = existing else {
-        steps.push(LoadBalancerStep::CreateLoadBalancer { name: lb.name.clone() });
+        steps.push(LoadBalancerStep::CreateLoadBalancer {
+            name: lb.name.clone(),
+            replacing,
+        });
         steps.push(LoadBalancerStep::ModifyIdleTimeout {
             from: None,
             to: lb.idle_timeout_seconds,

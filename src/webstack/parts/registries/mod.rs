@@ -281,6 +281,18 @@ impl crate::reconcile::Step for RegistryStep {
     fn action(&self) -> &'static str {
         RegistryStep::action(self)
     }
+
+    fn destructive(&self) -> Option<String> {
+        match self {
+            RegistryStep::Delete {
+                repository,
+                force: true,
+            } => Some(format!(
+                "every image in repository {repository} is deleted (registriesForceDelete)"
+            )),
+            _ => None,
+        }
+    }
 }
 
 /// The container registries part.
