@@ -60,6 +60,7 @@ async fn main() -> ExitCode {
             }
         },
         Command::Plan(opts) => {
+            manager::init_tracing_at("warn");
             let (format, detailed) = (opts.output, opts.detailed_exitcode);
             match plan::run(*opts).await {
                 Ok(plan) => {

@@ -143,7 +143,9 @@ pub async fn plan(opts: PlanOptions, client: Client, aws: aws_config::SdkConfig)
             instance: None,
         },
     );
+    let started = std::time::Instant::now();
     let tenants = Tenants::start(&client, opts.require_policy).await;
+    tracing::debug!(elapsed = ?started.elapsed(), "policies and namespaces listed");
     let ctx = Context::new(
         client.clone(),
         aws,
@@ -200,6 +202,7 @@ pub async fn plan(opts: PlanOptions, client: Client, aws: aws_config::SdkConfig)
         return Ok(Plan::new(Mode::Delete, planner.objects, planner.skipped));
     }
     planner.apply(&manifests).await;
+    tracing::debug!(elapsed = ?started.elapsed(), "planned");
     Ok(Plan::new(Mode::Apply, planner.objects, planner.skipped))
 }
 
@@ -529,9 +532,11 @@ impl Planner {
                 .push(format!("{API_VERSION} {} {}: not a kind plan knows", m.kind, m.name));
         }
         let planned_stacks: Vec<WebStack> = stacks.iter().map(|p| p.obj.clone()).collect();
+        tracing::debug!("dry-runs done");
         for p in stacks {
             self.stack(p, &mut groups, &mut rules, &mut services, &mut sites).await;
         }
+        tracing::debug!("stacks planned");
         // What ContainerServices read from a live stack that is not planned here is what the
         // stack's own observation vouched for: observe those stacks (silently) first.
         self.observe_stacks_of(&services).await;

@@ -47,7 +47,7 @@ spec: {network: {cidr: 10.1.0.0/16, natGateways: none}, registries: [posts, post
     assert_eq!(bad["outcome"]["result"], "error", "{bad}");
     let message = bad["outcome"]["message"].as_str().unwrap();
     assert!(message.contains("each registry name once"), "{message}");
-    println!("plan of a new stack: {:.2}s", run.secs);
+    println!("plan of a new stack: {:.2}s\n{}", run.secs, run.stderr);
 
     // A WebStackPolicy that requires a tag: the stack's plan is the rule's message.
     let policy_name = format!("{ns}-plan");

@@ -46,7 +46,11 @@ pub fn run_as(program: Option<&std::path::Path>, moto: &Moto, ns: &str, args: &[
         .env("AWS_REGION", REGION)
         .env("AWS_ACCESS_KEY_ID", &key.id)
         .env("AWS_SECRET_ACCESS_KEY", &key.secret)
-        .env("RUST_LOG", "warn")
+        // `WEBSTACK_PLAN_LOG=debug` shows the plan's own log (phases and their times) on failure.
+        .env(
+            "RUST_LOG",
+            std::env::var("WEBSTACK_PLAN_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
