@@ -1,5 +1,6 @@
-//! Route 53: the hosted zone the stack's records live in, its record sets (paginated), one
-//! atomic change batch per record name, and the change's propagation (`GetChange`).
+//! Route 53: the hosted zone the stack's records live in, its record sets (every page, or those
+//! at one name: a few calls whatever the zone's size), one atomic change batch per record name,
+//! and the change's propagation (`GetChange`).
 
 use aws_sdk_route53::Client;
 use aws_sdk_route53::types::{
@@ -70,6 +71,60 @@ pub async fn record_sets(c: &Client, zone: &str) -> Result<Option<Vec<RecordSet>
                     kind.clone(),
                     page.next_record_identifier().map(String::from),
                 ));
+            }
+            _ => return Ok(Some(out)),
+        }
+    }
+}
+
+/// Records a page of a by-name read asks for: the few at one name, and the first past it.
+const NAMED_PAGE: i32 = 8;
+
+/// The record sets named exactly `name` (every type), read from that name on: one call unless
+/// more than a page of types sit at the name, however large the zone (Route 53 lists in DNS
+/// order, a name's records together). `None` when the zone does not exist.
+pub async fn record_sets_named(c: &Client, zone: &str, name: &str) -> Result<Option<Vec<RecordSet>>, AwsError> {
+    let want = normalize(name);
+    let mut out = Vec::new();
+    let mut from: (String, Option<RrType>, Option<String>) = (want.clone(), None, None);
+    loop {
+        let page = match c
+            .list_resource_record_sets()
+            .hosted_zone_id(zone)
+            .start_record_name(&from.0)
+            .set_start_record_type(from.1.clone())
+            .set_start_record_identifier(from.2.clone())
+            .max_items(NAMED_PAGE)
+            .send()
+            .await
+        {
+            Ok(page) => page,
+            Err(e) => match classify("ListResourceRecordSets", e) {
+                e if e.code == "NoSuchHostedZone" => return Ok(None),
+                e => return Err(e),
+            },
+        };
+        let mut past = false;
+        for r in page.resource_record_sets() {
+            if normalize(r.name()) == want {
+                out.push(record_set(r));
+            } else {
+                past = true;
+                break;
+            }
+        }
+        match (
+            past,
+            page.is_truncated(),
+            page.next_record_name(),
+            page.next_record_type(),
+        ) {
+            (false, true, Some(name), Some(kind)) => {
+                from = (
+                    name.to_string(),
+                    Some(kind.clone()),
+                    page.next_record_identifier().map(String::from),
+                );
             }
             _ => return Ok(Some(out)),
         }

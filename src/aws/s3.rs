@@ -9,7 +9,7 @@ use aws_sdk_s3::types::{
     ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
 };
 
-use super::{AwsError, TagMap, classify, deleted};
+use super::{AwsError, RetryClass, TagMap, classify, deleted};
 use crate::model::site::ObservedBucket;
 
 /// S3's tag set as a map.
@@ -218,15 +218,47 @@ pub async fn put_policy(c: &Client, name: &str, policy: &serde_json::Value) -> R
     Ok(())
 }
 
-/// Deletes every object version and delete marker (at most 1000 a call); returns how many.
-pub async fn empty(c: &Client, name: &str) -> Result<usize, AwsError> {
+/// How much of a bucket one pass empties: `pages` listings of at most `page` versions, each
+/// deleted in one call. More remain after that: the next pass goes on (a reconcile never spends
+/// minutes, or thousands of calls, on one bucket).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EmptyPass {
+    pub page: i32,
+    pub pages: usize,
+}
+
+impl Default for EmptyPass {
+    /// 10 pages of 1,000: DeleteObjects takes at most 1,000 keys a call.
+    fn default() -> Self {
+        EmptyPass { page: 1000, pages: 10 }
+    }
+}
+
+/// How far a pass of [`empty`] got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Emptied {
+    pub removed: usize,
+    /// No version or delete marker is left (or the bucket is gone).
+    pub done: bool,
+}
+
+/// Deletes object versions and delete markers, a page per call, for at most one `pass`.
+/// A key S3 refuses to delete (Object Lock retention or a legal hold, a bucket policy that
+/// denies it) ends the pass with an error naming it and S3's code, instead of being listed and
+/// refused again forever: `AwsError` of class Terminal (a person must act), Transient for S3's
+/// own failures (`InternalError`, `SlowDown`, `ServiceUnavailable`).
+pub async fn empty(c: &Client, name: &str, pass: EmptyPass) -> Result<Emptied, AwsError> {
     let mut removed = 0;
-    loop {
-        let out = match c.list_object_versions().bucket(name).send().await {
+    for _ in 0..pass.pages {
+        let out = match c.list_object_versions().bucket(name).max_keys(pass.page).send().await {
             Ok(out) => out,
             Err(e) => {
                 let e = classify("ListObjectVersions", e);
-                return if e.code == "NoSuchBucket" { Ok(removed) } else { Err(e) };
+                return if e.code == "NoSuchBucket" {
+                    Ok(Emptied { removed, done: true })
+                } else {
+                    Err(e)
+                };
             }
         };
         let mut ids = Vec::new();
@@ -243,20 +275,45 @@ pub async fn empty(c: &Client, name: &str) -> Result<usize, AwsError> {
             )?);
         }
         if ids.is_empty() {
-            return Ok(removed);
+            return Ok(Emptied { removed, done: true });
         }
-        removed += ids.len();
+        let asked = ids.len();
         let batch = built(
             "DeleteObjects",
             Delete::builder().set_objects(Some(ids)).quiet(true).build(),
         )?;
-        c.delete_objects()
+        let answer = c
+            .delete_objects()
             .bucket(name)
             .delete(batch)
             .send()
             .await
             .map_err(|e| classify("DeleteObjects", e))?;
+        if let Some(refused) = answer.errors().first() {
+            let code = refused.code().unwrap_or("Unknown").to_string();
+            let class = match code.as_str() {
+                "InternalError" | "SlowDown" | "ServiceUnavailable" => RetryClass::Transient,
+                _ => RetryClass::Terminal,
+            };
+            return Err(AwsError {
+                operation: "DeleteObjects",
+                message: format!(
+                    "S3 refused to delete object {} (version {}) of bucket {name}: {}; {} of {asked} refused in this \
+                     batch (Object Lock retention or a legal hold, or a policy that denies it, keeps the bucket from \
+                     being emptied and deleted)",
+                    refused.key().unwrap_or("?"),
+                    refused.version_id().unwrap_or("null"),
+                    refused.message().unwrap_or_default(),
+                    answer.errors().len(),
+                ),
+                code,
+                request_id: "-".into(),
+                class,
+            });
+        }
+        removed += asked;
     }
+    Ok(Emptied { removed, done: false })
 }
 
 pub async fn delete(c: &Client, name: &str) -> Result<(), AwsError> {

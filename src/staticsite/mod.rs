@@ -274,7 +274,15 @@ impl Reconciler for StaticSiteReconciler {
                     other => other?,
                 },
                 Step::EmptyBucket => {
-                    s3::empty(&c.s3, &bucket_name()).await?;
+                    let pass = s3::empty(&c.s3, &bucket_name(), s3::EmptyPass::default()).await?;
+                    if !pass.done {
+                        // The next reconcile goes on (a poll): other objects get their turn.
+                        return Err(Blocked::waiting(format!(
+                            "emptying bucket {}: {} object versions deleted in this pass, more remain",
+                            bucket_name(),
+                            pass.removed
+                        )));
+                    }
                 }
                 Step::DeleteBucket => s3::delete(&c.s3, &bucket_name()).await?,
                 Step::UntagBucket => s3::untag(&c.s3, &bucket_name(), &OWNERSHIP_KEYS).await?,

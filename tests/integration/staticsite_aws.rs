@@ -110,7 +110,8 @@ async fn apply(c: &Clients, d: &DesiredSite, o: &ObservedSite, steps: &[Step]) {
             Step::DeleteDistribution { id, etag } => cloudfront::delete(&c.cloudfront, id, etag).await.unwrap(),
             Step::DeleteOac { id } => cloudfront::delete_oac(&c.cloudfront, id).await.unwrap(),
             Step::EmptyBucket => {
-                s3::empty(&c.s3, &d.bucket).await.unwrap();
+                let pass = s3::empty(&c.s3, &d.bucket, s3::EmptyPass::default()).await.unwrap();
+                assert!(pass.done, "emptied in one pass");
             }
             Step::DeleteBucket => s3::delete(&c.s3, &d.bucket).await.unwrap(),
             other => panic!("unexpected step {other}"),
@@ -257,4 +258,94 @@ async fn static_site_create_read_back_change_delete() {
             .is_none(),
         "OAC deleted"
     );
+}
+
+/// Emptying a bucket: a pass deletes at most its pages of versions (the next pass goes on), and
+/// a version S3 refuses to delete (a legal hold under Object Lock) ends the pass with an error
+/// naming the key, never a loop that lists and retries it forever; once released, it empties.
+#[tokio::test]
+async fn emptying_a_bucket_is_bounded_and_stops_on_a_key_s3_refuses() {
+    use aws_sdk_s3::types::{
+        BucketVersioningStatus, ObjectLockConfiguration, ObjectLockEnabled, ObjectLockLegalHold,
+        ObjectLockLegalHoldStatus, VersioningConfiguration,
+    };
+    let moto = Moto::start();
+    let config = moto.sdk_config().await;
+    let c = Clients::new(&config);
+    let admin = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    let bucket = unique("empty-me");
+    admin.create_bucket().bucket(&bucket).send().await.unwrap();
+    admin
+        .put_bucket_versioning()
+        .bucket(&bucket)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    admin
+        .put_object_lock_configuration()
+        .bucket(&bucket)
+        .object_lock_configuration(
+            ObjectLockConfiguration::builder()
+                .object_lock_enabled(ObjectLockEnabled::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    for i in 0..5 {
+        admin
+            .put_object()
+            .bucket(&bucket)
+            .key(format!("page-{i}.html"))
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let hold = |status| {
+        admin
+            .put_object_legal_hold()
+            .bucket(&bucket)
+            .key("page-4.html")
+            .legal_hold(ObjectLockLegalHold::builder().status(status).build())
+            .send()
+    };
+    hold(ObjectLockLegalHoldStatus::On).await.unwrap();
+    // A pass of two pages of two: four versions go, more remain.
+    let small = s3::EmptyPass { page: 2, pages: 2 };
+    let first = s3::empty(&c.s3, &bucket, small).await.unwrap();
+    assert_eq!(
+        first,
+        s3::Emptied {
+            removed: 4,
+            done: false
+        }
+    );
+    // The held one: refused, named, a person's to act on (Stalled), not retried in a loop.
+    let mark = moto.calls().len();
+    let err = s3::empty(&c.s3, &bucket, small).await.unwrap_err();
+    assert_eq!(
+        (err.code.as_str(), err.class),
+        ("AccessDenied", webstack_operator::aws::RetryClass::Terminal)
+    );
+    assert!(err.message.contains("object page-4.html"), "{err}");
+    let deletes = moto.calls()[mark..]
+        .iter()
+        .filter(|c| c.action.contains("delete"))
+        .count();
+    assert_eq!(deletes, 1, "one refused batch, no retry loop");
+    // Released: the next pass empties it.
+    hold(ObjectLockLegalHoldStatus::Off).await.unwrap();
+    let last = s3::empty(&c.s3, &bucket, small).await.unwrap();
+    assert_eq!(last, s3::Emptied { removed: 1, done: true });
+    s3::delete(&c.s3, &bucket).await.unwrap();
 }

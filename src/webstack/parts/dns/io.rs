@@ -17,12 +17,27 @@ use super::{DnsStep, Site};
 use crate::api::{DeletionPolicy, StaticSite, WebStack};
 use crate::aws::{AwsError, Clients, route53};
 use crate::model::Owner;
-use crate::model::dns::{ObservedChange, ObservedDns, ObservedZone, normalize, registry_target};
+use crate::model::dns::{
+    ObservedChange, ObservedDns, ObservedZone, RecordType, in_zone, normalize, registry_name, registry_target,
+};
 use crate::reconcile::Blocked;
 use crate::reconcile::refs::{self, Child};
 
 /// Changes made by this process and not yet seen INSYNC, by stack uid.
 static CHANGES: LazyLock<Mutex<BTreeMap<String, Vec<ObservedChange>>>> = LazyLock::new(Default::default);
+
+/// Hosted zones' names by id, as this process last read them (a zone's name never changes).
+static ZONES: LazyLock<Mutex<BTreeMap<String, String>>> = LazyLock::new(Default::default);
+
+fn zone_name(id: &str) -> Option<String> {
+    ZONES.lock().ok()?.get(id).cloned()
+}
+
+fn remember_zone(id: &str, name: &str) {
+    if let Ok(mut m) = ZONES.lock() {
+        m.insert(id.to_string(), name.to_string());
+    }
+}
 
 fn remember(uid: &str, change: ObservedChange) {
     if let Ok(mut m) = CHANGES.lock() {
@@ -124,11 +139,13 @@ pub async fn observe(
             id: id.clone(),
             ..ObservedZone::default()
         };
-        // The zone itself (private? its name) while not settled; at steady state its name is the
-        // SOA record's, from the listing that is read anyway.
-        if deep && !deleting && Some(&id) == spec_zone.as_ref() {
+        // The zone itself (private? its name) while not settled; at steady state its name as
+        // this process last read it (a zone is never renamed), else read once.
+        let known = zone_name(&id);
+        if (deep || known.is_none()) && !deleting {
             match route53::hosted_zone(r53, &id).await? {
                 Some((name, private)) => {
+                    remember_zone(&id, &name);
                     zone.name = Some(name);
                     zone.private = Some(private);
                 }
@@ -137,8 +154,37 @@ pub async fn observe(
                     continue;
                 }
             }
+        } else if !deleting {
+            zone.name = known;
         }
-        if let Some(records) = route53::record_sets(r53, &id).await? {
+        // Converging or at steady state, only the stack's names are read (each name and its two
+        // registry records, a call each, whatever the zone's size); deleting, the whole zone,
+        // so that every record the stack registered is found, even one its status lost.
+        let records = match (&zone.name, deleting) {
+            (Some(zone_name), false) => {
+                let mut found = Some(Vec::new());
+                let mine = names.iter().filter(|n| in_zone(n, zone_name));
+                'names: for n in mine.collect::<std::collections::BTreeSet<_>>() {
+                    let at = [
+                        n.clone(),
+                        registry_name(n, RecordType::A),
+                        registry_name(n, RecordType::Aaaa),
+                    ];
+                    for name in at {
+                        match route53::record_sets_named(r53, &id, &name).await? {
+                            Some(records) => found.iter_mut().for_each(|f| f.extend(records.clone())),
+                            None => {
+                                found = None;
+                                break 'names;
+                            }
+                        }
+                    }
+                }
+                found
+            }
+            _ => route53::record_sets(r53, &id).await?,
+        };
+        if let Some(records) = records {
             if zone.name.is_none() {
                 zone.name = Some(
                     records
