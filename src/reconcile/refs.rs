@@ -272,3 +272,76 @@ pub fn on<K: Kind, O: Kind>(
             .collect::<Vec<_>>()
     })
 }
+
+/// What a stack reads of a child: its generation (its spec), whether it is being deleted, its
+/// Ready condition, and the ids it hands on (a target group's ARN, a site's domain). A change of
+/// anything else (a status-only write: task counts, messages) does not reconcile the stack.
+pub fn child_digest<O: Kind>(o: &O) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let status = o
+        .status()
+        .and_then(|s| serde_json::to_value(s).ok())
+        .unwrap_or_default();
+    let ready = status["conditions"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
+        .map(|c| (c["status"].to_string(), c["observedGeneration"].to_string()));
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (
+        o.meta().generation,
+        o.meta().deletion_timestamp.is_some(),
+        ready,
+        status["arn"].to_string(),
+        status["domainName"].to_string(),
+    )
+        .hash(&mut h);
+    h.finish()
+}
+
+/// Like [`on`], but only a change of `digest` (or a deletion) of an `O` requeues the related
+/// `K`s: a stack is not re-observed whole for every status write of its children.
+pub fn on_changes<K: Kind, O: Kind>(
+    controller: Controller<K>,
+    client: &Client,
+    namespace: Option<&str>,
+    related: fn(&O, &K) -> bool,
+    digest: fn(&O) -> u64,
+) -> Controller<K> {
+    use futures::StreamExt;
+    use kube::runtime::WatchStreamExt;
+    let store = controller.store();
+    let mut seen: std::collections::HashMap<(String, String, String), u64> = Default::default();
+    let key = |o: &O| {
+        (
+            o.namespace().unwrap_or_default(),
+            o.name_any(),
+            o.meta().uid.clone().unwrap_or_default(),
+        )
+    };
+    let changes = watcher(api::<O>(client, namespace), watcher::Config::default())
+        .default_backoff()
+        .filter_map(move |event| {
+            let out = match event {
+                Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
+                    let d = digest(&o);
+                    (seen.insert(key(&o), d) != Some(d)).then_some(Ok(o))
+                }
+                Ok(watcher::Event::Delete(o)) => {
+                    seen.remove(&key(&o));
+                    Some(Ok(o))
+                }
+                Ok(watcher::Event::Init | watcher::Event::InitDone) => None,
+                Err(e) => Some(Err(e)),
+            };
+            futures::future::ready(out)
+        });
+    controller.watches_stream(changes, move |o: O| {
+        let ns = o.namespace();
+        store
+            .state()
+            .into_iter()
+            .filter(|k| k.namespace() == ns && related(&o, k))
+            .map(|k| ObjectRef::from_obj(&*k))
+            .collect::<Vec<_>>()
+    })
+}

@@ -284,20 +284,41 @@ impl Reconciler for WebStackReconciler {
         Ok(refs::children(&ctx.source, &ns, &ws.name_any()).await?)
     }
 
+    /// Children's changes that the stack reads ([`refs::child_digest`]: spec, deletion, Ready,
+    /// a target group's ARN, a site's domain) requeue it; their other status writes (a service's
+    /// task counts while it rolls) do not: the stack's status takes those at its next re-check.
     fn watches(c: Controller<WebStack>, ctx: &Arc<Context>, ns: Option<&str>) -> Controller<WebStack> {
         let client = &ctx.client;
         // A TargetGroup a listener forwards to becomes Ready (or changes ARN); a child goes.
-        let c = refs::on(c, client, ns, |tg: &TargetGroup, ws: &WebStack| {
-            tg.stack() == Some(&ws.name_any()) || refs::stack_forwards(&ws.spec).contains(&tg.name_any())
-        });
-        let c = refs::on(c, client, ns, |r: &ListenerRule, ws: &WebStack| {
-            r.stack() == Some(&ws.name_any())
-        });
-        let c = refs::on(c, client, ns, |s: &ContainerService, ws: &WebStack| {
-            s.stack() == Some(&ws.name_any())
-        });
-        refs::on(c, client, ns, |s: &StaticSite, ws: &WebStack| {
-            s.stack() == Some(&ws.name_any())
-        })
+        let c = refs::on_changes(
+            c,
+            client,
+            ns,
+            |tg: &TargetGroup, ws: &WebStack| {
+                tg.stack() == Some(&ws.name_any()) || refs::stack_forwards(&ws.spec).contains(&tg.name_any())
+            },
+            refs::child_digest,
+        );
+        let c = refs::on_changes(
+            c,
+            client,
+            ns,
+            |r: &ListenerRule, ws: &WebStack| r.stack() == Some(&ws.name_any()),
+            refs::child_digest,
+        );
+        let c = refs::on_changes(
+            c,
+            client,
+            ns,
+            |s: &ContainerService, ws: &WebStack| s.stack() == Some(&ws.name_any()),
+            refs::child_digest,
+        );
+        refs::on_changes(
+            c,
+            client,
+            ns,
+            |s: &StaticSite, ws: &WebStack| s.stack() == Some(&ws.name_any()),
+            refs::child_digest,
+        )
     }
 }

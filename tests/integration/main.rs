@@ -37,5 +37,6 @@ mod targetgroup_e2e;
 mod taskdef_aws;
 mod tenancy_e2e;
 mod tenant_policy;
+mod watches_e2e;
 mod webstack_aws;
 mod webstack_e2e;
