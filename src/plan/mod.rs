@@ -161,6 +161,7 @@ pub async fn plan(opts: PlanOptions, client: Client, aws: aws_config::SdkConfig)
         objects: Vec::new(),
         skipped: Vec::new(),
         new_stacks: BTreeSet::new(),
+        new_listeners: BTreeSet::new(),
     };
     if opts.live {
         planner.live(opts.namespace.as_deref()).await?;
@@ -273,6 +274,9 @@ struct Planner {
     skipped: Vec<String>,
     /// `namespace/name` of the stacks this plan creates: what refers to them exists nowhere yet.
     new_stacks: BTreeSet<String>,
+    /// `namespace/name` of the existing stacks whose load balancer this plan replaces: their
+    /// listeners, and the rules on them, are created anew.
+    new_listeners: BTreeSet<String>,
 }
 
 fn outcome_of(b: Blocked) -> Outcome {
@@ -578,11 +582,26 @@ impl Planner {
     ) {
         let ws = p.obj;
         let (outcome, steps, desired) = plan_object::<WebStackReconciler>(&self.ctx, &ws, true).await;
+        let replaced = steps
+            .iter()
+            .any(|s| s.action == "CreateLoadBalancer" && s.op == crate::model::change::Op::Replace);
         let mut plan = object_plan(&ws, p.new, None, outcome);
         plan.steps = steps;
         self.note_paused(&ws, &mut plan);
         self.objects.push(plan);
         let (ns, name) = (ws.namespace().unwrap_or_default(), ws.name_any());
+        if replaced && let Some(mut planned) = self.overlay.get::<WebStack>(&ns, &name) {
+            // A new load balancer: its listeners' ARNs are not known before apply, and the rules
+            // on them are created anew (the old ones go with the old listeners).
+            if let Some(lb) = planned.status.as_mut().and_then(|s| s.load_balancer.as_mut()) {
+                let k = crate::model::change::KNOWN_AFTER_APPLY.to_string();
+                lb.arn = Some(k.clone());
+                lb.dns_name = Some(k.clone());
+                lb.listeners.values_mut().for_each(|arn| *arn = k.clone());
+            }
+            self.overlay.put(&planned);
+            self.new_listeners.insert(format!("{ns}/{name}"));
+        }
         if p.new {
             let owner = spec::owner(&ws, "WebStack", &self.ctx.cluster_id);
             let region = ws.spec.region.clone().unwrap_or_else(|| self.ctx.default_region());
@@ -759,7 +778,12 @@ impl Planner {
         let stack_new = obj
             .stack()
             .is_some_and(|s| self.new_stacks.contains(&format!("{ns}/{s}")));
-        let (outcome, steps, _) = plan_object::<R>(&self.ctx, obj, !(p.new && stack_new)).await;
+        let listener_new = R::KIND == "ListenerRule"
+            && obj
+                .stack()
+                .is_some_and(|s| self.new_listeners.contains(&format!("{ns}/{s}")));
+        let observe = !(listener_new || (p.new && stack_new));
+        let (outcome, steps, _) = plan_object::<R>(&self.ctx, obj, observe).await;
         let mut plan = object_plan(obj, p.new, p.child_of, outcome);
         plan.steps = steps;
         self.note_paused(obj, &mut plan);

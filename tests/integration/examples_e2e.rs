@@ -705,12 +705,18 @@ async fn planned_edits(run: &Run) {
             .any(|s| s["op"] == "replace" && s["action"] == "CreateLoadBalancer"),
         "{stack}"
     );
+    // Its rules go with its old listeners and are created on the new ones.
+    for rule in ["ListenerRule/frontend-host", "ListenerRule/backend-host"] {
+        let o = plan::objects(&json).into_iter().find(|(id, _)| id == rule).unwrap().1;
+        assert_eq!(plan::actions(&o).into_iter().collect::<Vec<_>>(), ["CreateRule"], "{o}");
+    }
     let text_plan = plan::run_as(None, &run.moto, &run.ns, &["-f", "-"], Some(&edited));
     assert!(
         text_plan.stdout.starts_with("Destructive changes:"),
         "{}",
         text_plan.stdout
     );
+    println!("{}: plan of the scheme changed:\n{}", run.file, text_plan.stdout);
 
     // Drift: the rule paused (so the operator leaves it), deleted by hand, shown by plan --live.
     let rules_api: Api<webstack_operator::api::ListenerRule> = Api::namespaced(run.client.clone(), &run.ns);
