@@ -298,31 +298,26 @@ fn outcome_of(b: Blocked) -> Outcome {
 }
 
 fn object_plan<K: Kind>(obj: &K, new: bool, child_of: Option<String>, outcome: Outcome) -> ObjectPlan {
+    let ns = obj.namespace().unwrap_or_default();
     ObjectPlan {
-        kind: K::kind(&()).to_string(),
-        namespace: obj.namespace().unwrap_or_default(),
-        name: obj.name_any(),
         new,
         child_of,
-        outcome,
-        steps: Vec::new(),
-        notes: Vec::new(),
+        ..ObjectPlan::new(&K::kind(&()), &ns, &obj.name_any(), outcome)
     }
+}
+
+/// The note of an object the operator leaves alone (`webstack.io/paused`).
+fn paused_note<K: Kind>(obj: &K) -> Option<String> {
+    (obj.annotations().get(PAUSED).map(String::as_str) == Some("true"))
+        .then(|| format!("{PAUSED}: the operator takes none of these steps until the annotation goes"))
 }
 
 /// The API server's word on `manifest`, by a server-side dry-run: a create when the object does
 /// not exist, else a replace of the live object's spec, labels and annotations (status, uid and
 /// finalizers stay the live object's). `Err` is the plan of an object the API server refuses.
 async fn dry_run<K: Kind>(client: &Client, m: &Manifest) -> Result<Prepared<K>, ObjectPlan> {
-    let refused = |reason: String, message: String| ObjectPlan {
-        kind: m.kind.clone(),
-        namespace: m.namespace.clone(),
-        name: m.name.clone(),
-        new: false,
-        child_of: None,
-        outcome: Outcome::Error { reason, message },
-        steps: Vec::new(),
-        notes: Vec::new(),
+    let refused = |reason: String, message: String| {
+        ObjectPlan::new(&m.kind, &m.namespace, &m.name, Outcome::Error { reason, message })
     };
     let resource = ApiResource::erase::<K>(&());
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &m.namespace, &resource);
@@ -485,11 +480,7 @@ async fn plan_deletion<R: Reconciler>(ctx: &Context, obj: &R::K, deleted: &BTree
         }
         Err(b) => plan.outcome = outcome_of(b),
     }
-    if obj.annotations().get(PAUSED).map(String::as_str) == Some("true") {
-        plan.notes.push(format!(
-            "{PAUSED}: the operator takes none of these steps until the annotation goes"
-        ));
-    }
+    plan.notes.extend(paused_note(obj));
     plan
 }
 
@@ -602,8 +593,8 @@ impl Planner {
             self.overlay.put(&planned);
             self.new_listeners.insert(format!("{ns}/{name}"));
         }
+        let owner = spec::owner(&ws, "WebStack", &self.ctx.cluster_id);
         if p.new {
-            let owner = spec::owner(&ws, "WebStack", &self.ctx.cluster_id);
             let region = ws.spec.region.clone().unwrap_or_else(|| self.ctx.default_region());
             let mut planned = ws.clone();
             planned.status = Some(known::stack_status(&ws, &owner, &region));
@@ -629,20 +620,11 @@ impl Planner {
             });
             let live = bumped.or(live);
             let mut value = live.unwrap_or_else(|| {
-                serde_json::json!({
-                    "apiVersion": API_VERSION,
-                    "kind": child.kind.to_string(),
-                    "metadata": {
-                        "name": child.name,
-                        "namespace": ns,
-                        "uid": PLANNED_UID,
-                        "generation": 1,
-                        "ownerReferences": [{
-                            "apiVersion": API_VERSION, "kind": "WebStack", "name": name,
-                            "uid": ws.metadata.uid.clone().unwrap_or_default(), "controller": true,
-                        }],
-                    },
-                })
+                // As the stack would write it; given a uid and a first generation at creation.
+                let mut v = crate::webstack::parts::children::io::child_object(&owner, child);
+                v["metadata"]["uid"] = PLANNED_UID.into();
+                v["metadata"]["generation"] = 1.into();
+                v
             });
             value["spec"] = child.spec.clone();
             let child_of = Some(format!("WebStack {ns}/{name} ({})", child.path));
@@ -654,17 +636,17 @@ impl Planner {
                             $into.push(Prepared { obj, new, child_of });
                         }
                         Err(e) => self.objects.push(ObjectPlan {
-                            kind: child.kind.to_string(),
-                            namespace: ns.clone(),
-                            name: child.name.clone(),
                             new,
                             child_of,
-                            outcome: Outcome::Error {
-                                reason: "InvalidSpec".into(),
-                                message: e.to_string(),
-                            },
-                            steps: Vec::new(),
-                            notes: Vec::new(),
+                            ..ObjectPlan::new(
+                                child.kind.as_str(),
+                                &ns,
+                                &child.name,
+                                Outcome::Error {
+                                    reason: "InvalidSpec".into(),
+                                    message: e.to_string(),
+                                },
+                            )
                         }),
                     }
                 };
@@ -791,10 +773,8 @@ impl Planner {
     }
 
     fn note_paused<K: Kind>(&self, obj: &K, plan: &mut ObjectPlan) {
-        if obj.annotations().get(PAUSED).map(String::as_str) == Some("true") && !plan.steps.is_empty() {
-            plan.notes.push(format!(
-                "{PAUSED}: the operator takes none of these steps until the annotation goes"
-            ));
+        if !plan.steps.is_empty() {
+            plan.notes.extend(paused_note(obj));
         }
     }
 
@@ -811,25 +791,10 @@ impl Planner {
                     {
                         Ok(Some(obj)) => plan_deletion::<$r>(&self.ctx, &obj, &deleted).await,
                         Ok(None) => ObjectPlan {
-                            kind: m.kind.clone(),
-                            namespace: m.namespace.clone(),
-                            name: m.name.clone(),
-                            new: false,
-                            child_of: None,
-                            outcome: Outcome::NoChanges,
-                            steps: Vec::new(),
                             notes: vec!["not in the cluster: nothing to delete".into()],
+                            ..ObjectPlan::new(&m.kind, &m.namespace, &m.name, Outcome::NoChanges)
                         },
-                        Err(e) => ObjectPlan {
-                            kind: m.kind.clone(),
-                            namespace: m.namespace.clone(),
-                            name: m.name.clone(),
-                            new: false,
-                            child_of: None,
-                            outcome: outcome_of(Blocked::Kube(e)),
-                            steps: Vec::new(),
-                            notes: Vec::new(),
-                        },
+                        Err(e) => ObjectPlan::new(&m.kind, &m.namespace, &m.name, outcome_of(Blocked::Kube(e))),
                     }
                 }};
             }

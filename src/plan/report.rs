@@ -131,6 +131,20 @@ pub struct Summary {
 }
 
 impl ObjectPlan {
+    /// The plan of an object that exists (not inline), with no step or note yet.
+    pub fn new(kind: &str, namespace: &str, name: &str, outcome: Outcome) -> ObjectPlan {
+        ObjectPlan {
+            kind: kind.to_string(),
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            new: false,
+            child_of: None,
+            outcome,
+            steps: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
     /// `Kind namespace/name`.
     pub fn id(&self) -> String {
         format!("{} {}/{}", self.kind, self.namespace, self.name)

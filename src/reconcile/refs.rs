@@ -261,16 +261,26 @@ pub fn on<K: Kind, O: Kind>(
     namespace: Option<&str>,
     related: fn(&O, &K) -> bool,
 ) -> Controller<K> {
+    let mapper = dependents(&controller, related);
+    controller.watches(api::<O>(client, namespace), watcher::Config::default(), mapper)
+}
+
+/// The `K`s of an `O`'s namespace that `related` says depend on it, read from the controller's
+/// own cache (no API call).
+fn dependents<K: Kind, O: Kind>(
+    controller: &Controller<K>,
+    related: fn(&O, &K) -> bool,
+) -> impl Fn(O) -> Vec<ObjectRef<K>> + Send + Sync + 'static {
     let store = controller.store();
-    controller.watches(api::<O>(client, namespace), watcher::Config::default(), move |o: O| {
+    move |o: O| {
         let ns = o.namespace();
         store
             .state()
             .into_iter()
             .filter(|k| k.namespace() == ns && related(&o, k))
             .map(|k| ObjectRef::from_obj(&*k))
-            .collect::<Vec<_>>()
-    })
+            .collect()
+    }
 }
 
 /// What a stack reads of a child: its generation (its spec), whether it is being deleted, its
@@ -309,7 +319,7 @@ pub fn on_changes<K: Kind, O: Kind>(
 ) -> Controller<K> {
     use futures::StreamExt;
     use kube::runtime::WatchStreamExt;
-    let store = controller.store();
+    let mapper = dependents(&controller, related);
     let mut seen: std::collections::HashMap<(String, String, String), u64> = Default::default();
     let key = |o: &O| {
         (
@@ -335,13 +345,5 @@ pub fn on_changes<K: Kind, O: Kind>(
             };
             futures::future::ready(out)
         });
-    controller.watches_stream(changes, move |o: O| {
-        let ns = o.namespace();
-        store
-            .state()
-            .into_iter()
-            .filter(|k| k.namespace() == ns && related(&o, k))
-            .map(|k| ObjectRef::from_obj(&*k))
-            .collect::<Vec<_>>()
-    })
+    controller.watches_stream(changes, mapper)
 }

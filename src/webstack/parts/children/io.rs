@@ -139,14 +139,11 @@ pub async fn observe(kube: &Source, owner: &Owner, desired: &[DesiredChild]) -> 
     Ok(found)
 }
 
-/// Writes a child by server-side apply (the operator's field manager, forced: a hand edit of a
-/// field the stack sets is taken back). A field only someone else set, which the stack's spec
-/// leaves out, survives an apply; the spec is then replaced whole.
-async fn apply_as<K: Kind>(kube: &Client, owner: &Owner, child: &DesiredChild) -> Result<(), Blocked> {
-    let api = Api::<K>::namespaced(kube.clone(), &owner.namespace);
-    let object = serde_json::json!({
-        "apiVersion": K::api_version(&()),
-        "kind": K::kind(&()),
+/// The child object the stack `owner` writes for `child` (`plan` plans a new child as this).
+pub fn child_object(owner: &Owner, child: &DesiredChild) -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": "webstack.io/v1alpha1",
+        "kind": child.kind.as_str(),
         "metadata": {
             "name": child.name,
             "namespace": owner.namespace,
@@ -154,7 +151,15 @@ async fn apply_as<K: Kind>(kube: &Client, owner: &Owner, child: &DesiredChild) -
             "ownerReferences": [owner_reference(owner)],
         },
         "spec": child.spec,
-    });
+    })
+}
+
+/// Writes a child by server-side apply (the operator's field manager, forced: a hand edit of a
+/// field the stack sets is taken back). A field only someone else set, which the stack's spec
+/// leaves out, survives an apply; the spec is then replaced whole.
+async fn apply_as<K: Kind>(kube: &Client, owner: &Owner, child: &DesiredChild) -> Result<(), Blocked> {
+    let api = Api::<K>::namespaced(kube.clone(), &owner.namespace);
+    let object = child_object(owner, child);
     let applied = api
         .patch(
             &child.name,

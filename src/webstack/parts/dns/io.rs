@@ -162,25 +162,9 @@ pub async fn observe(
         // so that every record the stack registered is found, even one its status lost.
         let records = match (&zone.name, deleting) {
             (Some(zone_name), false) => {
-                let mut found = Some(Vec::new());
-                let mine = names.iter().filter(|n| in_zone(n, zone_name));
-                'names: for n in mine.collect::<std::collections::BTreeSet<_>>() {
-                    let at = [
-                        n.clone(),
-                        registry_name(n, RecordType::A),
-                        registry_name(n, RecordType::Aaaa),
-                    ];
-                    for name in at {
-                        match route53::record_sets_named(r53, &id, &name).await? {
-                            Some(records) => found.iter_mut().for_each(|f| f.extend(records.clone())),
-                            None => {
-                                found = None;
-                                break 'names;
-                            }
-                        }
-                    }
-                }
-                found
+                let mine: std::collections::BTreeSet<&String> =
+                    names.iter().filter(|n| in_zone(n, zone_name)).collect();
+                records_named(r53, &id, mine).await?
             }
             _ => route53::record_sets(r53, &id).await?,
         };
@@ -217,6 +201,29 @@ pub async fn observe(
         observed.changes = changes(clients, &uid, ws).await?;
     }
     Ok(observed)
+}
+
+/// The records at each of `names` and at its two registry names, read by name (three calls a
+/// name, whatever the zone's size); `None` when the zone does not exist.
+async fn records_named(
+    r53: &aws_sdk_route53::Client,
+    zone: &str,
+    names: impl IntoIterator<Item = &String>,
+) -> Result<Option<Vec<crate::model::dns::RecordSet>>, AwsError> {
+    let mut found = Vec::new();
+    for n in names {
+        for name in [
+            n.clone(),
+            registry_name(n, RecordType::A),
+            registry_name(n, RecordType::Aaaa),
+        ] {
+            match route53::record_sets_named(r53, zone, &name).await? {
+                Some(records) => found.extend(records),
+                None => return Ok(None),
+            }
+        }
+    }
+    Ok(Some(found))
 }
 
 /// The changes made for the stack that were PENDING when last seen, now asked again.
