@@ -64,6 +64,11 @@ pub struct RunOptions {
     /// How often the leader renews and a standby retries.
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     pub retry_period: Duration,
+    /// The client-side budget of AWS calls per account, region and service: `default` (rates well
+    /// under AWS's documented limits), `off`, or the defaults changed by `service=rate/burst` pairs
+    /// (`ec2=20/100,route53=5/5`, `*=` for the other services). See docs/how-it-works.md.
+    #[arg(long, env = "WEBSTACK_AWS_BUDGET", default_value = "default", value_parser = crate::aws::budget::Rates::parse)]
+    pub aws_budget: crate::aws::budget::Rates,
     /// Refuse all work in a namespace no WebStackPolicy selects (objects there are Stalled,
     /// `PolicyViolation`); without it such a namespace gets the operator's safe defaults only.
     #[arg(long, env = "WEBSTACK_REQUIRE_POLICY")]
@@ -148,6 +153,7 @@ pub async fn run_with(
         None => Client::try_default().await.map_err(ManagerError::KubeConfig)?,
     };
     check_crds(&client).await?;
+    crate::aws::budget::configure(opts.aws_budget.clone());
     let aws = aws
         .timeout_config(crate::aws::timeouts())
         .retry_config(crate::aws::retries())

@@ -25,6 +25,9 @@ struct Histogram {
     count: u64,
 }
 
+/// (a name, a label) → (how many waited, seconds waited in all).
+type Waits = BTreeMap<(String, &'static str), (u64, f64)>;
+
 /// Every metric the operator exports.
 #[derive(Default)]
 pub struct Metrics {
@@ -34,6 +37,12 @@ pub struct Metrics {
     aws_calls: Mutex<BTreeMap<(String, String, &'static str), u64>>,
     throttled: AtomicU64,
     drift: Mutex<BTreeMap<String, u64>>,
+    /// service → tokens left in its bucket after the last call (the last scope that called).
+    budget_tokens: Mutex<BTreeMap<String, f64>>,
+    /// (service, read or mutation) → (calls that waited for a token, seconds waited in all).
+    budget_waits: Mutex<Waits>,
+    /// (controller, lane) → (reconciles that waited for a slot, seconds waited in all).
+    queue: Mutex<Waits>,
     /// `kind/namespace/name` → (kind, condition) of the last reconcile.
     resources: Mutex<BTreeMap<String, (String, &'static str)>>,
     ready: AtomicBool,
@@ -105,6 +114,32 @@ impl Metrics {
     /// One attempt AWS answered with throttling (the SDK retries it).
     pub fn throttled(&self) {
         self.throttled.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The tokens left in `service`'s budget bucket after a call took one.
+    pub fn budget_tokens(&self, service: &str, tokens: f64) {
+        if let Ok(mut m) = self.budget_tokens.lock() {
+            m.insert(service.to_string(), tokens);
+        }
+    }
+
+    /// A call to `service` waited `waited` for a token of the AWS budget.
+    pub fn budget_waited(&self, service: &str, mutation: bool, waited: Duration) {
+        let call = if mutation { "mutation" } else { "read" };
+        if let Ok(mut m) = self.budget_waits.lock() {
+            let e = m.entry((service.to_string(), call)).or_default();
+            e.0 += 1;
+            e.1 += waited.as_secs_f64();
+        }
+    }
+
+    /// A reconcile of `controller` waited `waited` for a slot in `lane` (`first` or `again`).
+    pub fn queued(&self, controller: &str, lane: &'static str, waited: Duration) {
+        if let Ok(mut m) = self.queue.lock() {
+            let e = m.entry((controller.to_string(), lane)).or_default();
+            e.0 += 1;
+            e.1 += waited.as_secs_f64();
+        }
     }
 
     /// `n` changes made to AWS that undid changes made behind the operator's back.
@@ -210,6 +245,39 @@ impl Metrics {
             "webstack_aws_throttled_total {}",
             self.throttled.load(Ordering::Relaxed)
         );
+        head(
+            &mut out,
+            "webstack_aws_budget_tokens",
+            "gauge",
+            "Tokens left in a service's client-side AWS budget after its last call (--aws-budget)",
+        );
+        for (s, t) in self.budget_tokens.lock().map(|m| m.clone()).unwrap_or_default() {
+            let _ = writeln!(out, "webstack_aws_budget_tokens{{service=\"{s}\"}} {t}");
+        }
+        head(
+            &mut out,
+            "webstack_aws_budget_wait_seconds",
+            "summary",
+            "Time AWS calls waited for a token of the client-side budget, per service and call (read or mutation)",
+        );
+        for ((s, c), (n, secs)) in self.budget_waits.lock().map(|m| m.clone()).unwrap_or_default() {
+            let _ = writeln!(
+                out,
+                "webstack_aws_budget_wait_seconds_sum{{service=\"{s}\",call=\"{c}\"}} {secs}\nwebstack_aws_budget_wait_seconds_count{{service=\"{s}\",call=\"{c}\"}} {n}"
+            );
+        }
+        head(
+            &mut out,
+            "webstack_reconcile_queue_wait_seconds",
+            "summary",
+            "Time reconciles waited for a slot, per controller and lane (first: a generation not reconciled yet; again: polls, retries, re-checks)",
+        );
+        for ((c, l), (n, secs)) in self.queue.lock().map(|m| m.clone()).unwrap_or_default() {
+            let _ = writeln!(
+                out,
+                "webstack_reconcile_queue_wait_seconds_sum{{controller=\"{c}\",lane=\"{l}\"}} {secs}\nwebstack_reconcile_queue_wait_seconds_count{{controller=\"{c}\",lane=\"{l}\"}} {n}"
+            );
+        }
         head(
             &mut out,
             "webstack_drift_corrections_total",

@@ -4,6 +4,7 @@
 //! and the request id; every call is counted by service and operation.
 
 pub mod autoscaling;
+pub mod budget;
 pub mod capacity;
 pub mod cloudfront;
 pub mod cloudwatch;
@@ -284,49 +285,66 @@ pub struct Clients {
     pub calls: CallCounter,
 }
 
-/// A client of `$sdk` from `$config`, counting calls into `$calls`.
+/// A client of `$sdk` from `$config`, counting calls into `$calls`, sending them through `$http`
+/// (the budgeted HTTP client).
 macro_rules! counted {
-    ($sdk:ident, $config:expr, $calls:expr) => {
-        $sdk::Client::from_conf($sdk::config::Builder::from($config).interceptor($calls.clone()).build())
+    ($sdk:ident, $config:expr, $calls:expr, $http:expr) => {
+        $sdk::Client::from_conf(
+            $sdk::config::Builder::from($config)
+                .interceptor($calls.clone())
+                .http_client($http.clone())
+                .build(),
+        )
     };
 }
 
 impl Clients {
+    /// Clients with the operator's own credentials.
     pub fn new(config: &aws_config::SdkConfig) -> Clients {
-        Clients::with_counter(config, CallCounter::from_env())
+        Clients::for_account(config, "own")
+    }
+
+    /// Clients whose calls count against the [`budget`] of `account` (the account of an assumed
+    /// role; `own` for the operator's credentials) in the configuration's region.
+    pub fn for_account(config: &aws_config::SdkConfig, account: &str) -> Clients {
+        Clients::with_counter(config, CallCounter::from_env(), account)
     }
 
     /// Clients that refuse, before sending it, every call that is not a read ([`is_read`]):
     /// `plan`'s. A mutation fails loudly (a [`ReadOnlyViolation`]) instead of happening.
-    pub fn read_only(config: &aws_config::SdkConfig) -> Clients {
+    pub fn read_only(config: &aws_config::SdkConfig, account: &str) -> Clients {
         Clients::with_counter(
             config,
             CallCounter {
                 read_only: true,
                 ..CallCounter::from_env()
             },
+            account,
         )
     }
 
-    fn with_counter(config: &aws_config::SdkConfig, calls: CallCounter) -> Clients {
+    fn with_counter(config: &aws_config::SdkConfig, calls: CallCounter, account: &str) -> Clients {
+        let region = config.region().map(|r| r.to_string()).unwrap_or_default();
+        let http = budget::Budgeted::wrap(config.http_client(), format!("{account} {region}"));
         Clients {
-            ec2: counted!(aws_sdk_ec2, config, calls),
-            elbv2: counted!(aws_sdk_elasticloadbalancingv2, config, calls),
-            ecs: counted!(aws_sdk_ecs, config, calls),
-            logs: counted!(aws_sdk_cloudwatchlogs, config, calls),
-            scaling: counted!(aws_sdk_applicationautoscaling, config, calls),
-            rds: counted!(aws_sdk_rds, config, calls),
-            elasticache: counted!(aws_sdk_elasticache, config, calls),
-            secrets: counted!(aws_sdk_secretsmanager, config, calls),
-            autoscaling: counted!(aws_sdk_autoscaling, config, calls),
-            ssm: counted!(aws_sdk_ssm, config, calls),
-            cloudwatch: counted!(aws_sdk_cloudwatch, config, calls),
-            sns: counted!(aws_sdk_sns, config, calls),
-            ecr: counted!(aws_sdk_ecr, config, calls),
+            ec2: counted!(aws_sdk_ec2, config, calls, http),
+            elbv2: counted!(aws_sdk_elasticloadbalancingv2, config, calls, http),
+            ecs: counted!(aws_sdk_ecs, config, calls, http),
+            logs: counted!(aws_sdk_cloudwatchlogs, config, calls, http),
+            scaling: counted!(aws_sdk_applicationautoscaling, config, calls, http),
+            rds: counted!(aws_sdk_rds, config, calls, http),
+            elasticache: counted!(aws_sdk_elasticache, config, calls, http),
+            secrets: counted!(aws_sdk_secretsmanager, config, calls, http),
+            autoscaling: counted!(aws_sdk_autoscaling, config, calls, http),
+            ssm: counted!(aws_sdk_ssm, config, calls, http),
+            cloudwatch: counted!(aws_sdk_cloudwatch, config, calls, http),
+            sns: counted!(aws_sdk_sns, config, calls, http),
+            ecr: counted!(aws_sdk_ecr, config, calls, http),
             route53: aws_sdk_route53::Client::from_conf(
                 aws_sdk_route53::config::Builder::from(config)
                     .region(aws_config::Region::new("us-east-1"))
                     .interceptor(calls.clone())
+                    .http_client(http.clone())
                     .build(),
             ),
             // With an endpoint of its own (an S3-compatible store, an emulator) there is no DNS
@@ -335,18 +353,21 @@ impl Clients {
                 aws_sdk_s3::config::Builder::from(config)
                     .force_path_style(config.endpoint_url().is_some())
                     .interceptor(calls.clone())
+                    .http_client(http.clone())
                     .build(),
             ),
             cloudfront: aws_sdk_cloudfront::Client::from_conf(
                 aws_sdk_cloudfront::config::Builder::from(config)
                     .region(aws_config::Region::new("us-east-1"))
                     .interceptor(calls.clone())
+                    .http_client(http.clone())
                     .build(),
             ),
             iam: aws_sdk_iam::Client::from_conf(
                 aws_sdk_iam::config::Builder::from(config)
                     .region(aws_config::Region::new("us-east-1"))
                     .interceptor(calls.clone())
+                    .http_client(http.clone())
                     .build(),
             ),
             calls,
@@ -489,6 +510,23 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for CallCounter {
         "webstack-call-counter"
     }
 
+    /// Tells the budgeted HTTP client ([`budget::Budgeted`]) which operation each attempt is.
+    fn modify_before_transmit(
+        &self,
+        context: &mut aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextMut<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        if let Some(meta) = cfg.load::<aws_smithy_runtime_api::client::orchestrator::Metadata>() {
+            let operation = budget::Operation {
+                service: meta.service().to_string(),
+                read: is_read(meta.name()),
+            };
+            context.request_mut().add_extension(operation);
+        }
+        Ok(())
+    }
+
     /// Read-only clients refuse anything but a read, before the request leaves.
     fn read_before_transmit(
         &self,
@@ -509,10 +547,11 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for CallCounter {
     }
 
     /// Every attempt's response: throttling counted (the SDK retries it, so the operation's
-    /// outcome alone would hide it).
-    fn read_before_deserialization(
+    /// outcome alone would hide it). After deserialization, when the body has been read: before
+    /// it, the XML protocols' error code (EC2, query, S3) is not readable yet.
+    fn read_after_deserialization(
         &self,
-        context: &aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextRef<'_>,
+        context: &aws_smithy_runtime_api::client::interceptors::context::AfterDeserializationInterceptorContextRef<'_>,
         _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
         _cfg: &mut aws_smithy_types::config_bag::ConfigBag,
     ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {

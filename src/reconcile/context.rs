@@ -136,6 +136,13 @@ impl Context {
                 r.external_id.as_deref().unwrap_or_default()
             ),
         };
+        // The calls of an assumed role count against its account's AWS budget.
+        let account = role
+            .as_ref()
+            .and_then(|r| r.role_arn.split(':').nth(4))
+            .filter(|a| !a.is_empty())
+            .unwrap_or("own")
+            .to_string();
         let cell = {
             let mut regions = self.regions.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             regions.entry(key).or_default().clone()
@@ -154,9 +161,9 @@ impl Context {
                     config = config.credentials_provider(provider);
                 }
                 let clients = if self.read_only {
-                    Clients::read_only(&config.build())
+                    Clients::read_only(&config.build(), &account)
                 } else {
-                    Clients::new(&config.build())
+                    Clients::for_account(&config.build(), &account)
                 };
                 let zones = ec2::availability_zones(&clients.ec2).await?;
                 Ok::<_, Blocked>(Region { clients, zones })

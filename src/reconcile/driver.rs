@@ -22,6 +22,7 @@ use kube::runtime::{Controller, Predicate, WatchStreamExt, predicates, reflector
 use kube::{Api, Resource, ResourceExt};
 
 use super::backoff::Wait;
+use super::lanes::{Lane, Lanes};
 use super::status::{self, Kind, KindStatus, is_ready};
 use super::{Blocked, Context, FINALIZER, PAUSED, Reconciler, Step, describe, refs, spec};
 use crate::metrics::{METRICS, Outcome};
@@ -38,8 +39,10 @@ pub enum Error {
 }
 
 /// Runs the controller of `R` until SIGINT/SIGTERM: `namespace` limits it to one namespace;
-/// at most `concurrency` objects are reconciled at once.
+/// at most `concurrency` objects are reconciled at once, taking turns in [`Lanes`] (kube-runtime's
+/// own limit is not used: see [`super::lanes`]).
 pub async fn run<R: Reconciler>(ctx: Arc<Context>, namespace: Option<String>, concurrency: u16) {
+    let lanes = Lanes::new(concurrency.into());
     let api = refs::api::<R::K>(&ctx.client, namespace.as_deref());
     let (reader, writer) = reflector::store();
     let trigger = watcher(api, watcher::Config::default())
@@ -50,11 +53,16 @@ pub async fn run<R: Reconciler>(ctx: Arc<Context>, namespace: Option<String>, co
             predicates::generation.combine(predicates::annotations),
             Default::default(),
         );
-    let controller = Controller::for_stream(trigger, reader).with_config(Config::default().concurrency(concurrency));
+    // Unbounded here: every due object starts at once and waits for its slot in `lanes`.
+    let controller = Controller::for_stream(trigger, reader).with_config(Config::default().concurrency(0));
     let controller = tenancy_watches(controller, &ctx);
     R::watches(controller, &ctx, namespace.as_deref())
         .shutdown_on_signal()
-        .run(reconcile::<R>, error_policy::<R>, ctx)
+        .run(
+            move |obj, ctx| reconcile::<R>(obj, ctx, lanes.clone()),
+            error_policy::<R>,
+            ctx,
+        )
         .for_each(|result| async move {
             if let Err(err) = result {
                 tracing::debug!(kind = R::KIND, error = %report(&err), "reconcile failed");
@@ -98,7 +106,28 @@ fn error_policy<R: Reconciler>(obj: Arc<R::K>, err: &Error, ctx: Arc<Context>) -
     )
 }
 
-async fn reconcile<R: Reconciler>(obj: Arc<R::K>, ctx: Arc<Context>) -> Result<Action, Error> {
+async fn reconcile<R: Reconciler>(obj: Arc<R::K>, ctx: Arc<Context>, lanes: Arc<Lanes>) -> Result<Action, Error> {
+    let lane = Lane::of(
+        obj.meta().generation,
+        obj.status().and_then(KindStatus::observed_generation),
+    );
+    // A new object says at once that it was seen, before it waits for a slot and for its first
+    // (maybe long) reconcile: its first status never waits for the queue or for AWS. A changed
+    // object keeps the status it has until its reconcile writes the next.
+    let new = obj.status().is_none_or(|s| s.conditions().is_empty());
+    if new && obj.meta().deletion_timestamp.is_none() {
+        let health = Health::progressing("Provisioning", "accepted: waiting for its first reconcile");
+        let accepted = status::write(&ctx.client, &*obj, Default::default(), &health);
+        match ctx.fence.guard(accepted).await {
+            Ok(Ok(())) => {}
+            // A courtesy: the reconcile goes on, and its own status write reports (and retries).
+            Ok(Err(e)) => tracing::warn!(key = %key(&*obj), error = %report(&e), "cannot write the first status"),
+            Err(fenced) => return Err(fenced.into()),
+        }
+    }
+    let slot = lanes.enter(lane).await;
+    let controller = R::KIND.to_ascii_lowercase();
+    METRICS.queued(&controller, lane.label(), slot.waited);
     let started = std::time::Instant::now();
     let key = key(&*obj);
     // Checked before the reconcile starts and at each of its polls: before every step, AWS call
@@ -116,7 +145,8 @@ async fn reconcile<R: Reconciler>(obj: Arc<R::K>, ctx: Arc<Context>) -> Result<A
         Ok((_, Some(Wait::Poll))) => Outcome::RequeueAfter,
         Ok(_) => Outcome::Success,
     };
-    METRICS.reconciled(&R::KIND.to_ascii_lowercase(), outcome, started.elapsed());
+    METRICS.reconciled(&controller, outcome, started.elapsed());
+    drop(slot);
     result.map(|(action, _)| action)
 }
 
@@ -541,16 +571,21 @@ spec: {stackRef: {name: netflux}, port: 8080}",
 
         let (holder, fence) = Fence::new("webstack-system/webstack-operator", Hold::Unbounded);
         holder.lose();
-        let result = reconcile::<TargetGroupReconciler>(tg.clone(), context(&url, fence)).await;
+        let lanes = Lanes::new(1);
+        let result = reconcile::<TargetGroupReconciler>(tg.clone(), context(&url, fence), lanes.clone()).await;
         assert!(matches!(result, Err(Error::Fenced(_))), "{result:?}");
         assert_eq!(*seen.lock().unwrap(), Vec::<String>::new(), "not even a read");
 
-        // With the finalizer there already, the stack is the first thing read.
+        // With the finalizer and a first status there already, the stack is the first thing read.
         let mut with_finalizer = (*tg).clone();
         with_finalizer.meta_mut().finalizers = Some(vec![FINALIZER.into()]);
+        let mut accepted = crate::api::TargetGroupStatus::default();
+        let health = Health::progressing("Provisioning", "accepted");
+        accepted.set_conditions(Some(1), status::conditions(&[], &health, Some(1), &status::now()));
+        with_finalizer.status = Some(accepted);
         let until = Instant::now() + Duration::from_millis(500);
         let (_holder, fence) = Fence::new("webstack-system/webstack-operator", Hold::Until(until));
-        let result = reconcile::<TargetGroupReconciler>(Arc::new(with_finalizer), context(&url, fence)).await;
+        let result = reconcile::<TargetGroupReconciler>(Arc::new(with_finalizer), context(&url, fence), lanes).await;
         assert!(matches!(result, Err(Error::Fenced(_))), "{result:?}");
         assert!(Instant::now() >= until);
         tokio::time::sleep(Duration::from_millis(200)).await;

@@ -2,12 +2,14 @@
 //! plan → apply → status, plus a cleanup plan for deletion, each step pure wherever it can be.
 //! The driver ([`driver::run`]) owns, for every kind alike: the finalizer, `webstack.io/paused`
 //! (deletion included), an Event per AWS mutation, `DriftCorrected`, the server-side-apply status
-//! write, requeue by retry class with per-object backoff, and bounded concurrency.
+//! write, requeue by retry class with per-object backoff, and bounded concurrency in fair lanes
+//! ([`lanes`]).
 
 pub mod backoff;
 pub mod context;
 pub mod driver;
 pub mod guard;
+pub mod lanes;
 pub mod policy;
 pub mod refs;
 pub mod spec;

@@ -106,7 +106,7 @@ spec:
 
     // The guard itself: a mutation through read-only clients fails before it is sent.
     let config = moto.sdk_config_as(&key).await;
-    let clients = webstack_operator::aws::Clients::read_only(&config);
+    let clients = webstack_operator::aws::Clients::read_only(&config, "own");
     let mark = moto.calls().len();
     let refused = clients
         .ec2

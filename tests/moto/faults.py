@@ -3,9 +3,25 @@
 POST /webstack/faults with a JSON object {"<Action>": {"status": 403, "code": "AccessDenied"}}
 makes every later request for that action fail with that status and error code, in the error
 format of the action's protocol, until the faults are replaced (POST {} clears them). GET
-/webstack/faults answers {"faults": [...], "injected": {"<Action>": n}}: how many requests each
-fault has failed (the recorder never sees them, as AWS never acts on them). Actions are the
-operation names the SDKs use (`DescribeVpcs`, `PutBucketTagging`, `ChangeResourceRecordSets`).
+/webstack/faults answers {"faults": [...], "injected": {"<Action>": n}, "seen": {"<second>": n},
+"token": ...}:
+how many requests each fault has failed (the recorder never sees them, as AWS never acts on
+them), and how many AWS requests arrived in each second of the server's monotonic clock (faulted
+or not: the rate at which a client calls), and the server's WEBSTACK_MOTO_TOKEN (the harness
+tells its own emulator from another process that took the port). Actions are the operation names the SDKs use
+(`DescribeVpcs`, `PutBucketTagging`, `ChangeResourceRecordSets`); `"*"` is every action no entry
+of its own names.
+
+A fault may fail only a share of the requests, and may delay them: {"rate": 0.3} fails 30% of
+them (drawn from a generator seeded by the POST's "seed", default 0, so a run can be repeated),
+{"delay": 0.2} answers each request 0.2 s later (a delay alone fails nothing: the request then
+reaches moto). An action may name a list of faults, drawn against one number: [{"rate": 0.3,
+"status": 400, "code": "Throttling"}, {"rate": 0.05, "status": 503, "code": "ServiceUnavailable"}]
+throttles 30% and fails 5% more with 503. {"throttle": true} instead of a status and code throttles
+in the words of the request's protocol (`THROTTLES`): EC2 503 RequestLimitExceeded (EC2 API
+Reference, "Request throttling"), S3 503 SlowDown (S3 API Reference, "Error responses"), JSON and
+CBOR 400 ThrottlingException, query, CloudFront and Route 53 400 Throttling. A faulted request is
+counted in "injected" under its own action name.
 The action is read as the recorder reads it: X-Amz-Target for JSON protocols, the path
 `/service/<service>/operation/<Action>` for Smithy RPC v2 CBOR, Action= in the form body for
 query protocols; the REST services (S3, CloudFront, Route 53, told by the SigV4 credential scope's
@@ -29,7 +45,10 @@ Route 53 (restXml; CloudFront Developer Guide, "REST Responses", and Route 53 AP
 
 import io
 import json
+import os
+import random
 import re
+import time
 from functools import cache
 from types import SimpleNamespace
 from typing import Any
@@ -40,8 +59,18 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.s3.responses import S3Response
 from moto.s3.utils import bucket_name_from_url
 
-FAULTS: dict[str, dict[str, Any]] = {}
+FAULTS: dict[str, Any] = {}
 INJECTED: dict[str, int] = {}
+SEEN: dict[int, int] = {}
+DRAW = random.Random(0)
+
+# Each protocol's throttling answer: (HTTP status, error code).
+THROTTLES = {
+    "ec2": (503, "RequestLimitExceeded"),
+    "s3": (503, "SlowDown"),
+    "json": (400, "ThrottlingException"),
+    "cbor": (400, "ThrottlingException"),
+}
 
 # The REST services by their SigV4 signing name, with the XML namespace of their errors (S3's
 # errors have none): CloudFront API version 2020-05-31, Route 53 API version 2013-04-01.
@@ -249,26 +278,61 @@ def _error(protocol: str, code: str, message: str, head: bool) -> tuple[bytes, l
 def _call(self: DomainDispatcherApplication, environ: dict[str, Any], start_response: Any) -> Any:
     """Wraps moto/moto_server/werkzeug_app.py DomainDispatcherApplication.__call__: the fault API,
     and a faulted action's error answered before moto sees the request."""
-    if environ.get("PATH_INFO") == "/webstack/faults" and environ.get("REQUEST_METHOD") == "POST":
+    path = environ.get("PATH_INFO") or ""
+    if path == "/webstack/faults" and environ.get("REQUEST_METHOD") == "POST":
         length = int(environ.get("CONTENT_LENGTH") or 0)
+        faults = json.loads(environ["wsgi.input"].read(length) or b"{}")
+        DRAW.seed(faults.pop("seed", 0))
         FAULTS.clear()
-        FAULTS.update(json.loads(environ["wsgi.input"].read(length) or b"{}"))
+        FAULTS.update(faults)
         return _json(start_response, {"faults": sorted(FAULTS)})
-    if environ.get("PATH_INFO") == "/webstack/faults" and environ.get("REQUEST_METHOD") == "GET":
-        return _json(start_response, {"faults": sorted(FAULTS), "injected": INJECTED})
+    if path == "/webstack/faults" and environ.get("REQUEST_METHOD") == "GET":
+        seen = {str(k): v for k, v in sorted(SEEN.items())}
+        token = os.environ.get("WEBSTACK_MOTO_TOKEN", "")
+        return _json(start_response, {"faults": sorted(FAULTS), "injected": INJECTED, "seen": seen, "token": token})
+    if path.startswith(("/moto-api", "/webstack")):
+        return _original_call(self, environ, start_response)
+    second = int(time.monotonic())
+    SEEN[second] = SEEN.get(second, 0) + 1
     if FAULTS:
         actions, protocol = _action(environ)
         action = next((a for a in actions if a in FAULTS), None)
+        if action is None and actions and "*" in FAULTS:
+            action = "*"
         if action:
-            fault = FAULTS[action]
-            status, code = int(fault.get("status", 500)), fault.get("code", "InternalFailure")
-            message = f"injected by the test substrate for {action}"
-            INJECTED[action] = INJECTED.get(action, 0) + 1
-            head = environ.get("REQUEST_METHOD") == "HEAD"
-            body, headers = _error(protocol, code, message, head)
-            start_response(f"{status} Injected", headers)
-            return [] if head else [body]
+            fault = _drawn(FAULTS[action])
+            if fault is not None:
+                name = actions[0] if action == "*" else action
+                if fault.get("throttle"):
+                    status, code = THROTTLES.get(protocol, (400, "Throttling"))
+                else:
+                    status, code = int(fault.get("status", 500)), fault.get("code", "InternalFailure")
+                message = f"injected by the test substrate for {name}"
+                INJECTED[name] = INJECTED.get(name, 0) + 1
+                head = environ.get("REQUEST_METHOD") == "HEAD"
+                body, headers = _error(protocol, code, message, head)
+                start_response(f"{status} Injected", headers)
+                return [] if head else [body]
     return _original_call(self, environ, start_response)
+
+
+def _drawn(faults: Any) -> dict[str, Any] | None:
+    """The fault that fails this request, if any, after the delays of the action's faults: one
+    number drawn in [0, 1) is compared with the cumulative rates (default 1) of the faults that
+    fail (a fault with only a delay fails nothing)."""
+    faults = faults if isinstance(faults, list) else [faults]
+    delay = sum(float(f.get("delay", 0)) for f in faults)
+    if delay > 0:
+        time.sleep(delay)
+    failing = [f for f in faults if "status" in f or "code" in f or "throttle" in f or "delay" not in f]
+    if not failing:
+        return None
+    draw, edge = DRAW.random(), 0.0
+    for fault in failing:
+        edge += float(fault.get("rate", 1.0))
+        if draw < edge:
+            return fault
+    return None
 
 
 DomainDispatcherApplication.__call__ = _call

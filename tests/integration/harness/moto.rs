@@ -149,37 +149,75 @@ impl Moto {
         let python = moto_server.with_file_name("python");
         let server = repo_root().join("tests/moto/server.py");
         let recording = std::env::temp_dir().join(format!("{}.jsonl", unique("moto-recording")));
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("pick a free loopback port")
-            .port();
-        let child = Command::new("sh")
-            .arg("-c")
-            .arg(r#""$0" "$1" -H 127.0.0.1 -p "$2" </dev/null >/dev/null 2>&1 & pid=$!; cat >/dev/null; kill $pid; wait $pid"#)
-            .arg(&python)
-            .arg(&server)
-            .arg(port.to_string())
-            .env("MOTO_ENABLE_RECORDING", "1")
-            .env("MOTO_RECORDER_FILEPATH", &recording)
-            .envs(env.iter().copied())
-            .stdin(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", python.display()));
-        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "moto_server did not listen on {addr} within 60s"
-            );
-            std::thread::sleep(Duration::from_millis(100));
+        // The port is picked free, then released for the emulator to bind a second or two later:
+        // another process (another test's emulator, an operator's metrics) may take it meanwhile.
+        // The emulator answers with the token it was started with, so one that is not this one is
+        // told apart (its own start failed: this one is stopped and another port tried).
+        let token = unique("moto-token");
+        for _ in 0..5 {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("pick a free loopback port")
+                .port();
+            let child = Command::new("sh")
+                .arg("-c")
+                .arg(r#""$0" "$1" -H 127.0.0.1 -p "$2" </dev/null >/dev/null 2>&1 & pid=$!; cat >/dev/null; kill $pid; wait $pid"#)
+                .arg(&python)
+                .arg(&server)
+                .arg(port.to_string())
+                .env("MOTO_ENABLE_RECORDING", "1")
+                .env("MOTO_RECORDER_FILEPATH", &recording)
+                .env("WEBSTACK_MOTO_TOKEN", &token)
+                .envs(env.iter().copied())
+                .stdin(Stdio::piped())
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {}: {e}", python.display()));
+            let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+            let moto = Moto {
+                endpoint: format!("http://{addr}"),
+                child,
+                recording: recording.clone(),
+                identities: None,
+            };
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let mut listening_since = None;
+            loop {
+                assert!(
+                    Instant::now() < deadline,
+                    "moto_server did not answer on {addr} within 60s"
+                );
+                if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                    let since = *listening_since.get_or_insert_with(Instant::now);
+                    match moto.token() {
+                        Some(t) if t == token => return moto,
+                        // Another emulator on the port: this one could not bind it.
+                        Some(_) => break,
+                        // Still starting, or a server that is no emulator (given 10 s).
+                        None if since.elapsed() > Duration::from_secs(10) => break,
+                        None => {}
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            // Not ours: this one is stopped (its wrapper stops it when stdin closes); another port.
+            drop(moto);
         }
-        Moto {
-            endpoint: format!("http://{addr}"),
-            child,
-            recording,
-            identities: None,
-        }
+        panic!("moto_server: no free port of its own after 5 tries");
+    }
+
+    /// The token the server on the port was started with, if it answers as this project's emulator.
+    fn token(&self) -> Option<String> {
+        use std::io::{Read, Write};
+        let addr = self.endpoint.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(addr).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        let request = format!("GET /webstack/faults HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).ok()?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).ok()?;
+        let body = response.split_once("\r\n\r\n")?.1;
+        let v: serde_json::Value = serde_json::from_str(body).ok()?;
+        v["token"].as_str().map(String::from)
     }
 
     /// The emulator's URL, for `AWS_ENDPOINT_URL`.
@@ -249,6 +287,20 @@ impl Moto {
                 self.hosted_zone(id, domain);
             }
         }
+    }
+
+    /// Replaces the faults with `faults`, the fault layer's own JSON: per action (or `"*"`), a
+    /// fault or a list of them with `status`, `code`, `rate` and `delay`; `"seed"` seeds the
+    /// draws (`tests/moto/faults.py`).
+    pub fn faults_json(&self, faults: &serde_json::Value) {
+        self.post("/webstack/faults", &faults.to_string());
+    }
+
+    /// What the fault layer counted: `injected` (failed requests per action) and `seen` (AWS
+    /// requests per second of the server's clock).
+    pub fn fault_counts(&self) -> serde_json::Value {
+        let (_, body) = self.request("GET", "/webstack/faults", "");
+        serde_json::from_str(&body).expect("faults JSON")
     }
 
     /// How many requests of `action` the faults have failed so far.

@@ -1,0 +1,460 @@
+//! The scale benchmark: `cargo run --release --example bench [-- --stacks 10,100]`.
+//!
+//! Not a test: it measures. For each N it starts a fresh AWS emulator (moto, open: no IAM
+//! enforcement, so the emulator spends its time on AWS calls), runs the operator binary as its
+//! own process (so its memory is its own) against the project's real kube-apiserver, applies N
+//! unit stacks at once and waits until every object is Ready, then counts a steady-state window.
+//!
+//! A unit stack is what a small team applies: a WebStack (two zones; `natGateways: none`, so the
+//! emulator, a single Python process, holds more stacks: NAT gateways add polling and an Elastic IP
+//! each), two TargetGroups, two ListenerRules and one ContainerService (Fargate, one task).
+//!
+//! It reports, per N: time from apply to all Ready; reconcile latency p50/p99 (the operator's
+//! `controller_runtime_reconcile_time_seconds` histogram, bucket upper bounds); AWS calls by
+//! service and operation over the window (the emulator's request recording, cross-checked with the
+//! operator's `webstack_aws_api_calls_total`); AWS objects managed (tagged resources read back, once the operator is stopped; the harness's listing reads one page per call, so past some 50 stacks it undercounts);
+//! calls per object per hour, at the window's re-check period and scaled to the default 10 min;
+//! the operator's RSS idle and peak (VmHWM); API-server requests (its `apiserver_request_total`);
+//! and the CPU seconds the operator and the emulator used, which says which was the bottleneck.
+//! A table on stdout, and the whole as JSON (`--json`).
+
+// The integration tests' harness: the same API server, emulator and AWS inventory they use.
+#[allow(dead_code)]
+#[path = "../tests/integration/harness/mod.rs"]
+mod harness;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use kube::Client;
+use kube::api::DynamicObject;
+use serde_json::json;
+use webstack_operator::manager::parse_duration;
+
+use harness::manifest::{api_for, apply_all, is_ready, parse};
+use harness::moto::{Moto, REGION};
+use harness::operator::Operator;
+
+#[derive(Parser)]
+#[command(name = "bench", about = "Applies N unit stacks and measures webstack-operator")]
+struct Args {
+    /// How many unit stacks, one run each.
+    #[arg(long, value_delimiter = ',', default_value = "10,100")]
+    stacks: Vec<usize>,
+    /// The operator's drift re-check period during the run.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    resync: Duration,
+    /// The steady-state window over which calls are counted (after one re-check period).
+    #[arg(long, default_value = "180s", value_parser = parse_duration)]
+    window: Duration,
+    /// How long to wait for every object to be Ready.
+    #[arg(long, default_value = "1800s", value_parser = parse_duration)]
+    timeout: Duration,
+    /// `--concurrency` of the operator.
+    #[arg(long, default_value_t = 8)]
+    concurrency: u16,
+    /// `--aws-budget` of the operator (`default`, `off`, `ec2=20/100,...`).
+    #[arg(long, default_value = "default")]
+    aws_budget: String,
+    /// The operator binary (default: the one built beside this example).
+    #[arg(long)]
+    operator: Option<PathBuf>,
+    /// Where to write the results as JSON.
+    #[arg(long, default_value = "bench-results.json")]
+    json: PathBuf,
+}
+
+fn unit_stack(i: usize) -> String {
+    let s = format!("s{i:04}");
+    let cidr = format!("10.{}.{}.0/22", i / 64, (i % 64) * 4);
+    format!(
+        r#"apiVersion: webstack.io/v1alpha1
+kind: WebStack
+metadata: {{name: {s}}}
+spec:
+  network: {{cidr: "{cidr}", availabilityZones: 2, natGateways: none}}
+  loadBalancer:
+    listeners:
+      - {{name: http, port: 80, protocol: HTTP, defaultAction: {{fixedResponse: {{statusCode: 404}}}}}}
+---
+apiVersion: webstack.io/v1alpha1
+kind: TargetGroup
+metadata: {{name: {s}-web}}
+spec: {{stackRef: {{name: {s}}}, protocol: HTTP, port: 3000, targetType: ip, healthCheck: {{path: /}}}}
+---
+apiVersion: webstack.io/v1alpha1
+kind: TargetGroup
+metadata: {{name: {s}-api}}
+spec: {{stackRef: {{name: {s}}}, protocol: HTTP, port: 8080, targetType: ip, healthCheck: {{path: /health}}}}
+---
+apiVersion: webstack.io/v1alpha1
+kind: ListenerRule
+metadata: {{name: {s}-web}}
+spec:
+  stackRef: {{name: {s}}}
+  listener: http
+  priority: 10
+  conditions: {{hostHeaders: ["{s}.example.com"]}}
+  action: {{forward: {{targetGroups: [{{name: {s}-web}}]}}}}
+---
+apiVersion: webstack.io/v1alpha1
+kind: ListenerRule
+metadata: {{name: {s}-api}}
+spec:
+  stackRef: {{name: {s}}}
+  listener: http
+  priority: 20
+  conditions: {{hostHeaders: ["api.{s}.example.com"]}}
+  action: {{forward: {{targetGroups: [{{name: {s}-api}}]}}}}
+---
+apiVersion: webstack.io/v1alpha1
+kind: ContainerService
+metadata: {{name: {s}-web}}
+spec:
+  stackRef: {{name: {s}}}
+  launchType: FARGATE
+  networkMode: awsvpc
+  cpu: "256"
+  memory: "512"
+  desiredCount: 1
+  containers:
+    - {{name: web, image: "registry.example.com/web:1.0", portMappings: [{{containerPort: 3000}}]}}
+  loadBalancer: {{targetGroupRef: {{name: {s}-web}}, containerName: web, containerPort: 3000}}
+"#
+    )
+}
+
+/// A process's (VmRSS, VmHWM) in MiB.
+fn memory(pid: u32) -> (f64, f64) {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// A process's CPU seconds so far (user + system).
+fn cpu_seconds(pid: u32) -> f64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // After the command's closing parenthesis: state is field 3, utime 14, stime 15.
+    let rest = text.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// The pid of the emulator listening on `endpoint`'s port (a grandchild of the harness's shell).
+fn moto_pid(endpoint: &str) -> Option<u32> {
+    let port = endpoint.rsplit(':').next()?;
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let args: Vec<String> = cmd
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let server = args.iter().any(|a| a.ends_with("server.py"));
+        let on_port = args.windows(2).any(|w| w[0] == "-p" && w[1] == port);
+        let wrapper = args.first().is_some_and(|a| a == "sh");
+        (server && on_port && !wrapper).then_some(pid)
+    })
+}
+
+/// A plain HTTP GET of the operator's metrics.
+async fn scrape(address: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(mut stream) = tokio::net::TcpStream::connect(address).await else {
+        return String::new();
+    };
+    let request = format!("GET /metrics HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    let _ = stream.write_all(request.as_bytes()).await;
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response).await;
+    response.split("\r\n\r\n").nth(1).unwrap_or_default().to_string()
+}
+
+/// The sum of every sample of metric `name` (all label sets).
+fn total(scrape: &str, name: &str) -> f64 {
+    scrape
+        .lines()
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Quantile `q` of the reconcile-time histogram over every controller: the upper bound of the
+/// bucket it falls in.
+fn quantile(scrape: &str, q: f64) -> Option<f64> {
+    let mut buckets: BTreeMap<String, f64> = BTreeMap::new();
+    for line in scrape
+        .lines()
+        .filter(|l| l.starts_with("controller_runtime_reconcile_time_seconds_bucket{"))
+    {
+        let le = line.split("le=\"").nth(1)?.split('"').next()?.to_string();
+        let n: f64 = line.rsplit(' ').next()?.parse().ok()?;
+        *buckets.entry(le).or_default() += n;
+    }
+    let count = *buckets.get("+Inf")?;
+    let mut bounds: Vec<(f64, f64)> = buckets
+        .iter()
+        .filter(|(le, _)| le.as_str() != "+Inf")
+        .filter_map(|(le, n)| Some((le.parse::<f64>().ok()?, *n)))
+        .collect();
+    bounds.sort_by(|a, b| a.0.total_cmp(&b.0));
+    bounds
+        .into_iter()
+        .find(|(_, n)| *n >= q * count)
+        .map(|(le, _)| le)
+        .or(Some(f64::INFINITY))
+}
+
+/// The address the operator serves its metrics on, from its log.
+fn metrics_address(op: &Operator) -> Option<String> {
+    let log = op.log_text();
+    let line = log
+        .lines()
+        .find(|l| l.contains(" serving ") && l.contains("endpoint=Metrics"))?;
+    Some(line.split("address=").nth(1)?.split(' ').next()?.to_string())
+}
+
+async fn api_requests(client: &Client) -> f64 {
+    let request = http::Request::get("/metrics").body(Vec::new()).expect("request");
+    let text = client.request_text(request).await.unwrap_or_default();
+    total(&text, "apiserver_request_total")
+}
+
+async fn ready_count(client: &Client, ns: &str, objects: &[DynamicObject]) -> usize {
+    let mut kinds: BTreeMap<String, &DynamicObject> = BTreeMap::new();
+    for o in objects {
+        kinds
+            .entry(o.types.as_ref().map(|t| t.kind.clone()).unwrap_or_default())
+            .or_insert(o);
+    }
+    let mut ready = 0;
+    for sample in kinds.values() {
+        if let Ok(list) = api_for(client, ns, sample).list(&Default::default()).await {
+            ready += list.items.iter().filter(|o| is_ready(o)).count();
+        }
+    }
+    ready
+}
+
+async fn run(args: &Args, client: &Client, binary: &PathBuf, n: usize) -> Result<serde_json::Value, String> {
+    let ns = harness::kube::namespace(client, &format!("bench{n}")).await;
+    let moto = Moto::start_open_with_env(&[]);
+    let moto_pid = moto_pid(moto.endpoint()).ok_or("cannot find the emulator's process")?;
+    let operations = std::env::temp_dir().join(format!("{ns}.operations"));
+    let mut command = Command::new(binary);
+    command
+        .args(harness::operator::run_args(&ns, &format!("{}s", args.resync.as_secs())))
+        .args(["--concurrency", &args.concurrency.to_string()])
+        .args(["--aws-budget", &args.aws_budget])
+        .env("KUBECONFIG", harness::kube::kubeconfig_path())
+        .env("AWS_ENDPOINT_URL", moto.endpoint())
+        .env("AWS_REGION", REGION)
+        .env("AWS_ACCESS_KEY_ID", "bench-operator")
+        .env("AWS_SECRET_ACCESS_KEY", "bench")
+        .env("RUST_LOG", "info");
+    let op = Operator::spawn(command, &ns, operations);
+    let pid = op.pid();
+    let started = Instant::now();
+    let address = loop {
+        if let Some(a) = metrics_address(&op) {
+            break a;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            return Err(format!("the operator did not start:\n{}", op.log_tail()));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (idle_rss, _) = memory(pid);
+    let (op_cpu0, moto_cpu0) = (cpu_seconds(pid), cpu_seconds(moto_pid));
+    let api0 = api_requests(client).await;
+
+    let objects: Vec<DynamicObject> = (0..n).flat_map(|i| parse(&unit_stack(i))).collect();
+    let applied = Instant::now();
+    apply_all(client, &ns, &objects).await;
+    let mut last = 0;
+    let ready_in = loop {
+        let ready = ready_count(client, &ns, &objects).await;
+        if ready == objects.len() {
+            break applied.elapsed();
+        }
+        if ready != last {
+            eprintln!(
+                "bench {n}: {ready}/{} Ready after {:.0}s",
+                objects.len(),
+                applied.elapsed().as_secs_f64()
+            );
+            last = ready;
+        }
+        if applied.elapsed() > args.timeout {
+            return Err(format!(
+                "{n} stacks: {ready}/{} objects Ready after {:.0}s\n{}",
+                objects.len(),
+                args.timeout.as_secs_f64(),
+                op.log_tail()
+            ));
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    };
+    let converge_scrape = scrape(&address).await;
+    let (op_cpu1, moto_cpu1) = (cpu_seconds(pid), cpu_seconds(moto_pid));
+
+    // Steady state: one re-check period to settle, then the window.
+    tokio::time::sleep(args.resync).await;
+    let mark = moto.calls().len();
+    let calls0 = total(&scrape(&address).await, "webstack_aws_api_calls_total");
+    let api1 = api_requests(client).await;
+    let (op_cpu2, moto_cpu2) = (cpu_seconds(pid), cpu_seconds(moto_pid));
+    tokio::time::sleep(args.window).await;
+    let end_scrape = scrape(&address).await;
+    let calls1 = total(&end_scrape, "webstack_aws_api_calls_total");
+    let api2 = api_requests(client).await;
+    let (op_cpu3, moto_cpu3) = (cpu_seconds(pid), cpu_seconds(moto_pid));
+    let (rss, peak) = memory(pid);
+    let window = args.window.as_secs_f64();
+    let window_calls: Vec<_> = moto.calls()[mark..]
+        .iter()
+        .filter(|c| c.access_key == "bench-operator")
+        .cloned()
+        .collect();
+    let mut by_operation: BTreeMap<String, usize> = BTreeMap::new();
+    for c in &window_calls {
+        *by_operation.entry(format!("{}:{}", c.service, c.action)).or_default() += 1;
+    }
+    let mut by_service: BTreeMap<String, usize> = BTreeMap::new();
+    for c in &window_calls {
+        *by_service.entry(c.service.clone()).or_default() += 1;
+    }
+    // Read back once the operator is stopped: the emulator then answers only this listing.
+    drop(op);
+    let config = moto.sdk_config().await;
+    let managed = harness::leftovers::leftovers(&config, &ns).await.len();
+    let per_object_hour = window_calls.len() as f64 / managed.max(1) as f64 * 3600.0 / window;
+    // Linear in the re-check period: a settled object is read once per period.
+    let at_default = per_object_hour * args.resync.as_secs_f64() / 600.0;
+    let converge_cpu = (op_cpu1 - op_cpu0, moto_cpu1 - moto_cpu0);
+    let window_cpu = (op_cpu3 - op_cpu2, moto_cpu3 - moto_cpu2);
+    // The emulator is one Python process: near a full core, it is what limits the run.
+    let emulator_busy = |cpu: f64, secs: f64| cpu / secs > 0.75;
+    let budget_waits = total(&converge_scrape, "webstack_aws_budget_wait_seconds_sum");
+    let bottleneck = match (
+        emulator_busy(converge_cpu.1, ready_in.as_secs_f64()),
+        emulator_busy(window_cpu.1, window),
+    ) {
+        (_, true) => {
+            "the emulator at steady state (its window calls are what it could serve, not what the operator asked)"
+        }
+        (true, false) => "the emulator while converging",
+        _ if budget_waits > ready_in.as_secs_f64() => "the AWS budget while converging (calls waited for tokens)",
+        _ if converge_cpu.0 > converge_cpu.1 => "the operator",
+        _ => "neither saturated: waits (AWS transitions, backoff) dominate",
+    };
+    let result = json!({
+        "stacks": n,
+        "objects": objects.len(),
+        "aws_objects_managed": managed,
+        "ready_seconds": ready_in.as_secs_f64(),
+        "reconcile_p50_seconds": quantile(&converge_scrape, 0.5),
+        "reconcile_p99_seconds": quantile(&converge_scrape, 0.99),
+        "reconciles": total(&converge_scrape, "controller_runtime_reconcile_total"),
+        "window_seconds": window,
+        "resync_seconds": args.resync.as_secs_f64(),
+        "window_calls_recorded": window_calls.len(),
+        "window_calls_operator_metrics": calls1 - calls0,
+        "calls_by_service": by_service,
+        "calls_by_operation": by_operation,
+        "calls_per_object_hour_at_resync": per_object_hour,
+        "calls_per_object_hour_at_10m": at_default,
+        "rss_idle_mib": idle_rss,
+        "rss_end_mib": rss,
+        "rss_peak_mib": peak,
+        "apiserver_requests_converging": api1 - api0,
+        "apiserver_requests_window": api2 - api1,
+        "cpu_seconds_converging": {"operator": converge_cpu.0, "emulator": converge_cpu.1},
+        "cpu_seconds_window": {"operator": window_cpu.0, "emulator": window_cpu.1},
+        "budget_wait_seconds_converging": budget_waits,
+        "bottleneck": bottleneck,
+    });
+    drop(moto);
+    Ok(result)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let binary = args.operator.clone().unwrap_or_else(|| {
+        let exe = std::env::current_exe().expect("current exe");
+        exe.parent()
+            .and_then(|examples| examples.parent())
+            .map(|dir| dir.join("webstack-operator"))
+            .expect("the target directory")
+    });
+    if !binary.is_file() {
+        eprintln!(
+            "bench: no operator binary at {} (cargo build --release first, or --operator PATH)",
+            binary.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    let client = harness::kube::client().await;
+    harness::kube::install_crds(&client).await;
+    let mut results = Vec::new();
+    for &n in &args.stacks {
+        eprintln!("bench: {n} unit stacks ({} objects)", n * 6);
+        match run(&args, &client, &binary, n).await {
+            Ok(r) => results.push(r),
+            Err(e) => {
+                eprintln!("bench: {e}");
+                results.push(json!({"stacks": n, "error": e.lines().next().unwrap_or_default()}));
+            }
+        }
+    }
+    let machine = json!({
+        "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "operator": binary.display().to_string(),
+    });
+    println!(
+        "| stacks | objects | AWS objects | Ready in | reconcile p50 / p99 | calls/object/h (at resync, at 10 min) | RSS idle / peak | API-server requests (converge, window) | CPU s operator / emulator | bottleneck |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    for r in &results {
+        if let Some(e) = r.get("error") {
+            println!("| {} | | | failed: {} | | | | | | |", r["stacks"], e);
+            continue;
+        }
+        let f = |k: &str| r[k].as_f64().unwrap_or(f64::NAN);
+        println!(
+            "| {} | {} | {} | {:.0} s | {:.2} / {:.2} s | {:.1}, {:.2} | {:.1} / {:.1} MiB | {:.0}, {:.0} | {:.0} / {:.0} | {} |",
+            r["stacks"],
+            r["objects"],
+            r["aws_objects_managed"],
+            f("ready_seconds"),
+            f("reconcile_p50_seconds"),
+            f("reconcile_p99_seconds"),
+            f("calls_per_object_hour_at_resync"),
+            f("calls_per_object_hour_at_10m"),
+            f("rss_idle_mib"),
+            f("rss_peak_mib"),
+            f("apiserver_requests_converging"),
+            f("apiserver_requests_window"),
+            r["cpu_seconds_converging"]["operator"].as_f64().unwrap_or(0.0),
+            r["cpu_seconds_converging"]["emulator"].as_f64().unwrap_or(0.0),
+            r["bottleneck"].as_str().unwrap_or_default(),
+        );
+    }
+    let out = json!({"machine": machine, "results": results});
+    if let Err(e) = std::fs::write(&args.json, serde_json::to_string_pretty(&out).unwrap_or_default()) {
+        eprintln!("bench: cannot write {}: {e}", args.json.display());
+    }
+    eprintln!("bench: results in {}", args.json.display());
+    ExitCode::SUCCESS
+}
