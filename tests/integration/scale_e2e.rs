@@ -6,7 +6,8 @@
 //! - a throttled, failing AWS: with 10% of every service's calls throttled and 2% answering 503,
 //!   example 1 converges and holds exactly the resources (counted by tag) of a clean run;
 //! - the client-side budget: a tight `--aws-budget` makes calls wait (the metrics say so) and the
-//!   stack still converges.
+//!   stack still converges;
+//! - a storm: every call throttled for 60 s, the operator's request rate falls, and it recovers.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -278,4 +279,61 @@ async fn a_tight_budget_makes_calls_wait_and_the_metrics_say_so() {
         "{ec2_calls} EC2 requests in {:.1}s exceed 2/s after a burst of 4",
         took.as_secs_f64()
     );
+}
+
+/// Every call of every service throttled for 60 s: the rate at which the operator sends requests
+/// (counted by the fault layer, throttled ones included) falls well below its steady rate, and
+/// comes back once the storm is over, the stack still Ready.
+#[tokio::test]
+async fn a_throttling_storm_slows_the_operator_and_it_recovers() {
+    let client = client().await;
+    install_crds(&client).await;
+    let ns = namespace(&client, "storm").await;
+    let moto = Moto::start();
+    let op = Operator::start(&moto, &ns, "3s");
+    let objects = parse(
+        "apiVersion: webstack.io/v1alpha1\nkind: WebStack\nmetadata: {name: storm}\n\
+         spec: {network: {cidr: 10.0.0.0/16, natGateways: none}}\n",
+    );
+    apply_all(&client, &ns, &objects).await;
+    wait_ready(&client, &ns, &objects, &op, 240).await;
+    tokio::time::sleep(std::time::Duration::from_secs(15)).await;
+    let before = moto.request_rate(12);
+
+    moto.faults_json(&serde_json::json!({"*": {"throttle": true}}));
+    tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+    let storm = moto.request_rate(30);
+    let throttled = moto.fault_counts()["injected"]
+        .as_object()
+        .map(|m| m.values().filter_map(|v| v.as_u64()).sum::<u64>())
+        .unwrap_or(0);
+    moto.faults_json(&serde_json::json!({}));
+    let cleared = Instant::now();
+    println!(
+        "storm: {before:.2} requests/s before, {storm:.2}/s in the storm's last 30 s ({throttled} throttled in all)"
+    );
+    assert!(throttled > 0, "the storm throttled requests");
+    assert!(
+        storm < before / 2.0,
+        "the request rate fell: {before:.2}/s before, {storm:.2}/s in the storm"
+    );
+
+    // Back to at least half the steady rate, and Ready.
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        let rate = moto.request_rate(10);
+        if rate >= before / 2.0 {
+            println!(
+                "storm: recovered to {rate:.2}/s {:.0}s after it ended",
+                cleared.elapsed().as_secs_f64()
+            );
+            break;
+        }
+        assert!(
+            cleared.elapsed().as_secs() < 240,
+            "the request rate did not recover: {rate:.2}/s, {before:.2}/s before the storm\n{}",
+            op.log_tail()
+        );
+    }
+    wait_ready(&client, &ns, &objects, &op, 120).await;
 }

@@ -4,7 +4,7 @@ POST /webstack/faults with a JSON object {"<Action>": {"status": 403, "code": "A
 makes every later request for that action fail with that status and error code, in the error
 format of the action's protocol, until the faults are replaced (POST {} clears them). GET
 /webstack/faults answers {"faults": [...], "injected": {"<Action>": n}, "seen": {"<second>": n},
-"token": ...}:
+"now": <second>, "token": ...}:
 how many requests each fault has failed (the recorder never sees them, as AWS never acts on
 them), and how many AWS requests arrived in each second of the server's monotonic clock (faulted
 or not: the rate at which a client calls), and the server's WEBSTACK_MOTO_TOKEN (the harness
@@ -289,7 +289,11 @@ def _call(self: DomainDispatcherApplication, environ: dict[str, Any], start_resp
     if path == "/webstack/faults" and environ.get("REQUEST_METHOD") == "GET":
         seen = {str(k): v for k, v in sorted(SEEN.items())}
         token = os.environ.get("WEBSTACK_MOTO_TOKEN", "")
-        return _json(start_response, {"faults": sorted(FAULTS), "injected": INJECTED, "seen": seen, "token": token})
+        now = int(time.monotonic())
+        return _json(
+            start_response,
+            {"faults": sorted(FAULTS), "injected": INJECTED, "seen": seen, "now": now, "token": token},
+        )
     if path.startswith(("/moto-api", "/webstack")):
         return _original_call(self, environ, start_response)
     second = int(time.monotonic())

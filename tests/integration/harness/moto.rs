@@ -303,6 +303,22 @@ impl Moto {
         serde_json::from_str(&body).expect("faults JSON")
     }
 
+    /// AWS requests per second (faulted or not) over the last `secs` whole seconds of the
+    /// emulator's clock.
+    pub fn request_rate(&self, secs: u64) -> f64 {
+        let counts = self.fault_counts();
+        let now = counts["now"].as_u64().expect("the emulator's clock");
+        let seen = counts["seen"].as_object().cloned().unwrap_or_default();
+        let from = now.saturating_sub(secs);
+        let n: u64 = seen
+            .iter()
+            .filter_map(|(k, v)| Some((k.parse::<u64>().ok()?, v.as_u64()?)))
+            .filter(|(t, _)| (from..now).contains(t))
+            .map(|(_, n)| n)
+            .sum();
+        n as f64 / secs as f64
+    }
+
     /// How many requests of `action` the faults have failed so far.
     pub fn injected(&self, action: &str) -> u64 {
         let (_, body) = self.request("GET", "/webstack/faults", "");
