@@ -36,7 +36,7 @@ use webstack_operator::manager::parse_duration;
 
 use harness::manifest::{api_for, apply_all, is_ready, parse};
 use harness::moto::{Moto, REGION};
-use harness::operator::Operator;
+use harness::operator::{Operator, http_get};
 
 #[derive(Parser)]
 #[command(name = "bench", about = "Applies N unit stacks and measures webstack-operator")]
@@ -166,19 +166,6 @@ fn moto_pid(endpoint: &str) -> Option<u32> {
     })
 }
 
-/// A plain HTTP GET of the operator's metrics.
-async fn scrape(address: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let Ok(mut stream) = tokio::net::TcpStream::connect(address).await else {
-        return String::new();
-    };
-    let request = format!("GET /metrics HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
-    let _ = stream.write_all(request.as_bytes()).await;
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response).await;
-    response.split("\r\n\r\n").nth(1).unwrap_or_default().to_string()
-}
-
 /// The sum of every sample of metric `name` (all label sets).
 fn total(scrape: &str, name: &str) -> f64 {
     scrape
@@ -212,15 +199,6 @@ fn quantile(scrape: &str, q: f64) -> Option<f64> {
         .find(|(_, n)| *n >= q * count)
         .map(|(le, _)| le)
         .or(Some(f64::INFINITY))
-}
-
-/// The address the operator serves its metrics on, from its log.
-fn metrics_address(op: &Operator) -> Option<String> {
-    let log = op.log_text();
-    let line = log
-        .lines()
-        .find(|l| l.contains(" serving ") && l.contains("endpoint=Metrics"))?;
-    Some(line.split("address=").nth(1)?.split(' ').next()?.to_string())
 }
 
 async fn api_requests(client: &Client) -> f64 {
@@ -265,7 +243,7 @@ async fn run(args: &Args, client: &Client, binary: &PathBuf, n: usize) -> Result
     let pid = op.pid();
     let started = Instant::now();
     let address = loop {
-        if let Some(a) = metrics_address(&op) {
+        if let Some(a) = op.served_at("Metrics") {
             break a;
         }
         if started.elapsed() > Duration::from_secs(60) {
@@ -305,17 +283,17 @@ async fn run(args: &Args, client: &Client, binary: &PathBuf, n: usize) -> Result
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
     };
-    let converge_scrape = scrape(&address).await;
+    let converge_scrape = http_get(&address, "/metrics").await.1;
     let (op_cpu1, moto_cpu1) = (cpu_seconds(pid), cpu_seconds(moto_pid));
 
     // Steady state: one re-check period to settle, then the window.
     tokio::time::sleep(args.resync).await;
     let mark = moto.calls().len();
-    let calls0 = total(&scrape(&address).await, "webstack_aws_api_calls_total");
+    let calls0 = total(&http_get(&address, "/metrics").await.1, "webstack_aws_api_calls_total");
     let api1 = api_requests(client).await;
     let (op_cpu2, moto_cpu2) = (cpu_seconds(pid), cpu_seconds(moto_pid));
     tokio::time::sleep(args.window).await;
-    let end_scrape = scrape(&address).await;
+    let end_scrape = http_get(&address, "/metrics").await.1;
     let calls1 = total(&end_scrape, "webstack_aws_api_calls_total");
     let api2 = api_requests(client).await;
     let (op_cpu3, moto_cpu3) = (cpu_seconds(pid), cpu_seconds(moto_pid));

@@ -78,6 +78,15 @@ fn add<K: Ord>(map: &Mutex<BTreeMap<K, u64>>, key: K, n: u64) {
     }
 }
 
+/// One wait of `waited` under `key`.
+fn waited_for(map: &Mutex<Waits>, key: (String, &'static str), waited: Duration) {
+    if let Ok(mut m) = map.lock() {
+        let e = m.entry(key).or_default();
+        e.0 += 1;
+        e.1 += waited.as_secs_f64();
+    }
+}
+
 impl Metrics {
     /// One reconcile of `controller` (the kind, lower case), its outcome and duration.
     pub fn reconciled(&self, controller: &str, outcome: Outcome, took: Duration) {
@@ -126,20 +135,12 @@ impl Metrics {
     /// A call to `service` waited `waited` for a token of the AWS budget.
     pub fn budget_waited(&self, service: &str, mutation: bool, waited: Duration) {
         let call = if mutation { "mutation" } else { "read" };
-        if let Ok(mut m) = self.budget_waits.lock() {
-            let e = m.entry((service.to_string(), call)).or_default();
-            e.0 += 1;
-            e.1 += waited.as_secs_f64();
-        }
+        waited_for(&self.budget_waits, (service.to_string(), call), waited);
     }
 
     /// A reconcile of `controller` waited `waited` for a slot in `lane` (`first` or `again`).
     pub fn queued(&self, controller: &str, lane: &'static str, waited: Duration) {
-        if let Ok(mut m) = self.queue.lock() {
-            let e = m.entry((controller.to_string(), lane)).or_default();
-            e.0 += 1;
-            e.1 += waited.as_secs_f64();
-        }
+        waited_for(&self.queue, (controller.to_string(), lane), waited);
     }
 
     /// `n` changes made to AWS that undid changes made behind the operator's back.
@@ -254,30 +255,27 @@ impl Metrics {
         for (s, t) in self.budget_tokens.lock().map(|m| m.clone()).unwrap_or_default() {
             let _ = writeln!(out, "webstack_aws_budget_tokens{{service=\"{s}\"}} {t}");
         }
-        head(
+        let waits = |out: &mut String, name: &str, labels: (&str, &str), help: &str, map: &Mutex<Waits>| {
+            head(out, name, "summary", help);
+            for ((a, b), (n, secs)) in map.lock().map(|m| m.clone()).unwrap_or_default() {
+                let labels = format!("{}=\"{a}\",{}=\"{b}\"", labels.0, labels.1);
+                let _ = writeln!(out, "{name}_sum{{{labels}}} {secs}\n{name}_count{{{labels}}} {n}");
+            }
+        };
+        waits(
             &mut out,
             "webstack_aws_budget_wait_seconds",
-            "summary",
+            ("service", "call"),
             "Time AWS calls waited for a token of the client-side budget, per service and call (read or mutation)",
+            &self.budget_waits,
         );
-        for ((s, c), (n, secs)) in self.budget_waits.lock().map(|m| m.clone()).unwrap_or_default() {
-            let _ = writeln!(
-                out,
-                "webstack_aws_budget_wait_seconds_sum{{service=\"{s}\",call=\"{c}\"}} {secs}\nwebstack_aws_budget_wait_seconds_count{{service=\"{s}\",call=\"{c}\"}} {n}"
-            );
-        }
-        head(
+        waits(
             &mut out,
             "webstack_reconcile_queue_wait_seconds",
-            "summary",
+            ("controller", "lane"),
             "Time reconciles waited for a slot, per controller and lane (first: a generation not reconciled yet; again: polls, retries, re-checks)",
+            &self.queue,
         );
-        for ((c, l), (n, secs)) in self.queue.lock().map(|m| m.clone()).unwrap_or_default() {
-            let _ = writeln!(
-                out,
-                "webstack_reconcile_queue_wait_seconds_sum{{controller=\"{c}\",lane=\"{l}\"}} {secs}\nwebstack_reconcile_queue_wait_seconds_count{{controller=\"{c}\",lane=\"{l}\"}} {n}"
-            );
-        }
         head(
             &mut out,
             "webstack_drift_corrections_total",
@@ -382,6 +380,10 @@ mod tests {
         m.resource("WebStack", "WebStack/a/y", Some("Ready"));
         m.resource("WebStack", "WebStack/a/z", Some("Stalled"));
         m.resource("WebStack", "WebStack/a/z", None);
+        m.queued("webstack", "first", Duration::from_millis(250));
+        m.queued("webstack", "first", Duration::from_millis(250));
+        m.budget_waited("ec2", true, Duration::from_secs(2));
+        m.budget_tokens("ec2", 3.5);
         let text = m.render();
         for line in [
             "controller_runtime_reconcile_total{controller=\"webstack\",result=\"success\"} 1",
@@ -395,6 +397,12 @@ mod tests {
             "webstack_drift_corrections_total{kind=\"WebStack\"} 2",
             "webstack_resources{kind=\"WebStack\",condition=\"Ready\"} 2",
             "# TYPE controller_runtime_reconcile_time_seconds histogram",
+            "webstack_reconcile_queue_wait_seconds_sum{controller=\"webstack\",lane=\"first\"} 0.5",
+            "webstack_reconcile_queue_wait_seconds_count{controller=\"webstack\",lane=\"first\"} 2",
+            "# TYPE webstack_reconcile_queue_wait_seconds summary",
+            "webstack_aws_budget_wait_seconds_sum{service=\"ec2\",call=\"mutation\"} 2",
+            "webstack_aws_budget_wait_seconds_count{service=\"ec2\",call=\"mutation\"} 1",
+            "webstack_aws_budget_tokens{service=\"ec2\"} 3.5",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line}:\n{text}");
         }

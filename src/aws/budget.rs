@@ -203,8 +203,8 @@ impl Budget {
     }
 }
 
-/// What the call counter tells the budget of each request (a request extension): the operation
-/// and whether it only reads.
+/// What the call counter tells the budget of each request (a request extension): the service
+/// (its [`service_key`]) and whether the operation only reads.
 #[derive(Clone, Debug)]
 pub struct Operation {
     pub service: String,
@@ -266,7 +266,7 @@ impl HttpConnector for BudgetedConnector {
         HttpConnectorFuture::new(async move {
             if let Some(op) = request.extension::<Operation>().cloned() {
                 let call = if op.read { Call::Read } else { Call::Mutation };
-                budget().take(&scope, &service_key(&op.service), call).await;
+                budget().take(&scope, &op.service, call).await;
             }
             inner.call(request).await
         })

@@ -286,11 +286,12 @@ pub struct Clients {
 }
 
 /// A client of `$sdk` from `$config`, counting calls into `$calls`, sending them through `$http`
-/// (the budgeted HTTP client).
+/// (the budgeted HTTP client), with the further builder settings given (`region(...)`).
 macro_rules! counted {
-    ($sdk:ident, $config:expr, $calls:expr, $http:expr) => {
+    ($sdk:ident, $config:expr, $calls:expr, $http:expr $(, $setting:ident($($arg:expr),*))*) => {
         $sdk::Client::from_conf(
             $sdk::config::Builder::from($config)
+                $(.$setting($($arg),*))*
                 .interceptor($calls.clone())
                 .http_client($http.clone())
                 .build(),
@@ -324,6 +325,7 @@ impl Clients {
     }
 
     fn with_counter(config: &aws_config::SdkConfig, calls: CallCounter, account: &str) -> Clients {
+        let global = || aws_config::Region::new("us-east-1");
         let region = config.region().map(|r| r.to_string()).unwrap_or_default();
         let http = budget::Budgeted::wrap(config.http_client(), format!("{account} {region}"));
         Clients {
@@ -340,36 +342,20 @@ impl Clients {
             cloudwatch: counted!(aws_sdk_cloudwatch, config, calls, http),
             sns: counted!(aws_sdk_sns, config, calls, http),
             ecr: counted!(aws_sdk_ecr, config, calls, http),
-            route53: aws_sdk_route53::Client::from_conf(
-                aws_sdk_route53::config::Builder::from(config)
-                    .region(aws_config::Region::new("us-east-1"))
-                    .interceptor(calls.clone())
-                    .http_client(http.clone())
-                    .build(),
-            ),
+            // Route 53, CloudFront and IAM are global: their clients sign for us-east-1 whatever
+            // the region of the others.
+            route53: counted!(aws_sdk_route53, config, calls, http, region(global())),
             // With an endpoint of its own (an S3-compatible store, an emulator) there is no DNS
             // for `<bucket>.<endpoint>`: path-style addressing. AWS's endpoints keep virtual hosts.
-            s3: aws_sdk_s3::Client::from_conf(
-                aws_sdk_s3::config::Builder::from(config)
-                    .force_path_style(config.endpoint_url().is_some())
-                    .interceptor(calls.clone())
-                    .http_client(http.clone())
-                    .build(),
+            s3: counted!(
+                aws_sdk_s3,
+                config,
+                calls,
+                http,
+                force_path_style(config.endpoint_url().is_some())
             ),
-            cloudfront: aws_sdk_cloudfront::Client::from_conf(
-                aws_sdk_cloudfront::config::Builder::from(config)
-                    .region(aws_config::Region::new("us-east-1"))
-                    .interceptor(calls.clone())
-                    .http_client(http.clone())
-                    .build(),
-            ),
-            iam: aws_sdk_iam::Client::from_conf(
-                aws_sdk_iam::config::Builder::from(config)
-                    .region(aws_config::Region::new("us-east-1"))
-                    .interceptor(calls.clone())
-                    .http_client(http.clone())
-                    .build(),
-            ),
+            cloudfront: counted!(aws_sdk_cloudfront, config, calls, http, region(global())),
+            iam: counted!(aws_sdk_iam, config, calls, http, region(global())),
             calls,
         }
     }
@@ -519,7 +505,7 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for CallCounter {
     ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
         if let Some(meta) = cfg.load::<aws_smithy_runtime_api::client::orchestrator::Metadata>() {
             let operation = budget::Operation {
-                service: meta.service().to_string(),
+                service: budget::service_key(meta.service()),
                 read: is_read(meta.name()),
             };
             context.request_mut().add_extension(operation);

@@ -15,7 +15,7 @@ use webstack_operator::api::WebStack;
 use crate::harness::kube::{chart_identity_kubeconfig_path, client, grant_leader_election_in, install_crds, namespace};
 use crate::harness::leftovers::leftovers;
 use crate::harness::moto::Moto;
-use crate::harness::operator::Operator;
+use crate::harness::operator::{Operator, http_get, sample};
 
 const STACK: &str = r#"
 apiVersion: webstack.io/v1alpha1
@@ -74,42 +74,6 @@ fn operations(op: &Operator) -> Vec<String> {
         .collect()
 }
 
-/// The address an operator serves `endpoint` on (`Metrics` or `Health`), from its log.
-pub(crate) fn served(op: &Operator, endpoint: &str) -> String {
-    let log = op.log_text();
-    let line = log
-        .lines()
-        .find(|l| l.contains(" serving ") && l.contains(&format!("endpoint={endpoint}")))
-        .unwrap_or_else(|| panic!("no {endpoint} address in the log:\n{}", op.log_tail()));
-    line.split("address=")
-        .nth(1)
-        .unwrap()
-        .split(' ')
-        .next()
-        .unwrap()
-        .to_string()
-}
-
-/// A plain HTTP GET: the status code and the body.
-pub(crate) async fn get(address: &str, path: &str) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let status = response.split(' ').nth(1).unwrap().parse().unwrap();
-    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default().to_string();
-    (status, body)
-}
-
-/// The value of the sample `line` (name and labels) in a scrape.
-pub(crate) fn sample(scrape: &str, line: &str) -> Option<f64> {
-    scrape
-        .lines()
-        .find_map(|l| l.strip_prefix(line)?.strip_prefix(' ')?.parse().ok())
-}
-
 async fn lease_holder(api: &Api<Lease>) -> Option<String> {
     api.get_opt("webstack-operator")
         .await
@@ -155,11 +119,11 @@ async fn only_the_leader_acts_and_a_standby_takes_over_after_kill_9() {
 
     // Both are alive and ready; the leader's metrics tell what it did, the standby's nothing.
     for op in [&a, &b] {
-        let health = served(op, "Health");
-        assert_eq!(get(&health, "/healthz").await.0, 200);
-        assert_eq!(get(&health, "/readyz").await.0, 200);
+        let health = op.served("Health");
+        assert_eq!(http_get(&health, "/healthz").await.0, 200);
+        assert_eq!(http_get(&health, "/readyz").await.0, 200);
     }
-    let (status, scrape) = get(&served(&a, "Metrics"), "/metrics").await;
+    let (status, scrape) = http_get(&a.served("Metrics"), "/metrics").await;
     assert_eq!(status, 200);
     let reconciles = sample(
         &scrape,
@@ -186,7 +150,7 @@ async fn only_the_leader_acts_and_a_standby_takes_over_after_kill_9() {
         .is_some()
     );
     assert_eq!(sample(&scrape, "webstack_aws_throttled_total"), Some(0.0));
-    let (_, standby) = get(&served(&b, "Metrics"), "/metrics").await;
+    let (_, standby) = http_get(&b.served("Metrics"), "/metrics").await;
     assert!(
         !standby.contains("webstack_aws_api_calls_total{"),
         "the standby made no call:\n{standby}"

@@ -309,8 +309,8 @@ spec:
         assert!(!assumed.is_empty(), "no AssumeRole of {role}");
         // Each is in the operator's AWS call metrics (STS is called by aws-config's client).
         let op = &operators[tenants.iter().position(|t| &t.0 == ns).unwrap()];
-        let (_, scrape) = crate::leader_e2e::get(&crate::leader_e2e::served(op, "Metrics"), "/metrics").await;
-        let counted = crate::leader_e2e::sample(
+        let scrape = op.scrape().await;
+        let counted = crate::harness::operator::sample(
             &scrape,
             "webstack_aws_api_calls_total{service=\"STS\",operation=\"AssumeRole\",outcome=\"success\"}",
         );

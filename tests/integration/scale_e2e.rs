@@ -22,15 +22,24 @@ use crate::harness::kube::{chart_identity_kubeconfig_path, client, install_crds,
 use crate::harness::leftovers::leftovers;
 use crate::harness::manifest::{apply_all, load_manifests, parse, wait_all, wait_ready};
 use crate::harness::moto::Moto;
-use crate::harness::operator::Operator;
+use crate::harness::operator::{Operator, sample};
 use crate::harness::repo_root;
-use crate::leader_e2e::{get, sample, served};
 
 fn stack(name: &str, second_octet: u32) -> String {
     format!(
         "apiVersion: webstack.io/v1alpha1\nkind: WebStack\nmetadata: {{name: {name}}}\n\
          spec: {{network: {{cidr: 10.{second_octet}.0.0/16}}}}\n"
     )
+}
+
+/// The seed in environment variable `var` (to repeat a run), else a new one (printed by the caller).
+fn seed(var: &str) -> u64 {
+    std::env::var(var).ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        u64::from(now.subsec_nanos()) ^ u64::from(std::process::id())
+    })
 }
 
 fn has_status(o: Option<&DynamicObject>) -> bool {
@@ -98,7 +107,7 @@ async fn a_new_stack_is_seen_at_once_and_reconciled_ahead_of_twenty_converging()
         first_reconcile.as_secs_f64(),
         applied.elapsed().as_secs_f64()
     );
-    let (_, scrape) = get(&served(&op, "Metrics"), "/metrics").await;
+    let scrape = op.scrape().await;
     let waits: Vec<&str> = scrape
         .lines()
         .filter(|l| l.starts_with("webstack_reconcile_queue_wait_seconds") && l.contains("webstack\""))
@@ -149,15 +158,7 @@ async fn example_1_converges_with_throttling_and_503s_and_duplicates_nothing() {
         .unwrap_or(600);
     let path = repo_root().join("examples").join(file);
     let text = std::fs::read_to_string(&path).unwrap();
-    let seed: u64 = std::env::var("WEBSTACK_FAULT_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap();
-            u64::from(now.subsec_nanos()) ^ u64::from(std::process::id())
-        });
+    let seed = seed("WEBSTACK_FAULT_SEED");
     println!(
         "{file}: {throttled} of calls throttled, {unavailable} answering 503, seed {seed} (WEBSTACK_FAULT_SEED={seed} repeats the draws)"
     );
@@ -187,7 +188,7 @@ async fn example_1_converges_with_throttling_and_503s_and_duplicates_nothing() {
             moto.faults_json(&serde_json::json!({}));
             let config = moto.sdk_config().await;
             let kinds = tagged_kinds(&config, &ns).await;
-            let (_, scrape) = get(&served(&op, "Metrics"), "/metrics").await;
+            let scrape = op.scrape().await;
             let throttled = sample(&scrape, "webstack_aws_throttled_total").unwrap_or(0.0);
             (ready, kinds, counts, throttled, op, moto)
         }
@@ -248,7 +249,7 @@ async fn a_tight_budget_makes_calls_wait_and_the_metrics_say_so() {
         .iter()
         .filter(|c| c.service == "ec2" && c.access_key == operator)
         .count();
-    let (_, scrape) = get(&served(&op, "Metrics"), "/metrics").await;
+    let scrape = op.scrape().await;
     let waits = sample(
         &scrape,
         "webstack_aws_budget_wait_seconds_count{service=\"ec2\",call=\"read\"}",
@@ -349,15 +350,7 @@ async fn example_4_survives_ten_kills_while_it_builds() {
     let file = "4-netflux-path-routing-static-site.yaml";
     let path = repo_root().join("examples").join(file);
     let text = std::fs::read_to_string(&path).unwrap();
-    let seed: u64 = std::env::var("WEBSTACK_KILL_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap();
-            u64::from(now.subsec_nanos()) | 1
-        });
+    let seed = seed("WEBSTACK_KILL_SEED");
     println!("{file}: kill seed {seed} (WEBSTACK_KILL_SEED={seed} repeats the moments)");
     // xorshift64: ten delays of 0.2 to 1.5 s, all within the build (some 18 s undisturbed).
     let mut state = seed.max(1);

@@ -160,6 +160,26 @@ impl Operator {
             .collect()
     }
 
+    /// The address it serves `endpoint` on (`Metrics` or `Health`), once its log says so.
+    pub fn served_at(&self, endpoint: &str) -> Option<String> {
+        let log = self.log_text();
+        let line = log
+            .lines()
+            .find(|l| l.contains(" serving ") && l.contains(&format!("endpoint={endpoint}")))?;
+        Some(line.split("address=").nth(1)?.split(' ').next()?.to_string())
+    }
+
+    /// The address it serves `endpoint` on (`Metrics` or `Health`), from its log.
+    pub fn served(&self, endpoint: &str) -> String {
+        self.served_at(endpoint)
+            .unwrap_or_else(|| panic!("no {endpoint} address in the log:\n{}", self.log_tail()))
+    }
+
+    /// A scrape of its `/metrics`.
+    pub async fn scrape(&self) -> String {
+        http_get(&self.served("Metrics"), "/metrics").await.1
+    }
+
     /// Kills the process at once (SIGKILL: no clean shutdown, no lease release).
     pub fn kill(&mut self) {
         let _ = self.child.kill();
@@ -204,4 +224,24 @@ impl Drop for Operator {
             );
         }
     }
+}
+
+/// A plain HTTP GET: the status code and the body.
+pub async fn http_get(address: &str, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let status = response.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default().to_string();
+    (status, body)
+}
+
+/// The value of the sample `line` (name and labels) in a scrape.
+pub fn sample(scrape: &str, line: &str) -> Option<f64> {
+    scrape
+        .lines()
+        .find_map(|l| l.strip_prefix(line)?.strip_prefix(' ')?.parse().ok())
 }

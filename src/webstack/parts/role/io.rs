@@ -49,7 +49,12 @@ pub async fn observe(cx: &ObserveCx<'_>, o: &mut ObservedStack) -> Result<(), Bl
         return Ok(());
     }
     let found = iam::read_role(&cx.clients.iam, EXECUTION_ROLE, &cx.key.role_name).await?;
-    read_at().insert(cx.owner.uid.clone(), Instant::now());
+    // A stack being deleted is read whole each pass, and its entry goes with it.
+    if cx.deleting {
+        read_at().remove(&cx.owner.uid);
+    } else {
+        read_at().insert(cx.owner.uid.clone(), Instant::now());
+    }
     if let Some(role) = found
         && cx.keep("IAM role", &role.arn, role.tags_read())?
     {
