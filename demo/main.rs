@@ -115,6 +115,9 @@ async fn demo(args: Args) -> Result<(), String> {
         renew_deadline: Duration::from_secs(10),
         retry_period: Duration::from_secs(2),
         require_policy: false,
+        events: webstack_operator::reconcile::events::Mode::Off,
+        events_heartbeat: Duration::from_secs(600),
+        events_resync_period: Duration::from_secs(3600),
     };
     let loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(moto.endpoint())

@@ -69,6 +69,19 @@ pub struct RunOptions {
     /// (`ec2=20/100,route53=5/5`, `*=` for the other services). See docs/how-it-works.md.
     #[arg(long, env = "WEBSTACK_AWS_BUDGET", default_value = "default", value_parser = crate::aws::budget::Rates::parse)]
     pub aws_budget: crate::aws::budget::Rates,
+    /// Drift events: `off` (every object re-checked every `--resync-period`), `create` (the
+    /// operator creates its SQS queue and EventBridge rules at start), or `queue=<url>[,<url>]`
+    /// (queues and rules made by the platform team). See docs/how-it-works.md.
+    #[arg(long, env = "WEBSTACK_EVENTS", default_value = "off", value_parser = crate::reconcile::events::Mode::parse)]
+    pub events: crate::reconcile::events::Mode,
+    /// How often the events queue is tagged as a heartbeat, and how long its CloudTrail event may
+    /// take to come back before the pipeline counts as degraded.
+    #[arg(long, env = "WEBSTACK_EVENTS_HEARTBEAT", default_value = "10m", value_parser = parse_duration)]
+    pub events_heartbeat: Duration,
+    /// The re-check period while drift events are healthy (events bring changes sooner; degraded,
+    /// `--resync-period` applies).
+    #[arg(long, env = "WEBSTACK_EVENTS_RESYNC_PERIOD", default_value = "1h", value_parser = parse_duration)]
+    pub events_resync_period: Duration,
     /// Refuse all work in a namespace no WebStackPolicy selects (objects there are Stalled,
     /// `PolicyViolation`); without it such a namespace gets the operator's safe defaults only.
     #[arg(long, env = "WEBSTACK_REQUIRE_POLICY")]
@@ -182,8 +195,14 @@ pub async fn run_with(
             .with_tenants(tenants.clone()),
     );
     let (ns, n) = (opts.namespace, opts.concurrency);
+    let events = crate::reconcile::events::Options {
+        mode: opts.events,
+        heartbeat: opts.events_heartbeat,
+        resync: opts.events_resync_period,
+    };
     let controllers = async {
         tokio::join!(
+            crate::reconcile::events::run(ctx.clone(), events),
             driver::run::<WebStackReconciler>(ctx.clone(), ns.clone(), n),
             driver::run::<TargetGroupReconciler>(ctx.clone(), ns.clone(), n),
             driver::run::<ListenerRuleReconciler>(ctx.clone(), ns.clone(), n),

@@ -37,6 +37,10 @@ pub struct Metrics {
     aws_calls: Mutex<BTreeMap<(String, String, &'static str), u64>>,
     throttled: AtomicU64,
     drift: Mutex<BTreeMap<String, u64>>,
+    /// Drift events taken from the queue, by what became of them.
+    events: Mutex<BTreeMap<&'static str, u64>>,
+    /// The drift-event pipeline: 0 off, 1 degraded (or not confirmed yet), 2 healthy.
+    events_state: AtomicU64,
     /// service → tokens left in its bucket after the last call (the last scope that called).
     budget_tokens: Mutex<BTreeMap<String, f64>>,
     /// (service, read or mutation) → (calls that waited for a token, seconds waited in all).
@@ -146,6 +150,18 @@ impl Metrics {
     /// `n` changes made to AWS that undid changes made behind the operator's back.
     pub fn drift_corrected(&self, kind: &str, n: u64) {
         add(&self.drift, kind.to_string(), n);
+    }
+
+    /// One drift event taken from the queue: `matched` (objects reconciled), `unmatched` (about
+    /// nothing the operator manages), `own` (the operator's own call), `heartbeat`, `invalid`.
+    pub fn event(&self, outcome: &'static str) {
+        add(&self.events, outcome, 1);
+    }
+
+    /// The drift-event pipeline's health: `None` off, else whether its heartbeat came back in time.
+    pub fn events_healthy(&self, healthy: Option<bool>) {
+        let v = healthy.map_or(0, |h| 1 + u64::from(h));
+        self.events_state.store(v, Ordering::Relaxed);
     }
 
     /// The condition an object was left in (`Ready`, `Reconciling`, `Stalled`, `Paused`), or
@@ -287,6 +303,25 @@ impl Metrics {
         }
         head(
             &mut out,
+            "webstack_events_received_total",
+            "counter",
+            "Drift events taken from the queue, by outcome (matched, unmatched, own, heartbeat, invalid)",
+        );
+        for (k, n) in self.events.lock().map(|m| m.clone()).unwrap_or_default() {
+            let _ = writeln!(out, "webstack_events_received_total{{outcome=\"{k}\"}} {n}");
+        }
+        let state = self.events_state.load(Ordering::Relaxed);
+        if state > 0 {
+            head(
+                &mut out,
+                "webstack_events_pipeline_healthy",
+                "gauge",
+                "1 while the drift-event pipeline's heartbeat comes back in time, else 0 (the re-check period is then the short one)",
+            );
+            let _ = writeln!(out, "webstack_events_pipeline_healthy {}", state - 1);
+        }
+        head(
+            &mut out,
             "webstack_resources",
             "gauge",
             "Objects by kind and the condition their last reconcile left",
@@ -384,6 +419,12 @@ mod tests {
         m.queued("webstack", "first", Duration::from_millis(250));
         m.budget_waited("ec2", true, Duration::from_secs(2));
         m.budget_tokens("ec2", 3.5);
+        assert!(
+            !m.render().contains("webstack_events_pipeline_healthy"),
+            "absent while events are off"
+        );
+        m.event("matched");
+        m.events_healthy(Some(true));
         let text = m.render();
         for line in [
             "controller_runtime_reconcile_total{controller=\"webstack\",result=\"success\"} 1",
@@ -403,6 +444,8 @@ mod tests {
             "webstack_aws_budget_wait_seconds_sum{service=\"ec2\",call=\"mutation\"} 2",
             "webstack_aws_budget_wait_seconds_count{service=\"ec2\",call=\"mutation\"} 1",
             "webstack_aws_budget_tokens{service=\"ec2\"} 3.5",
+            "webstack_events_received_total{outcome=\"matched\"} 1",
+            "webstack_events_pipeline_healthy 1",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line}:\n{text}");
         }

@@ -15,9 +15,11 @@ pub mod ecs_service;
 pub mod egress;
 pub mod elasticache;
 pub mod elbv2;
+pub mod events;
 pub mod flowlogs;
 pub mod iam;
 pub mod identity;
+pub mod ids;
 pub mod logs;
 pub mod rds;
 pub mod route53;
@@ -366,6 +368,23 @@ impl Clients {
     }
 }
 
+impl events::EventClients {
+    /// The drift-event pipeline's clients in `region`, with the operator's own credentials,
+    /// counted and budgeted like the controllers' (a long poll holds no budget token while it
+    /// waits: the token is taken when the request is sent).
+    pub fn new(config: &aws_config::SdkConfig, region: &str) -> events::EventClients {
+        let calls = CallCounter::from_env();
+        let http = budget::Budgeted::wrap(config.http_client(), format!("own {region}"));
+        let at = || aws_config::Region::new(region.to_string());
+        events::EventClients {
+            sqs: counted!(aws_sdk_sqs, config, calls, http, region(at())),
+            events: counted!(aws_sdk_eventbridge, config, calls, http, region(at())),
+            sts: counted!(aws_sdk_sts, config, calls, http, region(at())),
+            region: region.to_string(),
+        }
+    }
+}
+
 /// AWS calls made by the current reconcile, and how many of them changed something: mutating
 /// calls that succeeded (a failed one changed nothing, so it is no progress to restart a backoff
 /// on). See [`counting`].
@@ -513,13 +532,19 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for CallCounter {
         Ok(())
     }
 
-    /// Read-only clients refuse anything but a read, before the request leaves.
+    /// Read-only clients refuse anything but a read, before the request leaves. The identifiers the
+    /// request names are the current reconcile's ([`ids`]).
     fn read_before_transmit(
         &self,
-        _context: &aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef<'_>,
+        context: &aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef<'_>,
         _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
         cfg: &mut aws_smithy_types::config_bag::ConfigBag,
     ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        if ids::enabled() {
+            let request = context.request();
+            ids::note(request.uri().as_bytes());
+            ids::note(request.body().bytes().unwrap_or_default());
+        }
         if !self.read_only {
             return Ok(());
         }
@@ -532,7 +557,8 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for CallCounter {
         }
     }
 
-    /// Every attempt's response: throttling counted (the SDK retries it, so the operation's
+    /// Every attempt's response: what a success names is the current reconcile's ([`ids`]);
+    /// throttling counted (the SDK retries it, so the operation's
     /// outcome alone would hide it). After deserialization, when the body has been read: before
     /// it, the XML protocols' error code (EC2, query, S3) is not readable yet.
     fn read_after_deserialization(
@@ -543,6 +569,9 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for CallCounter {
     ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
         let response = context.response();
         let status = response.status().as_u16();
+        if status < 300 && ids::enabled() {
+            ids::note(response.body().bytes().unwrap_or_default());
+        }
         if status >= 400 {
             let error_type = response.headers().get("x-amzn-ErrorType");
             let body = response.body().bytes().unwrap_or_default();

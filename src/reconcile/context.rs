@@ -49,6 +49,9 @@ pub struct Context {
     /// What each WebStack's last observation found as the stack's (subnets, services' group), for
     /// its ContainerServices, which read them from its status.
     pub vouched: Arc<super::vouched::Vouched>,
+    /// Drift events: which objects each AWS identifier belongs to, the objects events name, and
+    /// the pipeline's health (which sets the re-check period).
+    pub events: Arc<super::events::Events>,
     /// One cell per region, each filled once. The map's lock is held only to find a cell, never
     /// across an AWS call, so a slow region blocks nothing but the reconciles that need it.
     regions: Mutex<HashMap<String, Arc<OnceCell<Region>>>>,
@@ -74,6 +77,7 @@ impl Context {
             tenants: None,
             fence: Fence::unbounded(),
             vouched: Arc::default(),
+            events: Arc::default(),
             regions: Mutex::default(),
         }
     }
@@ -83,6 +87,12 @@ impl Context {
         self.source = super::refs::Source::overlaid(self.client.clone(), overlay);
         self.read_only = true;
         self
+    }
+
+    /// The re-check period of a converged object: `--resync-period`, or the longer one while drift
+    /// events are healthy.
+    pub fn steady_resync(&self) -> Duration {
+        self.events.resync(self.resync)
     }
 
     /// With the policies and namespaces watched.

@@ -24,7 +24,7 @@ use kube::{Api, Resource, ResourceExt};
 use super::backoff::Wait;
 use super::lanes::{Lane, Lanes};
 use super::status::{self, Kind, KindStatus, is_ready};
-use super::{Blocked, Context, FINALIZER, PAUSED, Reconciler, Step, describe, refs, spec};
+use super::{Blocked, Context, FINALIZER, PAUSED, Reconciler, Step, describe, events, refs, spec};
 use crate::metrics::{METRICS, Outcome};
 use crate::model::{Health, RetryClass, report};
 
@@ -56,6 +56,14 @@ pub async fn run<R: Reconciler>(ctx: Arc<Context>, namespace: Option<String>, co
     // Unbounded here: every due object starts at once and waits for its slot in `lanes`.
     let controller = Controller::for_stream(trigger, reader).with_config(Config::default().concurrency(0));
     let controller = tenancy_watches(controller, &ctx);
+    // Objects drift events name, and every object when the events pipeline stops being trusted.
+    let named = ctx
+        .events
+        .subscribe(R::KIND)
+        .map(|(namespace, name)| reflector::ObjectRef::<R::K>::new(&name).within(&namespace));
+    let controller = controller
+        .reconcile_on(named)
+        .reconcile_all_on(ctx.events.degradations());
     R::watches(controller, &ctx, namespace.as_deref())
         .shutdown_on_signal()
         .run(
@@ -154,16 +162,28 @@ async fn reconcile<R: Reconciler>(obj: Arc<R::K>, ctx: Arc<Context>, lanes: Arc<
 async fn reconcile_timed<R: Reconciler>(obj: Arc<R::K>, ctx: Arc<Context>) -> Result<(Action, Option<Wait>), Error> {
     let key = key(&*obj);
     let deleting = obj.meta().deletion_timestamp.is_some();
-    let (result, tally) = crate::aws::counting(async {
+    let ((result, tally), ids) = crate::aws::ids::collecting(crate::aws::counting(async {
         if deleting {
             Box::pin(cleanup::<R>(&obj, &ctx)).await
         } else {
             add_finalizer(&ctx, &*obj).await?;
             Box::pin(converge::<R>(&obj, &ctx)).await.map(Some)
         }
-    })
+    }))
     .await;
+    let object = events::ObjectKey {
+        kind: R::KIND,
+        namespace: obj.namespace().unwrap_or_default(),
+        name: obj.name_any(),
+    };
+    // What this reconcile's AWS calls named is the object's, for drift events; a finished
+    // observation replaces what the last one named.
+    let complete = matches!(result, Ok(Some(Wait::Resync | Wait::Poll)));
+    if !deleting {
+        ctx.events.index.record(&object, ids, complete);
+    }
     let Some(wait) = result? else {
+        ctx.events.index.forget(&object);
         ctx.backoff.forget(&key);
         METRICS.resource(R::KIND, &key, None);
         if let Some(tenants) = &ctx.tenants {
@@ -172,7 +192,7 @@ async fn reconcile_timed<R: Reconciler>(obj: Arc<R::K>, ctx: Arc<Context>) -> Re
         tracing::debug!(%key, aws_calls = tally.calls, aws_mutations = tally.mutations, "deleted");
         return Ok((Action::await_change(), None));
     };
-    let delay = ctx.backoff.next(&key, wait, ctx.resync, tally.mutations > 0);
+    let delay = ctx.backoff.next(&key, wait, ctx.steady_resync(), tally.mutations > 0);
     tracing::debug!(
         %key,
         aws_calls = tally.calls,

@@ -8,6 +8,7 @@
 pub mod backoff;
 pub mod context;
 pub mod driver;
+pub mod events;
 pub mod guard;
 pub mod lanes;
 pub mod policy;

@@ -430,7 +430,7 @@ impl Tenants {
 }
 
 /// SIGINT or SIGTERM (what `Controller::shutdown_on_signal` waits for).
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

@@ -17,6 +17,7 @@ mod demo_e2e;
 mod deps;
 mod dns_aws;
 mod dns_e2e;
+mod events_e2e;
 mod examples;
 mod examples_e2e;
 mod flowlogs_e2e;

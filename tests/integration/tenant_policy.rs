@@ -109,6 +109,11 @@ pub fn tenant_policy(operator: &Value) -> Value {
     let mut out = Vec::new();
     let mut tagging = std::collections::BTreeSet::new();
     for statement in statements(operator) {
+        // The drift-events pipeline (`Events*`) runs with the operator's own credentials, never a
+        // namespace's role.
+        if statement["Sid"].as_str().is_some_and(|sid| sid.starts_with("Events")) {
+            continue;
+        }
         let mut s = statement.clone();
         let (mut request, mut resource) = (false, false);
         if let Some(conditions) = s.get_mut("Condition").and_then(Value::as_object_mut) {

@@ -378,7 +378,7 @@ def trust_allows(role, auth: Authorization, context: dict, principal_arn: str, s
 
 # The access-denied error code of each service (each API reference's "Common Errors").
 DENIED_CODES = {"ec2": "UnauthorizedOperation", "sns": "AuthorizationError"}
-JSON_SERVICES = {"ecs", "logs", "secretsmanager", "ecr", "application-autoscaling", "ssm"}
+JSON_SERVICES = {"ecs", "logs", "secretsmanager", "ecr", "application-autoscaling", "ssm", "events"}
 
 
 class _Denied(HTTPException):
@@ -414,6 +414,13 @@ def deny(response, iam_request, auth: Authorization, explicit: bool):
         response.response_headers.update({"Content-Type": "application/cbor", "smithy-protocol": "rpc-v2-cbor",
                                           "x-amzn-query-error": f"{code};Sender"})
         raise _Denied(403, _cbor_map({"__type": code, "message": message}))
+    if service == "sqs" and "json" in content_type:
+        # SQS's JSON protocol is awsQueryCompatible: the query error code in x-amzn-query-error
+        # (moto's generic denial is XML, which the SDKs cannot read on this protocol).
+        body = json.dumps({"__type": "com.amazonaws.sqs#AccessDenied", "message": message})
+        response.response_headers.update({"Content-Type": "application/x-amz-json-1.0",
+                                          "x-amzn-query-error": "AccessDenied;Sender"})
+        raise _Denied(400, body)
     if service == "monitoring" and "json" in content_type:
         body = json.dumps({"__type": code, "message": message})
         response.response_headers.update({"Content-Type": "application/x-amz-json-1.0", "x-amzn-query-error": f"{code};Sender"})

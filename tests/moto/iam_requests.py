@@ -409,8 +409,8 @@ def run_instances_of_template(req: Req, lt_spec: dict, subnets: list[str]) -> li
 
 
 from iam_requests_services import (  # noqa: E402  (the helpers above are defined by now)
-    APPLICATION_AUTOSCALING, CLOUDFRONT, CLOUDWATCH, ECR, ECS, ELASTICACHE, ELBV2, IAM, LOGS, RDS, ROUTE53,
-    SECRETSMANAGER, SNS, on, star, tagged_create,
+    APPLICATION_AUTOSCALING, CLOUDFRONT, CLOUDWATCH, ECR, ECS, ELASTICACHE, ELBV2, EVENTS, IAM, LOGS, RDS,
+    ROUTE53, SECRETSMANAGER, SNS, SQS, on, star, tagged_create,
 )
 
 
@@ -499,7 +499,7 @@ HANDLERS = {
     "ec2": EC2, "elasticloadbalancing": ELBV2, "ecs": ECS, "rds": RDS, "elasticache": ELASTICACHE, "iam": IAM,
     "cloudfront": CLOUDFRONT, "route53": ROUTE53, "cloudwatch": CLOUDWATCH, "sns": SNS, "ecr": ECR,
     "secretsmanager": SECRETSMANAGER, "logs": LOGS, "application-autoscaling": APPLICATION_AUTOSCALING,
-    "autoscaling": AUTOSCALING, "ssm": SSM, "sts": STS,
+    "autoscaling": AUTOSCALING, "ssm": SSM, "sts": STS, "sqs": SQS, "events": EVENTS,
 }
 
 

@@ -634,3 +634,58 @@ APPLICATION_AUTOSCALING = {
     "DescribeScalableTargets": star,
     "DescribeScalingPolicies": star,
 }
+
+
+# SQS (SAR: queue, `arn:aws:sqs:<region>:<account>:<name>`; the drift-events queue)
+
+def sqs_queue(req: Req) -> str:
+    url = req.get("QueueUrl") or ""
+    name = url.rstrip("/").rsplit("/", 1)[-1] if url else req.get("QueueName")
+    return req.arn("sqs", name or "*")
+
+
+def sqs_tags(req: Req, arn: str) -> dict:
+    name = arn.rsplit(":", 1)[-1]
+    return _tags_or_empty(lambda: _backend("sqs", req).queues[name].tags)
+
+
+def sqs_create(req: Req) -> list[Authorization]:
+    """CreateQueue with tags also needs sqs:TagQueue (SQS Developer Guide, "Amazon SQS API
+    permissions": tagging a queue on creation)."""
+    return tagged_create("sqs:CreateQueue", sqs_queue(req), _tag_dict(req.get("tags")), "sqs:TagQueue")
+
+
+SQS = {
+    "CreateQueue": sqs_create,
+    # DeleteMessageBatch, ChangeMessageVisibilityBatch and SendMessageBatch are authorized as their
+    # single-message actions (SAR: no batch actions).
+    "DeleteMessageBatch": lambda req: [on("sqs:DeleteMessage", sqs_queue(req), sqs_tags(req, sqs_queue(req)))],
+    **{op: existing(sqs_tags, sqs_queue) for op in ("GetQueueUrl", "GetQueueAttributes", "SetQueueAttributes",
+                                                    "ReceiveMessage", "DeleteMessage", "SendMessage",
+                                                    "DeleteQueue", "ListQueueTags", "UntagQueue")},
+    "TagQueue": lambda req: [A("sqs:TagQueue", sqs_queue(req),
+                               {**res_ctx(sqs_tags(req, sqs_queue(req))), **req_ctx(_tag_dict(req.get("Tags")))})],
+    "ListQueues": star,
+}
+
+
+# EventBridge (SAR: rule on the default bus, `arn:aws:events:<region>:<account>:rule/<name>`)
+
+def events_rule(req: Req) -> str:
+    return req.arn("events", f"rule/{req.get('Name') or req.get('Rule')}")
+
+
+def events_tags(req: Req, arn: str) -> dict:
+    return _tags_or_empty(lambda: _backend("events", req).list_tags_for_resource(arn))
+
+
+EVENTS = {
+    # PutRule with tags also needs events:TagResource (EventBridge User Guide, "Tagging resources").
+    "PutRule": lambda req: tagged_create("events:PutRule", events_rule(req), _tag_dict(req.get("Tags")),
+                                         "events:TagResource"),
+    **{op: existing(events_tags, events_rule) for op in ("PutTargets", "RemoveTargets", "DescribeRule",
+                                                         "DeleteRule", "ListTargetsByRule")},
+    "TagResource": tagging(events_tags, "ResourceARN", "Tags", None),
+    "ListRules": star,
+    "PutEvents": lambda req: [A("events:PutEvents", req.arn("events", "event-bus/default"))],
+}

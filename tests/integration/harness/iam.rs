@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::repo_root;
 
 /// The IAM service prefix of each SDK service id the call counter reports.
-const PREFIXES: [(&str, &str); 17] = [
+const PREFIXES: [(&str, &str); 20] = [
     ("Application Auto Scaling", "application-autoscaling"),
     ("Auto Scaling", "autoscaling"),
     ("CloudFront", "cloudfront"),
@@ -28,11 +28,14 @@ const PREFIXES: [(&str, &str); 17] = [
     ("Secrets Manager", "secretsmanager"),
     ("SNS", "sns"),
     ("SSM", "ssm"),
+    ("SQS", "sqs"),
+    ("EventBridge", "events"),
+    ("STS", "sts"),
 ];
 
 /// Operations whose IAM action is not `<prefix>:<operation>` (AWS's Service Authorization
 /// Reference and each API's "Permissions" section).
-const RENAMED: [(&str, &[&str]); 9] = [
+const RENAMED: [(&str, &[&str]); 11] = [
     // S3 names most bucket sub-resource permissions after the sub-resource, not the call.
     ("S3:DeleteBucketTagging", &["s3:PutBucketTagging"]),
     ("S3:GetBucketEncryption", &["s3:GetEncryptionConfiguration"]),
@@ -43,6 +46,10 @@ const RENAMED: [(&str, &[&str]); 9] = [
     ("S3:HeadBucket", &["s3:ListBucket"]),
     // DeleteObjects checks DeleteObject per key, DeleteObjectVersion for keys with a version id.
     ("S3:DeleteObjects", &["s3:DeleteObject", "s3:DeleteObjectVersion"]),
+    // SQS authorizes a batch as its single-message action (SAR: no batch actions).
+    ("SQS:DeleteMessageBatch", &["sqs:DeleteMessage"]),
+    // "No permissions are required to perform this operation" (STS API Reference).
+    ("STS:GetCallerIdentity", &[]),
     // The API's versioned operation name; IAM knows one CreateDistribution action.
     (
         "CloudFront:CreateDistributionWithTags",
@@ -53,7 +60,7 @@ const RENAMED: [(&str, &[&str]); 9] = [
 /// Further actions AWS checks when an operation runs ("dependent actions"): tags written in the
 /// create call itself, roles passed, service-linked roles created on first use in an account, the
 /// final snapshot of a deleted database, instances an Auto Scaling group launches.
-const ALSO: [(&str, &[&str]); 37] = [
+const ALSO: [(&str, &[&str]); 39] = [
     ("EC2:CreateFlowLogs", &["ec2:CreateTags", "iam:PassRole"]),
     ("EC2:AllocateAddress", &["ec2:CreateTags"]),
     ("EC2:CreateInternetGateway", &["ec2:CreateTags"]),
@@ -90,6 +97,9 @@ const ALSO: [(&str, &[&str]); 37] = [
     ("CloudWatch:PutMetricAlarm", &["cloudwatch:TagResource"]),
     ("CloudWatch:PutDashboard", &["cloudwatch:TagResource"]),
     ("SNS:CreateTopic", &["sns:TagResource"]),
+    // Tags given at creation: the queue's (SQS Developer Guide) and the rule's (EventBridge).
+    ("SQS:CreateQueue", &["sqs:TagQueue"]),
+    ("EventBridge:PutRule", &["events:TagResource"]),
     (
         "Application Auto Scaling:RegisterScalableTarget",
         &["iam:CreateServiceLinkedRole"],

@@ -1,0 +1,648 @@
+//! Drift events (`--events`): changes made to AWS behind the operator's back reach it as events
+//! instead of being polled for.
+//!
+//! EventBridge rules forward CloudTrail's management events (`AWS API Call via CloudTrail`) of the
+//! services the stacks use, leaving out the operator's own identity, and ECS's service events, to
+//! an SQS queue; one long-poll loop per queue reads each event's identifiers
+//! ([`message::read`]), finds the objects whose reconciles named them ([`Index`]) and reconciles
+//! only those. IAM, Route 53 and CloudFront events arrive only in us-east-1, so a stack outside it
+//! needs a second queue there.
+//!
+//! A heartbeat checks the whole path: every `--events-heartbeat` the operator tags its queue
+//! ([`message::HEARTBEAT_TAG`]), a rule of its own forwards that TagQueue's CloudTrail event, and
+//! the pipeline is healthy while each tag comes back before the next is written. While healthy,
+//! objects are re-checked every `--events-resync-period` (long: events bring the changes); while
+//! degraded (or not confirmed yet), every `--resync-period`, and on becoming degraded every
+//! object is re-checked at once, since events may have been lost.
+
+pub mod index;
+pub mod message;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_sdk_sqs::types::QueueAttributeName;
+use futures::Stream;
+use tokio::sync::{mpsc, watch};
+
+pub use index::{Index, ObjectKey};
+use message::{CLOUDTRAIL, Event, HEARTBEAT_TAG, Own};
+
+use crate::aws::events::EventClients;
+use crate::metrics::METRICS;
+use crate::model::report;
+
+/// `--events`: where drift events come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// None: every object is re-checked every `--resync-period`.
+    Off,
+    /// The operator creates (or updates) its queues and rules at start.
+    Create,
+    /// Queues made by the platform team (rules and queue policy included), by URL.
+    Queues(Vec<String>),
+}
+
+impl Mode {
+    /// `off`, `create`, or `queue=<url>[,<url>]`.
+    pub fn parse(s: &str) -> Result<Mode, String> {
+        match s.trim() {
+            "off" => Ok(Mode::Off),
+            "create" => Ok(Mode::Create),
+            other => match other.strip_prefix("queue=") {
+                Some(urls) => {
+                    let urls: Vec<String> = urls
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|u| !u.is_empty())
+                        .map(String::from)
+                        .collect();
+                    if urls.is_empty() || urls.iter().any(|u| !u.starts_with("http")) {
+                        return Err(format!("`{s}`: queue= takes one or more queue URLs, comma-separated"));
+                    }
+                    Ok(Mode::Queues(urls))
+                }
+                None => Err(format!("`{s}` is not off, create or queue=<url>")),
+            },
+        }
+    }
+}
+
+/// The pipeline's settings.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub mode: Mode,
+    /// How often the queue is tagged, and how long a tag may take to come back.
+    pub heartbeat: Duration,
+    /// The re-check period while the pipeline is healthy.
+    pub resync: Duration,
+}
+
+/// The pipeline's health.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Health {
+    Off,
+    /// Running, no heartbeat back yet.
+    Waiting,
+    Healthy,
+    /// A heartbeat did not come back in time.
+    Degraded,
+}
+
+/// What the drivers and the pipeline share (in the reconcile context).
+pub struct Events {
+    pub index: Index,
+    triggers: Mutex<HashMap<&'static str, mpsc::UnboundedSender<(String, String)>>>,
+    health: watch::Sender<Health>,
+    /// Counts the times the pipeline went from healthy to degraded.
+    lost: watch::Sender<u64>,
+    healthy_resync: Mutex<Option<Duration>>,
+}
+
+impl Default for Events {
+    fn default() -> Self {
+        Events {
+            index: Index::default(),
+            triggers: Mutex::default(),
+            health: watch::Sender::new(Health::Off),
+            lost: watch::Sender::new(0),
+            healthy_resync: Mutex::default(),
+        }
+    }
+}
+
+impl Events {
+    /// The re-check period of converged objects: `base` unless the pipeline is healthy.
+    pub fn resync(&self, base: Duration) -> Duration {
+        match (*self.health.borrow(), self.healthy_resync.lock().ok().and_then(|r| *r)) {
+            (Health::Healthy, Some(long)) => long.max(base),
+            _ => base,
+        }
+    }
+
+    pub fn health(&self) -> Health {
+        *self.health.borrow()
+    }
+
+    fn set_health(&self, health: Health) {
+        let before = self.health.send_replace(health);
+        if before == Health::Healthy && health == Health::Degraded {
+            self.lost.send_modify(|n| *n += 1);
+        }
+        if before != health {
+            METRICS.events_healthy(match health {
+                Health::Off => None,
+                h => Some(h == Health::Healthy),
+            });
+            match health {
+                Health::Degraded => {
+                    tracing::warn!(
+                        "drift events degraded: a heartbeat did not come back in time; re-checking every object now and every --resync-period until it does"
+                    )
+                }
+                Health::Healthy => tracing::info!("drift events healthy: heartbeats come back"),
+                _ => {}
+            }
+        }
+    }
+
+    /// The objects of `kind` events name, as `(namespace, name)`.
+    pub fn subscribe(&self, kind: &'static str) -> impl Stream<Item = (String, String)> + Send + 'static {
+        let (tx, rx) = mpsc::unbounded_channel();
+        if let Ok(mut t) = self.triggers.lock() {
+            t.insert(kind, tx);
+        }
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
+    }
+
+    /// One item each time the pipeline becomes degraded after being healthy: every object is then
+    /// re-checked.
+    pub fn degradations(&self) -> impl Stream<Item = ()> + Send + 'static {
+        futures::stream::unfold(self.lost.subscribe(), |mut rx| async move {
+            rx.changed().await.ok()?;
+            Some(((), rx))
+        })
+    }
+
+    fn trigger(&self, object: &ObjectKey) -> bool {
+        let sent = self
+            .triggers
+            .lock()
+            .ok()
+            .and_then(|t| t.get(object.kind).cloned())
+            .map(|tx| tx.send((object.namespace.clone(), object.name.clone())).is_ok());
+        sent.unwrap_or(false)
+    }
+}
+
+/// One queue the pipeline reads.
+#[derive(Clone)]
+struct Queue {
+    url: String,
+    clients: EventClients,
+}
+
+/// The heartbeats written and not back yet, by queue URL.
+#[derive(Default)]
+struct Beats {
+    pending: Mutex<BTreeMap<String, (String, Instant)>>,
+}
+
+impl Beats {
+    /// A heartbeat came back: healthy unless another queue's is overdue.
+    fn arrived(&self, events: &Events, url: &str, nonce: &str, deadline: Duration) {
+        let Ok(mut pending) = self.pending.lock() else { return };
+        if pending.get(url).is_some_and(|(n, _)| n == nonce) {
+            pending.remove(url);
+        }
+        if pending.values().all(|(_, sent)| sent.elapsed() <= deadline) {
+            events.set_health(Health::Healthy);
+        }
+    }
+}
+
+/// Runs the pipeline until SIGINT/SIGTERM (nothing with `--events off`). Setting up is retried
+/// until it works; meanwhile objects are re-checked every `--resync-period`.
+pub async fn run(ctx: Arc<super::Context>, options: Options) {
+    if options.mode == Mode::Off {
+        return;
+    }
+    crate::aws::ids::enable();
+    if let Ok(mut r) = ctx.events.healthy_resync.lock() {
+        *r = Some(options.resync);
+    }
+    ctx.events.set_health(Health::Waiting);
+    let mut shutdown = std::pin::pin!(super::tenants::shutdown_signal());
+    let (own, queues) = loop {
+        tokio::select! {
+            set_up = set_up(&ctx, &options.mode) => match set_up {
+                Ok(found) => break found,
+                Err(e) => {
+                    tracing::warn!(error = %report(&e), "cannot set up drift events; retrying in 30s");
+                    tokio::select! {
+                        () = tokio::time::sleep(Duration::from_secs(30)) => {}
+                        () = &mut shutdown => return,
+                    }
+                }
+            },
+            () = &mut shutdown => return,
+        }
+    };
+    tracing::info!(queues = ?queues.iter().map(|q| &q.url).collect::<Vec<_>>(), ?own, "drift events on");
+    let beats = Arc::new(Beats::default());
+    let readers = futures::future::join_all(
+        queues
+            .iter()
+            .map(|q| read_queue(ctx.clone(), q.clone(), own.clone(), beats.clone(), options.heartbeat)),
+    );
+    tokio::select! {
+        _ = readers => {}
+        () = heartbeat(&ctx, &queues, &beats, options.heartbeat) => {}
+        () = &mut shutdown => {}
+    }
+}
+
+/// Who the operator is, and the queues to read (created, with their rules, in `create` mode).
+async fn set_up(ctx: &super::Context, mode: &Mode) -> Result<(Own, Vec<Queue>), crate::model::AwsError> {
+    let region = ctx.default_region();
+    let home = EventClients::new(&ctx.sdk, &region);
+    let own = Own::of(&home.caller_arn().await?);
+    let mut queues = Vec::new();
+    match mode {
+        Mode::Off => {}
+        Mode::Queues(urls) => {
+            for url in urls {
+                let at = region_of(url).unwrap_or_else(|| region.clone());
+                queues.push(Queue {
+                    url: url.clone(),
+                    clients: EventClients::new(&ctx.sdk, &at),
+                });
+            }
+        }
+        Mode::Create => {
+            let mut regions = vec![region.clone()];
+            if region != GLOBAL_REGION {
+                regions.push(GLOBAL_REGION.to_string());
+            }
+            for at in regions {
+                let clients = EventClients::new(&ctx.sdk, &at);
+                let url = create(&clients, &ctx.cluster_id, &own, &at, at == region).await?;
+                queues.push(Queue { url, clients });
+            }
+        }
+    }
+    Ok((own, queues))
+}
+
+/// Where IAM, Route 53 and CloudFront's events arrive.
+const GLOBAL_REGION: &str = "us-east-1";
+
+/// `https://sqs.<region>.amazonaws.com/…`'s region.
+fn region_of(url: &str) -> Option<String> {
+    let host = url.split("://").nth(1)?.split('/').next()?;
+    let rest = host.strip_prefix("sqs.")?;
+    let region = rest.split('.').next()?;
+    (region.contains('-')).then(|| region.to_string())
+}
+
+/// The services whose changes the stacks' resources can drift by, as EventBridge sources. IAM,
+/// Route 53 and CloudFront are global: their events are in us-east-1 only.
+const REGIONAL_SOURCES: &[&str] = &[
+    "aws.ec2",
+    "aws.elasticloadbalancing",
+    "aws.ecs",
+    "aws.application-autoscaling",
+    "aws.autoscaling",
+    "aws.rds",
+    "aws.elasticache",
+    "aws.s3",
+    "aws.monitoring",
+    "aws.logs",
+    "aws.secretsmanager",
+    "aws.sns",
+    "aws.ecr",
+];
+const GLOBAL_SOURCES: &[&str] = &["aws.iam", "aws.route53", "aws.cloudfront"];
+
+/// The rules of `region` (name suffix, description, pattern): `home` is the operator's region
+/// (the regional services' events and ECS's); us-east-1 also has the global services'.
+pub fn rules(
+    own: &Own,
+    queue_url: &str,
+    region: &str,
+    home: bool,
+) -> Vec<(&'static str, &'static str, serde_json::Value)> {
+    use serde_json::json;
+    let mut sources: Vec<&str> = Vec::new();
+    if home {
+        sources.extend(REGIONAL_SOURCES);
+    }
+    if region == GLOBAL_REGION {
+        sources.extend(GLOBAL_SOURCES);
+    }
+    let mut rules = vec![
+        (
+            "drift",
+            "webstack-operator: changes made by others to the services stacks use",
+            json!({
+                "source": sources,
+                "detail-type": [CLOUDTRAIL],
+                "detail": {"readOnly": [false], "userIdentity": {"arn": own.pattern()}},
+            }),
+        ),
+        (
+            "heartbeat",
+            "webstack-operator: the heartbeat tag written on its own queue",
+            json!({
+                "source": ["aws.sqs"],
+                "detail-type": [CLOUDTRAIL],
+                "detail": {"eventName": ["TagQueue"], "requestParameters": {"queueUrl": [queue_url]}},
+            }),
+        ),
+    ];
+    if home {
+        rules.push((
+            "ecs",
+            "webstack-operator: ECS service and deployment events",
+            json!({"source": ["aws.ecs"], "detail-type": ["ECS Service Action", "ECS Deployment State Change"]}),
+        ));
+    }
+    rules
+}
+
+/// Creates (or updates) one region's queue, its dead-letter queue, its rules and the queue policy
+/// that lets only those rules send to it. The queue's URL.
+async fn create(
+    clients: &EventClients,
+    cluster_id: &str,
+    own: &Own,
+    region: &str,
+    home: bool,
+) -> Result<String, crate::model::AwsError> {
+    let base = format!("webstack-{}", sqs_name(cluster_id));
+    let mut tags = BTreeMap::new();
+    tags.insert(
+        crate::model::ownership::MANAGED_BY.to_string(),
+        crate::model::ownership::MANAGED_BY_VALUE.to_string(),
+    );
+    tags.insert(crate::model::ownership::CLUSTER.to_string(), cluster_id.to_string());
+    let sse = (QueueAttributeName::SqsManagedSseEnabled, "true".to_string());
+    let dlq_url = clients
+        .ensure_queue(
+            &format!("{base}-events-dlq"),
+            &BTreeMap::from([
+                sse.clone(),
+                (QueueAttributeName::MessageRetentionPeriod, "1209600".into()),
+            ]),
+            &tags,
+        )
+        .await?;
+    let dlq_arn = clients.queue_arn(&dlq_url).await?;
+    let redrive = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5}).to_string();
+    let url = clients
+        .ensure_queue(
+            &format!("{base}-events"),
+            &BTreeMap::from([
+                sse,
+                (QueueAttributeName::MessageRetentionPeriod, "86400".into()),
+                (QueueAttributeName::VisibilityTimeout, "60".into()),
+                (QueueAttributeName::RedrivePolicy, redrive),
+            ]),
+            &tags,
+        )
+        .await?;
+    let arn = clients.queue_arn(&url).await?;
+    let mut rule_arns = Vec::new();
+    for (suffix, description, pattern) in rules(own, &url, region, home) {
+        let name = format!("{base}-{suffix}");
+        rule_arns.push(
+            clients
+                .ensure_rule(&name, description, &pattern.to_string(), &tags, &arn)
+                .await?,
+        );
+    }
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "OnlyTheOperatorsRules",
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "sqs:SendMessage",
+            "Resource": arn,
+            "Condition": {"ArnEquals": {"aws:SourceArn": rule_arns}},
+        }],
+    });
+    clients
+        .set_queue_attributes(
+            &url,
+            &BTreeMap::from([(QueueAttributeName::Policy, policy.to_string())]),
+        )
+        .await?;
+    Ok(url)
+}
+
+/// SQS names: letters, digits, `-` and `_`, at most 80 characters (with the longest suffix,
+/// `-events-dlq`, and `webstack-`).
+fn sqs_name(cluster_id: &str) -> String {
+    let mut name: String = cluster_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    name.truncate(80 - "webstack-".len() - "-events-dlq".len());
+    name
+}
+
+/// Reads one queue until the process stops.
+async fn read_queue(ctx: Arc<super::Context>, queue: Queue, own: Own, beats: Arc<Beats>, deadline: Duration) {
+    loop {
+        let messages = match queue.clients.receive(&queue.url).await {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(queue = %queue.url, error = %report(&e), "cannot receive drift events; retrying in 5s");
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                continue;
+            }
+        };
+        let mut handled = Vec::new();
+        for m in messages {
+            handle(&ctx.events, &m.body, &own, &beats, deadline);
+            handled.push(m.receipt);
+        }
+        if let Err(e) = queue.clients.delete(&queue.url, &handled).await {
+            tracing::info!(queue = %queue.url, error = %report(&e), "cannot delete handled drift events (they come back, and are handled again)");
+        }
+    }
+}
+
+/// One event: the objects it names are reconciled.
+fn handle(events: &Events, body: &str, own: &Own, beats: &Beats, deadline: Duration) {
+    let outcome = match message::read(body, own) {
+        Event::Heartbeat { queue_url, nonce } => {
+            beats.arrived(events, &queue_url, &nonce, deadline);
+            "heartbeat"
+        }
+        Event::Own => "own",
+        Event::ReadOnly => "unmatched",
+        Event::Invalid(why) => {
+            tracing::warn!(%why, "a drift event that is not an EventBridge event");
+            "invalid"
+        }
+        Event::About(ids) => {
+            let owners = events.index.owners(ids.iter().map(String::as_str));
+            if owners.is_empty() {
+                "unmatched"
+            } else {
+                for o in &owners {
+                    let sent = events.trigger(o);
+                    tracing::info!(kind = o.kind, namespace = %o.namespace, name = %o.name, sent, "drift event: reconciling");
+                }
+                "matched"
+            }
+        }
+    };
+    METRICS.event(outcome);
+}
+
+/// Tags every queue each `period`; a tag not back by the next is overdue (degraded).
+async fn heartbeat(ctx: &super::Context, queues: &[Queue], beats: &Beats, period: Duration) {
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut n: u64 = 0;
+    loop {
+        tick.tick().await;
+        let overdue = beats
+            .pending
+            .lock()
+            .map(|p| p.values().any(|(_, sent)| sent.elapsed() >= period))
+            .unwrap_or(false);
+        if overdue {
+            ctx.events.set_health(Health::Degraded);
+        }
+        for q in queues {
+            n += 1;
+            let nonce = format!(
+                "{}-{n}",
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or_default()
+            );
+            match q.clients.tag_queue(&q.url, HEARTBEAT_TAG, &nonce).await {
+                Ok(()) => {
+                    if let Ok(mut p) = beats.pending.lock() {
+                        // A new heartbeat replaces the one not back yet, keeping its time: an
+                        // overdue queue stays overdue until one comes back.
+                        let since = p.get(&q.url).map_or_else(Instant::now, |(_, t)| *t);
+                        p.insert(q.url.clone(), (nonce, since));
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(queue = %q.url, error = %report(&e), "cannot write the drift-event heartbeat");
+                    if let Ok(mut p) = beats.pending.lock() {
+                        p.entry(q.url.clone())
+                            .or_insert_with(|| (String::new(), Instant::now()));
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes() {
+        assert_eq!(Mode::parse("off"), Ok(Mode::Off));
+        assert_eq!(Mode::parse("create"), Ok(Mode::Create));
+        assert_eq!(
+            Mode::parse("queue=https://sqs.eu-west-1.amazonaws.com/1/a, https://sqs.us-east-1.amazonaws.com/1/b"),
+            Ok(Mode::Queues(vec![
+                "https://sqs.eu-west-1.amazonaws.com/1/a".into(),
+                "https://sqs.us-east-1.amazonaws.com/1/b".into()
+            ]))
+        );
+        assert!(Mode::parse("queue=").is_err());
+        assert!(Mode::parse("queue=sqs-a").is_err());
+        assert!(Mode::parse("on").is_err());
+    }
+
+    #[test]
+    fn queue_regions_and_names() {
+        assert_eq!(
+            region_of("https://sqs.eu-west-1.amazonaws.com/1/a").as_deref(),
+            Some("eu-west-1")
+        );
+        assert_eq!(region_of("http://127.0.0.1:5000/123456789012/a"), None);
+        assert_eq!(sqs_name("prod/eu.1"), "prod-eu-1");
+        assert_eq!(format!("webstack-{}-events-dlq", sqs_name(&"x".repeat(200))).len(), 80);
+    }
+
+    #[test]
+    fn rules_leave_the_operator_out_and_global_services_to_us_east_1() {
+        let own = Own::of("arn:aws:sts::1:assumed-role/op/s");
+        let home = rules(&own, "https://sqs.eu-west-1.amazonaws.com/1/q", "eu-west-1", true);
+        let names: Vec<_> = home.iter().map(|r| r.0).collect();
+        assert_eq!(names, ["drift", "heartbeat", "ecs"]);
+        let drift = &home[0].2;
+        assert_eq!(drift["detail"]["userIdentity"]["arn"], own.pattern());
+        assert!(drift["source"].as_array().unwrap().contains(&"aws.ec2".into()));
+        assert!(!drift["source"].as_array().unwrap().contains(&"aws.iam".into()));
+        assert_eq!(
+            home[1].2["detail"]["requestParameters"]["queueUrl"][0],
+            "https://sqs.eu-west-1.amazonaws.com/1/q"
+        );
+        let global = rules(&own, "https://sqs.us-east-1.amazonaws.com/1/q", GLOBAL_REGION, false);
+        assert_eq!(global.iter().map(|r| r.0).collect::<Vec<_>>(), ["drift", "heartbeat"]);
+        assert_eq!(global[0].2["source"], serde_json::json!(GLOBAL_SOURCES));
+        // In us-east-1 one queue takes both.
+        let both = rules(&own, "https://sqs.us-east-1.amazonaws.com/1/q", GLOBAL_REGION, true);
+        assert!(both[0].2["source"].as_array().unwrap().contains(&"aws.iam".into()));
+    }
+
+    #[tokio::test]
+    async fn health_sets_the_resync_and_a_lost_heartbeat_rechecks_all() {
+        use futures::StreamExt;
+        let events = Events::default();
+        let base = Duration::from_secs(600);
+        *events.healthy_resync.lock().unwrap() = Some(Duration::from_secs(3600));
+        assert_eq!(events.resync(base), base, "off");
+        let mut degraded = Box::pin(events.degradations());
+        events.set_health(Health::Waiting);
+        events.set_health(Health::Degraded);
+        assert_eq!(events.resync(base), base);
+        events.set_health(Health::Healthy);
+        assert_eq!(events.resync(base), Duration::from_secs(3600));
+        events.set_health(Health::Degraded);
+        // Waiting → Degraded does not fire (nothing was relied on); Healthy → Degraded does, once.
+        assert_eq!(degraded.next().await, Some(()));
+        let beats = Beats::default();
+        beats
+            .pending
+            .lock()
+            .unwrap()
+            .insert("q".into(), ("n1".into(), Instant::now()));
+        beats.arrived(&events, "q", "other", Duration::from_secs(60));
+        assert_eq!(events.health(), Health::Healthy, "nothing overdue");
+        assert!(
+            beats.pending.lock().unwrap().contains_key("q"),
+            "a stale nonce does not clear it"
+        );
+        beats.arrived(&events, "q", "n1", Duration::from_secs(60));
+        assert!(beats.pending.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_event_reconciles_the_objects_that_named_its_identifiers() {
+        let events = Events::default();
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let mut stream = Box::pin(events.subscribe("WebStack"));
+        let stack = ObjectKey {
+            kind: "WebStack",
+            namespace: "shop".into(),
+            name: "web".into(),
+        };
+        events
+            .index
+            .record(&stack, ["sg-0123456789abcdef0".to_string()].into(), true);
+        let own = Own::of("arn:aws:sts::1:assumed-role/op/s");
+        let body = serde_json::json!({
+            "detail-type": CLOUDTRAIL, "source": "aws.ec2",
+            "detail": {"eventName": "AuthorizeSecurityGroupIngress", "readOnly": false,
+                "userIdentity": {"arn": "arn:aws:sts::1:assumed-role/admin/alice"},
+                "requestParameters": {"groupId": "sg-0123456789abcdef0"}}
+        })
+        .to_string();
+        handle(&events, &body, &own, &Beats::default(), Duration::from_secs(60));
+        use futures::StreamExt;
+        assert_eq!(rt.block_on(stream.next()), Some(("shop".into(), "web".into())));
+    }
+}
