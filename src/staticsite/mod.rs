@@ -85,7 +85,12 @@ impl Reconciler for StaticSiteReconciler {
             clients: region.clients,
             load_balancer,
             stack_tags: stack.map(|ws| ws.spec.tags).unwrap_or_default(),
-            deep: deleting || !settled || status.distribution_id.is_none(),
+            deep: deleting
+                || !settled
+                || status.distribution_id.is_none()
+                || ctx
+                    .events
+                    .take_deep(Self::KIND, &site.namespace().unwrap_or_default(), &site.name_any()),
             recorded: (status.distribution_id, status.origin_access_control_id),
         })
     }

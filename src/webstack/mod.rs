@@ -129,7 +129,8 @@ impl Reconciler for WebStackReconciler {
             source: ctx.source.clone(),
             zones: region.zones,
             target_groups,
-            deep: deleting || !settled,
+            // Also when a drift event named the stack: what it changed may be a deep-only read.
+            deep: deleting || !settled || ctx.events.take_deep(Self::KIND, &ns, &ws.name_any()),
             services,
             alarm_services,
             site,

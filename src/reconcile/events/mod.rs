@@ -97,6 +97,8 @@ pub struct Events {
     health: watch::Sender<Health>,
     /// Counts the times the pipeline went from healthy to degraded.
     lost: watch::Sender<u64>,
+    /// Objects an event named: their next reconcile reads deep (what a settled one skips).
+    deep: Mutex<std::collections::HashSet<ObjectKey>>,
     healthy_resync: Mutex<Option<Duration>>,
 }
 
@@ -107,6 +109,7 @@ impl Default for Events {
             triggers: Mutex::default(),
             health: watch::Sender::new(Health::Off),
             lost: watch::Sender::new(0),
+            deep: Mutex::default(),
             healthy_resync: Mutex::default(),
         }
     }
@@ -165,7 +168,21 @@ impl Events {
         })
     }
 
+    /// Whether an event named the object since its last reconcile began (then it reads deep: the
+    /// reads a settled object skips, such as tags, may be what the event changed). Asking clears it.
+    pub fn take_deep(&self, kind: &'static str, namespace: &str, name: &str) -> bool {
+        let key = ObjectKey {
+            kind,
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        };
+        self.deep.lock().is_ok_and(|mut d| d.remove(&key))
+    }
+
     fn trigger(&self, object: &ObjectKey) -> bool {
+        if let Ok(mut d) = self.deep.lock() {
+            d.insert(object.clone());
+        }
         let sent = self
             .triggers
             .lock()
@@ -644,5 +661,9 @@ mod tests {
         handle(&events, &body, &own, &Beats::default(), Duration::from_secs(60));
         use futures::StreamExt;
         assert_eq!(rt.block_on(stream.next()), Some(("shop".into(), "web".into())));
+        // Its next reconcile reads deep, once.
+        assert!(events.take_deep("WebStack", "shop", "web"));
+        assert!(!events.take_deep("WebStack", "shop", "web"));
+        assert!(!events.take_deep("WebStack", "shop", "other"));
     }
 }
