@@ -62,6 +62,11 @@ struct Args {
     /// The operator binary (default: the one built beside this example).
     #[arg(long)]
     operator: Option<PathBuf>,
+    /// Run the operator with drift events (`--events create`; heartbeats every 30 s, echoed as
+    /// CloudTrail would, since the emulator has none) and `--events-resync-period` = `--resync`:
+    /// also reports calls per object per hour at the 1-hour re-check events allow.
+    #[arg(long)]
+    events: bool,
     /// Where to write the results as JSON.
     #[arg(long, default_value = "bench-results.json")]
     json: PathBuf,
@@ -233,6 +238,19 @@ async fn run(args: &Args, client: &Client, binary: &PathBuf, n: usize) -> Result
         .args(harness::operator::run_args(&ns, &format!("{}s", args.resync.as_secs())))
         .args(["--concurrency", &args.concurrency.to_string()])
         .args(["--aws-budget", &args.aws_budget])
+        .args(if args.events {
+            let every = format!("{}s", args.resync.as_secs());
+            vec![
+                "--events".into(),
+                "create".into(),
+                "--events-heartbeat".into(),
+                "30s".into(),
+                "--events-resync-period".into(),
+                every,
+            ]
+        } else {
+            Vec::new()
+        })
         .env("KUBECONFIG", harness::kube::kubeconfig_path())
         .env("AWS_ENDPOINT_URL", moto.endpoint())
         .env("AWS_REGION", REGION)
@@ -286,8 +304,33 @@ async fn run(args: &Args, client: &Client, binary: &PathBuf, n: usize) -> Result
     let converge_scrape = http_get(&address, "/metrics").await.1;
     let (op_cpu1, moto_cpu1) = (cpu_seconds(pid), cpu_seconds(moto_pid));
 
+    // Heartbeats echoed (the queue exists once the operator has set events up).
+    let echo = if args.events {
+        let config = moto.sdk_config().await;
+        let sqs = aws_sdk_sqs::Client::new(&config);
+        let url = sqs
+            .get_queue_url()
+            .queue_name("webstack-e2e-events")
+            .send()
+            .await
+            .map_err(|e| format!("no events queue: {e:?}"))?
+            .queue_url()
+            .unwrap_or_default()
+            .to_string();
+        Some(harness::events::echo_heartbeats(
+            url,
+            sqs,
+            aws_sdk_eventbridge::Client::new(&config),
+        ))
+    } else {
+        None
+    };
     // Steady state: one re-check period to settle, then the window.
     tokio::time::sleep(args.resync).await;
+    let healthy = harness::operator::sample(
+        &http_get(&address, "/metrics").await.1,
+        "webstack_events_pipeline_healthy",
+    );
     let mark = moto.calls().len();
     let calls0 = total(&http_get(&address, "/metrics").await.1, "webstack_aws_api_calls_total");
     let api1 = api_requests(client).await;
@@ -314,11 +357,24 @@ async fn run(args: &Args, client: &Client, binary: &PathBuf, n: usize) -> Result
     }
     // Read back once the operator is stopped: the emulator then answers only this listing.
     drop(op);
+    if let Some(echo) = echo {
+        echo.abort();
+    }
     let config = moto.sdk_config().await;
     let managed = harness::leftovers::leftovers(&config, &ns).await.len();
     let per_object_hour = window_calls.len() as f64 / managed.max(1) as f64 * 3600.0 / window;
     // Linear in the re-check period: a settled object is read once per period.
     let at_default = per_object_hour * args.resync.as_secs_f64() / 600.0;
+    // With events: the re-checks scaled to the 1-hour period events allow, plus the pipeline's
+    // own calls (SQS, EventBridge, STS) per hour, its heartbeat scaled from 30 s to 10 min.
+    let pipeline = |c: &&harness::moto::Call| ["sqs", "events", "sts"].contains(&c.service.as_str());
+    let heartbeats = window_calls.iter().filter(|c| c.action == "TagQueue").count() as f64;
+    let pipeline_calls = window_calls.iter().filter(pipeline).count() as f64 - heartbeats + heartbeats * 30.0 / 600.0;
+    let rechecks = window_calls.len() as f64 - window_calls.iter().filter(pipeline).count() as f64;
+    let with_events = args.events.then(|| {
+        let per_hour = 3600.0 / window / managed.max(1) as f64;
+        rechecks * per_hour * args.resync.as_secs_f64() / 3600.0 + pipeline_calls * per_hour
+    });
     let converge_cpu = (op_cpu1 - op_cpu0, moto_cpu1 - moto_cpu0);
     let window_cpu = (op_cpu3 - op_cpu2, moto_cpu3 - moto_cpu2);
     // The emulator is one Python process: near a full core, it is what limits the run.
@@ -352,6 +408,8 @@ async fn run(args: &Args, client: &Client, binary: &PathBuf, n: usize) -> Result
         "calls_by_operation": by_operation,
         "calls_per_object_hour_at_resync": per_object_hour,
         "calls_per_object_hour_at_10m": at_default,
+        "events_pipeline_healthy": healthy,
+        "calls_per_object_hour_with_events_at_1h": with_events,
         "rss_idle_mib": idle_rss,
         "rss_end_mib": rss,
         "rss_peak_mib": peak,
@@ -410,6 +468,12 @@ async fn main() -> ExitCode {
             continue;
         }
         let f = |k: &str| r[k].as_f64().unwrap_or(f64::NAN);
+        if let Some(x) = r["calls_per_object_hour_with_events_at_1h"].as_f64() {
+            eprintln!(
+                "bench {}: with drift events (healthy: {}), {x:.2} AWS calls per object per hour at a 1-hour re-check",
+                r["stacks"], r["events_pipeline_healthy"]
+            );
+        }
         println!(
             "| {} | {} | {} | {:.0} s | {:.2} / {:.2} s | {:.1}, {:.2} | {:.1} / {:.1} MiB | {:.0}, {:.0} | {:.0} / {:.0} | {} |",
             r["stacks"],

@@ -17,12 +17,12 @@ use kube::Api;
 use serde_json::json;
 use webstack_operator::api::WebStack;
 
+use crate::harness::events::{CLOUDTRAIL, echo_heartbeats, put_event};
 use crate::harness::kube::{chart_identity_kubeconfig_path, client, install_crds, namespace};
 use crate::harness::manifest::{apply_all, parse, wait_ready};
 use crate::harness::moto::Moto;
 use crate::harness::operator::{Operator, sample};
 
-const CLOUDTRAIL: &str = "AWS API Call via CloudTrail";
 const ALICE: &str = "arn:aws:sts::123456789012:assumed-role/Admin/alice";
 
 fn stack(name: &str) -> String {
@@ -77,22 +77,6 @@ fn ssh_event(group: &str) -> serde_json::Value {
     })
 }
 
-async fn put_event(bus: &aws_sdk_eventbridge::Client, source: &str, detail: &serde_json::Value) {
-    let out = bus
-        .put_events()
-        .entries(
-            aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
-                .source(source)
-                .detail_type(CLOUDTRAIL)
-                .detail(detail.to_string())
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(out.failed_entry_count(), 0, "{out:?}");
-}
-
 /// Waits up to `secs` for `ok`, polling every 200 ms; how long it took.
 async fn within<F, Fut>(secs: u64, mut ok: F) -> Option<Duration>
 where
@@ -107,33 +91,6 @@ where
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     None
-}
-
-/// Echoes every new heartbeat tag on the queue as its CloudTrail event (what CloudTrail and the
-/// heartbeat rule do on AWS), until the task is aborted.
-fn echo_heartbeats(
-    queue_url: String,
-    sqs: aws_sdk_sqs::Client,
-    bus: aws_sdk_eventbridge::Client,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut last = String::new();
-        loop {
-            if let Ok(tags) = sqs.list_queue_tags().queue_url(&queue_url).send().await
-                && let Some(nonce) = tags.tags().and_then(|t| t.get("webstack.io/heartbeat"))
-                && *nonce != last
-            {
-                last = nonce.clone();
-                let detail = json!({
-                    "eventName": "TagQueue", "eventSource": "sqs.amazonaws.com", "readOnly": false,
-                    "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/operator"},
-                    "requestParameters": {"queueUrl": queue_url, "tags": {"webstack.io/heartbeat": nonce}},
-                });
-                put_event(&bus, "aws.sqs", &detail).await;
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    })
 }
 
 /// A namespace, the emulator, an operator with `args` (re-checks an hour apart), and one Ready stack

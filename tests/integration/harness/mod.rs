@@ -3,6 +3,7 @@
 //! once per test binary, every test in its own namespace; a `moto_server` (installed by
 //! `tests/scripts/moto-venv.sh`) per test that needs AWS.
 
+pub mod events;
 pub mod iam;
 pub mod kstatus;
 pub mod kube;
