@@ -18,6 +18,9 @@ use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvid
 pub const NAMESPACE_TAG: &str = "webstack.io/namespace";
 pub const CLUSTER_TAG: &str = "webstack.io/cluster";
 
+/// How the session names of namespaces' roles begin (drift events leave those sessions' calls out).
+pub const SESSION_PREFIX: &str = "webstack-";
+
 /// Who acts, and for whom.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TenantRole {
@@ -31,7 +34,7 @@ impl TenantRole {
     /// The STS session name: `webstack-<namespace>`, cut to STS's 64 characters (CloudTrail shows
     /// it beside every call).
     pub fn session_name(&self) -> String {
-        let mut name = format!("webstack-{}", self.namespace);
+        let mut name = format!("{SESSION_PREFIX}{}", self.namespace);
         name.truncate(64);
         name
     }

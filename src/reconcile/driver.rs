@@ -183,7 +183,7 @@ async fn reconcile_timed<R: Reconciler>(obj: Arc<R::K>, ctx: Arc<Context>) -> Re
         ctx.events.index.record(&object, ids, complete);
     }
     let Some(wait) = result? else {
-        ctx.events.index.forget(&object);
+        ctx.events.forget(&object);
         ctx.backoff.forget(&key);
         METRICS.resource(R::KIND, &key, None);
         if let Some(tenants) = &ctx.tenants {

@@ -80,17 +80,16 @@ impl Reconciler for StaticSiteReconciler {
             .await?;
         let status = site.status.clone().unwrap_or_default();
         let settled = status.observed_generation == site.metadata.generation && is_ready(&status.conditions);
+        // Whether a drift event named the site; asked every time, so any reconcile clears the mark.
+        let event_named = ctx
+            .events
+            .take_deep(Self::KIND, &site.namespace().unwrap_or_default(), &site.name_any());
         Ok(Deps {
             region: region.clients.region(),
             clients: region.clients,
             load_balancer,
             stack_tags: stack.map(|ws| ws.spec.tags).unwrap_or_default(),
-            deep: deleting
-                || !settled
-                || status.distribution_id.is_none()
-                || ctx
-                    .events
-                    .take_deep(Self::KIND, &site.namespace().unwrap_or_default(), &site.name_any()),
+            deep: deleting || !settled || status.distribution_id.is_none() || event_named,
             recorded: (status.distribution_id, status.origin_access_control_id),
         })
     }

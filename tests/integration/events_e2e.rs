@@ -77,6 +77,21 @@ fn ssh_event(group: &str) -> serde_json::Value {
     })
 }
 
+/// Every attribute of the queue.
+async fn queue_attributes(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+) -> std::collections::HashMap<QueueAttributeName, String> {
+    sqs.get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap_or_default()
+}
+
 /// Waits up to `secs` for `ok`, polling every 200 ms; how long it took.
 async fn within<F, Fut>(secs: u64, mut ok: F) -> Option<Duration>
 where
@@ -154,20 +169,8 @@ async fn events_create_correct_drift_in_seconds_and_a_lost_heartbeat_rechecks_ev
         .queue_url()
         .unwrap()
         .to_string();
-    let attributes = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(QueueAttributeName::All)
-        .send()
-        .await
-        .unwrap();
-    let attr = |name: QueueAttributeName| {
-        attributes
-            .attributes()
-            .and_then(|a| a.get(&name))
-            .cloned()
-            .unwrap_or_default()
-    };
+    let attributes = queue_attributes(sqs, &url).await;
+    let attr = |name: QueueAttributeName| attributes.get(&name).cloned().unwrap_or_default();
     assert_eq!(attr(QueueAttributeName::SqsManagedSseEnabled), "true", "{attributes:?}");
     assert!(
         attr(QueueAttributeName::RedrivePolicy).contains("webstack-e2e-events-dlq"),
@@ -304,16 +307,8 @@ async fn events_from_a_queue_the_platform_made() {
     let rules = bus.list_rules().send().await.unwrap();
     assert!(rules.rules().is_empty(), "queue= creates no rule: {rules:?}");
     // The message was handled and deleted.
-    let left = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-        .send()
+    let left = queue_attributes(sqs, &url)
         .await
-        .unwrap();
-    let left = left
-        .attributes()
-        .and_then(|a| a.get(&QueueAttributeName::ApproximateNumberOfMessages))
-        .cloned();
+        .remove(&QueueAttributeName::ApproximateNumberOfMessages);
     assert_eq!(left.as_deref(), Some("0"));
 }

@@ -6,15 +6,14 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+// The session names of the roles the operator assumes for namespaces (`webstack-<namespace>`).
+use crate::aws::identity::SESSION_PREFIX as TENANT_SESSION;
+
 /// The tag whose writes on the queue are the pipeline's heartbeat.
 pub const HEARTBEAT_TAG: &str = "webstack.io/heartbeat";
 
 /// CloudTrail's detail type.
 pub const CLOUDTRAIL: &str = "AWS API Call via CloudTrail";
-
-/// The session names of the roles the operator assumes for namespaces (`webstack-<namespace>`,
-/// [`crate::aws::identity::TenantRole::session_name`]).
-const TENANT_SESSION: &str = "webstack-";
 
 /// Who the operator is, to leave its own calls out.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -179,6 +179,14 @@ impl Events {
         self.deep.lock().is_ok_and(|mut d| d.remove(&key))
     }
 
+    /// The object is gone: it owns no identifier and has no deep read pending.
+    pub fn forget(&self, object: &ObjectKey) {
+        self.index.forget(object);
+        if let Ok(mut d) = self.deep.lock() {
+            d.remove(object);
+        }
+    }
+
     fn trigger(&self, object: &ObjectKey) -> bool {
         if let Ok(mut d) = self.deep.lock() {
             d.insert(object.clone());
@@ -265,6 +273,14 @@ async fn set_up(ctx: &super::Context, mode: &Mode) -> Result<(Own, Vec<Queue>), 
     let region = ctx.default_region();
     let home = EventClients::new(&ctx.sdk, &region);
     let own = Own::of(&home.caller_arn().await?);
+    // The home region's clients serve its queues too.
+    let clients_in = |at: &str| {
+        if at == region {
+            home.clone()
+        } else {
+            EventClients::new(&ctx.sdk, at)
+        }
+    };
     let mut queues = Vec::new();
     match mode {
         Mode::Off => {}
@@ -273,7 +289,7 @@ async fn set_up(ctx: &super::Context, mode: &Mode) -> Result<(Own, Vec<Queue>), 
                 let at = region_of(url).unwrap_or_else(|| region.clone());
                 queues.push(Queue {
                     url: url.clone(),
-                    clients: EventClients::new(&ctx.sdk, &at),
+                    clients: clients_in(&at),
                 });
             }
         }
@@ -283,7 +299,7 @@ async fn set_up(ctx: &super::Context, mode: &Mode) -> Result<(Own, Vec<Queue>), 
                 regions.push(GLOBAL_REGION.to_string());
             }
             for at in regions {
-                let clients = EventClients::new(&ctx.sdk, &at);
+                let clients = clients_in(&at);
                 let url = create(&clients, &ctx.cluster_id, &own, &at, at == region).await?;
                 queues.push(Queue { url, clients });
             }
@@ -665,5 +681,10 @@ mod tests {
         assert!(events.take_deep("WebStack", "shop", "web"));
         assert!(!events.take_deep("WebStack", "shop", "web"));
         assert!(!events.take_deep("WebStack", "shop", "other"));
+        // A deleted object keeps neither its identifiers nor a pending deep read.
+        handle(&events, &body, &own, &Beats::default(), Duration::from_secs(60));
+        events.forget(&stack);
+        assert!(!events.take_deep("WebStack", "shop", "web"));
+        assert_eq!(events.index.size(), (0, 0));
     }
 }
