@@ -117,7 +117,9 @@ async fn demo(args: Args) -> Result<(), String> {
         require_policy: false,
         events: webstack_operator::reconcile::events::Mode::Off,
         events_heartbeat: Duration::from_secs(600),
-        events_resync_period: Duration::from_secs(3600),
+        events_resync_period: Duration::from_secs(2 * 3600),
+        events_sweep_period: Duration::ZERO,
+        events_swept_resync_period: Duration::from_secs(6 * 3600),
     };
     let loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(moto.endpoint())

@@ -80,8 +80,16 @@ pub struct RunOptions {
     pub events_heartbeat: Duration,
     /// The re-check period while drift events are healthy (events bring changes sooner; degraded,
     /// `--resync-period` applies).
-    #[arg(long, env = "WEBSTACK_EVENTS_RESYNC_PERIOD", default_value = "1h", value_parser = parse_duration)]
+    #[arg(long, env = "WEBSTACK_EVENTS_RESYNC_PERIOD", default_value = "2h", value_parser = parse_duration)]
     pub events_resync_period: Duration,
+    /// How often the batched sweep reads every resource it covers, across all stacks, while drift
+    /// events are on (`off`: never): an object whose resources changed since the last sweep is
+    /// reconciled. See docs/how-it-works.md.
+    #[arg(long, env = "WEBSTACK_EVENTS_SWEEP_PERIOD", default_value = "10m", value_parser = parse_duration_or_off)]
+    pub events_sweep_period: Duration,
+    /// The re-check period, while drift events are healthy, of an object the sweep covers.
+    #[arg(long, env = "WEBSTACK_EVENTS_SWEPT_RESYNC_PERIOD", default_value = "6h", value_parser = parse_duration)]
+    pub events_swept_resync_period: Duration,
     /// Refuse all work in a namespace no WebStackPolicy selects (objects there are Stalled,
     /// `PolicyViolation`); without it such a namespace gets the operator's safe defaults only.
     #[arg(long, env = "WEBSTACK_REQUIRE_POLICY")]
@@ -199,6 +207,8 @@ pub async fn run_with(
         mode: opts.events,
         heartbeat: opts.events_heartbeat,
         resync: opts.events_resync_period,
+        sweep: opts.events_sweep_period,
+        swept_resync: opts.events_swept_resync_period,
     };
     let controllers = async {
         tokio::join!(
@@ -294,6 +304,14 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(secs))
 }
 
+/// A duration, or `off` (zero).
+pub fn parse_duration_or_off(s: &str) -> Result<Duration, String> {
+    if s.trim() == "off" {
+        return Ok(Duration::ZERO);
+    }
+    parse_duration(s)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,6 +319,8 @@ mod tests {
     #[test]
     fn durations() {
         assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration_or_off("off"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration_or_off("10m"), Ok(Duration::from_secs(600)));
         assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
         assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));

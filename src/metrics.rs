@@ -41,6 +41,9 @@ pub struct Metrics {
     events: Mutex<BTreeMap<&'static str, u64>>,
     /// The drift-event pipeline: 0 off, 1 degraded (or not confirmed yet), 2 healthy.
     events_state: AtomicU64,
+    /// Batched sweeps by outcome (`ok`, `error`), and the objects they found changed.
+    sweeps: Mutex<BTreeMap<&'static str, u64>>,
+    swept_changed: AtomicU64,
     /// service → tokens left in its bucket after the last call (the last scope that called).
     budget_tokens: Mutex<BTreeMap<String, f64>>,
     /// (service, read or mutation) → (calls that waited for a token, seconds waited in all).
@@ -156,6 +159,12 @@ impl Metrics {
     /// nothing the operator manages), `own` (the operator's own call), `heartbeat`, `invalid`.
     pub fn event(&self, outcome: &'static str) {
         add(&self.events, outcome, 1);
+    }
+
+    /// A batched sweep ended with `outcome`, finding `changed` objects changed since the last.
+    pub fn sweep(&self, outcome: &'static str, changed: usize) {
+        add(&self.sweeps, outcome, 1);
+        self.swept_changed.fetch_add(changed as u64, Ordering::Relaxed);
     }
 
     /// The drift-event pipeline's health: `None` off, else whether its heartbeat came back in time.
@@ -310,6 +319,26 @@ impl Metrics {
         for (k, n) in self.events.lock().map(|m| m.clone()).unwrap_or_default() {
             let _ = writeln!(out, "webstack_events_received_total{{outcome=\"{k}\"}} {n}");
         }
+        head(
+            &mut out,
+            "webstack_sweeps_total",
+            "counter",
+            "Batched sweeps (--events-sweep-period), by outcome (ok, error)",
+        );
+        for (k, n) in self.sweeps.lock().map(|m| m.clone()).unwrap_or_default() {
+            let _ = writeln!(out, "webstack_sweeps_total{{outcome=\"{k}\"}} {n}");
+        }
+        head(
+            &mut out,
+            "webstack_sweep_changes_total",
+            "counter",
+            "Objects a batched sweep found changed since the last sweep (each was reconciled)",
+        );
+        let _ = writeln!(
+            out,
+            "webstack_sweep_changes_total {}",
+            self.swept_changed.load(Ordering::Relaxed)
+        );
         let state = self.events_state.load(Ordering::Relaxed);
         if state > 0 {
             head(

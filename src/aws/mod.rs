@@ -28,6 +28,7 @@ pub mod s3;
 pub mod scaling;
 pub mod secrets;
 pub mod sns;
+pub mod sweep;
 pub mod target_groups;
 
 use std::collections::BTreeMap;

@@ -91,8 +91,8 @@ impl Context {
 
     /// The re-check period of a converged object: `--resync-period`, or the longer one while drift
     /// events are healthy.
-    pub fn steady_resync(&self) -> Duration {
-        self.events.resync(self.resync)
+    pub fn steady_resync(&self, object: &super::events::ObjectKey) -> Duration {
+        self.events.resync(self.resync, object)
     }
 
     /// With the policies and namespaces watched.

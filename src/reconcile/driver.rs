@@ -192,7 +192,9 @@ async fn reconcile_timed<R: Reconciler>(obj: Arc<R::K>, ctx: Arc<Context>) -> Re
         tracing::debug!(%key, aws_calls = tally.calls, aws_mutations = tally.mutations, "deleted");
         return Ok((Action::await_change(), None));
     };
-    let delay = ctx.backoff.next(&key, wait, ctx.steady_resync(), tally.mutations > 0);
+    let delay = ctx
+        .backoff
+        .next(&key, wait, ctx.steady_resync(&object), tally.mutations > 0);
     tracing::debug!(
         %key,
         aws_calls = tally.calls,

@@ -6,6 +6,9 @@
 //!   only) and rules; a security group rule added by hand and its event: removed within 10 s, with
 //!   the re-check period an hour; heartbeats no longer echoed: the pipeline turns degraded, every
 //!   object is re-checked, and the same drift without an event is removed by that sweep.
+//! - the batched sweep: with events healthy, the same drift and no event is corrected by the next
+//!   sweep (a few calls for every stack), not by a re-check; a quiet account makes the sweeps
+//!   find nothing changed.
 //! - `queue=`: a queue the platform made; an event sent to it corrects drift, and the operator
 //!   creates no rule.
 
@@ -17,7 +20,7 @@ use kube::Api;
 use serde_json::json;
 use webstack_operator::api::WebStack;
 
-use crate::harness::events::{CLOUDTRAIL, echo_heartbeats, put_event};
+use crate::harness::events::{CLOUDTRAIL, echo_heartbeats, put_event, queue_url};
 use crate::harness::kube::{chart_identity_kubeconfig_path, client, install_crds, namespace};
 use crate::harness::manifest::{apply_all, parse, wait_ready};
 use crate::harness::moto::Moto;
@@ -160,15 +163,9 @@ async fn events_create_correct_drift_in_seconds_and_a_lost_heartbeat_rechecks_ev
     )
     .await;
     let (client, ns, op, ec2, sqs, bus) = (&world.client, &world.ns, &world.op, &world.ec2, &world.sqs, &world.bus);
-    let url = sqs
-        .get_queue_url()
-        .queue_name("webstack-e2e-events")
-        .send()
+    let url = queue_url(sqs)
         .await
-        .unwrap_or_else(|e| panic!("the events queue: {e:?}\n{}", op.log_tail()))
-        .queue_url()
-        .unwrap()
-        .to_string();
+        .unwrap_or_else(|e| panic!("{e}\n{}", op.log_tail()));
     let attributes = queue_attributes(sqs, &url).await;
     let attr = |name: QueueAttributeName| attributes.get(&name).cloned().unwrap_or_default();
     assert_eq!(attr(QueueAttributeName::SqsManagedSseEnabled), "true", "{attributes:?}");
@@ -266,6 +263,65 @@ async fn events_create_correct_drift_in_seconds_and_a_lost_heartbeat_rechecks_ev
         "the degraded pipeline's sweep did not correct it:\n{}",
         op.log_tail()
     );
+}
+
+#[tokio::test]
+async fn a_sweep_corrects_drift_no_event_reported() {
+    // Re-checks an hour apart, the sweep every 4 s: only the sweep can find the drift.
+    let world = World::start(
+        Moto::start(),
+        "sweep",
+        "swept",
+        &[
+            "--events",
+            "create",
+            "--events-heartbeat",
+            "6s",
+            "--events-sweep-period",
+            "4s",
+        ],
+    )
+    .await;
+    let (client, ns, op, ec2, sqs, bus) = (&world.client, &world.ns, &world.op, &world.ec2, &world.sqs, &world.bus);
+    let url = queue_url(sqs)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", op.log_tail()));
+    let _echo = echo_heartbeats(url, sqs.clone(), bus.clone());
+    let metric = |scrape: &str, name: &str| sample(scrape, name).unwrap_or(0.0);
+    // Two sweeps have seen the stack, and a quiet account changes nothing between sweeps: no
+    // field a sweep prints moves by itself.
+    let swept = within(30, || async {
+        metric(&op.scrape().await, "webstack_sweeps_total{outcome=\"ok\"}") >= 3.0
+    })
+    .await;
+    assert!(swept.is_some(), "no sweep succeeded:\n{}", op.log_tail());
+    let quiet = op.scrape().await;
+    tokio::time::sleep(Duration::from_secs(13)).await;
+    let after = op.scrape().await;
+    assert!(
+        metric(&after, "webstack_sweeps_total{outcome=\"ok\"}")
+            >= metric(&quiet, "webstack_sweeps_total{outcome=\"ok\"}") + 2.0
+    );
+    assert_eq!(
+        metric(&after, "webstack_sweep_changes_total"),
+        metric(&quiet, "webstack_sweep_changes_total"),
+        "sweeps of an unchanged account found changes:\n{}",
+        op.log_tail()
+    );
+    assert_eq!(
+        metric(&after, "webstack_sweeps_total{outcome=\"error\"}"),
+        0.0,
+        "{}",
+        op.log_tail()
+    );
+
+    // Drift, and no event: the next sweep finds it.
+    let group = lb_group(client, ns, "swept").await;
+    open_ssh(ec2, &group).await;
+    let fixed = within(20, || async { !ssh_open(ec2, &group).await }).await;
+    println!("drift without an event corrected by the sweep in {fixed:?}");
+    assert!(fixed.is_some(), "the sweep did not correct it:\n{}", op.log_tail());
+    assert!(metric(&op.scrape().await, "webstack_sweep_changes_total") >= 1.0);
 }
 
 #[tokio::test]

@@ -9,10 +9,12 @@
 //!   stack still converges;
 //! - a storm: every call throttled for 60 s, the operator's request rate falls, and it recovers;
 //! - crashes: the operator SIGKILLed ten times while example 4 builds ends as an undisturbed run
-//!   does, and its deletion leaves nothing.
+//!   does, and its deletion leaves nothing;
+//! - cost: with drift events healthy and the batched sweep on, examples 1, 2 and 5 together make at
+//!   most one AWS call per AWS object per hour at steady state, on a clock compressed 120 times.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use kube::Api;
 use kube::api::DynamicObject;
@@ -300,11 +302,11 @@ async fn a_throttling_storm_slows_the_operator_and_it_recovers() {
     );
     apply_all(&client, &ns, &objects).await;
     wait_ready(&client, &ns, &objects, &op, 240).await;
-    tokio::time::sleep(std::time::Duration::from_secs(15)).await;
+    tokio::time::sleep(Duration::from_secs(15)).await;
     let before = moto.request_rate(12);
 
     moto.faults_json(&serde_json::json!({"*": {"throttle": true}}));
-    tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+    tokio::time::sleep(Duration::from_secs(60)).await;
     let storm = moto.request_rate(30);
     let throttled = moto.fault_counts()["injected"]
         .as_object()
@@ -323,7 +325,7 @@ async fn a_throttling_storm_slows_the_operator_and_it_recovers() {
 
     // Back to at least half the steady rate, and Ready.
     loop {
-        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
         let rate = moto.request_rate(10);
         if rate >= before / 2.0 {
             println!(
@@ -419,5 +421,110 @@ async fn example_4_survives_ten_kills_while_it_builds() {
         killed.2.is_empty(),
         "left in AWS after deletion (killed): {:#?}",
         killed.2
+    );
+}
+
+/// The time compression of the cost test: 10 minutes are 5 s.
+const COMPRESSED: u64 = 120;
+
+/// Examples 1, 2 and 5 in one namespace with `--events create` and every period compressed 120
+/// times (the 10-minute sweep and heartbeat every 5 s, the 2-hour re-check every 60 s, the
+/// 6-hour one every 180 s): over a 180 s window (6 hours at the defaults) the operator's calls,
+/// recorded by the emulator, are at most one per managed AWS object per compressed hour (the
+/// bound scaled in proportion). The pipeline's long polls run in real time (one 20 s receive at a
+/// time), so they count 120 times less than at the defaults: the test prints both figures.
+#[tokio::test]
+async fn examples_1_2_and_5_cost_at_most_one_call_per_object_hour_with_events() {
+    let scaled = |secs: u64| format!("{}s", secs / COMPRESSED);
+    let client = client().await;
+    install_crds(&client).await;
+    let ns = namespace(&client, "cost").await;
+    let moto = Moto::start();
+    let mut objects = Vec::new();
+    for file in [
+        "1-host-routing-two-services.yaml",
+        "2-fargate-autoscaled-postgres-cdn.yaml",
+        "5-ec2-microservices-bridge.yaml",
+    ] {
+        let path = repo_root().join("examples").join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        moto.certificates_named_in(&text, "webapp.example");
+        moto.hosted_zones_named_in(&text, "webapp.example");
+        objects.extend(load_manifests(&path));
+    }
+    let op = Operator::start_named(
+        &moto,
+        &ns,
+        &scaled(600),
+        &chart_identity_kubeconfig_path(),
+        &[],
+        &ns,
+        &[
+            "--events",
+            "create",
+            "--events-heartbeat",
+            &scaled(600),
+            "--events-resync-period",
+            &scaled(2 * 3600),
+            "--events-swept-resync-period",
+            &scaled(6 * 3600),
+            "--events-sweep-period",
+            &scaled(600),
+        ],
+    );
+    apply_all(&client, &ns, &objects).await;
+    let ready = wait_ready(&client, &ns, &objects, &op, 420).await;
+    println!("examples 1, 2 and 5: {} objects Ready in {ready:?}", objects.len());
+    let config = moto.sdk_config().await;
+    let (sqs, bus) = (
+        aws_sdk_sqs::Client::new(&config),
+        aws_sdk_eventbridge::Client::new(&config),
+    );
+    let url = crate::harness::events::queue_url(&sqs)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", op.log_tail()));
+    let _echo = crate::harness::events::echo_heartbeats(url, sqs, bus);
+    let started = Instant::now();
+    while sample(&op.scrape().await, "webstack_events_pipeline_healthy") != Some(1.0) {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the pipeline never turned healthy:\n{}",
+            op.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // Settle for one 2-hour re-check (compressed), then count 6 hours (compressed).
+    tokio::time::sleep(Duration::from_secs(2 * 3600 / COMPRESSED)).await;
+    let window = Duration::from_secs(6 * 3600 / COMPRESSED);
+    let mark = moto.calls().len();
+    tokio::time::sleep(window).await;
+    let key = moto.operator_key().id;
+    let calls: Vec<_> = moto.calls()[mark..]
+        .iter()
+        .filter(|c| c.access_key == key)
+        .cloned()
+        .collect();
+    let managed = leftovers(&config, &ns).await.len();
+    let mut by_operation: BTreeMap<String, usize> = BTreeMap::new();
+    for c in &calls {
+        *by_operation.entry(format!("{}:{}", c.service, c.action)).or_default() += 1;
+    }
+    let hours = (window.as_secs() * COMPRESSED) as f64 / 3600.0;
+    let per_object_hour = calls.len() as f64 / managed as f64 / hours;
+    let pipeline = calls.iter().filter(|c| c.service == "sqs").count();
+    let reads_per_hour = (calls.len() - pipeline) as f64 / hours;
+    println!(
+        "examples 1, 2 and 5: {} calls in {window:?} ({hours} h compressed) for {managed} AWS objects: \
+         {per_object_hour:.2} per object per compressed hour; at the defaults, reads {:.2} and the \
+         pipeline's 192 an hour {:.2} per object per hour; {by_operation:?}",
+        calls.len(),
+        reads_per_hour / managed as f64,
+        192.0 / managed as f64,
+    );
+    assert!(managed > 50, "the three examples' AWS objects: {managed}");
+    assert!(
+        per_object_hour <= 1.0,
+        "{per_object_hour:.2} calls per object per hour at steady state: {by_operation:?}\n{}",
+        op.log_tail()
     );
 }

@@ -74,6 +74,11 @@ impl Index {
             .collect()
     }
 
+    /// Whether `object` names any identifier (it has not been deleted).
+    pub fn holds(&self, object: &ObjectKey) -> bool {
+        self.inner.lock().is_ok_and(|i| i.by_object.contains_key(object))
+    }
+
     /// How many identifiers and objects are held (for logs and the benchmark).
     pub fn size(&self) -> (usize, usize) {
         self.inner

@@ -14,9 +14,15 @@
 //! objects are re-checked every `--events-resync-period` (long: events bring the changes); while
 //! degraded (or not confirmed yet), every `--resync-period`, and on becoming degraded every
 //! object is re-checked at once, since events may have been lost.
+//!
+//! The batched sweep ([`sweep`]) is the safety net: every `--events-sweep-period` a few calls per
+//! service read every resource of the swept types across all stacks, and only the objects whose
+//! resources changed since the last sweep are reconciled; an object it covers is re-checked whole
+//! only every `--events-swept-resync-period` while the pipeline is healthy.
 
 pub mod index;
 pub mod message;
+pub mod sweep;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -77,6 +83,10 @@ pub struct Options {
     pub heartbeat: Duration,
     /// The re-check period while the pipeline is healthy.
     pub resync: Duration,
+    /// How often the batched sweep runs (zero: never).
+    pub sweep: Duration,
+    /// The re-check period, while the pipeline is healthy, of an object the sweep covers.
+    pub swept_resync: Duration,
 }
 
 /// The pipeline's health.
@@ -99,7 +109,10 @@ pub struct Events {
     lost: watch::Sender<u64>,
     /// Objects an event named: their next reconcile reads deep (what a settled one skips).
     deep: Mutex<std::collections::HashSet<ObjectKey>>,
-    healthy_resync: Mutex<Option<Duration>>,
+    /// The re-check periods while healthy: of every object, and of those a sweep covers.
+    healthy_resync: Mutex<Option<(Duration, Duration)>>,
+    /// What the batched sweeps found.
+    pub sweeps: sweep::Sweeps,
 }
 
 impl Default for Events {
@@ -111,15 +124,18 @@ impl Default for Events {
             lost: watch::Sender::new(0),
             deep: Mutex::default(),
             healthy_resync: Mutex::default(),
+            sweeps: sweep::Sweeps::default(),
         }
     }
 }
 
 impl Events {
-    /// The re-check period of converged objects: `base` unless the pipeline is healthy.
-    pub fn resync(&self, base: Duration) -> Duration {
+    /// The re-check period of a converged object: `base` unless the pipeline is healthy, longer
+    /// still when a sweep covers the object.
+    pub fn resync(&self, base: Duration, object: &ObjectKey) -> Duration {
         match (*self.health.borrow(), self.healthy_resync.lock().ok().and_then(|r| *r)) {
-            (Health::Healthy, Some(long)) => long.max(base),
+            (Health::Healthy, Some((long, swept))) if self.sweeps.covers(object) => swept.max(long).max(base),
+            (Health::Healthy, Some((long, _))) => long.max(base),
             _ => base,
         }
     }
@@ -235,7 +251,7 @@ pub async fn run(ctx: Arc<super::Context>, options: Options) {
     }
     crate::aws::ids::enable();
     if let Ok(mut r) = ctx.events.healthy_resync.lock() {
-        *r = Some(options.resync);
+        *r = Some((options.resync, options.swept_resync));
     }
     ctx.events.set_health(Health::Waiting);
     let mut shutdown = std::pin::pin!(super::tenants::shutdown_signal());
@@ -256,6 +272,12 @@ pub async fn run(ctx: Arc<super::Context>, options: Options) {
     };
     tracing::info!(queues = ?queues.iter().map(|q| &q.url).collect::<Vec<_>>(), ?own, "drift events on");
     let beats = Arc::new(Beats::default());
+    let sweep = async {
+        if options.sweep.is_zero() {
+            std::future::pending::<()>().await;
+        }
+        sweep::run(ctx.clone(), options.sweep).await;
+    };
     let readers = futures::future::join_all(
         queues
             .iter()
@@ -264,6 +286,7 @@ pub async fn run(ctx: Arc<super::Context>, options: Options) {
     tokio::select! {
         _ = readers => {}
         () = heartbeat(&ctx, &queues, &beats, options.heartbeat) => {}
+        () = sweep => {}
         () = &mut shutdown => {}
     }
 }
@@ -472,14 +495,27 @@ fn sqs_name(cluster_id: &str) -> String {
     name
 }
 
+/// How long the reader waits after its `failures`-th failed receive in a row: 5 s, doubling to
+/// 5 minutes (a queue deleted or a denied call costs a call every 5 minutes, not every 5 s; the
+/// heartbeat turns the pipeline degraded meanwhile).
+fn receive_backoff(failures: u32) -> Duration {
+    Duration::from_secs(5u64.saturating_mul(1 << failures.saturating_sub(1).min(6)).min(300))
+}
+
 /// Reads one queue until the process stops.
 async fn read_queue(ctx: Arc<super::Context>, queue: Queue, own: Own, beats: Arc<Beats>, deadline: Duration) {
+    let mut failures = 0;
     loop {
         let messages = match queue.clients.receive(&queue.url).await {
-            Ok(m) => m,
+            Ok(m) => {
+                failures = 0;
+                m
+            }
             Err(e) => {
-                tracing::warn!(queue = %queue.url, error = %report(&e), "cannot receive drift events; retrying in 5s");
-                tokio::time::sleep(Duration::from_secs(5)).await;
+                failures += 1;
+                let wait = receive_backoff(failures);
+                tracing::warn!(queue = %queue.url, error = %report(&e), ?wait, failures, "cannot receive drift events; retrying");
+                tokio::time::sleep(wait).await;
                 continue;
             }
         };
@@ -589,6 +625,12 @@ mod tests {
     }
 
     #[test]
+    fn failed_receives_back_off_to_five_minutes() {
+        let secs: Vec<u64> = (1..=9).map(|n| receive_backoff(n).as_secs()).collect();
+        assert_eq!(secs, [5, 10, 20, 40, 80, 160, 300, 300, 300]);
+    }
+
+    #[test]
     fn queue_regions_and_names() {
         assert_eq!(
             region_of("https://sqs.eu-west-1.amazonaws.com/1/a").as_deref(),
@@ -626,14 +668,33 @@ mod tests {
         use futures::StreamExt;
         let events = Events::default();
         let base = Duration::from_secs(600);
-        *events.healthy_resync.lock().unwrap() = Some(Duration::from_secs(3600));
-        assert_eq!(events.resync(base), base, "off");
+        *events.healthy_resync.lock().unwrap() = Some((Duration::from_secs(3600), Duration::from_secs(6 * 3600)));
+        let web = ObjectKey {
+            kind: "WebStack",
+            namespace: "shop".into(),
+            name: "web".into(),
+        };
+        assert_eq!(events.resync(base, &web), base, "off");
         let mut degraded = Box::pin(events.degradations());
         events.set_health(Health::Waiting);
         events.set_health(Health::Degraded);
-        assert_eq!(events.resync(base), base);
+        assert_eq!(events.resync(base, &web), base);
         events.set_health(Health::Healthy);
-        assert_eq!(events.resync(base), Duration::from_secs(3600));
+        assert_eq!(events.resync(base, &web), Duration::from_secs(3600));
+        // Covered by two sweeps: longer still.
+        events.index.record(&web, ["sg-0a".to_string()].into(), true);
+        let swept = [crate::aws::sweep::Item {
+            id: "sg-0a".into(),
+            kind: "WebStack",
+            print: "22 open".into(),
+        }];
+        events.sweeps.compare(&events, &swept, base);
+        assert_eq!(events.resync(base, &web), Duration::from_secs(3600));
+        events.sweeps.compare(&events, &swept, base);
+        assert_eq!(events.resync(base, &web), Duration::from_secs(6 * 3600));
+        events.set_health(Health::Waiting);
+        assert_eq!(events.resync(base, &web), base, "a sweep alone lengthens nothing");
+        events.set_health(Health::Healthy);
         events.set_health(Health::Degraded);
         // Waiting → Degraded does not fire (nothing was relied on); Healthy → Degraded does, once.
         assert_eq!(degraded.next().await, Some(()));

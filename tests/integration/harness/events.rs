@@ -6,6 +6,17 @@ use std::time::Duration;
 /// CloudTrail's detail type.
 pub const CLOUDTRAIL: &str = "AWS API Call via CloudTrail";
 
+/// The URL of the queue `--events create` makes for the tests' cluster id (`e2e`).
+pub async fn queue_url(sqs: &aws_sdk_sqs::Client) -> Result<String, String> {
+    let out = sqs
+        .get_queue_url()
+        .queue_name("webstack-e2e-events")
+        .send()
+        .await
+        .map_err(|e| format!("no events queue: {e:?}"))?;
+    Ok(out.queue_url().unwrap_or_default().to_string())
+}
+
 /// Puts one event of `source` with `detail` on the default bus.
 pub async fn put_event(bus: &aws_sdk_eventbridge::Client, source: &str, detail: &serde_json::Value) {
     let out = bus

@@ -1,0 +1,339 @@
+//! The batched sweep's reads (`--events-sweep-period`): per service, not per object. Each read
+//! lists every resource of a type at once (tag-filtered EC2 describes, ELBv2 describes by page,
+//! tags 20 ARNs a call, log groups and alarms by name prefix), and gives each resource as an
+//! [`Item`]: its identifier and a print of what can drift (volatile fields, such as an alarm's
+//! state, left out). The caller compares prints between sweeps.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::types::Filter;
+
+use super::{AwsError, Clients, classify};
+use crate::model::ownership::CLUSTER;
+
+/// One resource as a sweep found it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Item {
+    /// Its id or ARN, as the reconciles that made it named it.
+    pub id: String,
+    /// The kind of object whose own resource it is (`WebStack`, `TargetGroup`): a sweep covers
+    /// that kind's objects, and only them, for this resource.
+    pub kind: &'static str,
+    /// What can drift, printed.
+    pub print: String,
+}
+
+fn item(id: Option<&str>, kind: &'static str, print: String) -> Option<Item> {
+    Some(Item {
+        id: id?.to_string(),
+        kind,
+        print,
+    })
+}
+
+const WEBSTACK: &str = "WebStack";
+const TARGET_GROUP: &str = "TargetGroup";
+
+/// ELBv2's largest page of load balancers and target groups.
+const ELB_PAGE: i32 = 400;
+/// DescribeTags takes at most 20 ARNs.
+const TAGS_PER_CALL: usize = 20;
+
+/// Every resource of the types a sweep reads, in the clients' region. `known` says which ARNs are
+/// the operator's (only those have their tags read; others are skipped). EC2 reads only what is
+/// tagged with `cluster_id` (`webstack.io/cluster`).
+pub async fn read(c: &Clients, cluster_id: &str, known: &(dyn Fn(&str) -> bool + Sync)) -> Result<Vec<Item>, AwsError> {
+    let mut items = ec2(c, cluster_id).await?;
+    items.extend(elbv2(c, known).await?);
+    items.extend(log_groups(c).await?);
+    items.extend(alarms(c).await?);
+    Ok(items)
+}
+
+fn sorted_tags(tags: &[aws_sdk_ec2::types::Tag]) -> BTreeMap<&str, &str> {
+    tags.iter()
+        .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default())))
+        .collect()
+}
+
+/// Each entry printed, in a fixed order (AWS promises none for rules and routes).
+fn sorted_prints<T: std::fmt::Debug>(list: &[T]) -> Vec<String> {
+    let mut prints: Vec<String> = list.iter().map(|x| format!("{x:?}")).collect();
+    prints.sort_unstable();
+    prints
+}
+
+/// The cluster's EC2 resources: which exist (DescribeTags on the cluster tag), and the settings
+/// of those whose drift matters most between events: security groups' rules, route tables'
+/// routes and associations, NAT gateways' state (AWS fails one without an API call). One call
+/// per type and 1,000 resources (route tables: 100).
+async fn ec2(c: &Clients, cluster_id: &str) -> Result<Vec<Item>, AwsError> {
+    let ours = || {
+        Filter::builder()
+            .name(format!("tag:{CLUSTER}"))
+            .values(cluster_id)
+            .build()
+    };
+    let ec2 = &c.ec2;
+    let mut items = Vec::new();
+    let mut token = None;
+    // Existence of everything else EC2 holds of the cluster's (VPCs, subnets, gateways,
+    // endpoints, Elastic IPs, launch templates, ...): one row per resource.
+    loop {
+        let out = ec2
+            .describe_tags()
+            .filters(Filter::builder().name("key").values(CLUSTER).build())
+            .filters(Filter::builder().name("value").values(cluster_id).build())
+            .max_results(1000)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| classify("DescribeTags", e))?;
+        items.extend(
+            out.tags()
+                .iter()
+                .filter_map(|t| item(t.resource_id(), WEBSTACK, format!("{:?}", t.resource_type()))),
+        );
+        token = out.next_token().map(String::from);
+        if token.is_none() {
+            break;
+        }
+    }
+    loop {
+        let out = ec2
+            .describe_route_tables()
+            .filters(ours())
+            .max_results(100)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| classify("DescribeRouteTables", e))?;
+        items.extend(out.route_tables().iter().filter_map(|t| {
+            let mut associations: Vec<_> = t
+                .associations()
+                .iter()
+                .map(|a| (a.subnet_id(), a.gateway_id(), a.main()))
+                .collect();
+            associations.sort();
+            let print = format!(
+                "{:?} {:?} {:?}",
+                sorted_prints(t.routes()),
+                associations,
+                sorted_tags(t.tags())
+            );
+            item(t.route_table_id(), WEBSTACK, print)
+        }));
+        token = out.next_token().map(String::from);
+        if token.is_none() {
+            break;
+        }
+    }
+    loop {
+        let out = ec2
+            .describe_security_groups()
+            .filters(ours())
+            .max_results(1000)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| classify("DescribeSecurityGroups", e))?;
+        items.extend(out.security_groups().iter().filter_map(|g| {
+            let print = format!(
+                "{:?} {:?} {:?} {:?}",
+                g.vpc_id(),
+                sorted_prints(g.ip_permissions()),
+                sorted_prints(g.ip_permissions_egress()),
+                sorted_tags(g.tags())
+            );
+            item(g.group_id(), WEBSTACK, print)
+        }));
+        token = out.next_token().map(String::from);
+        if token.is_none() {
+            break;
+        }
+    }
+    loop {
+        let out = ec2
+            .describe_nat_gateways()
+            .filter(ours())
+            .max_results(1000)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| classify("DescribeNatGateways", e))?;
+        items.extend(out.nat_gateways().iter().filter_map(|n| {
+            let print = format!(
+                "{:?} {:?} {:?} {:?}",
+                n.state(),
+                n.subnet_id(),
+                n.nat_gateway_addresses()
+                    .iter()
+                    .map(|a| a.allocation_id())
+                    .collect::<Vec<_>>(),
+                sorted_tags(n.tags())
+            );
+            item(n.nat_gateway_id(), WEBSTACK, print)
+        }));
+        token = out.next_token().map(String::from);
+        if token.is_none() {
+            break;
+        }
+    }
+    Ok(items)
+}
+
+/// Every load balancer and target group (400 a page), and the tags of the operator's (20 a call).
+async fn elbv2(c: &Clients, known: &(dyn Fn(&str) -> bool + Sync)) -> Result<Vec<Item>, AwsError> {
+    let elb = &c.elbv2;
+    let mut found: Vec<Item> = Vec::new();
+    let mut marker = None;
+    loop {
+        let out = elb
+            .describe_load_balancers()
+            .page_size(ELB_PAGE)
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|e| classify("DescribeLoadBalancers", e))?;
+        found.extend(
+            out.load_balancers()
+                .iter()
+                .filter(|lb| lb.load_balancer_arn().is_some_and(known))
+                .filter_map(|lb| {
+                    let mut zones: Vec<_> = lb.availability_zones().iter().map(|z| z.subnet_id()).collect();
+                    zones.sort();
+                    let mut groups = lb.security_groups().to_vec();
+                    groups.sort();
+                    let print = format!(
+                        "{:?} {:?} {:?} {:?} {:?} {:?}",
+                        lb.scheme(),
+                        lb.r#type(),
+                        lb.state().and_then(|s| s.code()),
+                        lb.ip_address_type(),
+                        zones,
+                        groups
+                    );
+                    item(lb.load_balancer_arn(), WEBSTACK, print)
+                }),
+        );
+        marker = out.next_marker().map(String::from);
+        if marker.is_none() {
+            break;
+        }
+    }
+    loop {
+        let out = elb
+            .describe_target_groups()
+            .page_size(ELB_PAGE)
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|e| classify("DescribeTargetGroups", e))?;
+        found.extend(
+            out.target_groups()
+                .iter()
+                .filter(|tg| tg.target_group_arn().is_some_and(known))
+                .filter_map(|tg| {
+                    let mut tg = tg.clone();
+                    // Attached or not is the rules' business (and changes as they come and go).
+                    tg.load_balancer_arns = None;
+                    let arn = tg.target_group_arn.clone();
+                    item(arn.as_deref(), TARGET_GROUP, format!("{tg:?}"))
+                }),
+        );
+        marker = out.next_marker().map(String::from);
+        if marker.is_none() {
+            break;
+        }
+    }
+    let arns: Vec<String> = found.iter().map(|i| i.id.clone()).collect();
+    let mut tags: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for chunk in arns.chunks(TAGS_PER_CALL) {
+        let out = elb
+            .describe_tags()
+            .set_resource_arns(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(|e| classify("DescribeTags", e))?;
+        for d in out.tag_descriptions() {
+            let Some(arn) = d.resource_arn() else { continue };
+            tags.entry(arn.to_string()).or_default().extend(
+                d.tags()
+                    .iter()
+                    .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string()))),
+            );
+        }
+    }
+    for i in &mut found {
+        i.print = format!("{} {:?}", i.print, tags.get(&i.id));
+    }
+    Ok(found)
+}
+
+/// The log groups under `/webstack/` (the services' and the flow logs'), 50 a page: retention,
+/// encryption, deletion protection (not the bytes stored).
+async fn log_groups(c: &Clients) -> Result<Vec<Item>, AwsError> {
+    let mut items = Vec::new();
+    let mut token = None;
+    loop {
+        let out = c
+            .logs
+            .describe_log_groups()
+            .log_group_name_prefix("/webstack/")
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| classify("DescribeLogGroups", e))?;
+        items.extend(out.log_groups().iter().filter_map(|g| {
+            let arn = g.log_group_arn().or(g.arn())?.trim_end_matches(":*").to_string();
+            let print = format!(
+                "{:?} {:?} {:?} {:?}",
+                g.retention_in_days(),
+                g.kms_key_id(),
+                g.deletion_protection_enabled(),
+                g.log_group_class()
+            );
+            // The flow logs' group is its stack's, a service's its ContainerService's: a change
+            // reconciles whoever named the ARN, but only a stack counts as covered (a service's
+            // own resource, the ECS service, is not swept).
+            item(Some(&arn), WEBSTACK, print)
+        }));
+        token = out.next_token().map(String::from);
+        if token.is_none() {
+            return Ok(items);
+        }
+    }
+}
+
+/// The metric alarms named `webstack-…` (the stacks' alarms), 100 a page, without their state.
+async fn alarms(c: &Clients) -> Result<Vec<Item>, AwsError> {
+    let mut items = Vec::new();
+    let mut token = None;
+    loop {
+        let out = c
+            .cloudwatch
+            .describe_alarms()
+            .alarm_name_prefix("webstack-")
+            .alarm_types(aws_sdk_cloudwatch::types::AlarmType::MetricAlarm)
+            .max_records(100)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| classify("DescribeAlarms", e))?;
+        items.extend(out.metric_alarms().iter().filter_map(|a| {
+            let mut a = a.clone();
+            a.state_value = None;
+            a.state_reason = None;
+            a.state_reason_data = None;
+            a.state_updated_timestamp = None;
+            a.state_transitioned_timestamp = None;
+            a.evaluation_state = None;
+            let arn = a.alarm_arn.clone();
+            item(arn.as_deref(), WEBSTACK, format!("{a:?}"))
+        }));
+        token = out.next_token().map(String::from);
+        if token.is_none() {
+            return Ok(items);
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! The batched sweep, drift events' safety net (`--events-sweep-period`): every period, a few
+//! calls per service read every resource of the types [`crate::aws::sweep`] covers, across all
+//! stacks. Each resource's print is folded into the prints of the objects whose reconciles named
+//! it ([`super::Index`]); an object whose print differs from the last sweep's is reconciled (deep,
+//! like an event's), the others are not touched. A change made between two sweeps is thus found
+//! by the second, events or not, whoever made it.
+//!
+//! An object a sweep covers (one of its own resources was read in this sweep and the last) needs
+//! its full re-check less often: `--events-swept-resync-period` while events are healthy.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::{Events, ObjectKey};
+use crate::aws::sweep::Item;
+use crate::metrics::METRICS;
+use crate::model::report;
+
+/// What the last sweep found.
+#[derive(Default)]
+pub struct Sweeps {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Each object's print at the last sweep.
+    prints: HashMap<ObjectKey, u64>,
+    /// The objects the last sweep covered, and when it ended (`None`: no successful sweep yet, or
+    /// the last one failed).
+    covered: HashSet<ObjectKey>,
+    at: Option<Instant>,
+    /// The sweep's period (a sweep older than two periods covers nothing).
+    period: Option<Duration>,
+}
+
+impl Sweeps {
+    /// Whether the last sweep covered `object` and is recent.
+    pub fn covers(&self, object: &ObjectKey) -> bool {
+        let Ok(s) = self.state.lock() else { return false };
+        match (s.at, s.period) {
+            (Some(at), Some(period)) => at.elapsed() < 2 * period && s.covered.contains(object),
+            _ => false,
+        }
+    }
+
+    /// A sweep's items: the objects whose print changed since the last sweep. The first sweep
+    /// that sees an object only records it.
+    pub fn compare(&self, events: &Events, items: &[Item], period: Duration) -> BTreeSet<ObjectKey> {
+        let mut prints: BTreeMap<ObjectKey, Vec<(&str, u64)>> = BTreeMap::new();
+        let mut own = HashSet::new();
+        for i in items {
+            let owners = events.index.owners([i.id.as_str()]);
+            if owners.is_empty() {
+                continue;
+            }
+            let mut h = DefaultHasher::new();
+            i.print.hash(&mut h);
+            let print = h.finish();
+            for o in owners {
+                if i.kind == o.kind {
+                    own.insert(o.clone());
+                }
+                prints.entry(o).or_default().push((&i.id, print));
+            }
+        }
+        let now: HashMap<ObjectKey, u64> = prints
+            .into_iter()
+            .map(|(o, mut p)| {
+                p.sort_unstable();
+                let mut h = DefaultHasher::new();
+                p.hash(&mut h);
+                (o, h.finish())
+            })
+            .collect();
+        let Ok(mut s) = self.state.lock() else {
+            return BTreeSet::new();
+        };
+        // Changed, or gone (none of its resources found any more), since the last sweep.
+        let mut changed: BTreeSet<ObjectKey> = now
+            .iter()
+            .filter(|(o, p)| s.prints.get(*o).is_some_and(|before| before != *p))
+            .map(|(o, _)| o.clone())
+            .collect();
+        changed.extend(
+            s.prints
+                .keys()
+                .filter(|o| !now.contains_key(*o) && events.index.holds(o))
+                .cloned(),
+        );
+        // Covered: its own resources were in this sweep and the last (a first sight is not a
+        // comparison).
+        s.covered = own.into_iter().filter(|o| s.prints.contains_key(o)).collect();
+        s.prints = now;
+        s.at = Some(Instant::now());
+        s.period = Some(period);
+        changed
+    }
+
+    /// A sweep failed: it covers nothing until one works.
+    fn failed(&self) {
+        if let Ok(mut s) = self.state.lock() {
+            s.at = None;
+            s.covered.clear();
+        }
+    }
+}
+
+/// Sweeps every `period` with the operator's own credentials in its region, until the process
+/// stops (the caller's select ends it).
+pub async fn run(ctx: Arc<crate::reconcile::Context>, period: Duration) {
+    let clients = crate::aws::Clients::new(&ctx.sdk);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let started = Instant::now();
+        let known = |arn: &str| !ctx.events.index.owners([arn]).is_empty();
+        let (read, calls) = crate::aws::counting(crate::aws::sweep::read(&clients, &ctx.cluster_id, &known)).await;
+        match read {
+            Ok(items) => {
+                let changed = ctx.events.sweeps.compare(&ctx.events, &items, period);
+                for o in &changed {
+                    let sent = ctx.events.trigger(o);
+                    tracing::info!(kind = o.kind, namespace = %o.namespace, name = %o.name, sent, "sweep: changed since the last sweep; reconciling");
+                }
+                METRICS.sweep("ok", changed.len());
+                tracing::debug!(
+                    resources = items.len(),
+                    changed = changed.len(),
+                    aws_calls = calls.calls,
+                    took = ?started.elapsed(),
+                    "swept"
+                );
+            }
+            Err(e) => {
+                ctx.events.sweeps.failed();
+                METRICS.sweep("error", 0);
+                tracing::warn!(error = %report(&e), "the sweep failed; objects are re-checked as if there were none until one works");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(kind: &'static str, name: &str) -> ObjectKey {
+        ObjectKey {
+            kind,
+            namespace: "shop".into(),
+            name: name.into(),
+        }
+    }
+
+    fn item(id: &str, kind: &'static str, print: &str) -> Item {
+        Item {
+            id: id.into(),
+            kind,
+            print: print.into(),
+        }
+    }
+
+    #[test]
+    fn an_object_is_reconciled_when_its_resources_change_between_sweeps() {
+        let events = Events::default();
+        let (stack, tg, other) = (key("WebStack", "web"), key("TargetGroup", "api"), key("WebStack", "b"));
+        events
+            .index
+            .record(&stack, ["sg-0a".into(), "vpc-0a".into(), "arn:tg".into()].into(), true);
+        events
+            .index
+            .record(&tg, ["arn:tg".into(), "vpc-0a".into()].into(), true);
+        events.index.record(&other, ["sg-0b".into()].into(), true);
+        let period = Duration::from_secs(600);
+        let sweep = |sg: &str| {
+            vec![
+                item("sg-0a", "WebStack", sg),
+                item("arn:tg", "TargetGroup", "port 80"),
+                item("sg-0b", "WebStack", "b"),
+                item("sg-foreign", "WebStack", "not ours"),
+            ]
+        };
+        let s = Sweeps::default();
+        assert!(
+            s.compare(&events, &sweep("22 open"), period).is_empty(),
+            "a first sight"
+        );
+        assert!(!s.covers(&stack), "covered from the second sweep");
+        assert!(s.compare(&events, &sweep("22 open"), period).is_empty());
+        assert!(s.covers(&stack) && s.covers(&tg) && s.covers(&other));
+        assert_eq!(
+            s.compare(&events, &sweep("22 and 3389 open"), period),
+            BTreeSet::from([stack.clone()])
+        );
+        // A resource gone is a change of its owners'.
+        let mut gone = sweep("22 and 3389 open");
+        gone.retain(|i| i.id != "arn:tg");
+        assert_eq!(
+            s.compare(&events, &gone, period),
+            BTreeSet::from([stack.clone(), tg.clone()])
+        );
+        assert!(!s.covers(&tg), "a TargetGroup is covered by its own resource only");
+        // Every resource of an object gone: a change too, while the object still holds ids.
+        let only_b = vec![item("sg-0b", "WebStack", "b")];
+        assert_eq!(s.compare(&events, &only_b, period), BTreeSet::from([stack.clone()]));
+        // A failed sweep covers nothing.
+        s.failed();
+        assert!(!s.covers(&other));
+    }
+}
