@@ -38,6 +38,9 @@ pub enum Error {
     Fenced(#[from] super::context::Fenced),
 }
 
+/// kubectl's annotation holding the whole manifest last applied.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
 /// Runs the controller of `R` until SIGINT/SIGTERM: `namespace` limits it to one namespace;
 /// at most `concurrency` objects are reconciled at once, taking turns in [`Lanes`] (kube-runtime's
 /// own limit is not used: see [`super::lanes`]).
@@ -47,6 +50,14 @@ pub async fn run<R: Reconciler>(ctx: Arc<Context>, namespace: Option<String>, co
     let (reader, writer) = reflector::store();
     let trigger = watcher(api, watcher::Config::default())
         .default_backoff()
+        // What no reconcile reads is not kept in the cache: the field managers and kubectl's
+        // copy of the last applied manifest (often larger than the object itself).
+        .modify(|o: &mut R::K| {
+            o.meta_mut().managed_fields = None;
+            if let Some(a) = o.meta_mut().annotations.as_mut() {
+                a.remove(LAST_APPLIED);
+            }
+        })
         .reflect(writer)
         .applied_objects()
         .predicate_filter(
