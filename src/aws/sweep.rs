@@ -56,12 +56,44 @@ fn sorted_tags(tags: &[aws_sdk_ec2::types::Tag]) -> BTreeMap<&str, &str> {
         .collect()
 }
 
+/// A permission with its ranges, groups and prefix lists in a fixed order (AWS promises none).
+fn sorted_permission(p: &aws_sdk_ec2::types::IpPermission) -> aws_sdk_ec2::types::IpPermission {
+    let mut p = p.clone();
+    if let Some(r) = p.ip_ranges.as_mut() {
+        r.sort_by(|a, b| a.cidr_ip.cmp(&b.cidr_ip));
+    }
+    if let Some(r) = p.ipv6_ranges.as_mut() {
+        r.sort_by(|a, b| a.cidr_ipv6.cmp(&b.cidr_ipv6));
+    }
+    if let Some(g) = p.user_id_group_pairs.as_mut() {
+        g.sort_by(|a, b| a.group_id.cmp(&b.group_id));
+    }
+    if let Some(l) = p.prefix_list_ids.as_mut() {
+        l.sort_by(|a, b| a.prefix_list_id.cmp(&b.prefix_list_id));
+    }
+    p
+}
+
 /// Each entry printed, in a fixed order (AWS promises none for rules and routes).
 fn sorted_prints<T: std::fmt::Debug>(list: &[T]) -> Vec<String> {
     let mut prints: Vec<String> = list.iter().map(|x| format!("{x:?}")).collect();
     prints.sort_unstable();
     prints
 }
+
+/// The EC2 resource types whose existence the sweep reads (DescribeTags' `resource-type` names).
+const SWEPT_TYPES: [&str; 10] = [
+    "vpc",
+    "subnet",
+    "internet-gateway",
+    "natgateway",
+    "elastic-ip",
+    "vpc-endpoint",
+    "route-table",
+    "security-group",
+    "launch-template",
+    "vpc-flow-log",
+];
 
 /// The cluster's EC2 resources: which exist (DescribeTags on the cluster tag), and the settings
 /// of those whose drift matters most between events: security groups' rules, route tables'
@@ -84,6 +116,14 @@ async fn ec2(c: &Clients, cluster_id: &str) -> Result<Vec<Item>, AwsError> {
             .describe_tags()
             .filters(Filter::builder().name("key").values(CLUSTER).build())
             .filters(Filter::builder().name("value").values(cluster_id).build())
+            // Not instances and volumes: EC2 capacity's come and go as its group scales, and are
+            // the group's business, not drift.
+            .filters(
+                Filter::builder()
+                    .name("resource-type")
+                    .set_values(Some(SWEPT_TYPES.map(String::from).to_vec()))
+                    .build(),
+            )
             .max_results(1000)
             .set_next_token(token)
             .send()
@@ -141,8 +181,13 @@ async fn ec2(c: &Clients, cluster_id: &str) -> Result<Vec<Item>, AwsError> {
             let print = format!(
                 "{:?} {:?} {:?} {:?}",
                 g.vpc_id(),
-                sorted_prints(g.ip_permissions()),
-                sorted_prints(g.ip_permissions_egress()),
+                sorted_prints(&g.ip_permissions().iter().map(sorted_permission).collect::<Vec<_>>()),
+                sorted_prints(
+                    &g.ip_permissions_egress()
+                        .iter()
+                        .map(sorted_permission)
+                        .collect::<Vec<_>>()
+                ),
                 sorted_tags(g.tags())
             );
             item(g.group_id(), WEBSTACK, print)
@@ -166,10 +211,11 @@ async fn ec2(c: &Clients, cluster_id: &str) -> Result<Vec<Item>, AwsError> {
                 "{:?} {:?} {:?} {:?}",
                 n.state(),
                 n.subnet_id(),
-                n.nat_gateway_addresses()
-                    .iter()
-                    .map(|a| a.allocation_id())
-                    .collect::<Vec<_>>(),
+                {
+                    let mut a: Vec<_> = n.nat_gateway_addresses().iter().map(|a| a.allocation_id()).collect();
+                    a.sort_unstable();
+                    a
+                },
                 sorted_tags(n.tags())
             );
             item(n.nat_gateway_id(), WEBSTACK, print)
@@ -248,13 +294,32 @@ async fn elbv2(c: &Clients, known: &(dyn Fn(&str) -> bool + Sync)) -> Result<Vec
     }
     let arns: Vec<String> = found.iter().map(|i| i.id.clone()).collect();
     let mut tags: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    for chunk in arns.chunks(TAGS_PER_CALL) {
-        let out = elb
-            .describe_tags()
-            .set_resource_arns(Some(chunk.to_vec()))
+    let describe = |arns: Vec<String>| async move {
+        elb.describe_tags()
+            .set_resource_arns(Some(arns))
             .send()
             .await
-            .map_err(|e| classify("DescribeTags", e))?;
+            .map_err(|e| classify("DescribeTags", e))
+    };
+    let mut outs = Vec::new();
+    for chunk in arns.chunks(TAGS_PER_CALL) {
+        match describe(chunk.to_vec()).await {
+            Ok(out) => outs.push(out),
+            // One ARN deleted since the describe fails the whole call: ask one at a time, and
+            // leave out what is gone (the next sweep does not list it).
+            Err(e) if e.is_not_found() => {
+                for arn in chunk {
+                    match describe(vec![arn.clone()]).await {
+                        Ok(out) => outs.push(out),
+                        Err(e) if e.is_not_found() => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    for out in &outs {
         for d in out.tag_descriptions() {
             let Some(arn) = d.resource_arn() else { continue };
             tags.entry(arn.to_string()).or_default().extend(
@@ -328,6 +393,9 @@ async fn alarms(c: &Clients) -> Result<Vec<Item>, AwsError> {
             a.state_updated_timestamp = None;
             a.state_transitioned_timestamp = None;
             a.evaluation_state = None;
+            if let Some(d) = a.dimensions.as_mut() {
+                d.sort_by(|x, y| x.name.cmp(&y.name));
+            }
             let arn = a.alarm_arn.clone();
             item(arn.as_deref(), WEBSTACK, format!("{a:?}"))
         }));
