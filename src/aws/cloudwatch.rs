@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::{AwsError, TagMap, classify, done_if_gone, sdk_tags, tag_map};
 use crate::model::alarms::{AlarmDef, AlarmMetric, MetricRef, ObservedAlarm, ObservedDashboard};
 
-/// Every metric alarm whose name starts with `prefix` (tags not read).
+/// Every metric alarm whose name starts with `prefix`, 100 a page (tags not read).
 pub async fn alarms(c: &Client, prefix: &str) -> Result<Vec<ObservedAlarm>, AwsError> {
     let mut found = Vec::new();
     let mut token = None;
@@ -19,6 +19,7 @@ pub async fn alarms(c: &Client, prefix: &str) -> Result<Vec<ObservedAlarm>, AwsE
             .describe_alarms()
             .alarm_name_prefix(prefix)
             .alarm_types(aws_sdk_cloudwatch::types::AlarmType::MetricAlarm)
+            .max_records(100)
             .set_next_token(token)
             .send()
             .await

@@ -26,14 +26,14 @@ pub async fn find(c: &Client, name: &str) -> Result<Option<LogGroup>, AwsError> 
         .iter()
         .find(|g| g.log_group_name() == Some(name))
         .map(|g| LogGroup {
-            arn: g
-                .log_group_arn()
-                .or(g.arn())
-                .unwrap_or_default()
-                .trim_end_matches(":*")
-                .to_string(),
+            arn: arn_of(g).unwrap_or_default(),
             retention: g.retention_in_days(),
         }))
+}
+
+/// A group's ARN, without the `:*` suffix DescribeLogGroups puts on `arn`.
+pub fn arn_of(g: &aws_sdk_cloudwatchlogs::types::LogGroup) -> Option<String> {
+    Some(g.log_group_arn().or(g.arn())?.trim_end_matches(":*").to_string())
 }
 
 /// Creates the group with its tags; `Ok(false)` when it already existed (its owner is then

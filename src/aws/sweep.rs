@@ -95,6 +95,25 @@ const SWEPT_TYPES: [&str; 10] = [
     "vpc-flow-log",
 ];
 
+/// Every page of a listing: `page` asks for the page after `token` (none: the first), and answers
+/// its items and the next token.
+async fn pages<F, Fut>(mut page: F) -> Result<Vec<Item>, AwsError>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<Item>, Option<String>), AwsError>>,
+{
+    let mut items = Vec::new();
+    let mut token = None;
+    loop {
+        let (found, next) = page(token).await?;
+        items.extend(found);
+        token = next;
+        if token.is_none() {
+            return Ok(items);
+        }
+    }
+}
+
 /// The cluster's EC2 resources: which exist (DescribeTags on the cluster tag), and the settings
 /// of those whose drift matters most between events: security groups' rules, route tables'
 /// routes and associations, NAT gateways' state (AWS fails one without an API call). One call
@@ -107,11 +126,9 @@ async fn ec2(c: &Clients, cluster_id: &str) -> Result<Vec<Item>, AwsError> {
             .build()
     };
     let ec2 = &c.ec2;
-    let mut items = Vec::new();
-    let mut token = None;
     // Existence of everything else EC2 holds of the cluster's (VPCs, subnets, gateways,
     // endpoints, Elastic IPs, launch templates, ...): one row per resource.
-    loop {
+    let mut items = pages(|token| async move {
         let out = ec2
             .describe_tags()
             .filters(Filter::builder().name("key").values(CLUSTER).build())
@@ -129,111 +146,115 @@ async fn ec2(c: &Clients, cluster_id: &str) -> Result<Vec<Item>, AwsError> {
             .send()
             .await
             .map_err(|e| classify("DescribeTags", e))?;
-        items.extend(
-            out.tags()
+        let found = out
+            .tags()
+            .iter()
+            .filter_map(|t| item(t.resource_id(), WEBSTACK, format!("{:?}", t.resource_type())))
+            .collect();
+        Ok((found, out.next_token().map(String::from)))
+    })
+    .await?;
+    items.extend(
+        pages(|token| async move {
+            let out = ec2
+                .describe_route_tables()
+                .filters(ours())
+                .max_results(100)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| classify("DescribeRouteTables", e))?;
+            let found = out
+                .route_tables()
                 .iter()
-                .filter_map(|t| item(t.resource_id(), WEBSTACK, format!("{:?}", t.resource_type()))),
-        );
-        token = out.next_token().map(String::from);
-        if token.is_none() {
-            break;
-        }
-    }
-    loop {
-        let out = ec2
-            .describe_route_tables()
-            .filters(ours())
-            .max_results(100)
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| classify("DescribeRouteTables", e))?;
-        items.extend(out.route_tables().iter().filter_map(|t| {
-            let mut associations: Vec<_> = t
-                .associations()
-                .iter()
-                .map(|a| (a.subnet_id(), a.gateway_id(), a.main()))
-                .collect();
-            associations.sort();
-            let print = format!(
-                "{:?} {:?} {:?}",
-                sorted_prints(t.routes()),
-                associations,
-                sorted_tags(t.tags())
-            );
-            item(t.route_table_id(), WEBSTACK, print)
-        }));
-        token = out.next_token().map(String::from);
-        if token.is_none() {
-            break;
-        }
-    }
-    loop {
-        let out = ec2
-            .describe_security_groups()
-            .filters(ours())
-            .max_results(1000)
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| classify("DescribeSecurityGroups", e))?;
-        items.extend(out.security_groups().iter().filter_map(|g| {
-            let print = format!(
-                "{:?} {:?} {:?} {:?}",
-                g.vpc_id(),
-                sorted_prints(&g.ip_permissions().iter().map(sorted_permission).collect::<Vec<_>>()),
-                sorted_prints(
-                    &g.ip_permissions_egress()
+                .filter_map(|t| {
+                    let mut associations: Vec<_> = t
+                        .associations()
                         .iter()
-                        .map(sorted_permission)
-                        .collect::<Vec<_>>()
-                ),
-                sorted_tags(g.tags())
-            );
-            item(g.group_id(), WEBSTACK, print)
-        }));
-        token = out.next_token().map(String::from);
-        if token.is_none() {
-            break;
-        }
-    }
-    loop {
-        let out = ec2
-            .describe_nat_gateways()
-            .filter(ours())
-            .max_results(1000)
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| classify("DescribeNatGateways", e))?;
-        items.extend(out.nat_gateways().iter().filter_map(|n| {
-            let print = format!(
-                "{:?} {:?} {:?} {:?}",
-                n.state(),
-                n.subnet_id(),
-                {
-                    let mut a: Vec<_> = n.nat_gateway_addresses().iter().map(|a| a.allocation_id()).collect();
-                    a.sort_unstable();
-                    a
-                },
-                sorted_tags(n.tags())
-            );
-            item(n.nat_gateway_id(), WEBSTACK, print)
-        }));
-        token = out.next_token().map(String::from);
-        if token.is_none() {
-            break;
-        }
-    }
+                        .map(|a| (a.subnet_id(), a.gateway_id(), a.main()))
+                        .collect();
+                    associations.sort();
+                    let print = format!(
+                        "{:?} {:?} {:?}",
+                        sorted_prints(t.routes()),
+                        associations,
+                        sorted_tags(t.tags())
+                    );
+                    item(t.route_table_id(), WEBSTACK, print)
+                })
+                .collect();
+            Ok((found, out.next_token().map(String::from)))
+        })
+        .await?,
+    );
+    items.extend(
+        pages(|token| async move {
+            let out = ec2
+                .describe_security_groups()
+                .filters(ours())
+                .max_results(1000)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| classify("DescribeSecurityGroups", e))?;
+            let permissions = |list: &[aws_sdk_ec2::types::IpPermission]| {
+                sorted_prints(&list.iter().map(sorted_permission).collect::<Vec<_>>())
+            };
+            let found = out
+                .security_groups()
+                .iter()
+                .filter_map(|g| {
+                    let print = format!(
+                        "{:?} {:?} {:?} {:?}",
+                        g.vpc_id(),
+                        permissions(g.ip_permissions()),
+                        permissions(g.ip_permissions_egress()),
+                        sorted_tags(g.tags())
+                    );
+                    item(g.group_id(), WEBSTACK, print)
+                })
+                .collect();
+            Ok((found, out.next_token().map(String::from)))
+        })
+        .await?,
+    );
+    items.extend(
+        pages(|token| async move {
+            let out = ec2
+                .describe_nat_gateways()
+                .filter(ours())
+                .max_results(1000)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| classify("DescribeNatGateways", e))?;
+            let found = out
+                .nat_gateways()
+                .iter()
+                .filter_map(|n| {
+                    let mut addresses: Vec<_> = n.nat_gateway_addresses().iter().map(|a| a.allocation_id()).collect();
+                    addresses.sort_unstable();
+                    let print = format!(
+                        "{:?} {:?} {:?} {:?}",
+                        n.state(),
+                        n.subnet_id(),
+                        addresses,
+                        sorted_tags(n.tags())
+                    );
+                    item(n.nat_gateway_id(), WEBSTACK, print)
+                })
+                .collect();
+            Ok((found, out.next_token().map(String::from)))
+        })
+        .await?,
+    );
     Ok(items)
 }
 
 /// Every load balancer and target group (400 a page), and the tags of the operator's (20 a call).
 async fn elbv2(c: &Clients, known: &(dyn Fn(&str) -> bool + Sync)) -> Result<Vec<Item>, AwsError> {
     let elb = &c.elbv2;
-    let mut found: Vec<Item> = Vec::new();
-    let mut marker = None;
-    loop {
+    let mut found = pages(|marker| async move {
         let out = elb
             .describe_load_balancers()
             .page_size(ELB_PAGE)
@@ -241,42 +262,41 @@ async fn elbv2(c: &Clients, known: &(dyn Fn(&str) -> bool + Sync)) -> Result<Vec
             .send()
             .await
             .map_err(|e| classify("DescribeLoadBalancers", e))?;
-        found.extend(
-            out.load_balancers()
-                .iter()
-                .filter(|lb| lb.load_balancer_arn().is_some_and(known))
-                .filter_map(|lb| {
-                    let mut zones: Vec<_> = lb.availability_zones().iter().map(|z| z.subnet_id()).collect();
-                    zones.sort();
-                    let mut groups = lb.security_groups().to_vec();
-                    groups.sort();
-                    let print = format!(
-                        "{:?} {:?} {:?} {:?} {:?} {:?}",
-                        lb.scheme(),
-                        lb.r#type(),
-                        lb.state().and_then(|s| s.code()),
-                        lb.ip_address_type(),
-                        zones,
-                        groups
-                    );
-                    item(lb.load_balancer_arn(), WEBSTACK, print)
-                }),
-        );
-        marker = out.next_marker().map(String::from);
-        if marker.is_none() {
-            break;
-        }
-    }
-    loop {
-        let out = elb
-            .describe_target_groups()
-            .page_size(ELB_PAGE)
-            .set_marker(marker)
-            .send()
-            .await
-            .map_err(|e| classify("DescribeTargetGroups", e))?;
-        found.extend(
-            out.target_groups()
+        let found = out
+            .load_balancers()
+            .iter()
+            .filter(|lb| lb.load_balancer_arn().is_some_and(known))
+            .filter_map(|lb| {
+                let mut zones: Vec<_> = lb.availability_zones().iter().map(|z| z.subnet_id()).collect();
+                zones.sort();
+                let mut groups = lb.security_groups().to_vec();
+                groups.sort();
+                let print = format!(
+                    "{:?} {:?} {:?} {:?} {:?} {:?}",
+                    lb.scheme(),
+                    lb.r#type(),
+                    lb.state().and_then(|s| s.code()),
+                    lb.ip_address_type(),
+                    zones,
+                    groups
+                );
+                item(lb.load_balancer_arn(), WEBSTACK, print)
+            })
+            .collect();
+        Ok((found, out.next_marker().map(String::from)))
+    })
+    .await?;
+    found.extend(
+        pages(|marker| async move {
+            let out = elb
+                .describe_target_groups()
+                .page_size(ELB_PAGE)
+                .set_marker(marker)
+                .send()
+                .await
+                .map_err(|e| classify("DescribeTargetGroups", e))?;
+            let found = out
+                .target_groups()
                 .iter()
                 .filter(|tg| tg.target_group_arn().is_some_and(known))
                 .filter_map(|tg| {
@@ -285,13 +305,12 @@ async fn elbv2(c: &Clients, known: &(dyn Fn(&str) -> bool + Sync)) -> Result<Vec
                     tg.load_balancer_arns = None;
                     let arn = tg.target_group_arn.clone();
                     item(arn.as_deref(), TARGET_GROUP, format!("{tg:?}"))
-                }),
-        );
-        marker = out.next_marker().map(String::from);
-        if marker.is_none() {
-            break;
-        }
-    }
+                })
+                .collect();
+            Ok((found, out.next_marker().map(String::from)))
+        })
+        .await?,
+    );
     let arns: Vec<String> = found.iter().map(|i| i.id.clone()).collect();
     let mut tags: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     let describe = |arns: Vec<String>| async move {
@@ -338,70 +357,43 @@ async fn elbv2(c: &Clients, known: &(dyn Fn(&str) -> bool + Sync)) -> Result<Vec
 /// The log groups under `/webstack/` (the services' and the flow logs'), 50 a page: retention,
 /// encryption, deletion protection (not the bytes stored).
 async fn log_groups(c: &Clients) -> Result<Vec<Item>, AwsError> {
-    let mut items = Vec::new();
-    let mut token = None;
-    loop {
-        let out = c
-            .logs
+    let logs = &c.logs;
+    pages(|token| async move {
+        let out = logs
             .describe_log_groups()
             .log_group_name_prefix("/webstack/")
             .set_next_token(token)
             .send()
             .await
             .map_err(|e| classify("DescribeLogGroups", e))?;
-        items.extend(out.log_groups().iter().filter_map(|g| {
-            let arn = g.log_group_arn().or(g.arn())?.trim_end_matches(":*").to_string();
-            let print = format!(
-                "{:?} {:?} {:?} {:?}",
-                g.retention_in_days(),
-                g.kms_key_id(),
-                g.deletion_protection_enabled(),
-                g.log_group_class()
-            );
-            // The flow logs' group is its stack's, a service's its ContainerService's: a change
-            // reconciles whoever named the ARN, but only a stack counts as covered (a service's
-            // own resource, the ECS service, is not swept).
-            item(Some(&arn), WEBSTACK, print)
-        }));
-        token = out.next_token().map(String::from);
-        if token.is_none() {
-            return Ok(items);
-        }
-    }
+        let found = out
+            .log_groups()
+            .iter()
+            .filter_map(|g| {
+                let print = format!(
+                    "{:?} {:?} {:?} {:?}",
+                    g.retention_in_days(),
+                    g.kms_key_id(),
+                    g.deletion_protection_enabled(),
+                    g.log_group_class()
+                );
+                // The flow logs' group is its stack's, a service's its ContainerService's: a
+                // change reconciles whoever named the ARN, but only a stack counts as covered (a
+                // service's own resource, the ECS service, is not swept).
+                item(Some(&super::logs::arn_of(g)?), WEBSTACK, print)
+            })
+            .collect();
+        Ok((found, out.next_token().map(String::from)))
+    })
+    .await
 }
 
-/// The metric alarms named `webstack-…` (the stacks' alarms), 100 a page, without their state.
+/// The metric alarms named `webstack-…` (the stacks' alarms), as the alarms part reads and
+/// compares them ([`super::cloudwatch::alarms`]: no state, dimensions and actions sorted).
 async fn alarms(c: &Clients) -> Result<Vec<Item>, AwsError> {
-    let mut items = Vec::new();
-    let mut token = None;
-    loop {
-        let out = c
-            .cloudwatch
-            .describe_alarms()
-            .alarm_name_prefix("webstack-")
-            .alarm_types(aws_sdk_cloudwatch::types::AlarmType::MetricAlarm)
-            .max_records(100)
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| classify("DescribeAlarms", e))?;
-        items.extend(out.metric_alarms().iter().filter_map(|a| {
-            let mut a = a.clone();
-            a.state_value = None;
-            a.state_reason = None;
-            a.state_reason_data = None;
-            a.state_updated_timestamp = None;
-            a.state_transitioned_timestamp = None;
-            a.evaluation_state = None;
-            if let Some(d) = a.dimensions.as_mut() {
-                d.sort_by(|x, y| x.name.cmp(&y.name));
-            }
-            let arn = a.alarm_arn.clone();
-            item(arn.as_deref(), WEBSTACK, format!("{a:?}"))
-        }));
-        token = out.next_token().map(String::from);
-        if token.is_none() {
-            return Ok(items);
-        }
-    }
+    let found = super::cloudwatch::alarms(&c.cloudwatch, "webstack-").await?;
+    Ok(found
+        .into_iter()
+        .filter_map(|a| item(Some(&a.arn), WEBSTACK, format!("{:?}", a.def)))
+        .collect())
 }
