@@ -115,6 +115,8 @@ async fn demo(args: Args) -> Result<(), String> {
         renew_deadline: Duration::from_secs(10),
         retry_period: Duration::from_secs(2),
         require_policy: false,
+        shards: 1,
+        namespace_selector: None,
         events: webstack_operator::reconcile::events::Mode::Off,
         events_heartbeat: Duration::from_secs(600),
         events_resync_period: Duration::from_secs(2 * 3600),

@@ -23,6 +23,8 @@ use crate::webstack::WebStackReconciler;
 
 pub use crate::model::report;
 
+mod shards;
+
 /// Options of `webstack-operator run`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct RunOptions {
@@ -90,6 +92,16 @@ pub struct RunOptions {
     /// The re-check period, while drift events are healthy, of an object the sweep covers.
     #[arg(long, env = "WEBSTACK_EVENTS_SWEPT_RESYNC_PERIOD", default_value = "6h", value_parser = parse_duration)]
     pub events_swept_resync_period: Duration,
+    /// Split the namespaces into this many shards (a hash of the namespace's name), each
+    /// reconciled by the one replica holding its Lease `<leader-election-id>-shard-<i>`; replicas
+    /// share the shards out and take over a dead one's. 1: not sharded. Exclusive with
+    /// `--leader-elect` and `--namespace`; needs `--events off` (see docs/operations.md).
+    #[arg(long, env = "WEBSTACK_SHARDS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub shards: u32,
+    /// Reconcile only objects of the namespaces whose labels this selects: `key=value`,
+    /// `key!=value`, `key` or `!key`, comma-separated, all of which must hold.
+    #[arg(long, env = "WEBSTACK_NAMESPACE_SELECTOR", value_parser = crate::reconcile::policy::parse_selector)]
+    pub namespace_selector: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>,
     /// Refuse all work in a namespace no WebStackPolicy selects (objects there are Stalled,
     /// `PolicyViolation`); without it such a namespace gets the operator's safe defaults only.
     #[arg(long, env = "WEBSTACK_REQUIRE_POLICY")]
@@ -124,6 +136,8 @@ pub enum ManagerError {
     LeaseTimings,
     #[error("leadership lost: stopping so that only the new leader acts (the process is restarted as a standby)")]
     LeadershipLost,
+    #[error("--shards {0}: {1}")]
+    Sharding(u32, &'static str),
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`).
@@ -158,6 +172,9 @@ pub async fn run_with(
     aws: aws_config::ConfigLoader,
 ) -> Result<(), ManagerError> {
     use crate::metrics::{Endpoint, METRICS, serve};
+    // Options that cannot work together fail before anything starts.
+    let sharding = sharding_config(&opts)?;
+    let lease = lease_config(&opts)?;
     // Probes first: a standby waiting for leadership is alive and ready too.
     for (what, address, endpoint) in [
         ("metrics", &opts.metrics_bind_address, Endpoint::Metrics),
@@ -182,7 +199,7 @@ pub async fn run_with(
         .await;
     let region = aws.region().ok_or(ManagerError::NoRegion)?.to_string();
     METRICS.set_ready();
-    tracing::info!(cluster_id = %opts.cluster_id, %region, resync = ?opts.resync_period, namespace = ?opts.namespace, "webstack-operator started");
+    tracing::info!(cluster_id = %opts.cluster_id, %region, resync = ?opts.resync_period, namespace = ?opts.namespace, shards = opts.shards, "webstack-operator started");
     let reporter = Reporter {
         controller: "webstack-operator".into(),
         instance: std::env::var("POD_NAME").ok(),
@@ -191,18 +208,55 @@ pub async fn run_with(
     // WebStackPolicies and namespaces, cached before the first reconcile (cluster-wide, also with
     // --namespace: a policy selects namespaces by their labels).
     let tenants = Tenants::start(&client, opts.require_policy).await;
-    let leadership = match lease_config(&opts)? {
+    let base = Base {
+        client: client.clone(),
+        aws,
+        cluster_id: opts.cluster_id.clone(),
+        resync: opts.resync_period,
+        recorder,
+        tenants: tenants.clone(),
+        namespace_selector: opts.namespace_selector.clone(),
+        concurrency: opts.concurrency,
+    };
+    if let Some(sharding) = sharding {
+        let shards = sharding.shards;
+        return shards::run(client, sharding, move |shard, fence, stop| {
+            let ctx = base.context(fence);
+            let scope = driver::Scope {
+                namespace: None,
+                shard: Some((shard, shards)),
+                stop: Some(stop),
+            };
+            let (tenants, n) = (base.tenants.clone(), base.concurrency);
+            let (client, stopped) = (ctx.client.clone(), scope.stopped());
+            // One replica writes the policies' status: the holder of shard 0.
+            let status = async move {
+                if shard == 0 {
+                    tokio::select! {
+                        () = tenants.run_status(client) => {}
+                        () = stopped => {}
+                    }
+                }
+            };
+            tokio::spawn(async move {
+                tokio::join!(controllers(ctx, scope.clone(), n), status);
+                // Its replica reports the shard's objects from now on.
+                METRICS.forget_namespaces(|ns| scope.holds(ns));
+            })
+        })
+        .await;
+    }
+    let leadership = match lease {
         Some(config) => Some(crate::leader::acquire(client.clone(), config).await),
         None => None,
     };
     // Every reconcile changes AWS and Kubernetes only while the lease holds.
     let fence = leadership.as_ref().map_or_else(Fence::unbounded, Leadership::fence);
-    let ctx = Arc::new(
-        Context::new(client, aws, opts.cluster_id.clone(), opts.resync_period, recorder)
-            .with_fence(fence)
-            .with_tenants(tenants.clone()),
-    );
-    let (ns, n) = (opts.namespace, opts.concurrency);
+    let ctx = base.context(fence);
+    let scope = driver::Scope {
+        namespace: opts.namespace,
+        ..driver::Scope::default()
+    };
     let events = crate::reconcile::events::Options {
         mode: opts.events,
         heartbeat: opts.events_heartbeat,
@@ -210,24 +264,20 @@ pub async fn run_with(
         sweep: opts.events_sweep_period,
         swept_resync: opts.events_swept_resync_period,
     };
-    let controllers = async {
+    let all = async {
         tokio::join!(
             crate::reconcile::events::run(ctx.clone(), events),
-            driver::run::<WebStackReconciler>(ctx.clone(), ns.clone(), n),
-            driver::run::<TargetGroupReconciler>(ctx.clone(), ns.clone(), n),
-            driver::run::<ListenerRuleReconciler>(ctx.clone(), ns.clone(), n),
-            driver::run::<ContainerServiceReconciler>(ctx.clone(), ns.clone(), n),
-            driver::run::<StaticSiteReconciler>(ctx.clone(), ns, n),
+            controllers(ctx.clone(), scope, opts.concurrency),
             tenants.run_status(ctx.client.clone()),
         )
     };
     match leadership {
         None => {
-            controllers.await;
+            all.await;
         }
         Some(leadership) => {
             tokio::select! {
-                _ = controllers => leadership.release().await,
+                _ = all => leadership.release().await,
                 () = leadership.lost() => return Err(ManagerError::LeadershipLost),
             }
         }
@@ -236,11 +286,84 @@ pub async fn run_with(
     Ok(())
 }
 
+/// What every reconcile context of the process is made of (one per shard when sharded).
+struct Base {
+    client: Client,
+    aws: aws_config::SdkConfig,
+    cluster_id: String,
+    resync: Duration,
+    recorder: Recorder,
+    tenants: Tenants,
+    namespace_selector: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>,
+    concurrency: u16,
+}
+
+impl Base {
+    fn context(&self, fence: Fence) -> Arc<Context> {
+        Arc::new(
+            Context::new(
+                self.client.clone(),
+                self.aws.clone(),
+                self.cluster_id.clone(),
+                self.resync,
+                self.recorder.clone(),
+            )
+            .with_fence(fence)
+            .with_tenants(self.tenants.clone())
+            .with_namespace_selector(self.namespace_selector.clone()),
+        )
+    }
+}
+
+/// One controller per kind, on the objects of `scope`, until SIGINT/SIGTERM or its stop.
+async fn controllers(ctx: Arc<Context>, scope: driver::Scope, n: u16) {
+    tokio::join!(
+        driver::run::<WebStackReconciler>(ctx.clone(), scope.clone(), n),
+        driver::run::<TargetGroupReconciler>(ctx.clone(), scope.clone(), n),
+        driver::run::<ListenerRuleReconciler>(ctx.clone(), scope.clone(), n),
+        driver::run::<ContainerServiceReconciler>(ctx.clone(), scope.clone(), n),
+        driver::run::<StaticSiteReconciler>(ctx, scope, n),
+    );
+}
+
+/// The shards to split the namespaces into with `--shards` above 1, the options checked.
+fn sharding_config(opts: &RunOptions) -> Result<Option<shards::Sharding>, ManagerError> {
+    let n = opts.shards;
+    if n <= 1 {
+        return Ok(None);
+    }
+    if opts.leader_elect {
+        return Err(ManagerError::Sharding(
+            n,
+            "exclusive with --leader-elect: each shard has its own Lease (<leader-election-id>-shard-<i>)",
+        ));
+    }
+    if opts.namespace.is_some() {
+        return Err(ManagerError::Sharding(
+            n,
+            "shards split namespaces, so it cannot be used with --namespace (use --namespace-selector)",
+        ));
+    }
+    if opts.events != crate::reconcile::events::Mode::Off {
+        return Err(ManagerError::Sharding(
+            n,
+            "drift events and sweeps are not sharded yet: run with --events off",
+        ));
+    }
+    let lease = lease_settings(opts)?;
+    Ok(Some(shards::Sharding { shards: n, lease }))
+}
+
 /// The Lease to hold with `--leader-elect`, its timings checked.
 fn lease_config(opts: &RunOptions) -> Result<Option<crate::leader::LeaseConfig>, ManagerError> {
     if !opts.leader_elect {
         return Ok(None);
     }
+    lease_settings(opts).map(Some)
+}
+
+/// The lease settings of the options (namespace, name, this replica's identity, timings checked).
+fn lease_settings(opts: &RunOptions) -> Result<crate::leader::LeaseConfig, ManagerError> {
     if opts.renew_deadline >= opts.lease_duration || opts.renew_deadline <= opts.retry_period {
         return Err(ManagerError::LeaseTimings);
     }
@@ -249,14 +372,14 @@ fn lease_config(opts: &RunOptions) -> Result<Option<crate::leader::LeaseConfig>,
         .clone()
         .or_else(|| std::env::var("POD_NAMESPACE").ok())
         .unwrap_or_else(|| "webstack-system".into());
-    Ok(Some(crate::leader::LeaseConfig {
+    Ok(crate::leader::LeaseConfig {
         namespace,
         name: opts.leader_election_id.clone(),
         identity: crate::leader::identity(),
         lease_duration: opts.lease_duration,
         renew_deadline: opts.renew_deadline,
         retry_period: opts.retry_period,
-    }))
+    })
 }
 
 /// Every CRD of [`api::crds`] must exist and be Established.

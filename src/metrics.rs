@@ -52,6 +52,8 @@ pub struct Metrics {
     queue: Mutex<Waits>,
     /// `kind/namespace/name` → (kind, condition) of the last reconcile.
     resources: Mutex<BTreeMap<String, (String, &'static str)>>,
+    /// `--shards`: 0 not sharded, else 1 + the shards this replica holds.
+    shards: AtomicU64,
     ready: AtomicBool,
 }
 
@@ -182,6 +184,19 @@ impl Metrics {
                 None => m.remove(key),
             };
         }
+    }
+
+    /// Forgets the objects of the namespaces `gone` says are no longer this process's (a shard
+    /// handed over): their replica reports them.
+    pub fn forget_namespaces(&self, gone: impl Fn(&str) -> bool) {
+        if let Ok(mut m) = self.resources.lock() {
+            m.retain(|key, _| key.split('/').nth(1).is_none_or(|ns| !gone(ns)));
+        }
+    }
+
+    /// `--shards`: how many shards this replica holds now.
+    pub fn set_shards_held(&self, n: usize) {
+        self.shards.store(n as u64 + 1, Ordering::Relaxed);
     }
 
     /// Start-up checks passed: `/readyz` answers 200.
@@ -349,6 +364,16 @@ impl Metrics {
             );
             let _ = writeln!(out, "webstack_events_pipeline_healthy {}", state - 1);
         }
+        let shards = self.shards.load(Ordering::Relaxed);
+        if shards > 0 {
+            head(
+                &mut out,
+                "webstack_shards_held",
+                "gauge",
+                "The shards (--shards) whose lease this replica holds and whose namespaces it reconciles",
+            );
+            let _ = writeln!(out, "webstack_shards_held {}", shards - 1);
+        }
         head(
             &mut out,
             "webstack_resources",
@@ -479,5 +504,22 @@ mod tests {
             assert!(text.lines().any(|l| l == line), "missing {line}:\n{text}");
         }
         assert!(!text.contains("Stalled"), "a deleted object is no longer counted");
+        assert!(!text.contains("webstack_shards_held"), "absent unless sharded");
+    }
+
+    #[test]
+    fn a_shard_handed_over_takes_its_objects_out_of_the_counts() {
+        let m = Metrics::default();
+        m.set_shards_held(2);
+        m.resource("WebStack", "WebStack/a/x", Some("Ready"));
+        m.resource("WebStack", "WebStack/b/y", Some("Ready"));
+        m.forget_namespaces(|ns| ns == "b");
+        let text = m.render();
+        assert!(text.lines().any(|l| l == "webstack_shards_held 2"), "{text}");
+        assert!(
+            text.lines()
+                .any(|l| l == "webstack_resources{kind=\"WebStack\",condition=\"Ready\"} 1"),
+            "{text}"
+        );
     }
 }

@@ -15,6 +15,7 @@
 //! Nothing here assumes one lease per process: each [`acquire`] holds the lease its
 //! [`LeaseConfig`] names, with a [`Fence`] of its own (the scale issue's shards hold one each).
 
+mod members;
 mod store;
 
 use std::sync::Arc;
@@ -27,6 +28,8 @@ use kube::api::ObjectMeta;
 use kube::{Api, Client};
 use tokio::time::{Instant, sleep_until, timeout, timeout_at};
 
+use self::members::Observed;
+pub use self::members::{Members, Seen};
 pub use self::store::LeaseStore;
 use crate::reconcile::context::{Fence, Hold, Holder};
 
@@ -47,14 +50,6 @@ impl LeaseConfig {
     pub fn lease(&self) -> String {
         format!("{}/{}", self.namespace, self.name)
     }
-}
-
-/// What a candidate saw of the lease last, and when (by its own clock).
-#[derive(Debug)]
-struct Observed {
-    holder: Option<String>,
-    renew: Option<MicroTime>,
-    at: Instant,
 }
 
 /// The lease as held: renewed in the background until [`Leadership::release`] or loss.
@@ -143,37 +138,83 @@ pub async fn acquire(client: Client, config: LeaseConfig) -> Leadership {
 
 /// [`acquire`] with the lease read and written through `store`.
 pub async fn acquire_in<S: LeaseStore>(store: S, config: LeaseConfig) -> Leadership<S> {
-    let lease = config.lease();
-    let mut seen = None;
+    let retry = config.retry_period;
+    let mut candidate = Candidate::new(store, config);
     let mut waiting_logged = false;
-    let until = loop {
+    loop {
         let started = Instant::now();
-        // An attempt that has not answered by the renew deadline could not lead anyway: its hold
-        // would be over before it began.
-        match timeout(config.renew_deadline, try_acquire(&store, &config, &mut seen)).await {
-            Ok(Ok(true)) => break started + config.renew_deadline,
-            Ok(Ok(false)) => {
-                if !waiting_logged {
-                    let holder = seen.as_ref().and_then(|o| o.holder.clone()).unwrap_or_default();
-                    tracing::info!(%lease, %holder, "waiting for leadership");
-                    waiting_logged = true;
-                }
-            }
-            Ok(Err(e)) => tracing::warn!(%lease, error = %e, "leader election: cannot read or write the lease"),
-            Err(_) => tracing::warn!(%lease, "leader election: the lease did not answer within the renew deadline"),
+        if let Some(leadership) = candidate.attempt().await {
+            return leadership;
         }
-        sleep_until(started + config.retry_period).await;
-    };
-    tracing::info!(%lease, identity = %config.identity, "acquired leadership");
-    let (holder, fence) = Fence::new(&lease, Hold::Until(until));
-    let holder = Arc::new(holder);
-    let renewer = tokio::spawn(renew(store.clone(), config.clone(), holder.clone(), until));
-    Leadership {
-        fence,
-        holder,
-        renewer,
-        store,
-        config,
+        if !waiting_logged && candidate.seen.is_some() {
+            let holder = candidate.holder().unwrap_or_default();
+            tracing::info!(lease = %candidate.config.lease(), %holder, "waiting for leadership");
+            waiting_logged = true;
+        }
+        sleep_until(started + retry).await;
+    }
+}
+
+/// A replica's candidacy for one lease, across attempts: what it last saw of the lease and when,
+/// by its own clock, so that an expiry is timed from the last change it saw.
+pub struct Candidate<S: LeaseStore = Api<Lease>> {
+    store: S,
+    config: LeaseConfig,
+    seen: Option<Observed>,
+}
+
+impl<S: LeaseStore> Candidate<S> {
+    pub fn new(store: S, config: LeaseConfig) -> Self {
+        Candidate {
+            store,
+            config,
+            seen: None,
+        }
+    }
+
+    /// Notes the lease as read elsewhere (`None`: it does not exist), e.g. by one LIST of all the
+    /// leases: whether this candidate could take it now.
+    pub fn observe(&mut self, lease: Option<&Lease>) -> bool {
+        lease.is_none_or(|l| takeable(l, &self.config.identity, &mut self.seen, self.config.lease_duration))
+    }
+
+    /// The holder it saw last (none: free or released).
+    pub fn holder(&self) -> Option<String> {
+        self.seen.as_ref().and_then(|o| o.holder.clone())
+    }
+
+    /// One attempt to take the lease, bounded by the renew deadline (an attempt that has not
+    /// answered by then could not lead anyway: its hold would be over before it began): the
+    /// lease, held and renewed in the background, when it succeeded.
+    pub async fn attempt(&mut self) -> Option<Leadership<S>> {
+        let c = &self.config;
+        let lease = c.lease();
+        let started = Instant::now();
+        match timeout(c.renew_deadline, try_acquire(&self.store, c, &mut self.seen)).await {
+            Ok(Ok(true)) => {
+                let until = started + c.renew_deadline;
+                tracing::info!(%lease, identity = %c.identity, "acquired leadership");
+                let (holder, fence) = Fence::new(&lease, Hold::Until(until));
+                let holder = Arc::new(holder);
+                let renewer = tokio::spawn(renew(self.store.clone(), c.clone(), holder.clone(), until));
+                Some(Leadership {
+                    fence,
+                    holder,
+                    renewer,
+                    store: self.store.clone(),
+                    config: c.clone(),
+                })
+            }
+            Ok(Ok(false)) => None,
+            Ok(Err(e)) => {
+                tracing::warn!(%lease, error = %e, "leader election: cannot read or write the lease");
+                None
+            }
+            Err(_) => {
+                tracing::warn!(%lease, "leader election: the lease did not answer within the renew deadline");
+                None
+            }
+        }
     }
 }
 

@@ -21,6 +21,7 @@ pub mod registry;
 pub mod role;
 pub mod rule;
 pub mod service;
+pub mod shards;
 pub mod site;
 pub mod stack;
 pub mod target_group;

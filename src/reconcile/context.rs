@@ -52,6 +52,8 @@ pub struct Context {
     /// Drift events: which objects each AWS identifier belongs to, the objects events name, and
     /// the pipeline's health (which sets the re-check period).
     pub events: Arc<super::events::Events>,
+    /// `--namespace-selector`: only the namespaces whose labels it selects are reconciled.
+    pub namespace_selector: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>,
     /// One cell per region, each filled once. The map's lock is held only to find a cell, never
     /// across an AWS call, so a slow region blocks nothing but the reconciles that need it.
     regions: Mutex<HashMap<String, Arc<OnceCell<Region>>>>,
@@ -78,6 +80,7 @@ impl Context {
             fence: Fence::unbounded(),
             vouched: Arc::default(),
             events: Arc::default(),
+            namespace_selector: None,
             regions: Mutex::default(),
         }
     }
@@ -108,6 +111,25 @@ impl Context {
             Some(t) => t.policy_for(namespace),
             None => Ok(None),
         }
+    }
+
+    /// Reconciling only the namespaces `selector` selects.
+    pub fn with_namespace_selector(
+        mut self,
+        selector: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>,
+    ) -> Self {
+        self.namespace_selector = selector;
+        self
+    }
+
+    /// Whether `--namespace-selector` selects `namespace` (always without one); `None` while the
+    /// namespace is not in the cache yet.
+    pub fn selects_namespace(&self, namespace: &str) -> Option<bool> {
+        let Some(selector) = &self.namespace_selector else {
+            return Some(true);
+        };
+        let labels = self.tenants.as_ref()?.namespace_labels(namespace)?;
+        Some(super::policy::selects(selector, &labels))
     }
 
     /// The same context, changing things only while `fence` holds (default: always).

@@ -41,15 +41,62 @@ pub enum Error {
 /// kubectl's annotation holding the whole manifest last applied.
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
-/// Runs the controller of `R` until SIGINT/SIGTERM: `namespace` limits it to one namespace;
+/// Which objects a controller reconciles, and when it stops.
+#[derive(Clone, Debug, Default)]
+pub struct Scope {
+    /// One namespace (`--namespace`), else all.
+    pub namespace: Option<String>,
+    /// `(shard, shards)`: only the namespaces of this shard
+    /// ([`shard_of`](crate::model::shards::shard_of)); the others' objects are not even cached.
+    pub shard: Option<(u32, u32)>,
+    /// Stops the controller once `true` (or once its sender is gone): no reconcile starts after
+    /// it, the running ones finish. SIGINT/SIGTERM stop it too.
+    pub stop: Option<tokio::sync::watch::Receiver<bool>>,
+}
+
+impl Scope {
+    /// Whether objects of `namespace` are this scope's (the namespace option aside: the watch
+    /// itself is limited to it).
+    pub fn holds(&self, namespace: &str) -> bool {
+        self.shard
+            .is_none_or(|(shard, shards)| crate::model::shards::shard_of(namespace, shards) == shard)
+    }
+
+    /// Resolves when the scope is stopped (never without a `stop`).
+    pub fn stopped(&self) -> impl std::future::Future<Output = ()> + Send + Sync + 'static {
+        let stop = self.stop.clone();
+        async move {
+            match stop {
+                Some(mut rx) => {
+                    let _ = rx.wait_for(|stop| *stop).await;
+                }
+                None => std::future::pending().await,
+            }
+        }
+    }
+}
+
+/// Runs the controller of `R` until SIGINT/SIGTERM or `scope`'s stop, on the objects of `scope`;
 /// at most `concurrency` objects are reconciled at once, taking turns in [`Lanes`] (kube-runtime's
 /// own limit is not used: see [`super::lanes`]).
-pub async fn run<R: Reconciler>(ctx: Arc<Context>, namespace: Option<String>, concurrency: u16) {
+pub async fn run<R: Reconciler>(ctx: Arc<Context>, scope: Scope, concurrency: u16) {
     let lanes = Lanes::new(concurrency.into());
+    let namespace = scope.namespace.clone();
     let api = refs::api::<R::K>(&ctx.client, namespace.as_deref());
     let (reader, writer) = reflector::store();
+    let held = scope.clone();
     let trigger = watcher(api, watcher::Config::default())
         .default_backoff()
+        // Another shard's objects are dropped before the cache: its replica holds them.
+        .filter(move |event| {
+            let ours = match event {
+                Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o) | watcher::Event::Delete(o)) => {
+                    held.holds(&o.namespace().unwrap_or_default())
+                }
+                _ => true,
+            };
+            std::future::ready(ours)
+        })
         // What no reconcile reads is not kept in the cache: the field managers and kubectl's
         // copy of the last applied manifest (often larger than the object itself).
         .modify(|o: &mut R::K| {
@@ -77,6 +124,7 @@ pub async fn run<R: Reconciler>(ctx: Arc<Context>, namespace: Option<String>, co
         .reconcile_all_on(ctx.events.degradations());
     R::watches(controller, &ctx, namespace.as_deref())
         .shutdown_on_signal()
+        .graceful_shutdown_on(scope.stopped())
         .run(
             move |obj, ctx| reconcile::<R>(obj, ctx, lanes.clone()),
             error_policy::<R>,
@@ -126,6 +174,13 @@ fn error_policy<R: Reconciler>(obj: Arc<R::K>, err: &Error, ctx: Arc<Context>) -
 }
 
 async fn reconcile<R: Reconciler>(obj: Arc<R::K>, ctx: Arc<Context>, lanes: Arc<Lanes>) -> Result<Action, Error> {
+    // `--namespace-selector`: a namespace it does not select is left alone (looked at again when
+    // its labels change; one not cached yet, just created, in a few seconds).
+    match ctx.selects_namespace(&obj.namespace().unwrap_or_default()) {
+        Some(true) => {}
+        Some(false) => return Ok(Action::await_change()),
+        None => return Ok(Action::requeue(std::time::Duration::from_secs(3))),
+    }
     let lane = Lane::of(
         obj.meta().generation,
         obj.status().and_then(KindStatus::observed_generation),

@@ -36,6 +36,66 @@ pub fn selects(selector: &LabelSelector, labels: &BTreeMap<String, String>) -> b
     labels_ok && expressions_ok
 }
 
+/// A label selector written as `--namespace-selector` takes it: requirements separated by commas,
+/// all of which must hold, each `key=value` (or `key==value`), `key!=value`, `key` (exists) or
+/// `!key` (does not exist). Set-based forms (`in`, `notin`) are refused rather than misread.
+pub fn parse_selector(s: &str) -> Result<LabelSelector, String> {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
+    let mut selector = LabelSelector::default();
+    let requirement = |key: &str, operator: &str, values: Option<Vec<String>>| LabelSelectorRequirement {
+        key: key.to_string(),
+        operator: operator.to_string(),
+        values,
+    };
+    let valid = |k: &str| {
+        !k.is_empty()
+            && k.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
+    };
+    for part in s.split(',').map(str::trim) {
+        let (key, op, value) = if let Some((k, v)) = part.split_once("!=") {
+            (k.trim(), "!=", Some(v.trim()))
+        } else if let Some((k, v)) = part.split_once("==").or_else(|| part.split_once('=')) {
+            (k.trim(), "=", Some(v.trim()))
+        } else if let Some(k) = part.strip_prefix('!') {
+            (k.trim(), "!", None)
+        } else {
+            (part, "", None)
+        };
+        if !valid(key)
+            || value.is_some_and(|v| {
+                !v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            })
+        {
+            return Err(format!(
+                "`{part}` is not a requirement this selector takes: key=value, key!=value, key or !key, comma-separated"
+            ));
+        }
+        match (op, value) {
+            ("=", Some(v)) => {
+                selector
+                    .match_labels
+                    .get_or_insert_with(Default::default)
+                    .insert(key.to_string(), v.to_string());
+            }
+            ("!=", Some(v)) => selector
+                .match_expressions
+                .get_or_insert_with(Vec::new)
+                .push(requirement(key, "NotIn", Some(vec![v.to_string()]))),
+            ("!", None) => selector
+                .match_expressions
+                .get_or_insert_with(Vec::new)
+                .push(requirement(key, "DoesNotExist", None)),
+            _ => selector
+                .match_expressions
+                .get_or_insert_with(Vec::new)
+                .push(requirement(key, "Exists", None)),
+        }
+    }
+    Ok(selector)
+}
+
 /// The policy governing a namespace with these labels: none, one, or an error naming every policy
 /// that selects it (a namespace selected twice gets no work done until one is changed).
 pub fn governing<'a>(

@@ -363,3 +363,37 @@ fn an_empty_policy_allows_only_what_the_stack_creates() {
     let err = check_service(&p, &svc, "spec", "us-east-1").unwrap_err();
     assert!(err.message.contains("allow.secretArns: none"), "{err}");
 }
+
+#[test]
+fn a_namespace_selector_flag_reads_equality_and_existence_and_refuses_the_rest() {
+    let s = parse_selector("webstack.io/shard-group=blue, tier!=legacy,team,!frozen").unwrap();
+    assert!(selects(
+        &s,
+        &labels(&[("webstack.io/shard-group", "blue"), ("team", "a")])
+    ));
+    assert!(selects(
+        &s,
+        &labels(&[("webstack.io/shard-group", "blue"), ("team", "a"), ("tier", "web")])
+    ));
+    assert!(!selects(
+        &s,
+        &labels(&[("webstack.io/shard-group", "green"), ("team", "a")])
+    ));
+    assert!(!selects(
+        &s,
+        &labels(&[("webstack.io/shard-group", "blue"), ("team", "a"), ("tier", "legacy")])
+    ));
+    assert!(!selects(&s, &labels(&[("webstack.io/shard-group", "blue")])));
+    assert!(!selects(
+        &s,
+        &labels(&[("webstack.io/shard-group", "blue"), ("team", "a"), ("frozen", "")])
+    ));
+    assert_eq!(
+        parse_selector("a==b").unwrap(),
+        parse_selector("a=b").unwrap(),
+        "== is ="
+    );
+    for bad in ["", "a,,b", "env in (a,b)", "a=b c", "=x"] {
+        assert!(parse_selector(bad).is_err(), "{bad}");
+    }
+}

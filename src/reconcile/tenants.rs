@@ -192,6 +192,13 @@ impl Tenants {
 
     /// A namespace's labels; a namespace not yet in the cache (just created) waits for it rather
     /// than being taken for an unlabelled one, which no policy might select.
+    /// A namespace's labels, if the cache holds it.
+    pub fn namespace_labels(&self, namespace: &str) -> Option<BTreeMap<String, String>> {
+        self.namespaces
+            .get(&ObjectRef::new(namespace))
+            .map(|n| n.labels().clone())
+    }
+
     fn labels(&self, namespace: &str) -> Result<BTreeMap<String, String>, Blocked> {
         self.namespaces
             .get(&ObjectRef::new(namespace))

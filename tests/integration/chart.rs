@@ -308,6 +308,51 @@ fn chart_refuses_more_than_one_replica_without_leader_election() {
     template(PLAIN_VALUES, &["--set", "replicaCount=3"]).expect("three replicas with election");
 }
 
+/// `leaderElection.shards` above 1: `--shards` instead of `--leader-elect`, and a lease Role over
+/// every Lease of the release namespace (members' names are not known in advance); refused with
+/// drift events, one watched namespace, or leader election off.
+#[test]
+fn chart_renders_sharding_and_refuses_what_it_cannot_do() {
+    const SHARDS: [&str; 2] = ["--set", "leaderElection.shards=3"];
+    let objects = render_with(PLAIN_VALUES, &SHARDS);
+    let a = args(&objects);
+    assert!(a.contains(&"--shards=3".to_string()), "{a:?}");
+    assert!(!a.contains(&"--leader-elect".to_string()), "{a:?}");
+    assert!(
+        a.contains(&"--leader-election-id=webstack-operator".to_string()),
+        "{a:?}"
+    );
+    let role = all(&objects, "Role")
+        .into_iter()
+        .find(|r| name(r).ends_with("-leader-election"))
+        .expect("the lease Role");
+    assert_eq!(
+        grants(&role["rules"]),
+        ["coordination.k8s.io/leases: get,list,create,update,delete"]
+    );
+    // Without shards, the single lease by name only.
+    let plain = render(PLAIN_VALUES);
+    let role = all(&plain, "Role")
+        .into_iter()
+        .find(|r| name(r).ends_with("-leader-election"))
+        .expect("the lease Role");
+    assert_eq!(
+        grants(&role["rules"]),
+        [
+            "coordination.k8s.io/leases [\"webstack-operator\"]: get,update",
+            "coordination.k8s.io/leases: create"
+        ]
+    );
+    for (extra, field) in [
+        ("events=create", "/events"),
+        ("watchNamespace=team-a", "/watchNamespace"),
+        ("leaderElection.enabled=false", "/leaderElection/enabled"),
+    ] {
+        let err = template(PLAIN_VALUES, &[&SHARDS[..], &["--set", extra]].concat()).expect_err(extra);
+        assert!(err.contains(field), "{extra}: {err}");
+    }
+}
+
 #[test]
 fn chart_renders_a_cluster_wide_install() {
     let objects = render(PLAIN_VALUES);

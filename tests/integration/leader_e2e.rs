@@ -32,7 +32,7 @@ spec:
 /// Short timings for the test: a standby takes an unrenewed lease after 6 s on its own clock,
 /// checking every 1 s, so it takes over at most 6 + 1 (the last renewal it saw may be up to one
 /// retry period old when the leader dies) + 1 (its next check) = 8 s after the kill.
-const LEASE: [&str; 6] = [
+pub(crate) const LEASE: [&str; 6] = [
     "--lease-duration",
     "6s",
     "--renew-deadline",
@@ -42,7 +42,8 @@ const LEASE: [&str; 6] = [
 ];
 const TAKEOVER_BOUND: Duration = Duration::from_secs(8);
 
-fn ready_at(ws: &WebStack, generation: i64) -> bool {
+/// Ready, at `generation`.
+pub(crate) fn ready_at(ws: &WebStack, generation: i64) -> bool {
     let ready = ws
         .status
         .as_ref()

@@ -32,6 +32,7 @@ mod policy_e2e;
 mod registries_e2e;
 mod routing_e2e;
 mod scale_e2e;
+mod sharding_e2e;
 mod staticsite_aws;
 mod staticsite_e2e;
 mod substrate_gc;

@@ -242,7 +242,12 @@ pub fn chart_identity_kubeconfig_path() -> PathBuf {
 /// The chart's leader election Role and binding (its Lease in the release namespace), copied into
 /// `ns` for tests whose operators keep their Lease in their own namespace.
 pub async fn grant_leader_election_in(client: &Client, ns: &str) {
-    let objects: Vec<DynamicObject> = deploy_rbac()
+    apply_lease_role_in(client, ns, deploy_rbac()).await;
+}
+
+/// The lease Role and RoleBinding among `rendered`, applied into `ns`.
+async fn apply_lease_role_in(client: &Client, ns: &str, rendered: Vec<DynamicObject>) {
+    let objects: Vec<DynamicObject> = rendered
         .into_iter()
         .filter(|o| {
             let kind = &o.types.as_ref().expect("kind").kind;
@@ -253,8 +258,36 @@ pub async fn grant_leader_election_in(client: &Client, ns: &str) {
             o
         })
         .collect();
-    assert_eq!(objects.len(), 2, "the chart's leader election Role and RoleBinding");
+    assert_eq!(objects.len(), 2, "the chart's lease Role and RoleBinding");
     apply_all(client, &objects).await;
+}
+
+/// The lease Role and binding the chart renders for `--shards` (`leaderElection.shards` above 1:
+/// every Lease of its namespace read, listed, taken and deleted), rendered by a real `helm` and
+/// copied into `ns` for tests whose sharded operators keep their Leases there.
+pub async fn grant_sharding_in(client: &Client, ns: &str) {
+    let home = std::env::temp_dir().join("webstack-helm-home");
+    let out = Command::new(script_output("build-helm.sh"))
+        .args([
+            "template",
+            "webstack-operator",
+            "charts/webstack-operator",
+            "--namespace",
+            OPERATOR_NAMESPACE,
+            "-f",
+            "deploy/webstack-operator.values.yaml",
+            "--set",
+            "leaderElection.shards=2",
+        ])
+        .current_dir(repo_root())
+        .env("HELM_CACHE_HOME", home.join("cache"))
+        .env("HELM_CONFIG_HOME", home.join("config"))
+        .env("HELM_DATA_HOME", home.join("data"))
+        .output()
+        .expect("run helm");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rendered = super::manifest::parse(&String::from_utf8(out.stdout).expect("UTF-8"));
+    apply_lease_role_in(client, ns, rendered).await;
 }
 
 /// A kubeconfig with the admin's credentials that impersonates ServiceAccount `namespace/name`

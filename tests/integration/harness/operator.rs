@@ -28,12 +28,18 @@ pub struct Operator {
 /// `run` and the options every test operator runs with: one namespace, the cluster id `e2e`, the
 /// given drift re-check period, metrics and health probes on free loopback ports (logged).
 pub fn run_args(namespace: &str, resync: &str) -> Vec<String> {
+    let mut args = unscoped_args(resync);
+    args.splice(3..3, ["--namespace".to_string(), namespace.to_string()]);
+    args
+}
+
+/// [`run_args`] without `--namespace`: the test gives a `--namespace-selector` of its own (the API
+/// server is shared with every other test).
+fn unscoped_args(resync: &str) -> Vec<String> {
     [
         "run",
         "--cluster-id",
         "e2e",
-        "--namespace",
-        namespace,
         "--resync-period",
         resync,
         // Many operators run at once: each on free ports (logged).
@@ -86,7 +92,22 @@ impl Operator {
         name: &str,
         args: &[&str],
     ) -> Operator {
-        let operations = std::env::temp_dir().join(format!("{}.operations", super::unique(namespace)));
+        Operator::start_scoped(moto, Some(namespace), resync, kubeconfig, env, name, args)
+    }
+
+    /// [`Operator::start_named`], with `--namespace` only if `namespace` is given: without it,
+    /// `args` must limit the operator (e.g. `--namespace-selector`), or it acts on every other
+    /// test's objects.
+    pub fn start_scoped(
+        moto: &Moto,
+        namespace: Option<&str>,
+        resync: &str,
+        kubeconfig: &std::path::Path,
+        env: &[(&str, &str)],
+        name: &str,
+        args: &[&str],
+    ) -> Operator {
+        let operations = std::env::temp_dir().join(format!("{}.operations", super::unique(name)));
         let _ = std::fs::remove_file(&operations);
         // Set by cargo for integration tests; the local demo (`cargo run --example demo`), which
         // shares this harness, runs the manager in its own process instead.
@@ -98,7 +119,7 @@ impl Operator {
         let mut command = Command::new(binary);
         let key = moto.operator_key();
         command
-            .args(run_args(namespace, resync))
+            .args(namespace.map_or_else(|| unscoped_args(resync), |ns| run_args(ns, resync)))
             .args(args)
             .env("KUBECONFIG", kubeconfig)
             .env("AWS_ENDPOINT_URL", moto.endpoint())
