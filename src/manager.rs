@@ -136,6 +136,8 @@ pub enum ManagerError {
     LeaseTimings,
     #[error("leadership lost: stopping so that only the new leader acts (the process is restarted as a standby)")]
     LeadershipLost,
+    #[error("sharding: a shard's controllers ended while it was held; stopping so that the process is restarted")]
+    ShardStopped,
     #[error("--shards {0}: {1}")]
     Sharding(u32, &'static str),
 }

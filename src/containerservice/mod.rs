@@ -33,7 +33,7 @@ use crate::reconcile::guard;
 use crate::reconcile::refs::{self, Child};
 use crate::reconcile::spec::{self, user_tags};
 use crate::reconcile::status::is_ready;
-use crate::reconcile::{Blocked, Context, Done, Reconciler};
+use crate::reconcile::{Blocked, Context, Done, Reconciler, Scope};
 
 /// What a service's reconcile loads.
 pub struct Deps {
@@ -531,13 +531,13 @@ impl Reconciler for ContainerServiceReconciler {
         (status, health)
     }
 
-    fn watches(c: Controller<ContainerService>, ctx: &Arc<Context>, ns: Option<&str>) -> Controller<ContainerService> {
+    fn watches(c: Controller<ContainerService>, ctx: &Arc<Context>, scope: &Scope) -> Controller<ContainerService> {
         let client = &ctx.client;
         // Its TargetGroup becomes Ready or changes ARN; the stack's cluster or network changes.
-        let c = refs::on(c, client, ns, |tg: &TargetGroup, s: &ContainerService| {
+        let c = refs::on(c, client, scope, |tg: &TargetGroup, s: &ContainerService| {
             refs::service_target_group(s) == Some(&tg.name_any())
         });
-        refs::on(c, client, ns, |ws: &WebStack, s: &ContainerService| {
+        refs::on(c, client, scope, |ws: &WebStack, s: &ContainerService| {
             s.stack() == Some(&ws.name_any())
         })
     }

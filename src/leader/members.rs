@@ -27,7 +27,9 @@ const FORGET_AFTER: u32 = 10;
 pub struct Members {
     prefix: String,
     lease_duration: Duration,
-    seen: HashMap<String, Observed>,
+    /// Per member lease: what was seen of it last, and since when it has been live (by this
+    /// replica's clock; none while it is not).
+    seen: HashMap<String, (Observed, Option<Instant>)>,
 }
 
 /// What one LIST says of the members.
@@ -35,6 +37,11 @@ pub struct Members {
 pub struct Seen {
     /// The identities of the live members, sorted.
     pub live: Vec<String>,
+    /// The names of their leases, sorted.
+    pub live_leases: Vec<String>,
+    /// The live members seen live here for at least a lease duration, sorted: a member that
+    /// just joined (or whose loop is not yet seen going) is not given shards before then.
+    pub settled: Vec<String>,
     /// Member leases long dead: name and the resourceVersion to delete them at.
     pub forgotten: Vec<(String, String)>,
 }
@@ -60,10 +67,13 @@ impl Members {
             }
             let spec = lease.spec.clone().unwrap_or_default();
             let holder = spec.holder_identity.filter(|h| !h.is_empty());
-            let seen = self.seen.entry(name.clone()).or_insert_with(|| Observed {
-                holder: holder.clone(),
-                renew: spec.renew_time.clone(),
-                at: now,
+            let (seen, since) = self.seen.entry(name.clone()).or_insert_with(|| {
+                let observed = Observed {
+                    holder: holder.clone(),
+                    renew: spec.renew_time.clone(),
+                    at: now,
+                };
+                (observed, None)
             });
             if seen.holder != holder || seen.renew != spec.renew_time {
                 *seen = Observed {
@@ -74,18 +84,29 @@ impl Members {
             }
             let quiet = now.saturating_duration_since(seen.at);
             match holder {
-                Some(h) if quiet < self.lease_duration => out.live.push(h),
-                _ if quiet >= self.lease_duration * FORGET_AFTER => {
-                    out.forgotten
-                        .push((name.clone(), lease.resource_version().unwrap_or_default()));
+                Some(h) if quiet < self.lease_duration => {
+                    let since = *since.get_or_insert(now);
+                    if now.saturating_duration_since(since) >= self.lease_duration {
+                        out.settled.push(h.clone());
+                    }
+                    out.live.push(h);
+                    out.live_leases.push(name.clone());
                 }
-                _ => {}
+                _ => {
+                    *since = None;
+                    if quiet >= self.lease_duration * FORGET_AFTER {
+                        out.forgotten
+                            .push((name.clone(), lease.resource_version().unwrap_or_default()));
+                    }
+                }
             }
             names.push(name);
         }
         self.seen.retain(|name, _| names.contains(name));
-        out.live.sort();
-        out.live.dedup();
+        for list in [&mut out.live, &mut out.live_leases, &mut out.settled] {
+            list.sort();
+            list.dedup();
+        }
         out
     }
 }
@@ -126,14 +147,19 @@ mod tests {
             ]
         };
         // First sight: both held, so both live (a lease's renewTime is never trusted as a clock);
-        // a released member lease is not.
-        assert_eq!(m.update(&list(1, 1)).live, ["a_1", "b_1"]);
+        // a released member lease is not. Neither is settled yet.
+        let seen = m.update(&list(1, 1));
+        assert_eq!(seen.live, ["a_1", "b_1"]);
+        assert_eq!(seen.live_leases, ["op-member-a", "op-member-b"]);
+        assert!(seen.settled.is_empty());
         // a keeps renewing, b stops: b is gone once unchanged for the lease duration here.
         tokio::time::advance(Duration::from_secs(4)).await;
         assert_eq!(m.update(&list(2, 1)).live, ["a_1", "b_1"]);
         tokio::time::advance(Duration::from_secs(3)).await;
         let seen = m.update(&list(3, 1));
         assert_eq!(seen.live, ["a_1"]);
+        // a has been live for 7 s, a lease duration and more: settled.
+        assert_eq!(seen.settled, ["a_1"]);
         assert!(seen.forgotten.is_empty());
         // Ten lease durations unchanged: b and the released c are for deleting.
         tokio::time::advance(d * FORGET_AFTER).await;
@@ -146,7 +172,11 @@ mod tests {
                 ("op-member-c".to_string(), "7".to_string())
             ]
         );
-        // b comes back (renewed): live again at once.
-        assert_eq!(m.update(&list(5, 9)).live, ["a_1", "b_1"]);
+        // b comes back (renewed): live again at once, settled only a lease duration later.
+        let seen = m.update(&list(5, 9));
+        assert_eq!(seen.live, ["a_1", "b_1"]);
+        assert_eq!(seen.settled, ["a_1"]);
+        tokio::time::advance(d).await;
+        assert_eq!(m.update(&list(6, 10)).settled, ["a_1", "b_1"]);
     }
 }

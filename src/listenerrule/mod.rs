@@ -19,7 +19,7 @@ use crate::model::stack::load_balancer_name;
 use crate::model::{Health, Owner, TagMap};
 use crate::reconcile::refs::{self, Child, TargetGroups};
 use crate::reconcile::spec::{self, user_tags};
-use crate::reconcile::{Blocked, Context, Done, EXTERNAL_ID, Reconciler};
+use crate::reconcile::{Blocked, Context, Done, EXTERNAL_ID, Reconciler, Scope};
 
 /// What a rule's reconcile loads.
 pub struct Deps {
@@ -254,13 +254,13 @@ impl Reconciler for ListenerRuleReconciler {
         (status, health)
     }
 
-    fn watches(c: Controller<ListenerRule>, ctx: &Arc<Context>, ns: Option<&str>) -> Controller<ListenerRule> {
+    fn watches(c: Controller<ListenerRule>, ctx: &Arc<Context>, scope: &Scope) -> Controller<ListenerRule> {
         let client = &ctx.client;
         // A TargetGroup it forwards to becomes Ready or changes ARN; the stack's listeners change.
-        let c = refs::on(c, client, ns, |tg: &TargetGroup, r: &ListenerRule| {
+        let c = refs::on(c, client, scope, |tg: &TargetGroup, r: &ListenerRule| {
             refs::rule_forwards_to(r, &tg.name_any())
         });
-        refs::on(c, client, ns, |ws: &WebStack, r: &ListenerRule| {
+        refs::on(c, client, scope, |ws: &WebStack, r: &ListenerRule| {
             r.stack() == Some(&ws.name_any())
         })
     }

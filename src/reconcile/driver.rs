@@ -23,6 +23,7 @@ use kube::{Api, Resource, ResourceExt};
 
 use super::backoff::Wait;
 use super::lanes::{Lane, Lanes};
+pub use super::scope::Scope;
 use super::status::{self, Kind, KindStatus, is_ready};
 use super::{Blocked, Context, FINALIZER, PAUSED, Reconciler, Step, describe, events, refs, spec};
 use crate::metrics::{METRICS, Outcome};
@@ -40,41 +41,6 @@ pub enum Error {
 
 /// kubectl's annotation holding the whole manifest last applied.
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
-
-/// Which objects a controller reconciles, and when it stops.
-#[derive(Clone, Debug, Default)]
-pub struct Scope {
-    /// One namespace (`--namespace`), else all.
-    pub namespace: Option<String>,
-    /// `(shard, shards)`: only the namespaces of this shard
-    /// ([`shard_of`](crate::model::shards::shard_of)); the others' objects are not even cached.
-    pub shard: Option<(u32, u32)>,
-    /// Stops the controller once `true` (or once its sender is gone): no reconcile starts after
-    /// it, the running ones finish. SIGINT/SIGTERM stop it too.
-    pub stop: Option<tokio::sync::watch::Receiver<bool>>,
-}
-
-impl Scope {
-    /// Whether objects of `namespace` are this scope's (the namespace option aside: the watch
-    /// itself is limited to it).
-    pub fn holds(&self, namespace: &str) -> bool {
-        self.shard
-            .is_none_or(|(shard, shards)| crate::model::shards::shard_of(namespace, shards) == shard)
-    }
-
-    /// Resolves when the scope is stopped (never without a `stop`).
-    pub fn stopped(&self) -> impl std::future::Future<Output = ()> + Send + Sync + 'static {
-        let stop = self.stop.clone();
-        async move {
-            match stop {
-                Some(mut rx) => {
-                    let _ = rx.wait_for(|stop| *stop).await;
-                }
-                None => std::future::pending().await,
-            }
-        }
-    }
-}
 
 /// Runs the controller of `R` until SIGINT/SIGTERM or `scope`'s stop, on the objects of `scope`;
 /// at most `concurrency` objects are reconciled at once, taking turns in [`Lanes`] (kube-runtime's
@@ -122,7 +88,7 @@ pub async fn run<R: Reconciler>(ctx: Arc<Context>, scope: Scope, concurrency: u1
     let controller = controller
         .reconcile_on(named)
         .reconcile_all_on(ctx.events.degradations());
-    R::watches(controller, &ctx, namespace.as_deref())
+    R::watches(controller, &ctx, &scope)
         .shutdown_on_signal()
         .graceful_shutdown_on(scope.stopped())
         .run(

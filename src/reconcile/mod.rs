@@ -13,6 +13,7 @@ pub mod guard;
 pub mod lanes;
 pub mod policy;
 pub mod refs;
+pub mod scope;
 pub mod spec;
 pub mod status;
 pub mod tenants;
@@ -26,6 +27,7 @@ use kube::runtime::Controller;
 
 pub use crate::model::change;
 pub use context::Context;
+pub use scope::Scope;
 pub use status::{Kind, KindStatus};
 
 use crate::api::DeletionPolicy;
@@ -188,7 +190,7 @@ pub trait Reconciler: Send + Sync + 'static {
     }
 
     /// Adds watches on the objects this kind depends on (their changes requeue it).
-    fn watches(controller: Controller<Self::K>, _ctx: &Arc<Context>, _namespace: Option<&str>) -> Controller<Self::K> {
+    fn watches(controller: Controller<Self::K>, _ctx: &Arc<Context>, _scope: &Scope) -> Controller<Self::K> {
         controller
     }
 }

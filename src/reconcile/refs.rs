@@ -258,11 +258,24 @@ pub async fn target_group_users(client: &Source, ns: &str, name: &str) -> Result
 pub fn on<K: Kind, O: Kind>(
     controller: Controller<K>,
     client: &Client,
-    namespace: Option<&str>,
+    scope: &super::Scope,
     related: fn(&O, &K) -> bool,
 ) -> Controller<K> {
+    use futures::StreamExt;
+    use kube::runtime::WatchStreamExt;
     let mapper = dependents(&controller, related);
-    controller.watches(api::<O>(client, namespace), watcher::Config::default(), mapper)
+    let held = scope.clone();
+    let changes = watcher(api::<O>(client, scope.namespace.as_deref()), watcher::Config::default())
+        .default_backoff()
+        .touched_objects()
+        // Another shard's objects trigger nothing here.
+        .filter(move |o| {
+            std::future::ready(match o {
+                Ok(o) => held.holds(&o.namespace().unwrap_or_default()),
+                Err(_) => true,
+            })
+        });
+    controller.watches_stream(changes, mapper)
 }
 
 /// The `K`s of an `O`'s namespace that `related` says depend on it, read from the controller's
@@ -313,7 +326,7 @@ pub fn child_digest<O: Kind>(o: &O) -> u64 {
 pub fn on_changes<K: Kind, O: Kind>(
     controller: Controller<K>,
     client: &Client,
-    namespace: Option<&str>,
+    scope: &super::Scope,
     related: fn(&O, &K) -> bool,
     digest: fn(&O) -> u64,
 ) -> Controller<K> {
@@ -328,21 +341,27 @@ pub fn on_changes<K: Kind, O: Kind>(
             o.meta().uid.clone().unwrap_or_default(),
         )
     };
-    let changes = watcher(api::<O>(client, namespace), watcher::Config::default())
+    let held = scope.clone();
+    let changes = watcher(api::<O>(client, scope.namespace.as_deref()), watcher::Config::default())
         .default_backoff()
         .filter_map(move |event| {
-            let out = match event {
-                Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
-                    let d = digest(&o);
-                    (seen.insert(key(&o), d) != Some(d)).then_some(Ok(o))
-                }
-                Ok(watcher::Event::Delete(o)) => {
-                    seen.remove(&key(&o));
-                    Some(Ok(o))
-                }
-                Ok(watcher::Event::Init | watcher::Event::InitDone) => None,
-                Err(e) => Some(Err(e)),
-            };
+            let out =
+                match event {
+                    // Another shard's objects are neither remembered nor trigger anything here.
+                    Ok(
+                        watcher::Event::Apply(ref o) | watcher::Event::InitApply(ref o) | watcher::Event::Delete(ref o),
+                    ) if !held.holds(&o.namespace().unwrap_or_default()) => None,
+                    Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
+                        let d = digest(&o);
+                        (seen.insert(key(&o), d) != Some(d)).then_some(Ok(o))
+                    }
+                    Ok(watcher::Event::Delete(o)) => {
+                        seen.remove(&key(&o));
+                        Some(Ok(o))
+                    }
+                    Ok(watcher::Event::Init | watcher::Event::InitDone) => None,
+                    Err(e) => Some(Err(e)),
+                };
             futures::future::ready(out)
         });
     controller.watches_stream(changes, mapper)

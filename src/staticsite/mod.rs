@@ -23,7 +23,7 @@ use crate::model::{Health, Owner, TagMap};
 use crate::reconcile::refs::{self, Child};
 use crate::reconcile::spec::user_tags;
 use crate::reconcile::status::is_ready;
-use crate::reconcile::{Blocked, Context, Done, Reconciler};
+use crate::reconcile::{Blocked, Context, Done, Reconciler, Scope};
 
 /// What a site's reconcile loads.
 pub struct Deps {
@@ -321,9 +321,9 @@ impl Reconciler for StaticSiteReconciler {
         (status, health)
     }
 
-    fn watches(c: Controller<StaticSite>, ctx: &Arc<Context>, ns: Option<&str>) -> Controller<StaticSite> {
+    fn watches(c: Controller<StaticSite>, ctx: &Arc<Context>, scope: &Scope) -> Controller<StaticSite> {
         // The stack's load balancer appears or changes (a route's origin follows it).
-        refs::on(c, &ctx.client, ns, |ws: &WebStack, s: &StaticSite| {
+        refs::on(c, &ctx.client, scope, |ws: &WebStack, s: &StaticSite| {
             s.stack() == Some(&ws.name_any())
         })
     }

@@ -17,7 +17,7 @@ use crate::model::ownership::{OWNERSHIP_KEYS, select};
 use crate::model::target_group::{DesiredTargetGroup, ObservedTargetGroup};
 use crate::model::{Health, Owner};
 use crate::reconcile::refs::{self, Child};
-use crate::reconcile::{Blocked, Context, Done, Reconciler};
+use crate::reconcile::{Blocked, Context, Done, Reconciler, Scope};
 
 /// What a target group's reconcile loads.
 pub struct Deps {
@@ -191,16 +191,16 @@ impl Reconciler for TargetGroupReconciler {
         Ok(refs::target_group_users(&ctx.source, &ns, &tg.name_any()).await?)
     }
 
-    fn watches(c: Controller<TargetGroup>, ctx: &Arc<Context>, ns: Option<&str>) -> Controller<TargetGroup> {
+    fn watches(c: Controller<TargetGroup>, ctx: &Arc<Context>, scope: &Scope) -> Controller<TargetGroup> {
         let client = &ctx.client;
         // The stack's VPC appears or changes; a user goes (deletion waits for it).
-        let c = refs::on(c, client, ns, |ws: &WebStack, tg: &TargetGroup| {
+        let c = refs::on(c, client, scope, |ws: &WebStack, tg: &TargetGroup| {
             tg.stack() == Some(&ws.name_any())
         });
-        let c = refs::on(c, client, ns, |r: &ListenerRule, tg: &TargetGroup| {
+        let c = refs::on(c, client, scope, |r: &ListenerRule, tg: &TargetGroup| {
             refs::rule_forwards_to(r, &tg.name_any())
         });
-        refs::on(c, client, ns, |s: &ContainerService, tg: &TargetGroup| {
+        refs::on(c, client, scope, |s: &ContainerService, tg: &TargetGroup| {
             refs::service_target_group(s) == Some(&tg.name_any())
         })
     }

@@ -28,7 +28,7 @@ use crate::model::data::{DataCleanup, DataDeletion};
 use crate::model::stack::{DesiredStack, ObservedStack, StackKey};
 use crate::model::{Health, Owner};
 use crate::reconcile::refs::{self, Child};
-use crate::reconcile::{Blocked, Context, Done, EXTERNAL_ID, Reconciler};
+use crate::reconcile::{Blocked, Context, Done, EXTERNAL_ID, Reconciler, Scope};
 
 /// What a stack's reconcile loads.
 pub struct Deps {
@@ -290,13 +290,13 @@ impl Reconciler for WebStackReconciler {
     /// Children's changes that the stack reads ([`refs::child_digest`]: spec, deletion, Ready,
     /// a target group's ARN, a site's domain) requeue it; their other status writes (a service's
     /// task counts while it rolls) do not: the stack's status takes those at its next re-check.
-    fn watches(c: Controller<WebStack>, ctx: &Arc<Context>, ns: Option<&str>) -> Controller<WebStack> {
+    fn watches(c: Controller<WebStack>, ctx: &Arc<Context>, scope: &Scope) -> Controller<WebStack> {
         let client = &ctx.client;
         // A TargetGroup a listener forwards to becomes Ready (or changes ARN); a child goes.
         let c = refs::on_changes(
             c,
             client,
-            ns,
+            scope,
             |tg: &TargetGroup, ws: &WebStack| {
                 tg.stack() == Some(&ws.name_any()) || refs::stack_forwards(&ws.spec).contains(&tg.name_any())
             },
@@ -305,21 +305,21 @@ impl Reconciler for WebStackReconciler {
         let c = refs::on_changes(
             c,
             client,
-            ns,
+            scope,
             |r: &ListenerRule, ws: &WebStack| r.stack() == Some(&ws.name_any()),
             refs::child_digest,
         );
         let c = refs::on_changes(
             c,
             client,
-            ns,
+            scope,
             |s: &ContainerService, ws: &WebStack| s.stack() == Some(&ws.name_any()),
             refs::child_digest,
         );
         refs::on_changes(
             c,
             client,
-            ns,
+            scope,
             |s: &StaticSite, ws: &WebStack| s.stack() == Some(&ws.name_any()),
             refs::child_digest,
         )

@@ -22,10 +22,11 @@ use crate::harness::moto::Moto;
 use crate::harness::operator::Operator;
 use crate::leader_e2e::{LEASE, ready_at};
 
-/// With [`LEASE`]'s timings: after a kill, the survivor sees the dead member's lease unchanged for the lease duration (6 s,
-/// from a change up to one retry period old, seen at its next look), and the dead one's shard
-/// lease expired by then too: it takes the shard at the look after, 6 + 1 + 1 + 1 s.
-const TAKEOVER_BOUND: Duration = Duration::from_secs(10);
+/// With [`LEASE`]'s timings: after a kill, the survivor sees the dead member's lease unchanged
+/// for the lease duration (6 s, from a change up to one retry period old, seen at its next look),
+/// and the dead one's shard lease expired by then too: it takes the shard at the look after,
+/// 6 + 1 + 1 + 1 s, plus what its looks themselves take (a LIST, an attempt: 1 s allowed each).
+const TAKEOVER_BOUND: Duration = Duration::from_secs(12);
 
 fn stack(idle: u32) -> serde_json::Value {
     serde_yaml::from_str(&format!(
@@ -69,12 +70,19 @@ fn start(moto: &Moto, home: &str, selector: &str, name: &str) -> Operator {
 
 /// Who holds shard `i`: the `POD_NAME` its identity starts with.
 async fn holder(leases: &Api<Lease>, shard: u32) -> Option<String> {
-    let lease = leases
+    Some(held(leases, shard).await?.0)
+}
+
+/// Who holds shard `i`, and since when (the lease's acquireTime).
+async fn held(leases: &Api<Lease>, shard: u32) -> Option<(String, k8s_openapi::jiff::Timestamp)> {
+    let spec = leases
         .get_opt(&format!("webstack-operator-shard-{shard}"))
         .await
-        .unwrap()?;
-    let identity = lease.spec?.holder_identity.filter(|h| !h.is_empty())?;
-    Some(identity.split('_').next().unwrap_or_default().to_string())
+        .unwrap()?
+        .spec?;
+    let identity = spec.holder_identity.filter(|h| !h.is_empty())?;
+    let who = identity.split('_').next().unwrap_or_default().to_string();
+    Some((who, spec.acquire_time?.0))
 }
 
 /// The Events published about `web` in `ns` by each reporting instance, with the time of the
@@ -160,7 +168,8 @@ async fn two_shards_split_the_namespaces_and_a_killed_replicas_move_to_the_other
 
     // B joins: the shards are shared out, one each.
     let mut b = start(&moto, &home, &selector, "b");
-    let deadline = Instant::now() + Duration::from_secs(30);
+    // B is given a shard once A has seen it alive for a lease duration; A hands it over then.
+    let deadline = Instant::now() + Duration::from_secs(60);
     let holders = loop {
         let h = [holder(&leases, 0).await, holder(&leases, 1).await];
         if let [Some(x), Some(y)] = &h
@@ -176,14 +185,24 @@ async fn two_shards_split_the_namespaces_and_a_killed_replicas_move_to_the_other
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    let split = k8s_openapi::jiff::Timestamp::now();
     println!("shard 0 held by {}, shard 1 by {}", holders[0], holders[1]);
+    // Since when each shard has its holder: the other must not act there from then on (an
+    // overlap during the hand-over shows as the other's Event after it).
+    let mut since = Vec::new();
+    for shard in 0..2 {
+        since.push(held(&leases, shard).await.unwrap().1);
+    }
+    // Each says so at the end of its look.
     for (op, name) in [(&a, "a"), (&b, "b")] {
-        let scrape = op.scrape().await;
-        assert!(
-            scrape.lines().any(|l| l == "webstack_shards_held 1"),
-            "{name} holds one shard:\n{scrape}"
-        );
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let scrape = op.scrape().await;
+            if scrape.lines().any(|l| l == "webstack_shards_held 1") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{name} holds one shard:\n{scrape}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     // Each changes only its own shard's stack.
@@ -206,7 +225,7 @@ async fn two_shards_split_the_namespaces_and_a_killed_replicas_move_to_the_other
         let seen = reporters(&client, &ns[i]).await;
         let by_holder = seen
             .iter()
-            .filter(|(who, t, _)| *who == holders[i] && *t >= split)
+            .filter(|(who, t, _)| *who == holders[i] && *t >= since[i])
             .count();
         assert!(
             by_holder > 0,
@@ -215,11 +234,15 @@ async fn two_shards_split_the_namespaces_and_a_killed_replicas_move_to_the_other
             ns[i]
         );
         let other = &holders[1 - i];
-        let stray: Vec<_> = seen.iter().filter(|(who, t, _)| who == other && *t >= split).collect();
+        let stray: Vec<_> = seen
+            .iter()
+            .filter(|(who, t, _)| who == other && *t >= since[i])
+            .collect();
         assert!(
             stray.is_empty(),
-            "{other} acted in {} after the split: {stray:?}",
-            ns[i]
+            "{other} acted in {} after {} took it over: {stray:?}",
+            ns[i],
+            holders[i]
         );
     }
 
