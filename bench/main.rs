@@ -17,6 +17,11 @@
 //! the operator's RSS idle and peak (VmHWM); API-server requests (its `apiserver_request_total`);
 //! and the CPU seconds the operator and the emulator used, which says which was the bottleneck.
 //! A table on stdout, and the whole as JSON (`--json`).
+//!
+//! With `--shards K` (K above 1) each stack gets a namespace of its own and K operator processes
+//! run with `--shards K` (limited to the run's namespaces by `--namespace-selector`), each with an
+//! AWS access key of its own: the table shows the sum, and a line per replica its shards, stacks,
+//! calls in the window and memory.
 
 // The integration tests' harness: the same API server, emulator and AWS inventory they use.
 #[allow(dead_code)]
@@ -34,7 +39,7 @@ use kube::api::DynamicObject;
 use serde_json::json;
 use webstack_operator::manager::parse_duration;
 
-use harness::manifest::{api_for, apply_all, is_ready, parse};
+use harness::manifest::{apply_all, is_ready, parse};
 use harness::moto::{Moto, REGION};
 use harness::operator::{Operator, http_get};
 
@@ -73,6 +78,9 @@ struct Args {
     /// With `--events`: no batched sweep (`--events-sweep-period off`), for comparison.
     #[arg(long)]
     no_sweep: bool,
+    /// Operator replicas sharing the stacks with `--shards` (1: one operator, one namespace).
+    #[arg(long, default_value_t = 1)]
+    shards: u32,
     /// Where to write the results as JSON.
     #[arg(long, default_value = "bench-results.json")]
     json: PathBuf,
@@ -218,7 +226,8 @@ async fn api_requests(client: &Client) -> f64 {
     total(&text, "apiserver_request_total")
 }
 
-async fn ready_count(client: &Client, ns: &str, objects: &[DynamicObject]) -> usize {
+/// Objects Ready in the run's namespaces: one LIST per kind across all namespaces.
+async fn ready_count(client: &Client, namespaces: &[String], objects: &[DynamicObject]) -> usize {
     let mut kinds: BTreeMap<String, &DynamicObject> = BTreeMap::new();
     for o in objects {
         kinds
@@ -227,70 +236,156 @@ async fn ready_count(client: &Client, ns: &str, objects: &[DynamicObject]) -> us
     }
     let mut ready = 0;
     for sample in kinds.values() {
-        if let Ok(list) = api_for(client, ns, sample).list(&Default::default()).await {
-            ready += list.items.iter().filter(|o| is_ready(o)).count();
+        let types = sample.types.as_ref().expect("apiVersion and kind");
+        let (group, version) = types.api_version.split_once('/').expect("group/version");
+        let gvk = kube::api::GroupVersionKind::gvk(group, version, &types.kind);
+        let plural = format!("{}s", types.kind.to_lowercase());
+        let ar = kube::api::ApiResource::from_gvk_with_plural(&gvk, &plural);
+        let api: kube::Api<DynamicObject> = kube::Api::all_with(client.clone(), &ar);
+        if let Ok(list) = api.list(&Default::default()).await {
+            ready += list
+                .items
+                .iter()
+                .filter(|o| o.metadata.namespace.as_ref().is_some_and(|n| namespaces.contains(n)))
+                .filter(|o| is_ready(o))
+                .count();
         }
     }
     ready
 }
 
+/// One operator process of a run: its access key, pid and metrics address.
+struct Replica {
+    op: Operator,
+    key: String,
+    pid: u32,
+    address: String,
+}
+
 async fn run(args: &Args, client: &Client, binary: &PathBuf, n: usize) -> Result<serde_json::Value, String> {
-    let ns = harness::kube::namespace(client, &format!("bench{n}")).await;
+    let sharded = args.shards > 1;
+    if sharded && args.events {
+        return Err("--shards runs with --events off (drift events are not sharded)".into());
+    }
+    let home = harness::kube::namespace(client, &format!("bench{n}")).await;
+    // One namespace for every stack, or, sharded, one each (labelled for this run's operators).
+    let namespaces: Vec<String> = if sharded {
+        let label = serde_json::json!({"metadata": {"labels": {"webstack.io/bench": &home}}});
+        let api: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client.clone());
+        let mut out = Vec::new();
+        for i in 0..n {
+            let ns = harness::kube::namespace(client, &format!("b{n}s{i}")).await;
+            api.patch(
+                &ns,
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(&label),
+            )
+            .await
+            .map_err(|e| format!("labelling {ns}: {e}"))?;
+            out.push(ns);
+        }
+        out
+    } else {
+        vec![home.clone()]
+    };
     let moto = Moto::start_open_with_env(&[]);
     let moto_pid = moto_pid(moto.endpoint()).ok_or("cannot find the emulator's process")?;
-    let operations = std::env::temp_dir().join(format!("{ns}.operations"));
-    let mut command = Command::new(binary);
-    command
-        .args(harness::operator::run_args(&ns, &format!("{}s", args.resync.as_secs())))
-        .args(["--concurrency", &args.concurrency.to_string()])
-        .args(["--aws-budget", &args.aws_budget])
-        .args(if args.events {
-            // The compressed clock: `--resync` stands for 10 minutes.
-            let scaled = |times: u64| format!("{}s", args.resync.as_secs() * times);
-            vec![
-                "--events".into(),
-                "create".into(),
-                "--events-heartbeat".into(),
-                scaled(1),
-                "--events-resync-period".into(),
-                scaled(12),
-                "--events-swept-resync-period".into(),
-                scaled(36),
-                "--events-sweep-period".into(),
-                if args.no_sweep { "off".into() } else { scaled(1) },
-            ]
+    let resync = format!("{}s", args.resync.as_secs());
+    let mut replicas = Vec::new();
+    for r in 0..args.shards {
+        let key = if sharded {
+            format!("bench-operator-{r}")
         } else {
-            Vec::new()
-        })
-        .env("KUBECONFIG", harness::kube::kubeconfig_path())
-        .env("AWS_ENDPOINT_URL", moto.endpoint())
-        .env("AWS_REGION", REGION)
-        .env("AWS_ACCESS_KEY_ID", "bench-operator")
-        .env("AWS_SECRET_ACCESS_KEY", "bench")
-        .env("RUST_LOG", "info");
-    let op = Operator::spawn(command, &ns, operations);
-    let pid = op.pid();
+            "bench-operator".to_string()
+        };
+        let operations = std::env::temp_dir().join(format!("{home}-{r}.operations"));
+        let mut command = Command::new(binary);
+        if sharded {
+            let selector = format!("webstack.io/bench={home}");
+            let shards = args.shards.to_string();
+            command
+                .args(harness::operator::unscoped_args(&resync))
+                .args(["--shards", &shards, "--leader-election-namespace", &home])
+                .args(["--namespace-selector", &selector]);
+        } else {
+            command.args(harness::operator::run_args(&home, &resync));
+        }
+        command
+            .args(["--concurrency", &args.concurrency.to_string()])
+            .args(["--aws-budget", &args.aws_budget])
+            .args(if args.events {
+                // The compressed clock: `--resync` stands for 10 minutes.
+                let scaled = |times: u64| format!("{}s", args.resync.as_secs() * times);
+                vec![
+                    "--events".into(),
+                    "create".into(),
+                    "--events-heartbeat".into(),
+                    scaled(1),
+                    "--events-resync-period".into(),
+                    scaled(12),
+                    "--events-swept-resync-period".into(),
+                    scaled(36),
+                    "--events-sweep-period".into(),
+                    if args.no_sweep { "off".into() } else { scaled(1) },
+                ]
+            } else {
+                Vec::new()
+            })
+            .env("KUBECONFIG", harness::kube::kubeconfig_path())
+            .env("AWS_ENDPOINT_URL", moto.endpoint())
+            .env("AWS_REGION", REGION)
+            .env("AWS_ACCESS_KEY_ID", &key)
+            .env("AWS_SECRET_ACCESS_KEY", "bench")
+            .env("POD_NAME", format!("bench-{r}"))
+            .env("RUST_LOG", "info");
+        let op = Operator::spawn(command, &format!("{home}-{r}"), operations);
+        let pid = op.pid();
+        replicas.push(Replica {
+            op,
+            key,
+            pid,
+            address: String::new(),
+        });
+    }
     let started = Instant::now();
-    let address = loop {
-        if let Some(a) = op.served_at("Metrics") {
-            break a;
-        }
-        if started.elapsed() > Duration::from_secs(60) {
-            return Err(format!("the operator did not start:\n{}", op.log_tail()));
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    for r in &mut replicas {
+        r.address = loop {
+            if let Some(a) = r.op.served_at("Metrics") {
+                break a;
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                return Err(format!("the operator did not start:\n{}", r.op.log_tail()));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+    }
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let (idle_rss, _) = memory(pid);
-    let (op_cpu0, moto_cpu0) = (cpu_seconds(pid), cpu_seconds(moto_pid));
+    let idle_rss: Vec<f64> = replicas.iter().map(|r| memory(r.pid).0).collect();
+    let cpu = |replicas: &[Replica]| replicas.iter().map(|r| cpu_seconds(r.pid)).sum::<f64>();
+    let scrape_all = |replicas: &[Replica]| {
+        let addresses: Vec<String> = replicas.iter().map(|r| r.address.clone()).collect();
+        async move {
+            let mut text = String::new();
+            for a in &addresses {
+                text.push_str(&http_get(a, "/metrics").await.1);
+            }
+            text
+        }
+    };
+    let (op_cpu0, moto_cpu0) = (cpu(&replicas), cpu_seconds(moto_pid));
     let api0 = api_requests(client).await;
 
-    let objects: Vec<DynamicObject> = (0..n).flat_map(|i| parse(&unit_stack(i))).collect();
+    let stacks: Vec<(String, Vec<DynamicObject>)> = (0..n)
+        .map(|i| (namespaces[i % namespaces.len()].clone(), parse(&unit_stack(i))))
+        .collect();
+    let objects: Vec<DynamicObject> = stacks.iter().flat_map(|(_, o)| o.clone()).collect();
     let applied = Instant::now();
-    apply_all(client, &ns, &objects).await;
+    for (ns, objs) in &stacks {
+        apply_all(client, ns, objs).await;
+    }
     let mut last = 0;
     let ready_in = loop {
-        let ready = ready_count(client, &ns, &objects).await;
+        let ready = ready_count(client, &namespaces, &objects).await;
         if ready == objects.len() {
             break applied.elapsed();
         }
@@ -307,13 +402,13 @@ async fn run(args: &Args, client: &Client, binary: &PathBuf, n: usize) -> Result
                 "{n} stacks: {ready}/{} objects Ready after {:.0}s\n{}",
                 objects.len(),
                 args.timeout.as_secs_f64(),
-                op.log_tail()
+                replicas[0].op.log_tail()
             ));
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
     };
-    let converge_scrape = http_get(&address, "/metrics").await.1;
-    let (op_cpu1, moto_cpu1) = (cpu_seconds(pid), cpu_seconds(moto_pid));
+    let converge_scrape = scrape_all(&replicas).await;
+    let (op_cpu1, moto_cpu1) = (cpu(&replicas), cpu_seconds(moto_pid));
 
     // Heartbeats echoed (the queue exists once the operator has set events up).
     let echo = if args.events {
@@ -336,26 +431,39 @@ async fn run(args: &Args, client: &Client, binary: &PathBuf, n: usize) -> Result
         (args.resync, args.window)
     };
     tokio::time::sleep(settle).await;
-    let healthy = harness::operator::sample(
-        &http_get(&address, "/metrics").await.1,
-        "webstack_events_pipeline_healthy",
-    );
+    let healthy = harness::operator::sample(&scrape_all(&replicas).await, "webstack_events_pipeline_healthy");
     let mark = moto.calls().len();
-    let calls0 = total(&http_get(&address, "/metrics").await.1, "webstack_aws_api_calls_total");
+    let calls0 = total(&scrape_all(&replicas).await, "webstack_aws_api_calls_total");
     let api1 = api_requests(client).await;
-    let (op_cpu2, moto_cpu2) = (cpu_seconds(pid), cpu_seconds(moto_pid));
+    let (op_cpu2, moto_cpu2) = (cpu(&replicas), cpu_seconds(moto_pid));
     tokio::time::sleep(window).await;
-    let end_scrape = http_get(&address, "/metrics").await.1;
+    let end_scrape = scrape_all(&replicas).await;
     let calls1 = total(&end_scrape, "webstack_aws_api_calls_total");
     let api2 = api_requests(client).await;
-    let (op_cpu3, moto_cpu3) = (cpu_seconds(pid), cpu_seconds(moto_pid));
-    let (rss, peak) = memory(pid);
+    let (op_cpu3, moto_cpu3) = (cpu(&replicas), cpu_seconds(moto_pid));
     let window = window.as_secs_f64();
     let window_calls: Vec<_> = moto.calls()[mark..]
         .iter()
-        .filter(|c| c.access_key == "bench-operator")
+        .filter(|c| c.access_key.starts_with("bench-operator"))
         .cloned()
         .collect();
+    let mut per_replica = Vec::new();
+    for (i, r) in replicas.iter().enumerate() {
+        let scrape = http_get(&r.address, "/metrics").await.1;
+        let (rss, peak) = memory(r.pid);
+        per_replica.push(json!({
+            "replica": i,
+            "shards_held": harness::operator::sample(&scrape, "webstack_shards_held"),
+            "webstacks": harness::operator::sample(&scrape, "webstack_resources{kind=\"WebStack\",condition=\"Ready\"}"),
+            "window_calls": window_calls.iter().filter(|c| c.access_key == r.key).count(),
+            "rss_idle_mib": idle_rss[i],
+            "rss_end_mib": rss,
+            "rss_peak_mib": peak,
+            "cpu_seconds": cpu_seconds(r.pid),
+        }));
+    }
+    let max_of = |k: &str| per_replica.iter().filter_map(|r| r[k].as_f64()).fold(0.0, f64::max);
+    let (idle_rss, rss, peak) = (max_of("rss_idle_mib"), max_of("rss_end_mib"), max_of("rss_peak_mib"));
     let mut by_operation: BTreeMap<String, usize> = BTreeMap::new();
     for c in &window_calls {
         *by_operation.entry(format!("{}:{}", c.service, c.action)).or_default() += 1;
@@ -364,13 +472,16 @@ async fn run(args: &Args, client: &Client, binary: &PathBuf, n: usize) -> Result
     for c in &window_calls {
         *by_service.entry(c.service.clone()).or_default() += 1;
     }
-    // Read back once the operator is stopped: the emulator then answers only this listing.
-    drop(op);
+    // Read back once the operators are stopped: the emulator then answers only this listing.
+    drop(replicas);
     if let Some(echo) = echo {
         echo.abort();
     }
     let config = moto.sdk_config().await;
-    let managed = harness::leftovers::leftovers(&config, &ns).await.len();
+    let mut managed = 0;
+    for ns in &namespaces {
+        managed += harness::leftovers::leftovers(&config, ns).await.len();
+    }
     let per_object_hour = window_calls.len() as f64 / managed.max(1) as f64 * 3600.0 / window;
     // Linear in the re-check period: a settled object is read once per period.
     let at_default = per_object_hour * args.resync.as_secs_f64() / 600.0;
@@ -434,6 +545,8 @@ async fn run(args: &Args, client: &Client, binary: &PathBuf, n: usize) -> Result
         "cpu_seconds_window": {"operator": window_cpu.0, "emulator": window_cpu.1},
         "budget_wait_seconds_converging": budget_waits,
         "bottleneck": bottleneck,
+        "shards": args.shards,
+        "replicas": per_replica,
     });
     drop(moto);
     Ok(result)
@@ -492,6 +605,20 @@ async fn main() -> ExitCode {
                 r["events_reads_per_hour"].as_f64().unwrap_or(0.0),
                 r["events_pipeline_calls_per_hour"].as_f64().unwrap_or(0.0),
             );
+        }
+        if r["shards"].as_u64().unwrap_or(1) > 1 {
+            for p in r["replicas"].as_array().into_iter().flatten() {
+                eprintln!(
+                    "bench {} replica {}: {} shard(s), {} WebStacks, {} AWS calls in the window, RSS idle {:.1} / peak {:.1} MiB",
+                    r["stacks"],
+                    p["replica"],
+                    p["shards_held"],
+                    p["webstacks"],
+                    p["window_calls"],
+                    p["rss_idle_mib"].as_f64().unwrap_or(0.0),
+                    p["rss_peak_mib"].as_f64().unwrap_or(0.0),
+                );
+            }
         }
         println!(
             "| {} | {} | {} | {:.0} s | {:.2} / {:.2} s | {:.1}, {:.2} | {:.1} / {:.1} MiB | {:.0}, {:.0} | {:.0} / {:.0} | {} |",

@@ -241,9 +241,10 @@ pub async fn run_with(
                 }
             };
             tokio::spawn(async move {
-                tokio::join!(controllers(ctx, scope.clone(), n), status);
-                // Its replica reports the shard's objects from now on.
-                METRICS.forget_namespaces(|ns| scope.holds(ns));
+                // Its next replica reports the shard's objects, however this task ends (aborted
+                // after the hand-over's grace period too): dropped last.
+                let _forget = ForgetShard(scope.clone());
+                tokio::join!(controllers(ctx, scope, n), status);
             })
         })
         .await;
@@ -286,6 +287,15 @@ pub async fn run_with(
     }
     tracing::info!("shut down");
     Ok(())
+}
+
+/// Forgets a shard's objects in the metrics when dropped.
+struct ForgetShard(driver::Scope);
+
+impl Drop for ForgetShard {
+    fn drop(&mut self) {
+        crate::metrics::METRICS.forget_namespaces(|ns| self.0.holds(ns));
+    }
 }
 
 /// What every reconcile context of the process is made of (one per shard when sharded).

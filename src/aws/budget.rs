@@ -111,7 +111,7 @@ pub fn service_key(service: &str) -> String {
 }
 
 /// The services whose limits are per account, not per region.
-fn global(service: &str) -> bool {
+pub(crate) fn global(service: &str) -> bool {
     matches!(service, "iam" | "route53" | "cloudfront")
 }
 

@@ -25,20 +25,47 @@ pub fn enabled() -> bool {
 }
 
 tokio::task_local! {
-    static SEEN: RefCell<BTreeSet<String>>;
+    static SEEN: RefCell<Named>;
+}
+
+/// Where an AWS call went: whose credentials, which region, and whether the service is global
+/// (IAM, Route 53, CloudFront: their events arrive in us-east-1 whatever the region of the call).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Place {
+    /// With the operator's own credentials (not a namespace's assumed role).
+    pub own: bool,
+    pub global: bool,
+    pub region: String,
+}
+
+/// What a reconcile's AWS calls named, and where they went.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Named {
+    pub ids: BTreeSet<String>,
+    pub places: BTreeSet<Place>,
 }
 
 /// Runs `f`, returning with its output the identifiers named by the AWS requests and responses it
-/// made (empty when collection is off).
-pub async fn collecting<F: std::future::Future>(f: F) -> (F::Output, BTreeSet<String>) {
+/// made, and the places it called (empty when collection is off).
+pub async fn collecting<F: std::future::Future>(f: F) -> (F::Output, Named) {
     if !enabled() {
-        return (f.await, BTreeSet::new());
+        return (f.await, Named::default());
     }
-    SEEN.scope(RefCell::new(BTreeSet::new()), async {
+    SEEN.scope(RefCell::new(Named::default()), async {
         let out = f.await;
         (out, SEEN.with(|s| std::mem::take(&mut *s.borrow_mut())))
     })
     .await
+}
+
+/// Adds where a request of the current reconcile goes to its places.
+pub(crate) fn note_place(place: impl FnOnce() -> Place) {
+    if !enabled() {
+        return;
+    }
+    let _ = SEEN.try_with(|seen| {
+        seen.borrow_mut().places.insert(place());
+    });
 }
 
 /// Adds the identifiers in `bytes` (a request's URI or body, a response's body) to the current
@@ -49,7 +76,7 @@ pub(crate) fn note(bytes: &[u8]) {
     }
     let _ = SEEN.try_with(|seen| {
         let text = percent_encoding::percent_decode(bytes).decode_utf8_lossy();
-        scan(&text, &mut seen.borrow_mut());
+        scan(&text, &mut seen.borrow_mut().ids);
     });
 }
 
@@ -190,12 +217,28 @@ mod tests {
 
     #[tokio::test]
     async fn collecting_is_scoped_to_the_reconcile_and_off_unless_enabled() {
-        let ((), none) = collecting(async { note(b"vpc-1a2b3c4d") }).await;
-        assert!(none.is_empty());
+        let place = || Place {
+            own: false,
+            global: false,
+            region: "eu-west-1".into(),
+        };
+        let ((), none) = collecting(async {
+            note(b"vpc-1a2b3c4d");
+            note_place(place);
+        })
+        .await;
+        assert_eq!(none, Named::default());
         enable();
-        let ((), seen) = collecting(async { note(b"vpc-1a2b3c4d") }).await;
-        assert_eq!(seen.into_iter().collect::<Vec<_>>(), ["vpc-1a2b3c4d"]);
+        let ((), seen) = collecting(async {
+            note(b"vpc-1a2b3c4d");
+            note_place(place);
+            note_place(place);
+        })
+        .await;
+        assert_eq!(seen.ids.into_iter().collect::<Vec<_>>(), ["vpc-1a2b3c4d"]);
+        assert_eq!(seen.places.into_iter().collect::<Vec<_>>(), [place()]);
         // Outside a reconcile nothing is gathered (and nothing fails).
         note(b"vpc-1a2b3c4d");
+        note_place(place);
     }
 }

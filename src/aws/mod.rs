@@ -328,6 +328,10 @@ impl Clients {
     }
 
     fn with_counter(config: &aws_config::SdkConfig, calls: CallCounter, account: &str) -> Clients {
+        let calls = CallCounter {
+            assumed: account != "own",
+            ..calls
+        };
         let global = || aws_config::Region::new("us-east-1");
         let region = config.region().map(|r| r.to_string()).unwrap_or_default();
         let http = budget::Budgeted::wrap(config.http_client(), format!("{account} {region}"));
@@ -462,6 +466,8 @@ pub struct CallCounter {
     record: Option<std::sync::Arc<std::path::PathBuf>>,
     /// Refuse every operation that is not a read, before it is sent.
     read_only: bool,
+    /// Signed with a namespace's assumed role, not the operator's own credentials.
+    assumed: bool,
 }
 
 /// A call that is not a read, refused by read-only clients ([`Clients::read_only`]).
@@ -545,6 +551,16 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for CallCounter {
             let request = context.request();
             ids::note(request.uri().as_bytes());
             ids::note(request.body().bytes().unwrap_or_default());
+            ids::note_place(|| ids::Place {
+                own: !self.assumed,
+                global: cfg
+                    .load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
+                    .is_some_and(|m| budget::global(&budget::service_key(m.service()))),
+                region: cfg
+                    .load::<aws_config::Region>()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+            });
         }
         if !self.read_only {
             return Ok(());

@@ -4,15 +4,17 @@
 //!
 //! Which replica holds which shard: every replica renews a member Lease
 //! `<id>-member-<N>-<token>`; every `--retry-period` it LISTs the leases of its namespace, sees
-//! which members are alive (by its own clock, as in an election), and takes the free shards that
-//! the [`assignment`](crate::model::shards::assignment) of the settled members (live for a lease
-//! duration, and itself) gives it (even shares, rendezvous hashing). A shard the assignment gives
-//! another member is handed over once held for two lease durations: its controllers stop (running
-//! reconciles get [`GRACE`] to finish), then its lease is freed, and the other takes it at its
-//! next look. A replica that dies stops renewing: after the lease duration the others see it
-//! gone, the assignment changes, and they take its shards once those leases have expired too. A
-//! shard that stays free for a lease duration (views of the members differ for a moment) is taken
-//! by any replica, and handed over later.
+//! which members are alive (by its own clock, as in an election) and who holds each shard. With
+//! the settled members (live for a lease duration, and itself), a shard stays with its holder
+//! while the shares are even enough ([`surplus`](crate::model::shards::surplus)); a free shard
+//! goes to the least loaded member with room ([`taker`](crate::model::shards::taker), ties by
+//! rendezvous hashing). A replica holding more than its share hands one shard over at a time, once
+//! held for two lease durations: its controllers stop (running reconciles get [`GRACE`] to
+//! finish), then its lease is freed, and the taker takes it at its next look. A replica that dies
+//! stops renewing: after the lease duration the others see it gone, and take its shards once those
+//! leases have expired too. A shard that stays free for a lease duration (views of the members
+//! differ for a moment) is taken by any replica, and handed over later if that leaves the shares
+//! uneven.
 //!
 //! A replica holds no shard while it sees a live member sharding into another number of shards,
 //! or a live single leader (`<id>`, `--leader-elect`): the two would split the namespaces
@@ -33,7 +35,7 @@ use tokio::time::{Instant, sleep, timeout};
 use super::ManagerError;
 use crate::leader::{Candidate, Leadership, LeaseConfig, Members};
 use crate::metrics::METRICS;
-use crate::model::shards::{assignment, token};
+use crate::model::shards::{surplus, taker, token};
 use crate::reconcile::context::Fence;
 
 /// How long a shard's running reconciles get to finish when it is handed over or at shutdown
@@ -98,6 +100,11 @@ impl Held {
             let _ = task.await;
         }
     }
+}
+
+/// Borrowed holder names.
+fn as_refs(holders: &[Option<String>]) -> Vec<Option<&str>> {
+    holders.iter().map(Option::as_deref).collect()
 }
 
 /// Releases `shards` all at once.
@@ -187,31 +194,51 @@ where
                     if !settled.contains(&me) {
                         settled.push(me.clone());
                     }
-                    let owners = assignment(&settled, sharding.shards);
-                    let mut handing = Vec::new();
+                    let members: Vec<&str> = settled.iter().map(String::as_str).collect();
+                    // Who holds each shard now, by its lease (this replica's own by what it holds).
+                    let mut takeable = Vec::with_capacity(candidates.len());
+                    let mut holders: Vec<Option<String>> = Vec::with_capacity(candidates.len());
                     for shard in 0..sharding.shards {
-                        let i = shard as usize;
                         let name = sharding.shard_lease(shard);
                         let lease = list.items.iter().find(|l| l.name_any() == name);
-                        let takeable = candidates[i].observe(lease);
-                        let owner = owners.get(i).cloned().unwrap_or_else(|| me.clone());
-                        if let Some(h) = held.get(&shard) {
-                            // Held a while first: a shard does not bounce between two replicas
-                            // whose views differ for a moment.
-                            if owner != me && h.since.elapsed() >= timing.lease_duration * 2 {
-                                tracing::info!(shard, to = %owner, "sharding: handing the shard over");
-                                handing.push(shard);
-                            }
+                        let free = candidates[shard as usize].observe(lease);
+                        takeable.push(free);
+                        holders.push(if held.contains_key(&shard) {
+                            Some(me.clone())
+                        } else if free {
+                            None
+                        } else {
+                            lease.and_then(|l| l.spec.as_ref()?.holder_identity.clone())
+                        });
+                    }
+                    let mut handing = Vec::new();
+                    // One shard at a time, held a while first: a shard does not bounce between two
+                    // replicas whose views differ for a moment.
+                    if let Some(shard) = surplus(&me, &members, &as_refs(&holders))
+                        && held
+                            .get(&shard)
+                            .is_some_and(|h| h.since.elapsed() >= timing.lease_duration * 2)
+                    {
+                        tracing::info!(
+                            shard,
+                            "sharding: handing the shard over (more than this replica's share)"
+                        );
+                        handing.push(shard);
+                    }
+                    for shard in 0..sharding.shards {
+                        let i = shard as usize;
+                        if held.contains_key(&shard) {
                             continue;
                         }
-                        free_since[i] = if takeable {
+                        free_since[i] = if takeable[i] {
                             free_since[i].or(Some(Instant::now()))
                         } else {
                             None
                         };
                         let orphaned = free_since[i].is_some_and(|t| t.elapsed() >= timing.lease_duration);
-                        if takeable
-                            && (owner == me || orphaned)
+                        let mine = taker(&members, &as_refs(&holders), shard) == Some(me.as_str());
+                        if takeable[i]
+                            && (mine || orphaned)
                             && let Some(leadership) = candidates[i].attempt().await
                         {
                             let (stop, stopped) = watch::channel(false);
@@ -227,6 +254,7 @@ where
                                 },
                             );
                             free_since[i] = None;
+                            holders[i] = Some(me.clone());
                         }
                     }
                     release_all(&mut held, &handing).await;

@@ -194,7 +194,7 @@ async fn reconcile<R: Reconciler>(obj: Arc<R::K>, ctx: Arc<Context>, lanes: Arc<
 async fn reconcile_timed<R: Reconciler>(obj: Arc<R::K>, ctx: Arc<Context>) -> Result<(Action, Option<Wait>), Error> {
     let key = key(&*obj);
     let deleting = obj.meta().deletion_timestamp.is_some();
-    let ((result, tally), ids) = crate::aws::ids::collecting(crate::aws::counting(async {
+    let ((result, tally), named) = crate::aws::ids::collecting(crate::aws::counting(async {
         if deleting {
             Box::pin(cleanup::<R>(&obj, &ctx)).await
         } else {
@@ -212,7 +212,8 @@ async fn reconcile_timed<R: Reconciler>(obj: Arc<R::K>, ctx: Arc<Context>) -> Re
     // observation replaces what the last one named.
     let complete = matches!(result, Ok(Some(Wait::Resync | Wait::Poll)));
     if !deleting {
-        ctx.events.index.record(&object, ids, complete);
+        ctx.events.placed(&object, &named.places, complete);
+        ctx.events.index.record(&object, named.ids, complete);
     }
     let Some(wait) = result? else {
         ctx.events.forget(&object);

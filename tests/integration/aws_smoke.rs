@@ -641,3 +641,138 @@ async fn a_new_role_is_usable_by_tasks_only_seconds_after_creation() {
     create("two-later", 2).await.unwrap();
     assert_eq!(settled("two-later").await, ("COMPLETED".to_string(), 0));
 }
+
+/// DescribeNatGateways applies tag filters as AWS does (`tests/moto/egress.py`, 4): the sweep's
+/// `tag:webstack.io/cluster` filter reads the cluster's gateways only.
+#[tokio::test]
+async fn nat_gateways_are_filtered_by_tag() {
+    use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+    let moto = Moto::start();
+    let ec2 = aws_sdk_ec2::Client::new(&moto.sdk_config().await);
+    let vpc = ec2.create_vpc().cidr_block("10.9.0.0/16").send().await.unwrap();
+    let vpc = vpc.vpc().and_then(|v| v.vpc_id()).unwrap().to_string();
+    let subnet = ec2
+        .create_subnet()
+        .vpc_id(&vpc)
+        .cidr_block("10.9.0.0/24")
+        .send()
+        .await
+        .unwrap();
+    let subnet = subnet.subnet().and_then(|s| s.subnet_id()).unwrap().to_string();
+    let mut ids = Vec::new();
+    for cluster in ["blue", "green"] {
+        let eip = ec2.allocate_address().send().await.unwrap();
+        let nat = ec2
+            .create_nat_gateway()
+            .subnet_id(&subnet)
+            .allocation_id(eip.allocation_id().unwrap())
+            .tag_specifications(
+                TagSpecification::builder()
+                    .resource_type(ResourceType::Natgateway)
+                    .tags(Tag::builder().key("webstack.io/cluster").value(cluster).build())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        ids.push(nat.nat_gateway().and_then(|n| n.nat_gateway_id()).unwrap().to_string());
+    }
+    let found = |filter: Filter| {
+        let ec2 = ec2.clone();
+        async move {
+            let out = ec2.describe_nat_gateways().filter(filter).send().await.unwrap();
+            let mut ids: Vec<String> = out
+                .nat_gateways()
+                .iter()
+                .filter_map(|n| n.nat_gateway_id().map(String::from))
+                .collect();
+            ids.sort_unstable();
+            ids
+        }
+    };
+    let tag = |value: &str| Filter::builder().name("tag:webstack.io/cluster").values(value).build();
+    assert_eq!(found(tag("blue")).await, [ids[0].clone()]);
+    assert!(found(tag("red")).await.is_empty());
+    let mut both = ids.clone();
+    both.sort_unstable();
+    let key = Filter::builder().name("tag-key").values("webstack.io/cluster").build();
+    assert_eq!(found(key).await, both);
+    // moto's own filters still apply with them.
+    let in_vpc = Filter::builder().name("vpc-id").values(&vpc).build();
+    let out = ec2
+        .describe_nat_gateways()
+        .filter(in_vpc)
+        .filter(tag("green"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.nat_gateways().len(), 1);
+}
+
+/// The fault layer's resets (`tests/moto/faults.py`): a reset request gets no answer (a
+/// connection error, not an AWS error) and changes nothing; with `after`, the emulator acts and
+/// only the answer is lost. EC2 (query) and CloudWatch Logs (JSON).
+#[tokio::test]
+async fn a_reset_loses_the_request_or_only_its_answer() {
+    use aws_sdk_ec2::error::SdkError;
+    let moto = Moto::start();
+    let config = moto.sdk_config().await;
+    let once = aws_sdk_ec2::config::retry::RetryConfig::disabled();
+    let ec2 = aws_sdk_ec2::Client::from_conf(
+        aws_sdk_ec2::config::Builder::from(&config)
+            .retry_config(once.clone())
+            .build(),
+    );
+    let logs = aws_sdk_cloudwatchlogs::Client::from_conf(
+        aws_sdk_cloudwatchlogs::config::Builder::from(&config)
+            .retry_config(once)
+            .build(),
+    );
+    let vpcs = |cidr: &'static str| {
+        let ec2 = ec2.clone();
+        async move {
+            let filter = aws_sdk_ec2::types::Filter::builder().name("cidr").values(cidr).build();
+            ec2.describe_vpcs().filters(filter).send().await.unwrap().vpcs().len()
+        }
+    };
+    let groups = |name: &'static str| {
+        let logs = logs.clone();
+        async move {
+            let out = logs
+                .describe_log_groups()
+                .log_group_name_prefix(name)
+                .send()
+                .await
+                .unwrap();
+            out.log_groups().len()
+        }
+    };
+    for after in [false, true] {
+        moto.faults_json(&serde_json::json!({
+            "CreateVpc": {"reset": true, "after": after},
+            "CreateLogGroup": {"reset": true, "after": after},
+        }));
+        let (cidr, group) = if after {
+            ("10.43.0.0/16", "/reset/after")
+        } else {
+            ("10.42.0.0/16", "/reset/before")
+        };
+        let vpc = ec2.create_vpc().cidr_block(cidr).send().await;
+        assert!(
+            matches!(vpc, Err(SdkError::DispatchFailure(_) | SdkError::ResponseError(_))),
+            "a connection error, not an answer: {vpc:?}"
+        );
+        let created = logs.create_log_group().log_group_name(group).send().await;
+        assert!(
+            matches!(created, Err(SdkError::DispatchFailure(_) | SdkError::ResponseError(_))),
+            "a connection error, not an answer: {created:?}"
+        );
+        moto.faults_json(&serde_json::json!({}));
+        let made = usize::from(after);
+        assert_eq!(vpcs(cidr).await, made, "after: {after}");
+        assert_eq!(groups(group).await, made, "after: {after}");
+    }
+    let injected = &moto.fault_counts()["injected"];
+    assert_eq!(injected["CreateVpc"], 2, "{injected}");
+    assert_eq!(injected["CreateLogGroup"], 2, "{injected}");
+}

@@ -11,6 +11,9 @@
 //!   find nothing changed.
 //! - `queue=`: a queue the platform made; an event sent to it corrects drift, and the operator
 //!   creates no rule.
+//! - reach: a stack in a region whose events the pipeline does not read keeps the short re-check
+//!   period while the pipeline is healthy (its drift corrected without an event); a stack in the
+//!   home region keeps waiting for its event.
 
 use std::time::{Duration, Instant};
 
@@ -367,4 +370,82 @@ async fn events_from_a_queue_the_platform_made() {
         .await
         .remove(&QueueAttributeName::ApproximateNumberOfMessages);
     assert_eq!(left.as_deref(), Some("0"));
+}
+
+/// Drift where no event can come from (here, a stack in another region than the pipeline's
+/// queues) is found by the `--resync-period` re-check, not left for the long re-check of a
+/// healthy pipeline; a stack the pipeline hears of keeps the long one.
+#[tokio::test]
+async fn drift_events_cannot_report_is_rechecked_every_resync_period() {
+    let moto = Moto::start();
+    let client = client().await;
+    install_crds(&client).await;
+    let ns = namespace(&client, "reach").await;
+    let config = moto.sdk_config().await;
+    // The re-check period 8 s; while healthy, an hour; no sweep.
+    let op = Operator::start_named(
+        &moto,
+        &ns,
+        "8s",
+        &chart_identity_kubeconfig_path(),
+        &[],
+        &ns,
+        &[
+            "--events",
+            "create",
+            "--events-heartbeat",
+            "6s",
+            "--events-resync-period",
+            "1h",
+            "--events-sweep-period",
+            "off",
+        ],
+    );
+    let away = stack("away").replace("spec: {", "spec: {region: eu-west-1, ");
+    let objects = parse(&format!("{}---\n{away}", stack("home")));
+    apply_all(&client, &ns, &objects).await;
+    let (sqs, bus) = (
+        aws_sdk_sqs::Client::new(&config),
+        aws_sdk_eventbridge::Client::new(&config),
+    );
+    wait_ready(&client, &ns, &objects, &op, 180).await;
+    let url = queue_url(&sqs)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", op.log_tail()));
+    let _echo = echo_heartbeats(url, sqs, bus);
+    let healthy = || async { sample(&op.scrape().await, "webstack_events_pipeline_healthy") == Some(1.0) };
+    assert!(
+        within(60, healthy).await.is_some(),
+        "the pipeline never became healthy:\n{}",
+        op.log_tail()
+    );
+    // Each stack's next re-check is decided while healthy: a re-check period and some.
+    tokio::time::sleep(Duration::from_secs(14)).await;
+
+    let ec2_home = aws_sdk_ec2::Client::new(&config);
+    let ec2_away = aws_sdk_ec2::Client::from_conf(
+        aws_sdk_ec2::config::Builder::from(&config)
+            .region(aws_sdk_ec2::config::Region::new("eu-west-1"))
+            .build(),
+    );
+    let (home, away) = (
+        lb_group(&client, &ns, "home").await,
+        lb_group(&client, &ns, "away").await,
+    );
+    open_ssh(&ec2_home, &home).await;
+    open_ssh(&ec2_away, &away).await;
+    let fixed = within(30, || async { !ssh_open(&ec2_away, &away).await }).await;
+    println!("drift in eu-west-1, no event: corrected after {fixed:?}");
+    assert!(
+        fixed.is_some(),
+        "drift where no event comes from was not re-checked within 30 s at an 8 s re-check period:\n{}",
+        op.log_tail()
+    );
+    // No event, no sweep, an hour's re-check while healthy: the stack the pipeline hears of
+    // waits for its event.
+    assert!(healthy().await, "the pipeline turned degraded:\n{}", op.log_tail());
+    assert!(
+        ssh_open(&ec2_home, &home).await,
+        "the home stack was re-checked early: its drift should wait for its event"
+    );
 }

@@ -3,8 +3,9 @@
 //! - fairness: with twenty stacks converging slowly (their NAT gateways pending for minutes) and
 //!   one reconcile at a time, a newly applied stack is seen at once and reconciled ahead of the
 //!   twenty's polls (the queue's First lane, `src/reconcile/lanes.rs`);
-//! - a throttled, failing AWS: with 10% of every service's calls throttled and 2% answering 503,
-//!   example 1 converges and holds exactly the resources (counted by tag) of a clean run;
+//! - a throttled, failing AWS: with 10% of every service's calls throttled, 2% answering 503, 2%
+//!   reset and 2% reset after AWS acted (the answer lost), example 1 converges and holds exactly
+//!   the resources (counted by tag) of a clean run;
 //! - the client-side budget: a tight `--aws-budget` makes calls wait (the metrics say so) and the
 //!   stack still converges;
 //! - a storm: every call throttled for 60 s, the operator's request rate falls, and it recovers;
@@ -137,9 +138,11 @@ async fn tagged_kinds(config: &aws_config::SdkConfig, ns: &str) -> BTreeMap<Stri
 }
 
 /// Example 1 applied twice at once, each against its own emulator: one clean, one with 10% of
-/// every call throttled and 2% failing with 503 (seeded; the seed is printed;
-/// `WEBSTACK_FAULT_RATES=0.3,0.05` runs it at other rates). Both converge; the faulted run holds
-/// exactly the clean run's resources, kind by kind, counted by tag.
+/// every call throttled, 2% failing with 503, 2% reset before the emulator sees them and 2% reset
+/// after it acted (the answer lost: a create the SDK retries may make a second resource) (seeded;
+/// the seed is printed; `WEBSTACK_FAULT_RATES=0.3,0.05,0,0` runs it at other rates). Both
+/// converge; the faulted run holds exactly the clean run's resources, kind by kind, counted by
+/// tag.
 ///
 /// The fault layer throttles a fixed share of calls whatever their rate, which AWS never does
 /// (its limits are rates): the SDK's adaptive retry mode answers every throttle by cutting the
@@ -149,11 +152,15 @@ async fn tagged_kinds(config: &aws_config::SdkConfig, ns: &str) -> BTreeMap<Stri
 #[tokio::test]
 async fn example_1_converges_with_throttling_and_503s_and_duplicates_nothing() {
     let file = "1-host-routing-two-services.yaml";
-    let rates = std::env::var("WEBSTACK_FAULT_RATES").unwrap_or_else(|_| "0.10,0.02".into());
-    let (throttled, unavailable) = rates
-        .split_once(',')
-        .and_then(|(t, u)| Some((t.parse::<f64>().ok()?, u.parse::<f64>().ok()?)))
-        .expect("WEBSTACK_FAULT_RATES: <throttled share>,<503 share>");
+    let rates = std::env::var("WEBSTACK_FAULT_RATES").unwrap_or_else(|_| "0.10,0.02,0.02,0.02".into());
+    let rates: Vec<f64> = rates
+        .split(',')
+        .map(|r| r.trim().parse().ok())
+        .collect::<Option<_>>()
+        .unwrap_or_default();
+    let [throttled, unavailable, reset, lost] = rates[..] else {
+        panic!("WEBSTACK_FAULT_RATES: <throttled share>,<503 share>,<reset share>,<lost answer share>");
+    };
     let deadline: u64 = std::env::var("WEBSTACK_FAULT_DEADLINE")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -162,7 +169,7 @@ async fn example_1_converges_with_throttling_and_503s_and_duplicates_nothing() {
     let text = std::fs::read_to_string(&path).unwrap();
     let seed = seed("WEBSTACK_FAULT_SEED");
     println!(
-        "{file}: {throttled} of calls throttled, {unavailable} answering 503, seed {seed} (WEBSTACK_FAULT_SEED={seed} repeats the draws)"
+        "{file}: {throttled} of calls throttled, {unavailable} answering 503, {reset} reset, {lost} reset after the emulator acted, seed {seed} (WEBSTACK_FAULT_SEED={seed} repeats the draws)"
     );
     let client = client().await;
     install_crds(&client).await;
@@ -178,7 +185,9 @@ async fn example_1_converges_with_throttling_and_503s_and_duplicates_nothing() {
                 moto.faults_json(&serde_json::json!({
                     "*": [
                         {"rate": throttled, "throttle": true},
-                        {"rate": unavailable, "status": 503, "code": "ServiceUnavailable"}
+                        {"rate": unavailable, "status": 503, "code": "ServiceUnavailable"},
+                        {"rate": reset, "reset": true},
+                        {"rate": lost, "reset": true, "after": true}
                     ],
                     "seed": seed,
                 }));
@@ -207,7 +216,8 @@ async fn example_1_converges_with_throttling_and_503s_and_duplicates_nothing() {
         faulted.3
     );
     assert!(injected > 20, "the fault layer failed requests: {}", faulted.2);
-    // Most injected failures are throttles (the rest 503s), and the operator counts each one.
+    // Most injected failures are throttles (the rest 503s and resets), and the operator counts
+    // each one.
     assert!(
         faulted.3 * 2.0 >= injected as f64,
         "the operator counted {} throttled answers of {injected} injected failures",

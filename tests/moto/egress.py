@@ -24,6 +24,15 @@
    network interfaces remain in it (EC2 API Reference, DeleteSubnet: "You must terminate all
    running instances in the subnet before you can delete the subnet"; NAT gateway and endpoint
    interfaces are requester-managed interfaces of that subnet).
+
+4. DescribeNatGateways filters on tags. moto/ec2/models/nat_gateways.py
+   NatGatewayBackend.describe_nat_gateways knows only the `nat-gateway-id`, `vpc-id`,
+   `subnet-id` and `state` filters and drops the rest, so a `tag:<key>` filter answers every
+   gateway of the region. AWS applies `tag:<key>`, `tag-key` (and `tag-value`) like every EC2
+   tag filter (EC2 API Reference, DescribeNatGateways, Filter.N: "tag:<key> - The key/value
+   combination of a tag assigned to the resource", "tag-key - The key of a tag assigned to the
+   resource"). Here those filters are applied to what moto's filters left, with moto's own
+   tag matching (moto/ec2/utils.py tag_filter_matches).
 """
 
 import time
@@ -32,6 +41,7 @@ from moto.ec2.exceptions import DependencyViolationError, EC2ClientError
 from moto.ec2.models.elastic_ip_addresses import ElasticAddressBackend
 from moto.ec2.models.nat_gateways import NatGateway, NatGatewayBackend
 from moto.ec2.models.subnets import SubnetBackend
+from moto.ec2.utils import is_tag_filter, tag_filter_matches
 
 from timing import seconds
 
@@ -74,7 +84,11 @@ _original_describe = NatGatewayBackend.describe_nat_gateways
 def _describe_nat_gateways(self, filters, nat_gateway_ids):
     for nat in self.nat_gateways.values():
         _advance(nat)
-    return _original_describe(self, filters, nat_gateway_ids)
+    found = _original_describe(self, filters, nat_gateway_ids)
+    for name, values in (filters or {}).items():
+        if is_tag_filter(name):
+            found = [nat for nat in found if tag_filter_matches(nat, name, values)]
+    return found
 
 
 def _delete_nat_gateway(self, nat_gateway_id):

@@ -22,6 +22,14 @@ in the words of the request's protocol (`THROTTLES`): EC2 503 RequestLimitExceed
 Reference, "Request throttling"), S3 503 SlowDown (S3 API Reference, "Error responses"), JSON and
 CBOR 400 ThrottlingException, query, CloudFront and Route 53 400 Throttling. A faulted request is
 counted in "injected" under its own action name.
+
+{"reset": true} answers nothing: the server shuts the connection down (both ways, so the client
+reads the end of the stream where the answer should be; the socket is then closed with a zero
+linger, an RST) and the client sees a connection error, as after a reset or a dropped
+connection on the way to AWS. With "after": true the request reaches moto first and only its
+answer is lost: AWS acted, the client does not know it (a create retried then finds what it made,
+or makes a second one: a retry must be idempotent, or be checked by reading back). Only "after"
+faults reach the recorder.
 The action is read as the recorder reads it: X-Amz-Target for JSON protocols, the path
 `/service/<service>/operation/<Action>` for Smithy RPC v2 CBOR, Action= in the form body for
 query protocols; the REST services (S3, CloudFront, Route 53, told by the SigV4 credential scope's
@@ -48,6 +56,8 @@ import json
 import os
 import random
 import re
+import socket
+import struct
 import time
 from functools import cache
 from types import SimpleNamespace
@@ -307,6 +317,11 @@ def _call(self: DomainDispatcherApplication, environ: dict[str, Any], start_resp
             fault = _drawn(FAULTS[action])
             if fault is not None:
                 name = actions[0] if action == "*" else action
+                if fault.get("reset"):
+                    INJECTED[name] = INJECTED.get(name, 0) + 1
+                    if fault.get("after"):
+                        _lost_answer(self, environ)
+                    _reset(environ)
                 if fault.get("throttle"):
                     status, code = THROTTLES.get(protocol, (400, "Throttling"))
                 else:
@@ -320,6 +335,36 @@ def _call(self: DomainDispatcherApplication, environ: dict[str, Any], start_resp
     return _original_call(self, environ, start_response)
 
 
+def _lost_answer(self: DomainDispatcherApplication, environ: dict[str, Any]) -> None:
+    """Moto acts on the request; its answer is read to the end and dropped."""
+
+    def discard(status: str, headers: Any, exc_info: Any = None) -> Any:
+        return lambda data: None
+
+    answer = _original_call(self, environ, discard)
+    try:
+        for _ in answer:
+            pass
+    finally:
+        close = getattr(answer, "close", None)
+        if close is not None:
+            close()
+
+
+def _reset(environ: dict[str, Any]) -> None:
+    """Ends the connection with no answer and raises ConnectionResetError, which werkzeug's
+    request handler (werkzeug/serving.py WSGIRequestHandler.run_wsgi) takes as a dropped
+    connection: it writes nothing more, and the next read of the shut socket ends the handler."""
+    sock = environ.get("werkzeug.socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    raise ConnectionResetError("reset by the test substrate")
+
+
 def _drawn(faults: Any) -> dict[str, Any] | None:
     """The fault that fails this request, if any, after the delays of the action's faults: one
     number drawn in [0, 1) is compared with the cumulative rates (default 1) of the faults that
@@ -328,7 +373,7 @@ def _drawn(faults: Any) -> dict[str, Any] | None:
     delay = sum(float(f.get("delay", 0)) for f in faults)
     if delay > 0:
         time.sleep(delay)
-    failing = [f for f in faults if "status" in f or "code" in f or "throttle" in f or "delay" not in f]
+    failing = [f for f in faults if "status" in f or "code" in f or "throttle" in f or "reset" in f or "delay" not in f]
     if not failing:
         return None
     draw, edge = DRAW.random(), 0.0

@@ -24,7 +24,7 @@ pub mod index;
 pub mod message;
 pub mod sweep;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -108,11 +108,48 @@ pub struct Events {
     /// Counts the times the pipeline went from healthy to degraded.
     lost: watch::Sender<u64>,
     /// Objects an event named: their next reconcile reads deep (what a settled one skips).
-    deep: Mutex<std::collections::HashSet<ObjectKey>>,
+    deep: Mutex<HashSet<ObjectKey>>,
     /// The re-check periods while healthy: of every object, and of those a sweep covers.
     healthy_resync: Mutex<Option<(Duration, Duration)>>,
     /// What the batched sweeps found.
     pub sweeps: sweep::Sweeps,
+    /// Where the pipeline hears of changes (`None`: not set up yet).
+    reach: Mutex<Option<Reach>>,
+    /// Objects whose last reconcile called AWS where no event of the pipeline's comes from (a
+    /// namespace's assumed role, another region): re-checked every `--resync-period` whatever
+    /// the pipeline's health.
+    unheard: Mutex<HashSet<ObjectKey>>,
+}
+
+/// Where the pipeline hears of changes: the regional services' events of `regional`, the global
+/// services' (IAM, Route 53, CloudFront: in us-east-1) if `global`, and only the changes made in
+/// the operator's own account (the rules are the account's).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reach {
+    pub regional: BTreeSet<String>,
+    pub global: bool,
+}
+
+impl Reach {
+    /// The queues' reach: `create` makes a queue of the regional services' events in the home
+    /// region and one of the global services' in us-east-1; queues the platform made are taken to
+    /// be made the same way (docs/how-it-works.md), so a queue elsewhere adds nothing.
+    fn of(home: &str, queue_regions: &[String]) -> Reach {
+        Reach {
+            regional: queue_regions.iter().filter(|r| *r == home).cloned().collect(),
+            global: queue_regions.iter().any(|r| r == GLOBAL_REGION),
+        }
+    }
+
+    /// Whether a change at `place` reaches the pipeline as an event.
+    pub fn hears(&self, place: &crate::aws::ids::Place) -> bool {
+        place.own
+            && if place.global {
+                self.global
+            } else {
+                self.regional.contains(&place.region)
+            }
+    }
 }
 
 impl Default for Events {
@@ -125,6 +162,8 @@ impl Default for Events {
             deep: Mutex::default(),
             healthy_resync: Mutex::default(),
             sweeps: sweep::Sweeps::default(),
+            reach: Mutex::default(),
+            unheard: Mutex::default(),
         }
     }
 }
@@ -133,6 +172,9 @@ impl Events {
     /// The re-check period of a converged object: `base` unless the pipeline is healthy, longer
     /// still when a sweep covers the object.
     pub fn resync(&self, base: Duration, object: &ObjectKey) -> Duration {
+        if self.unheard.lock().is_ok_and(|u| u.contains(object)) {
+            return base;
+        }
         match (*self.health.borrow(), self.healthy_resync.lock().ok().and_then(|r| *r)) {
             (Health::Healthy, Some((long, swept))) if self.sweeps.covers(object) => swept.max(long).max(base),
             (Health::Healthy, Some((long, _))) => long.max(base),
@@ -195,9 +237,31 @@ impl Events {
         self.deep.lock().is_ok_and(|mut d| d.remove(&key))
     }
 
+    /// Where `object`'s reconcile called AWS: if anywhere the pipeline does not hear of (or before
+    /// it is set up), the object is re-checked every `--resync-period`; a finished reconcile that
+    /// called only where it hears lets it be re-checked less often again.
+    pub fn placed(&self, object: &ObjectKey, places: &BTreeSet<crate::aws::ids::Place>, complete: bool) {
+        let unheard = {
+            let Ok(reach) = self.reach.lock() else { return };
+            match &*reach {
+                Some(reach) => places.iter().any(|p| !reach.hears(p)),
+                None => !places.is_empty(),
+            }
+        };
+        let Ok(mut set) = self.unheard.lock() else { return };
+        if unheard {
+            set.insert(object.clone());
+        } else if complete && !places.is_empty() {
+            set.remove(object);
+        }
+    }
+
     /// The object is gone: it owns no identifier and has no deep read pending.
     pub fn forget(&self, object: &ObjectKey) {
         self.index.forget(object);
+        if let Ok(mut u) = self.unheard.lock() {
+            u.remove(object);
+        }
         if let Ok(mut d) = self.deep.lock() {
             d.remove(object);
         }
@@ -270,7 +334,14 @@ pub async fn run(ctx: Arc<super::Context>, options: Options) {
             () = &mut shutdown => return,
         }
     };
-    tracing::info!(queues = ?queues.iter().map(|q| &q.url).collect::<Vec<_>>(), ?own, "drift events on");
+    let reach = Reach::of(
+        &ctx.default_region(),
+        &queues.iter().map(|q| q.clients.region.clone()).collect::<Vec<_>>(),
+    );
+    tracing::info!(queues = ?queues.iter().map(|q| &q.url).collect::<Vec<_>>(), ?own, ?reach, "drift events on");
+    if let Ok(mut r) = ctx.events.reach.lock() {
+        *r = Some(reach);
+    }
     let beats = Arc::new(Beats::default());
     let sweep = async {
         if options.sweep.is_zero() {
@@ -747,5 +818,65 @@ mod tests {
         events.forget(&stack);
         assert!(!events.take_deep("WebStack", "shop", "web"));
         assert_eq!(events.index.size(), (0, 0));
+    }
+
+    #[test]
+    fn an_object_the_pipeline_cannot_hear_of_keeps_the_short_resync() {
+        use crate::aws::ids::Place;
+        let at = |own: bool, global: bool, region: &str| Place {
+            own,
+            global,
+            region: region.into(),
+        };
+        // `create` in eu-west-1: regional events there, global ones in us-east-1.
+        let reach = Reach::of("eu-west-1", &["eu-west-1".into(), GLOBAL_REGION.into()]);
+        assert!(reach.hears(&at(true, false, "eu-west-1")) && reach.hears(&at(true, true, "us-east-1")));
+        assert!(
+            !reach.hears(&at(true, false, "us-east-1")),
+            "the us-east-1 queue has no regional rules"
+        );
+        assert!(
+            !reach.hears(&at(false, false, "eu-west-1")),
+            "an assumed role's account"
+        );
+        // A platform's queue in the home region only: no global events.
+        assert!(!Reach::of("eu-west-1", &["eu-west-1".into()]).hears(&at(true, true, "us-east-1")));
+
+        let events = Events::default();
+        let base = Duration::from_secs(600);
+        let (long, swept) = (Duration::from_secs(7200), Duration::from_secs(21600));
+        *events.healthy_resync.lock().unwrap() = Some((long, swept));
+        events.set_health(Health::Healthy);
+        let (home, tenant) = (
+            ObjectKey {
+                kind: "WebStack",
+                namespace: "shop".into(),
+                name: "web".into(),
+            },
+            ObjectKey {
+                kind: "WebStack",
+                namespace: "team-b".into(),
+                name: "web".into(),
+            },
+        );
+        let own_calls: BTreeSet<Place> = [at(true, false, "eu-west-1"), at(true, true, "us-east-1")].into();
+        // Before the queues are known, nothing is taken as heard.
+        events.placed(&home, &own_calls, true);
+        assert_eq!(events.resync(base, &home), base);
+        *events.reach.lock().unwrap() = Some(reach);
+        events.placed(&home, &own_calls, true);
+        assert_eq!(events.resync(base, &home), long);
+        let mut tenant_calls = own_calls.clone();
+        tenant_calls.insert(at(false, false, "eu-west-1"));
+        events.placed(&tenant, &tenant_calls, true);
+        assert_eq!(events.resync(base, &tenant), base);
+        // An unfinished reconcile that called only where it hears proves nothing yet.
+        events.placed(&tenant, &own_calls, false);
+        assert_eq!(events.resync(base, &tenant), base);
+        events.placed(&tenant, &own_calls, true);
+        assert_eq!(events.resync(base, &tenant), long);
+        events.placed(&tenant, &tenant_calls, false);
+        events.forget(&tenant);
+        assert!(events.unheard.lock().unwrap().is_empty());
     }
 }

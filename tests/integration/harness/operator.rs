@@ -35,7 +35,7 @@ pub fn run_args(namespace: &str, resync: &str) -> Vec<String> {
 
 /// [`run_args`] without `--namespace`: the test gives a `--namespace-selector` of its own (the API
 /// server is shared with every other test).
-fn unscoped_args(resync: &str) -> Vec<String> {
+pub fn unscoped_args(resync: &str) -> Vec<String> {
     [
         "run",
         "--cluster-id",
