@@ -20,8 +20,8 @@
 //!
 //! With `--shards K` (K above 1) each stack gets a namespace of its own and K operator processes
 //! run with `--shards K` (limited to the run's namespaces by `--namespace-selector`), each with an
-//! AWS access key of its own: the table shows the sum, and a line per replica its shards, stacks,
-//! calls in the window and memory.
+//! AWS access key of its own: the table shows the calls of all and the memory of the largest,
+//! and a line per replica its shards, stacks, calls in the window and memory.
 
 // The integration tests' harness: the same API server, emulator and AWS inventory they use.
 #[allow(dead_code)]
@@ -79,7 +79,7 @@ struct Args {
     #[arg(long)]
     no_sweep: bool,
     /// Operator replicas sharing the stacks with `--shards` (1: one operator, one namespace).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     shards: u32,
     /// Where to write the results as JSON.
     #[arg(long, default_value = "bench-results.json")]

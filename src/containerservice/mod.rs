@@ -139,6 +139,40 @@ async fn log_group(c: &Clients, name: &str, owner: &Owner, check: bool) -> Resul
     }))
 }
 
+/// RegisterTaskDefinition takes no client token: when its answer is lost after ECS registered
+/// the revision (a connection reset, a timeout) and the SDK retries, ECS registers a second one
+/// and the first is known to no one. Right after a register, an active revision of the family
+/// that the observe did not list (it lists them whenever a service exists; without one nothing
+/// runs them), is not the one just registered, is used by no deployment and is tagged ours, is
+/// such a copy (or one left by a reconcile that failed before using it): deregistered.
+async fn drop_lost_copies(
+    c: &Clients,
+    owner: &Owner,
+    family: &str,
+    registered: &str,
+    o: &Observed,
+) -> Result<(), Blocked> {
+    let deployed = o.service.iter().flat_map(|s| s.deployed.iter());
+    let known: std::collections::BTreeSet<&str> = o
+        .revisions
+        .iter()
+        .chain(o.running_arn.iter())
+        .chain(deployed)
+        .map(String::as_str)
+        .chain([registered])
+        .collect();
+    for arn in ecs_service::revisions(&c.ecs, family).await? {
+        if known.contains(arn.as_str()) {
+            continue;
+        }
+        if owner.owns(&ecs_service::revision_tags(&c.ecs, &arn).await?) {
+            tracing::info!(%arn, "a task definition revision nobody uses (a retried register whose answer was lost): deregistering it");
+            ecs_service::deregister(&c.ecs, &arn).await?;
+        }
+    }
+    Ok(())
+}
+
 /// Ownership of an existing log group, checked before it is changed or deleted.
 async fn check_log_group(c: &Clients, name: &str, owner: &Owner) -> Result<(), Blocked> {
     if let Some(found) = logs::find(&c.logs, name).await? {
@@ -438,7 +472,8 @@ impl Reconciler for ContainerServiceReconciler {
                 }
                 Step::RegisterTaskDefinition { .. } => {
                     let d = need()?;
-                    task_arn = ecs::register_task_definition(&c.ecs, &d.task, &d.tags).await?
+                    task_arn = ecs::register_task_definition(&c.ecs, &d.task, &d.tags).await?;
+                    drop_lost_copies(c, owner, &d.task.family, &task_arn, o).await?;
                 }
                 Step::CreateService => {
                     let d = need()?;

@@ -163,6 +163,9 @@ where
             if let Some(h) = held.remove(&shard) {
                 let _ = h.stop.send(true);
                 h.task.abort();
+                // Ended before the shard may be taken again: its metrics guard then forgets the
+                // old task's objects, not a new task's.
+                let _ = h.task.await;
             }
         }
         match timeout(timing.renew_deadline, api.list(&ListParams::default())).await {
@@ -194,7 +197,15 @@ where
                     if !settled.contains(&me) {
                         settled.push(me.clone());
                     }
+                    // Shares handed over are computed among the settled members; a free shard
+                    // is left to any live member's share (one that just joined takes its share at
+                    // once instead of waiting for a hand-over).
                     let members: Vec<&str> = settled.iter().map(String::as_str).collect();
+                    let mut live = seen.live;
+                    if !live.contains(&me) {
+                        live.push(me.clone());
+                    }
+                    let live: Vec<&str> = live.iter().map(String::as_str).collect();
                     // Who holds each shard now, by its lease (this replica's own by what it holds).
                     let mut takeable = Vec::with_capacity(candidates.len());
                     let mut holders: Vec<Option<String>> = Vec::with_capacity(candidates.len());
@@ -236,7 +247,7 @@ where
                             None
                         };
                         let orphaned = free_since[i].is_some_and(|t| t.elapsed() >= timing.lease_duration);
-                        let mine = taker(&members, &as_refs(&holders), shard) == Some(me.as_str());
+                        let mine = taker(&live, &as_refs(&holders), shard) == Some(me.as_str());
                         if takeable[i]
                             && (mine || orphaned)
                             && let Some(leadership) = candidates[i].attempt().await

@@ -71,10 +71,10 @@ pub fn taker<'a>(members: &[&'a str], holders: &[Option<&str>], shard: u32) -> O
 }
 
 /// The shard `me` should hand over now, if any: with more than the cap of its share, the one it
-/// ranks lowest; or, while a member holds fewer than the floor, the same if `me` is the most loaded
-/// member (ties: the greatest name) and holds more than the floor. Otherwise none: a shard stays
-/// with its holder (nothing moves for the sake of a hash), so replicas that took one shard each
-/// keep them.
+/// ranks lowest; or, while the members below the floor lack more shards than are free, the same
+/// if `me` is the most loaded member (ties: the greatest name) and holds more than the floor.
+/// Otherwise none: a shard stays with its holder (nothing moves for the sake of a hash), so
+/// replicas that took one shard each keep them.
 pub fn surplus(me: &str, members: &[&str], holders: &[Option<&str>]) -> Option<u32> {
     let mut all = members.to_vec();
     all.push(me);
@@ -82,7 +82,8 @@ pub fn surplus(me: &str, members: &[&str], holders: &[Option<&str>]) -> Option<u
     let (floor, cap) = share(holders.len(), loads.len());
     let mine = loads.iter().find(|(m, _)| *m == me).map_or(0, |(_, n)| *n);
     let most = loads.iter().max_by_key(|(m, n)| (*n, *m)).map(|(m, _)| *m);
-    let needy = loads.iter().any(|(_, n)| *n < floor);
+    let lacking: usize = loads.iter().map(|(_, n)| floor.saturating_sub(*n)).sum();
+    let needy = lacking > holders.iter().filter(|h| h.is_none()).count();
     if !(mine > cap || (needy && mine > floor && most == Some(me))) {
         return None;
     }
@@ -208,6 +209,12 @@ mod tests {
                 assert_eq!(a, b, "a shard of a live member moved");
             }
         }
+        // A free shard fills a member's gap: nobody hands one over for it.
+        let view = [Some("a"), Some("a"), Some("b"), Some("b"), None];
+        for m in ["a", "b", "c"] {
+            assert_eq!(surplus(m, &["a", "b", "c"], &view), None, "{m}");
+        }
+        assert_eq!(taker(&["a", "b", "c"], &view, 4), Some("c"));
         // A holder not (yet) a member keeps its shard; the members share the rest.
         let view = [Some("joining"), None, None, None];
         assert!(taker(&["a", "c"], &view, 1).is_some());

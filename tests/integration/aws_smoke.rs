@@ -776,3 +776,56 @@ async fn a_reset_loses_the_request_or_only_its_answer() {
     assert_eq!(injected["CreateVpc"], 2, "{injected}");
     assert_eq!(injected["CreateLogGroup"], 2, "{injected}");
 }
+
+/// EC2 client tokens as AWS honours them (`tests/moto/idempotency.py`): a CreateNatGateway whose
+/// answer was lost (the fault layer's `after` reset), sent again with its token, gets the gateway
+/// the first one made; the token with other parameters is refused.
+#[tokio::test]
+async fn an_ec2_client_token_makes_a_retry_return_the_first_answer() {
+    let moto = Moto::start();
+    let config = moto.sdk_config().await;
+    let ec2 = aws_sdk_ec2::Client::from_conf(
+        aws_sdk_ec2::config::Builder::from(&config)
+            .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled())
+            .build(),
+    );
+    let vpc = ec2.create_vpc().cidr_block("10.8.0.0/16").send().await.unwrap();
+    let vpc = vpc.vpc().and_then(|v| v.vpc_id()).unwrap().to_string();
+    let mut subnets = Vec::new();
+    for cidr in ["10.8.0.0/24", "10.8.1.0/24"] {
+        let out = ec2.create_subnet().vpc_id(&vpc).cidr_block(cidr).send().await.unwrap();
+        subnets.push(out.subnet().and_then(|s| s.subnet_id()).unwrap().to_string());
+    }
+    let eip = ec2.allocate_address().send().await.unwrap();
+    let allocation = eip.allocation_id().unwrap().to_string();
+    let create = |subnet: String| {
+        ec2.create_nat_gateway()
+            .subnet_id(subnet)
+            .allocation_id(&allocation)
+            .client_token("retry-me")
+            .send()
+    };
+    moto.faults_json(&serde_json::json!({"CreateNatGateway": {"reset": true, "after": true}}));
+    assert!(create(subnets[0].clone()).await.is_err(), "the answer was lost");
+    moto.faults_json(&serde_json::json!({}));
+    let again = create(subnets[0].clone()).await.unwrap();
+    let first = again
+        .nat_gateway()
+        .and_then(|n| n.nat_gateway_id())
+        .unwrap()
+        .to_string();
+    let in_vpc = aws_sdk_ec2::types::Filter::builder()
+        .name("vpc-id")
+        .values(&vpc)
+        .build();
+    let all = ec2.describe_nat_gateways().filter(in_vpc).send().await.unwrap();
+    let ids: Vec<&str> = all.nat_gateways().iter().filter_map(|n| n.nat_gateway_id()).collect();
+    assert_eq!(ids, [first.as_str()], "the retry made no second gateway");
+    let other = create(subnets[1].clone()).await;
+    let code = other
+        .as_ref()
+        .err()
+        .and_then(|e| e.as_service_error())
+        .and_then(|e| aws_sdk_ec2::error::ProvideErrorMetadata::code(e));
+    assert_eq!(code, Some("IdempotentParameterMismatch"), "{other:?}");
+}

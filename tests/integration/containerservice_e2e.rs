@@ -3,7 +3,8 @@
 //! the service moves to it and status follows; deletion removes the service, its revisions and its
 //! log group. Autoscaling (2..8 tasks on 60% CPU and memory) is set up, never fought over the
 //! desired count, narrowed, and removed. The emulator starts each deployment's tasks over
-//! MOTO_ECS_DEPLOY_SECONDS (tests/moto/ecs_services.py).
+//! MOTO_ECS_DEPLOY_SECONDS (tests/moto/ecs_services.py). A register whose answer was lost leaves
+//! no second revision behind.
 
 use std::time::Duration;
 
@@ -553,4 +554,70 @@ async fn a_foreign_log_group_is_never_taken_over() {
         .await
         .unwrap();
     assert_eq!(group.log_groups().len(), 1, "the other's log group is kept");
+}
+
+/// RegisterTaskDefinition takes no client token: its first answer lost after ECS registered the
+/// revision (the fault layer's `after` reset, once), the SDK's retry registers a second. The
+/// service runs the second, and the first, used by nothing, is deregistered: one active revision.
+#[tokio::test]
+async fn a_register_whose_answer_was_lost_leaves_no_copy() {
+    let client = client().await;
+    install_crds(&client).await;
+    let ns = namespace(&client, "e2e-cs-lost").await;
+    let moto = Moto::start();
+    let ecs = aws_sdk_ecs::Client::new(&moto.sdk_config().await);
+    moto.faults_json(&serde_json::json!({
+        "RegisterTaskDefinition": {"reset": true, "after": true, "times": 1},
+    }));
+    let op = Operator::start(&moto, &ns, "3s");
+    let ssa = PatchParams::apply("e2e-user");
+    for manifest in [
+        serde_json::json!({"apiVersion": "webstack.io/v1alpha1", "kind": "WebStack", "metadata": {"name": "webapp"},
+            "spec": {"network": {"cidr": "10.21.0.0/16", "natGateways": "none"}, "loadBalancer": {"listeners": [{"name": "http", "port": 80}]}}}),
+        serde_json::json!({"apiVersion": "webstack.io/v1alpha1", "kind": "TargetGroup", "metadata": {"name": "backend"},
+            "spec": {"stackRef": {"name": "webapp"}, "port": 5000, "healthCheck": {"path": "/healthz"}}}),
+        serde_json::json!({"apiVersion": "webstack.io/v1alpha1", "kind": "ListenerRule", "metadata": {"name": "backend-api"},
+            "spec": {"stackRef": {"name": "webapp"}, "listener": "http", "priority": 10,
+                     "conditions": {"pathPatterns": ["/api/*"]},
+                     "action": {"forward": {"targetGroups": [{"name": "backend"}]}}}}),
+        {
+            let mut service = backend_scaled("1.8.0", serde_json::Value::Null);
+            service["spec"].as_object_mut().unwrap().remove("autoscaling");
+            service
+        },
+    ] {
+        let obj: kube::api::DynamicObject = serde_json::from_value(manifest).unwrap();
+        crate::harness::manifest::api_for(&client, &ns, &obj)
+            .patch(&obj.metadata.name.clone().unwrap(), &ssa, &Patch::Apply(&obj))
+            .await
+            .unwrap();
+    }
+    let api: Api<ContainerService> = Api::namespaced(client.clone(), &ns);
+    let s = until(&api, &op, "Ready", ready).await;
+    let injected = moto.fault_counts()["injected"]["RegisterTaskDefinition"].as_u64();
+    assert_eq!(injected, Some(1), "the first register's answer was lost");
+    let running = s.status.and_then(|st| st.task_definition_arn).unwrap();
+    assert!(
+        running.ends_with(":2"),
+        "the retry registered the second revision: {running}"
+    );
+    let family = running
+        .rsplit('/')
+        .next()
+        .and_then(|f| f.split(':').next())
+        .unwrap()
+        .to_string();
+    let active = ecs
+        .list_task_definitions()
+        .family_prefix(&family)
+        .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        active.task_definition_arns(),
+        std::slice::from_ref(&running),
+        "the copy the lost answer made is deregistered:\n{}",
+        op.log_tail()
+    );
 }

@@ -201,7 +201,7 @@ async fn example_1_converges_with_throttling_and_503s_and_duplicates_nothing() {
             let kinds = tagged_kinds(&config, &ns).await;
             let scrape = op.scrape().await;
             let throttled = sample(&scrape, "webstack_aws_throttled_total").unwrap_or(0.0);
-            (ready, kinds, counts, throttled, op, moto)
+            (ready, kinds, counts, throttled, op, moto, ns)
         }
     };
     let (clean, faulted) = tokio::join!(run(false), run(true));
@@ -216,17 +216,33 @@ async fn example_1_converges_with_throttling_and_503s_and_duplicates_nothing() {
         faulted.3
     );
     assert!(injected > 20, "the fault layer failed requests: {}", faulted.2);
-    // Most injected failures are throttles (the rest 503s and resets), and the operator counts
-    // each one.
+    // The operator counts the throttles among the injected failures (their share of the rates;
+    // half of it at least, the draws being random).
+    let share = throttled / (throttled + unavailable + reset + lost);
     assert!(
-        faulted.3 * 2.0 >= injected as f64,
-        "the operator counted {} throttled answers of {injected} injected failures",
+        faulted.3 >= injected as f64 * share * 0.5,
+        "the operator counted {} throttled answers of {injected} injected failures, {share:.2} of them throttles",
         faulted.3
     );
     assert!(!clean.1.is_empty());
+    // A copy a lost answer made (an Elastic IP: AllocateAddress takes no client token) is
+    // released by the reconcile after the one that reported Ready: a minute to get there.
+    let (mut kinds, started) = (faulted.1.clone(), Instant::now());
+    let config = faulted.5.sdk_config().await;
+    while kinds != clean.1 && started.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        kinds = tagged_kinds(&config, &faulted.6).await;
+    }
+    if kinds != faulted.1 {
+        println!(
+            "{file}: at Ready the faulted run held {:?}; {:?} later {kinds:?}",
+            faulted.1,
+            started.elapsed()
+        );
+    }
     assert_eq!(
-        faulted.1, clean.1,
-        "the faulted run's resources (by tag, per kind) differ from a clean run's"
+        kinds, clean.1,
+        "the faulted run's resources (by tag, per kind) differ from a clean run's a minute after Ready"
     );
 }
 

@@ -29,7 +29,8 @@ linger, an RST) and the client sees a connection error, as after a reset or a dr
 connection on the way to AWS. With "after": true the request reaches moto first and only its
 answer is lost: AWS acted, the client does not know it (a create retried then finds what it made,
 or makes a second one: a retry must be idempotent, or be checked by reading back). Only "after"
-faults reach the recorder.
+faults reach the recorder. {"times": n} on a fault fails only the first n requests it is drawn
+for (then it fails nothing).
 The action is read as the recorder reads it: X-Amz-Target for JSON protocols, the path
 `/service/<service>/operation/<Action>` for Smithy RPC v2 CBOR, Action= in the form body for
 query protocols; the REST services (S3, CloudFront, Route 53, told by the SigV4 credential scope's
@@ -315,13 +316,21 @@ def _call(self: DomainDispatcherApplication, environ: dict[str, Any], start_resp
             action = "*"
         if action:
             fault = _drawn(FAULTS[action])
+            if fault is not None and "times" in fault:
+                if int(fault["times"]) <= 0:
+                    fault = None
+                else:
+                    fault["times"] = int(fault["times"]) - 1
             if fault is not None:
                 name = actions[0] if action == "*" else action
                 if fault.get("reset"):
                     INJECTED[name] = INJECTED.get(name, 0) + 1
-                    if fault.get("after"):
-                        _lost_answer(self, environ)
-                    _reset(environ)
+                    try:
+                        if fault.get("after"):
+                            _lost_answer(self, environ)
+                    finally:
+                        # Reset even when moto failed on the request: a reset is never answered.
+                        _reset(environ)
                 if fault.get("throttle"):
                     status, code = THROTTLES.get(protocol, (400, "Throttling"))
                 else:

@@ -57,6 +57,8 @@ import data  # noqa: E402,F401
 import ecs_services  # noqa: E402,F401
 # EC2 capacity: AWS managed IAM policies, services on capacity providers, providers in use.
 import capacity  # noqa: E402,F401
+# EC2 client tokens: a retry gets the first answer (before faults: a lost answer is replayed).
+import idempotency  # noqa: E402,F401
 # Fault injection: POST /webstack/faults.
 import faults  # noqa: E402,F401
 # EC2: NAT gateways that take time and release their Elastic IP on deletion; subnet dependencies.

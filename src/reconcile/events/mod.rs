@@ -15,6 +15,10 @@
 //! degraded (or not confirmed yet), every `--resync-period`, and on becoming degraded every
 //! object is re-checked at once, since events may have been lost.
 //!
+//! Only what the queues hear is covered ([`Reach`]): an object whose reconcile called AWS with a
+//! namespace's assumed role, or in a region whose regional events no queue reads, keeps the
+//! `--resync-period` re-check however healthy the pipeline is.
+//!
 //! The batched sweep ([`sweep`]) is the safety net: every `--events-sweep-period` a few calls per
 //! service read every resource of the swept types across all stacks, and only the objects whose
 //! resources changed since the last sweep are reconciled; an object it covers is re-checked whole
@@ -405,11 +409,17 @@ async fn set_up(ctx: &super::Context, mode: &Mode) -> Result<(Own, Vec<Queue>), 
 /// Where IAM, Route 53 and CloudFront's events arrive.
 const GLOBAL_REGION: &str = "us-east-1";
 
-/// `https://sqs.<region>.amazonaws.com/…`'s region.
+/// A queue URL's region: `https://sqs.<region>.amazonaws.com/…`, or the legacy
+/// `https://<region>.queue.amazonaws.com/…` and `https://queue.amazonaws.com/…` (us-east-1).
 fn region_of(url: &str) -> Option<String> {
     let host = url.split("://").nth(1)?.split('/').next()?;
-    let rest = host.strip_prefix("sqs.")?;
-    let region = rest.split('.').next()?;
+    if host == "queue.amazonaws.com" {
+        return Some(GLOBAL_REGION.to_string());
+    }
+    let region = match host.strip_prefix("sqs.") {
+        Some(rest) => rest.split('.').next()?,
+        None => host.strip_suffix(".queue.amazonaws.com")?,
+    };
     (region.contains('-')).then(|| region.to_string())
 }
 
@@ -708,6 +718,14 @@ mod tests {
             Some("eu-west-1")
         );
         assert_eq!(region_of("http://127.0.0.1:5000/123456789012/a"), None);
+        assert_eq!(
+            region_of("https://eu-west-1.queue.amazonaws.com/1/a").as_deref(),
+            Some("eu-west-1")
+        );
+        assert_eq!(
+            region_of("https://queue.amazonaws.com/1/a").as_deref(),
+            Some("us-east-1")
+        );
         assert_eq!(sqs_name("prod/eu.1"), "prod-eu-1");
         assert_eq!(format!("webstack-{}-events-dlq", sqs_name(&"x".repeat(200))).len(), 80);
     }
