@@ -141,6 +141,10 @@ where
     let mut free_since: Vec<Option<Instant>> = vec![None; candidates.len()];
     let mut held: BTreeMap<u32, Held> = BTreeMap::new();
     let mut waiting_logged = false;
+    // Nothing is taken at the first look: replicas started together see each other's member
+    // leases at the next one, and each takes its share instead of one taking all and handing
+    // shards over.
+    let mut first_look = true;
     let outcome = loop {
         // A shard whose renewals failed: its fence already refuses; its controllers stop. A
         // shard whose controllers ended by themselves: nothing reconciles it, so the process
@@ -249,6 +253,7 @@ where
                         let orphaned = free_since[i].is_some_and(|t| t.elapsed() >= timing.lease_duration);
                         let mine = taker(&live, &as_refs(&holders), shard) == Some(me.as_str());
                         if takeable[i]
+                            && !first_look
                             && (mine || orphaned)
                             && let Some(leadership) = candidates[i].attempt().await
                         {
@@ -272,6 +277,7 @@ where
                 }
             }
         }
+        first_look = false;
         METRICS.set_shards_held(held.len());
         tokio::select! {
             () = sleep(timing.retry_period) => {}
