@@ -33,6 +33,15 @@ fn backend_scaled(tag: &str, autoscaling: serde_json::Value) -> serde_json::Valu
                  "logs": {"retentionDays": 14}, "autoscaling": autoscaling}})
 }
 
+/// Applies one manifest with server-side apply as `ssa`'s field manager.
+async fn apply(client: &kube::Client, ns: &str, ssa: &PatchParams, manifest: serde_json::Value) {
+    let obj: kube::api::DynamicObject = serde_json::from_value(manifest).unwrap();
+    crate::harness::manifest::api_for(client, ns, &obj)
+        .patch(&obj.metadata.name.clone().unwrap(), ssa, &Patch::Apply(&obj))
+        .await
+        .unwrap();
+}
+
 async fn until(
     api: &Api<ContainerService>,
     op: &Operator,
@@ -65,11 +74,7 @@ async fn fargate_service_rolls_to_a_new_image() {
         serde_json::json!({"apiVersion": "webstack.io/v1alpha1", "kind": "TargetGroup", "metadata": {"name": "backend"},
             "spec": {"stackRef": {"name": "webapp"}, "port": 5000, "healthCheck": {"path": "/healthz"}}}),
     ] {
-        let obj: kube::api::DynamicObject = serde_json::from_value(manifest).unwrap();
-        crate::harness::manifest::api_for(&client, &ns, &obj)
-            .patch(&obj.metadata.name.clone().unwrap(), &ssa, &Patch::Apply(&obj))
-            .await
-            .unwrap();
+        apply(&client, &ns, &ssa, manifest).await;
     }
     let api: Api<ContainerService> = Api::namespaced(client.clone(), &ns);
     api.patch("backend", &ssa, &Patch::Apply(backend("1.8.0")))
@@ -586,11 +591,7 @@ async fn a_register_whose_answer_was_lost_leaves_no_copy() {
             service
         },
     ] {
-        let obj: kube::api::DynamicObject = serde_json::from_value(manifest).unwrap();
-        crate::harness::manifest::api_for(&client, &ns, &obj)
-            .patch(&obj.metadata.name.clone().unwrap(), &ssa, &Patch::Apply(&obj))
-            .await
-            .unwrap();
+        apply(&client, &ns, &ssa, manifest).await;
     }
     let api: Api<ContainerService> = Api::namespaced(client.clone(), &ns);
     let s = until(&api, &op, "Ready", ready).await;
