@@ -264,9 +264,6 @@ struct Replica {
 
 async fn run(args: &Args, client: &Client, binary: &PathBuf, n: usize) -> Result<serde_json::Value, String> {
     let sharded = args.shards > 1;
-    if sharded && args.events {
-        return Err("--shards runs with --events off (drift events are not sharded)".into());
-    }
     let home = harness::kube::namespace(client, &format!("bench{n}")).await;
     // One namespace for every stack, or, sharded, one each (labelled for this run's operators).
     let namespaces: Vec<String> = if sharded {

@@ -95,7 +95,8 @@ pub struct RunOptions {
     /// Split the namespaces into this many shards (a hash of the namespace's name), each
     /// reconciled by the one replica holding its Lease `<leader-election-id>-shard-<i>`; replicas
     /// share the shards out and take over a dead one's. 1: not sharded. Exclusive with
-    /// `--leader-elect` and `--namespace`; needs `--events off` (see docs/operations.md).
+    /// `--leader-elect` and `--namespace`. With `--events`, the holder of shard 0 runs the
+    /// pipeline and hands the others what they are to hear (see docs/operations.md).
     #[arg(long, env = "WEBSTACK_SHARDS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub shards: u32,
     /// Reconcile only objects of the namespaces whose labels this selects: `key=value`,
@@ -210,7 +211,15 @@ pub async fn run_with(
     // WebStackPolicies and namespaces, cached before the first reconcile (cluster-wide, also with
     // --namespace: a policy selects namespaces by their labels).
     let tenants = Tenants::start(&client, opts.require_policy).await;
+    let events = crate::reconcile::events::Options {
+        mode: opts.events,
+        heartbeat: opts.events_heartbeat,
+        resync: opts.events_resync_period,
+        sweep: opts.events_sweep_period,
+        swept_resync: opts.events_swept_resync_period,
+    };
     let base = Base {
+        events: Arc::default(),
         client: client.clone(),
         aws,
         cluster_id: opts.cluster_id.clone(),
@@ -222,6 +231,31 @@ pub async fn run_with(
     };
     if let Some(sharding) = sharding {
         let shards = sharding.shards;
+        // One pipeline for the process, run by the holder of shard 0; every replica follows what
+        // it hands over (reconcile::events::hints).
+        if events.mode != crate::reconcile::events::Mode::Off {
+            use crate::reconcile::events::hints;
+            base.events.configure(&events);
+            let place = hints::Place::of(
+                &sharding.lease.namespace,
+                &sharding.lease.name,
+                &sharding.lease.identity,
+            );
+            let (notes, written) = tokio::sync::mpsc::unbounded_channel();
+            base.events.hand_over_to(notes);
+            tokio::spawn(hints::write(
+                client.clone(),
+                place.clone(),
+                base.events.clone(),
+                written,
+            ));
+            tokio::spawn(hints::follow(
+                client.clone(),
+                place,
+                base.events.clone(),
+                events.heartbeat,
+            ));
+        }
         return shards::run(client, sharding, move |shard, fence, stop| {
             let ctx = base.context(fence);
             let scope = driver::Scope {
@@ -231,11 +265,16 @@ pub async fn run_with(
             };
             let (tenants, n) = (base.tenants.clone(), base.concurrency);
             let (client, stopped) = (ctx.client.clone(), scope.stopped());
-            // One replica writes the policies' status: the holder of shard 0.
+            let (pipeline, options) = (ctx.clone(), events.clone());
+            // One replica writes the policies' status and runs the drift-event pipeline: the
+            // holder of shard 0.
             let status = async move {
                 if shard == 0 {
                     tokio::select! {
-                        () = tenants.run_status(client) => {}
+                        _ = futures::future::join(
+                            tenants.run_status(client),
+                            crate::reconcile::events::run(pipeline, options),
+                        ) => {}
                         () = stopped => {}
                     }
                 }
@@ -243,7 +282,7 @@ pub async fn run_with(
             tokio::spawn(async move {
                 // Its next replica reports the shard's objects, however this task ends (aborted
                 // after the hand-over's grace period too): dropped last.
-                let _forget = ForgetShard(scope.clone());
+                let _forget = ForgetShard(scope.clone(), ctx.events.clone());
                 tokio::join!(controllers(ctx, scope, n), status);
             })
         })
@@ -259,13 +298,6 @@ pub async fn run_with(
     let scope = driver::Scope {
         namespace: opts.namespace,
         ..driver::Scope::default()
-    };
-    let events = crate::reconcile::events::Options {
-        mode: opts.events,
-        heartbeat: opts.events_heartbeat,
-        resync: opts.events_resync_period,
-        sweep: opts.events_sweep_period,
-        swept_resync: opts.events_swept_resync_period,
     };
     let all = async {
         tokio::join!(
@@ -289,17 +321,21 @@ pub async fn run_with(
     Ok(())
 }
 
-/// Forgets a shard's objects in the metrics when dropped.
-struct ForgetShard(driver::Scope);
+/// Forgets a shard's objects in the metrics and the drift events' index when dropped.
+struct ForgetShard(driver::Scope, Arc<crate::reconcile::events::Events>);
 
 impl Drop for ForgetShard {
     fn drop(&mut self) {
-        crate::metrics::METRICS.forget_namespaces(|ns| self.0.holds(ns));
+        let (scope, events) = (&self.0, &self.1);
+        crate::metrics::METRICS.forget_namespaces(|ns| scope.holds(ns));
+        events.forget_namespaces(|ns| scope.holds(ns));
     }
 }
 
 /// What every reconcile context of the process is made of (one per shard when sharded).
 struct Base {
+    /// One for the process: its shards share the index and the pipeline.
+    events: Arc<crate::reconcile::events::Events>,
     client: Client,
     aws: aws_config::SdkConfig,
     cluster_id: String,
@@ -321,6 +357,7 @@ impl Base {
                 self.recorder.clone(),
             )
             .with_fence(fence)
+            .with_events(self.events.clone())
             .with_tenants(self.tenants.clone())
             .with_namespace_selector(self.namespace_selector.clone()),
         )
@@ -354,12 +391,6 @@ fn sharding_config(opts: &RunOptions) -> Result<Option<shards::Sharding>, Manage
         return Err(ManagerError::Sharding(
             n,
             "shards split namespaces, so it cannot be used with --namespace (use --namespace-selector)",
-        ));
-    }
-    if opts.events != crate::reconcile::events::Mode::Off {
-        return Err(ManagerError::Sharding(
-            n,
-            "drift events and sweeps are not sharded yet: run with --events off",
         ));
     }
     let lease = lease_settings(opts)?;

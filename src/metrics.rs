@@ -158,7 +158,8 @@ impl Metrics {
     }
 
     /// One drift event taken from the queue: `matched` (objects reconciled), `unmatched` (about
-    /// nothing the operator manages), `own` (the operator's own call), `heartbeat`, `invalid`.
+    /// nothing the operator manages), `own` (the operator's own call), `heartbeat`, `invalid`;
+    /// sharded, `hinted` (an update of the hints whose new batches named objects here).
     pub fn event(&self, outcome: &'static str) {
         add(&self.events, outcome, 1);
     }
@@ -329,7 +330,7 @@ impl Metrics {
             &mut out,
             "webstack_events_received_total",
             "counter",
-            "Drift events taken from the queue, by outcome (matched, unmatched, own, heartbeat, invalid)",
+            "Drift events taken from the queue, by outcome (matched, unmatched, own, heartbeat, invalid; hinted: an update of another replica's hints that named objects here)",
         );
         for (k, n) in self.events.lock().map(|m| m.clone()).unwrap_or_default() {
             let _ = writeln!(out, "webstack_events_received_total{{outcome=\"{k}\"}} {n}");

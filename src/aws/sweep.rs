@@ -39,12 +39,20 @@ const ELB_PAGE: i32 = 400;
 /// DescribeTags takes at most 20 ARNs.
 const TAGS_PER_CALL: usize = 20;
 
-/// Every resource of the types a sweep reads, in the clients' region. `known` says which ARNs are
-/// the operator's (only those have their tags read; others are skipped). EC2 reads only what is
-/// tagged with `cluster_id` (`webstack.io/cluster`).
-pub async fn read(c: &Clients, cluster_id: &str, known: &(dyn Fn(&str) -> bool + Sync)) -> Result<Vec<Item>, AwsError> {
+/// Which load balancers and target groups a sweep reads: those whose ARN the caller knows as the
+/// operator's (only those have their tags read), or, when the caller cannot know them all (the
+/// other shards' are named by other replicas' reconciles), every one's tags are read and those
+/// tagged with the cluster id kept.
+pub enum Known<'a> {
+    Arns(&'a (dyn Fn(&str) -> bool + Sync)),
+    Tagged,
+}
+
+/// Every resource of the types a sweep reads, in the clients' region. EC2 reads only what is
+/// tagged with `cluster_id` (`webstack.io/cluster`); ELBv2 what `known` says.
+pub async fn read(c: &Clients, cluster_id: &str, known: Known<'_>) -> Result<Vec<Item>, AwsError> {
     let mut items = ec2(c, cluster_id).await?;
-    items.extend(elbv2(c, known).await?);
+    items.extend(elbv2(c, cluster_id, known).await?);
     items.extend(log_groups(c).await?);
     items.extend(alarms(c).await?);
     Ok(items)
@@ -252,8 +260,13 @@ async fn ec2(c: &Clients, cluster_id: &str) -> Result<Vec<Item>, AwsError> {
 }
 
 /// Every load balancer and target group (400 a page), and the tags of the operator's (20 a call).
-async fn elbv2(c: &Clients, known: &(dyn Fn(&str) -> bool + Sync)) -> Result<Vec<Item>, AwsError> {
+async fn elbv2(c: &Clients, cluster_id: &str, known: Known<'_>) -> Result<Vec<Item>, AwsError> {
     let elb = &c.elbv2;
+    let tagged_only = matches!(known, Known::Tagged);
+    let known = &|arn: &str| match &known {
+        Known::Arns(f) => f(arn),
+        Known::Tagged => true,
+    };
     let mut found = pages(|marker| async move {
         let out = elb
             .describe_load_balancers()
@@ -347,6 +360,13 @@ async fn elbv2(c: &Clients, known: &(dyn Fn(&str) -> bool + Sync)) -> Result<Vec
                     .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string()))),
             );
         }
+    }
+    if tagged_only {
+        found.retain(|i| {
+            tags.get(&i.id)
+                .and_then(|t| t.get(CLUSTER))
+                .is_some_and(|c| c == cluster_id)
+        });
     }
     for i in &mut found {
         i.print = format!("{} {:?}", i.print, tags.get(&i.id));

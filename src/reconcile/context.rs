@@ -98,6 +98,13 @@ impl Context {
         self.events.resync(self.resync, object)
     }
 
+    /// Sharing `events` with the process's other contexts (sharded: one per shard held, with one
+    /// pipeline and one index for the process).
+    pub fn with_events(mut self, events: Arc<super::events::Events>) -> Self {
+        self.events = events;
+        self
+    }
+
     /// With the policies and namespaces watched.
     pub fn with_tenants(mut self, tenants: Tenants) -> Self {
         self.tenants = Some(tenants);

@@ -50,6 +50,7 @@ pub async fn run<R: Reconciler>(ctx: Arc<Context>, scope: Scope, concurrency: u1
     let namespace = scope.namespace.clone();
     let api = refs::api::<R::K>(&ctx.client, namespace.as_deref());
     let (reader, writer) = reflector::store();
+    let reader_for_tenancy = reader.clone();
     let held = scope.clone();
     let trigger = watcher(api, watcher::Config::default())
         .default_backoff()
@@ -79,11 +80,13 @@ pub async fn run<R: Reconciler>(ctx: Arc<Context>, scope: Scope, concurrency: u1
         );
     // Unbounded here: every due object starts at once and waits for its slot in `lanes`.
     let controller = Controller::for_stream(trigger, reader).with_config(Config::default().concurrency(0));
-    let controller = tenancy_watches(controller, &ctx);
+    let controller = tenancy_watches(controller, &ctx, reader_for_tenancy);
     // Objects drift events name, and every object when the events pipeline stops being trusted.
+    let in_scope = scope.clone();
     let named = ctx
         .events
         .subscribe(R::KIND)
+        .filter(move |(namespace, _)| std::future::ready(in_scope.holds(namespace)))
         .map(|(namespace, name)| reflector::ObjectRef::<R::K>::new(&name).within(&namespace));
     let controller = controller
         .reconcile_on(named)
@@ -104,14 +107,29 @@ pub async fn run<R: Reconciler>(ctx: Arc<Context>, scope: Scope, concurrency: u1
         .await;
 }
 
-/// A change of what governs a namespace (a policy's spec or existence, a namespace's labels)
-/// re-evaluates every object: such changes are rare, and a narrowed selector must release the
-/// namespaces it no longer selects. The signal comes from the tenancy caches after they hold the
-/// change, so the re-evaluation never reads the policy it replaces; a policy's status write or a
-/// new namespace does not trigger it.
-fn tenancy_watches<K: Kind>(controller: Controller<K>, ctx: &Context) -> Controller<K> {
+/// A change of what governs a namespace re-evaluates the objects it concerns: a policy's spec or
+/// existence, every object (such changes are rare, and a narrowed selector must release the
+/// namespaces it no longer selects); a namespace's labels, that namespace's objects (what cost
+/// grows with is what changed, not how many stacks exist). The signals come from the tenancy
+/// caches after they hold the change, so the re-evaluation never reads the policy it replaces;
+/// a policy's status write or a new namespace does not trigger it.
+fn tenancy_watches<K: Kind>(controller: Controller<K>, ctx: &Context, cached: reflector::Store<K>) -> Controller<K> {
     match &ctx.tenants {
-        Some(tenants) => controller.reconcile_all_on(tenants.governing_changes()),
+        Some(tenants) => {
+            let of_namespace = tenants.relabelled_namespaces().flat_map(move |namespace| {
+                // `None`: changes were missed, so every object.
+                let refs: Vec<reflector::ObjectRef<K>> = cached
+                    .state()
+                    .iter()
+                    .filter(|o| namespace.is_none() || o.namespace() == namespace)
+                    .map(|o| reflector::ObjectRef::from_obj(&**o))
+                    .collect();
+                futures::stream::iter(refs)
+            });
+            controller
+                .reconcile_all_on(tenants.governing_changes())
+                .reconcile_on(of_namespace)
+        }
         None => controller,
     }
 }

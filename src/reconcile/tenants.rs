@@ -13,7 +13,7 @@ use kube::api::{Patch, PatchParams};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 
 use super::Blocked;
 use super::policy::{governing, selecting, selects};
@@ -31,9 +31,12 @@ pub struct Tenants {
     policies: Store<WebStackPolicy>,
     namespaces: Store<Namespace>,
     require_policy: bool,
-    /// Bumped, after the caches hold the change, when a policy's spec or existence changes or a
-    /// namespace's labels change: what may change the policy governing an object.
+    /// Bumped, after the caches hold the change, when a policy's spec or existence changes (or
+    /// the caches were listed again): what may change the policy governing any object.
     governing: Arc<watch::Sender<u64>>,
+    /// A namespace whose labels changed, after the cache holds the change: what may change the
+    /// policy governing its objects (and whether `--namespace-selector` selects them).
+    relabelled: broadcast::Sender<String>,
     /// Bumped on those and also when a namespace appears or goes: what a policy's status shows.
     selection: Arc<watch::Sender<u64>>,
     /// The last successful AssumeRole of each policy's role, by policy name.
@@ -41,6 +44,9 @@ pub struct Tenants {
     /// Objects a rule of each policy refuses, by policy name: object (`Kind/ns/name`) → message.
     violations: Arc<Mutex<BTreeMap<String, BTreeMap<String, String>>>>,
 }
+
+/// How many namespace label changes wait for a slow controller before it re-evaluates everything.
+const RELABELLED: usize = 1024;
 
 /// How many objects in violation a policy's status lists (its `violationCount` counts all).
 const LISTED_VIOLATIONS: usize = 20;
@@ -68,46 +74,54 @@ struct Seen {
     namespaces: BTreeMap<String, BTreeMap<String, String>>,
 }
 
-/// (governing changed, selection changed)
-fn policy_event(seen: &mut Seen, event: &watcher::Event<WebStackPolicy>) -> (bool, bool) {
+/// Whose governing policy a change may have changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Governs {
+    Nothing,
+    /// Every object's.
+    All,
+    /// The objects' of one namespace.
+    Namespace(String),
+}
+
+/// (whose governing policy may have changed, selection changed)
+fn policy_event(seen: &mut Seen, event: &watcher::Event<WebStackPolicy>) -> (Governs, bool) {
+    let all = |changed: bool| (if changed { Governs::All } else { Governs::Nothing }, changed);
     match event {
         watcher::Event::Apply(p) | watcher::Event::InitApply(p) => {
             let now = (p.metadata.generation, p.metadata.deletion_timestamp.is_some());
-            let changed = seen.policies.insert(p.name_any(), now) != Some(now);
-            (changed, changed)
+            all(seen.policies.insert(p.name_any(), now) != Some(now))
         }
         watcher::Event::Delete(p) => {
             seen.policies.remove(&p.name_any());
-            (true, true)
+            all(true)
         }
         watcher::Event::Init => {
             seen.policies.clear();
-            (false, false)
+            all(false)
         }
-        watcher::Event::InitDone => (true, true),
+        watcher::Event::InitDone => all(true),
     }
 }
 
-fn namespace_event(seen: &mut Seen, event: &watcher::Event<Namespace>) -> (bool, bool) {
+fn namespace_event(seen: &mut Seen, event: &watcher::Event<Namespace>) -> (Governs, bool) {
     match event {
         watcher::Event::Apply(ns) | watcher::Event::InitApply(ns) => {
             match seen.namespaces.insert(ns.name_any(), ns.labels().clone()) {
-                None => (false, true),
-                Some(before) => {
-                    let changed = &before != ns.labels();
-                    (changed, changed)
-                }
+                None => (Governs::Nothing, true),
+                Some(before) if &before != ns.labels() => (Governs::Namespace(ns.name_any()), true),
+                Some(_) => (Governs::Nothing, false),
             }
         }
         watcher::Event::Delete(ns) => {
             seen.namespaces.remove(&ns.name_any());
-            (false, true)
+            (Governs::Nothing, true)
         }
         watcher::Event::Init => {
             seen.namespaces.clear();
-            (false, false)
+            (Governs::Nothing, false)
         }
-        watcher::Event::InitDone => (true, true),
+        watcher::Event::InitDone => (Governs::All, true),
     }
 }
 
@@ -118,13 +132,19 @@ impl Tenants {
         let (policies, policy_writer) = reflector::store();
         let (namespaces, namespace_writer) = reflector::store();
         let governing = Arc::new(watch::channel(0u64).0);
+        let relabelled = broadcast::channel(RELABELLED).0;
         let selection = Arc::new(watch::channel(0u64).0);
         let seen = Arc::new(std::sync::Mutex::new(Seen::default()));
         let signal = {
-            let (governing, selection) = (governing.clone(), selection.clone());
-            move |(g, s): (bool, bool)| {
-                if g {
-                    governing.send_modify(|n| *n += 1);
+            let (governing, relabelled, selection) = (governing.clone(), relabelled.clone(), selection.clone());
+            move |(g, s): (Governs, bool)| {
+                match g {
+                    Governs::Nothing => {}
+                    Governs::All => governing.send_modify(|n| *n += 1),
+                    Governs::Namespace(ns) => {
+                        // No receiver yet: nothing to re-evaluate.
+                        let _ = relabelled.send(ns);
+                    }
                 }
                 if s {
                     selection.send_modify(|n| *n += 1);
@@ -160,6 +180,7 @@ impl Tenants {
             namespaces,
             require_policy,
             governing,
+            relabelled,
             selection,
             assumed: Arc::default(),
             violations: Arc::default(),
@@ -177,17 +198,32 @@ impl Tenants {
             namespaces,
             require_policy,
             governing: Arc::new(watch::channel(0u64).0),
+            relabelled: broadcast::channel(RELABELLED).0,
             selection: Arc::new(watch::channel(0u64).0),
             assumed: Arc::default(),
             violations: Arc::default(),
         }
     }
 
-    /// Yields once each time the policy governing some namespace may have changed (a policy's
-    /// spec or existence, a namespace's labels), after the caches hold the change: the
-    /// controllers re-evaluate their objects on it.
+    /// Yields once each time the policy governing any namespace may have changed (a policy's
+    /// spec or existence), after the caches hold the change: the controllers re-evaluate every
+    /// object on it.
     pub fn governing_changes(&self) -> impl futures::Stream<Item = ()> + Send + 'static {
         changes(self.governing.subscribe())
+    }
+
+    /// Yields a namespace each time its labels changed (the policy governing it, and whether the
+    /// namespace selector selects it, may have changed), after the cache holds the change: the
+    /// controllers re-evaluate that namespace's objects. `None`: some were missed (a slow
+    /// receiver), so every object is to be re-evaluated.
+    pub fn relabelled_namespaces(&self) -> impl futures::Stream<Item = Option<String>> + Send + 'static {
+        futures::stream::unfold(self.relabelled.subscribe(), |mut rx| async move {
+            match rx.recv().await {
+                Ok(ns) => Some((Some(ns), rx)),
+                Err(broadcast::error::RecvError::Lagged(_)) => Some((None, rx)),
+                Err(broadcast::error::RecvError::Closed) => None,
+            }
+        })
     }
 
     /// A namespace's labels; a namespace not yet in the cache (just created) waits for it rather
@@ -602,33 +638,45 @@ mod tests {
         let mut seen = Seen::default();
         let mut p = policy("movies", "movies");
         p.metadata.generation = Some(1);
-        assert_eq!(policy_event(&mut seen, &Event::Apply(p.clone())), (true, true));
+        assert_eq!(policy_event(&mut seen, &Event::Apply(p.clone())), (Governs::All, true));
         assert_eq!(
             policy_event(&mut seen, &Event::Apply(p.clone())),
-            (false, false),
+            (Governs::Nothing, false),
             "status only"
         );
         p.metadata.generation = Some(2);
-        assert_eq!(policy_event(&mut seen, &Event::Apply(p.clone())), (true, true), "spec");
-        assert_eq!(policy_event(&mut seen, &Event::Delete(p)), (true, true));
+        assert_eq!(
+            policy_event(&mut seen, &Event::Apply(p.clone())),
+            (Governs::All, true),
+            "spec"
+        );
+        assert_eq!(policy_event(&mut seen, &Event::Delete(p)), (Governs::All, true));
 
         let a = ns("a", &[("team", "books")]);
         assert_eq!(
             namespace_event(&mut seen, &Event::Apply(a.clone())),
-            (false, true),
+            (Governs::Nothing, true),
             "new"
         );
         assert_eq!(
             namespace_event(&mut seen, &Event::Apply(a)),
-            (false, false),
+            (Governs::Nothing, false),
             "unchanged"
         );
+        // Relabelled: that namespace's objects only.
         let relabelled = ns("a", &[("team", "movies")]);
         assert_eq!(
             namespace_event(&mut seen, &Event::Apply(relabelled.clone())),
-            (true, true)
+            (Governs::Namespace("a".into()), true)
         );
-        assert_eq!(namespace_event(&mut seen, &Event::Delete(relabelled)), (false, true));
-        assert_eq!(namespace_event(&mut seen, &Event::InitDone), (true, true), "a relist");
+        assert_eq!(
+            namespace_event(&mut seen, &Event::Delete(relabelled)),
+            (Governs::Nothing, true)
+        );
+        assert_eq!(
+            namespace_event(&mut seen, &Event::InitDone),
+            (Governs::All, true),
+            "a relist"
+        );
     }
 }

@@ -123,8 +123,9 @@ impl Reconciler for WebStackReconciler {
         let status = ws.status.clone().unwrap_or_default();
         let settled = status.observed_generation == ws.metadata.generation
             && crate::reconcile::status::is_ready(&status.conditions);
-        // Whether a drift event named the stack (what it changed may be a deep-only read); asked
-        // every time, so that a mark is cleared by any reconcile, not only a settled one.
+        // Whether a drift event named the stack (what it changed may be a deep-only read), or this
+        // is its first reconcile here with events on; asked every time, so that a mark is cleared
+        // by any reconcile, not only a settled one.
         let event_named = ctx.events.take_deep(Self::KIND, &ns, &ws.name_any());
         Ok(Deps {
             clients: region.clients,

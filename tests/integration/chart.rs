@@ -309,8 +309,9 @@ fn chart_refuses_more_than_one_replica_without_leader_election() {
 }
 
 /// `leaderElection.shards` above 1: `--shards` instead of `--leader-elect`, and a lease Role over
-/// every Lease of the release namespace (members' names are not known in advance); refused with
-/// drift events, one watched namespace, or leader election off.
+/// every Lease of the release namespace (members' names are not known in advance), with drift
+/// events the hints ConfigMap by name too; refused with one watched namespace, or leader election
+/// off.
 #[test]
 fn chart_renders_sharding_and_refuses_what_it_cannot_do() {
     const SHARDS: [&str; 2] = ["--set", "leaderElection.shards=3"];
@@ -330,6 +331,19 @@ fn chart_renders_sharding_and_refuses_what_it_cannot_do() {
         grants(&role["rules"]),
         ["coordination.k8s.io/leases: get,list,create,update,delete"]
     );
+    let with_events = render_with(PLAIN_VALUES, &[&SHARDS[..], &["--set", "events=create"]].concat());
+    let role = all(&with_events, "Role")
+        .into_iter()
+        .find(|r| name(r).ends_with("-leader-election"))
+        .expect("the lease Role");
+    assert_eq!(
+        grants(&role["rules"]),
+        [
+            "/configmaps [\"webstack-operator-events\"]: get,list,watch,update",
+            "/configmaps: create",
+            "coordination.k8s.io/leases: get,list,create,update,delete"
+        ]
+    );
     // Without shards, the single lease by name only.
     let plain = render(PLAIN_VALUES);
     let role = all(&plain, "Role")
@@ -344,7 +358,6 @@ fn chart_renders_sharding_and_refuses_what_it_cannot_do() {
         ]
     );
     for (extra, field) in [
-        ("events=create", "/events"),
         ("watchNamespace=team-a", "/watchNamespace"),
         ("leaderElection.enabled=false", "/leaderElection/enabled"),
     ] {

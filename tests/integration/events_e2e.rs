@@ -39,7 +39,7 @@ fn stack(name: &str) -> String {
 }
 
 /// The stack's load balancer security group, once Ready.
-async fn lb_group(client: &kube::Client, ns: &str, name: &str) -> String {
+pub(crate) async fn lb_group(client: &kube::Client, ns: &str, name: &str) -> String {
     let ws = Api::<WebStack>::namespaced(client.clone(), ns).get(name).await.unwrap();
     ws.status
         .and_then(|s| s.security_groups)
@@ -48,7 +48,7 @@ async fn lb_group(client: &kube::Client, ns: &str, name: &str) -> String {
 }
 
 /// Adds SSH from anywhere to `group`, as someone would in the console.
-async fn open_ssh(ec2: &aws_sdk_ec2::Client, group: &str) {
+pub(crate) async fn open_ssh(ec2: &aws_sdk_ec2::Client, group: &str) {
     ec2.authorize_security_group_ingress()
         .group_id(group)
         .ip_permissions(
@@ -64,7 +64,7 @@ async fn open_ssh(ec2: &aws_sdk_ec2::Client, group: &str) {
         .unwrap();
 }
 
-async fn ssh_open(ec2: &aws_sdk_ec2::Client, group: &str) -> bool {
+pub(crate) async fn ssh_open(ec2: &aws_sdk_ec2::Client, group: &str) -> bool {
     let out = ec2.describe_security_groups().group_ids(group).send().await.unwrap();
     out.security_groups()[0]
         .ip_permissions()
@@ -73,7 +73,7 @@ async fn ssh_open(ec2: &aws_sdk_ec2::Client, group: &str) -> bool {
 }
 
 /// The CloudTrail event of that change, as EventBridge delivers it.
-fn ssh_event(group: &str) -> serde_json::Value {
+pub(crate) fn ssh_event(group: &str) -> serde_json::Value {
     json!({
         "eventName": "AuthorizeSecurityGroupIngress", "eventSource": "ec2.amazonaws.com",
         "readOnly": false, "awsRegion": "us-east-1",
@@ -99,7 +99,7 @@ async fn queue_attributes(
 }
 
 /// Waits up to `secs` for `ok`, polling every 200 ms; how long it took.
-async fn within<F, Fut>(secs: u64, mut ok: F) -> Option<Duration>
+pub(crate) async fn within<F, Fut>(secs: u64, mut ok: F) -> Option<Duration>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,

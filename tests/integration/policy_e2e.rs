@@ -190,6 +190,80 @@ async fn a_policy_governs_its_namespaces() {
     assert!(left.is_empty(), "{left:#?}");
 }
 
+/// A namespace relabelled out of its policy: its objects are re-evaluated at once (the re-check
+/// is an hour away, the stalled stack's next retry a minute), so a stack the policy refused is
+/// built under the operator's defaults.
+#[tokio::test]
+async fn relabelling_a_namespace_re_evaluates_its_objects() {
+    let client = client().await;
+    install_crds(&client).await;
+    let ns = namespace(&client, "relabel").await;
+    let namespaces = Api::<Namespace>::all(client.clone());
+    let label = |value: String| serde_json::json!({"metadata": {"labels": {"policy-test": value}}});
+    namespaces
+        .patch(&ns, &PatchParams::default(), &Patch::Merge(&label(ns.clone())))
+        .await
+        .unwrap();
+    let policies: Api<WebStackPolicy> = Api::all(client.clone());
+    let name = format!("{ns}-team");
+    policies
+        .patch(
+            &name,
+            &PatchParams::apply("platform-team").force(),
+            &Patch::Apply(&policy(&name, &ns, "none")),
+        )
+        .await
+        .unwrap();
+    let moto = Moto::start();
+    let op = Operator::start(&moto, &ns, "1h");
+    let untagged = parse(
+        "apiVersion: webstack.io/v1alpha1\nkind: WebStack\nmetadata: {name: shop}\n\
+         spec: {network: {cidr: 10.0.0.0/16, natGateways: none}}",
+    );
+    apply_all(&client, &ns, &untagged).await;
+    wait_all(
+        &client,
+        &ns,
+        &untagged,
+        &op,
+        "PolicyViolation",
+        60,
+        stalled_by("requiredTags", "spec.tags.cost-center", name.clone()),
+    )
+    .await;
+    // A stalled stack is retried 30 s later, then 60 s after that: relabelled right after the
+    // first retry, only the relabelling can reconcile it within 45 s.
+    let reconciles = |scrape: String| -> f64 {
+        scrape
+            .lines()
+            .filter(|l| l.starts_with("controller_runtime_reconcile_total{controller=\"webstack\""))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    let first = reconciles(op.scrape().await);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while reconciles(op.scrape().await) <= first {
+        assert!(std::time::Instant::now() < deadline, "no retry of the stalled stack");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Out of the policy's selector: built at once.
+    namespaces
+        .patch(
+            &ns,
+            &PatchParams::default(),
+            &Patch::Merge(&label(format!("{ns}-elsewhere"))),
+        )
+        .await
+        .unwrap();
+    wait_ready(&client, &ns, &untagged, &op, 45).await;
+    api_for(&client, &ns, &untagged[0])
+        .delete("shop", &DeleteParams::default())
+        .await
+        .unwrap();
+    crate::harness::manifest::wait_gone(&client, &ns, &untagged, &op, 120).await;
+    policies.delete(&name, &DeleteParams::default()).await.unwrap();
+}
+
 /// Two namespaces under two policies, each naming its own role (`spec.aws.assumeRoleArn`): every
 /// AWS call for a namespace's stack is signed with that namespace's assumed-role credentials (the
 /// emulator's recorded access keys), the AssumeRole requests carry the session tags, the

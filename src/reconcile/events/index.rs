@@ -74,6 +74,14 @@ impl Index {
             .collect()
     }
 
+    /// Every object that names an identifier.
+    pub fn objects(&self) -> Vec<ObjectKey> {
+        self.inner
+            .lock()
+            .map(|i| i.by_object.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// Whether `object` names any identifier (it has not been deleted).
     pub fn holds(&self, object: &ObjectKey) -> bool {
         self.inner.lock().is_ok_and(|i| i.by_object.contains_key(object))

@@ -24,6 +24,7 @@
 //! resources changed since the last sweep are reconciled; an object it covers is re-checked whole
 //! only every `--events-swept-resync-period` while the pipeline is healthy.
 
+pub mod hints;
 pub mod index;
 pub mod message;
 pub mod sweep;
@@ -104,10 +105,14 @@ pub enum Health {
     Degraded,
 }
 
+/// Where the objects of one kind that events name go, as `(namespace, name)`.
+type Subscriber = mpsc::UnboundedSender<(String, String)>;
+
 /// What the drivers and the pipeline share (in the reconcile context).
 pub struct Events {
     pub index: Index,
-    triggers: Mutex<HashMap<&'static str, mpsc::UnboundedSender<(String, String)>>>,
+    /// Each kind's subscribers (one per shard this replica holds).
+    triggers: Mutex<HashMap<&'static str, Vec<Subscriber>>>,
     health: watch::Sender<Health>,
     /// Counts the times the pipeline went from healthy to degraded.
     lost: watch::Sender<u64>,
@@ -123,6 +128,13 @@ pub struct Events {
     /// namespace's assumed role, another region): re-checked every `--resync-period` whatever
     /// the pipeline's health.
     unheard: Mutex<HashSet<ObjectKey>>,
+    /// Sharded: where the pipeline's replica hands the other replicas what they are to hear
+    /// ([`hints`]).
+    hints: Mutex<Option<mpsc::UnboundedSender<hints::Note>>>,
+    /// Whether this replica runs the pipeline now (sharded: it holds shard 0). Held while the
+    /// health is mirrored from another replica, so that a pipeline starting meanwhile has the
+    /// last word.
+    local: Mutex<bool>,
 }
 
 /// Where the pipeline hears of changes: the regional services' events of `regional`, the global
@@ -168,6 +180,8 @@ impl Default for Events {
             sweeps: sweep::Sweeps::default(),
             reach: Mutex::default(),
             unheard: Mutex::default(),
+            hints: Mutex::default(),
+            local: Mutex::new(false),
         }
     }
 }
@@ -191,8 +205,34 @@ impl Events {
     }
 
     fn set_health(&self, health: Health) {
+        if self.local() {
+            self.hint(hints::Note::Health(health));
+        }
+        self.apply_health(health);
+    }
+
+    /// The health and reach the pipeline's replica published, taken unless this replica runs the
+    /// pipeline itself (checked and applied under one lock).
+    fn mirror(&self, health: Option<Health>, reach: Option<Reach>) {
+        let Ok(local) = self.local.lock() else { return };
+        if *local {
+            return;
+        }
+        if let Some(reach) = reach
+            && let Ok(mut r) = self.reach.lock()
+        {
+            *r = Some(reach);
+        }
+        if let Some(health) = health {
+            self.apply_health(health);
+        }
+    }
+
+    fn apply_health(&self, health: Health) {
         let before = self.health.send_replace(health);
-        if before == Health::Healthy && health == Health::Degraded {
+        // Leaving healthy (degraded, or a pipeline starting over elsewhere): objects waiting the
+        // long re-check are re-checked now, since events may have been missed.
+        if before == Health::Healthy && health != Health::Healthy {
             self.lost.send_modify(|n| *n += 1);
         }
         if before != health {
@@ -212,11 +252,70 @@ impl Events {
         }
     }
 
-    /// The objects of `kind` events name, as `(namespace, name)`.
+    /// The settings of a replica that does not run the pipeline now but may take it over, or
+    /// follows the one that does (sharded): identifiers are recorded from the start, and the
+    /// re-check periods are those of `options` once the pipeline is healthy.
+    pub fn configure(&self, options: &Options) {
+        if options.mode == Mode::Off {
+            return;
+        }
+        crate::aws::ids::enable();
+        if let Ok(mut r) = self.healthy_resync.lock() {
+            *r = Some((options.resync, options.swept_resync));
+        }
+        if self.health() == Health::Off {
+            self.set_health(Health::Waiting);
+        }
+    }
+
+    /// Sharded: notes for the other replicas go to `to` ([`hints::write`]) while this replica runs
+    /// the pipeline.
+    pub fn hand_over_to(&self, to: mpsc::UnboundedSender<hints::Note>) {
+        if let Ok(mut h) = self.hints.lock() {
+            *h = Some(to);
+        }
+    }
+
+    /// Whether notes go to other replicas (sharded).
+    pub fn handing_over(&self) -> bool {
+        self.hints.lock().is_ok_and(|h| h.is_some())
+    }
+
+    fn hint(&self, note: hints::Note) {
+        if let Ok(h) = self.hints.lock()
+            && let Some(tx) = &*h
+        {
+            let _ = tx.send(note);
+        }
+    }
+
+    /// Whether this replica runs the pipeline now.
+    pub fn local(&self) -> bool {
+        self.local.lock().is_ok_and(|l| *l)
+    }
+
+    fn set_reach(&self, reach: Reach) {
+        if self.local() {
+            self.hint(hints::Note::Reach(reach.clone()));
+        }
+        if let Ok(mut r) = self.reach.lock() {
+            *r = Some(reach);
+        }
+    }
+
+    /// Every object is re-checked (events may have been missed).
+    fn recheck_all(&self) {
+        self.lost.send_modify(|n| *n += 1);
+    }
+
+    /// The objects of `kind` events name, as `(namespace, name)` (every subscriber gets every
+    /// one: each drops another shard's).
     pub fn subscribe(&self, kind: &'static str) -> impl Stream<Item = (String, String)> + Send + 'static {
         let (tx, rx) = mpsc::unbounded_channel();
         if let Ok(mut t) = self.triggers.lock() {
-            t.insert(kind, tx);
+            let subscribers = t.entry(kind).or_default();
+            subscribers.retain(|s| !s.is_closed());
+            subscribers.push(tx);
         }
         futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
     }
@@ -232,13 +331,16 @@ impl Events {
 
     /// Whether an event named the object since its last reconcile began (then it reads deep: the
     /// reads a settled object skips, such as tags, may be what the event changed). Asking clears it.
+    /// With events on, the first reconcile of an object in this process (or since its shard came
+    /// here) reads deep too: what events said of it before is not known here.
     pub fn take_deep(&self, kind: &'static str, namespace: &str, name: &str) -> bool {
         let key = ObjectKey {
             kind,
             namespace: namespace.to_string(),
             name: name.to_string(),
         };
-        self.deep.lock().is_ok_and(|mut d| d.remove(&key))
+        let marked = self.deep.lock().is_ok_and(|mut d| d.remove(&key));
+        marked || (self.health() != Health::Off && !self.index.holds(&key))
     }
 
     /// Where `object`'s reconcile called AWS: if anywhere the pipeline does not hear of (or before
@@ -260,6 +362,23 @@ impl Events {
         }
     }
 
+    /// The objects of the namespaces `gone` says are no longer this replica's (a shard handed over
+    /// or lost): forgotten as if deleted, so that nothing here acts on them.
+    pub fn forget_namespaces(&self, gone: impl Fn(&str) -> bool) {
+        for object in self.index.objects() {
+            if gone(&object.namespace) {
+                self.index.forget(&object);
+            }
+        }
+        if let Ok(mut u) = self.unheard.lock() {
+            u.retain(|o| !gone(&o.namespace));
+        }
+        if let Ok(mut d) = self.deep.lock() {
+            d.retain(|o| !gone(&o.namespace));
+        }
+        self.sweeps.forget(|o| gone(&o.namespace));
+    }
+
     /// The object is gone: it owns no identifier and has no deep read pending.
     pub fn forget(&self, object: &ObjectKey) {
         self.index.forget(object);
@@ -275,13 +394,38 @@ impl Events {
         if let Ok(mut d) = self.deep.lock() {
             d.insert(object.clone());
         }
-        let sent = self
-            .triggers
-            .lock()
-            .ok()
-            .and_then(|t| t.get(object.kind).cloned())
-            .map(|tx| tx.send((object.namespace.clone(), object.name.clone())).is_ok());
-        sent.unwrap_or(false)
+        let Ok(t) = self.triggers.lock() else { return false };
+        let mut sent = false;
+        for tx in t.get(object.kind).into_iter().flatten() {
+            sent |= tx.send((object.namespace.clone(), object.name.clone())).is_ok();
+        }
+        sent
+    }
+}
+
+/// This replica runs the pipeline while it lives.
+struct Local<'a>(&'a Events);
+
+impl<'a> Local<'a> {
+    /// Sharded, the other replicas re-check every object when this pipeline's first hints land:
+    /// the events a pipeline that stopped had taken from the queue but not handed over yet are
+    /// lost with it.
+    fn set(events: &'a Events) -> Self {
+        if let Ok(mut l) = events.local.lock() {
+            *l = true;
+        }
+        events.hint(hints::Note::Restart);
+        Local(events)
+    }
+}
+
+impl Drop for Local<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut l) = self.0.local.lock() {
+            *l = false;
+        }
+        // No sweep runs here any more: nothing is covered by one.
+        self.0.sweeps.failed();
     }
 }
 
@@ -321,6 +465,8 @@ pub async fn run(ctx: Arc<super::Context>, options: Options) {
     if let Ok(mut r) = ctx.events.healthy_resync.lock() {
         *r = Some((options.resync, options.swept_resync));
     }
+    // Sharded, this replica runs the pipeline until this returns (its shard 0 handed over).
+    let _local = Local::set(&ctx.events);
     ctx.events.set_health(Health::Waiting);
     let mut shutdown = std::pin::pin!(super::tenants::shutdown_signal());
     let (own, queues) = loop {
@@ -343,9 +489,7 @@ pub async fn run(ctx: Arc<super::Context>, options: Options) {
         &queues.iter().map(|q| q.clients.region.clone()).collect::<Vec<_>>(),
     );
     tracing::info!(queues = ?queues.iter().map(|q| &q.url).collect::<Vec<_>>(), ?own, ?reach, "drift events on");
-    if let Ok(mut r) = ctx.events.reach.lock() {
-        *r = Some(reach);
-    }
+    ctx.events.set_reach(reach);
     let beats = Arc::new(Beats::default());
     let sweep = async {
         if options.sweep.is_zero() {
@@ -626,6 +770,11 @@ fn handle(events: &Events, body: &str, own: &Own, beats: &Beats, deadline: Durat
         }
         Event::About(ids) => {
             let owners = events.index.owners(ids.iter().map(String::as_str));
+            // Sharded, the other replicas resolve them against their own objects (any of them
+            // may also name an identifier this one does, such as a shared VPC).
+            if events.handing_over() {
+                events.hint(hints::Note::Ids(ids.iter().cloned().collect()));
+            }
             if owners.is_empty() {
                 "unmatched"
             } else {
@@ -655,6 +804,8 @@ async fn heartbeat(ctx: &super::Context, queues: &[Queue], beats: &Beats, period
         if overdue {
             ctx.events.set_health(Health::Degraded);
         }
+        // The other replicas take the pipeline as running while this goes on.
+        ctx.events.hint(hints::Note::Beat);
         for q in queues {
             n += 1;
             let nonce = format!(

@@ -99,8 +99,16 @@ impl Sweeps {
         changed
     }
 
-    /// A sweep failed: it covers nothing until one works.
-    fn failed(&self) {
+    /// The objects `gone` says are no longer this replica's: no print, not covered.
+    pub fn forget(&self, gone: impl Fn(&ObjectKey) -> bool) {
+        if let Ok(mut s) = self.state.lock() {
+            s.prints.retain(|o, _| !gone(o));
+            s.covered.retain(|o| !gone(o));
+        }
+    }
+
+    /// A sweep failed (or stopped here): it covers nothing until one works.
+    pub(super) fn failed(&self) {
         if let Ok(mut s) = self.state.lock() {
             s.at = None;
             s.covered.clear();
@@ -108,19 +116,62 @@ impl Sweeps {
     }
 }
 
+/// Each resource's print, by identifier, as a sweep found it.
+type ResourcePrints = HashMap<String, u64>;
+
+/// The identifiers of the resources whose print changed, or that are gone, since the last sweep
+/// (`last`, replaced by `items`'); the first sweep only records.
+fn moved(last: &mut Option<ResourcePrints>, items: &[Item]) -> Vec<String> {
+    let now: ResourcePrints = items
+        .iter()
+        .map(|i| {
+            let mut h = DefaultHasher::new();
+            i.print.hash(&mut h);
+            (i.id.clone(), h.finish())
+        })
+        .collect();
+    let mut changed = Vec::new();
+    if let Some(before) = last.as_ref() {
+        changed.extend(
+            before
+                .iter()
+                .filter(|(id, p)| now.get(*id) != Some(*p))
+                .map(|(id, _)| id.clone()),
+        );
+    }
+    *last = Some(now);
+    changed.sort_unstable();
+    changed
+}
+
 /// Sweeps every `period` with the operator's own credentials in its region, until the process
-/// stops (the caller's select ends it).
+/// stops (the caller's select ends it). Sharded, it also hands the other replicas the identifiers
+/// of the resources changed or gone since the last sweep: it reads every load balancer's and
+/// target group's tags then, since the other shards' ARNs are not known here.
 pub async fn run(ctx: Arc<crate::reconcile::Context>, period: Duration) {
     let clients = crate::aws::Clients::new(&ctx.sdk);
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last: Option<ResourcePrints> = None;
     loop {
         tick.tick().await;
         let started = Instant::now();
+        let sharded = ctx.events.handing_over();
         let known = |arn: &str| !ctx.events.index.owners([arn]).is_empty();
-        let (read, calls) = crate::aws::counting(crate::aws::sweep::read(&clients, &ctx.cluster_id, &known)).await;
+        let known = if sharded {
+            crate::aws::sweep::Known::Tagged
+        } else {
+            crate::aws::sweep::Known::Arns(&known)
+        };
+        let (read, calls) = crate::aws::counting(crate::aws::sweep::read(&clients, &ctx.cluster_id, known)).await;
         match read {
             Ok(items) => {
+                if sharded {
+                    let moved = moved(&mut last, &items);
+                    if !moved.is_empty() {
+                        ctx.events.hint(super::hints::Note::Ids(moved));
+                    }
+                }
                 let changed = ctx.events.sweeps.compare(&ctx.events, &items, period);
                 for o in &changed {
                     let sent = ctx.events.trigger(o);
@@ -136,6 +187,7 @@ pub async fn run(ctx: Arc<crate::reconcile::Context>, period: Duration) {
                 );
             }
             Err(e) => {
+                // What changed meanwhile is found by comparing with the last sweep that worked.
                 ctx.events.sweeps.failed();
                 METRICS.sweep("error", 0);
                 tracing::warn!(error = %report(&e), "the sweep failed; objects are re-checked as if there were none until one works");
@@ -162,6 +214,17 @@ mod tests {
             kind,
             print: print.into(),
         }
+    }
+
+    #[test]
+    fn the_resources_changed_or_gone_since_the_last_sweep_are_handed_over() {
+        let mut last = None;
+        let first = [item("sg-1", "WebStack", "a"), item("sg-2", "WebStack", "b")];
+        assert!(moved(&mut last, &first).is_empty(), "a first sight");
+        assert!(moved(&mut last, &first).is_empty());
+        let next = [item("sg-2", "WebStack", "b, 22 open"), item("sg-3", "WebStack", "new")];
+        assert_eq!(moved(&mut last, &next), ["sg-1", "sg-2"]);
+        assert!(moved(&mut last, &next).is_empty());
     }
 
     #[test]

@@ -263,7 +263,8 @@ async fn apply_lease_role_in(client: &Client, ns: &str, rendered: Vec<DynamicObj
 }
 
 /// The lease Role and binding the chart renders for `--shards` (`leaderElection.shards` above 1:
-/// every Lease of its namespace read, listed, taken and deleted), rendered by a real `helm` and
+/// every Lease of its namespace read, listed, taken and deleted) with drift events on (the hints
+/// ConfigMap `webstack-operator-events` created, read, watched and updated), rendered by a real `helm` and
 /// copied into `ns` for tests whose sharded operators keep their Leases there.
 pub async fn grant_sharding_in(client: &Client, ns: &str) {
     let home = std::env::temp_dir().join("webstack-helm-home");
@@ -278,6 +279,9 @@ pub async fn grant_sharding_in(client: &Client, ns: &str) {
             "deploy/webstack-operator.values.yaml",
             "--set",
             "leaderElection.shards=2",
+            // With drift events: the hints ConfigMap too.
+            "--set",
+            "events=create",
         ])
         .current_dir(repo_root())
         .env("HELM_CACHE_HOME", home.join("cache"))
