@@ -31,6 +31,41 @@ fn item(id: Option<&str>, kind: &'static str, print: String) -> Option<Item> {
     })
 }
 
+/// The kind of object a swept resource is the own resource of, by its identifier as reconciles
+/// name it (`None`: not a type the sweep reads): what a replica that does not run the sweep
+/// itself (sharded) takes as covered. EC2's tagged types, load balancers, log groups and alarms
+/// are a WebStack's; target groups a TargetGroup's.
+pub fn own_kind(id: &str) -> Option<&'static str> {
+    const EC2: [&str; 10] = [
+        "vpc-",
+        "subnet-",
+        "igw-",
+        "nat-",
+        "eipalloc-",
+        "vpce-",
+        "rtb-",
+        "sg-",
+        "lt-",
+        "fl-",
+    ];
+    if id.starts_with("arn:") {
+        if id.contains(":targetgroup/") {
+            Some(TARGET_GROUP)
+        } else if id.contains(":loadbalancer/app/")
+            || id.contains(":log-group:/webstack/")
+            || id.contains(":alarm:webstack-")
+        {
+            Some(WEBSTACK)
+        } else {
+            None
+        }
+    } else if EC2.iter().any(|p| id.starts_with(p)) {
+        Some(WEBSTACK)
+    } else {
+        None
+    }
+}
+
 const WEBSTACK: &str = "WebStack";
 const TARGET_GROUP: &str = "TargetGroup";
 
@@ -416,4 +451,38 @@ async fn alarms(c: &Clients) -> Result<Vec<Item>, AwsError> {
         .into_iter()
         .filter_map(|a| item(Some(&a.arn), WEBSTACK, format!("{:?}", a.def)))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn swept_identifiers_are_the_own_resources_of_their_kind() {
+        assert_eq!(own_kind("sg-0123456789abcdef0"), Some(WEBSTACK));
+        assert_eq!(own_kind("vpc-1a2b3c4d"), Some(WEBSTACK));
+        assert_eq!(
+            own_kind("arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/web/50dc6c495c0c9188"),
+            Some(WEBSTACK)
+        );
+        assert_eq!(
+            own_kind("arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/api/73e2d6bc24d8a067"),
+            Some(TARGET_GROUP)
+        );
+        assert_eq!(
+            own_kind("arn:aws:logs:us-east-1:1:log-group:/webstack/shop/web"),
+            Some(WEBSTACK)
+        );
+        assert_eq!(
+            own_kind("arn:aws:cloudwatch:us-east-1:1:alarm:webstack-shop-web-5xx"),
+            Some(WEBSTACK)
+        );
+        // Not swept: listener rules, ECS, IAM, another stack's instances.
+        assert_eq!(
+            own_kind("arn:aws:elasticloadbalancing:us-east-1:1:listener-rule/app/web/5/6/7"),
+            None
+        );
+        assert_eq!(own_kind("arn:aws:ecs:us-east-1:1:service/c/web"), None);
+        assert_eq!(own_kind("i-0123456789abcdef0"), None);
+    }
 }

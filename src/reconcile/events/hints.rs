@@ -11,7 +11,11 @@
 //! - `health` and `reach`: the pipeline's health and where it hears of changes, which set every
 //!   replica's re-check periods;
 //! - `beat`: a counter bumped every `--events-heartbeat`: a replica that sees it unchanged for two
-//!   heartbeats (by its own clock) takes the pipeline as degraded, as when a heartbeat is lost.
+//!   heartbeats (by its own clock) takes the pipeline as degraded, as when a heartbeat is lost;
+//! - `sweeps`: a counter bumped by every successful sweep, `0` after a failed one: a replica that
+//!   saw it bumped twice, the last time within two sweep periods, takes its WebStacks and
+//!   TargetGroups holding a swept resource as covered by the sweep (what changes or vanishes of
+//!   theirs comes as a batch).
 //!
 //! Every replica watches the ConfigMap, resolves each new batch it did not write against its own
 //! index and reconciles the objects named (deep, as an event's). A batch it missed (fallen out of
@@ -60,6 +64,8 @@ pub enum Note {
     Restart,
     /// Identifiers were dropped unwritten (a gap).
     Gap,
+    /// A sweep ended: it worked, or not.
+    Swept(bool),
 }
 
 /// The ConfigMap: its namespace and name, and this replica's identity.
@@ -124,7 +130,20 @@ pub fn written(mut data: BTreeMap<String, String>, me: &str, notes: &[Note]) -> 
                 data.insert("beat".into(), beat.to_string());
             }
             // A number without a batch.
-            Note::Restart | Note::Gap => seq += 1,
+            Note::Gap => seq += 1,
+            // And the sweeps start over: its first sweep only records.
+            Note::Restart => {
+                seq += 1;
+                data.insert("sweeps".into(), "0".into());
+            }
+            Note::Swept(ok) => {
+                let sweeps = if *ok {
+                    seq_of(&data, "sweeps").unwrap_or(0) + 1
+                } else {
+                    0
+                };
+                data.insert("sweeps".into(), sweeps.to_string());
+            }
         }
     }
     data.insert("writer".into(), me.to_string());
@@ -161,6 +180,7 @@ pub fn written(mut data: BTreeMap<String, String>, me: &str, notes: &[Note]) -> 
 #[derive(Debug, Default)]
 pub struct Follower {
     seq: Option<u64>,
+    sweeps: Option<u64>,
     beat: Option<String>,
     /// The ConfigMap's uid: another is a recreated one.
     uid: Option<String>,
@@ -177,6 +197,9 @@ pub struct Reading {
     pub reach: Option<Reach>,
     /// The beat changed since the last look (not at the first).
     pub beat: bool,
+    /// The sweeps counter: `Some(true)` bumped since the last look, `Some(false)` reset (a
+    /// failed sweep), `None` unchanged (or the first look).
+    pub swept: Option<bool>,
 }
 
 impl Follower {
@@ -197,6 +220,13 @@ impl Follower {
         let beat = data.get("beat").cloned();
         reading.beat = self.seq.is_some() && beat.is_some() && beat != self.beat;
         self.beat = beat;
+        let sweeps = seq_of(data, "sweeps");
+        reading.swept = match (self.seq.and(self.sweeps), sweeps) {
+            (Some(before), Some(now)) if now > before => Some(true),
+            (Some(before), Some(0)) if before > 0 => Some(false),
+            _ => None,
+        };
+        self.sweeps = sweeps;
         let seq = seq_of(data, "seq").unwrap_or(0);
         let recreated = self.uid.is_some() && uid.is_some() && self.uid.as_deref() != uid;
         if uid.is_some() {
@@ -272,7 +302,7 @@ fn bounded(pending: Vec<Note>, local: bool) -> Vec<Note> {
         .into_iter()
         .filter(|n| match n {
             Note::Ids(_) => ids <= PENDING_IDS,
-            Note::Health(_) | Note::Reach(_) | Note::Beat => local,
+            Note::Health(_) | Note::Reach(_) | Note::Beat | Note::Swept(_) => local,
             Note::Restart | Note::Gap => true,
         })
         .collect();
@@ -408,6 +438,9 @@ fn take(events: &Events, reading: Reading, beat: Beat) {
     if !owners.is_empty() {
         METRICS.event("hinted");
     }
+    if let Some(ok) = reading.swept {
+        events.sweeps.remote(ok);
+    }
     let health = mirrored(reading.health, beat);
     if beat == Beat::Stale && events.health() == Health::Healthy && !events.local() {
         tracing::warn!("drift events: the pipeline's replica has not beaten for two heartbeats");
@@ -519,6 +552,23 @@ mod tests {
         let kept = bounded(vec![ids(&["sg-2"]), Note::Beat], true);
         assert_eq!(kept, [ids(&["sg-2"]), Note::Beat]);
         assert!(b.read(None, &written(data, "c", &kept), "b").beat);
+    }
+
+    #[test]
+    fn sweeps_are_counted_for_the_others() {
+        let mut b = Follower::default();
+        let data = written(BTreeMap::new(), "a", &[Note::Swept(true)]);
+        assert_eq!(b.read(None, &data, "b").swept, None, "a first look");
+        let data = written(data, "a", &[Note::Swept(true)]);
+        assert_eq!(b.read(None, &data, "b").swept, Some(true));
+        assert_eq!(b.read(None, &data, "b").swept, None);
+        let data = written(data, "a", &[Note::Swept(false)]);
+        assert_eq!(b.read(None, &data, "b").swept, Some(false));
+        let data = written(data, "a", &[Note::Swept(true)]);
+        assert_eq!(b.read(None, &data, "b").swept, Some(true));
+        // A pipeline starting elsewhere: its sweeps count from zero.
+        let data = written(data, "c", &[Note::Restart]);
+        assert_eq!(b.read(None, &data, "b").swept, Some(false));
     }
 
     #[test]

@@ -74,6 +74,19 @@ impl Index {
             .collect()
     }
 
+    /// The identifiers `object` names.
+    pub fn ids_of(&self, object: &ObjectKey) -> Vec<Arc<str>> {
+        self.inner
+            .lock()
+            .map(|i| {
+                i.by_object
+                    .get(object)
+                    .map(|ids| ids.iter().cloned().collect())
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default()
+    }
+
     /// Every object that names an identifier.
     pub fn objects(&self) -> Vec<ObjectKey> {
         self.inner

@@ -194,7 +194,7 @@ impl Events {
             return base;
         }
         match (*self.health.borrow(), self.healthy_resync.lock().ok().and_then(|r| *r)) {
-            (Health::Healthy, Some((long, swept))) if self.sweeps.covers(object) => swept.max(long).max(base),
+            (Health::Healthy, Some((long, swept))) if self.covered(object) => swept.max(long).max(base),
             (Health::Healthy, Some((long, _))) => long.max(base),
             _ => base,
         }
@@ -202,6 +202,18 @@ impl Events {
 
     pub fn health(&self) -> Health {
         *self.health.borrow()
+    }
+
+    /// Whether a sweep covers `object`: this replica's own, or (sharded, while another replica
+    /// runs the pipeline) that replica's.
+    fn covered(&self, object: &ObjectKey) -> bool {
+        if self.sweeps.covers(object) {
+            return true;
+        }
+        !self.local()
+            && self
+                .sweeps
+                .covers_remotely(object, self.index.ids_of(object).iter().map(|i| &**i))
     }
 
     fn set_health(&self, health: Health) {
@@ -263,6 +275,7 @@ impl Events {
         if let Ok(mut r) = self.healthy_resync.lock() {
             *r = Some((options.resync, options.swept_resync));
         }
+        self.sweeps.set_period(options.sweep);
         if self.health() == Health::Off {
             self.set_health(Health::Waiting);
         }
@@ -987,6 +1000,39 @@ mod tests {
         events.forget(&stack);
         assert!(!events.take_deep("WebStack", "shop", "web"));
         assert_eq!(events.index.size(), (0, 0));
+    }
+
+    #[test]
+    fn another_replicas_sweeps_cover_the_objects_holding_a_swept_resource() {
+        let events = Events::default();
+        let base = Duration::from_secs(600);
+        let (long, swept) = (Duration::from_secs(7200), Duration::from_secs(21600));
+        *events.healthy_resync.lock().unwrap() = Some((long, swept));
+        events.sweeps.set_period(base);
+        events.set_health(Health::Healthy);
+        let key = |kind: &'static str| ObjectKey {
+            kind,
+            namespace: "shop".into(),
+            name: "web".into(),
+        };
+        let (web, rule) = (key("WebStack"), key("ListenerRule"));
+        events.index.record(&web, ["sg-0a".to_string()].into(), true);
+        events.index.record(
+            &rule,
+            ["arn:aws:elasticloadbalancing:r:1:listener-rule/app/w/1/2/3".to_string()].into(),
+            true,
+        );
+        events.sweeps.remote(true);
+        assert_eq!(events.resync(base, &web), long, "one sweep seen");
+        events.sweeps.remote(true);
+        assert_eq!(events.resync(base, &web), swept);
+        assert_eq!(events.resync(base, &rule), long, "nothing of its is swept");
+        // Running the pipeline here: only its own sweeps count.
+        *events.local.lock().unwrap() = true;
+        assert_eq!(events.resync(base, &web), long);
+        *events.local.lock().unwrap() = false;
+        events.sweeps.remote(false);
+        assert_eq!(events.resync(base, &web), long, "a failed sweep");
     }
 
     #[test]

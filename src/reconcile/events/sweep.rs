@@ -22,6 +22,17 @@ use crate::model::report;
 #[derive(Default)]
 pub struct Sweeps {
     state: Mutex<State>,
+    /// Sharded, on a replica that does not run the sweep: what the one that does published.
+    remote: Mutex<Remote>,
+}
+
+/// The sweeps another replica ran, as seen here ([`super::hints`]).
+#[derive(Default)]
+struct Remote {
+    /// When the last two successful sweeps were seen (by this replica's clock).
+    seen: [Option<Instant>; 2],
+    /// The sweep's period (`None`: no sweep).
+    period: Option<Duration>,
 }
 
 #[derive(Default)]
@@ -37,6 +48,36 @@ struct State {
 }
 
 impl Sweeps {
+    /// The sweep's period, for [`Self::covers_remotely`] (zero: no sweep).
+    pub fn set_period(&self, period: Duration) {
+        if let Ok(mut r) = self.remote.lock() {
+            r.period = (!period.is_zero()).then_some(period);
+        }
+    }
+
+    /// Another replica's sweep ended: it worked (a bump), or not (nothing is covered until two
+    /// work again).
+    pub fn remote(&self, ok: bool) {
+        if let Ok(mut r) = self.remote.lock() {
+            r.seen = if ok {
+                [r.seen[1], Some(Instant::now())]
+            } else {
+                [None, None]
+            };
+        }
+    }
+
+    /// Whether another replica's sweeps cover `object`, which names `ids`: two seen in a row, the
+    /// last within two periods, and one of the identifiers is of a type the sweep reads as its
+    /// kind's own (what changes or vanishes of it is then handed over as a hint).
+    pub fn covers_remotely<'a>(&self, object: &ObjectKey, mut ids: impl Iterator<Item = &'a str>) -> bool {
+        let recent = self.remote.lock().is_ok_and(|r| match (r.seen, r.period) {
+            ([Some(_), Some(last)], Some(period)) => last.elapsed() < 2 * period,
+            _ => false,
+        });
+        recent && ids.any(|id| crate::aws::sweep::own_kind(id) == Some(object.kind))
+    }
+
     /// Whether the last sweep covered `object` and is recent.
     pub fn covers(&self, object: &ObjectKey) -> bool {
         let Ok(s) = self.state.lock() else { return false };
@@ -171,6 +212,7 @@ pub async fn run(ctx: Arc<crate::reconcile::Context>, period: Duration) {
                     if !moved.is_empty() {
                         ctx.events.hint(super::hints::Note::Ids(moved));
                     }
+                    ctx.events.hint(super::hints::Note::Swept(true));
                 }
                 let changed = ctx.events.sweeps.compare(&ctx.events, &items, period);
                 for o in &changed {
@@ -189,6 +231,9 @@ pub async fn run(ctx: Arc<crate::reconcile::Context>, period: Duration) {
             Err(e) => {
                 // What changed meanwhile is found by comparing with the last sweep that worked.
                 ctx.events.sweeps.failed();
+                if sharded {
+                    ctx.events.hint(super::hints::Note::Swept(false));
+                }
                 METRICS.sweep("error", 0);
                 tracing::warn!(error = %report(&e), "the sweep failed; objects are re-checked as if there were none until one works");
             }
