@@ -235,26 +235,9 @@ pub async fn run_with(
         // it hands over (reconcile::events::hints).
         if events.mode != crate::reconcile::events::Mode::Off {
             use crate::reconcile::events::hints;
-            base.events.configure(&events);
-            let place = hints::Place::of(
-                &sharding.lease.namespace,
-                &sharding.lease.name,
-                &sharding.lease.identity,
-            );
-            let (notes, written) = tokio::sync::mpsc::unbounded_channel();
-            base.events.hand_over_to(notes);
-            tokio::spawn(hints::write(
-                client.clone(),
-                place.clone(),
-                base.events.clone(),
-                written,
-            ));
-            tokio::spawn(hints::follow(
-                client.clone(),
-                place,
-                base.events.clone(),
-                events.heartbeat,
-            ));
+            let lease = &sharding.lease;
+            let place = hints::Place::of(&lease.namespace, &lease.name, &lease.identity);
+            hints::start(&client, place, &base.events, &events);
         }
         return shards::run(client, sharding, move |shard, fence, stop| {
             let ctx = base.context(fence);

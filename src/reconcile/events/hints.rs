@@ -256,9 +256,20 @@ impl Follower {
     }
 }
 
+/// Sharded with events on: `events` hands its notes to the writer of `place` while this replica
+/// runs the pipeline, and follows what the pipeline's replica writes there, until the process
+/// stops (both in the background).
+pub fn start(client: &Client, place: Place, events: &Arc<Events>, options: &super::Options) {
+    events.configure(options);
+    let (notes, written) = mpsc::unbounded_channel();
+    events.hand_over_to(notes);
+    tokio::spawn(write(client.clone(), place.clone(), events.clone(), written));
+    tokio::spawn(follow(client.clone(), place, events.clone(), options.heartbeat));
+}
+
 /// Writes the notes of the pipeline's replica into the ConfigMap, gathering them for [`GATHER`]
 /// so that a burst of events is one update, until the process stops.
-pub async fn write(client: Client, place: Place, events: Arc<Events>, mut notes: mpsc::UnboundedReceiver<Note>) {
+async fn write(client: Client, place: Place, events: Arc<Events>, mut notes: mpsc::UnboundedReceiver<Note>) {
     let api: Api<ConfigMap> = Api::namespaced(client, &place.namespace);
     let mut pending: Vec<Note> = Vec::new();
     loop {
@@ -321,31 +332,28 @@ async fn update(api: &Api<ConfigMap>, place: &Place, notes: &[Note]) -> Result<u
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let result = match api.get_opt(&place.name).await? {
-            Some(mut cm) => {
-                let data = written(cm.data.take().unwrap_or_default(), &place.me, notes);
-                let seq = seq_of(&data, "seq").unwrap_or(0);
-                cm.data = Some(data);
-                api.replace(&place.name, &PostParams::default(), &cm).await.map(|_| seq)
-            }
-            None => {
-                let data = written(BTreeMap::new(), &place.me, notes);
-                let seq = seq_of(&data, "seq").unwrap_or(0);
-                let cm = ConfigMap {
-                    metadata: ObjectMeta {
-                        name: Some(place.name.clone()),
-                        labels: Some(BTreeMap::from([(
-                            "app.kubernetes.io/name".to_string(),
-                            "webstack-operator".to_string(),
-                        )])),
-                        ..ObjectMeta::default()
-                    },
-                    data: Some(data),
-                    ..ConfigMap::default()
-                };
-                api.create(&PostParams::default(), &cm).await.map(|_| seq)
-            }
-        };
+        let existing = api.get_opt(&place.name).await?;
+        let exists = existing.is_some();
+        let mut cm = existing.unwrap_or_else(|| ConfigMap {
+            metadata: ObjectMeta {
+                name: Some(place.name.clone()),
+                labels: Some(BTreeMap::from([(
+                    "app.kubernetes.io/name".to_string(),
+                    "webstack-operator".to_string(),
+                )])),
+                ..ObjectMeta::default()
+            },
+            ..ConfigMap::default()
+        });
+        let data = written(cm.data.take().unwrap_or_default(), &place.me, notes);
+        let seq = seq_of(&data, "seq").unwrap_or(0);
+        cm.data = Some(data);
+        let result = if exists {
+            api.replace(&place.name, &PostParams::default(), &cm).await
+        } else {
+            api.create(&PostParams::default(), &cm).await
+        }
+        .map(|_| seq);
         match result {
             Err(kube::Error::Api(e)) if (e.code == 409) && attempts < 5 => continue,
             other => return other,
@@ -356,7 +364,7 @@ async fn update(api: &Api<ConfigMap>, place: &Place, notes: &[Note]) -> Result<u
 /// Follows the ConfigMap until the process stops: reconciles the objects of this replica that the
 /// other replicas' batches name, and, while this replica does not run the pipeline itself, takes
 /// its health and reach from it (degraded when the beat stops for two heartbeats).
-pub async fn follow(client: Client, place: Place, events: Arc<Events>, heartbeat: Duration) {
+async fn follow(client: Client, place: Place, events: Arc<Events>, heartbeat: Duration) {
     let api: Api<ConfigMap> = Api::namespaced(client, &place.namespace);
     let config = watcher::Config::default().fields(&format!("metadata.name={}", place.name));
     let mut stream = std::pin::pin!(watcher(api, config).default_backoff());

@@ -245,7 +245,7 @@ impl Events {
         // Leaving healthy (degraded, or a pipeline starting over elsewhere): objects waiting the
         // long re-check are re-checked now, since events may have been missed.
         if before == Health::Healthy && health != Health::Healthy {
-            self.lost.send_modify(|n| *n += 1);
+            self.recheck_all();
         }
         if before != health {
             METRICS.events_healthy(match health {
@@ -474,10 +474,7 @@ pub async fn run(ctx: Arc<super::Context>, options: Options) {
     if options.mode == Mode::Off {
         return;
     }
-    crate::aws::ids::enable();
-    if let Ok(mut r) = ctx.events.healthy_resync.lock() {
-        *r = Some((options.resync, options.swept_resync));
-    }
+    ctx.events.configure(&options);
     // Sharded, this replica runs the pipeline until this returns (its shard 0 handed over).
     let _local = Local::set(&ctx.events);
     ctx.events.set_health(Health::Waiting);

@@ -97,9 +97,7 @@ impl Sweeps {
             if owners.is_empty() {
                 continue;
             }
-            let mut h = DefaultHasher::new();
-            i.print.hash(&mut h);
-            let print = h.finish();
+            let print = hash_of(&i.print);
             for o in owners {
                 if i.kind == o.kind {
                     own.insert(o.clone());
@@ -111,9 +109,7 @@ impl Sweeps {
             .into_iter()
             .map(|(o, mut p)| {
                 p.sort_unstable();
-                let mut h = DefaultHasher::new();
-                p.hash(&mut h);
-                (o, h.finish())
+                (o, hash_of(&p))
             })
             .collect();
         let Ok(mut s) = self.state.lock() else {
@@ -157,20 +153,20 @@ impl Sweeps {
     }
 }
 
+/// A print's hash (within this process: prints are compared with the same process's).
+fn hash_of(value: &impl Hash) -> u64 {
+    let mut h = DefaultHasher::new();
+    value.hash(&mut h);
+    h.finish()
+}
+
 /// Each resource's print, by identifier, as a sweep found it.
 type ResourcePrints = HashMap<String, u64>;
 
 /// The identifiers of the resources whose print changed, or that are gone, since the last sweep
 /// (`last`, replaced by `items`'); the first sweep only records.
 fn moved(last: &mut Option<ResourcePrints>, items: &[Item]) -> Vec<String> {
-    let now: ResourcePrints = items
-        .iter()
-        .map(|i| {
-            let mut h = DefaultHasher::new();
-            i.print.hash(&mut h);
-            (i.id.clone(), h.finish())
-        })
-        .collect();
+    let now: ResourcePrints = items.iter().map(|i| (i.id.clone(), hash_of(&i.print))).collect();
     let mut changed = Vec::new();
     if let Some(before) = last.as_ref() {
         changed.extend(
