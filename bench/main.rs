@@ -14,7 +14,7 @@
 //! service and operation over the window (the emulator's request recording, cross-checked with the
 //! operator's `webstack_aws_api_calls_total`); AWS objects managed (tagged resources read back, once the operator is stopped; the harness's listing reads one page per call, so past some 50 stacks it undercounts);
 //! calls per object per hour, at the window's re-check period and scaled to the default 10 min;
-//! the operator's RSS idle and peak (VmHWM); API-server requests (its `apiserver_request_total`);
+//! the operator's RSS idle, peak (VmHWM) and at the end, split into its own memory (RssAnon) and its binary's pages (RssFile); API-server requests (its `apiserver_request_total`);
 //! and the CPU seconds the operator and the emulator used, which says which was the bottleneck.
 //! A table on stdout, and the whole as JSON (`--json`).
 //!
@@ -148,14 +148,22 @@ spec:
 
 /// A process's (VmRSS, VmHWM) in MiB.
 fn memory(pid: u32) -> (f64, f64) {
+    (status_mib(pid, "VmRSS:"), status_mib(pid, "VmHWM:"))
+}
+
+/// A process's (RssAnon, RssFile) in MiB: its own memory (heap, stacks) and the pages of its binary
+/// it touched (the code, which grows with the binary and the paths run, not with the objects).
+fn memory_split(pid: u32) -> (f64, f64) {
+    (status_mib(pid, "RssAnon:"), status_mib(pid, "RssFile:"))
+}
+
+/// A field of `/proc/<pid>/status` in kB, as MiB (0 if missing).
+fn status_mib(pid: u32, name: &str) -> f64 {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .map_or(0.0, |kb| kb / 1024.0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
+    text.lines()
+        .find_map(|l| l.strip_prefix(name))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 /// A process's CPU seconds so far (user + system).
@@ -448,6 +456,7 @@ async fn run(args: &Args, client: &Client, binary: &PathBuf, n: usize) -> Result
     for (i, r) in replicas.iter().enumerate() {
         let scrape = http_get(&r.address, "/metrics").await.1;
         let (rss, peak) = memory(r.pid);
+        let (anon, file) = memory_split(r.pid);
         per_replica.push(json!({
             "replica": i,
             "shards_held": harness::operator::sample(&scrape, "webstack_shards_held"),
@@ -456,11 +465,14 @@ async fn run(args: &Args, client: &Client, binary: &PathBuf, n: usize) -> Result
             "rss_idle_mib": idle_rss[i],
             "rss_end_mib": rss,
             "rss_peak_mib": peak,
+            "rss_anon_end_mib": anon,
+            "rss_file_end_mib": file,
             "cpu_seconds": cpu_seconds(r.pid),
         }));
     }
     let max_of = |k: &str| per_replica.iter().filter_map(|r| r[k].as_f64()).fold(0.0, f64::max);
     let (idle_rss, rss, peak) = (max_of("rss_idle_mib"), max_of("rss_end_mib"), max_of("rss_peak_mib"));
+    let (anon, file) = (max_of("rss_anon_end_mib"), max_of("rss_file_end_mib"));
     let mut by_operation: BTreeMap<String, usize> = BTreeMap::new();
     for c in &window_calls {
         *by_operation.entry(format!("{}:{}", c.service, c.action)).or_default() += 1;
@@ -536,6 +548,8 @@ async fn run(args: &Args, client: &Client, binary: &PathBuf, n: usize) -> Result
         "rss_idle_mib": idle_rss,
         "rss_end_mib": rss,
         "rss_peak_mib": peak,
+        "rss_anon_end_mib": anon,
+        "rss_file_end_mib": file,
         "apiserver_requests_converging": api1 - api0,
         "apiserver_requests_window": api2 - api1,
         "cpu_seconds_converging": {"operator": converge_cpu.0, "emulator": converge_cpu.1},

@@ -240,12 +240,12 @@ pub async fn run_with(
             hints::start(&client, place, &base.events, &events);
         }
         return shards::run(client, sharding, move |shard, fence, stop| {
-            let ctx = base.context(fence);
             let scope = driver::Scope {
                 namespace: None,
                 shard: Some((shard, shards)),
                 stop: Some(stop),
             };
+            let ctx = base.context(fence, &scope);
             let (tenants, n) = (base.tenants.clone(), base.concurrency);
             let (client, stopped) = (ctx.client.clone(), scope.stopped());
             let (pipeline, options) = (ctx.clone(), events.clone());
@@ -277,11 +277,11 @@ pub async fn run_with(
     };
     // Every reconcile changes AWS and Kubernetes only while the lease holds.
     let fence = leadership.as_ref().map_or_else(Fence::unbounded, Leadership::fence);
-    let ctx = base.context(fence);
     let scope = driver::Scope {
         namespace: opts.namespace,
         ..driver::Scope::default()
     };
+    let ctx = base.context(fence, &scope);
     let all = async {
         tokio::join!(
             crate::reconcile::events::run(ctx.clone(), events),
@@ -330,7 +330,9 @@ struct Base {
 }
 
 impl Base {
-    fn context(&self, fence: Fence) -> Arc<Context> {
+    /// A context for the objects of `scope`, with its own caches of them (their watches start now).
+    fn context(&self, fence: Fence, scope: &driver::Scope) -> Arc<Context> {
+        let caches = Arc::new(crate::reconcile::caches::Caches::start(&self.client, scope));
         Arc::new(
             Context::new(
                 self.client.clone(),
@@ -342,7 +344,8 @@ impl Base {
             .with_fence(fence)
             .with_events(self.events.clone())
             .with_tenants(self.tenants.clone())
-            .with_namespace_selector(self.namespace_selector.clone()),
+            .with_namespace_selector(self.namespace_selector.clone())
+            .with_caches(caches),
         )
     }
 }

@@ -11,8 +11,6 @@ pub mod service;
 pub mod step;
 pub mod taskdef;
 
-use std::sync::Arc;
-
 use kube::ResourceExt;
 use kube::runtime::Controller;
 
@@ -29,11 +27,12 @@ use crate::model::execution;
 use crate::model::ownership::OWNERSHIP_KEYS;
 use crate::model::service::{DesiredService, service_names};
 use crate::model::{Health, Owner, TagMap};
+use crate::reconcile::caches::Caches;
 use crate::reconcile::guard;
 use crate::reconcile::refs::{self, Child};
 use crate::reconcile::spec::{self, user_tags};
 use crate::reconcile::status::is_ready;
-use crate::reconcile::{Blocked, Context, Done, Reconciler, Scope};
+use crate::reconcile::{Blocked, Context, Done, Reconciler};
 
 /// What a service's reconcile loads.
 pub struct Deps {
@@ -195,7 +194,7 @@ impl Reconciler for ContainerServiceReconciler {
         let ws = refs::get::<WebStack>(&ctx.source, &ns, stack_name).await?;
         let stack_role = ws
             .as_ref()
-            .map(|w| execution::role_name(&spec::owner(w, "WebStack", &ctx.cluster_id)));
+            .map(|w| execution::role_name(&spec::owner(&**w, "WebStack", &ctx.cluster_id)));
         let policy = if deleting { None } else { ctx.policy_for(&ns)? };
         if !deleting {
             // Refused references stall the service at once, not after it waited for its stack.
@@ -205,7 +204,7 @@ impl Reconciler for ContainerServiceReconciler {
         let status = s.status.clone().unwrap_or_default();
         let derived = ws
             .as_ref()
-            .map(|w| spec::cluster_name(&w.spec, &spec::owner(w, "WebStack", &ctx.cluster_id)));
+            .map(|w| spec::cluster_name(&w.spec, &spec::owner(&**w, "WebStack", &ctx.cluster_id)));
         // The stack's status is not trusted: its cluster is used only when it is the one the stack
         // names (whose ownership tags the WebStack's reconcile checks).
         let mut cluster = stack
@@ -253,7 +252,7 @@ impl Reconciler for ContainerServiceReconciler {
         let target_group = match refs::service_target_group(s) {
             Some(name) if !deleting => {
                 let tg = refs::get::<TargetGroup>(&ctx.source, &ns, name).await?;
-                let ready = tg.and_then(|t| t.status.filter(|st| is_ready(&st.conditions)));
+                let ready = tg.and_then(|t| t.status.clone().filter(|st| is_ready(&st.conditions)));
                 let Some(arn) = ready.as_ref().and_then(|st| st.arn.clone()) else {
                     return Err(Blocked::waiting(format!(
                         "spec.loadBalancer.targetGroupRef: waiting for TargetGroup {name} to be Ready"
@@ -296,7 +295,7 @@ impl Reconciler for ContainerServiceReconciler {
             clients: region.clients,
             cluster,
             stack,
-            stack_tags: ws.map(|w| w.spec.tags).unwrap_or_default(),
+            stack_tags: ws.map(|w| w.spec.tags.clone()).unwrap_or_default(),
             target_group,
             failed_before: status
                 .rollout
@@ -566,13 +565,12 @@ impl Reconciler for ContainerServiceReconciler {
         (status, health)
     }
 
-    fn watches(c: Controller<ContainerService>, ctx: &Arc<Context>, scope: &Scope) -> Controller<ContainerService> {
-        let client = &ctx.client;
+    fn watches(c: Controller<ContainerService>, caches: &Caches) -> Controller<ContainerService> {
         // Its TargetGroup becomes Ready or changes ARN; the stack's cluster or network changes.
-        let c = refs::on(c, client, scope, |tg: &TargetGroup, s: &ContainerService| {
+        let c = refs::on(c, caches, |tg: &TargetGroup, s: &ContainerService| {
             refs::service_target_group(s) == Some(&tg.name_any())
         });
-        refs::on(c, client, scope, |ws: &WebStack, s: &ContainerService| {
+        refs::on(c, caches, |ws: &WebStack, s: &ContainerService| {
             s.stack() == Some(&ws.name_any())
         })
     }

@@ -5,8 +5,6 @@
 
 pub mod model;
 
-use std::sync::Arc;
-
 use kube::ResourceExt;
 use kube::runtime::Controller;
 
@@ -17,9 +15,10 @@ use crate::model::ownership::{OWNERSHIP_KEYS, UID, select};
 use crate::model::rule::DesiredRule;
 use crate::model::stack::load_balancer_name;
 use crate::model::{Health, Owner, TagMap};
+use crate::reconcile::caches::Caches;
 use crate::reconcile::refs::{self, Child, TargetGroups};
 use crate::reconcile::spec::{self, user_tags};
-use crate::reconcile::{Blocked, Context, Done, EXTERNAL_ID, Reconciler, Scope};
+use crate::reconcile::{Blocked, Context, Done, EXTERNAL_ID, Reconciler};
 
 /// What a rule's reconcile loads.
 pub struct Deps {
@@ -118,7 +117,7 @@ impl Reconciler for ListenerRuleReconciler {
         let region = ctx
             .region(&ns, stack.as_ref().and_then(|ws| ws.spec.region.as_deref()))
             .await?;
-        let listeners = match (listener_of(r, stack.as_ref()), status.listener_arn.clone()) {
+        let listeners = match (listener_of(r, stack.as_deref()), status.listener_arn.clone()) {
             (Ok(arn), _) => vec![arn],
             (Err(blocked), _) if !deleting => return Err(blocked),
             (Err(_), Some(arn)) => vec![arn],
@@ -135,7 +134,7 @@ impl Reconciler for ListenerRuleReconciler {
         Ok(Deps {
             clients: region.clients,
             listeners,
-            stack_tags: stack.map(|ws| ws.spec.tags).unwrap_or_default(),
+            stack_tags: stack.map(|ws| ws.spec.tags.clone()).unwrap_or_default(),
             target_groups,
             recorded_priority: status.priority,
         })
@@ -254,13 +253,12 @@ impl Reconciler for ListenerRuleReconciler {
         (status, health)
     }
 
-    fn watches(c: Controller<ListenerRule>, ctx: &Arc<Context>, scope: &Scope) -> Controller<ListenerRule> {
-        let client = &ctx.client;
+    fn watches(c: Controller<ListenerRule>, caches: &Caches) -> Controller<ListenerRule> {
         // A TargetGroup it forwards to becomes Ready or changes ARN; the stack's listeners change.
-        let c = refs::on(c, client, scope, |tg: &TargetGroup, r: &ListenerRule| {
+        let c = refs::on(c, caches, |tg: &TargetGroup, r: &ListenerRule| {
             refs::rule_forwards_to(r, &tg.name_any())
         });
-        refs::on(c, client, scope, |ws: &WebStack, r: &ListenerRule| {
+        refs::on(c, caches, |ws: &WebStack, r: &ListenerRule| {
             r.stack() == Some(&ws.name_any())
         })
     }

@@ -105,6 +105,12 @@ impl Context {
         self
     }
 
+    /// Loads read other objects from `caches` (the controllers reconcile from them too).
+    pub fn with_caches(mut self, caches: Arc<super::caches::Caches>) -> Self {
+        self.source = super::refs::Source::cached(self.client.clone(), caches);
+        self
+    }
+
     /// With the policies and namespaces watched.
     pub fn with_tenants(mut self, tenants: Tenants) -> Self {
         self.tenants = Some(tenants);

@@ -18,14 +18,15 @@ use futures::StreamExt;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::{Action, Config};
 use kube::runtime::events::EventType;
-use kube::runtime::{Controller, Predicate, WatchStreamExt, predicates, reflector, watcher};
+use kube::runtime::{Controller, reflector};
 use kube::{Api, Resource, ResourceExt};
 
 use super::backoff::Wait;
+use super::caches::{self, Caches, Interest};
 use super::lanes::{Lane, Lanes};
 pub use super::scope::Scope;
 use super::status::{self, Kind, KindStatus, is_ready};
-use super::{Blocked, Context, FINALIZER, PAUSED, Reconciler, Step, describe, events, refs, spec};
+use super::{Blocked, Context, FINALIZER, PAUSED, Reconciler, Step, describe, events, spec};
 use crate::metrics::{METRICS, Outcome};
 use crate::model::{Health, RetryClass, report};
 
@@ -39,48 +40,27 @@ pub enum Error {
     Fenced(#[from] super::context::Fenced),
 }
 
-/// kubectl's annotation holding the whole manifest last applied.
-const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
-
 /// Runs the controller of `R` until SIGINT/SIGTERM or `scope`'s stop, on the objects of `scope`;
 /// at most `concurrency` objects are reconciled at once, taking turns in [`Lanes`] (kube-runtime's
 /// own limit is not used: see [`super::lanes`]).
 pub async fn run<R: Reconciler>(ctx: Arc<Context>, scope: Scope, concurrency: u16) {
     let lanes = Lanes::new(concurrency.into());
-    let namespace = scope.namespace.clone();
-    let api = refs::api::<R::K>(&ctx.client, namespace.as_deref());
-    let (reader, writer) = reflector::store();
-    let reader_for_tenancy = reader.clone();
-    let held = scope.clone();
-    let trigger = watcher(api, watcher::Config::default())
-        .default_backoff()
-        // Another shard's objects are dropped before the cache: its replica holds them.
-        .filter(move |event| {
-            let ours = match event {
-                Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o) | watcher::Event::Delete(o)) => {
-                    held.holds(&o.namespace().unwrap_or_default())
-                }
-                _ => true,
-            };
-            std::future::ready(ours)
-        })
-        // What no reconcile reads is not kept in the cache: the field managers and kubectl's
-        // copy of the last applied manifest (often larger than the object itself).
-        .modify(|o: &mut R::K| {
-            o.meta_mut().managed_fields = None;
-            if let Some(a) = o.meta_mut().annotations.as_mut() {
-                a.remove(LAST_APPLIED);
-            }
-        })
-        .reflect(writer)
-        .applied_objects()
-        .predicate_filter(
-            predicates::generation.combine(predicates::annotations),
-            Default::default(),
-        );
+    // The context's caches (the manager gives every context its own; one made here otherwise).
+    let caches = match ctx.source.caches() {
+        Some(caches) => caches.clone(),
+        None => Arc::new(Caches::start(&ctx.client, &scope)),
+    };
+    let cache = caches.of::<R::K>();
+    let reader = cache.store().clone();
+    // Woken by a change of its spec (generation) or annotations, not by its own status writes.
+    let trigger = cache.subscribe(Interest {
+        deletions: false,
+        digest: Some(caches::spec_or_annotations::<R::K>),
+    });
     // Unbounded here: every due object starts at once and waits for its slot in `lanes`.
-    let controller = Controller::for_stream(trigger, reader).with_config(Config::default().concurrency(0));
-    let controller = tenancy_watches(controller, &ctx, reader_for_tenancy);
+    let controller =
+        Controller::for_shared_stream(trigger, reader.clone()).with_config(Config::default().concurrency(0));
+    let controller = tenancy_watches(controller, &ctx, reader);
     // Objects drift events name, and every object when the events pipeline stops being trusted.
     let in_scope = scope.clone();
     let named = ctx
@@ -91,7 +71,7 @@ pub async fn run<R: Reconciler>(ctx: Arc<Context>, scope: Scope, concurrency: u1
     let controller = controller
         .reconcile_on(named)
         .reconcile_all_on(ctx.events.degradations());
-    R::watches(controller, &ctx, &scope)
+    R::watches(controller, &caches)
         .shutdown_on_signal()
         .graceful_shutdown_on(scope.stopped())
         .run(

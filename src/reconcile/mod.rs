@@ -6,6 +6,7 @@
 //! ([`lanes`]).
 
 pub mod backoff;
+pub mod caches;
 pub mod context;
 pub mod driver;
 pub mod events;
@@ -21,7 +22,6 @@ pub mod vouched;
 
 use std::fmt;
 use std::future::Future;
-use std::sync::Arc;
 
 use kube::runtime::Controller;
 
@@ -126,7 +126,7 @@ pub type Done<'a, S> = &'a mut (dyn FnMut(&S) + Send);
 /// finalizer once the cleanup plan is empty.
 pub trait Reconciler: Send + Sync + 'static {
     /// The custom resource.
-    type K: Kind;
+    type K: caches::Cached;
     /// What `load` found: the objects this one points at and the AWS clients of its region.
     type Deps: Send + Sync;
     /// The validated spec: nothing after `validate` reads the raw spec.
@@ -189,8 +189,9 @@ pub trait Reconciler: Send + Sync + 'static {
         async { Ok(Vec::new()) }
     }
 
-    /// Adds watches on the objects this kind depends on (their changes requeue it).
-    fn watches(controller: Controller<Self::K>, _ctx: &Arc<Context>, _scope: &Scope) -> Controller<Self::K> {
+    /// Adds watches on the objects this kind depends on (their changes, from the context's
+    /// `caches`, requeue it).
+    fn watches(controller: Controller<Self::K>, _caches: &caches::Caches) -> Controller<Self::K> {
         controller
     }
 }

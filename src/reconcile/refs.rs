@@ -6,10 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use kube::api::ListParams;
+use kube::runtime::Controller;
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::{Controller, watcher};
 use kube::{Api, Client, ResourceExt};
 
+use super::caches::{Cache, Cached, Caches, Interest};
 use super::status::{Kind, is_ready};
 use crate::api::{ContainerService, ListenerRule, StaticSite, TargetGroup, WebStack, WebStackSpec};
 
@@ -29,6 +30,8 @@ pub fn api<K: Kind>(client: &Client, namespace: Option<&str>) -> Api<K> {
 pub struct Source {
     client: Client,
     overlay: Option<Arc<Overlay>>,
+    /// The running operator's caches ([`Caches`]): read instead of the API server.
+    caches: Option<Arc<Caches>>,
 }
 
 /// Objects that stand in for (or add to) the cluster's: by kind, namespace and name.
@@ -76,7 +79,11 @@ impl Overlay {
 impl Source {
     /// The cluster, as it is.
     pub fn cluster(client: Client) -> Source {
-        Source { client, overlay: None }
+        Source {
+            client,
+            overlay: None,
+            caches: None,
+        }
     }
 
     /// The cluster overlaid by `overlay`.
@@ -84,7 +91,22 @@ impl Source {
         Source {
             client,
             overlay: Some(overlay),
+            caches: None,
         }
+    }
+
+    /// The cluster as `caches` hold it (the running operator's: no API request per read).
+    pub fn cached(client: Client, caches: Arc<Caches>) -> Source {
+        Source {
+            client,
+            overlay: None,
+            caches: Some(caches),
+        }
+    }
+
+    /// The caches reads come from, if any.
+    pub fn caches(&self) -> Option<&Arc<Caches>> {
+        self.caches.as_ref()
     }
 
     pub fn client(&self) -> &Client {
@@ -92,9 +114,28 @@ impl Source {
     }
 }
 
-/// Every object of kind `K` in `ns`.
-pub async fn list<K: Kind>(source: &Source, ns: &str) -> Result<Vec<K>, kube::Error> {
-    let mut found = Api::<K>::namespaced(source.client.clone(), ns)
+/// Every object of kind `K` in `ns`: from the caches when the source has them (once their first
+/// listing is in), else from the API server.
+pub async fn list<K: Cached>(source: &Source, ns: &str) -> Result<Vec<Arc<K>>, kube::Error> {
+    if let Some(caches) = &source.caches {
+        let cache = caches.of::<K>();
+        wait_ready(cache).await?;
+        let mut found: Vec<Arc<K>> = cache
+            .store()
+            .state()
+            .into_iter()
+            .filter(|o| o.namespace().as_deref() == Some(ns))
+            .collect();
+        found.sort_by_key(|o| o.name_any());
+        return Ok(found);
+    }
+    list_fresh(source, ns).await
+}
+
+/// Every object of kind `K` in `ns`, read from the API server even when the source has caches:
+/// for what must not act on a cache a moment behind (a deletion waiting for its dependents).
+pub async fn list_fresh<K: Kind>(source: &Source, ns: &str) -> Result<Vec<Arc<K>>, kube::Error> {
+    let mut found: Vec<K> = Api::<K>::namespaced(source.client.clone(), ns)
         .list(&ListParams::default())
         .await?
         .items;
@@ -105,15 +146,31 @@ pub async fn list<K: Kind>(source: &Source, ns: &str) -> Result<Vec<K>, kube::Er
         }
         found.sort_by_key(|o| o.name_any());
     }
-    Ok(found)
+    Ok(found.into_iter().map(Arc::new).collect())
 }
 
-/// The object `name` of kind `K` in `ns`, if it exists.
-pub async fn get<K: Kind>(source: &Source, ns: &str, name: &str) -> Result<Option<K>, kube::Error> {
+/// The object `name` of kind `K` in `ns`, if it exists (from the caches when the source has them).
+pub async fn get<K: Cached>(source: &Source, ns: &str, name: &str) -> Result<Option<Arc<K>>, kube::Error> {
     if let Some(obj) = source.overlay.as_ref().and_then(|o| o.get::<K>(ns, name)) {
-        return Ok(Some(obj));
+        return Ok(Some(Arc::new(obj)));
     }
-    Api::<K>::namespaced(source.client.clone(), ns).get_opt(name).await
+    if let Some(caches) = &source.caches {
+        let cache = caches.of::<K>();
+        wait_ready(cache).await?;
+        return Ok(cache.store().get(&ObjectRef::new(name).within(ns)));
+    }
+    Ok(Api::<K>::namespaced(source.client.clone(), ns)
+        .get_opt(name)
+        .await?
+        .map(Arc::new))
+}
+
+/// Waits for a cache's first listing (an empty store before it would read as "nothing there").
+async fn wait_ready<K: Cached>(cache: &Cache<K>) -> Result<(), kube::Error> {
+    match cache.ready().await {
+        true => Ok(()),
+        false => Err(kube::Error::Service("the cache's watch stopped".into())),
+    }
 }
 
 /// The TargetGroups that a stack's listener default actions forward to.
@@ -203,14 +260,15 @@ pub async fn target_groups(client: &Source, ns: &str) -> Result<TargetGroups, ku
 pub async fn stack_services(client: &Source, ns: &str, stack: &str) -> Result<Vec<ContainerService>, kube::Error> {
     Ok(list::<ContainerService>(client, ns)
         .await?
-        .into_iter()
+        .iter()
         .filter(|s| s.stack() == Some(stack) && s.metadata.deletion_timestamp.is_none())
+        .map(|s| (**s).clone())
         .collect())
 }
 
 /// `<Kind>/<name>` of the objects of kind `K` in `ns` that refer to the stack `stack`.
 async fn children_of<K: Kind + Child>(client: &Source, ns: &str, stack: &str) -> Result<Vec<String>, kube::Error> {
-    Ok(list::<K>(client, ns)
+    Ok(list_fresh::<K>(client, ns)
         .await?
         .iter()
         .filter(|o| o.stack() == Some(stack))
@@ -218,7 +276,8 @@ async fn children_of<K: Kind + Child>(client: &Source, ns: &str, stack: &str) ->
         .collect())
 }
 
-/// Every object of the other kinds that refers to the stack `stack`.
+/// Every object of the other kinds that refers to the stack `stack` (read from the API server: a
+/// stack's deletion waits on it).
 pub async fn children(client: &Source, ns: &str, stack: &str) -> Result<Vec<String>, kube::Error> {
     let mut found = children_of::<TargetGroup>(client, ns, stack).await?;
     found.extend(children_of::<ListenerRule>(client, ns, stack).await?);
@@ -228,23 +287,24 @@ pub async fn children(client: &Source, ns: &str, stack: &str) -> Result<Vec<Stri
 }
 
 /// What in Kubernetes still forwards to, or is attached to, the TargetGroup `name`. A stack being
-/// deleted is not a user: it releases its listeners first (see the WebStack's release plan).
+/// deleted is not a user: it releases its listeners first (see the WebStack's release plan). Read
+/// from the API server: the target group's deletion waits on it.
 pub async fn target_group_users(client: &Source, ns: &str, name: &str) -> Result<Vec<String>, kube::Error> {
-    let mut found: Vec<String> = list::<ListenerRule>(client, ns)
+    let mut found: Vec<String> = list_fresh::<ListenerRule>(client, ns)
         .await?
         .iter()
         .filter(|r| rule_forwards_to(r, name))
         .map(|r| format!("ListenerRule/{}", r.name_any()))
         .collect();
     found.extend(
-        list::<ContainerService>(client, ns)
+        list_fresh::<ContainerService>(client, ns)
             .await?
             .iter()
             .filter(|s| service_target_group(s) == Some(name))
             .map(|s| format!("ContainerService/{}", s.name_any())),
     );
     found.extend(
-        list::<WebStack>(client, ns)
+        list_fresh::<WebStack>(client, ns)
             .await?
             .iter()
             .filter(|ws| ws.metadata.deletion_timestamp.is_none() && stack_forwards(&ws.spec).contains(name))
@@ -253,29 +313,20 @@ pub async fn target_group_users(client: &Source, ns: &str, name: &str) -> Result
     Ok(found)
 }
 
-/// Watches kind `O`: a change of one requeues the objects of kind `K` in its namespace that
-/// `related` says depend on it (read from the controller's own cache: no extra API calls).
-pub fn on<K: Kind, O: Kind>(
+/// Requeues, on every change or deletion of an `O` (from its cache: no watch of its own), the
+/// objects of kind `K` in its namespace that `related` says depend on it (read from the
+/// controller's own cache: no extra API calls).
+pub fn on<K: Kind, O: Cached>(
     controller: Controller<K>,
-    client: &Client,
-    scope: &super::Scope,
+    caches: &Caches,
     related: fn(&O, &K) -> bool,
 ) -> Controller<K> {
-    use futures::StreamExt;
-    use kube::runtime::WatchStreamExt;
+    let interest = Interest {
+        deletions: true,
+        digest: None,
+    };
     let mapper = dependents(&controller, related);
-    let held = scope.clone();
-    let changes = watcher(api::<O>(client, scope.namespace.as_deref()), watcher::Config::default())
-        .default_backoff()
-        .touched_objects()
-        // Another shard's objects trigger nothing here.
-        .filter(move |o| {
-            std::future::ready(match o {
-                Ok(o) => held.holds(&o.namespace().unwrap_or_default()),
-                Err(_) => true,
-            })
-        });
-    controller.watches_stream(changes, mapper)
+    controller.watches_shared_stream(caches.of::<O>().subscribe(interest), move |o: Arc<O>| mapper(&o))
 }
 
 /// The `K`s of an `O`'s namespace that `related` says depend on it, read from the controller's
@@ -283,14 +334,14 @@ pub fn on<K: Kind, O: Kind>(
 fn dependents<K: Kind, O: Kind>(
     controller: &Controller<K>,
     related: fn(&O, &K) -> bool,
-) -> impl Fn(O) -> Vec<ObjectRef<K>> + Send + Sync + 'static {
+) -> impl Fn(&O) -> Vec<ObjectRef<K>> + Send + Sync + 'static {
     let store = controller.store();
-    move |o: O| {
+    move |o: &O| {
         let ns = o.namespace();
         store
             .state()
             .into_iter()
-            .filter(|k| k.namespace() == ns && related(&o, k))
+            .filter(|k| k.namespace() == ns && related(o, k))
             .map(|k| ObjectRef::from_obj(&*k))
             .collect()
     }
@@ -323,46 +374,16 @@ pub fn child_digest<O: Kind>(o: &O) -> u64 {
 
 /// Like [`on`], but only a change of `digest` (or a deletion) of an `O` requeues the related
 /// `K`s: a stack is not re-observed whole for every status write of its children.
-pub fn on_changes<K: Kind, O: Kind>(
+pub fn on_changes<K: Kind, O: Cached>(
     controller: Controller<K>,
-    client: &Client,
-    scope: &super::Scope,
+    caches: &Caches,
     related: fn(&O, &K) -> bool,
     digest: fn(&O) -> u64,
 ) -> Controller<K> {
-    use futures::StreamExt;
-    use kube::runtime::WatchStreamExt;
-    let mapper = dependents(&controller, related);
-    let mut seen: std::collections::HashMap<(String, String, String), u64> = Default::default();
-    let key = |o: &O| {
-        (
-            o.namespace().unwrap_or_default(),
-            o.name_any(),
-            o.meta().uid.clone().unwrap_or_default(),
-        )
+    let interest = Interest {
+        deletions: true,
+        digest: Some(digest),
     };
-    let held = scope.clone();
-    let changes = watcher(api::<O>(client, scope.namespace.as_deref()), watcher::Config::default())
-        .default_backoff()
-        .filter_map(move |event| {
-            let out =
-                match event {
-                    // Another shard's objects are neither remembered nor trigger anything here.
-                    Ok(
-                        watcher::Event::Apply(ref o) | watcher::Event::InitApply(ref o) | watcher::Event::Delete(ref o),
-                    ) if !held.holds(&o.namespace().unwrap_or_default()) => None,
-                    Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
-                        let d = digest(&o);
-                        (seen.insert(key(&o), d) != Some(d)).then_some(Ok(o))
-                    }
-                    Ok(watcher::Event::Delete(o)) => {
-                        seen.remove(&key(&o));
-                        Some(Ok(o))
-                    }
-                    Ok(watcher::Event::Init | watcher::Event::InitDone) => None,
-                    Err(e) => Some(Err(e)),
-                };
-            futures::future::ready(out)
-        });
-    controller.watches_stream(changes, mapper)
+    let mapper = dependents(&controller, related);
+    controller.watches_shared_stream(caches.of::<O>().subscribe(interest), move |o: Arc<O>| mapper(&o))
 }

@@ -8,8 +8,6 @@
 pub mod plan;
 pub mod validate;
 
-use std::sync::Arc;
-
 use kube::ResourceExt;
 use kube::runtime::Controller;
 
@@ -20,10 +18,11 @@ use crate::aws::{AwsError, Clients, RetryClass, cloudfront, s3};
 use crate::model::ownership::OWNERSHIP_KEYS;
 use crate::model::site::{DesiredSite, ObservedOac, ObservedSite, bucket_policy};
 use crate::model::{Health, Owner, TagMap};
+use crate::reconcile::caches::Caches;
 use crate::reconcile::refs::{self, Child};
 use crate::reconcile::spec::user_tags;
 use crate::reconcile::status::is_ready;
-use crate::reconcile::{Blocked, Context, Done, Reconciler, Scope};
+use crate::reconcile::{Blocked, Context, Done, Reconciler};
 
 /// What a site's reconcile loads.
 pub struct Deps {
@@ -74,7 +73,7 @@ impl Reconciler for StaticSiteReconciler {
             .routes
             .iter()
             .any(|r| r.origin == RouteOrigin::LoadBalancer);
-        let load_balancer = (needs_lb && !deleting).then(|| validate::load_balancer(stack.as_ref(), stack_name));
+        let load_balancer = (needs_lb && !deleting).then(|| validate::load_balancer(stack.as_deref(), stack_name));
         let region = ctx
             .region(&ns, stack.as_ref().and_then(|ws| ws.spec.region.as_deref()))
             .await?;
@@ -88,7 +87,7 @@ impl Reconciler for StaticSiteReconciler {
             region: region.clients.region(),
             clients: region.clients,
             load_balancer,
-            stack_tags: stack.map(|ws| ws.spec.tags).unwrap_or_default(),
+            stack_tags: stack.map(|ws| ws.spec.tags.clone()).unwrap_or_default(),
             deep: deleting || !settled || status.distribution_id.is_none() || event_named,
             recorded: (status.distribution_id, status.origin_access_control_id),
         })
@@ -321,9 +320,9 @@ impl Reconciler for StaticSiteReconciler {
         (status, health)
     }
 
-    fn watches(c: Controller<StaticSite>, ctx: &Arc<Context>, scope: &Scope) -> Controller<StaticSite> {
+    fn watches(c: Controller<StaticSite>, caches: &Caches) -> Controller<StaticSite> {
         // The stack's load balancer appears or changes (a route's origin follows it).
-        refs::on(c, &ctx.client, scope, |ws: &WebStack, s: &StaticSite| {
+        refs::on(c, caches, |ws: &WebStack, s: &StaticSite| {
             s.stack() == Some(&ws.name_any())
         })
     }

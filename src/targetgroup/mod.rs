@@ -16,14 +16,15 @@ use crate::aws::{Clients, elbv2, target_groups};
 use crate::model::ownership::{OWNERSHIP_KEYS, select};
 use crate::model::target_group::{DesiredTargetGroup, ObservedTargetGroup};
 use crate::model::{Health, Owner};
+use crate::reconcile::caches::Caches;
 use crate::reconcile::refs::{self, Child};
-use crate::reconcile::{Blocked, Context, Done, Reconciler, Scope};
+use crate::reconcile::{Blocked, Context, Done, Reconciler};
 
 /// What a target group's reconcile loads.
 pub struct Deps {
     clients: Clients,
     /// The stack, when it exists (deletion goes on without it).
-    stack: Option<WebStack>,
+    stack: Option<Arc<WebStack>>,
     /// Status of the object (the replaced groups it records).
     recorded: Vec<String>,
 }
@@ -191,16 +192,15 @@ impl Reconciler for TargetGroupReconciler {
         Ok(refs::target_group_users(&ctx.source, &ns, &tg.name_any()).await?)
     }
 
-    fn watches(c: Controller<TargetGroup>, ctx: &Arc<Context>, scope: &Scope) -> Controller<TargetGroup> {
-        let client = &ctx.client;
+    fn watches(c: Controller<TargetGroup>, caches: &Caches) -> Controller<TargetGroup> {
         // The stack's VPC appears or changes; a user goes (deletion waits for it).
-        let c = refs::on(c, client, scope, |ws: &WebStack, tg: &TargetGroup| {
+        let c = refs::on(c, caches, |ws: &WebStack, tg: &TargetGroup| {
             tg.stack() == Some(&ws.name_any())
         });
-        let c = refs::on(c, client, scope, |r: &ListenerRule, tg: &TargetGroup| {
+        let c = refs::on(c, caches, |r: &ListenerRule, tg: &TargetGroup| {
             refs::rule_forwards_to(r, &tg.name_any())
         });
-        refs::on(c, client, scope, |s: &ContainerService, tg: &TargetGroup| {
+        refs::on(c, caches, |s: &ContainerService, tg: &TargetGroup| {
             refs::service_target_group(s) == Some(&tg.name_any())
         })
     }

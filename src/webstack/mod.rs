@@ -12,7 +12,6 @@ pub mod status;
 pub mod validate;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use kube::ResourceExt;
 use kube::runtime::Controller;
@@ -27,8 +26,9 @@ use crate::aws::Clients;
 use crate::model::data::{DataCleanup, DataDeletion};
 use crate::model::stack::{DesiredStack, ObservedStack, StackKey};
 use crate::model::{Health, Owner};
+use crate::reconcile::caches::Caches;
 use crate::reconcile::refs::{self, Child};
-use crate::reconcile::{Blocked, Context, Done, EXTERNAL_ID, Reconciler, Scope};
+use crate::reconcile::{Blocked, Context, Done, EXTERNAL_ID, Reconciler};
 
 /// What a stack's reconcile loads.
 pub struct Deps {
@@ -291,13 +291,11 @@ impl Reconciler for WebStackReconciler {
     /// Children's changes that the stack reads ([`refs::child_digest`]: spec, deletion, Ready,
     /// a target group's ARN, a site's domain) requeue it; their other status writes (a service's
     /// task counts while it rolls) do not: the stack's status takes those at its next re-check.
-    fn watches(c: Controller<WebStack>, ctx: &Arc<Context>, scope: &Scope) -> Controller<WebStack> {
-        let client = &ctx.client;
+    fn watches(c: Controller<WebStack>, caches: &Caches) -> Controller<WebStack> {
         // A TargetGroup a listener forwards to becomes Ready (or changes ARN); a child goes.
         let c = refs::on_changes(
             c,
-            client,
-            scope,
+            caches,
             |tg: &TargetGroup, ws: &WebStack| {
                 tg.stack() == Some(&ws.name_any()) || refs::stack_forwards(&ws.spec).contains(&tg.name_any())
             },
@@ -305,22 +303,19 @@ impl Reconciler for WebStackReconciler {
         );
         let c = refs::on_changes(
             c,
-            client,
-            scope,
+            caches,
             |r: &ListenerRule, ws: &WebStack| r.stack() == Some(&ws.name_any()),
             refs::child_digest,
         );
         let c = refs::on_changes(
             c,
-            client,
-            scope,
+            caches,
             |s: &ContainerService, ws: &WebStack| s.stack() == Some(&ws.name_any()),
             refs::child_digest,
         );
         refs::on_changes(
             c,
-            client,
-            scope,
+            caches,
             |s: &StaticSite, ws: &WebStack| s.stack() == Some(&ws.name_any()),
             refs::child_digest,
         )

@@ -41,7 +41,7 @@ fn health<K: Kind>(obj: &K) -> ChildHealth {
 }
 
 /// The objects of kind `K` that are the stack's, or have the name of one of its children.
-async fn observe_kind<K: Kind>(
+async fn observe_kind<K: crate::reconcile::caches::Cached>(
     kube: &Source,
     owner: &Owner,
     kind: ChildKind,
@@ -60,7 +60,7 @@ async fn observe_kind<K: Kind>(
             if !ours && !wanted.contains(name.as_str()) {
                 return None;
             }
-            let spec = serde_json::to_value(obj)
+            let spec = serde_json::to_value(&**obj)
                 .ok()
                 .map(|v| v["spec"].clone())
                 .unwrap_or_default();
@@ -70,7 +70,7 @@ async fn observe_kind<K: Kind>(
                 ours,
                 spec,
                 deleting: obj.meta().deletion_timestamp.is_some(),
-                health: health(obj),
+                health: health(&**obj),
                 figures: figures(obj),
             })
         })

@@ -75,7 +75,7 @@ pub async fn load_site(kube: &refs::Source, ws: &WebStack, deleting: bool) -> Re
         return Ok(Site::None);
     }
     let (ns, stack) = (ws.namespace().unwrap_or_default(), ws.name_any());
-    let sites: Vec<StaticSite> = refs::list::<StaticSite>(kube, &ns)
+    let sites: Vec<std::sync::Arc<StaticSite>> = refs::list::<StaticSite>(kube, &ns)
         .await?
         .into_iter()
         .filter(|s| s.stack() == Some(stack.as_str()))
