@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::Duration;
 
+use super::recorder::Recorder;
 use kube::Client;
-use kube::runtime::events::Recorder;
 use tokio::sync::{OnceCell, watch};
 use tokio::time::Instant;
 

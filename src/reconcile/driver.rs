@@ -510,7 +510,7 @@ async fn json_patch<K: Kind>(ctx: &Context, obj: &K, patch: serde_json::Value) -
         .map_err(Error::Kube)
 }
 
-/// Publishes an Event about `obj`. The recorder folds events with equal type, reason and action
+/// Publishes an Event about `obj`. The recorder folds Events with equal type, reason and action
 /// into one counted series, so `action` names the AWS action: one Event per kind of mutation.
 pub async fn publish<K: Kind>(ctx: &Context, obj: &K, type_: EventType, reason: &str, action: &str, note: &str) {
     let event = kube::runtime::events::Event {
@@ -530,7 +530,9 @@ mod tests {
     use std::sync::Mutex;
     use std::time::Duration;
 
-    use kube::runtime::events::{Recorder, Reporter};
+    use kube::runtime::events::Reporter;
+
+    use crate::reconcile::recorder::Recorder;
     use tokio::io::AsyncReadExt;
     use tokio::time::Instant;
 

@@ -13,6 +13,7 @@ pub mod events;
 pub mod guard;
 pub mod lanes;
 pub mod policy;
+pub mod recorder;
 pub mod refs;
 pub mod scope;
 pub mod spec;
