@@ -29,6 +29,7 @@ mod leader_e2e;
 mod plan_e2e;
 mod policy_admission;
 mod policy_e2e;
+mod recorder_api;
 mod registries_e2e;
 mod routing_e2e;
 mod scale_e2e;
