@@ -59,6 +59,8 @@ import ecs_services  # noqa: E402,F401
 import capacity  # noqa: E402,F401
 # EC2 client tokens: a retry gets the first answer (before faults: a lost answer is replayed).
 import idempotency  # noqa: E402,F401
+# ELBv2: one load balancer per name (a repeated create returns it, as AWS does).
+import elbv2_names  # noqa: E402,F401
 # Fault injection: POST /webstack/faults.
 import faults  # noqa: E402,F401
 # EC2: NAT gateways that take time and release their Elastic IP on deletion; subnet dependencies.
