@@ -166,6 +166,14 @@ impl Tenants {
         };
         let namespace_watch = watcher(Api::<Namespace>::all(client.clone()), watcher::Config::default())
             .default_backoff()
+            // Every namespace of the cluster is cached, and only its name and labels are read:
+            // the rest (field managers, annotations, spec, status) is not kept.
+            .modify(|ns: &mut Namespace| {
+                ns.metadata.managed_fields = None;
+                ns.metadata.annotations = None;
+                ns.spec = None;
+                ns.status = None;
+            })
             .reflect(namespace_writer)
             .for_each(move |event| {
                 if let Ok(event) = event {
