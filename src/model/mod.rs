@@ -31,3 +31,12 @@ pub use action::ListenerAction;
 pub use error::{AwsError, InvalidSpec, RetryClass, invalid, report};
 pub use health::Health;
 pub use ownership::{Conflict, Owner, Ownership, TagMap};
+
+/// A value's hash, to compare with other hashes of the same process (std's `DefaultHasher`: not
+/// stable across builds, so never stored or sent; `shards::shard_of` is the stable one).
+pub fn hash_of(value: &impl std::hash::Hash) -> u64 {
+    use std::hash::Hasher;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    value.hash(&mut h);
+    h.finish()
+}

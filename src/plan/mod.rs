@@ -877,7 +877,7 @@ impl Planner {
     async fn live(&mut self, namespace: Option<&str>) -> Result<(), PlanError> {
         macro_rules! live {
             ($kind:ty, $r:ty) => {{
-                let objects = refs::api::<$kind>(&self.ctx.client, namespace)
+                let objects = crate::reconcile::scope::api::<$kind>(&self.ctx.client, namespace)
                     .list(&ListParams::default())
                     .await
                     .map_err(PlanError::List)?

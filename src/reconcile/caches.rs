@@ -9,18 +9,18 @@
 //! a re-list of the watch, is given every cached object again, so nothing is lost.
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use futures::{Stream, StreamExt};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Api, Client, Resource, ResourceExt};
+use kube::{Client, Resource, ResourceExt};
 use tokio::sync::{broadcast, watch};
 
-use super::scope::Scope;
+use super::scope::{self, Scope};
 use super::status::Kind;
 use crate::api::{ContainerService, ListenerRule, StaticSite, TargetGroup, WebStack};
+use crate::model::{hash_of, report};
 
 /// Unread changes a subscriber may fall behind by before it is handed every object again.
 pub const BACKLOG: usize = 1024;
@@ -73,52 +73,50 @@ impl<K: Kind> Cache<K> {
         let (listed, ready) = watch::channel(false);
         let held = scope.clone();
         let (reader, sender) = (store.clone(), changes.clone());
-        let api: Api<K> = match scope.namespace.as_deref() {
-            Some(ns) => Api::namespaced(client.clone(), ns),
-            None => Api::all(client.clone()),
-        };
+        let api = scope::api::<K>(client, scope.namespace.as_deref());
         let watch = watcher(api, watcher::Config::default())
-        .default_backoff()
-        // Another shard's objects are not cached: its replica holds them.
-        .filter(move |event| {
-            let ours = match event {
-                Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o) | watcher::Event::Delete(o)) => {
-                    held.holds(&o.namespace().unwrap_or_default())
+            .default_backoff()
+            // Another shard's objects are not cached: its replica holds them.
+            .filter(move |event| {
+                let ours = match event {
+                    Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o) | watcher::Event::Delete(o)) => {
+                        held.holds(&o.namespace().unwrap_or_default())
+                    }
+                    _ => true,
+                };
+                std::future::ready(ours)
+            })
+            // What no reconcile reads is not kept: the field managers and kubectl's copy of the last
+            // applied manifest (often larger than the object itself).
+            .modify(|o: &mut K| {
+                o.meta_mut().managed_fields = None;
+                if let Some(a) = o.meta_mut().annotations.as_mut() {
+                    a.remove(LAST_APPLIED);
                 }
-                _ => true,
-            };
-            std::future::ready(ours)
-        })
-        // What no reconcile reads is not kept: the field managers and kubectl's copy of the last
-        // applied manifest (often larger than the object itself).
-        .modify(|o: &mut K| {
-            o.meta_mut().managed_fields = None;
-            if let Some(a) = o.meta_mut().annotations.as_mut() {
-                a.remove(LAST_APPLIED);
-            }
-        })
-        .reflect(writer)
-        .for_each(move |event| {
-            let change = match event {
-                // The store's own copy: announcing it costs no second one.
-                Ok(watcher::Event::Apply(o)) => reader.get(&ObjectRef::from_obj(&o)).map(Change::Applied),
-                Ok(watcher::Event::Delete(o)) => Some(Change::Deleted(Arc::new(o))),
-                Ok(watcher::Event::InitDone) => {
-                    listed.send_replace(true);
-                    Some(Change::Relisted)
+            })
+            .reflect(writer)
+            .for_each(move |event| {
+                let change = match event {
+                    // The store's own copy: announcing it costs no second one.
+                    Ok(watcher::Event::Apply(o)) => reader.get(&ObjectRef::from_obj(&o)).map(Change::Applied),
+                    Ok(watcher::Event::Delete(o)) => Some(Change::Deleted(Arc::new(o))),
+                    Ok(watcher::Event::InitDone) => {
+                        listed.send_replace(true);
+                        Some(Change::Relisted)
+                    }
+                    Ok(watcher::Event::Init | watcher::Event::InitApply(_)) => None,
+                    Err(e) => {
+                        let kind = K::kind(&());
+                        tracing::warn!(kind = kind.as_ref(), error = %report(&e), "watch failed (retried)");
+                        None
+                    }
+                };
+                if let Some(change) = change {
+                    // No subscriber yet is fine: each starts from the store.
+                    let _ = sender.send(change);
                 }
-                Ok(watcher::Event::Init | watcher::Event::InitApply(_)) => None,
-                Err(e) => {
-                    tracing::warn!(kind = K::kind(&()).as_ref(), error = %crate::model::report(&e), "watch failed (retried)");
-                    None
-                }
-            };
-            if let Some(change) = change {
-                // No subscriber yet is fine: each starts from the store.
-                let _ = sender.send(change);
-            }
-            std::future::ready(())
-        });
+                std::future::ready(())
+            });
         let stop = scope.stopped();
         let task = tokio::spawn(async move {
             tokio::select! {
@@ -221,9 +219,7 @@ async fn wait_ready(mut ready: watch::Receiver<bool>) -> bool {
 }
 
 fn uid_hash<K: Resource>(o: &K) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    o.meta().uid.hash(&mut h);
-    h.finish()
+    hash_of(&o.meta().uid)
 }
 
 /// The caches of the five kinds of one reconcile context; their watches stop when it is dropped.
@@ -299,9 +295,7 @@ cached!(
 /// its deletion) or of its annotations (`webstack.io/paused`, a requested re-check), not its own
 /// status writes.
 pub fn spec_or_annotations<K: Kind>(o: &K) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    (o.meta().generation, o.annotations()).hash(&mut h);
-    h.finish()
+    hash_of(&(o.meta().generation, o.annotations()))
 }
 
 #[cfg(test)]

@@ -9,7 +9,6 @@
 //! the next change).
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::sync::Mutex;
 
 use k8s_openapi::api::core::v1::ObjectReference;
@@ -19,6 +18,8 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::Client;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::events::{Event, EventType, Reporter};
+
+use crate::model::hash_of;
 
 /// How long after an Event an equal one is folded into its series (kube-runtime's figure).
 pub const FOLD_FOR: SignedDuration = SignedDuration::from_mins(6);
@@ -94,8 +95,9 @@ impl Recorder {
         Ok(())
     }
 
-    /// How many Events it can still fold (for tests and the memory figures).
-    pub fn remembered(&self) -> usize {
+    /// How many Events it can still fold.
+    #[cfg(test)]
+    fn remembered(&self) -> usize {
         self.lock().len()
     }
 
@@ -142,17 +144,14 @@ impl Recorder {
 /// What makes two Events equal: the object (by uid, else by kind, namespace and name), the
 /// type, reason and action, and the related object.
 fn key(ev: &Event, regarding: &ObjectReference) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
     let object = |r: &ObjectReference| (r.uid.clone(), r.kind.clone(), r.namespace.clone(), r.name.clone());
-    (
+    hash_of(&(
         object(regarding),
         matches!(ev.type_, EventType::Warning),
         &ev.reason,
         &ev.action,
         ev.secondary.as_ref().map(object),
-    )
-        .hash(&mut h);
-    h.finish()
+    ))
 }
 
 #[cfg(test)]

@@ -14,14 +14,6 @@ use super::caches::{Cache, Cached, Caches, Interest};
 use super::status::{Kind, is_ready};
 use crate::api::{ContainerService, ListenerRule, StaticSite, TargetGroup, WebStack, WebStackSpec};
 
-/// The API of kind `K`: one namespace, or all.
-pub fn api<K: Kind>(client: &Client, namespace: Option<&str>) -> Api<K> {
-    match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    }
-}
-
 /// Where `load` reads the objects another one points at: the cluster, or (`plan`) the cluster's
 /// objects overlaid by the manifests being planned, so that a TargetGroup in the same file as
 /// its new WebStack is planned against that stack. One source, so the controllers and `plan`
@@ -321,12 +313,7 @@ pub fn on<K: Kind, O: Cached>(
     caches: &Caches,
     related: fn(&O, &K) -> bool,
 ) -> Controller<K> {
-    let interest = Interest {
-        deletions: true,
-        digest: None,
-    };
-    let mapper = dependents(&controller, related);
-    controller.watches_shared_stream(caches.of::<O>().subscribe(interest), move |o: Arc<O>| mapper(&o))
+    requeue_dependents(controller, caches, related, None)
 }
 
 /// The `K`s of an `O`'s namespace that `related` says depend on it, read from the controller's
@@ -351,7 +338,6 @@ fn dependents<K: Kind, O: Kind>(
 /// Ready condition, and the ids it hands on (a target group's ARN, a site's domain). A change of
 /// anything else (a status-only write: task counts, messages) does not reconcile the stack.
 pub fn child_digest<O: Kind>(o: &O) -> u64 {
-    use std::hash::{Hash, Hasher};
     let status = o
         .status()
         .and_then(|s| serde_json::to_value(s).ok())
@@ -360,16 +346,13 @@ pub fn child_digest<O: Kind>(o: &O) -> u64 {
         .as_array()
         .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
         .map(|c| (c["status"].to_string(), c["observedGeneration"].to_string()));
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    (
+    crate::model::hash_of(&(
         o.meta().generation,
         o.meta().deletion_timestamp.is_some(),
         ready,
         status["arn"].to_string(),
         status["domainName"].to_string(),
-    )
-        .hash(&mut h);
-    h.finish()
+    ))
 }
 
 /// Like [`on`], but only a change of `digest` (or a deletion) of an `O` requeues the related
@@ -380,9 +363,20 @@ pub fn on_changes<K: Kind, O: Cached>(
     related: fn(&O, &K) -> bool,
     digest: fn(&O) -> u64,
 ) -> Controller<K> {
+    requeue_dependents(controller, caches, related, Some(digest))
+}
+
+/// [`on`] and [`on_changes`]: every deletion of an `O`, and every change (of `digest`, if any),
+/// requeues its dependents.
+fn requeue_dependents<K: Kind, O: Cached>(
+    controller: Controller<K>,
+    caches: &Caches,
+    related: fn(&O, &K) -> bool,
+    digest: Option<fn(&O) -> u64>,
+) -> Controller<K> {
     let interest = Interest {
         deletions: true,
-        digest: Some(digest),
+        digest,
     };
     let mapper = dependents(&controller, related);
     controller.watches_shared_stream(caches.of::<O>().subscribe(interest), move |o: Arc<O>| mapper(&o))

@@ -1,6 +1,18 @@
 //! Which objects a set of controllers reconciles (one namespace, one shard, or all), and when it
 //! stops: the main watch and every watch of a related kind drop what is out of scope.
 
+use kube::{Api, Client};
+
+use super::status::Kind;
+
+/// The API of kind `K`: one namespace, or all.
+pub fn api<K: Kind>(client: &Client, namespace: Option<&str>) -> Api<K> {
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
 /// Which objects a controller reconciles, and when it stops.
 #[derive(Clone, Debug, Default)]
 pub struct Scope {

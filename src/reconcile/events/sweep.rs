@@ -9,14 +9,13 @@
 //! its full re-check less often: `--events-swept-resync-period` while events are healthy.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::{Events, ObjectKey};
 use crate::aws::sweep::Item;
 use crate::metrics::METRICS;
-use crate::model::report;
+use crate::model::{hash_of, report};
 
 /// What the last sweep found.
 #[derive(Default)]
@@ -151,13 +150,6 @@ impl Sweeps {
             s.covered.clear();
         }
     }
-}
-
-/// A print's hash (within this process: prints are compared with the same process's).
-fn hash_of(value: &impl Hash) -> u64 {
-    let mut h = DefaultHasher::new();
-    value.hash(&mut h);
-    h.finish()
 }
 
 /// Each resource's print, by identifier, as a sweep found it.
