@@ -354,6 +354,7 @@ impl Base {
 /// One controller per kind, on the objects of `scope`, until SIGINT/SIGTERM or its stop.
 async fn controllers(ctx: Arc<Context>, scope: driver::Scope, n: u16) {
     tokio::join!(
+        crate::reconcile::departed::run(ctx.clone(), scope.clone()),
         driver::run::<WebStackReconciler>(ctx.clone(), scope.clone(), n),
         driver::run::<TargetGroupReconciler>(ctx.clone(), scope.clone(), n),
         driver::run::<ListenerRuleReconciler>(ctx.clone(), scope.clone(), n),

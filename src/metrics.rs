@@ -190,9 +190,15 @@ impl Metrics {
     /// Forgets the objects of the namespaces `gone` says are no longer this process's (a shard
     /// handed over): their replica reports them.
     pub fn forget_namespaces(&self, gone: impl Fn(&str) -> bool) {
-        if let Ok(mut m) = self.resources.lock() {
-            m.retain(|key, _| key.split('/').nth(1).is_none_or(|ns| !gone(ns)));
-        }
+        self.forget_resources(|key| key.split('/').nth(1).is_some_and(&gone));
+    }
+
+    /// Forgets the objects (`Kind/namespace/name`) `gone` says are gone; how many.
+    pub fn forget_resources(&self, gone: impl Fn(&str) -> bool) -> usize {
+        let Ok(mut m) = self.resources.lock() else { return 0 };
+        let before = m.len();
+        m.retain(|key, _| !gone(key));
+        before - m.len()
     }
 
     /// `--shards`: how many shards this replica holds now.

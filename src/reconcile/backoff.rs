@@ -75,6 +75,14 @@ impl Backoff {
     pub fn forget(&self, key: &str) {
         self.waits.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
     }
+
+    /// Forgets the objects whose keys `gone` says are gone; how many.
+    pub fn forget_where(&self, gone: impl Fn(&str) -> bool) -> usize {
+        let mut waits = self.waits.lock().unwrap_or_else(|p| p.into_inner());
+        let before = waits.len();
+        waits.retain(|key, _| !gone(key));
+        before - waits.len()
+    }
 }
 
 /// A number in 0..1 from the OS's generator (0.5 should it fail).

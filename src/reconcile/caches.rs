@@ -138,6 +138,16 @@ impl<K: Kind> Cache<K> {
         &self.store
     }
 
+    /// Whether the first listing is in (without waiting).
+    pub fn is_ready(&self) -> bool {
+        *self.ready.borrow()
+    }
+
+    /// Whether the object `namespace/name` is in the store.
+    pub fn holds(&self, namespace: &str, name: &str) -> bool {
+        self.store.get(&ObjectRef::new(name).within(namespace)).is_some()
+    }
+
     /// The objects that change from now on, as `interest` says, starting with every object in
     /// the store once it is ready (a subscriber that comes late misses nothing).
     pub fn subscribe(&self, interest: Interest<K>) -> impl Stream<Item = Arc<K>> + Send + 'static {
@@ -259,6 +269,28 @@ impl Caches {
 
     pub fn of<K: Cached>(&self) -> &Cache<K> {
         K::cache(self)
+    }
+
+    /// Whether every kind's first listing is in.
+    pub fn ready_now(&self) -> bool {
+        self.webstacks.is_ready()
+            && self.target_groups.is_ready()
+            && self.listener_rules.is_ready()
+            && self.services.is_ready()
+            && self.sites.is_ready()
+    }
+
+    /// Whether the object of `kind` (`WebStack`, …) `namespace/name` is cached; `None` for a kind
+    /// not cached here.
+    pub fn holds(&self, kind: &str, namespace: &str, name: &str) -> Option<bool> {
+        fn of<K: Cached>(caches: &Caches, kind: &str, namespace: &str, name: &str) -> Option<bool> {
+            (kind == K::kind(&()).as_ref()).then(|| caches.of::<K>().holds(namespace, name))
+        }
+        of::<WebStack>(self, kind, namespace, name)
+            .or_else(|| of::<TargetGroup>(self, kind, namespace, name))
+            .or_else(|| of::<ListenerRule>(self, kind, namespace, name))
+            .or_else(|| of::<ContainerService>(self, kind, namespace, name))
+            .or_else(|| of::<StaticSite>(self, kind, namespace, name))
     }
 }
 

@@ -85,6 +85,24 @@ impl Context {
         }
     }
 
+    /// For unit tests: the API server and AWS at `url` (which may answer nothing), a 10-minute
+    /// re-check.
+    #[cfg(test)]
+    pub fn for_tests(url: &str) -> Self {
+        let client = Client::try_from(kube::Config::new(url.parse().expect("a URL"))).expect("a client");
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(url)
+            .build();
+        let reporter = kube::runtime::events::Reporter {
+            controller: "test".into(),
+            instance: None,
+        };
+        let recorder = Recorder::new(client.clone(), reporter);
+        Context::new(client, sdk, "test".into(), Duration::from_secs(600), recorder)
+    }
+
     /// For `plan`: loads read the cluster overlaid by `overlay`, and AWS clients only read.
     pub fn for_plan(mut self, overlay: Arc<super::refs::Overlay>) -> Self {
         self.source = super::refs::Source::overlaid(self.client.clone(), overlay);

@@ -529,10 +529,6 @@ pub async fn publish<K: Kind>(ctx: &Context, obj: &K, type_: EventType, reason: 
 mod tests {
     use std::sync::Mutex;
     use std::time::Duration;
-
-    use kube::runtime::events::Reporter;
-
-    use crate::reconcile::recorder::Recorder;
     use tokio::io::AsyncReadExt;
     use tokio::time::Instant;
 
@@ -592,19 +588,7 @@ mod tests {
     }
 
     fn context(url: &str, fence: Fence) -> Arc<Context> {
-        let client = kube::Client::try_from(kube::Config::new(url.parse().unwrap())).unwrap();
-        let sdk = aws_config::SdkConfig::builder()
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url(url)
-            .build();
-        let reporter = Reporter {
-            controller: "test".into(),
-            instance: None,
-        };
-        let recorder = Recorder::new(client.clone(), reporter);
-        let ctx = Context::new(client, sdk, "test".into(), Duration::from_secs(600), recorder);
-        Arc::new(ctx.with_fence(fence))
+        Arc::new(Context::for_tests(url).with_fence(fence))
     }
 
     /// Leadership lost before a reconcile: it does not start. Lost while a reconcile waits on its

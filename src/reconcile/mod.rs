@@ -8,6 +8,7 @@
 pub mod backoff;
 pub mod caches;
 pub mod context;
+pub mod departed;
 pub mod driver;
 pub mod events;
 pub mod guard;

@@ -34,6 +34,11 @@ impl Scope {
             .is_none_or(|(shard, shards)| crate::model::shards::shard_of(namespace, shards) == shard)
     }
 
+    /// Whether objects of `namespace` are this scope's, the namespace option included.
+    pub fn covers(&self, namespace: &str) -> bool {
+        self.namespace.as_deref().is_none_or(|n| n == namespace) && self.holds(namespace)
+    }
+
     /// Resolves when the scope is stopped (never without a `stop`).
     pub fn stopped(&self) -> impl std::future::Future<Output = ()> + Send + Sync + 'static {
         let stop = self.stop.clone();

@@ -339,6 +339,24 @@ impl Tenants {
         }
     }
 
+    /// Takes the objects (`Kind/ns/name`) `gone` says are gone off every policy's status; how
+    /// many.
+    pub fn forget_outcomes(&self, gone: impl Fn(&str) -> bool) -> usize {
+        let mut all = self.violations.lock().unwrap_or_else(|p| p.into_inner());
+        let mut forgotten = 0;
+        for objects in all.values_mut() {
+            let before = objects.len();
+            objects.retain(|object, _| !gone(object));
+            forgotten += before - objects.len();
+        }
+        all.retain(|_, objects| !objects.is_empty());
+        drop(all);
+        if forgotten > 0 {
+            self.selection.send_modify(|n| *n += 1);
+        }
+        forgotten
+    }
+
     /// The objects a rule of `policy` refuses: the first [`LISTED_VIOLATIONS`] by key, and how many.
     pub fn violations_of(&self, policy: &str) -> (Vec<ObjectViolation>, usize) {
         let all = self.violations.lock().unwrap_or_else(|p| p.into_inner());

@@ -34,6 +34,14 @@ impl Vouched {
         self.lock().remove(&(namespace.into(), name.into()));
     }
 
+    /// Forgets the stacks `gone` says are gone (namespace, name); how many.
+    pub fn forget_where(&self, gone: impl Fn(&str, &str) -> bool) -> usize {
+        let mut stacks = self.lock();
+        let before = stacks.len();
+        stacks.retain(|(namespace, name), _| !gone(namespace, name));
+        before - stacks.len()
+    }
+
     /// Whether the stack (`uid`) vouched for every subnet and group; else why not, naming the first
     /// id it did not vouch for.
     pub fn check(

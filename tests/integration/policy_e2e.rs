@@ -15,7 +15,7 @@ use webstack_operator::api::{WebStackPolicy, WebStackPolicyStatus};
 use crate::harness::kube::{client, install_crds, namespace};
 use crate::harness::manifest::{api_for, apply_all, condition, parse, wait_all, wait_ready};
 use crate::harness::moto::{CLUSTER_ID, Moto, deploy_policy};
-use crate::harness::operator::Operator;
+use crate::harness::operator::{Operator, sample};
 
 fn policy(name: &str, label: &str, nat: &str) -> WebStackPolicy {
     serde_yaml::from_str(&format!(
@@ -190,18 +190,23 @@ async fn a_policy_governs_its_namespaces() {
     assert!(left.is_empty(), "{left:#?}");
 }
 
-/// A namespace relabelled out of its policy: its objects are re-evaluated at once (the re-check
-/// is an hour away, the stalled stack's next retry a minute), so a stack the policy refused is
-/// built under the operator's defaults.
-#[tokio::test]
-async fn relabelling_a_namespace_re_evaluates_its_objects() {
-    let client = client().await;
-    install_crds(&client).await;
-    let ns = namespace(&client, "relabel").await;
-    let namespaces = Api::<Namespace>::all(client.clone());
-    let label = |value: String| serde_json::json!({"metadata": {"labels": {"policy-test": value}}});
-    namespaces
-        .patch(&ns, &PatchParams::default(), &Patch::Merge(&label(ns.clone())))
+/// A namespace of its own policy (the tag `cost-center` required, no NAT gateway allowed), an
+/// operator for it re-checking every `resync`, and a stack without the tag there, Stalled.
+struct Stalled {
+    ns: String,
+    name: String,
+    policies: Api<WebStackPolicy>,
+    moto: Moto,
+    op: Operator,
+    untagged: Vec<DynamicObject>,
+}
+
+async fn stalled_untagged_stack(client: &kube::Client, prefix: &str, resync: &str) -> Stalled {
+    install_crds(client).await;
+    let ns = namespace(client, prefix).await;
+    let label = serde_json::json!({"metadata": {"labels": {"policy-test": ns}}});
+    Api::<Namespace>::all(client.clone())
+        .patch(&ns, &PatchParams::default(), &Patch::Merge(&label))
         .await
         .unwrap();
     let policies: Api<WebStackPolicy> = Api::all(client.clone());
@@ -215,14 +220,14 @@ async fn relabelling_a_namespace_re_evaluates_its_objects() {
         .await
         .unwrap();
     let moto = Moto::start();
-    let op = Operator::start(&moto, &ns, "1h");
+    let op = Operator::start(&moto, &ns, resync);
     let untagged = parse(
         "apiVersion: webstack.io/v1alpha1\nkind: WebStack\nmetadata: {name: shop}\n\
          spec: {network: {cidr: 10.0.0.0/16, natGateways: none}}",
     );
-    apply_all(&client, &ns, &untagged).await;
+    apply_all(client, &ns, &untagged).await;
     wait_all(
-        &client,
+        client,
         &ns,
         &untagged,
         &op,
@@ -231,6 +236,32 @@ async fn relabelling_a_namespace_re_evaluates_its_objects() {
         stalled_by("requiredTags", "spec.tags.cost-center", name.clone()),
     )
     .await;
+    Stalled {
+        ns,
+        name,
+        policies,
+        moto,
+        op,
+        untagged,
+    }
+}
+
+/// A namespace relabelled out of its policy: its objects are re-evaluated at once (the re-check
+/// is an hour away, the stalled stack's next retry a minute), so a stack the policy refused is
+/// built under the operator's defaults.
+#[tokio::test]
+async fn relabelling_a_namespace_re_evaluates_its_objects() {
+    let client = client().await;
+    let Stalled {
+        ns,
+        name,
+        policies,
+        moto: _moto,
+        op,
+        untagged,
+    } = stalled_untagged_stack(&client, "relabel", "1h").await;
+    let namespaces = Api::<Namespace>::all(client.clone());
+    let label = |value: String| serde_json::json!({"metadata": {"labels": {"policy-test": value}}});
     // A stalled stack is retried 30 s later, then 60 s after that: relabelled right after the
     // first retry, only the relabelling can reconcile it within 45 s.
     let reconciles = |scrape: String| -> f64 {
@@ -261,6 +292,60 @@ async fn relabelling_a_namespace_re_evaluates_its_objects() {
         .await
         .unwrap();
     crate::harness::manifest::wait_gone(&client, &ns, &untagged, &op, 120).await;
+    policies.delete(&name, &DeleteParams::default()).await.unwrap();
+}
+
+/// A stalled stack deleted without the operator's last reconcile (its finalizer removed by hand,
+/// as `kubectl patch` does for a stuck deletion) leaves nothing behind in the operator: within a
+/// few re-check periods its policy no longer lists its violation and the metrics no longer count
+/// it (nothing else would ever take them off: no reconcile of it comes).
+#[tokio::test]
+async fn a_stack_gone_without_a_last_reconcile_leaves_no_violation_behind() {
+    let client = client().await;
+    let Stalled {
+        ns,
+        name,
+        policies,
+        moto: _moto,
+        op,
+        untagged,
+    } = stalled_untagged_stack(&client, "forced", "3s").await;
+    let shop = format!("WebStack/{ns}/shop");
+    wait_status(&policies, &name, |s| s.violations.iter().any(|v| v.object == shop)).await;
+    let stalled = "webstack_resources{kind=\"WebStack\",condition=\"Stalled\"}";
+    assert_eq!(sample(&op.scrape().await, stalled), Some(1.0));
+
+    // The finalizer taken off, then deleted: the object goes at once (a metadata change starts no
+    // reconcile, and the stalled stack's next retry is 30 s away).
+    let stacks = api_for(&client, &ns, &untagged[0]);
+    let no_finalizer = serde_json::json!({"metadata": {"finalizers": null}});
+    stacks
+        .patch("shop", &PatchParams::default(), &Patch::Merge(&no_finalizer))
+        .await
+        .unwrap();
+    stacks.delete("shop", &DeleteParams::default()).await.unwrap();
+    assert!(stacks.get_opt("shop").await.unwrap().is_none(), "deleted at once");
+    // The metrics are this process's alone (every operator of the tests writes every policy's
+    // status, so the status is read after them).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let scrape = op.scrape().await;
+        if sample(&scrape, stalled).unwrap_or(0.0) == 0.0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{scrape}\n{}", op.log_tail());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        op.log_text()
+            .contains("forgot objects that went without a last reconcile"),
+        "{}",
+        op.log_tail()
+    );
+    wait_status(&policies, &name, |s| {
+        s.violations.is_empty() && s.violation_count.is_none()
+    })
+    .await;
     policies.delete(&name, &DeleteParams::default()).await.unwrap();
 }
 

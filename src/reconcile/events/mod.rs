@@ -378,18 +378,27 @@ impl Events {
     /// The objects of the namespaces `gone` says are no longer this replica's (a shard handed over
     /// or lost): forgotten as if deleted, so that nothing here acts on them.
     pub fn forget_namespaces(&self, gone: impl Fn(&str) -> bool) {
+        self.forget_where(|o| gone(&o.namespace));
+    }
+
+    /// The objects `gone` says are gone or no longer this replica's: forgotten as if deleted; how
+    /// many the index held.
+    pub fn forget_where(&self, gone: impl Fn(&ObjectKey) -> bool) -> usize {
+        let mut forgotten = 0;
         for object in self.index.objects() {
-            if gone(&object.namespace) {
+            if gone(&object) {
                 self.index.forget(&object);
+                forgotten += 1;
             }
         }
         if let Ok(mut u) = self.unheard.lock() {
-            u.retain(|o| !gone(&o.namespace));
+            u.retain(|o| !gone(o));
         }
         if let Ok(mut d) = self.deep.lock() {
-            d.retain(|o| !gone(&o.namespace));
+            d.retain(|o| !gone(o));
         }
-        self.sweeps.forget(|o| gone(&o.namespace));
+        self.sweeps.forget(&gone);
+        forgotten
     }
 
     /// The object is gone: it owns no identifier and has no deep read pending.

@@ -53,7 +53,11 @@ pub async fn observe(cx: &ObserveCx<'_>, o: &mut ObservedStack) -> Result<(), Bl
     if cx.deleting {
         read_at().remove(&cx.owner.uid);
     } else {
-        read_at().insert(cx.owner.uid.clone(), Instant::now());
+        let mut reads = read_at();
+        // An entry past ROLE_RECHECK says nothing: dropped, so a stack that went (deleted
+        // without a last reconcile, or now another replica's) leaves nothing behind for long.
+        reads.retain(|_, at| at.elapsed() < ROLE_RECHECK);
+        reads.insert(cx.owner.uid.clone(), Instant::now());
     }
     if let Some(role) = found
         && cx.keep("IAM role", &role.arn, role.tags_read())?
