@@ -280,6 +280,26 @@ impl Caches {
             && self.sites.is_ready()
     }
 
+    /// The namespaces with at least one cached object.
+    pub fn namespaces(&self) -> std::collections::HashSet<String> {
+        fn of<K: Cached>(caches: &Caches, out: &mut std::collections::HashSet<String>) {
+            for o in caches.of::<K>().store.state() {
+                if let Some(ns) = o.meta().namespace.as_ref()
+                    && !out.contains(ns)
+                {
+                    out.insert(ns.clone());
+                }
+            }
+        }
+        let mut out = std::collections::HashSet::new();
+        of::<WebStack>(self, &mut out);
+        of::<TargetGroup>(self, &mut out);
+        of::<ListenerRule>(self, &mut out);
+        of::<ContainerService>(self, &mut out);
+        of::<StaticSite>(self, &mut out);
+        out
+    }
+
     /// Whether the object of `kind` (`WebStack`, …) `namespace/name` is cached; `None` for a kind
     /// not cached here.
     pub fn holds(&self, kind: &str, namespace: &str, name: &str) -> Option<bool> {

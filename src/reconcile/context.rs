@@ -29,6 +29,14 @@ pub struct Region {
     pub zones: Vec<String>,
 }
 
+/// A region, and the namespace, role and external id its clients act with (none: the operator's
+/// own credentials).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct RegionKey {
+    region: String,
+    tenant: Option<(String, String, String)>,
+}
+
 /// What every reconcile shares.
 pub struct Context {
     pub client: Client,
@@ -54,9 +62,10 @@ pub struct Context {
     pub events: Arc<super::events::Events>,
     /// `--namespace-selector`: only the namespaces whose labels it selects are reconciled.
     pub namespace_selector: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>,
-    /// One cell per region, each filled once. The map's lock is held only to find a cell, never
-    /// across an AWS call, so a slow region blocks nothing but the reconciles that need it.
-    regions: Mutex<HashMap<String, Arc<OnceCell<Region>>>>,
+    /// One cell per region (and, for a namespace acting with its policy's role, per namespace and
+    /// role), each filled once. The map's lock is held only to find a cell, never across an AWS
+    /// call, so a slow region blocks nothing but the reconciles that need it.
+    regions: Mutex<HashMap<RegionKey, Arc<OnceCell<Region>>>>,
 }
 
 impl Context {
@@ -190,14 +199,12 @@ impl Context {
             namespace: namespace.to_string(),
             cluster_id: self.cluster_id.clone(),
         });
-        let key = match &role {
-            None => name.clone(),
-            Some(r) => format!(
-                "{name} {} {} {}",
-                r.namespace,
-                r.role_arn,
-                r.external_id.as_deref().unwrap_or_default()
-            ),
+        let key = RegionKey {
+            region: name.clone(),
+            tenant: role.as_ref().map(|r| {
+                let external_id = r.external_id.clone().unwrap_or_default();
+                (r.namespace.clone(), r.role_arn.clone(), external_id)
+            }),
         };
         // The calls of an assumed role count against its account's AWS budget.
         let account = role
@@ -233,6 +240,28 @@ impl Context {
             })
             .await?;
         Ok(found.clone())
+    }
+
+    /// Drops the clients (and their STS sessions) of the namespaces `used` says have no object
+    /// here any more, and of roles their namespace no longer acts with (its policy changed or
+    /// went); how many. A namespace that needs them again assumes its role anew.
+    pub fn forget_tenant_clients(&self, used: impl Fn(&str) -> bool) -> usize {
+        let current = |namespace: &str, role: &str, external_id: &str| {
+            let identity = self
+                .tenants
+                .as_ref()
+                .and_then(|t| t.identity_for(namespace).ok().flatten());
+            identity.is_some_and(|(_, aws)| {
+                aws.assume_role_arn == role && aws.external_id.as_deref().unwrap_or_default() == external_id
+            })
+        };
+        let mut regions = self.regions.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let before = regions.len();
+        regions.retain(|key, _| match &key.tenant {
+            None => true,
+            Some((namespace, role, external_id)) => used(namespace) && current(namespace, role, external_id),
+        });
+        before - regions.len()
     }
 }
 
@@ -384,5 +413,62 @@ impl Holder {
     /// Ends the hold: every [`Fence`] of it refuses from now on.
     pub fn lose(&self) {
         self.0.send_replace(Hold::Lost);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kube::runtime::reflector;
+    use kube::runtime::watcher::Event;
+
+    use super::*;
+
+    /// A namespace's clients stay while it has objects and acts with the same role; they go with
+    /// its last object, or when its policy names another role. The operator's own stay.
+    #[tokio::test]
+    async fn a_namespace_s_clients_go_with_its_objects_or_its_role() {
+        let policy: crate::api::WebStackPolicy = serde_yaml::from_str(
+            "apiVersion: webstack.io/v1alpha1
+kind: WebStackPolicy
+metadata: {name: movies}
+spec:
+  namespaceSelector: {matchLabels: {team: movies}}
+  aws: {assumeRoleArn: 'arn:aws:iam::111122223333:role/movies'}",
+        )
+        .unwrap();
+        let namespace = |name: &str| -> k8s_openapi::api::core::v1::Namespace {
+            serde_json::from_value(serde_json::json!({"metadata": {"name": name, "labels": {"team": "movies"}}}))
+                .unwrap()
+        };
+        let (policies, mut pw) = reflector::store();
+        pw.apply_watcher_event(&Event::Apply(policy));
+        let (namespaces, mut nw) = reflector::store();
+        nw.apply_watcher_event(&Event::Apply(namespace("a")));
+        nw.apply_watcher_event(&Event::Apply(namespace("b")));
+        let ctx =
+            Context::for_tests("http://127.0.0.1:9").with_tenants(Tenants::from_stores(policies, namespaces, false));
+        let tenant = |ns: &str, role: &str| RegionKey {
+            region: "us-east-1".into(),
+            tenant: Some((ns.into(), role.into(), String::new())),
+        };
+        let role = "arn:aws:iam::111122223333:role/movies";
+        let own = RegionKey {
+            region: "us-east-1".into(),
+            tenant: None,
+        };
+        for key in [
+            own.clone(),
+            tenant("a", role),
+            tenant("b", role),
+            tenant("a", "arn:aws:iam::111122223333:role/old"),
+        ] {
+            ctx.regions.lock().unwrap().insert(key, Arc::default());
+        }
+        // b has no object left; a's old role is no longer its policy's.
+        assert_eq!(ctx.forget_tenant_clients(|ns| ns == "a"), 2);
+        let mut left: Vec<RegionKey> = ctx.regions.lock().unwrap().keys().cloned().collect();
+        left.sort_by_key(|k| k.tenant.clone());
+        assert_eq!(left, [own, tenant("a", role)]);
+        assert_eq!(ctx.forget_tenant_clients(|ns| ns == "a"), 0);
     }
 }

@@ -4,8 +4,10 @@
 //! removed by hand, a deletion the watch missed while it re-listed) or whose namespace the
 //! `--namespace-selector` no longer selects has no last reconcile, so each reconcile context also
 //! drops, every re-check period, what it keeps for the objects of its scope that are no longer in
-//! its caches or no longer selected. What is kept is then bounded by what exists, however long the
-//! process runs, and no policy lists a violation of an object that is gone.
+//! its caches or no longer selected, and the AWS clients (with their STS session) of a namespace
+//! acting with its policy's role once the namespace has no object left or acts with another role.
+//! What is kept is then bounded by what exists, however long the process runs, and no policy
+//! lists a violation of an object that is gone.
 
 use std::sync::Arc;
 
@@ -20,16 +22,19 @@ pub struct Forgotten {
     pub metrics: usize,
     pub events: usize,
     pub violations: usize,
+    /// AWS clients of a namespace's role (see [`Context::forget_tenant_clients`]).
+    pub tenant_clients: usize,
 }
 
 impl Forgotten {
     pub fn total(&self) -> usize {
-        self.backoff + self.vouched + self.metrics + self.events + self.violations
+        self.backoff + self.vouched + self.metrics + self.events + self.violations + self.tenant_clients
     }
 }
 
-/// Drops what `ctx` keeps for the objects `gone` says are gone (kind, namespace, name).
-pub fn forget(ctx: &Context, gone: impl Fn(&str, &str, &str) -> bool) -> Forgotten {
+/// Drops what `ctx` keeps for the objects `gone` says are gone (kind, namespace, name), and the
+/// AWS clients of the namespaces `used` says have no object left.
+pub fn forget(ctx: &Context, gone: impl Fn(&str, &str, &str) -> bool, used: impl Fn(&str) -> bool) -> Forgotten {
     // `Kind/namespace/name`, the key of the backoff, the metrics and the violations.
     let gone_key = |key: &str| {
         let mut parts = key.splitn(3, '/');
@@ -46,6 +51,7 @@ pub fn forget(ctx: &Context, gone: impl Fn(&str, &str, &str) -> bool) -> Forgott
         metrics: crate::metrics::METRICS.forget_resources(gone_key),
         events: ctx.events.forget_where(|o| gone(o.kind, &o.namespace, &o.name)),
         violations: ctx.tenants.as_ref().map_or(0, |t| t.forget_outcomes(gone_key)),
+        tenant_clients: ctx.forget_tenant_clients(used),
     }
 }
 
@@ -67,14 +73,17 @@ pub async fn run(ctx: Arc<Context>, scope: Scope) {
         if !caches.ready_now() {
             continue;
         }
-        let forgotten = forget(&ctx, |kind, namespace, name| {
+        let deselected = |namespace: &str| ctx.selects_namespace(namespace) == Some(false);
+        let gone = |kind: &str, namespace: &str, name: &str| {
             // The process's metrics and drift events hold every shard's objects: only this
             // scope's are its to judge.
-            scope.covers(namespace)
-                && (ctx.selects_namespace(namespace) == Some(false)
-                    || caches.holds(kind, namespace, name) == Some(false))
-        });
+            scope.covers(namespace) && (deselected(namespace) || caches.holds(kind, namespace, name) == Some(false))
+        };
+        let namespaces = caches.namespaces();
+        let used = |namespace: &str| namespaces.contains(namespace) && !deselected(namespace);
+        let forgotten = forget(&ctx, gone, used);
         if forgotten.total() > 0 {
+            crate::metrics::METRICS.events_index(ctx.events.index.size());
             tracing::info!(?forgotten, "forgot objects that went without a last reconcile");
         }
     }
@@ -130,7 +139,7 @@ mod tests {
         // Gone: the WebStack ns/shop only (not the TargetGroup of the same name, not another
         // namespace's).
         let gone = |kind: &str, namespace: &str, name: &str| kind == "WebStack" && namespace == ns && name == "shop";
-        let forgotten = forget(&ctx, gone);
+        let forgotten = forget(&ctx, gone, |_| true);
         assert_eq!(
             forgotten,
             Forgotten {
@@ -139,6 +148,7 @@ mod tests {
                 metrics: 1,
                 events: 1,
                 violations: 0,
+                tenant_clients: 0,
             }
         );
         let owners = |id: &str| ctx.events.index.owners([id]);
@@ -152,9 +162,9 @@ mod tests {
         assert!(vouched(other, "shop").is_ok());
         let shop = format!("WebStack/{ns}/shop");
         assert_eq!(crate::metrics::METRICS.forget_resources(|k| k == shop), 0);
-        assert_eq!(forget(&ctx, gone), Forgotten::default());
+        assert_eq!(forget(&ctx, gone, |_| true), Forgotten::default());
         // The others are still there to drop.
-        let rest = forget(&ctx, |_, namespace, _| namespace == ns || namespace == other);
+        let rest = forget(&ctx, |_, namespace, _| namespace == ns || namespace == other, |_| true);
         assert_eq!((rest.backoff, rest.metrics, rest.events, rest.vouched), (3, 3, 3, 2));
     }
 }
