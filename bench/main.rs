@@ -461,6 +461,7 @@ async fn run(args: &Args, client: &Client, binary: &PathBuf, n: usize) -> Result
             "replica": i,
             "shards_held": harness::operator::sample(&scrape, "webstack_shards_held"),
             "webstacks": harness::operator::sample(&scrape, "webstack_resources{kind=\"WebStack\",condition=\"Ready\"}"),
+            "events_index_identifiers": harness::operator::sample(&scrape, "webstack_events_index_identifiers"),
             "window_calls": window_calls.iter().filter(|c| c.access_key == r.key).count(),
             "rss_idle_mib": idle_rss[i],
             "rss_end_mib": rss,

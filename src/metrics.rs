@@ -41,6 +41,8 @@ pub struct Metrics {
     events: Mutex<BTreeMap<&'static str, u64>>,
     /// The drift-event pipeline: 0 off, 1 degraded (or not confirmed yet), 2 healthy.
     events_state: AtomicU64,
+    /// The drift events' index: AWS identifiers held, and the objects they belong to.
+    events_index: (AtomicU64, AtomicU64),
     /// Batched sweeps by outcome (`ok`, `error`), and the objects they found changed.
     sweeps: Mutex<BTreeMap<&'static str, u64>>,
     swept_changed: AtomicU64,
@@ -174,6 +176,12 @@ impl Metrics {
     pub fn events_healthy(&self, healthy: Option<bool>) {
         let v = healthy.map_or(0, |h| 1 + u64::from(h));
         self.events_state.store(v, Ordering::Relaxed);
+    }
+
+    /// How many AWS identifiers, and objects they belong to, the drift events' index holds.
+    pub fn events_index(&self, (identifiers, objects): (usize, usize)) {
+        self.events_index.0.store(identifiers as u64, Ordering::Relaxed);
+        self.events_index.1.store(objects as u64, Ordering::Relaxed);
     }
 
     /// The condition an object was left in (`Ready`, `Reconciling`, `Stalled`, `Paused`), or
@@ -370,6 +378,21 @@ impl Metrics {
                 "1 while the drift-event pipeline's heartbeat comes back in time, else 0 (the re-check period is then the short one)",
             );
             let _ = writeln!(out, "webstack_events_pipeline_healthy {}", state - 1);
+            head(
+                &mut out,
+                "webstack_events_index_identifiers",
+                "gauge",
+                "AWS identifiers the drift events' index maps to their objects (its memory grows with them)",
+            );
+            let (ids, objects) = (&self.events_index.0, &self.events_index.1);
+            let _ = writeln!(out, "webstack_events_index_identifiers {}", ids.load(Ordering::Relaxed));
+            head(
+                &mut out,
+                "webstack_events_index_objects",
+                "gauge",
+                "Objects the drift events' index holds identifiers of",
+            );
+            let _ = writeln!(out, "webstack_events_index_objects {}", objects.load(Ordering::Relaxed));
         }
         let shards = self.shards.load(Ordering::Relaxed);
         if shards > 0 {
@@ -486,6 +509,7 @@ mod tests {
         );
         m.event("matched");
         m.events_healthy(Some(true));
+        m.events_index((7, 2));
         let text = m.render();
         for line in [
             "controller_runtime_reconcile_total{controller=\"webstack\",result=\"success\"} 1",
@@ -507,6 +531,8 @@ mod tests {
             "webstack_aws_budget_tokens{service=\"ec2\"} 3.5",
             "webstack_events_received_total{outcome=\"matched\"} 1",
             "webstack_events_pipeline_healthy 1",
+            "webstack_events_index_identifiers 7",
+            "webstack_events_index_objects 2",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line}:\n{text}");
         }

@@ -14,10 +14,55 @@ pub struct ObjectKey {
     pub name: String,
 }
 
+/// The objects an identifier belongs to: nearly always one, held without a collection of its own.
+enum Owners {
+    One(Arc<ObjectKey>),
+    Many(Vec<Arc<ObjectKey>>),
+}
+
+impl Owners {
+    fn iter(&self) -> impl Iterator<Item = &Arc<ObjectKey>> {
+        match self {
+            Owners::One(o) => std::slice::from_ref(o).iter(),
+            Owners::Many(v) => v.iter(),
+        }
+    }
+
+    fn add(&mut self, object: &Arc<ObjectKey>) {
+        if self.iter().any(|o| o == object) {
+            return;
+        }
+        match self {
+            Owners::One(o) => *self = Owners::Many(vec![o.clone(), object.clone()]),
+            Owners::Many(v) => v.push(object.clone()),
+        }
+    }
+
+    /// Takes `object` off; whether none is left.
+    fn remove(&mut self, object: &ObjectKey) -> bool {
+        match self {
+            Owners::One(o) => **o == *object,
+            Owners::Many(v) => {
+                v.retain(|o| **o != *object);
+                if v.len() == 1
+                    && let Some(only) = v.pop()
+                {
+                    *self = Owners::One(only);
+                    return false;
+                }
+                v.is_empty()
+            }
+        }
+    }
+}
+
+/// Each object's key is held once, shared by every identifier it names, and each identifier once,
+/// shared by the two maps: at hundreds of identifiers per stack, the index is most of what the
+/// operator holds per stack with drift events on.
 #[derive(Default)]
 struct Inner {
-    by_object: HashMap<ObjectKey, BTreeSet<Arc<str>>>,
-    by_id: HashMap<Arc<str>, BTreeSet<ObjectKey>>,
+    by_object: HashMap<Arc<ObjectKey>, BTreeSet<Arc<str>>>,
+    by_id: HashMap<Arc<str>, Owners>,
 }
 
 /// Identifier → the objects whose reconciles named it.
@@ -33,7 +78,11 @@ impl Index {
     pub fn record(&self, object: &ObjectKey, ids: BTreeSet<String>, complete: bool) {
         let Ok(mut inner) = self.inner.lock() else { return };
         let Inner { by_object, by_id } = &mut *inner;
-        let held = by_object.entry(object.clone()).or_default();
+        let key = match by_object.get_key_value(object) {
+            Some((key, _)) => key.clone(),
+            None => Arc::new(object.clone()),
+        };
+        let held = by_object.entry(key.clone()).or_default();
         if complete {
             let gone: Vec<Arc<str>> = held.iter().filter(|id| !ids.contains(&***id)).cloned().collect();
             for id in gone {
@@ -45,9 +94,18 @@ impl Index {
             if held.contains(id.as_str()) {
                 continue;
             }
-            let id: Arc<str> = id.into();
+            // The identifier another object named already is shared, not copied.
+            let id: Arc<str> = match by_id.get_key_value(id.as_str()) {
+                Some((shared, _)) => shared.clone(),
+                None => id.into(),
+            };
             held.insert(id.clone());
-            by_id.entry(id).or_default().insert(object.clone());
+            match by_id.get_mut(&id) {
+                Some(owners) => owners.add(&key),
+                None => {
+                    by_id.insert(id, Owners::One(key.clone()));
+                }
+            }
         }
         if held.is_empty() {
             by_object.remove(object);
@@ -70,7 +128,7 @@ impl Index {
         };
         ids.into_iter()
             .filter_map(|id| inner.by_id.get(id))
-            .flat_map(|owners| owners.iter().cloned())
+            .flat_map(|owners| owners.iter().map(|o| (**o).clone()))
             .collect()
     }
 
@@ -91,7 +149,7 @@ impl Index {
     pub fn objects(&self) -> Vec<ObjectKey> {
         self.inner
             .lock()
-            .map(|i| i.by_object.keys().cloned().collect())
+            .map(|i| i.by_object.keys().map(|o| (**o).clone()).collect())
             .unwrap_or_default()
     }
 
@@ -100,7 +158,8 @@ impl Index {
         self.inner.lock().is_ok_and(|i| i.by_object.contains_key(object))
     }
 
-    /// How many identifiers and objects are held (for logs and the benchmark).
+    /// How many identifiers and objects are held (`webstack_events_index_identifiers` and
+    /// `webstack_events_index_objects`).
     pub fn size(&self) -> (usize, usize) {
         self.inner
             .lock()
@@ -109,12 +168,11 @@ impl Index {
     }
 }
 
-fn unlink(by_id: &mut HashMap<Arc<str>, BTreeSet<ObjectKey>>, id: &Arc<str>, object: &ObjectKey) {
-    if let Some(owners) = by_id.get_mut(id) {
-        owners.remove(object);
-        if owners.is_empty() {
-            by_id.remove(id);
-        }
+fn unlink(by_id: &mut HashMap<Arc<str>, Owners>, id: &Arc<str>, object: &ObjectKey) {
+    if let Some(owners) = by_id.get_mut(id)
+        && owners.remove(object)
+    {
+        by_id.remove(id);
     }
 }
 
@@ -149,6 +207,36 @@ mod tests {
             BTreeSet::from([stack.clone()])
         );
         assert!(index.owners(["nothing"]).is_empty());
+    }
+
+    /// Owners come and go one by one (the one-owner form and the several-owner form alike), and
+    /// an identifier goes with its last owner.
+    #[test]
+    fn an_identifier_named_by_several_objects_goes_with_the_last() {
+        let index = Index::default();
+        let (stack, web, api) = (
+            key("WebStack", "web"),
+            key("TargetGroup", "web"),
+            key("TargetGroup", "api"),
+        );
+        for o in [&stack, &web, &api] {
+            index.record(o, ids(&["vpc-1a2b3c4d"]), true);
+        }
+        index.record(&web, ids(&["vpc-1a2b3c4d"]), true);
+        assert_eq!(index.owners(["vpc-1a2b3c4d"]).len(), 3, "named again: no second entry");
+        index.forget(&web);
+        assert_eq!(
+            index.owners(["vpc-1a2b3c4d"]),
+            BTreeSet::from([stack.clone(), api.clone()])
+        );
+        index.record(&stack, ids(&["sg-1a2b3c4d"]), true);
+        assert_eq!(index.owners(["vpc-1a2b3c4d"]), BTreeSet::from([api.clone()]));
+        index.record(&stack, ids(&["vpc-1a2b3c4d"]), false);
+        assert_eq!(index.owners(["vpc-1a2b3c4d"]).len(), 2, "one owner, then two again");
+        index.forget(&api);
+        index.forget(&stack);
+        assert_eq!(index.size(), (0, 0));
+        assert!(index.owners(["vpc-1a2b3c4d", "sg-1a2b3c4d"]).is_empty());
     }
 
     #[test]
