@@ -55,19 +55,23 @@ pub fn forget(ctx: &Context, gone: impl Fn(&str, &str, &str) -> bool, used: impl
     }
 }
 
-/// Every re-check period until `scope` stops: drops what `ctx` keeps for the objects of `scope`
-/// that its caches no longer hold or whose namespace is no longer selected. Nothing without
-/// caches (`plan`), and nothing before every cache's first listing is in (an empty store then
-/// says nothing about what exists).
+/// Every re-check period until `scope` stops (or SIGINT/SIGTERM): drops what `ctx` keeps for the
+/// objects of `scope` that its caches no longer hold or whose namespace is no longer selected.
+/// Nothing without caches (`plan`), and nothing before every cache's first listing is in (an
+/// empty store then says nothing about what exists).
 pub async fn run(ctx: Arc<Context>, scope: Scope) {
     let Some(caches) = ctx.source.caches().cloned() else {
         return;
     };
+    // Ends with the controllers: when the scope stops, or on SIGINT/SIGTERM (else the process
+    // would wait for it after its controllers shut down).
     let stopped = scope.stopped();
-    tokio::pin!(stopped);
+    let shutdown = super::tenants::shutdown_signal();
+    tokio::pin!(stopped, shutdown);
     loop {
         tokio::select! {
             () = &mut stopped => return,
+            () = &mut shutdown => return,
             () = tokio::time::sleep(ctx.resync) => {}
         }
         if !caches.ready_now() {
