@@ -87,7 +87,6 @@ pub async fn run(ctx: Arc<Context>, scope: Scope) {
         let used = |namespace: &str| namespaces.contains(namespace) && !deselected(namespace);
         let forgotten = forget(&ctx, gone, used);
         if forgotten.total() > 0 {
-            crate::metrics::METRICS.events_index(ctx.events.index.size());
             tracing::info!(?forgotten, "forgot objects that went without a last reconcile");
         }
     }

@@ -215,11 +215,9 @@ async fn reconcile_timed<R: Reconciler>(obj: Arc<R::K>, ctx: Arc<Context>) -> Re
     if !deleting {
         ctx.events.placed(&object, &named.places, complete);
         ctx.events.index.record(&object, named.ids, complete);
-        METRICS.events_index(ctx.events.index.size());
     }
     let Some(wait) = result? else {
         ctx.events.forget(&object);
-        METRICS.events_index(ctx.events.index.size());
         ctx.backoff.forget(&key);
         METRICS.resource(R::KIND, &key, None);
         if let Some(tenants) = &ctx.tenants {

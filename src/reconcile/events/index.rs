@@ -65,6 +65,13 @@ struct Inner {
     by_id: HashMap<Arc<str>, Owners>,
 }
 
+impl Inner {
+    /// Its size, as `webstack_events_index_identifiers` and `webstack_events_index_objects`.
+    fn export(&self) {
+        crate::metrics::METRICS.events_index((self.by_id.len(), self.by_object.len()));
+    }
+}
+
 /// Identifier → the objects whose reconciles named it.
 #[derive(Default)]
 pub struct Index {
@@ -110,15 +117,27 @@ impl Index {
         if held.is_empty() {
             by_object.remove(object);
         }
+        inner.export();
     }
 
     /// The object is gone: none of the identifiers is its any more.
     pub fn forget(&self, object: &ObjectKey) {
-        let Ok(mut inner) = self.inner.lock() else { return };
+        self.forget_where(|o| o == object);
+    }
+
+    /// The objects `gone` says are gone: none of the identifiers is theirs any more; how many
+    /// objects the index held.
+    pub fn forget_where(&self, gone: impl Fn(&ObjectKey) -> bool) -> usize {
+        let Ok(mut inner) = self.inner.lock() else { return 0 };
         let Inner { by_object, by_id } = &mut *inner;
-        for id in by_object.remove(object).unwrap_or_default() {
-            unlink(by_id, &id, object);
+        let objects: Vec<Arc<ObjectKey>> = by_object.keys().filter(|o| gone(o)).cloned().collect();
+        for object in &objects {
+            for id in by_object.remove(&**object).unwrap_or_default() {
+                unlink(by_id, &id, object);
+            }
         }
+        inner.export();
+        objects.len()
     }
 
     /// The objects any of `ids` belongs to.
@@ -142,14 +161,6 @@ impl Index {
                     .map(|ids| ids.iter().cloned().collect())
                     .unwrap_or_default()
             })
-            .unwrap_or_default()
-    }
-
-    /// Every object that names an identifier.
-    pub fn objects(&self) -> Vec<ObjectKey> {
-        self.inner
-            .lock()
-            .map(|i| i.by_object.keys().map(|o| (**o).clone()).collect())
             .unwrap_or_default()
     }
 

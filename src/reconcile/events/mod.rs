@@ -384,13 +384,7 @@ impl Events {
     /// The objects `gone` says are gone or no longer this replica's: forgotten as if deleted; how
     /// many the index held.
     pub fn forget_where(&self, gone: impl Fn(&ObjectKey) -> bool) -> usize {
-        let mut forgotten = 0;
-        for object in self.index.objects() {
-            if gone(&object) {
-                self.index.forget(&object);
-                forgotten += 1;
-            }
-        }
+        let forgotten = self.index.forget_where(&gone);
         if let Ok(mut u) = self.unheard.lock() {
             u.retain(|o| !gone(o));
         }
