@@ -26,6 +26,7 @@ mod iam_policy;
 mod inline_e2e;
 mod invalid;
 mod leader_e2e;
+mod moto_speed;
 mod plan_e2e;
 mod policy_admission;
 mod policy_e2e;

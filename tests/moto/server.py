@@ -47,6 +47,8 @@ def _check_signature(self):
 
 IAMRequestBase.check_signature = _check_signature
 
+# Lookups that stay cheap with many resources (same answers, no scans of every tag or group).
+import speed  # noqa: E402,F401
 # CloudFront: configurations read back as sent, ETags, deployment status, deletion and OAC rules.
 import cloudfront  # noqa: E402,F401  (applies its patches on import)
 # S3: tags given in CreateBucketConfiguration.
