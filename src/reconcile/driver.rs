@@ -60,7 +60,7 @@ pub async fn run<R: Reconciler>(ctx: Arc<Context>, scope: Scope, concurrency: u1
     // Unbounded here: every due object starts at once and waits for its slot in `lanes`.
     let controller =
         Controller::for_shared_stream(trigger, reader.clone()).with_config(Config::default().concurrency(0));
-    let controller = tenancy_watches(controller, &ctx, reader);
+    let controller = tenancy_watches(controller, &ctx, reader.clone());
     // Objects drift events name, and every object when the events pipeline stops being trusted.
     let in_scope = scope.clone();
     let named = ctx
@@ -75,7 +75,7 @@ pub async fn run<R: Reconciler>(ctx: Arc<Context>, scope: Scope, concurrency: u1
         .shutdown_on_signal()
         .graceful_shutdown_on(scope.stopped())
         .run(
-            move |obj, ctx| reconcile::<R>(obj, ctx, lanes.clone()),
+            move |obj, ctx| reconcile::<R>(obj, ctx, lanes.clone(), reader.clone()),
             error_policy::<R>,
             ctx,
         )
@@ -137,7 +137,12 @@ fn error_policy<R: Reconciler>(obj: Arc<R::K>, err: &Error, ctx: Arc<Context>) -
     )
 }
 
-async fn reconcile<R: Reconciler>(obj: Arc<R::K>, ctx: Arc<Context>, lanes: Arc<Lanes>) -> Result<Action, Error> {
+async fn reconcile<R: Reconciler>(
+    obj: Arc<R::K>,
+    ctx: Arc<Context>,
+    lanes: Arc<Lanes>,
+    cached: reflector::Store<R::K>,
+) -> Result<Action, Error> {
     // `--namespace-selector`: a namespace it does not select is left alone (looked at again when
     // its labels change; one not cached yet, just created, in a few seconds).
     match ctx.selects_namespace(&obj.namespace().unwrap_or_default()) {
@@ -164,6 +169,11 @@ async fn reconcile<R: Reconciler>(obj: Arc<R::K>, ctx: Arc<Context>, lanes: Arc<
         }
     }
     let slot = lanes.enter(lane).await;
+    // The object as the cache holds it now: the wait for a slot can be long (minutes with
+    // thousands of objects due), and the reconcile compares the status it writes with the
+    // object's (status::write sends nothing when they are the same), so the copy must be the
+    // latest this process has seen, its own last status write included.
+    let obj = cached.get(&reflector::ObjectRef::from_obj(&*obj)).unwrap_or(obj);
     let controller = R::KIND.to_ascii_lowercase();
     METRICS.queued(&controller, lane.label(), slot.waited);
     let started = std::time::Instant::now();
@@ -614,7 +624,9 @@ spec: {stackRef: {name: netflux}, port: 8080}",
         let (holder, fence) = Fence::new("webstack-system/webstack-operator", Hold::Unbounded);
         holder.lose();
         let lanes = Lanes::new(1);
-        let result = reconcile::<TargetGroupReconciler>(tg.clone(), context(&url, fence), lanes.clone()).await;
+        let result =
+            reconcile::<TargetGroupReconciler>(tg.clone(), context(&url, fence), lanes.clone(), reflector::store().0)
+                .await;
         assert!(matches!(result, Err(Error::Fenced(_))), "{result:?}");
         assert_eq!(*seen.lock().unwrap(), Vec::<String>::new(), "not even a read");
 
@@ -627,7 +639,13 @@ spec: {stackRef: {name: netflux}, port: 8080}",
         with_finalizer.status = Some(accepted);
         let until = Instant::now() + Duration::from_millis(500);
         let (_holder, fence) = Fence::new("webstack-system/webstack-operator", Hold::Until(until));
-        let result = reconcile::<TargetGroupReconciler>(Arc::new(with_finalizer), context(&url, fence), lanes).await;
+        let result = reconcile::<TargetGroupReconciler>(
+            Arc::new(with_finalizer),
+            context(&url, fence),
+            lanes,
+            reflector::store().0,
+        )
+        .await;
         assert!(matches!(result, Err(Error::Fenced(_))), "{result:?}");
         assert!(Instant::now() >= until);
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -651,7 +669,12 @@ spec: {stackRef: {name: netflux}, port: 8080}",
             "apiVersion: webstack.io/v1alpha1\nkind: WebStack\nmetadata: {name: a, namespace: b}\nspec: {}",
         )
         .unwrap();
-        let waiting = reconcile::<crate::webstack::WebStackReconciler>(Arc::new(stack), ctx.clone(), lanes.clone());
+        let waiting = reconcile::<crate::webstack::WebStackReconciler>(
+            Arc::new(stack),
+            ctx.clone(),
+            lanes.clone(),
+            reflector::store().0,
+        );
         assert!(
             std::mem::size_of_val(&waiting) < 2048,
             "{} bytes",
@@ -661,7 +684,8 @@ spec: {stackRef: {name: netflux}, port: 8080}",
             "apiVersion: webstack.io/v1alpha1\nkind: TargetGroup\nmetadata: {name: a, namespace: b}\nspec: {stackRef: {name: a}, port: 80}",
         )
         .unwrap();
-        let waiting = reconcile::<crate::targetgroup::TargetGroupReconciler>(Arc::new(group), ctx, lanes);
+        let waiting =
+            reconcile::<crate::targetgroup::TargetGroupReconciler>(Arc::new(group), ctx, lanes, reflector::store().0);
         assert!(
             std::mem::size_of_val(&waiting) < 2048,
             "{} bytes",
