@@ -144,12 +144,13 @@ impl Metrics {
     }
 
     /// A call to `service` waited `waited` for a token of the AWS budget.
-    pub fn budget_waited(&self, service: &str, mutation: bool, waited: Duration) {
-        let call = if mutation { "mutation" } else { "read" };
+    /// `call` is `read`, `mutation` or `recheck` (a read of a settled object's re-check).
+    pub fn budget_waited(&self, service: &str, call: &'static str, waited: Duration) {
         waited_for(&self.budget_waits, (service.to_string(), call), waited);
     }
 
-    /// A reconcile of `controller` waited `waited` for a slot in `lane` (`first` or `again`).
+    /// A reconcile of `controller` waited `waited` for a slot in `lane` (`first`, `again` or
+    /// `recheck`).
     pub fn queued(&self, controller: &str, lane: &'static str, waited: Duration) {
         waited_for(&self.queue, (controller.to_string(), lane), waited);
     }
@@ -328,7 +329,7 @@ impl Metrics {
             &mut out,
             "webstack_reconcile_queue_wait_seconds",
             ("controller", "lane"),
-            "Time reconciles waited for a slot, per controller and lane (first: a generation not reconciled yet; again: polls, retries, re-checks)",
+            "Time reconciles waited for a slot, per controller and lane (first: a generation not reconciled yet; again: polls, retries, objects a drift event named; recheck: re-checks of settled objects)",
             &self.queue,
         );
         head(
@@ -501,7 +502,7 @@ mod tests {
         m.resource("WebStack", "WebStack/a/z", None);
         m.queued("webstack", "first", Duration::from_millis(250));
         m.queued("webstack", "first", Duration::from_millis(250));
-        m.budget_waited("ec2", true, Duration::from_secs(2));
+        m.budget_waited("ec2", "mutation", Duration::from_secs(2));
         m.budget_tokens("ec2", 3.5);
         assert!(
             !m.render().contains("webstack_events_pipeline_healthy"),

@@ -6,8 +6,13 @@
 //! token before it is sent (every attempt, retries included).
 //!
 //! Reads yield to mutations when the budget is short: a read takes a token only while a quarter of
-//! the bucket would be left, a mutation takes any token. When AWS throttles anyway, the SDK's
-//! adaptive retry mode ([`super::retries`]) slows the client further.
+//! the bucket would be left, a mutation takes any token. The reads of a settled object's periodic
+//! re-check ([`recheck`]: the driver marks its reconcile) yield to every other call: such a read
+//! takes a token only while no other read or mutation waits for one in its bucket, so objects
+//! being created, changed, or corrected get the budget first and re-checks use what is left (at
+//! 100 stacks re-checked every 60 s, re-checks took most of the Elastic Load Balancing budget the
+//! converging stacks needed). When AWS throttles anyway, the SDK's adaptive retry mode
+//! ([`super::retries`]) slows the client further.
 //!
 //! Default rates, well under AWS's documented limits (EC2 API Reference, "Request throttling":
 //! a bucket of 100 and a refill of 20/s for each non-mutating action, 5/s for mutating ones; Route
@@ -119,6 +124,8 @@ pub(crate) fn global(service: &str) -> bool {
 struct Bucket {
     tokens: f64,
     at: Instant,
+    /// Reads and mutations (not re-checks) waiting for a token: re-checks yield while any do.
+    waiting: usize,
 }
 
 /// The process's buckets.
@@ -141,11 +148,44 @@ pub fn budget() -> &'static Budget {
     BUDGET.get_or_init(|| Budget::new(Rates::default()))
 }
 
-/// Whether a call waits as a read or as a mutation.
+/// Whether a call waits as a read, as a mutation, or as a read of a settled object's re-check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Call {
     Read,
     Mutation,
+    Recheck,
+}
+
+tokio::task_local! {
+    static RECHECK: bool;
+}
+
+/// Runs `work` (a reconcile) with its AWS reads waiting as [`Call::Recheck`] if `recheck`. The
+/// HTTP client reads it from the task when the SDK sends a request; work spawned onto other
+/// tasks, and everything outside a reconcile (sweeps, the event queue), waits as a plain read.
+pub async fn recheck<F: std::future::Future>(recheck: bool, work: F) -> F::Output {
+    RECHECK.scope(recheck, work).await
+}
+
+fn in_recheck() -> bool {
+    RECHECK.try_with(|r| *r).unwrap_or(false)
+}
+
+/// A call counted among its bucket's waiters until it takes a token or is dropped.
+struct Queued<'a> {
+    budget: &'a Budget,
+    key: Option<(String, String)>,
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            let mut buckets = self.budget.buckets.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(bucket) = buckets.get_mut(&key) {
+                bucket.waiting = bucket.waiting.saturating_sub(1);
+            }
+        }
+    }
 }
 
 impl Budget {
@@ -157,40 +197,56 @@ impl Budget {
     }
 
     /// How long a `call` to `service` of `scope` must wait before it may be sent (zero: it took
-    /// a token now).
-    fn try_take(&self, scope: &str, service: &str, call: Call, now: Instant) -> Duration {
+    /// a token now). A read or mutation that must wait is counted among the bucket's waiters
+    /// (`queued` holds it) until it takes one.
+    fn try_take(&self, scope: &str, service: &str, call: Call, now: Instant, queued: &mut Queued<'_>) -> Duration {
         let Some(rate) = self.rates.of(service) else {
             return Duration::ZERO;
         };
         let scope = if global(service) { "global" } else { scope };
+        let key = (scope.to_string(), service.to_string());
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let bucket = buckets
-            .entry((scope.to_string(), service.to_string()))
-            .or_insert(Bucket {
-                tokens: rate.burst,
-                at: now,
-            });
+        let bucket = buckets.entry(key.clone()).or_insert(Bucket {
+            tokens: rate.burst,
+            at: now,
+            waiting: 0,
+        });
         let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
         bucket.tokens = (bucket.tokens + elapsed * rate.per_second).min(rate.burst);
         bucket.at = now;
         let needed = match call {
             Call::Mutation => 1.0,
-            Call::Read => 1.0 + (rate.burst * MUTATION_RESERVE).floor(),
+            Call::Read | Call::Recheck => 1.0 + (rate.burst * MUTATION_RESERVE).floor(),
         };
-        if bucket.tokens >= needed {
+        let was_queued = queued.key.is_some();
+        // A re-check yields to the others waiting (itself never counted among them).
+        let yields = call == Call::Recheck && bucket.waiting > 0;
+        if bucket.tokens >= needed && !yields {
             bucket.tokens -= 1.0;
+            if queued.key.take().is_some() {
+                bucket.waiting = bucket.waiting.saturating_sub(1);
+            }
             crate::metrics::METRICS.budget_tokens(service, bucket.tokens);
-            Duration::ZERO
-        } else {
-            Duration::from_secs_f64((needed - bucket.tokens) / rate.per_second)
+            return Duration::ZERO;
         }
+        if call != Call::Recheck && !was_queued {
+            bucket.waiting += 1;
+            queued.key = Some(key);
+        }
+        // A yielding re-check looks again after one token's time (the others take theirs).
+        let short = (needed - bucket.tokens).max(if yields { 1.0 } else { 0.0 });
+        Duration::from_secs_f64(short / rate.per_second)
     }
 
     /// Waits until a `call` to `service` (its [`service_key`]) of `scope` may be sent.
     pub async fn take(&self, scope: &str, service: &str, call: Call) {
         let mut waited = Duration::ZERO;
+        let mut queued = Queued {
+            budget: self,
+            key: None,
+        };
         loop {
-            let wait = self.try_take(scope, service, call, Instant::now());
+            let wait = self.try_take(scope, service, call, Instant::now(), &mut queued);
             if wait.is_zero() {
                 break;
             }
@@ -198,7 +254,12 @@ impl Budget {
             waited += wait;
         }
         if !waited.is_zero() {
-            crate::metrics::METRICS.budget_waited(service, call == Call::Mutation, waited);
+            let label = match call {
+                Call::Read => "read",
+                Call::Mutation => "mutation",
+                Call::Recheck => "recheck",
+            };
+            crate::metrics::METRICS.budget_waited(service, label, waited);
         }
     }
 }
@@ -263,9 +324,15 @@ struct BudgetedConnector {
 impl HttpConnector for BudgetedConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
         let (inner, scope) = (self.inner.clone(), self.scope.clone());
+        // Read here, in the reconcile's task that sends the request.
+        let recheck = in_recheck();
         HttpConnectorFuture::new(async move {
             if let Some(op) = request.extension::<Operation>().cloned() {
-                let call = if op.read { Call::Read } else { Call::Mutation };
+                let call = match (op.read, recheck) {
+                    (false, _) => Call::Mutation,
+                    (true, false) => Call::Read,
+                    (true, true) => Call::Recheck,
+                };
                 budget().take(&scope, &op.service, call).await;
             }
             inner.call(request).await
@@ -276,6 +343,29 @@ impl HttpConnector for BudgetedConnector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Budget {
+        /// One attempt, not left waiting: counted among the waiters only for its duration.
+        fn try_once(&self, scope: &str, service: &str, call: Call, now: Instant) -> Duration {
+            self.try_take(
+                scope,
+                service,
+                call,
+                now,
+                &mut Queued {
+                    budget: self,
+                    key: None,
+                },
+            )
+        }
+
+        fn waiting(&self, scope: &str, service: &str) -> usize {
+            let buckets = self.buckets.lock().unwrap();
+            buckets
+                .get(&(scope.to_string(), service.to_string()))
+                .map_or(0, |b| b.waiting)
+        }
+    }
 
     #[test]
     fn parses_rates() {
@@ -299,26 +389,26 @@ mod tests {
         let t0 = Instant::now();
         // Reads leave a quarter of the bucket (2 tokens): 6 go at once.
         for _ in 0..6 {
-            assert_eq!(b.try_take("a", "ec2", Call::Read, t0), Duration::ZERO);
+            assert_eq!(b.try_once("a", "ec2", Call::Read, t0), Duration::ZERO);
         }
-        let wait = b.try_take("a", "ec2", Call::Read, t0);
+        let wait = b.try_once("a", "ec2", Call::Read, t0);
         assert_eq!(wait, Duration::from_millis(500), "one token at 2/s");
         // Mutations still go, down to the last token.
-        assert_eq!(b.try_take("a", "ec2", Call::Mutation, t0), Duration::ZERO);
-        assert_eq!(b.try_take("a", "ec2", Call::Mutation, t0), Duration::ZERO);
-        assert_eq!(b.try_take("a", "ec2", Call::Mutation, t0), Duration::from_millis(500));
+        assert_eq!(b.try_once("a", "ec2", Call::Mutation, t0), Duration::ZERO);
+        assert_eq!(b.try_once("a", "ec2", Call::Mutation, t0), Duration::ZERO);
+        assert_eq!(b.try_once("a", "ec2", Call::Mutation, t0), Duration::from_millis(500));
         // Another service, and another account, have their own buckets.
-        assert_eq!(b.try_take("a", "ecs", Call::Read, t0), Duration::ZERO);
-        assert_eq!(b.try_take("b", "ec2", Call::Read, t0), Duration::ZERO);
+        assert_eq!(b.try_once("a", "ecs", Call::Read, t0), Duration::ZERO);
+        assert_eq!(b.try_once("b", "ec2", Call::Read, t0), Duration::ZERO);
         // Refilled at 2/s: after 1.5 s three tokens, so a read (needing 3) goes.
         let t1 = t0 + Duration::from_millis(1500);
-        assert_eq!(b.try_take("a", "ec2", Call::Read, t1), Duration::ZERO);
+        assert_eq!(b.try_once("a", "ec2", Call::Read, t1), Duration::ZERO);
         // Never more than the burst.
         let t2 = t1 + Duration::from_secs(3600);
         for _ in 0..6 {
-            assert_eq!(b.try_take("a", "ec2", Call::Read, t2), Duration::ZERO);
+            assert_eq!(b.try_once("a", "ec2", Call::Read, t2), Duration::ZERO);
         }
-        assert!(!b.try_take("a", "ec2", Call::Read, t2).is_zero());
+        assert!(!b.try_once("a", "ec2", Call::Read, t2).is_zero());
     }
 
     #[test]
@@ -326,10 +416,68 @@ mod tests {
         let b = Budget::new(Rates::parse("route53=1/4,ec2=1/4").unwrap());
         let t0 = Instant::now();
         for scope in ["own us-east-1", "own eu-west-1", "own ap-south-1"] {
-            assert_eq!(b.try_take(scope, "route53", Call::Read, t0), Duration::ZERO);
+            assert_eq!(b.try_once(scope, "route53", Call::Read, t0), Duration::ZERO);
         }
-        assert!(!b.try_take("own us-west-2", "route53", Call::Read, t0).is_zero());
-        assert_eq!(b.try_take("own us-west-2", "ec2", Call::Read, t0), Duration::ZERO);
+        assert!(!b.try_once("own us-west-2", "route53", Call::Read, t0).is_zero());
+        assert_eq!(b.try_once("own us-west-2", "ec2", Call::Read, t0), Duration::ZERO);
+    }
+
+    #[test]
+    fn rechecks_yield_to_every_waiting_read_or_mutation() {
+        let b = Budget::new(Rates::parse("ec2=2/8").unwrap());
+        let t0 = Instant::now();
+        // With nobody waiting, a re-check goes like a read (down to the reserve).
+        for _ in 0..6 {
+            assert_eq!(b.try_once("a", "ec2", Call::Recheck, t0), Duration::ZERO);
+        }
+        // A read must wait (needs 3, has 2): it is counted among the waiters while it waits.
+        let mut read = Queued { budget: &b, key: None };
+        assert!(!b.try_take("a", "ec2", Call::Read, t0, &mut read).is_zero());
+        assert_eq!(b.waiting("a", "ec2"), 1);
+        // A second later there are enough tokens, but the re-check yields to the waiting read,
+        // and looks again after one token's time.
+        let t1 = t0 + Duration::from_secs(1);
+        assert_eq!(b.try_once("a", "ec2", Call::Recheck, t1), Duration::from_millis(500));
+        // A waiting re-check is no waiter: mutations and reads do not yield to it.
+        assert_eq!(b.waiting("a", "ec2"), 1);
+        assert_eq!(b.try_take("a", "ec2", Call::Read, t1, &mut read), Duration::ZERO);
+        assert_eq!(b.waiting("a", "ec2"), 0, "the read took its token");
+        // Now nobody waits: the re-check goes once the reserve allows (3 tokens at 1.5 s).
+        let t2 = t0 + Duration::from_millis(1500);
+        assert_eq!(b.try_once("a", "ec2", Call::Recheck, t2), Duration::ZERO);
+        // A waiter that gives up (its reconcile dropped) stops holding re-checks back.
+        let t3 = t0 + Duration::from_secs(10);
+        for _ in 0..6 {
+            assert_eq!(b.try_once("a", "ec2", Call::Read, t3), Duration::ZERO);
+        }
+        let mut mutation = Queued { budget: &b, key: None };
+        let _ = b.try_take("a", "ec2", Call::Mutation, t3, &mut mutation);
+        let _ = b.try_take("a", "ec2", Call::Mutation, t3, &mut mutation);
+        assert!(!b.try_take("a", "ec2", Call::Mutation, t3, &mut mutation).is_zero());
+        assert_eq!(b.waiting("a", "ec2"), 1, "counted once however often it looks");
+        drop(mutation);
+        assert_eq!(b.waiting("a", "ec2"), 0);
+        let t4 = t3 + Duration::from_secs(2);
+        assert_eq!(b.try_once("a", "ec2", Call::Recheck, t4), Duration::ZERO);
+        // Other buckets are not held back.
+        let mut other = Queued { budget: &b, key: None };
+        for _ in 0..9 {
+            let _ = b.try_take("b", "ec2", Call::Mutation, t4, &mut other);
+        }
+        assert_eq!(b.waiting("b", "ec2"), 1);
+        assert_eq!(
+            b.try_once("a", "ec2", Call::Recheck, t4 + Duration::from_secs(2)),
+            Duration::ZERO
+        );
+    }
+
+    #[tokio::test]
+    async fn a_reconcile_marked_as_a_recheck_is_seen_from_its_task_only() {
+        assert!(!in_recheck(), "outside any reconcile");
+        assert!(recheck(true, async { in_recheck() }).await);
+        assert!(!recheck(false, async { in_recheck() }).await);
+        let spawned = recheck(true, async { tokio::spawn(async { in_recheck() }).await.unwrap() }).await;
+        assert!(!spawned, "work spawned onto another task waits as a plain read");
     }
 
     #[test]
@@ -337,7 +485,7 @@ mod tests {
         let b = Budget::new(Rates::parse("off").unwrap());
         let t0 = Instant::now();
         for _ in 0..1000 {
-            assert_eq!(b.try_take("a", "ec2", Call::Read, t0), Duration::ZERO);
+            assert_eq!(b.try_once("a", "ec2", Call::Read, t0), Duration::ZERO);
         }
     }
 }

@@ -150,9 +150,16 @@ async fn reconcile<R: Reconciler>(
         Some(false) => return Ok(Action::await_change()),
         None => return Ok(Action::requeue(std::time::Duration::from_secs(3))),
     }
+    // Settled: Ready, and no drift event named it since its last reconcile. Its reconcile, if its
+    // generation was reconciled, is a plain re-check: last in the queue and in the AWS budget.
+    let settled = obj.status().is_some_and(|s| is_ready(s.conditions()))
+        && !ctx
+            .events
+            .named(R::KIND, &obj.namespace().unwrap_or_default(), &obj.name_any());
     let lane = Lane::of(
         obj.meta().generation,
         obj.status().and_then(KindStatus::observed_generation),
+        settled,
     );
     // A new object says at once that it was seen, before it waits for a slot and for its first
     // (maybe long) reconcile: its first status never waits for the queue or for AWS. A changed
@@ -183,7 +190,8 @@ async fn reconcile<R: Reconciler>(
     // Boxed, and only once a slot is free: every due object's reconcile starts at once and waits
     // above for its slot, so what waits must be small (the whole reconcile inline is tens of KiB;
     // thousands of objects wait after a start or a re-check of everything).
-    let result = match ctx.fence.guard(Box::pin(reconcile_timed::<R>(obj, ctx.clone()))).await {
+    let work = crate::aws::budget::recheck(lane == Lane::Recheck, reconcile_timed::<R>(obj, ctx.clone()));
+    let result = match ctx.fence.guard(Box::pin(work)).await {
         Ok(result) => result,
         Err(fenced) => {
             tracing::warn!(%key, lease = ctx.fence.lease(), "leadership lost: reconcile stopped before its next change");

@@ -1,14 +1,20 @@
 //! The queue every reconcile of a kind waits in before it runs: at most `concurrency` at once, in
-//! two lanes served in order of arrival.
+//! three lanes served in order of arrival.
 //!
 //! - **First**: an object whose current generation has not been reconciled yet (new, changed, or
 //!   being deleted: deletion bumps the generation). A person is waiting for it.
-//! - **Again**: everything else: polls of converging objects (NAT gateways, RDS, CloudFront),
-//!   retries, drift re-checks.
+//! - **Again**: polls of converging objects (NAT gateways, RDS, CloudFront), retries, and objects
+//!   a drift event named.
+//! - **Recheck**: the periodic re-check of a settled object (`Ready`, its generation reconciled,
+//!   no event naming it). Its AWS reads also yield to everyone else's in the budget
+//!   ([`crate::aws::budget`]).
 //!
-//! A free slot goes to the oldest waiter of the First lane, else to the oldest of the Again lane.
-//! First waits are bounded by what people change, so the Again lane is never starved for long,
-//! and within a lane nobody is overtaken.
+//! A free slot goes to the oldest waiter of the First lane, else of the Again lane, else of the
+//! Recheck lane. First waits are bounded by what people change and Again waits by what is
+//! converging, so the later lanes are never starved for long, and within a lane nobody is
+//! overtaken. Re-checks come last because they are the bulk at scale (every object every
+//! `--resync-period`) and nobody waits for them: at 100 stacks re-checked every 60 s they took
+//! the budget the converging stacks needed (issue 24).
 //!
 //! Why not kube-runtime's own limit: when its `Controller` is at its concurrency, the due objects
 //! wait in a `HashSet` (kube-runtime 5.0, `scheduler.rs`, `pending`) and a free slot goes to the
@@ -27,17 +33,22 @@ use tokio::sync::oneshot;
 pub enum Lane {
     /// A generation not reconciled yet.
     First,
-    /// A poll, a retry or a re-check.
+    /// A poll, a retry, or an object a drift event named.
     Again,
+    /// The re-check of a settled object.
+    Recheck,
 }
 
 impl Lane {
-    /// The lane of an object whose status records `observed` for its `generation`.
-    pub fn of(generation: Option<i64>, observed: Option<i64>) -> Lane {
-        if observed.is_some() && observed == generation {
-            Lane::Again
-        } else {
+    /// The lane of an object whose status records `observed` for its `generation`, and whether
+    /// it is `settled` (`Ready`, and no drift event named it since its last reconcile).
+    pub fn of(generation: Option<i64>, observed: Option<i64>, settled: bool) -> Lane {
+        if observed.is_none() || observed != generation {
             Lane::First
+        } else if settled {
+            Lane::Recheck
+        } else {
+            Lane::Again
         }
     }
 
@@ -45,6 +56,7 @@ impl Lane {
         match self {
             Lane::First => "first",
             Lane::Again => "again",
+            Lane::Recheck => "recheck",
         }
     }
 }
@@ -54,6 +66,7 @@ struct State {
     free: usize,
     first: VecDeque<oneshot::Sender<()>>,
     again: VecDeque<oneshot::Sender<()>>,
+    recheck: VecDeque<oneshot::Sender<()>>,
 }
 
 /// The slots of one kind's reconciles.
@@ -100,6 +113,7 @@ impl Lanes {
                 free: concurrency.max(1),
                 first: VecDeque::new(),
                 again: VecDeque::new(),
+                recheck: VecDeque::new(),
             }),
         })
     }
@@ -113,7 +127,7 @@ impl Lanes {
         let started = Instant::now();
         let rx = {
             let mut state = self.lock();
-            if state.free > 0 && state.first.is_empty() && state.again.is_empty() {
+            if state.free > 0 && state.first.is_empty() && state.again.is_empty() && state.recheck.is_empty() {
                 state.free -= 1;
                 return Slot {
                     lanes: self.clone(),
@@ -124,6 +138,7 @@ impl Lanes {
             match lane {
                 Lane::First => state.first.push_back(tx),
                 Lane::Again => state.again.push_back(tx),
+                Lane::Recheck => state.recheck.push_back(tx),
             }
             rx
         };
@@ -143,21 +158,22 @@ impl Lanes {
         }
     }
 
-    /// How many reconciles wait in each lane: (first, again).
-    pub fn waiting(&self) -> (usize, usize) {
+    /// How many reconciles wait in each lane: (first, again, recheck).
+    pub fn waiting(&self) -> (usize, usize, usize) {
         let state = self.lock();
-        (state.first.len(), state.again.len())
+        (state.first.len(), state.again.len(), state.recheck.len())
     }
 
-    /// Hands a slot to the oldest waiter of the First lane, else of the Again lane (skipping
-    /// waiters that gave up), else frees it.
+    /// Hands a slot to the oldest waiter of the First lane, else of the Again lane, else of the
+    /// Recheck lane (skipping waiters that gave up), else frees it.
     fn release(&self) {
         let mut state = self.lock();
         loop {
-            let next = match state.first.pop_front() {
-                Some(tx) => Some(tx),
-                None => state.again.pop_front(),
-            };
+            let next = state
+                .first
+                .pop_front()
+                .or_else(|| state.again.pop_front())
+                .or_else(|| state.recheck.pop_front());
             match next {
                 Some(tx) => {
                     if tx.send(()).is_ok() {
@@ -186,22 +202,30 @@ mod tests {
 
     #[test]
     fn lane_of_a_status() {
-        assert_eq!(Lane::of(Some(1), None), Lane::First);
-        assert_eq!(Lane::of(Some(2), Some(1)), Lane::First);
-        assert_eq!(Lane::of(Some(2), Some(2)), Lane::Again);
-        assert_eq!(Lane::of(None, None), Lane::First);
+        assert_eq!(Lane::of(Some(1), None, false), Lane::First);
+        assert_eq!(Lane::of(Some(2), Some(1), false), Lane::First);
+        assert_eq!(
+            Lane::of(Some(2), Some(1), true),
+            Lane::First,
+            "a change is First, even Ready"
+        );
+        assert_eq!(Lane::of(Some(2), Some(2), false), Lane::Again);
+        assert_eq!(Lane::of(Some(2), Some(2), true), Lane::Recheck);
+        assert_eq!(Lane::of(None, None, true), Lane::First);
     }
 
     #[tokio::test(flavor = "current_thread")]
-    async fn first_lane_goes_before_older_polls_and_each_lane_is_in_order() {
+    async fn first_lane_goes_before_older_polls_polls_before_rechecks_and_each_lane_is_in_order() {
         let lanes = Lanes::new(1);
         let order = Arc::new(Mutex::new(Vec::new()));
         let running = lanes.enter(Lane::Again).await;
         let mut tasks = Vec::new();
         for (name, lane) in [
+            ("recheck-1", Lane::Recheck),
             ("poll-1", Lane::Again),
             ("poll-2", Lane::Again),
             ("new-1", Lane::First),
+            ("recheck-2", Lane::Recheck),
             ("poll-3", Lane::Again),
             ("new-2", Lane::First),
         ] {
@@ -213,13 +237,16 @@ mod tests {
             }));
             settle().await;
         }
-        assert_eq!(lanes.waiting(), (2, 3));
+        assert_eq!(lanes.waiting(), (2, 3, 2));
         drop(running);
         for t in tasks {
             t.await.unwrap();
         }
-        assert_eq!(*order.lock().unwrap(), ["new-1", "new-2", "poll-1", "poll-2", "poll-3"]);
-        assert_eq!(lanes.waiting(), (0, 0));
+        assert_eq!(
+            *order.lock().unwrap(),
+            ["new-1", "new-2", "poll-1", "poll-2", "poll-3", "recheck-1", "recheck-2"]
+        );
+        assert_eq!(lanes.waiting(), (0, 0, 0));
         assert_eq!(lanes.lock().free, 1);
     }
 
@@ -232,7 +259,7 @@ mod tests {
             .map(|i| {
                 let (lanes, now, most) = (lanes.clone(), now.clone(), most.clone());
                 tokio::spawn(async move {
-                    let lane = if i % 3 == 0 { Lane::First } else { Lane::Again };
+                    let lane = [Lane::First, Lane::Again, Lane::Recheck][i % 3];
                     let _slot = lanes.enter(lane).await;
                     let n = now.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
                     most.fetch_max(n, std::sync::atomic::Ordering::SeqCst);

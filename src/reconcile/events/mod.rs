@@ -356,6 +356,17 @@ impl Events {
         marked || (self.health() != Health::Off && !self.index.holds(&key))
     }
 
+    /// Whether an event named the object since its last reconcile began, without clearing it
+    /// (as [`Events::take_deep`] does): its next reconcile is a correction, not a plain re-check.
+    pub fn named(&self, kind: &'static str, namespace: &str, name: &str) -> bool {
+        let key = ObjectKey {
+            kind,
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        };
+        self.deep.lock().is_ok_and(|d| d.contains(&key))
+    }
+
     /// Where `object`'s reconcile called AWS: if anywhere the pipeline does not hear of (or before
     /// it is set up), the object is re-checked every `--resync-period`; a finished reconcile that
     /// called only where it hears lets it be re-checked less often again.
