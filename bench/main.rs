@@ -410,7 +410,9 @@ async fn run(args: &Args, client: &Client, binary: &PathBuf, n: usize) -> Result
                 replicas[0].op.log_tail()
             ));
         }
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        // Each look LISTs every object: at thousands of objects, looking every 2 s was a large
+        // part of the API server's work, so look less often the more there are (12 s at 6,000).
+        tokio::time::sleep(Duration::from_secs(2).max(Duration::from_millis(2 * objects.len() as u64))).await;
     };
     let converge_scrape = scrape_all(&replicas).await;
     let (op_cpu1, moto_cpu1) = (cpu(&replicas), cpu_seconds(moto_pid));
