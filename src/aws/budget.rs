@@ -163,8 +163,11 @@ tokio::task_local! {
 /// Runs `work` (a reconcile) with its AWS reads waiting as [`Call::Recheck`] if `recheck`. The
 /// HTTP client reads it from the task when the SDK sends a request; work spawned onto other
 /// tasks, and everything outside a reconcile (sweeps, the event queue), waits as a plain read.
-pub async fn recheck<F: std::future::Future>(recheck: bool, work: F) -> F::Output {
-    RECHECK.scope(recheck, work).await
+/// Not an `async fn`: that would hold `work` twice (its argument and the scope), and a
+/// reconcile is tens of KiB in a debug build, built on the stack before it is boxed (the first
+/// version overflowed a worker's stack). Pass it boxed.
+pub fn recheck<F: std::future::Future>(recheck: bool, work: F) -> tokio::task::futures::TaskLocalFuture<bool, F> {
+    RECHECK.scope(recheck, work)
 }
 
 fn in_recheck() -> bool {
@@ -478,6 +481,18 @@ mod tests {
         assert!(!recheck(false, async { in_recheck() }).await);
         let spawned = recheck(true, async { tokio::spawn(async { in_recheck() }).await.unwrap() }).await;
         assert!(!spawned, "work spawned onto another task waits as a plain read");
+        // The mark adds a flag, not a second copy of the work: a boxed reconcile stays small.
+        let big = async {
+            let buffer = [0u8; 65536];
+            std::hint::black_box(&buffer);
+        };
+        let marked = recheck(true, Box::pin(big));
+        assert!(
+            std::mem::size_of_val(&marked) < 256,
+            "{} bytes",
+            std::mem::size_of_val(&marked)
+        );
+        marked.await;
     }
 
     #[test]

@@ -190,8 +190,8 @@ async fn reconcile<R: Reconciler>(
     // Boxed, and only once a slot is free: every due object's reconcile starts at once and waits
     // above for its slot, so what waits must be small (the whole reconcile inline is tens of KiB;
     // thousands of objects wait after a start or a re-check of everything).
-    let work = crate::aws::budget::recheck(lane == Lane::Recheck, reconcile_timed::<R>(obj, ctx.clone()));
-    let result = match ctx.fence.guard(Box::pin(work)).await {
+    let work = crate::aws::budget::recheck(lane == Lane::Recheck, Box::pin(reconcile_timed::<R>(obj, ctx.clone())));
+    let result = match ctx.fence.guard(work).await {
         Ok(result) => result,
         Err(fenced) => {
             tracing::warn!(%key, lease = ctx.fence.lease(), "leadership lost: reconcile stopped before its next change");
