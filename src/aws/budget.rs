@@ -207,13 +207,14 @@ impl Budget {
             return Duration::ZERO;
         };
         let scope = if global(service) { "global" } else { scope };
-        let key = (scope.to_string(), service.to_string());
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let bucket = buckets.entry(key.clone()).or_insert(Bucket {
-            tokens: rate.burst,
-            at: now,
-            waiting: 0,
-        });
+        let bucket = buckets
+            .entry((scope.to_string(), service.to_string()))
+            .or_insert(Bucket {
+                tokens: rate.burst,
+                at: now,
+                waiting: 0,
+            });
         let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
         bucket.tokens = (bucket.tokens + elapsed * rate.per_second).min(rate.burst);
         bucket.at = now;
@@ -234,7 +235,7 @@ impl Budget {
         }
         if call != Call::Recheck && !was_queued {
             bucket.waiting += 1;
-            queued.key = Some(key);
+            queued.key = Some((scope.to_string(), service.to_string()));
         }
         // A yielding re-check looks again after one token's time (the others take theirs).
         let short = (needed - bucket.tokens).max(if yields { 1.0 } else { 0.0 });
