@@ -112,11 +112,7 @@ mod tests {
         let key = format!("{kind}/{ns}/{name}");
         ctx.backoff.next(&key, Wait::Poll, Duration::from_secs(600), false);
         crate::metrics::METRICS.resource(kind, &key, Some("Stalled"));
-        let object = ObjectKey {
-            kind,
-            namespace: ns.into(),
-            name: name.into(),
-        };
+        let object = ObjectKey::new(kind, ns, name);
         let id = format!("{kind}-{ns}-{name}");
         ctx.events.index.record(&object, BTreeSet::from([id]), true);
         if kind == "WebStack" {

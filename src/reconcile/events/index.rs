@@ -14,6 +14,16 @@ pub struct ObjectKey {
     pub name: String,
 }
 
+impl ObjectKey {
+    pub fn new(kind: &'static str, namespace: &str, name: &str) -> ObjectKey {
+        ObjectKey {
+            kind,
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        }
+    }
+}
+
 /// The objects an identifier belongs to: nearly always one, held without a collection of its own.
 enum Owners {
     One(Arc<ObjectKey>),

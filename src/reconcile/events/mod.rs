@@ -347,11 +347,7 @@ impl Events {
     /// With events on, the first reconcile of an object in this process (or since its shard came
     /// here) reads deep too: what events said of it before is not known here.
     pub fn take_deep(&self, kind: &'static str, namespace: &str, name: &str) -> bool {
-        let key = ObjectKey {
-            kind,
-            namespace: namespace.to_string(),
-            name: name.to_string(),
-        };
+        let key = ObjectKey::new(kind, namespace, name);
         let marked = self.deep.lock().is_ok_and(|mut d| d.remove(&key));
         marked || (self.health() != Health::Off && !self.index.holds(&key))
     }
@@ -359,11 +355,7 @@ impl Events {
     /// Whether an event named the object since its last reconcile began, without clearing it
     /// (as [`Events::take_deep`] does): its next reconcile is a correction, not a plain re-check.
     pub fn named(&self, kind: &'static str, namespace: &str, name: &str) -> bool {
-        let key = ObjectKey {
-            kind,
-            namespace: namespace.to_string(),
-            name: name.to_string(),
-        };
+        let key = ObjectKey::new(kind, namespace, name);
         self.deep.lock().is_ok_and(|d| d.contains(&key))
     }
 
