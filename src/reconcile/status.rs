@@ -80,13 +80,14 @@ kind!(StaticSite, StaticSiteStatus);
 /// Writes the whole `status` of `obj` by server-side apply, with conditions for `health` (keeping
 /// transition times of the conditions `obj` has) and `observedGeneration`.
 ///
-/// Nothing is sent when `obj` (as the reconcile read it) already has exactly that status: an apply
-/// that changes nothing still costs the API server a request (decoding, admission, the merge), and
-/// the polls of objects waiting for something (a child for its stack, a NAT gateway) repeat the
-/// same status. At 1,000 stacks applied at once such writes were most of the API server's work
-/// (17 per TargetGroup and ListenerRule while they waited for their stacks). A status changed
-/// behind the operator's back since is still rewritten: the change is an update the controller
-/// sees, and its reconcile finds the object's status no longer the one it writes.
+/// Nothing is sent when `obj` (the cache's copy once the reconcile had its slot) already has
+/// exactly that status: an apply that changes nothing still costs the API server a request
+/// (decoding, admission, the merge), and the polls of objects waiting for something (a child for
+/// its stack, a NAT gateway) repeat the same status. At 1,000 stacks applied at once such writes
+/// were most of the API server's work (17 per TargetGroup and ListenerRule while they waited for
+/// their stacks). A status changed behind the operator's back is rewritten by the object's next
+/// reconcile (a poll or a re-check: its own watch ignores status-only changes, as before), which
+/// finds the object's status no longer the one it writes.
 pub async fn write<K: Kind>(
     client: &Client,
     obj: &K,
