@@ -24,6 +24,7 @@
 //! and a line per replica its shards, stacks, calls in the window and memory.
 
 // The integration tests' harness: the same API server, emulator and AWS inventory they use.
+mod cgroup;
 #[allow(dead_code)]
 #[path = "../tests/integration/harness/mod.rs"]
 mod harness;
@@ -81,6 +82,12 @@ struct Args {
     /// Operator replicas sharing the stacks with `--shards` (1: one operator, one namespace).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     shards: u32,
+    /// Run each operator in a memory cgroup limited to this many MiB, as a Kubernetes memory
+    /// limit does, its binary's pages charged to it (`bench/cgroup.rs`); reports the group's
+    /// peak, the OOM kills and the major faults the limit caused. Needs root (a writable cgroup
+    /// memory controller).
+    #[arg(long, value_name = "MIB")]
+    memory_limit: Option<u64>,
     /// Where to write the results as JSON.
     #[arg(long, default_value = "bench-results.json")]
     json: PathBuf,
@@ -149,6 +156,14 @@ spec:
 /// A process's (VmRSS, VmHWM) in MiB.
 fn memory(pid: u32) -> (f64, f64) {
     (status_mib(pid, "VmRSS:"), status_mib(pid, "VmHWM:"))
+}
+
+/// Whether a process runs (an exited child not yet waited for is a zombie: state `Z`).
+fn alive(pid: u32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .is_some_and(|state| state != "Z")
 }
 
 /// A process's (RssAnon, RssFile) in MiB: its own memory (heap, stacks) and the pages of its binary
@@ -262,12 +277,14 @@ async fn ready_count(client: &Client, namespaces: &[String], objects: &[DynamicO
     ready
 }
 
-/// One operator process of a run: its access key, pid and metrics address.
+/// One operator process of a run: its access key, pid and metrics address, and its memory
+/// cgroup with `--memory-limit` (dropped after the process, which is then gone).
 struct Replica {
     op: Operator,
     key: String,
     pid: u32,
     address: String,
+    cgroup: Option<cgroup::Cgroup>,
 }
 
 async fn run(args: &Args, client: &Client, binary: &PathBuf, n: usize) -> Result<serde_json::Value, String> {
@@ -297,6 +314,9 @@ async fn run(args: &Args, client: &Client, binary: &PathBuf, n: usize) -> Result
     let moto_pid = moto_pid(moto.endpoint()).ok_or("cannot find the emulator's process")?;
     let resync = format!("{}s", args.resync.as_secs());
     let mut replicas = Vec::new();
+    if args.memory_limit.is_some() {
+        cgroup::drop_page_cache(binary)?;
+    }
     for r in 0..args.shards {
         let key = if sharded {
             format!("bench-operator-{r}")
@@ -304,7 +324,14 @@ async fn run(args: &Args, client: &Client, binary: &PathBuf, n: usize) -> Result
             "bench-operator".to_string()
         };
         let operations = std::env::temp_dir().join(format!("{home}-{r}.operations"));
-        let mut command = Command::new(binary);
+        let group = match args.memory_limit {
+            Some(limit) => Some(cgroup::Cgroup::create(&format!("webstack-bench-{home}-{r}"), limit)?),
+            None => None,
+        };
+        let mut command = match &group {
+            Some(group) => group.command(binary),
+            None => Command::new(binary),
+        };
         if sharded {
             let selector = format!("webstack.io/bench={home}");
             let shards = args.shards.to_string();
@@ -350,6 +377,7 @@ async fn run(args: &Args, client: &Client, binary: &PathBuf, n: usize) -> Result
             key,
             pid,
             address: String::new(),
+            cgroup: group,
         });
     }
     let started = Instant::now();
@@ -401,6 +429,15 @@ async fn run(args: &Args, client: &Client, binary: &PathBuf, n: usize) -> Result
                 applied.elapsed().as_secs_f64()
             );
             last = ready;
+        }
+        if let Some(gone) = replicas.iter().find(|r| !alive(r.pid)) {
+            let kills = gone.cgroup.as_ref().map(cgroup::Cgroup::oom_kills).unwrap_or(0);
+            return Err(format!(
+                "{n} stacks: an operator exited after {:.0}s with {ready}/{} objects Ready (OOM kills in its memory cgroup: {kills})\n{}",
+                applied.elapsed().as_secs_f64(),
+                objects.len(),
+                gone.op.log_tail()
+            ));
         }
         if applied.elapsed() > args.timeout {
             return Err(format!(
@@ -471,6 +508,12 @@ async fn run(args: &Args, client: &Client, binary: &PathBuf, n: usize) -> Result
             "rss_anon_end_mib": anon,
             "rss_file_end_mib": file,
             "cpu_seconds": cpu_seconds(r.pid),
+            "major_faults": cgroup::major_faults(r.pid),
+            "memory_limit_mib": args.memory_limit,
+            "cgroup_peak_mib": r.cgroup.as_ref().map(cgroup::Cgroup::peak_mib),
+            "cgroup_anon_end_mib": r.cgroup.as_ref().map(|g| g.usage_mib().0),
+            "cgroup_file_end_mib": r.cgroup.as_ref().map(|g| g.usage_mib().1),
+            "oom_kills": r.cgroup.as_ref().map(cgroup::Cgroup::oom_kills),
         }));
     }
     let max_of = |k: &str| per_replica.iter().filter_map(|r| r[k].as_f64()).fold(0.0, f64::max);
@@ -619,6 +662,20 @@ async fn main() -> ExitCode {
                 r["events_reads_per_hour"].as_f64().unwrap_or(0.0),
                 r["events_pipeline_calls_per_hour"].as_f64().unwrap_or(0.0),
             );
+        }
+        for p in r["replicas"].as_array().into_iter().flatten() {
+            if let Some(limit) = p["memory_limit_mib"].as_u64() {
+                eprintln!(
+                    "bench {} replica {}: under a {limit} MiB memory limit: the cgroup's peak {:.1} MiB, at the end {:.1} MiB own and {:.1} MiB of files (page cache), {} major faults, {} OOM kills",
+                    r["stacks"],
+                    p["replica"],
+                    p["cgroup_peak_mib"].as_f64().unwrap_or(f64::NAN),
+                    p["cgroup_anon_end_mib"].as_f64().unwrap_or(f64::NAN),
+                    p["cgroup_file_end_mib"].as_f64().unwrap_or(f64::NAN),
+                    p["major_faults"],
+                    p["oom_kills"],
+                );
+            }
         }
         if r["shards"].as_u64().unwrap_or(1) > 1 {
             for p in r["replicas"].as_array().into_iter().flatten() {
