@@ -44,10 +44,23 @@ pub fn delay(wait: Wait, waited: Duration, resync: Duration, jitter: f64) -> Dur
     waited.clamp(base, cap).mul_f64(0.8 + 0.4 * jitter)
 }
 
-/// Per object: the kind of wait it is in, and since when.
+/// Per object: the kind of wait it is in, since when, and since when its reconciles have failed
+/// in a row with an error worth retrying (transient or throttled, whichever).
 #[derive(Debug, Default)]
 pub struct Backoff {
-    waits: Mutex<HashMap<String, (Wait, Instant)>>,
+    waits: Mutex<HashMap<String, Entry>>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    wait: Wait,
+    since: Instant,
+    failing: Option<Instant>,
+}
+
+/// A failure that a retry may cure: AWS throttled the call or failed it transiently.
+fn retryable(wait: Wait) -> bool {
+    matches!(wait, Wait::Retry(RetryClass::Transient | RetryClass::Throttled))
 }
 
 impl Backoff {
@@ -61,14 +74,30 @@ impl Backoff {
                 waits.remove(key);
                 Duration::ZERO
             } else {
-                let entry = waits.entry(key.to_string()).or_insert((wait, now));
-                if entry.0 != wait || progress {
-                    *entry = (wait, now);
+                let entry = waits.entry(key.to_string()).or_insert(Entry {
+                    wait,
+                    since: now,
+                    failing: None,
+                });
+                if entry.wait != wait || progress {
+                    entry.wait = wait;
+                    entry.since = now;
                 }
-                now - entry.1
+                entry.failing = retryable(wait).then(|| entry.failing.unwrap_or(now));
+                now - entry.since
             }
         };
         delay(wait, waited, resync, jitter())
+    }
+
+    /// How long `key`'s reconciles have failed in a row with transient or throttling errors (the
+    /// first failure's time to now); zero unless its last reconcile failed so.
+    pub fn failing_for(&self, key: &str) -> Duration {
+        let waits = self.waits.lock().unwrap_or_else(|p| p.into_inner());
+        waits
+            .get(key)
+            .and_then(|e| e.failing)
+            .map_or(Duration::ZERO, |since| since.elapsed())
     }
 
     /// Forgets an object (it is gone).
@@ -118,6 +147,33 @@ mod tests {
         assert_eq!(secs(Wait::Retry(RetryClass::Throttled), 0), 20);
         assert_eq!(secs(Wait::Poll, 1000), 60);
         assert_eq!(secs(Wait::Resync, 5000), 600);
+    }
+
+    /// Transient and throttling failures in a row count from the first, whichever class each
+    /// is; a reconcile that ends otherwise (converging, settled, denied) ends the run.
+    #[test]
+    fn failures_in_a_row_are_timed_from_the_first() {
+        let b = Backoff::default();
+        let (transient, throttled) = (Wait::Retry(RetryClass::Transient), Wait::Retry(RetryClass::Throttled));
+        assert_eq!(b.failing_for("k"), Duration::ZERO);
+        b.next("k", transient, RESYNC, false);
+        let first = b.failing_for("k");
+        std::thread::sleep(Duration::from_millis(30));
+        b.next("k", throttled, RESYNC, false);
+        b.next("k", transient, RESYNC, true);
+        assert!(
+            b.failing_for("k") >= first + Duration::from_millis(30),
+            "{:?}",
+            b.failing_for("k")
+        );
+        for ends in [Wait::Poll, Wait::Retry(RetryClass::AccessDenied), Wait::Resync] {
+            b.next("k", transient, RESYNC, false);
+            b.next("k", ends, RESYNC, false);
+            assert_eq!(b.failing_for("k"), Duration::ZERO, "{ends:?}");
+        }
+        b.next("k", throttled, RESYNC, false);
+        b.forget("k");
+        assert_eq!(b.failing_for("k"), Duration::ZERO);
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! Kubernetes write (finalizer, Event, status) of it starts after the loss.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::StreamExt;
 use kube::api::{Patch, PatchParams};
@@ -148,7 +149,7 @@ async fn reconcile<R: Reconciler>(
     match ctx.selects_namespace(&obj.namespace().unwrap_or_default()) {
         Some(true) => {}
         Some(false) => return Ok(Action::await_change()),
-        None => return Ok(Action::requeue(std::time::Duration::from_secs(3))),
+        None => return Ok(Action::requeue(Duration::from_secs(3))),
     }
     // Settled: Ready, and no drift event named it since its last reconcile. Its reconcile, if its
     // generation was reconciled, is a plain re-check: last in the queue and in the AWS budget.
@@ -190,7 +191,8 @@ async fn reconcile<R: Reconciler>(
     // Boxed, and only once a slot is free: every due object's reconcile starts at once and waits
     // above for its slot, so what waits must be small (the whole reconcile inline is tens of KiB;
     // thousands of objects wait after a start or a re-check of everything).
-    let work = crate::aws::budget::recheck(lane == Lane::Recheck, Box::pin(reconcile_timed::<R>(obj, ctx.clone())));
+    let recheck = lane == Lane::Recheck;
+    let work = crate::aws::budget::recheck(recheck, Box::pin(reconcile_timed::<R>(obj, ctx.clone(), recheck)));
     let result = match ctx.fence.guard(work).await {
         Ok(result) => result,
         Err(fenced) => {
@@ -209,8 +211,13 @@ async fn reconcile<R: Reconciler>(
     result.map(|(action, _)| action)
 }
 
-/// A reconcile, and the wait it ended with (`None`: deleted).
-async fn reconcile_timed<R: Reconciler>(obj: Arc<R::K>, ctx: Arc<Context>) -> Result<(Action, Option<Wait>), Error> {
+/// A reconcile, and the wait it ended with (`None`: deleted); `recheck`: the re-check of a
+/// settled object.
+async fn reconcile_timed<R: Reconciler>(
+    obj: Arc<R::K>,
+    ctx: Arc<Context>,
+    recheck: bool,
+) -> Result<(Action, Option<Wait>), Error> {
     let key = key(&*obj);
     let deleting = obj.meta().deletion_timestamp.is_some();
     let ((result, tally), named) = crate::aws::ids::collecting(crate::aws::counting(async {
@@ -218,7 +225,7 @@ async fn reconcile_timed<R: Reconciler>(obj: Arc<R::K>, ctx: Arc<Context>) -> Re
             Box::pin(cleanup::<R>(&obj, &ctx)).await
         } else {
             add_finalizer(&ctx, &*obj).await?;
-            Box::pin(converge::<R>(&obj, &ctx)).await.map(Some)
+            Box::pin(converge::<R>(&obj, &ctx, recheck)).await.map(Some)
         }
     }))
     .await;
@@ -301,8 +308,20 @@ fn blocked<S>(b: Blocked, fields: Option<S>) -> Result<Report<S>, Error> {
     })
 }
 
-/// Converges the object and writes its status.
-async fn converge<R: Reconciler>(obj: &R::K, ctx: &Context) -> Result<Wait, Error> {
+/// Whether a failed reconcile leaves the object's status as it is (`Ready` included) and only
+/// retries: it was the re-check of a settled object, it failed before anything was planned (so
+/// nothing is known to differ), on an error a retry may cure (throttled, transient), and the
+/// failures in a row have lasted less than one re-check period. Between two re-checks an object
+/// is Ready on what the last one read; a read that failed knows no less, and turning `Ready` off
+/// on every throttled read would make Argo CD and Flux report a healthy stack degraded, wake its
+/// stack (a child's `Ready` change reconciles it) and write statuses, just as AWS asks for fewer
+/// calls. Failing for longer, the status says so.
+fn keeps_status(recheck: bool, planned: bool, class: RetryClass, failing_for: Duration, period: Duration) -> bool {
+    recheck && !planned && matches!(class, RetryClass::Transient | RetryClass::Throttled) && failing_for < period
+}
+
+/// Converges the object and writes its status; `recheck`: the re-check of a settled object.
+async fn converge<R: Reconciler>(obj: &R::K, ctx: &Context, recheck: bool) -> Result<Wait, Error> {
     let owner = spec::owner(obj, R::KIND, &ctx.cluster_id);
     let mut fields = None;
     let mut events = Vec::new();
@@ -368,6 +387,22 @@ async fn converge<R: Reconciler>(obj: &R::K, ctx: &Context) -> Result<Wait, Erro
     }
     let report = match result {
         Ok(report) => report,
+        Err(Blocked::Aws(e))
+            if keeps_status(
+                recheck,
+                fields.is_some(),
+                e.class,
+                ctx.backoff.failing_for(&key(obj)),
+                ctx.steady_resync(&events::ObjectKey::new(
+                    R::KIND,
+                    &obj.namespace().unwrap_or_default(),
+                    &obj.name_any(),
+                )),
+            ) =>
+        {
+            tracing::info!(key = %key(obj), error = %e, "re-check failed: status kept, retrying");
+            return Ok(Wait::Retry(e.class));
+        }
         Err(b) => blocked(b, fields)?,
     };
     finish(ctx, obj, report).await
@@ -549,12 +584,43 @@ pub async fn publish<K: Kind>(ctx: &Context, obj: &K, type_: EventType, reason: 
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
-    use std::time::Duration;
     use tokio::io::AsyncReadExt;
     use tokio::time::Instant;
 
     use super::*;
     use crate::reconcile::context::{Fence, Hold};
+
+    /// A settled object's failed re-check keeps its status only for a retryable error met before
+    /// anything was planned, and for less than one re-check period of failures in a row.
+    #[test]
+    fn a_failed_recheck_keeps_the_status_only_briefly_and_only_when_retrying_may_cure_it() {
+        let (period, brief, long) = (
+            Duration::from_secs(600),
+            Duration::from_secs(30),
+            Duration::from_secs(600),
+        );
+        let (transient, throttled) = (RetryClass::Transient, RetryClass::Throttled);
+        assert!(keeps_status(true, false, transient, Duration::ZERO, period));
+        assert!(keeps_status(true, false, throttled, brief, period));
+        assert!(
+            !keeps_status(true, false, throttled, long, period),
+            "failing a whole period"
+        );
+        assert!(
+            !keeps_status(false, false, throttled, brief, period),
+            "not a re-check: converging or changed"
+        );
+        assert!(
+            !keeps_status(true, true, transient, brief, period),
+            "planned: AWS differs from the spec"
+        );
+        for needs_a_person in [RetryClass::AccessDenied, RetryClass::Terminal] {
+            assert!(
+                !keeps_status(true, false, needs_a_person, Duration::ZERO, period),
+                "{needs_a_person:?}"
+            );
+        }
+    }
 
     #[test]
     fn what_follows_each_outcome() {

@@ -9,6 +9,8 @@
 //! - the client-side budget: a tight `--aws-budget` makes calls wait (the metrics say so) and the
 //!   stack still converges;
 //! - a storm: every call throttled for 60 s, the operator's request rate falls, and it recovers;
+//! - a throttled re-check: a settled stack stays Ready while the operator retries, for less than
+//!   one re-check period of failures; failing for longer, its status says so;
 //! - crashes: the operator SIGKILLed ten times while example 4 builds ends as an undisturbed run
 //!   does, and its deletion leaves nothing;
 //! - cost: with drift events healthy and the batched sweep on, examples 1, 2 and 5 together make at
@@ -334,10 +336,7 @@ async fn a_throttling_storm_slows_the_operator_and_it_recovers() {
     moto.faults_json(&serde_json::json!({"*": {"throttle": true}}));
     tokio::time::sleep(Duration::from_secs(60)).await;
     let storm = moto.request_rate(30);
-    let throttled = moto.fault_counts()["injected"]
-        .as_object()
-        .map(|m| m.values().filter_map(|v| v.as_u64()).sum::<u64>())
-        .unwrap_or(0);
+    let throttled = injected(&moto);
     moto.faults_json(&serde_json::json!({}));
     let cleared = Instant::now();
     println!(
@@ -367,6 +366,92 @@ async fn a_throttling_storm_slows_the_operator_and_it_recovers() {
         );
     }
     wait_ready(&client, &ns, &objects, &op, 120).await;
+}
+
+/// The Ready condition of `o`: (status, reason, lastTransitionTime).
+fn ready_of(o: &DynamicObject) -> (String, String, String) {
+    let conditions = o.data["status"]["conditions"].as_array().cloned().unwrap_or_default();
+    let ready = conditions
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .cloned()
+        .unwrap_or_default();
+    let field = |k: &str| ready[k].as_str().unwrap_or_default().to_string();
+    (field("status"), field("reason"), field("lastTransitionTime"))
+}
+
+fn injected(moto: &Moto) -> u64 {
+    moto.fault_counts()["injected"]
+        .as_object()
+        .map(|m| m.values().filter_map(|v| v.as_u64()).sum())
+        .unwrap_or(0)
+}
+
+/// A settled stack (10 s re-check) whose re-checks AWS throttles. The SDK tries each call 4
+/// times, so the emulator's count of throttled requests tells the test where the operator is: at
+/// 4 the first re-check has failed, at 8 its retry has. Until then its Ready condition, read from
+/// the API server four times a second, never changes (not even its `lastTransitionTime`, which a
+/// flap too fast to see would move): the first failure came within a re-check period of
+/// failures. The retry, failing a period after the first, says so (`Throttled`), and the stack is
+/// Ready again once AWS answers.
+#[tokio::test]
+async fn a_throttled_recheck_keeps_ready_for_less_than_a_period_then_says_so() {
+    let client = client().await;
+    install_crds(&client).await;
+    let ns = namespace(&client, "keepready").await;
+    let moto = Moto::start();
+    let op = Operator::start(&moto, &ns, "10s");
+    let objects = parse(
+        "apiVersion: webstack.io/v1alpha1\nkind: WebStack\nmetadata: {name: keep}\n\
+         spec: {network: {cidr: 10.0.0.0/16, natGateways: none}}\n",
+    );
+    apply_all(&client, &ns, &objects).await;
+    wait_ready(&client, &ns, &objects, &op, 240).await;
+    let api: Api<DynamicObject> = crate::harness::manifest::api_for(&client, &ns, &objects[0]);
+    let read = || async { ready_of(&api.get("keep").await.expect("the stack")) };
+    let settled = read().await;
+    assert_eq!(settled.0, "True", "{settled:?}");
+
+    moto.faults_json(&serde_json::json!({"*": {"throttle": true}}));
+    let start = Instant::now();
+    let (mut first, mut said) = (None, None);
+    while said.is_none() {
+        let throttled = injected(&moto);
+        let now = read().await;
+        if throttled >= 4 && first.is_none() {
+            first = Some(start.elapsed());
+        }
+        if throttled < 8 {
+            assert_eq!(
+                now,
+                settled,
+                "Ready changed {:.1}s into the storm, after {throttled} throttled requests: before the \
+                 retry of the first failed re-check\n{}",
+                start.elapsed().as_secs_f64(),
+                op.log_tail()
+            );
+        } else if now.0 != "True" {
+            said = Some(now.clone());
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "Ready {now:?} after {:.0}s of every call throttled ({throttled} requests)\n{}",
+            start.elapsed().as_secs_f64(),
+            op.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let said = said.expect("a status");
+    println!(
+        "keep-ready: the first re-check failed after {:.0}s of throttling, Ready kept; {} ({}) after {:.0}s",
+        first.unwrap_or_default().as_secs_f64(),
+        said.0,
+        said.1,
+        start.elapsed().as_secs_f64()
+    );
+    assert_eq!(said.1, "Throttled", "{said:?}");
+    moto.faults_json(&serde_json::json!({}));
+    wait_ready(&client, &ns, &objects, &op, 240).await;
 }
 
 /// Example 4 applied twice at once against two emulators: once undisturbed, once with the
