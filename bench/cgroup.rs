@@ -135,13 +135,3 @@ pub fn drop_page_cache(file: &Path) -> Result<(), String> {
         .then_some(())
         .ok_or_else(|| format!("dd could not drop {} from the page cache", file.display()))
 }
-
-/// A process's major page faults (`/proc/PID/stat`, field 12): pages read from disk, here the
-/// binary's code read again after the limit reclaimed it.
-pub fn major_faults(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may hold spaces) start at field 3.
-    stat.rsplit_once(')')
-        .and_then(|(_, rest)| rest.split_whitespace().nth(9)?.parse().ok())
-        .unwrap_or(0)
-}

@@ -24,10 +24,12 @@
 //! and a line per replica its shards, stacks, calls in the window and memory.
 
 // The integration tests' harness: the same API server, emulator and AWS inventory they use.
-mod cgroup;
 #[allow(dead_code)]
 #[path = "../tests/integration/harness/mod.rs"]
 mod harness;
+
+// `--memory-limit`: the operator in a memory cgroup of its own.
+mod cgroup;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -158,12 +160,23 @@ fn memory(pid: u32) -> (f64, f64) {
     (status_mib(pid, "VmRSS:"), status_mib(pid, "VmHWM:"))
 }
 
+/// The fields of `/proc/PID/stat` from its third on (after the command's closing parenthesis,
+/// since the command may hold spaces): index 0 is field 3, the state; none if the process is gone.
+fn stat_fields(pid: u32) -> Vec<String> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let rest = text.rsplit_once(')').map_or("", |(_, r)| r);
+    rest.split_whitespace().map(str::to_string).collect()
+}
+
 /// Whether a process runs (an exited child not yet waited for is a zombie: state `Z`).
 fn alive(pid: u32) -> bool {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    stat.rsplit_once(')')
-        .and_then(|(_, rest)| rest.split_whitespace().next())
-        .is_some_and(|state| state != "Z")
+    stat_fields(pid).first().is_some_and(|state| state != "Z")
+}
+
+/// A process's major page faults (field 12): pages read from disk, here the binary's code read
+/// again after a memory limit took it back.
+fn major_faults(pid: u32) -> u64 {
+    stat_fields(pid).get(9).and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
 /// A process's (RssAnon, RssFile) in MiB: its own memory (heap, stacks) and the pages of its binary
@@ -183,10 +196,8 @@ fn status_mib(pid: u32, name: &str) -> f64 {
 
 /// A process's CPU seconds so far (user + system).
 fn cpu_seconds(pid: u32) -> f64 {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // After the command's closing parenthesis: state is field 3, utime 14, stime 15.
-    let rest = text.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime is field 14, stime 15.
+    let fields = stat_fields(pid);
     let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     (ticks(11) + ticks(12)) / 100.0
 }
@@ -508,7 +519,7 @@ async fn run(args: &Args, client: &Client, binary: &PathBuf, n: usize) -> Result
             "rss_anon_end_mib": anon,
             "rss_file_end_mib": file,
             "cpu_seconds": cpu_seconds(r.pid),
-            "major_faults": cgroup::major_faults(r.pid),
+            "major_faults": major_faults(r.pid),
             "memory_limit_mib": args.memory_limit,
             "cgroup_peak_mib": r.cgroup.as_ref().map(cgroup::Cgroup::peak_mib),
             "cgroup_anon_end_mib": r.cgroup.as_ref().map(|g| g.usage_mib().0),

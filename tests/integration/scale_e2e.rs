@@ -370,13 +370,8 @@ async fn a_throttling_storm_slows_the_operator_and_it_recovers() {
 
 /// The Ready condition of `o`: (status, reason, lastTransitionTime).
 fn ready_of(o: &DynamicObject) -> (String, String, String) {
-    let conditions = o.data["status"]["conditions"].as_array().cloned().unwrap_or_default();
-    let ready = conditions
-        .iter()
-        .find(|c| c["type"] == "Ready")
-        .cloned()
-        .unwrap_or_default();
-    let field = |k: &str| ready[k].as_str().unwrap_or_default().to_string();
+    let ready = crate::harness::manifest::condition_json(o, "Ready");
+    let field = |k: &str| ready.and_then(|c| c[k].as_str()).unwrap_or_default().to_string();
     (field("status"), field("reason"), field("lastTransitionTime"))
 }
 

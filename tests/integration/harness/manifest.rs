@@ -62,10 +62,17 @@ pub fn is_ready(obj: &DynamicObject) -> bool {
 
 /// A condition's status, reason and message.
 pub fn condition(obj: &DynamicObject, type_: &str) -> Option<(String, String, String)> {
-    let conditions = obj.data["status"]["conditions"].as_array()?;
-    let c = conditions.iter().find(|c| c["type"] == type_)?;
+    let c = condition_json(obj, type_)?;
     let s = |k: &str| c[k].as_str().unwrap_or_default().to_string();
     Some((s("status"), s("reason"), s("message")))
+}
+
+/// A condition of the object's status as the API server holds it (every field).
+pub fn condition_json<'a>(obj: &'a DynamicObject, type_: &str) -> Option<&'a serde_json::Value> {
+    obj.data["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == type_)
 }
 
 /// Waits until every object satisfies `done`, for at most `secs` seconds; returns how long it took.
