@@ -294,8 +294,15 @@ fn wait_for(health: &Health, remaining: bool) -> Wait {
     }
 }
 
-/// The report for a [`Blocked`] reconcile; `Kube` errors are returned to be retried.
-fn blocked<S>(b: Blocked, fields: Option<S>) -> Result<Report<S>, Error> {
+/// The report for a [`Blocked`] reconcile of the object `key`; `Kube` errors are returned to be
+/// retried. An AWS error a retry may cure is logged here (a stalled reconcile is logged where its
+/// status is written, in [`finish`]): the status and the error metric were all that told of it.
+fn blocked<S>(key: &str, b: Blocked, fields: Option<S>) -> Result<Report<S>, Error> {
+    if let Blocked::Aws(e) = &b
+        && matches!(e.class, RetryClass::Transient | RetryClass::Throttled)
+    {
+        tracing::info!(%key, class = e.class.label(), error = %e, "AWS call failed: retrying");
+    }
     Ok(match b {
         Blocked::Stalled { reason, message } => Report::new(
             Health::Stalled { reason, message },
@@ -403,7 +410,7 @@ async fn converge<R: Reconciler>(obj: &R::K, ctx: &Context, recheck: bool) -> Re
             tracing::info!(key = %key(obj), error = %e, "re-check failed: status kept, retrying");
             return Ok(Wait::Retry(e.class));
         }
-        Err(b) => blocked(b, fields)?,
+        Err(b) => blocked(&key(obj), b, fields)?,
     };
     finish(ctx, obj, report).await
 }
@@ -510,7 +517,7 @@ async fn cleanup<R: Reconciler>(obj: &R::K, ctx: &Context) -> Result<Option<Wait
         }
         Ok(Some(report)) => finish(ctx, obj, report).await.map(Some),
         Err(b) => {
-            let mut report = blocked(b, None)?;
+            let mut report = blocked(&key(obj), b, None)?;
             if let Health::Progressing { message, .. } = &report.health {
                 report.health = Health::progressing("Deleting", message.clone());
             }
@@ -640,7 +647,7 @@ mod tests {
             request_id: "-".into(),
             class: RetryClass::AccessDenied,
         };
-        let report = blocked::<()>(Blocked::Aws(denied), None).unwrap();
+        let report = blocked::<()>("TargetGroup/team-a/web", Blocked::Aws(denied), None).unwrap();
         assert_eq!(report.wait, Wait::Retry(RetryClass::AccessDenied));
         assert!(matches!(
             report.health,
