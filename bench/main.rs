@@ -381,7 +381,8 @@ async fn run(args: &Args, client: &Client, binary: &PathBuf, n: usize) -> Result
             .env("AWS_SECRET_ACCESS_KEY", "bench")
             .env("POD_NAME", format!("bench-{r}"))
             .env("RUST_LOG", "info");
-        let op = Operator::spawn(command, &format!("{home}-{r}"), operations);
+        // Its log through a pipe, as a pod's: never charged to its memory limit.
+        let op = Operator::spawn_piped(command, &format!("{home}-{r}"), operations);
         let pid = op.pid();
         replicas.push(Replica {
             op,

@@ -135,9 +135,31 @@ impl Operator {
     /// Starts `command`, an operator however it is run (e.g. from a container image's root
     /// filesystem), with its log in the temp dir under `name`; `operations` is where, on this
     /// host, the file its `WEBSTACK_RECORD_OPERATIONS` names is.
-    pub fn spawn(mut command: Command, name: &str, operations: std::path::PathBuf) -> Operator {
+    pub fn spawn(command: Command, name: &str, operations: std::path::PathBuf) -> Operator {
+        Operator::spawn_logging(command, name, operations, false)
+    }
+
+    /// [`Operator::spawn`], its output taken through a pipe that a thread of this process copies
+    /// into the log, as a container runtime takes a container's output. A file's pages are charged
+    /// to the memory cgroup of the process that writes them: under a memory limit (`bench
+    /// --memory-limit`) the log, written by the operator itself, would be counted as the
+    /// operator's memory, which in a pod it is not.
+    pub fn spawn_piped(command: Command, name: &str, operations: std::path::PathBuf) -> Operator {
+        Operator::spawn_logging(command, name, operations, true)
+    }
+
+    fn spawn_logging(mut command: Command, name: &str, operations: std::path::PathBuf, piped: bool) -> Operator {
         let log = std::env::temp_dir().join(format!("webstack-operator-{name}.log"));
-        let file = std::fs::File::create(&log).expect("operator log");
+        let mut file = std::fs::File::create(&log).expect("operator log");
+        let (stdout, stderr) = if piped {
+            let (mut reader, writer) = std::io::pipe().expect("operator log pipe");
+            // Ends when the operator has exited and the write end is closed (here, once this
+            // function's command is dropped).
+            std::thread::spawn(move || std::io::copy(&mut reader, &mut file));
+            (Stdio::from(writer.try_clone().expect("log pipe")), Stdio::from(writer))
+        } else {
+            (Stdio::from(file.try_clone().expect("log")), Stdio::from(file))
+        };
         let as_service_account = command.get_envs().any(|(k, v)| {
             k == "KUBECONFIG"
                 && v.and_then(|p| std::path::Path::new(p).file_name())
@@ -145,8 +167,8 @@ impl Operator {
         });
         let child = command
             .stdin(Stdio::null())
-            .stdout(file.try_clone().expect("log"))
-            .stderr(file)
+            .stdout(stdout)
+            .stderr(stderr)
             .spawn()
             .expect("start webstack-operator");
         Operator {
