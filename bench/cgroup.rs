@@ -123,8 +123,13 @@ fn mib(bytes: &str) -> f64 {
 }
 
 /// Drops `file`'s pages from the page cache (GNU dd: `iflag=nocache count=0` advises the kernel
-/// to drop the whole file), so whoever reads it next is charged for them.
+/// to drop the whole file), so whoever reads it next is charged for them. Written back first:
+/// the advice passes over dirty pages, so a binary copied just before (cargo's, or `cp`'s) would
+/// stay charged to whoever wrote it, and the operator's code to nobody's limit.
 pub fn drop_page_cache(file: &Path) -> Result<(), String> {
+    std::fs::File::open(file)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| format!("writing {} back before dropping it: {e}", file.display()))?;
     let status = Command::new("dd")
         .arg(format!("if={}", file.display()))
         .args(["iflag=nocache", "count=0", "status=none"])
