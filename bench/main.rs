@@ -382,7 +382,7 @@ async fn run(args: &Args, client: &Client, binary: &PathBuf, n: usize) -> Result
             .env("POD_NAME", format!("bench-{r}"))
             .env("RUST_LOG", "info");
         // Its log through a pipe, as a pod's: never charged to its memory limit.
-        let op = Operator::spawn_piped(command, &format!("{home}-{r}"), operations);
+        let op = Operator::spawn_logging(command, &format!("{home}-{r}"), operations, true);
         let pid = op.pid();
         replicas.push(Replica {
             op,

@@ -139,16 +139,12 @@ impl Operator {
         Operator::spawn_logging(command, name, operations, false)
     }
 
-    /// [`Operator::spawn`], its output taken through a pipe that a thread of this process copies
-    /// into the log, as a container runtime takes a container's output. A file's pages are charged
-    /// to the memory cgroup of the process that writes them: under a memory limit (`bench
-    /// --memory-limit`) the log, written by the operator itself, would be counted as the
-    /// operator's memory, which in a pod it is not.
-    pub fn spawn_piped(command: Command, name: &str, operations: std::path::PathBuf) -> Operator {
-        Operator::spawn_logging(command, name, operations, true)
-    }
-
-    fn spawn_logging(mut command: Command, name: &str, operations: std::path::PathBuf, piped: bool) -> Operator {
+    /// [`Operator::spawn`], with `piped`: its output taken through a pipe that a thread of this
+    /// process copies into the log, as a container runtime takes a container's output. A file's
+    /// pages are charged to the memory cgroup of the process that writes them: under a memory
+    /// limit (`bench --memory-limit`) the log, written by the operator itself, would be counted as
+    /// the operator's memory, which in a pod it is not.
+    pub fn spawn_logging(mut command: Command, name: &str, operations: std::path::PathBuf, piped: bool) -> Operator {
         let log = std::env::temp_dir().join(format!("webstack-operator-{name}.log"));
         let mut file = std::fs::File::create(&log).expect("operator log");
         let (stdout, stderr) = if piped {
