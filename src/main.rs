@@ -35,9 +35,22 @@ enum Command {
     },
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Command::Run(opts) = &cli.command {
+        runtime.worker_threads(opts.worker_threads());
+    }
+    match runtime.enable_all().build() {
+        Ok(runtime) => runtime.block_on(command(cli)),
+        Err(err) => {
+            eprintln!("error: starting the async runtime: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn command(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Crds { reference: false } => match api::crds_yaml() {
             Ok(yaml) => {

@@ -42,6 +42,9 @@ pub struct RunOptions {
     /// How many objects of each kind are reconciled at once.
     #[arg(long, env = "WEBSTACK_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: u16,
+    /// Threads running the reconciles (default: one per core the process may use, at most 4).
+    #[arg(long, env = "WEBSTACK_WORKER_THREADS", value_parser = clap::value_parser!(u16).range(1..))]
+    pub worker_threads: Option<u16>,
     /// Where `/metrics` is served (Prometheus text format).
     #[arg(long, env = "WEBSTACK_METRICS_BIND_ADDRESS", default_value = "0.0.0.0:8080")]
     pub metrics_bind_address: String,
@@ -145,6 +148,25 @@ pub enum ManagerError {
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+impl RunOptions {
+    /// `--worker-threads`, else one per core the process may use (its CPU limit counted), at
+    /// most [`MAX_DEFAULT_WORKERS`].
+    pub fn worker_threads(&self) -> usize {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        self.worker_threads.map_or_else(|| default_workers(cores), usize::from)
+    }
+}
+
+/// The default number of worker threads at most. The operator waits on AWS and the API server
+/// far more than it computes (converging 1,000 stacks took a third of a core), and each worker
+/// holds about 90 KiB (32 workers: 2.7 MiB more own memory than 2, at 100 stacks): on a large node
+/// without a CPU limit, a worker per core would spend the memory limit on idle threads.
+pub const MAX_DEFAULT_WORKERS: usize = 4;
+
+fn default_workers(cores: usize) -> usize {
+    cores.clamp(1, MAX_DEFAULT_WORKERS)
+}
+
 pub fn init_tracing() {
     init_tracing_at("info");
 }
@@ -481,5 +503,25 @@ mod tests {
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("ten").is_err());
         assert!(parse_duration("5d").is_err());
+    }
+
+    /// One worker per core up to four; `--worker-threads` (or its variable) overrides it.
+    #[test]
+    fn worker_threads() {
+        assert_eq!(default_workers(1), 1);
+        assert_eq!(default_workers(2), 2);
+        assert_eq!(default_workers(64), 4);
+        let opts = |args: &[&str]| {
+            #[derive(clap::Parser)]
+            struct Cli {
+                #[command(flatten)]
+                run: RunOptions,
+            }
+            <Cli as clap::Parser>::try_parse_from(std::iter::once("run").chain(args.iter().copied())).map(|c| c.run)
+        };
+        assert_eq!(opts(&["--worker-threads", "12"]).unwrap().worker_threads(), 12);
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        assert_eq!(opts(&[]).unwrap().worker_threads(), cores.min(4));
+        assert!(opts(&["--worker-threads", "0"]).is_err());
     }
 }
