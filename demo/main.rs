@@ -105,6 +105,8 @@ async fn demo(args: Args) -> Result<(), String> {
         resync_period: Duration::from_secs(30),
         namespace: None,
         concurrency: 8,
+        // Run inside the demo's own runtime: its threads are the demo's.
+        worker_threads: None,
         aws_budget: Default::default(),
         metrics_bind_address: "127.0.0.1:0".into(),
         health_probe_bind_address: "127.0.0.1:0".into(),
