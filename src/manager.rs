@@ -147,7 +147,6 @@ pub enum ManagerError {
     Sharding(u32, &'static str),
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
 impl RunOptions {
     /// `--worker-threads`, else one per core the process may use (its CPU limit counted), at
     /// most [`MAX_DEFAULT_WORKERS`].
@@ -167,6 +166,7 @@ fn default_workers(cores: usize) -> usize {
     cores.clamp(1, MAX_DEFAULT_WORKERS)
 }
 
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
 pub fn init_tracing() {
     init_tracing_at("info");
 }
