@@ -16,6 +16,12 @@ pub enum RetryClass {
 }
 
 impl RetryClass {
+    /// Whether retrying alone may cure it (throttled, or a transient failure), as against one a
+    /// person must act on.
+    pub fn cured_by_retry(self) -> bool {
+        matches!(self, RetryClass::Transient | RetryClass::Throttled)
+    }
+
     /// The label of this class in logs and metrics.
     pub fn label(self) -> &'static str {
         match self {

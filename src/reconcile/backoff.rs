@@ -58,11 +58,6 @@ struct Entry {
     failing: Option<Instant>,
 }
 
-/// A failure that a retry may cure: AWS throttled the call or failed it transiently.
-fn retryable(wait: Wait) -> bool {
-    matches!(wait, Wait::Retry(RetryClass::Transient | RetryClass::Throttled))
-}
-
 impl Backoff {
     /// The delay for `key` (kind/namespace/name) after a reconcile that ended in `wait`; with
     /// `progress` (it changed something in AWS) the wait starts over.
@@ -83,7 +78,8 @@ impl Backoff {
                     entry.wait = wait;
                     entry.since = now;
                 }
-                entry.failing = retryable(wait).then(|| entry.failing.unwrap_or(now));
+                let cured_by_retry = matches!(wait, Wait::Retry(class) if class.cured_by_retry());
+                entry.failing = cured_by_retry.then(|| entry.failing.unwrap_or(now));
                 now - entry.since
             }
         };

@@ -324,7 +324,7 @@ fn wait_for(health: &Health, remaining: bool) -> Wait {
 /// status is written, in [`finish`]): the status and the error metric were all that told of it.
 fn blocked<S>(key: &str, b: Blocked, fields: Option<S>) -> Result<Report<S>, Error> {
     if let Blocked::Aws(e) = &b
-        && matches!(e.class, RetryClass::Transient | RetryClass::Throttled)
+        && e.class.cured_by_retry()
     {
         tracing::info!(%key, class = e.class.label(), error = %e, "AWS call failed: retrying");
     }
@@ -349,7 +349,7 @@ fn blocked<S>(key: &str, b: Blocked, fields: Option<S>) -> Result<Report<S>, Err
 /// stack (a child's `Ready` change reconciles it) and write statuses, just as AWS asks for fewer
 /// calls. Failing for longer, the status says so.
 fn keeps_status(recheck: bool, planned: bool, class: RetryClass, failing_for: Duration, period: Duration) -> bool {
-    recheck && !planned && matches!(class, RetryClass::Transient | RetryClass::Throttled) && failing_for < period
+    recheck && !planned && class.cured_by_retry() && failing_for < period
 }
 
 /// Converges the object and writes its status; `recheck`: the re-check of a settled object.
