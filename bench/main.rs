@@ -508,6 +508,8 @@ async fn run(args: &Args, client: &Client, binary: &PathBuf, n: usize) -> Result
         let scrape = http_get(&r.address, "/metrics").await.1;
         let (rss, peak) = memory(r.pid);
         let (anon, file) = memory_split(r.pid);
+        // The group's own and file memory, from one reading of its memory.stat.
+        let usage = r.cgroup.as_ref().map(cgroup::Cgroup::usage_mib);
         per_replica.push(json!({
             "replica": i,
             "shards_held": harness::operator::sample(&scrape, "webstack_shards_held"),
@@ -523,8 +525,8 @@ async fn run(args: &Args, client: &Client, binary: &PathBuf, n: usize) -> Result
             "major_faults": major_faults(r.pid),
             "memory_limit_mib": args.memory_limit,
             "cgroup_peak_mib": r.cgroup.as_ref().map(cgroup::Cgroup::peak_mib),
-            "cgroup_anon_end_mib": r.cgroup.as_ref().map(|g| g.usage_mib().0),
-            "cgroup_file_end_mib": r.cgroup.as_ref().map(|g| g.usage_mib().1),
+            "cgroup_anon_end_mib": usage.map(|(own, _)| own),
+            "cgroup_file_end_mib": usage.map(|(_, files)| files),
             "oom_kills": r.cgroup.as_ref().map(cgroup::Cgroup::oom_kills),
         }));
     }
