@@ -24,6 +24,7 @@ use crate::webstack::WebStackReconciler;
 
 pub use crate::model::report;
 
+pub mod kube_client;
 mod shards;
 
 /// Options of `webstack-operator run`.
@@ -214,7 +215,7 @@ pub async fn run_with(
     }
     let client = match client {
         Some(client) => client,
-        None => Client::try_default().await.map_err(ManagerError::KubeConfig)?,
+        None => kube_client::infer().await.map_err(ManagerError::KubeConfig)?,
     };
     check_crds(&client).await?;
     crate::aws::budget::configure(opts.aws_budget.clone());

@@ -106,7 +106,9 @@ pub enum PlanError {
 
 /// Plans with the kubeconfig's cluster and the SDK's standard AWS configuration.
 pub async fn run(opts: PlanOptions) -> Result<Plan, PlanError> {
-    let client = Client::try_default().await.map_err(PlanError::KubeConfig)?;
+    let client = crate::manager::kube_client::infer()
+        .await
+        .map_err(PlanError::KubeConfig)?;
     let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .timeout_config(crate::aws::timeouts())
         .retry_config(crate::aws::retries())

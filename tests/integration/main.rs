@@ -25,6 +25,7 @@ mod footprint;
 mod iam_policy;
 mod inline_e2e;
 mod invalid;
+mod kube_client;
 mod leader_e2e;
 mod moto_speed;
 mod plan_e2e;
