@@ -148,10 +148,16 @@ async fn reconcile<R: Reconciler>(
     // of them after a start or a re-check of everything, and the allocator keeps that peak. So
     // what waits holds only its arguments, the lane and the wait: the work before it (a first
     // status write) and after it (the reconcile) are boxed, each allocated only while it runs.
+    // A new object's first status waits for its turn before its write is even built.
+    let turn = match first_status_due(&*obj) {
+        true => Some(lanes.first_status().await),
+        false => None,
+    };
     let lane = match Box::pin(admit::<R>(&obj, &ctx)).await? {
         Ok(lane) => lane,
         Err(action) => return Ok(action),
     };
+    drop(turn);
     let slot = lanes.enter(lane).await;
     Box::pin(in_slot::<R>(obj, ctx, cached, lane, slot)).await
 }
@@ -178,10 +184,10 @@ async fn admit<R: Reconciler>(obj: &R::K, ctx: &Context) -> Result<Result<Lane, 
         settled,
     );
     // A new object says at once that it was seen, before it waits for a slot and for its first
-    // (maybe long) reconcile: its first status never waits for the queue or for AWS. A changed
-    // object keeps the status it has until its reconcile writes the next.
-    let new = obj.status().is_none_or(|s| s.conditions().is_empty());
-    if new && obj.meta().deletion_timestamp.is_none() {
+    // (maybe long) reconcile: its first status never waits for the queue or for AWS, only for the
+    // first statuses written before it ([`Lanes::first_status`]). A changed object keeps the
+    // status it has until its reconcile writes the next.
+    if first_status_due(obj) {
         let health = Health::progressing("Provisioning", "accepted: waiting for its first reconcile");
         match ctx
             .fence
@@ -195,6 +201,12 @@ async fn admit<R: Reconciler>(obj: &R::K, ctx: &Context) -> Result<Result<Lane, 
         }
     }
     Ok(Ok(lane))
+}
+
+/// Whether `obj` is new (no condition yet, not being deleted): its first status is written before
+/// it waits for a slot.
+fn first_status_due<K: Kind>(obj: &K) -> bool {
+    obj.status().is_none_or(|s| s.conditions().is_empty()) && obj.meta().deletion_timestamp.is_none()
 }
 
 /// The reconcile of an object that holds a slot of its lane.

@@ -16,6 +16,12 @@
 //! `--resync-period`) and nobody waits for them: at 100 stacks re-checked every 60 s they took
 //! the budget the converging stacks needed (issue 24).
 //!
+//! Before a new object waits in the First lane it writes its first status (`Reconciling`,
+//! "accepted"): at most [`FIRST_STATUS_WRITES`] of those are in flight per kind, in order of
+//! arrival. Unbounded, 1,800 objects applied at once put hundreds of writes in flight, each holding
+//! its serialised body, its request and its boxed future until the API server answered (over
+//! HTTP/1.1 a connection each too): the largest part of the heap's peak after the connections.
+//!
 //! Why not kube-runtime's own limit: when its `Controller` is at its concurrency, the due objects
 //! wait in a `HashSet` (kube-runtime 5.0, `scheduler.rs`, `pending`) and a free slot goes to the
 //! first one the set's iteration finds. Under a sustained backlog the same objects keep winning
@@ -26,7 +32,10 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::oneshot;
+use tokio::sync::{Semaphore, SemaphorePermit, oneshot};
+
+/// First-status writes in flight per kind (a few milliseconds each: hundreds a second).
+pub const FIRST_STATUS_WRITES: usize = 16;
 
 /// Which lane a reconcile waits in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,6 +82,8 @@ struct State {
 #[derive(Debug)]
 pub struct Lanes {
     state: Mutex<State>,
+    /// The first-status writes in flight ([`FIRST_STATUS_WRITES`]; tokio's semaphore is fair).
+    first_statuses: Semaphore,
 }
 
 /// A slot: released (handed to the next waiter) when dropped.
@@ -115,7 +126,16 @@ impl Lanes {
                 again: VecDeque::new(),
                 recheck: VecDeque::new(),
             }),
+            first_statuses: Semaphore::new(FIRST_STATUS_WRITES),
         })
+    }
+
+    /// Waits for a turn to write a new object's first status (held while it is written).
+    pub async fn first_status(&self) -> SemaphorePermit<'_> {
+        self.first_statuses
+            .acquire()
+            .await
+            .expect("the semaphore is never closed")
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -212,6 +232,25 @@ mod tests {
         assert_eq!(Lane::of(Some(2), Some(2), false), Lane::Again);
         assert_eq!(Lane::of(Some(2), Some(2), true), Lane::Recheck);
         assert_eq!(Lane::of(None, None, true), Lane::First);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn first_status_writes_take_turns() {
+        let lanes = Lanes::new(1);
+        let mut held = Vec::new();
+        for _ in 0..FIRST_STATUS_WRITES {
+            held.push(lanes.first_status().await);
+        }
+        let mut next = Box::pin(lanes.first_status());
+        let mut after = Box::pin(lanes.first_status());
+        assert!(futures::poll!(&mut next).is_pending());
+        assert!(futures::poll!(&mut after).is_pending());
+        // One write ends: the oldest waiter goes next, the later one still waits.
+        held.pop();
+        let turn = next.await;
+        assert!(futures::poll!(&mut after).is_pending());
+        drop(turn);
+        let _ = after.await;
     }
 
     #[tokio::test(flavor = "current_thread")]
