@@ -510,11 +510,13 @@ pub fn parse_duration_or_off(s: &str) -> Result<Duration, String> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn kube_runtime_reconcile_spans_are_off_unless_rust_log_names_it() {
         use tracing_subscriber::layer::SubscriberExt;
         let disabled = |directives: &str, target_is_kube: bool| {
-            let subscriber = tracing_subscriber::registry().with(super::log_filter(directives, "info"));
+            let subscriber = tracing_subscriber::registry().with(log_filter(directives, "info"));
             tracing::subscriber::with_default(subscriber, || match target_is_kube {
                 true => tracing::info_span!(target: "kube_runtime::controller", "reconciling object").is_disabled(),
                 false => tracing::info_span!(target: "webstack_operator::reconcile", "ours").is_disabled(),
@@ -526,8 +528,6 @@ mod tests {
         // Unparsable directives fall back to the default, spans off.
         assert!(disabled("info,[", true));
     }
-
-    use super::*;
 
     #[test]
     fn durations() {
