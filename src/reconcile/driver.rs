@@ -21,6 +21,7 @@ use kube::runtime::controller::{Action, Config};
 use kube::runtime::events::EventType;
 use kube::runtime::{Controller, reflector};
 use kube::{Api, Resource, ResourceExt};
+use tokio::sync::SemaphorePermit;
 
 use super::backoff::Wait;
 use super::caches::{self, Caches, Interest};
@@ -153,18 +154,22 @@ async fn reconcile<R: Reconciler>(
         true => Some(lanes.first_status().await),
         false => None,
     };
-    let lane = match Box::pin(admit::<R>(&obj, &ctx)).await? {
+    let lane = match Box::pin(admit::<R>(&obj, &ctx, turn)).await? {
         Ok(lane) => lane,
         Err(action) => return Ok(action),
     };
-    drop(turn);
     let slot = lanes.enter(lane).await;
     Box::pin(in_slot::<R>(obj, ctx, cached, lane, slot)).await
 }
 
-/// The lane an object's reconcile waits in (after it said it was seen, if it is new), or what to
-/// do instead when its namespace is not one to reconcile.
-async fn admit<R: Reconciler>(obj: &R::K, ctx: &Context) -> Result<Result<Lane, Action>, Error> {
+/// The lane an object's reconcile waits in (after it said it was seen, if it is new: `turn`, its
+/// turn to write its first status), or what to do instead when its namespace is not one to
+/// reconcile.
+async fn admit<R: Reconciler>(
+    obj: &R::K,
+    ctx: &Context,
+    turn: Option<SemaphorePermit<'_>>,
+) -> Result<Result<Lane, Action>, Error> {
     // `--namespace-selector`: a namespace it does not select is left alone (looked at again when
     // its labels change; one not cached yet, just created, in a few seconds).
     match ctx.selects_namespace(&obj.namespace().unwrap_or_default()) {
@@ -187,7 +192,7 @@ async fn admit<R: Reconciler>(obj: &R::K, ctx: &Context) -> Result<Result<Lane, 
     // (maybe long) reconcile: its first status never waits for the queue or for AWS, only for the
     // first statuses written before it ([`Lanes::first_status`]). A changed object keeps the
     // status it has until its reconcile writes the next.
-    if first_status_due(obj) {
+    if let Some(turn) = turn {
         let health = Health::progressing("Provisioning", "accepted: waiting for its first reconcile");
         match ctx
             .fence
@@ -199,6 +204,7 @@ async fn admit<R: Reconciler>(obj: &R::K, ctx: &Context) -> Result<Result<Lane, 
             Ok(Err(e)) => tracing::warn!(key = %key(obj), error = %report(&e), "cannot write the first status"),
             Err(fenced) => return Err(fenced.into()),
         }
+        drop(turn);
     }
     Ok(Ok(lane))
 }
