@@ -302,6 +302,7 @@ async fn reconcile_timed<R: Reconciler>(
         aws_calls = tally.calls,
         aws_mutations = tally.mutations,
         steps = tally.steps,
+        recheck,
         ?wait,
         ?delay,
         "reconciled"

@@ -181,8 +181,10 @@ impl Operator {
         self.child.id()
     }
 
-    /// The AWS calls of each steady-state reconcile (one that applied no step and settled) in the
-    /// log so far: `(kind, calls)` per reconcile, from the driver's `reconciled` lines.
+    /// The AWS calls of each steady-state reconcile (the re-check of a settled object, one that
+    /// applied no step and settled again) in the log so far: `(kind, calls)` per reconcile, from
+    /// the driver's `reconciled` lines. The reconcile that wrote `Ready` is not one: it may log its
+    /// line after a test has seen `Ready` through the API server.
     pub fn steady_reconciles(&self) -> Vec<(String, u32)> {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let field = |line: &str, name: &str| -> Option<String> {
@@ -191,7 +193,11 @@ impl Operator {
         };
         text.lines()
             .filter(|l| l.contains(" reconciled ") && l.contains("wait=Resync"))
-            .filter(|l| field(l, "aws_mutations").as_deref() == Some("0") && field(l, "steps").as_deref() == Some("0"))
+            .filter(|l| {
+                field(l, "recheck").as_deref() == Some("true")
+                    && field(l, "aws_mutations").as_deref() == Some("0")
+                    && field(l, "steps").as_deref() == Some("0")
+            })
             .filter_map(|l| {
                 let kind = field(l, "key")?.split('/').next()?.to_string();
                 Some((kind, field(l, "aws_calls")?.parse().ok()?))
