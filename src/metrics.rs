@@ -52,8 +52,8 @@ pub struct Metrics {
     budget_waits: Mutex<Waits>,
     /// (controller, lane) → (reconciles that waited for a slot, seconds waited in all).
     queue: Mutex<Waits>,
-    /// `kind/namespace/name` → (kind, condition) of the last reconcile.
-    resources: Mutex<BTreeMap<String, (String, &'static str)>>,
+    /// `kind/namespace/name` → the condition of its last reconcile (the kind is the key's first part).
+    resources: Mutex<BTreeMap<String, &'static str>>,
     /// `--shards`: 0 not sharded, else 1 + the shards this replica holds.
     shards: AtomicU64,
     ready: AtomicBool,
@@ -187,10 +187,10 @@ impl Metrics {
 
     /// The condition an object was left in (`Ready`, `Reconciling`, `Stalled`, `Paused`), or
     /// `None` once it is gone.
-    pub fn resource(&self, kind: &str, key: &str, condition: Option<&'static str>) {
+    pub fn resource(&self, key: &str, condition: Option<&'static str>) {
         if let Ok(mut m) = self.resources.lock() {
             match condition {
-                Some(c) => m.insert(key.to_string(), (kind.to_string(), c)),
+                Some(c) => m.insert(key.to_string(), c),
                 None => m.remove(key),
             };
         }
@@ -411,17 +411,14 @@ impl Metrics {
             "gauge",
             "Objects by kind and the condition their last reconcile left",
         );
-        let mut by: BTreeMap<(String, &'static str), u64> = BTreeMap::new();
-        for (kind, c) in self
-            .resources
-            .lock()
-            .map(|m| m.values().cloned().collect::<Vec<_>>())
-            .unwrap_or_default()
-        {
-            *by.entry((kind, c)).or_default() += 1;
-        }
-        for ((k, c), n) in by {
-            let _ = writeln!(out, "webstack_resources{{kind=\"{k}\",condition=\"{c}\"}} {n}");
+        if let Ok(m) = self.resources.lock() {
+            let mut by: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+            for (key, c) in m.iter() {
+                *by.entry((key.split('/').next().unwrap_or_default(), c)).or_default() += 1;
+            }
+            for ((k, c), n) in by {
+                let _ = writeln!(out, "webstack_resources{{kind=\"{k}\",condition=\"{c}\"}} {n}");
+            }
         }
         out
     }
@@ -496,10 +493,10 @@ mod tests {
         m.aws_call("EC2", "CreateVpc", true);
         m.throttled();
         m.drift_corrected("WebStack", 2);
-        m.resource("WebStack", "WebStack/a/x", Some("Ready"));
-        m.resource("WebStack", "WebStack/a/y", Some("Ready"));
-        m.resource("WebStack", "WebStack/a/z", Some("Stalled"));
-        m.resource("WebStack", "WebStack/a/z", None);
+        m.resource("WebStack/a/x", Some("Ready"));
+        m.resource("WebStack/a/y", Some("Ready"));
+        m.resource("WebStack/a/z", Some("Stalled"));
+        m.resource("WebStack/a/z", None);
         m.queued("webstack", "first", Duration::from_millis(250));
         m.queued("webstack", "first", Duration::from_millis(250));
         m.budget_waited("ec2", "mutation", Duration::from_secs(2));
@@ -545,8 +542,8 @@ mod tests {
     fn a_shard_handed_over_takes_its_objects_out_of_the_counts() {
         let m = Metrics::default();
         m.set_shards_held(2);
-        m.resource("WebStack", "WebStack/a/x", Some("Ready"));
-        m.resource("WebStack", "WebStack/b/y", Some("Ready"));
+        m.resource("WebStack/a/x", Some("Ready"));
+        m.resource("WebStack/b/y", Some("Ready"));
         m.forget_namespaces(|ns| ns == "b");
         let text = m.render();
         assert!(text.lines().any(|l| l == "webstack_shards_held 2"), "{text}");

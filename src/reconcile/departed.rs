@@ -111,7 +111,7 @@ mod tests {
     fn remember(ctx: &Context, kind: &'static str, ns: &str, name: &str) {
         let key = format!("{kind}/{ns}/{name}");
         ctx.backoff.next(&key, Wait::Poll, Duration::from_secs(600), false);
-        crate::metrics::METRICS.resource(kind, &key, Some("Stalled"));
+        crate::metrics::METRICS.resource(&key, Some("Stalled"));
         let object = ObjectKey::new(kind, ns, name);
         let id = format!("{kind}-{ns}-{name}");
         ctx.events.index.record(&object, BTreeSet::from([id]), true);

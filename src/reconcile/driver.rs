@@ -287,7 +287,7 @@ async fn reconcile_timed<R: Reconciler>(
     let Some(wait) = result? else {
         ctx.events.forget(&object);
         ctx.backoff.forget(&key);
-        METRICS.resource(R::KIND, &key, None);
+        METRICS.resource(&key, None);
         if let Some(tenants) = &ctx.tenants {
             tenants.note_outcome(&key, None);
         }
@@ -471,7 +471,7 @@ async fn finish<K: Kind>(ctx: &Context, obj: &K, report: Report<K::Status>) -> R
         Health::Stalled { .. } => "Stalled",
         Health::Paused { .. } => "Paused",
     };
-    METRICS.resource(&K::kind(&()), &key(obj), Some(condition));
+    METRICS.resource(&key(obj), Some(condition));
     if let Some(tenants) = &ctx.tenants {
         let violation = match &report.health {
             Health::Stalled {
