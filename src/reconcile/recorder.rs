@@ -175,7 +175,7 @@ fn forget(sent: &mut HashMap<u64, Sent>, now: Timestamp) {
 
 /// Every [`FOLD_FOR`], forgets what can no longer fold, until the recorder is gone.
 async fn forget_expired(sent: Weak<Table>) {
-    let period = std::time::Duration::try_from(FOLD_FOR).unwrap_or(std::time::Duration::from_secs(360));
+    let period = FOLD_FOR.unsigned_abs();
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
