@@ -343,6 +343,14 @@ cached!(
     StaticSite => sites,
 );
 
+/// How a controller queues an object: by namespace and name only. kube-runtime's `from_obj` also
+/// copies its resourceVersion and uid, which no lookup reads (a reference's equality and hash
+/// leave them out): two more strings in each copy of the reference its scheduler keeps, one pair
+/// of copies for every object, since every object has its next re-check scheduled.
+pub fn queued<K: Kind>(obj: &K) -> ObjectRef<K> {
+    ObjectRef::new(&obj.name_any()).within(&obj.namespace().unwrap_or_default())
+}
+
 /// What the controller of a kind is woken by: a change of generation (its spec, or the start of
 /// its deletion) or of its annotations (`webstack.io/paused`, a requested re-check), not its own
 /// status writes.

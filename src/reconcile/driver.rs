@@ -21,11 +21,10 @@ use kube::runtime::controller::{Action, Config};
 use kube::runtime::events::EventType;
 use kube::runtime::{Controller, reflector};
 use kube::{Api, Resource, ResourceExt};
-use tokio::sync::SemaphorePermit;
 
 use super::backoff::Wait;
 use super::caches::{self, Caches, Interest};
-use super::lanes::{Lane, Lanes};
+use super::lanes::{self, FirstStatus, Lane, Lanes};
 pub use super::scope::Scope;
 use super::status::{self, Kind, KindStatus, is_ready};
 use super::{Blocked, Context, FINALIZER, PAUSED, Reconciler, Step, describe, events, spec};
@@ -44,9 +43,9 @@ pub enum Error {
 
 /// Runs the controller of `R` until SIGINT/SIGTERM or `scope`'s stop, on the objects of `scope`;
 /// at most `concurrency` objects are reconciled at once, taking turns in [`Lanes`] (kube-runtime's
-/// own limit is not used: see [`super::lanes`]).
+/// own limit only bounds what it holds: see [`super::lanes`]).
 pub async fn run<R: Reconciler>(ctx: Arc<Context>, scope: Scope, concurrency: u16) {
-    let lanes = Lanes::new(concurrency.into());
+    let (lanes, fed) = Lanes::new(concurrency.into());
     // The context's caches (the manager gives every context its own; one made here otherwise).
     let caches = match ctx.source.caches() {
         Some(caches) => caches.clone(),
@@ -59,9 +58,32 @@ pub async fn run<R: Reconciler>(ctx: Arc<Context>, scope: Scope, concurrency: u1
         deletions: false,
         digest: Some(caches::spec_or_annotations::<R::K>),
     });
-    // Unbounded here: every due object starts at once and waits for its slot in `lanes`.
-    let controller =
-        Controller::for_shared_stream(trigger, reader.clone()).with_config(Config::default().concurrency(0));
+    // What runs, what writes a first status, and room for reconciles that park at once in `lanes`.
+    // Triggered through `reconcile_on`, by reference ([`caches::queued`]), not as kube-runtime
+    // would with the object itself.
+    let controller = Controller::for_shared_stream(futures::stream::empty(), reader.clone())
+        .with_config(Config::default().concurrency(lanes::runner_limit(concurrency)))
+        .reconcile_on(trigger.map(|o| caches::queued(&*o)));
+    // The objects whose turn came in `lanes` (a slot or turn is reserved for each); one gone
+    // meanwhile hands it to the next.
+    let turns = {
+        let (lanes, reader) = (lanes.clone(), reader.clone());
+        futures::stream::unfold(fed, |mut fed| async move { fed.recv().await.map(|key| (key, fed)) }).filter_map(
+            move |key| {
+                let (namespace, name) = lanes::split(&key);
+                let object = reflector::ObjectRef::<R::K>::new(name).within(namespace);
+                let turn = match reader.get(&object) {
+                    Some(_) => Some(object),
+                    None => {
+                        lanes.cancel(&key);
+                        None
+                    }
+                };
+                std::future::ready(turn)
+            },
+        )
+    };
+    let controller = controller.reconcile_on(turns);
     let controller = tenancy_watches(controller, &ctx, reader.clone());
     // Objects drift events name, and every object when the events pipeline stops being trusted.
     let in_scope = scope.clone();
@@ -104,7 +126,7 @@ fn tenancy_watches<K: Kind>(controller: Controller<K>, ctx: &Context, cached: re
                     .state()
                     .iter()
                     .filter(|o| namespace.is_none() || o.namespace() == namespace)
-                    .map(|o| reflector::ObjectRef::from_obj(&**o))
+                    .map(|o| caches::queued(&**o))
                     .collect();
                 futures::stream::iter(refs)
             });
@@ -145,20 +167,30 @@ async fn reconcile<R: Reconciler>(
     lanes: Arc<Lanes>,
     cached: reflector::Store<R::K>,
 ) -> Result<Action, Error> {
-    // Every due object's reconcile is a task of its own that waits below for its slot: thousands
-    // of them after a start or a re-check of everything, and the allocator keeps that peak. So
-    // what waits holds only its arguments, the lane and the wait: the work before it (a first
-    // status write) and after it (the reconcile) are boxed, each allocated only while it runs.
-    // A new object's first status waits for its turn before its write is even built.
+    // An object that has to wait parks in `lanes` and this reconcile ends (kube-runtime keeps
+    // nothing for it); when its turn comes it is reconciled again and takes what was reserved
+    // for it. The work (a first status write, the reconcile) is boxed: allocated only while it
+    // runs. A new object's first status waits for its turn before its write is even built.
+    let key = lanes::key(&obj.namespace().unwrap_or_default(), &obj.name_any());
     let turn = match first_status_due(&*obj) {
-        true => Some(lanes.first_status().await),
+        true => match lanes.first_status(&key) {
+            FirstStatus::Write(turn) => Some(turn),
+            FirstStatus::Done => None,
+            FirstStatus::Parked => return Ok(Action::await_change()),
+        },
         false => None,
     };
-    let lane = match Box::pin(admit::<R>(&obj, &ctx, turn)).await? {
-        Ok(lane) => lane,
-        Err(action) => return Ok(action),
+    let lane = match Box::pin(admit::<R>(&obj, &ctx, turn)).await {
+        Ok(Ok(lane)) => lane,
+        // Not to be reconciled now: a slot reserved for it goes to the next.
+        not_now => {
+            lanes.cancel(&key);
+            return not_now.map(|admitted| admitted.err().unwrap_or_else(Action::await_change));
+        }
     };
-    let slot = lanes.enter(lane).await;
+    let Some(slot) = lanes.enter(&key, lane) else {
+        return Ok(Action::await_change());
+    };
     Box::pin(in_slot::<R>(obj, ctx, cached, lane, slot)).await
 }
 
@@ -168,7 +200,7 @@ async fn reconcile<R: Reconciler>(
 async fn admit<R: Reconciler>(
     obj: &R::K,
     ctx: &Context,
-    turn: Option<SemaphorePermit<'_>>,
+    turn: Option<lanes::Turn>,
 ) -> Result<Result<Lane, Action>, Error> {
     // `--namespace-selector`: a namespace it does not select is left alone (looked at again when
     // its labels change; one not cached yet, just created, in a few seconds).
@@ -748,7 +780,7 @@ spec: {stackRef: {name: netflux}, port: 8080}",
 
         let (holder, fence) = Fence::new("webstack-system/webstack-operator", Hold::Unbounded);
         holder.lose();
-        let lanes = Lanes::new(1);
+        let (lanes, _fed) = Lanes::new(1);
         let result =
             reconcile::<TargetGroupReconciler>(tg.clone(), context(&url, fence), lanes.clone(), reflector::store().0)
                 .await;
@@ -782,17 +814,17 @@ spec: {stackRef: {name: netflux}, port: 8080}",
         );
     }
 
-    /// Every due object's reconcile starts at once and waits for its slot: what waits is the
-    /// future before the slot, with the reconcile itself boxed behind it. Inline, a WebStack's was
-    /// 71,536 bytes in a debug build (48,064 for a TargetGroup); at a few thousand objects after a
-    /// start, that alone was hundreds of MiB. With only the reconcile boxed, the first status
-    /// write and the fence's guard inline made it 600 bytes (160 now), a task each, kept as the
-    /// allocator's peak: now both are boxed too, and what waits holds its arguments, its lane and
-    /// the wait.
+    /// Every due object's reconcile is a task of kube-runtime's runner, even one that only parks
+    /// in the lanes: what is allocated for it is the future before the slot, with the reconcile
+    /// itself boxed behind it. Inline, a WebStack's was 71,536 bytes in a debug build (48,064 for
+    /// a TargetGroup); when every due object's reconcile waited in its task (before the lanes
+    /// parked them), a few thousand objects after a start made that hundreds of MiB. With only the
+    /// reconcile boxed, the first status write and the fence's guard inline made it 600 bytes: now
+    /// both are boxed too.
     #[tokio::test]
     async fn a_reconcile_waiting_for_its_slot_is_small() {
         let ctx = Arc::new(Context::for_tests("http://127.0.0.1:9"));
-        let lanes = Lanes::new(1);
+        let (lanes, _fed) = Lanes::new(1);
         let stack: crate::api::WebStack = serde_yaml::from_str(
             "apiVersion: webstack.io/v1alpha1\nkind: WebStack\nmetadata: {name: a, namespace: b}\nspec: {}",
         )

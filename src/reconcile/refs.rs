@@ -10,7 +10,7 @@ use kube::runtime::Controller;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Client, ResourceExt};
 
-use super::caches::{Cache, Cached, Caches, Interest};
+use super::caches::{self, Cache, Cached, Caches, Interest};
 use super::status::{Kind, is_ready};
 use crate::api::{ContainerService, ListenerRule, StaticSite, TargetGroup, WebStack, WebStackSpec};
 
@@ -329,7 +329,7 @@ fn dependents<K: Kind, O: Kind>(
             .state()
             .into_iter()
             .filter(|k| k.namespace() == ns && related(o, k))
-            .map(|k| ObjectRef::from_obj(&*k))
+            .map(|k| caches::queued(&*k))
             .collect()
     }
 }
