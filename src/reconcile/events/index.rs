@@ -3,7 +3,9 @@
 //! here. Rebuilt by the reconciles themselves after a restart (every object is reconciled once at
 //! start), so it needs no store of its own.
 
+use std::collections::hash_map::RandomState;
 use std::collections::{BTreeSet, HashMap};
+use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
 
 /// An object: its kind (`WebStack`, …), namespace and name.
@@ -66,16 +68,30 @@ impl Owners {
     }
 }
 
-/// Each object's key is held once, shared by every identifier it names, and each identifier once,
-/// shared by the two maps: at hundreds of identifiers per stack, the index is most of what the
-/// operator holds per stack with drift events on.
+/// Each object's key is held once, shared by every identifier it names, and each identifier as a
+/// 64-bit hash of it (keyed per process): at 46 identifiers per unit stack, the index is most of
+/// what the operator holds per stack with drift events on. Two identifiers sharing a hash would
+/// only make an event about one also reconcile the other's owner.
 #[derive(Default)]
 struct Inner {
-    by_object: HashMap<Arc<ObjectKey>, BTreeSet<Arc<str>>>,
-    by_id: HashMap<Arc<str>, Owners>,
+    by_object: HashMap<Arc<ObjectKey>, Named>,
+    by_id: HashMap<u64, Owners>,
+    hasher: RandomState,
+}
+
+/// What an object's reconciles named: the identifiers' hashes (sorted), and whether one of them is
+/// of a type its own kind's sweep reads ([`crate::aws::sweep::own_kind`]).
+#[derive(Default)]
+struct Named {
+    ids: Vec<u64>,
+    own: bool,
 }
 
 impl Inner {
+    fn hash(&self, id: &str) -> u64 {
+        self.hasher.hash_one(id)
+    }
+
     /// Its size, as `webstack_events_index_identifiers` and `webstack_events_index_objects`.
     fn export(&self) {
         crate::metrics::METRICS.events_index((self.by_id.len(), self.by_object.len()));
@@ -94,37 +110,46 @@ impl Index {
     /// interrupted one (an error) only adds.
     pub fn record(&self, object: &ObjectKey, ids: BTreeSet<String>, complete: bool) {
         let Ok(mut inner) = self.inner.lock() else { return };
-        let Inner { by_object, by_id } = &mut *inner;
+        let mut named: Vec<u64> = ids.iter().map(|id| inner.hash(id)).collect();
+        named.sort_unstable();
+        named.dedup();
+        let own = ids
+            .iter()
+            .any(|id| crate::aws::sweep::own_kind(id) == Some(object.kind));
+        let Inner { by_object, by_id, .. } = &mut *inner;
         let key = match by_object.get_key_value(object) {
             Some((key, _)) => key.clone(),
             None => Arc::new(object.clone()),
         };
         let held = by_object.entry(key.clone()).or_default();
+        let before = std::mem::take(&mut held.ids);
         if complete {
-            let gone: Vec<Arc<str>> = held.iter().filter(|id| !ids.contains(&***id)).cloned().collect();
-            for id in gone {
-                held.remove(&id);
-                unlink(by_id, &id, object);
+            for id in before.iter().filter(|id| named.binary_search(id).is_err()) {
+                unlink(by_id, *id, object);
             }
+            held.own = own;
+        } else {
+            held.own |= own;
         }
-        for id in ids {
-            if held.contains(id.as_str()) {
-                continue;
-            }
-            // The identifier another object named already is shared, not copied.
-            let id: Arc<str> = match by_id.get_key_value(id.as_str()) {
-                Some((shared, _)) => shared.clone(),
-                None => id.into(),
-            };
-            held.insert(id.clone());
-            match by_id.get_mut(&id) {
+        for id in named.iter().filter(|id| before.binary_search(id).is_err()) {
+            match by_id.get_mut(id) {
                 Some(owners) => owners.add(&key),
                 None => {
-                    by_id.insert(id, Owners::One(key.clone()));
+                    by_id.insert(*id, Owners::One(key.clone()));
                 }
             }
         }
-        if held.is_empty() {
+        held.ids = if complete {
+            named
+        } else {
+            let mut all = before;
+            all.extend(named);
+            all.sort_unstable();
+            all.dedup();
+            all
+        };
+        held.ids.shrink_to_fit();
+        if held.ids.is_empty() {
             by_object.remove(object);
         }
         inner.export();
@@ -139,11 +164,11 @@ impl Index {
     /// objects the index held.
     pub fn forget_where(&self, gone: impl Fn(&ObjectKey) -> bool) -> usize {
         let Ok(mut inner) = self.inner.lock() else { return 0 };
-        let Inner { by_object, by_id } = &mut *inner;
+        let Inner { by_object, by_id, .. } = &mut *inner;
         let objects: Vec<Arc<ObjectKey>> = by_object.keys().filter(|o| gone(o)).cloned().collect();
         for object in &objects {
-            for id in by_object.remove(&**object).unwrap_or_default() {
-                unlink(by_id, &id, object);
+            for id in by_object.remove(&**object).unwrap_or_default().ids {
+                unlink(by_id, id, object);
             }
         }
         inner.export();
@@ -156,22 +181,16 @@ impl Index {
             return BTreeSet::new();
         };
         ids.into_iter()
-            .filter_map(|id| inner.by_id.get(id))
+            .filter_map(|id| inner.by_id.get(&inner.hash(id)))
             .flat_map(|owners| owners.iter().map(|o| (**o).clone()))
             .collect()
     }
 
-    /// The identifiers `object` names.
-    pub fn ids_of(&self, object: &ObjectKey) -> Vec<Arc<str>> {
+    /// Whether `object` named an identifier of a type its own kind's sweep reads.
+    pub fn names_own(&self, object: &ObjectKey) -> bool {
         self.inner
             .lock()
-            .map(|i| {
-                i.by_object
-                    .get(object)
-                    .map(|ids| ids.iter().cloned().collect())
-                    .unwrap_or_default()
-            })
-            .unwrap_or_default()
+            .is_ok_and(|i| i.by_object.get(object).is_some_and(|n| n.own))
     }
 
     /// Whether `object` names any identifier (it has not been deleted).
@@ -189,11 +208,11 @@ impl Index {
     }
 }
 
-fn unlink(by_id: &mut HashMap<Arc<str>, Owners>, id: &Arc<str>, object: &ObjectKey) {
-    if let Some(owners) = by_id.get_mut(id)
+fn unlink(by_id: &mut HashMap<u64, Owners>, id: u64, object: &ObjectKey) {
+    if let Some(owners) = by_id.get_mut(&id)
         && owners.remove(object)
     {
-        by_id.remove(id);
+        by_id.remove(&id);
     }
 }
 
@@ -273,5 +292,19 @@ mod tests {
         assert_eq!(index.size(), (1, 1));
         index.forget(&stack);
         assert_eq!(index.size(), (0, 0));
+    }
+
+    #[test]
+    fn an_object_names_its_own_kinds_identifiers_or_not() {
+        let index = Index::default();
+        let (stack, tg) = (key("WebStack", "web"), key("TargetGroup", "api"));
+        index.record(&stack, ids(&["vpc-1a2b3c4d"]), true);
+        index.record(&tg, ids(&["vpc-1a2b3c4d"]), true);
+        assert!(index.names_own(&stack), "a VPC is a stack's");
+        assert!(!index.names_own(&tg), "a target group named only its stack's VPC");
+        index.record(&stack, ids(&["nothing-of-its-own"]), false);
+        assert!(index.names_own(&stack), "an interrupted reconcile only adds");
+        index.record(&stack, ids(&["nothing-of-its-own"]), true);
+        assert!(!index.names_own(&stack), "a complete one replaces");
     }
 }

@@ -210,10 +210,7 @@ impl Events {
         if self.sweeps.covers(object) {
             return true;
         }
-        !self.local()
-            && self
-                .sweeps
-                .covers_remotely(object, self.index.ids_of(object).iter().map(|i| &**i))
+        !self.local() && self.sweeps.covers_remotely(self.index.names_own(object))
     }
 
     fn set_health(&self, health: Health) {

@@ -66,15 +66,16 @@ impl Sweeps {
         }
     }
 
-    /// Whether another replica's sweeps cover `object`, which names `ids`: two seen in a row, the
-    /// last within two periods, and one of the identifiers is of a type the sweep reads as its
-    /// kind's own (what changes or vanishes of it is then handed over as a hint).
-    pub fn covers_remotely<'a>(&self, object: &ObjectKey, mut ids: impl Iterator<Item = &'a str>) -> bool {
+    /// Whether another replica's sweeps cover an object: two seen in a row, the last within two
+    /// periods, and the object named an identifier of a type the sweep reads as its kind's own
+    /// (`names_own`, [`super::Index::names_own`]: what changes or vanishes of it is then handed
+    /// over as a hint).
+    pub fn covers_remotely(&self, names_own: bool) -> bool {
         let recent = self.remote.lock().is_ok_and(|r| match (r.seen, r.period) {
             ([Some(_), Some(last)], Some(period)) => last.elapsed() < 2 * period,
             _ => false,
         });
-        recent && ids.any(|id| crate::aws::sweep::own_kind(id) == Some(object.kind))
+        recent && names_own
     }
 
     /// Whether the last sweep covered `object` and is recent.
