@@ -19,15 +19,17 @@ pub struct Item {
     /// The kind of object whose own resource it is (`WebStack`, `TargetGroup`): a sweep covers
     /// that kind's objects, and only them, for this resource.
     pub kind: &'static str,
-    /// What can drift, printed.
-    pub print: String,
+    /// What can drift, printed and hashed: a sweep holds every swept resource at once (some
+    /// 24,000 at 1,000 stacks), and a print (the SDK's `Debug` of a target group, say) is often a
+    /// kilobyte.
+    pub print: u64,
 }
 
 fn item(id: Option<&str>, kind: &'static str, print: String) -> Option<Item> {
     Some(Item {
         id: id?.to_string(),
         kind,
-        print,
+        print: crate::model::hash_of(&print),
     })
 }
 
@@ -404,7 +406,7 @@ async fn elbv2(c: &Clients, cluster_id: &str, known: Known<'_>) -> Result<Vec<It
         });
     }
     for i in &mut found {
-        i.print = format!("{} {:?}", i.print, tags.get(&i.id));
+        i.print = crate::model::hash_of(&(i.print, tags.get(&i.id)));
     }
     Ok(found)
 }

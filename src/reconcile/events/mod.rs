@@ -939,7 +939,7 @@ mod tests {
         let swept = [crate::aws::sweep::Item {
             id: "sg-0a".into(),
             kind: "WebStack",
-            print: "22 open".into(),
+            print: crate::model::hash_of(&"22 open"),
         }];
         events.sweeps.compare(&events, &swept, base);
         assert_eq!(events.resync(base, &web), Duration::from_secs(3600));

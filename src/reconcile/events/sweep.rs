@@ -97,7 +97,7 @@ impl Sweeps {
             if owners.is_empty() {
                 continue;
             }
-            let print = hash_of(&i.print);
+            let print = i.print;
             for o in owners {
                 if i.kind == o.kind {
                     own.insert(o.clone());
@@ -159,7 +159,7 @@ type ResourcePrints = HashMap<String, u64>;
 /// The identifiers of the resources whose print changed, or that are gone, since the last sweep
 /// (`last`, replaced by `items`'); the first sweep only records.
 fn moved(last: &mut Option<ResourcePrints>, items: &[Item]) -> Vec<String> {
-    let now: ResourcePrints = items.iter().map(|i| (i.id.clone(), hash_of(&i.print))).collect();
+    let now: ResourcePrints = items.iter().map(|i| (i.id.clone(), i.print)).collect();
     let mut changed = Vec::new();
     if let Some(before) = last.as_ref() {
         changed.extend(
@@ -246,7 +246,7 @@ mod tests {
         Item {
             id: id.into(),
             kind,
-            print: print.into(),
+            print: hash_of(&print),
         }
     }
 
