@@ -175,14 +175,15 @@ impl Index {
         objects.len()
     }
 
-    /// The objects any of `ids` belongs to.
-    pub fn owners<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> BTreeSet<ObjectKey> {
+    /// The objects any of `ids` belongs to (the index's keys, shared: a sweep asks for each of
+    /// thousands of resources).
+    pub fn owners<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> BTreeSet<Arc<ObjectKey>> {
         let Ok(inner) = self.inner.lock() else {
             return BTreeSet::new();
         };
         ids.into_iter()
             .filter_map(|id| inner.by_id.get(&inner.hash(id)))
-            .flat_map(|owners| owners.iter().map(|o| (**o).clone()))
+            .flat_map(|owners| owners.iter().cloned())
             .collect()
     }
 
@@ -228,6 +229,10 @@ mod tests {
         }
     }
 
+    fn shared<const N: usize>(keys: [&ObjectKey; N]) -> BTreeSet<Arc<ObjectKey>> {
+        keys.into_iter().map(|k| Arc::new(k.clone())).collect()
+    }
+
     fn ids(list: &[&str]) -> BTreeSet<String> {
         list.iter().map(|s| s.to_string()).collect()
     }
@@ -238,14 +243,8 @@ mod tests {
         let (stack, tg) = (key("WebStack", "web"), key("TargetGroup", "api"));
         index.record(&stack, ids(&["vpc-1a2b3c4d", "sg-1a2b3c4d"]), true);
         index.record(&tg, ids(&["vpc-1a2b3c4d", "arn:tg"]), true);
-        assert_eq!(
-            index.owners(["vpc-1a2b3c4d"]),
-            BTreeSet::from([stack.clone(), tg.clone()])
-        );
-        assert_eq!(
-            index.owners(["sg-1a2b3c4d", "nothing"]),
-            BTreeSet::from([stack.clone()])
-        );
+        assert_eq!(index.owners(["vpc-1a2b3c4d"]), shared([&stack, &tg]));
+        assert_eq!(index.owners(["sg-1a2b3c4d", "nothing"]), shared([&stack]));
         assert!(index.owners(["nothing"]).is_empty());
     }
 
@@ -265,12 +264,9 @@ mod tests {
         index.record(&web, ids(&["vpc-1a2b3c4d"]), true);
         assert_eq!(index.owners(["vpc-1a2b3c4d"]).len(), 3, "named again: no second entry");
         index.forget(&web);
-        assert_eq!(
-            index.owners(["vpc-1a2b3c4d"]),
-            BTreeSet::from([stack.clone(), api.clone()])
-        );
+        assert_eq!(index.owners(["vpc-1a2b3c4d"]), shared([&stack, &api]));
         index.record(&stack, ids(&["sg-1a2b3c4d"]), true);
-        assert_eq!(index.owners(["vpc-1a2b3c4d"]), BTreeSet::from([api.clone()]));
+        assert_eq!(index.owners(["vpc-1a2b3c4d"]), shared([&api]));
         index.record(&stack, ids(&["vpc-1a2b3c4d"]), false);
         assert_eq!(index.owners(["vpc-1a2b3c4d"]).len(), 2, "one owner, then two again");
         index.forget(&api);

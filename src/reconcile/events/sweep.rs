@@ -36,11 +36,11 @@ struct Remote {
 
 #[derive(Default)]
 struct State {
-    /// Each object's print at the last sweep.
-    prints: HashMap<ObjectKey, u64>,
+    /// Each object's print at the last sweep (the keys are the index's own, shared).
+    prints: HashMap<Arc<ObjectKey>, u64>,
     /// The objects the last sweep covered, and when it ended (`None`: no successful sweep yet, or
     /// the last one failed).
-    covered: HashSet<ObjectKey>,
+    covered: HashSet<Arc<ObjectKey>>,
     at: Option<Instant>,
     /// The sweep's period (a sweep older than two periods covers nothing).
     period: Option<Duration>,
@@ -90,7 +90,7 @@ impl Sweeps {
     /// A sweep's items: the objects whose print changed since the last sweep. The first sweep
     /// that sees an object only records it.
     pub fn compare(&self, events: &Events, items: &[Item], period: Duration) -> BTreeSet<ObjectKey> {
-        let mut prints: BTreeMap<ObjectKey, Vec<(&str, u64)>> = BTreeMap::new();
+        let mut prints: BTreeMap<Arc<ObjectKey>, Vec<(&str, u64)>> = BTreeMap::new();
         let mut own = HashSet::new();
         for i in items {
             let owners = events.index.owners([i.id.as_str()]);
@@ -105,7 +105,7 @@ impl Sweeps {
                 prints.entry(o).or_default().push((&i.id, print));
             }
         }
-        let now: HashMap<ObjectKey, u64> = prints
+        let now: HashMap<Arc<ObjectKey>, u64> = prints
             .into_iter()
             .map(|(o, mut p)| {
                 p.sort_unstable();
@@ -119,13 +119,13 @@ impl Sweeps {
         let mut changed: BTreeSet<ObjectKey> = now
             .iter()
             .filter(|(o, p)| s.prints.get(*o).is_some_and(|before| before != *p))
-            .map(|(o, _)| o.clone())
+            .map(|(o, _)| (**o).clone())
             .collect();
         changed.extend(
             s.prints
                 .keys()
                 .filter(|o| !now.contains_key(*o) && events.index.holds(o))
-                .cloned(),
+                .map(|o| (**o).clone()),
         );
         // Covered: its own resources were in this sweep and the last (a first sight is not a
         // comparison).
