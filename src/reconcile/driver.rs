@@ -182,10 +182,14 @@ async fn reconcile<R: Reconciler>(
     };
     let lane = match Box::pin(admit::<R>(&obj, &ctx, turn)).await {
         Ok(Ok(lane)) => lane,
-        // Not to be reconciled now: a slot reserved for it goes to the next.
-        not_now => {
+        // Not to be reconciled now (or fenced): a slot reserved for it goes to the next.
+        Ok(Err(action)) => {
             lanes.cancel(&key);
-            return not_now.map(|admitted| admitted.err().unwrap_or_else(Action::await_change));
+            return Ok(action);
+        }
+        Err(e) => {
+            lanes.cancel(&key);
+            return Err(e);
         }
     };
     let Some(slot) = lanes.enter(&key, lane) else {

@@ -255,7 +255,7 @@ impl Lanes {
             state.free_turns -= 1;
             return FirstStatus::Write(Turn { lanes: self.clone() });
         }
-        park(&mut state, key, 0);
+        park(&mut state, key, 0, Instant::now());
         self.dispatch(&mut state);
         FirstStatus::Parked
     }
@@ -285,10 +285,7 @@ impl Lanes {
             Some(at) if at == 0 || queue < at => {
                 let since = state.parked.remove(key).expect("just found").since;
                 state.counts[at] -= 1;
-                park(&mut state, key, queue);
-                if let Some(p) = state.parked.get_mut(key) {
-                    p.since = since;
-                }
+                park(&mut state, key, queue, since);
                 self.dispatch(&mut state);
                 return None;
             }
@@ -302,7 +299,7 @@ impl Lanes {
                 waited: Duration::ZERO,
             });
         }
-        park(&mut state, key, queue);
+        park(&mut state, key, queue, Instant::now());
         self.dispatch(&mut state);
         None
     }
@@ -396,18 +393,11 @@ impl Lanes {
     }
 }
 
-/// Parks `key` at the end of `queue`.
-fn park(state: &mut State, key: &Key, queue: usize) {
+/// Parks `key` at the end of `queue`, waiting since `since`.
+fn park(state: &mut State, key: &Key, queue: usize, since: Instant) {
     let ticket = state.tickets;
     state.tickets += 1;
-    state.parked.insert(
-        key.clone(),
-        Parked {
-            queue,
-            since: Instant::now(),
-            ticket,
-        },
-    );
+    state.parked.insert(key.clone(), Parked { queue, since, ticket });
     state.queues[queue].push_back((key.clone(), ticket));
     state.counts[queue] += 1;
 }
@@ -431,6 +421,16 @@ mod tests {
 
     fn k(name: &str) -> Key {
         key("team-a", name)
+    }
+
+    /// Every first-status turn, each taken by an object of its own.
+    fn every_turn(lanes: &Arc<Lanes>) -> Vec<Turn> {
+        (0..FIRST_STATUS_WRITES)
+            .map(|i| match lanes.first_status(&k(&format!("w{i}"))) {
+                FirstStatus::Write(turn) => turn,
+                other => panic!("{other:?}"),
+            })
+            .collect()
     }
 
     /// The keys fed so far.
@@ -464,12 +464,7 @@ mod tests {
     #[test]
     fn first_status_writes_take_turns_in_order_of_arrival() {
         let (lanes, mut rx) = Lanes::new(1);
-        let mut held: Vec<Turn> = (0..FIRST_STATUS_WRITES)
-            .map(|i| match lanes.first_status(&k(&format!("w{i}"))) {
-                FirstStatus::Write(turn) => turn,
-                other => panic!("{other:?}"),
-            })
-            .collect();
+        let mut held = every_turn(&lanes);
         assert!(matches!(lanes.first_status(&k("next")), FirstStatus::Parked));
         assert!(matches!(lanes.first_status(&k("after")), FirstStatus::Parked));
         assert!(
@@ -668,12 +663,7 @@ mod tests {
     #[test]
     fn a_parked_new_object_that_needs_no_first_status_any_more_moves_to_its_lane() {
         let (lanes, mut rx) = Lanes::new(1);
-        let turns: Vec<Turn> = (0..FIRST_STATUS_WRITES)
-            .map(|i| match lanes.first_status(&k(&format!("w{i}"))) {
-                FirstStatus::Write(turn) => turn,
-                other => panic!("{other:?}"),
-            })
-            .collect();
+        let turns = every_turn(&lanes);
         assert!(matches!(lanes.first_status(&k("doomed")), FirstStatus::Parked));
         // Deleted before its first status: it waits for a slot, not for a turn, and takes the
         // free slot at once.
