@@ -319,7 +319,12 @@ DomainDispatcherApplication.__call__ = _call
 # create_listener and create_rule, never in modify_listener or modify_rule, nor clears it when
 # nothing forwards to it any more; AWS's LoadBalancerArns (DescribeTargetGroups) lists the load
 # balancers whose listeners or rules forward to the group. After each of those calls the
-# associations of every group are recomputed from the listeners and rules.
+# associations of every group are recomputed from the listeners and rules, under one lock with
+# the call itself: moto_server answers each request on its own thread (werkzeug, threaded=True),
+# and two rules created at once each recomputed from what it saw, the later write keeping the
+# older view: a group whose rule was created stayed without its load balancer for good, and its
+# service waited for it (a CI failure of examples_e2e's example 4; tests/moto/check_associations.py
+# reproduced it in 2 of 50 rounds of eight concurrent CreateRule calls).
 
 import inspect
 
@@ -329,11 +334,13 @@ from moto.elbv2.models import ELBv2Backend, elbv2_backends
 
 def _associate(backend: ELBv2Backend) -> None:
     """Every target group's load balancers: those with a listener or rule forwarding to it."""
-    behind: dict[str, list[str]] = {arn: [] for arn in backend.target_groups}
-    for lb in backend.load_balancers.values():
-        for listener in lb.listeners.values():
+    # Copies of moto's dicts: a load balancer or group created on another thread meanwhile (not
+    # under the lock) must not break the iteration.
+    behind: dict[str, list[str]] = {arn: [] for arn in list(backend.target_groups)}
+    for lb in list(backend.load_balancers.values()):
+        for listener in list(lb.listeners.values()):
             actions = list(listener.default_actions)
-            for rule in listener.rules.values():
+            for rule in list(listener.rules.values()):
                 actions.extend(getattr(rule, "actions", []) or [])
             for action in actions:
                 if getattr(action, "type", None) != "forward":
@@ -342,15 +349,20 @@ def _associate(backend: ELBv2Backend) -> None:
                     if arn in behind and lb.arn not in behind[arn]:
                         behind[arn].append(lb.arn)
     for arn, lbs in behind.items():
-        backend.target_groups[arn].load_balancer_arns = lbs
+        group = backend.target_groups.get(arn)
+        if group is not None:
+            group.load_balancer_arns = lbs
 
+
+_ASSOCIATIONS = threading.RLock()
 
 for _name in ("create_listener", "create_rule", "modify_listener", "modify_rule", "delete_rule", "delete_listener"):
     _original_elb = getattr(ELBv2Backend, _name)
 
     def _wrapped(self: ELBv2Backend, *args: Any, _original: Any = _original_elb, **kwargs: Any) -> Any:
-        result = _original(self, *args, **kwargs)
-        _associate(self)
+        with _ASSOCIATIONS:
+            result = _original(self, *args, **kwargs)
+            _associate(self)
         return result
 
     setattr(ELBv2Backend, _name, _wrapped)
