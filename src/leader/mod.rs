@@ -69,8 +69,9 @@ fn secs(d: Duration) -> i32 {
     i32::try_from(d.as_secs().max(1)).unwrap_or(i32::MAX)
 }
 
-/// Whether `lease` may be taken by `me` now, given what was observed of it before.
-fn takeable(lease: &Lease, me: &str, seen: &mut Option<Observed>, lease_duration: Duration) -> bool {
+/// Whether `lease` may be taken by `me` at `now` (this process's clock), given what was observed
+/// of it before.
+fn takeable(lease: &Lease, me: &str, seen: &mut Option<Observed>, lease_duration: Duration, now: Instant) -> bool {
     let spec = lease.spec.clone().unwrap_or_default();
     let holder = spec.holder_identity.filter(|h| !h.is_empty());
     let changed = seen
@@ -80,13 +81,15 @@ fn takeable(lease: &Lease, me: &str, seen: &mut Option<Observed>, lease_duration
         *seen = Some(Observed {
             holder: holder.clone(),
             renew: spec.renew_time.clone(),
-            at: Instant::now(),
+            at: now,
         });
     }
     match holder {
         None => true,
         Some(h) if h == me => true,
-        Some(_) => seen.as_ref().is_some_and(|o| o.at.elapsed() >= lease_duration),
+        Some(_) => seen
+            .as_ref()
+            .is_some_and(|o| now.saturating_duration_since(o.at) >= lease_duration),
     }
 }
 
@@ -114,7 +117,7 @@ async fn try_acquire<S: LeaseStore>(
         };
         return store.create(&lease).await;
     };
-    if !takeable(&lease, &c.identity, seen, c.lease_duration) {
+    if !takeable(&lease, &c.identity, seen, c.lease_duration, Instant::now()) {
         return Ok(false);
     }
     let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
@@ -175,7 +178,15 @@ impl<S: LeaseStore> Candidate<S> {
     /// Notes the lease as read elsewhere (`None`: it does not exist), e.g. by one LIST of all the
     /// leases: whether this candidate could take it now.
     pub fn observe(&mut self, lease: Option<&Lease>) -> bool {
-        lease.is_none_or(|l| takeable(l, &self.config.identity, &mut self.seen, self.config.lease_duration))
+        lease.is_none_or(|l| {
+            takeable(
+                l,
+                &self.config.identity,
+                &mut self.seen,
+                self.config.lease_duration,
+                Instant::now(),
+            )
+        })
     }
 
     /// The holder it saw last (none: free or released).

@@ -17,24 +17,28 @@ fn lease(holder: Option<&str>, renew_secs: i64) -> Lease {
 
 #[test]
 fn a_held_lease_is_taken_only_after_it_stops_changing_for_the_lease_duration() {
+    // On a clock of its own: a sleeping test is at the mercy of a loaded machine.
     let d = Duration::from_millis(50);
+    let t0 = Instant::now();
+    let at = |ms: u64| t0 + Duration::from_millis(ms);
     let mut seen = None;
     // Free, released or mine: at once.
-    assert!(takeable(&lease(None, 1), "b", &mut seen, d));
-    assert!(takeable(&lease(Some(""), 1), "b", &mut None, d));
-    assert!(takeable(&lease(Some("b"), 1), "b", &mut None, d));
+    assert!(takeable(&lease(None, 1), "b", &mut seen, d, at(0)));
+    assert!(takeable(&lease(Some(""), 1), "b", &mut None, d, at(0)));
+    assert!(takeable(&lease(Some("b"), 1), "b", &mut None, d, at(0)));
     // Held by a, first seen now: not before the lease duration has passed on our clock,
     // whatever its renewTime says (an old renewTime from a skewed clock does not count).
     let mut seen = None;
-    assert!(!takeable(&lease(Some("a"), 1), "b", &mut seen, d));
-    std::thread::sleep(Duration::from_millis(30));
+    assert!(!takeable(&lease(Some("a"), 1), "b", &mut seen, d, at(0)));
     // Renewed meanwhile: the wait starts again.
-    assert!(!takeable(&lease(Some("a"), 2), "b", &mut seen, d));
-    std::thread::sleep(Duration::from_millis(30));
-    assert!(!takeable(&lease(Some("a"), 2), "b", &mut seen, d));
-    std::thread::sleep(Duration::from_millis(30));
-    // Unchanged for longer than the lease duration: expired.
-    assert!(takeable(&lease(Some("a"), 2), "b", &mut seen, d));
+    assert!(!takeable(&lease(Some("a"), 2), "b", &mut seen, d, at(30)));
+    assert!(!takeable(&lease(Some("a"), 2), "b", &mut seen, d, at(60)));
+    assert!(!takeable(&lease(Some("a"), 2), "b", &mut seen, d, at(79)));
+    // Unchanged for the lease duration: expired.
+    assert!(takeable(&lease(Some("a"), 2), "b", &mut seen, d, at(80)));
+    // Another holder since: the wait starts again.
+    assert!(!takeable(&lease(Some("c"), 2), "b", &mut seen, d, at(90)));
+    assert!(takeable(&lease(Some("c"), 2), "b", &mut seen, d, at(140)));
 }
 
 #[test]
