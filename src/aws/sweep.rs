@@ -1,8 +1,8 @@
 //! The batched sweep's reads (`--events-sweep-period`): per service, not per object. Each read
 //! lists every resource of a type at once (tag-filtered EC2 describes, ELBv2 describes by page,
-//! tags 20 ARNs a call, log groups and alarms by name prefix), and gives each resource as an
-//! [`Item`]: its identifier and a print of what can drift (volatile fields, such as an alarm's
-//! state, left out). The caller compares prints between sweeps.
+//! tags 20 ARNs a call, log groups and alarms by name prefix), and hands each resource over as an
+//! [`Item`] as its answer is read: its identifier and a print of what can drift (volatile fields,
+//! such as an alarm's state, left out). The caller folds and compares prints between sweeps.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -19,9 +19,8 @@ pub struct Item {
     /// The kind of object whose own resource it is (`WebStack`, `TargetGroup`): a sweep covers
     /// that kind's objects, and only them, for this resource.
     pub kind: &'static str,
-    /// What can drift, printed and hashed: a sweep holds every swept resource at once (some
-    /// 24,000 at 1,000 stacks), and a print (the SDK's `Debug` of a target group, say) is often a
-    /// kilobyte.
+    /// What can drift, printed and hashed (the SDK's `Debug` of a target group, say, is often a
+    /// kilobyte).
     pub print: u64,
 }
 
@@ -73,6 +72,10 @@ const TARGET_GROUP: &str = "TargetGroup";
 
 /// ELBv2's largest page of load balancers and target groups.
 const ELB_PAGE: i32 = 400;
+/// Security groups a page: each with its rules and tags is a kilobyte or two of XML, and the
+/// answer is held whole, then parsed whole (1,000 a page, AWS's largest, made the sweep's largest
+/// transient at 1,000 stacks); a few more calls a sweep.
+const SECURITY_GROUP_PAGE: i32 = 200;
 /// DescribeTags takes at most 20 ARNs.
 const TAGS_PER_CALL: usize = 20;
 
@@ -85,14 +88,18 @@ pub enum Known<'a> {
     Tagged,
 }
 
-/// Every resource of the types a sweep reads, in the clients' region. EC2 reads only what is
-/// tagged with `cluster_id` (`webstack.io/cluster`); ELBv2 what `known` says.
-pub async fn read(c: &Clients, cluster_id: &str, known: Known<'_>) -> Result<Vec<Item>, AwsError> {
-    let mut items = ec2(c, cluster_id).await?;
-    items.extend(elbv2(c, cluster_id, known).await?);
-    items.extend(log_groups(c).await?);
-    items.extend(alarms(c).await?);
-    Ok(items)
+/// Where a sweep's resources go, each as soon as its answer is read: a sweep never holds them
+/// all (some 24,000 at 1,000 stacks, with their answers, were its memory's peak).
+pub type Found<'a> = &'a mut (dyn FnMut(Item) + Send);
+
+/// Every resource of the types a sweep reads, in the clients' region, handed to `found`. EC2
+/// reads only what is tagged with `cluster_id` (`webstack.io/cluster`); ELBv2 what `known` says.
+/// An error ends the read: what was handed over is then not a whole sweep.
+pub async fn read(c: &Clients, cluster_id: &str, known: Known<'_>, found: Found<'_>) -> Result<(), AwsError> {
+    ec2(c, cluster_id, found).await?;
+    elbv2(c, cluster_id, known, found).await?;
+    log_groups(c, found).await?;
+    alarms(c, found).await
 }
 
 fn sorted_tags(tags: &[aws_sdk_ec2::types::Tag]) -> BTreeMap<&str, &str> {
@@ -140,21 +147,20 @@ const SWEPT_TYPES: [&str; 10] = [
     "vpc-flow-log",
 ];
 
-/// Every page of a listing: `page` asks for the page after `token` (none: the first), and answers
-/// its items and the next token.
-async fn pages<F, Fut>(mut page: F) -> Result<Vec<Item>, AwsError>
+/// Every page of a listing, its items handed to `found` page by page: `page` asks for the page
+/// after `token` (none: the first), and answers its items and the next token.
+async fn pages<F, Fut>(found: Found<'_>, mut page: F) -> Result<(), AwsError>
 where
     F: FnMut(Option<String>) -> Fut,
     Fut: std::future::Future<Output = Result<(Vec<Item>, Option<String>), AwsError>>,
 {
-    let mut items = Vec::new();
     let mut token = None;
     loop {
-        let (found, next) = page(token).await?;
-        items.extend(found);
+        let (items, next) = page(token).await?;
+        items.into_iter().for_each(&mut *found);
         token = next;
         if token.is_none() {
-            return Ok(items);
+            return Ok(());
         }
     }
 }
@@ -162,8 +168,8 @@ where
 /// The cluster's EC2 resources: which exist (DescribeTags on the cluster tag), and the settings
 /// of those whose drift matters most between events: security groups' rules, route tables'
 /// routes and associations, NAT gateways' state (AWS fails one without an API call). One call
-/// per type and 1,000 resources (route tables: 100).
-async fn ec2(c: &Clients, cluster_id: &str) -> Result<Vec<Item>, AwsError> {
+/// per type and 1,000 resources (route tables: 100, security groups: [`SECURITY_GROUP_PAGE`]).
+async fn ec2(c: &Clients, cluster_id: &str, found: Found<'_>) -> Result<(), AwsError> {
     let ours = || {
         Filter::builder()
             .name(format!("tag:{CLUSTER}"))
@@ -173,7 +179,7 @@ async fn ec2(c: &Clients, cluster_id: &str) -> Result<Vec<Item>, AwsError> {
     let ec2 = &c.ec2;
     // Existence of everything else EC2 holds of the cluster's (VPCs, subnets, gateways,
     // endpoints, Elastic IPs, launch templates, ...): one row per resource.
-    let mut items = pages(|token| async move {
+    pages(found, |token| async move {
         let out = ec2
             .describe_tags()
             .filters(Filter::builder().name("key").values(CLUSTER).build())
@@ -191,120 +197,116 @@ async fn ec2(c: &Clients, cluster_id: &str) -> Result<Vec<Item>, AwsError> {
             .send()
             .await
             .map_err(|e| classify("DescribeTags", e))?;
-        let found = out
+        let items = out
             .tags()
             .iter()
             .filter_map(|t| item(t.resource_id(), WEBSTACK, format!("{:?}", t.resource_type())))
             .collect();
-        Ok((found, out.next_token().map(String::from)))
+        Ok((items, out.next_token().map(String::from)))
     })
     .await?;
-    items.extend(
-        pages(|token| async move {
-            let out = ec2
-                .describe_route_tables()
-                .filters(ours())
-                .max_results(100)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| classify("DescribeRouteTables", e))?;
-            let found = out
-                .route_tables()
-                .iter()
-                .filter_map(|t| {
-                    let mut associations: Vec<_> = t
-                        .associations()
-                        .iter()
-                        .map(|a| (a.subnet_id(), a.gateway_id(), a.main()))
-                        .collect();
-                    associations.sort();
-                    let print = format!(
-                        "{:?} {:?} {:?}",
-                        sorted_prints(t.routes()),
-                        associations,
-                        sorted_tags(t.tags())
-                    );
-                    item(t.route_table_id(), WEBSTACK, print)
-                })
-                .collect();
-            Ok((found, out.next_token().map(String::from)))
-        })
-        .await?,
-    );
-    items.extend(
-        pages(|token| async move {
-            let out = ec2
-                .describe_security_groups()
-                .filters(ours())
-                .max_results(1000)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| classify("DescribeSecurityGroups", e))?;
-            let permissions = |list: &[aws_sdk_ec2::types::IpPermission]| {
-                sorted_prints(&list.iter().map(sorted_permission).collect::<Vec<_>>())
-            };
-            let found = out
-                .security_groups()
-                .iter()
-                .filter_map(|g| {
-                    let print = format!(
-                        "{:?} {:?} {:?} {:?}",
-                        g.vpc_id(),
-                        permissions(g.ip_permissions()),
-                        permissions(g.ip_permissions_egress()),
-                        sorted_tags(g.tags())
-                    );
-                    item(g.group_id(), WEBSTACK, print)
-                })
-                .collect();
-            Ok((found, out.next_token().map(String::from)))
-        })
-        .await?,
-    );
-    items.extend(
-        pages(|token| async move {
-            let out = ec2
-                .describe_nat_gateways()
-                .filter(ours())
-                .max_results(1000)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| classify("DescribeNatGateways", e))?;
-            let found = out
-                .nat_gateways()
-                .iter()
-                .filter_map(|n| {
-                    let mut addresses: Vec<_> = n.nat_gateway_addresses().iter().map(|a| a.allocation_id()).collect();
-                    addresses.sort_unstable();
-                    let print = format!(
-                        "{:?} {:?} {:?} {:?}",
-                        n.state(),
-                        n.subnet_id(),
-                        addresses,
-                        sorted_tags(n.tags())
-                    );
-                    item(n.nat_gateway_id(), WEBSTACK, print)
-                })
-                .collect();
-            Ok((found, out.next_token().map(String::from)))
-        })
-        .await?,
-    );
-    Ok(items)
+    pages(found, |token| async move {
+        let out = ec2
+            .describe_route_tables()
+            .filters(ours())
+            .max_results(100)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| classify("DescribeRouteTables", e))?;
+        let items = out
+            .route_tables()
+            .iter()
+            .filter_map(|t| {
+                let mut associations: Vec<_> = t
+                    .associations()
+                    .iter()
+                    .map(|a| (a.subnet_id(), a.gateway_id(), a.main()))
+                    .collect();
+                associations.sort();
+                let print = format!(
+                    "{:?} {:?} {:?}",
+                    sorted_prints(t.routes()),
+                    associations,
+                    sorted_tags(t.tags())
+                );
+                item(t.route_table_id(), WEBSTACK, print)
+            })
+            .collect();
+        Ok((items, out.next_token().map(String::from)))
+    })
+    .await?;
+    pages(found, |token| async move {
+        let out = ec2
+            .describe_security_groups()
+            .filters(ours())
+            .max_results(SECURITY_GROUP_PAGE)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| classify("DescribeSecurityGroups", e))?;
+        let permissions = |list: &[aws_sdk_ec2::types::IpPermission]| {
+            sorted_prints(&list.iter().map(sorted_permission).collect::<Vec<_>>())
+        };
+        let items = out
+            .security_groups()
+            .iter()
+            .filter_map(|g| {
+                let print = format!(
+                    "{:?} {:?} {:?} {:?}",
+                    g.vpc_id(),
+                    permissions(g.ip_permissions()),
+                    permissions(g.ip_permissions_egress()),
+                    sorted_tags(g.tags())
+                );
+                item(g.group_id(), WEBSTACK, print)
+            })
+            .collect();
+        Ok((items, out.next_token().map(String::from)))
+    })
+    .await?;
+    pages(found, |token| async move {
+        let out = ec2
+            .describe_nat_gateways()
+            .filter(ours())
+            .max_results(1000)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| classify("DescribeNatGateways", e))?;
+        let items = out
+            .nat_gateways()
+            .iter()
+            .filter_map(|n| {
+                let mut addresses: Vec<_> = n.nat_gateway_addresses().iter().map(|a| a.allocation_id()).collect();
+                addresses.sort_unstable();
+                let print = format!(
+                    "{:?} {:?} {:?} {:?}",
+                    n.state(),
+                    n.subnet_id(),
+                    addresses,
+                    sorted_tags(n.tags())
+                );
+                item(n.nat_gateway_id(), WEBSTACK, print)
+            })
+            .collect();
+        Ok((items, out.next_token().map(String::from)))
+    })
+    .await
 }
 
 /// Every load balancer and target group (400 a page), and the tags of the operator's (20 a call).
-async fn elbv2(c: &Clients, cluster_id: &str, known: Known<'_>) -> Result<Vec<Item>, AwsError> {
+async fn elbv2(c: &Clients, cluster_id: &str, known: Known<'_>, found: Found<'_>) -> Result<(), AwsError> {
     let elb = &c.elbv2;
     let tagged_only = matches!(known, Known::Tagged);
     let known = &|arn: &str| match &known {
         Known::Arns(f) => f(arn),
         Known::Tagged => true,
     };
-    let mut found = pages(|marker| async move {
+    // Held until their tags are read: some 3,000 at 1,000 stacks, an identifier and a hash each.
+    let mut listed = Vec::new();
+    let list: Found<'_> = &mut |i| listed.push(i);
+    pages(&mut *list, |marker| async move {
         let out = elb
             .describe_load_balancers()
             .page_size(ELB_PAGE)
@@ -312,7 +314,7 @@ async fn elbv2(c: &Clients, cluster_id: &str, known: Known<'_>) -> Result<Vec<It
             .send()
             .await
             .map_err(|e| classify("DescribeLoadBalancers", e))?;
-        let found = out
+        let items = out
             .load_balancers()
             .iter()
             .filter(|lb| lb.load_balancer_arn().is_some_and(known))
@@ -333,35 +335,33 @@ async fn elbv2(c: &Clients, cluster_id: &str, known: Known<'_>) -> Result<Vec<It
                 item(lb.load_balancer_arn(), WEBSTACK, print)
             })
             .collect();
-        Ok((found, out.next_marker().map(String::from)))
+        Ok((items, out.next_marker().map(String::from)))
     })
     .await?;
-    found.extend(
-        pages(|marker| async move {
-            let out = elb
-                .describe_target_groups()
-                .page_size(ELB_PAGE)
-                .set_marker(marker)
-                .send()
-                .await
-                .map_err(|e| classify("DescribeTargetGroups", e))?;
-            let found = out
-                .target_groups()
-                .iter()
-                .filter(|tg| tg.target_group_arn().is_some_and(known))
-                .filter_map(|tg| {
-                    let mut tg = tg.clone();
-                    // Attached or not is the rules' business (and changes as they come and go).
-                    tg.load_balancer_arns = None;
-                    let arn = tg.target_group_arn.clone();
-                    item(arn.as_deref(), TARGET_GROUP, format!("{tg:?}"))
-                })
-                .collect();
-            Ok((found, out.next_marker().map(String::from)))
-        })
-        .await?,
-    );
-    let arns: Vec<String> = found.iter().map(|i| i.id.clone()).collect();
+    pages(&mut *list, |marker| async move {
+        let out = elb
+            .describe_target_groups()
+            .page_size(ELB_PAGE)
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|e| classify("DescribeTargetGroups", e))?;
+        let items = out
+            .target_groups()
+            .iter()
+            .filter(|tg| tg.target_group_arn().is_some_and(known))
+            .filter_map(|tg| {
+                let mut tg = tg.clone();
+                // Attached or not is the rules' business (and changes as they come and go).
+                tg.load_balancer_arns = None;
+                let arn = tg.target_group_arn.clone();
+                item(arn.as_deref(), TARGET_GROUP, format!("{tg:?}"))
+            })
+            .collect();
+        Ok((items, out.next_marker().map(String::from)))
+    })
+    .await?;
+    let arns: Vec<String> = listed.iter().map(|i| i.id.clone()).collect();
     // Each resource's tags as each answer arrives, the answer then dropped: their print, and
     // whether they say the resource is this cluster's. Every answer and a copy of every tag, held
     // until the last call (some 6,000 resources at 1,000 stacks), were the sweep's largest peak.
@@ -402,20 +402,22 @@ async fn elbv2(c: &Clients, cluster_id: &str, known: Known<'_>) -> Result<Vec<It
             Err(e) => return Err(e),
         }
     }
-    if tagged_only {
-        found.retain(|i| tagged.get(&i.id).is_some_and(|(_, ours)| *ours));
+    for mut i in listed {
+        let tags = tagged.get(&i.id);
+        if tagged_only && !tags.is_some_and(|(_, ours)| *ours) {
+            continue;
+        }
+        i.print = crate::model::hash_of(&(i.print, tags.map(|(print, _)| print)));
+        found(i);
     }
-    for i in &mut found {
-        i.print = crate::model::hash_of(&(i.print, tagged.get(&i.id).map(|(print, _)| print)));
-    }
-    Ok(found)
+    Ok(())
 }
 
 /// The log groups under `/webstack/` (the services' and the flow logs'), 50 a page: retention,
 /// encryption, deletion protection (not the bytes stored).
-async fn log_groups(c: &Clients) -> Result<Vec<Item>, AwsError> {
+async fn log_groups(c: &Clients, found: Found<'_>) -> Result<(), AwsError> {
     let logs = &c.logs;
-    pages(|token| async move {
+    pages(found, |token| async move {
         let out = logs
             .describe_log_groups()
             .log_group_name_prefix("/webstack/")
@@ -423,7 +425,7 @@ async fn log_groups(c: &Clients) -> Result<Vec<Item>, AwsError> {
             .send()
             .await
             .map_err(|e| classify("DescribeLogGroups", e))?;
-        let found = out
+        let items = out
             .log_groups()
             .iter()
             .filter_map(|g| {
@@ -440,19 +442,20 @@ async fn log_groups(c: &Clients) -> Result<Vec<Item>, AwsError> {
                 item(Some(&super::logs::arn_of(g)?), WEBSTACK, print)
             })
             .collect();
-        Ok((found, out.next_token().map(String::from)))
+        Ok((items, out.next_token().map(String::from)))
     })
     .await
 }
 
 /// The metric alarms named `webstack-…` (the stacks' alarms), as the alarms part reads and
 /// compares them ([`super::cloudwatch::alarms`]: no state, dimensions and actions sorted).
-async fn alarms(c: &Clients) -> Result<Vec<Item>, AwsError> {
-    let found = super::cloudwatch::alarms(&c.cloudwatch, "webstack-").await?;
-    Ok(found
+async fn alarms(c: &Clients, found: Found<'_>) -> Result<(), AwsError> {
+    let alarms = super::cloudwatch::alarms(&c.cloudwatch, "webstack-").await?;
+    alarms
         .into_iter()
         .filter_map(|a| item(Some(&a.arn), WEBSTACK, format!("{:?}", a.def)))
-        .collect())
+        .for_each(found);
+    Ok(())
 }
 
 #[cfg(test)]

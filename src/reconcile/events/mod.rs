@@ -941,9 +941,9 @@ mod tests {
             kind: "WebStack",
             print: crate::model::hash_of(&"22 open"),
         }];
-        events.sweeps.compare(&events, &swept, base);
+        events.sweeps.compare_items(&events, &swept, base);
         assert_eq!(events.resync(base, &web), Duration::from_secs(3600));
-        events.sweeps.compare(&events, &swept, base);
+        events.sweeps.compare_items(&events, &swept, base);
         assert_eq!(events.resync(base, &web), Duration::from_secs(6 * 3600));
         events.set_health(Health::Waiting);
         assert_eq!(events.resync(base, &web), base, "a sweep alone lengthens nothing");

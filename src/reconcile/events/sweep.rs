@@ -8,7 +8,7 @@
 //! An object a sweep covers (one of its own resources was read in this sweep and the last) needs
 //! its full re-check less often: `--events-swept-resync-period` while events are healthy.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -87,31 +87,27 @@ impl Sweeps {
         }
     }
 
-    /// A sweep's items: the objects whose print changed since the last sweep. The first sweep
-    /// that sees an object only records it.
-    pub fn compare(&self, events: &Events, items: &[Item], period: Duration) -> BTreeSet<ObjectKey> {
-        let mut prints: BTreeMap<Arc<ObjectKey>, Vec<(&str, u64)>> = BTreeMap::new();
-        let mut own = HashSet::new();
-        for i in items {
-            let owners = events.index.owners([i.id.as_str()]);
-            if owners.is_empty() {
-                continue;
-            }
-            let print = i.print;
-            for o in owners {
-                if i.kind == o.kind {
-                    own.insert(o.clone());
-                }
-                prints.entry(o).or_default().push((&i.id, print));
-            }
+    /// A sweep's items, taken as they are read ([`Fold::take`]); `resources`: keep each
+    /// resource's print too (sharded, to hand over what moved).
+    pub fn fold<'a>(events: &'a Events, resources: bool) -> Fold<'a> {
+        Fold {
+            events,
+            prints: HashMap::new(),
+            own: HashSet::new(),
+            resources: resources.then(ResourcePrints::new),
+            read: 0,
         }
-        let now: HashMap<Arc<ObjectKey>, u64> = prints
-            .into_iter()
-            .map(|(o, mut p)| {
-                p.sort_unstable();
-                (o, hash_of(&p))
-            })
-            .collect();
+    }
+
+    /// A whole sweep, folded: the objects whose print changed since the last sweep. The first
+    /// sweep that sees an object only records it.
+    pub fn compare(&self, fold: Fold<'_>, period: Duration) -> BTreeSet<ObjectKey> {
+        let Fold {
+            events,
+            prints: now,
+            own,
+            ..
+        } = fold;
         let Ok(mut s) = self.state.lock() else {
             return BTreeSet::new();
         };
@@ -136,6 +132,14 @@ impl Sweeps {
         changed
     }
 
+    /// [`Self::compare`] of a sweep's `items` taken in their order.
+    #[cfg(test)]
+    pub fn compare_items(&self, events: &Events, items: &[Item], period: Duration) -> BTreeSet<ObjectKey> {
+        let mut fold = Sweeps::fold(events, false);
+        items.iter().cloned().for_each(|i| fold.take(i));
+        self.compare(fold, period)
+    }
+
     /// The objects `gone` says are no longer this replica's: no print, not covered.
     pub fn forget(&self, gone: impl Fn(&ObjectKey) -> bool) {
         if let Ok(mut s) = self.state.lock() {
@@ -153,13 +157,45 @@ impl Sweeps {
     }
 }
 
+/// A sweep being read: each resource, as its answer arrives, folded into the prints of the
+/// objects whose reconciles named it ([`super::Index::owners`]), then dropped.
+pub struct Fold<'a> {
+    events: &'a Events,
+    /// Each object's print: the sum of its resources' (identifier, print) hashes, a sum since the
+    /// pages come in no promised order.
+    prints: HashMap<Arc<ObjectKey>, u64>,
+    /// The objects one of whose own resources was read.
+    own: HashSet<Arc<ObjectKey>>,
+    /// Sharded: each resource's print, by identifier.
+    resources: Option<ResourcePrints>,
+    /// How many resources were read.
+    pub read: usize,
+}
+
+impl Fold<'_> {
+    /// One resource of the sweep.
+    pub fn take(&mut self, i: Item) {
+        self.read += 1;
+        let print = hash_of(&(&i.id, i.print));
+        for o in self.events.index.owners([i.id.as_str()]) {
+            if i.kind == o.kind {
+                self.own.insert(o.clone());
+            }
+            let p = self.prints.entry(o).or_default();
+            *p = p.wrapping_add(print);
+        }
+        if let Some(resources) = &mut self.resources {
+            resources.insert(i.id, i.print);
+        }
+    }
+}
+
 /// Each resource's print, by identifier, as a sweep found it.
 type ResourcePrints = HashMap<String, u64>;
 
 /// The identifiers of the resources whose print changed, or that are gone, since the last sweep
-/// (`last`, replaced by `items`'); the first sweep only records.
-fn moved(last: &mut Option<ResourcePrints>, items: &[Item]) -> Vec<String> {
-    let now: ResourcePrints = items.iter().map(|i| (i.id.clone(), i.print)).collect();
+/// (`last`, replaced by `now`); the first sweep only records.
+fn moved(last: &mut Option<ResourcePrints>, now: ResourcePrints) -> Vec<String> {
     let mut changed = Vec::new();
     if let Some(before) = last.as_ref() {
         changed.extend(
@@ -193,24 +229,28 @@ pub async fn run(ctx: Arc<crate::reconcile::Context>, period: Duration) {
         } else {
             crate::aws::sweep::Known::Arns(&known)
         };
-        let (read, calls) = crate::aws::counting(crate::aws::sweep::read(&clients, &ctx.cluster_id, known)).await;
+        let mut fold = Sweeps::fold(&ctx.events, sharded);
+        let found = &mut |i| fold.take(i);
+        let (read, calls) =
+            crate::aws::counting(crate::aws::sweep::read(&clients, &ctx.cluster_id, known, found)).await;
         match read {
-            Ok(items) => {
-                if sharded {
-                    let moved = moved(&mut last, &items);
+            Ok(()) => {
+                if let Some(resources) = fold.resources.take() {
+                    let moved = moved(&mut last, resources);
                     if !moved.is_empty() {
                         ctx.events.hint(super::hints::Note::Ids(moved));
                     }
                     ctx.events.hint(super::hints::Note::Swept(true));
                 }
-                let changed = ctx.events.sweeps.compare(&ctx.events, &items, period);
+                let resources = fold.read;
+                let changed = ctx.events.sweeps.compare(fold, period);
                 for o in &changed {
                     let sent = ctx.events.trigger(o);
                     tracing::info!(kind = o.kind, namespace = %o.namespace, name = %o.name, sent, "sweep: changed since the last sweep; reconciling");
                 }
                 METRICS.sweep("ok", changed.len());
                 tracing::debug!(
-                    resources = items.len(),
+                    resources,
                     changed = changed.len(),
                     aws_calls = calls.calls,
                     took = ?started.elapsed(),
@@ -250,15 +290,51 @@ mod tests {
         }
     }
 
+    /// Each resource's print as a sharded sweep's fold keeps it.
+    fn resources(items: &[Item]) -> ResourcePrints {
+        let events = Events::default();
+        let mut fold = Sweeps::fold(&events, true);
+        items.iter().cloned().for_each(|i| fold.take(i));
+        fold.resources.expect("kept when asked")
+    }
+
     #[test]
     fn the_resources_changed_or_gone_since_the_last_sweep_are_handed_over() {
         let mut last = None;
         let first = [item("sg-1", "WebStack", "a"), item("sg-2", "WebStack", "b")];
-        assert!(moved(&mut last, &first).is_empty(), "a first sight");
-        assert!(moved(&mut last, &first).is_empty());
+        assert!(moved(&mut last, resources(&first)).is_empty(), "a first sight");
+        assert!(moved(&mut last, resources(&first)).is_empty());
         let next = [item("sg-2", "WebStack", "b, 22 open"), item("sg-3", "WebStack", "new")];
-        assert_eq!(moved(&mut last, &next), ["sg-1", "sg-2"]);
-        assert!(moved(&mut last, &next).is_empty());
+        assert_eq!(moved(&mut last, resources(&next)), ["sg-1", "sg-2"]);
+        assert!(moved(&mut last, resources(&next)).is_empty());
+    }
+
+    #[test]
+    fn an_objects_print_does_not_depend_on_the_order_its_resources_are_read_in() {
+        let events = Events::default();
+        let stack = key("WebStack", "web");
+        let ids = ["sg-0a", "sg-0b", "vpc-0a", "rtb-0a"];
+        events
+            .index
+            .record(&stack, ids.iter().map(|i| i.to_string()).collect(), true);
+        let mut items: Vec<Item> = ids
+            .iter()
+            .map(|i| item(i, "WebStack", &format!("{i} as set")))
+            .collect();
+        let period = Duration::from_secs(600);
+        let s = Sweeps::default();
+        assert!(s.compare_items(&events, &items, period).is_empty(), "a first sight");
+        items.reverse();
+        assert!(
+            s.compare_items(&events, &items, period).is_empty(),
+            "the same, other pages first"
+        );
+        items.swap(0, 2);
+        assert!(s.compare_items(&events, &items, period).is_empty());
+        // The same prints on other resources are a change.
+        let (a, b) = (items[0].print, items[1].print);
+        (items[0].print, items[1].print) = (b, a);
+        assert_eq!(s.compare_items(&events, &items, period), BTreeSet::from([stack]));
     }
 
     #[test]
@@ -283,27 +359,30 @@ mod tests {
         };
         let s = Sweeps::default();
         assert!(
-            s.compare(&events, &sweep("22 open"), period).is_empty(),
+            s.compare_items(&events, &sweep("22 open"), period).is_empty(),
             "a first sight"
         );
         assert!(!s.covers(&stack), "covered from the second sweep");
-        assert!(s.compare(&events, &sweep("22 open"), period).is_empty());
+        assert!(s.compare_items(&events, &sweep("22 open"), period).is_empty());
         assert!(s.covers(&stack) && s.covers(&tg) && s.covers(&other));
         assert_eq!(
-            s.compare(&events, &sweep("22 and 3389 open"), period),
+            s.compare_items(&events, &sweep("22 and 3389 open"), period),
             BTreeSet::from([stack.clone()])
         );
         // A resource gone is a change of its owners'.
         let mut gone = sweep("22 and 3389 open");
         gone.retain(|i| i.id != "arn:tg");
         assert_eq!(
-            s.compare(&events, &gone, period),
+            s.compare_items(&events, &gone, period),
             BTreeSet::from([stack.clone(), tg.clone()])
         );
         assert!(!s.covers(&tg), "a TargetGroup is covered by its own resource only");
         // Every resource of an object gone: a change too, while the object still holds ids.
         let only_b = vec![item("sg-0b", "WebStack", "b")];
-        assert_eq!(s.compare(&events, &only_b, period), BTreeSet::from([stack.clone()]));
+        assert_eq!(
+            s.compare_items(&events, &only_b, period),
+            BTreeSet::from([stack.clone()])
+        );
         // A failed sweep covers nothing.
         s.failed();
         assert!(!s.covers(&other));
