@@ -432,6 +432,10 @@ async fn run(args: &Args, client: &Client, binary: &PathBuf, n: usize) -> Result
     let ready_in = loop {
         let ready = ready_count(client, &namespaces, &objects).await;
         if ready == objects.len() {
+            eprintln!(
+                "bench {n}: all {ready} Ready after {:.0}s",
+                applied.elapsed().as_secs_f64()
+            );
             break applied.elapsed();
         }
         if ready != last {
