@@ -5,7 +5,7 @@
 
 use std::collections::hash_map::RandomState;
 use std::collections::{BTreeSet, HashMap};
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex};
 
 /// An object: its kind (`WebStack`, …), namespace and name.
@@ -26,75 +26,186 @@ impl ObjectKey {
     }
 }
 
-/// The objects an identifier belongs to: nearly always one, held without a collection of its own.
-enum Owners {
-    One(Arc<ObjectKey>),
-    Many(Vec<Arc<ObjectKey>>),
-}
+/// An identifier as the index holds it: a 32-bit hash of it, keyed per process.
+type Id = u32;
 
-impl Owners {
-    fn iter(&self) -> impl Iterator<Item = &Arc<ObjectKey>> {
-        match self {
-            Owners::One(o) => std::slice::from_ref(o).iter(),
-            Owners::Many(v) => v.iter(),
-        }
-    }
+/// An object's place in the index.
+type Slot = u32;
 
-    fn add(&mut self, object: &Arc<ObjectKey>) {
-        if self.iter().any(|o| o == object) {
-            return;
-        }
-        match self {
-            Owners::One(o) => *self = Owners::Many(vec![o.clone(), object.clone()]),
-            Owners::Many(v) => v.push(object.clone()),
-        }
-    }
+/// In [`Inner::by_id`], a value with this bit set is not a slot but the index of a list of slots
+/// in [`Inner::shared`]: the identifier belongs to several objects (a stack's VPC, named by its
+/// TargetGroups too).
+const SHARED: u32 = 1 << 31;
 
-    /// Takes `object` off; whether none is left.
-    fn remove(&mut self, object: &ObjectKey) -> bool {
-        match self {
-            Owners::One(o) => **o == *object,
-            Owners::Many(v) => {
-                v.retain(|o| **o != *object);
-                if v.len() == 1
-                    && let Some(only) = v.pop()
-                {
-                    *self = Owners::One(only);
-                    return false;
-                }
-                v.is_empty()
-            }
-        }
-    }
-}
-
-/// Each object's key is held once, shared by every identifier it names, and each identifier as a
-/// 64-bit hash of it (keyed per process): at 46 identifiers per unit stack, the index is most of
-/// what the operator holds per stack with drift events on. Two identifiers sharing a hash would
-/// only make an event about one also reconcile the other's owner.
+/// Each object is held once, in a slot (its key, shared, and what it named); each identifier as a
+/// 32-bit hash mapped to the slot of its owner (or a list of them). At 46 identifiers per unit
+/// stack the index was most of what drift events cost per stack: with 64-bit hashes mapped to
+/// the owners' keys, 4.5 MB at 1,000 stacks (a 32-byte entry per identifier, its table at up to
+/// twice the identifiers); an entry is now 8 bytes. Two identifiers sharing a hash (at 46,000,
+/// about one pair in four indexes) would only make an event about one also reconcile the other's
+/// owner.
 #[derive(Default)]
 struct Inner {
-    by_object: HashMap<Arc<ObjectKey>, Named>,
-    by_id: HashMap<u64, Owners>,
+    slots: Vec<Option<Held>>,
+    /// Slots left by objects gone, taken again first.
+    free: Vec<Slot>,
+    slot_of: HashMap<Arc<ObjectKey>, Slot>,
+    by_id: HashMap<Id, u32, BuildHasherDefault<Spread>>,
+    /// The owners of the identifiers several objects named (the slots, in no order).
+    shared: Vec<Vec<Slot>>,
+    shared_free: Vec<u32>,
     hasher: RandomState,
 }
 
-/// What an object's reconciles named: the identifiers' hashes (sorted), and whether one of them is
-/// of a type its own kind's sweep reads ([`crate::aws::sweep::own_kind`]).
-#[derive(Default)]
-struct Named {
-    ids: Vec<u64>,
+/// An object in its slot: its key, the identifiers its reconciles named (sorted), and whether one
+/// of them is of a type its own kind's sweep reads ([`crate::aws::sweep::own_kind`]).
+struct Held {
+    key: Arc<ObjectKey>,
+    ids: Box<[Id]>,
     own: bool,
 }
 
+/// The hasher of [`Inner::by_id`]: its keys are hashes already, spread over 64 bits (hashbrown
+/// reads the top bits too).
+#[derive(Default)]
+struct Spread(u64);
+
+impl Hasher for Spread {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u32(u32::from(*b));
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.0 = (self.0 ^ u64::from(n)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
 impl Inner {
-    fn hash(&self, id: &str) -> u64 {
-        self.hasher.hash_one(id)
+    fn hash(&self, id: &str) -> Id {
+        // The high half: SipHash's bits are alike everywhere.
+        (self.hasher.hash_one(id) >> 32) as Id
     }
 
     /// Its size, as `webstack_events_index_identifiers` and `webstack_events_index_objects`.
     fn export(&self) {
-        crate::metrics::METRICS.events_index((self.by_id.len(), self.by_object.len()));
+        crate::metrics::METRICS.events_index((self.by_id.len(), self.slot_of.len()));
+    }
+
+    fn held(&self, object: &ObjectKey) -> Option<&Held> {
+        let slot = *self.slot_of.get(object)?;
+        self.slots[slot as usize].as_ref()
+    }
+
+    /// The slot of `object`, made if it has none.
+    fn slot(&mut self, object: &ObjectKey) -> Slot {
+        if let Some(slot) = self.slot_of.get(object) {
+            return *slot;
+        }
+        let key = Arc::new(object.clone());
+        let held = Held {
+            key: key.clone(),
+            ids: Box::default(),
+            own: false,
+        };
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = Some(held);
+                slot
+            }
+            None => {
+                self.slots.push(Some(held));
+                Slot::try_from(self.slots.len() - 1).expect("fewer than 2^31 objects")
+            }
+        };
+        self.slot_of.insert(key, slot);
+        slot
+    }
+
+    /// Empties `slot` (its identifiers unlinked first).
+    fn release(&mut self, slot: Slot) {
+        if let Some(held) = self.slots[slot as usize].take() {
+            self.slot_of.remove(&held.key);
+            self.free.push(slot);
+        }
+    }
+
+    /// `id` belongs to `slot` too.
+    fn link(&mut self, id: Id, slot: Slot) {
+        let Some(owner) = self.by_id.get(&id).copied() else {
+            self.by_id.insert(id, slot);
+            return;
+        };
+        if owner & SHARED != 0 {
+            let list = &mut self.shared[(owner & !SHARED) as usize];
+            if !list.contains(&slot) {
+                list.push(slot);
+            }
+        } else if owner != slot {
+            let list = vec![owner, slot];
+            let at = match self.shared_free.pop() {
+                Some(at) => {
+                    self.shared[at as usize] = list;
+                    at
+                }
+                None => {
+                    self.shared.push(list);
+                    u32::try_from(self.shared.len() - 1).expect("fewer than 2^31 shared identifiers")
+                }
+            };
+            self.by_id.insert(id, at | SHARED);
+        }
+    }
+
+    /// `id` is no longer `slot`'s; it goes with its last owner.
+    fn unlink(&mut self, id: Id, slot: Slot) {
+        let Some(owner) = self.by_id.get(&id).copied() else {
+            return;
+        };
+        if owner & SHARED == 0 {
+            if owner == slot {
+                self.by_id.remove(&id);
+            }
+            return;
+        }
+        let at = owner & !SHARED;
+        let list = &mut self.shared[at as usize];
+        list.retain(|s| *s != slot);
+        if list.len() <= 1 {
+            let rest = std::mem::take(list);
+            self.shared_free.push(at);
+            match rest.first() {
+                Some(only) => self.by_id.insert(id, *only),
+                None => self.by_id.remove(&id),
+            };
+        }
+    }
+
+    /// The slots `id` belongs to.
+    fn owners(&self, id: Id) -> &[Slot] {
+        match self.by_id.get(&id) {
+            None => &[],
+            Some(owner) if owner & SHARED != 0 => &self.shared[(owner & !SHARED) as usize],
+            Some(owner) => std::slice::from_ref(owner),
+        }
+    }
+
+    /// A backlog of objects gone gives its room back.
+    fn give_room_back(&mut self) {
+        while matches!(self.slots.last(), Some(None)) {
+            self.slots.pop();
+        }
+        let len = self.slots.len();
+        self.free.retain(|s| (*s as usize) < len);
+        if self.slots.capacity() > 2 * len.max(64) {
+            self.slots.shrink_to_fit();
+            self.free.shrink_to_fit();
+        }
     }
 }
 
@@ -110,47 +221,41 @@ impl Index {
     /// interrupted one (an error) only adds.
     pub fn record(&self, object: &ObjectKey, ids: BTreeSet<String>, complete: bool) {
         let Ok(mut inner) = self.inner.lock() else { return };
-        let mut named: Vec<u64> = ids.iter().map(|id| inner.hash(id)).collect();
+        let mut named: Vec<Id> = ids.iter().map(|id| inner.hash(id)).collect();
         named.sort_unstable();
         named.dedup();
         let own = ids
             .iter()
             .any(|id| crate::aws::sweep::own_kind(id) == Some(object.kind));
-        let Inner { by_object, by_id, .. } = &mut *inner;
-        let key = match by_object.get_key_value(object) {
-            Some((key, _)) => key.clone(),
-            None => Arc::new(object.clone()),
-        };
-        let held = by_object.entry(key.clone()).or_default();
+        if named.is_empty() && complete && inner.held(object).is_none() {
+            return;
+        }
+        let slot = inner.slot(object);
+        let held = inner.slots[slot as usize].as_mut().expect("just made");
         let before = std::mem::take(&mut held.ids);
+        held.own = own || (!complete && held.own);
         if complete {
             for id in before.iter().filter(|id| named.binary_search(id).is_err()) {
-                unlink(by_id, *id, object);
+                inner.unlink(*id, slot);
             }
-            held.own = own;
-        } else {
-            held.own |= own;
         }
         for id in named.iter().filter(|id| before.binary_search(id).is_err()) {
-            match by_id.get_mut(id) {
-                Some(owners) => owners.add(&key),
-                None => {
-                    by_id.insert(*id, Owners::One(key.clone()));
-                }
-            }
+            inner.link(*id, slot);
         }
-        held.ids = if complete {
-            named
+        let ids: Box<[Id]> = if complete {
+            named.into()
         } else {
-            let mut all = before;
+            let mut all = before.into_vec();
             all.extend(named);
             all.sort_unstable();
             all.dedup();
-            all
+            all.into()
         };
-        held.ids.shrink_to_fit();
-        if held.ids.is_empty() {
-            by_object.remove(object);
+        if ids.is_empty() {
+            inner.release(slot);
+            inner.give_room_back();
+        } else if let Some(held) = inner.slots[slot as usize].as_mut() {
+            held.ids = ids;
         }
         inner.export();
     }
@@ -164,15 +269,25 @@ impl Index {
     /// objects the index held.
     pub fn forget_where(&self, gone: impl Fn(&ObjectKey) -> bool) -> usize {
         let Ok(mut inner) = self.inner.lock() else { return 0 };
-        let Inner { by_object, by_id, .. } = &mut *inner;
-        let objects: Vec<Arc<ObjectKey>> = by_object.keys().filter(|o| gone(o)).cloned().collect();
-        for object in &objects {
-            for id in by_object.remove(&**object).unwrap_or_default().ids {
-                unlink(by_id, id, object);
+        let slots: Vec<Slot> = inner
+            .slot_of
+            .iter()
+            .filter(|(o, _)| gone(o))
+            .map(|(_, slot)| *slot)
+            .collect();
+        for slot in &slots {
+            let ids = inner.slots[*slot as usize]
+                .as_mut()
+                .map(|h| std::mem::take(&mut h.ids))
+                .unwrap_or_default();
+            for id in ids {
+                inner.unlink(id, *slot);
             }
+            inner.release(*slot);
         }
+        inner.give_room_back();
         inner.export();
-        objects.len()
+        slots.len()
     }
 
     /// The objects any of `ids` belongs to (the index's keys, shared: a sweep asks for each of
@@ -182,21 +297,20 @@ impl Index {
             return BTreeSet::new();
         };
         ids.into_iter()
-            .filter_map(|id| inner.by_id.get(&inner.hash(id)))
-            .flat_map(|owners| owners.iter().cloned())
+            .flat_map(|id| inner.owners(inner.hash(id)))
+            .filter_map(|slot| inner.slots[*slot as usize].as_ref())
+            .map(|held| held.key.clone())
             .collect()
     }
 
     /// Whether `object` named an identifier of a type its own kind's sweep reads.
     pub fn names_own(&self, object: &ObjectKey) -> bool {
-        self.inner
-            .lock()
-            .is_ok_and(|i| i.by_object.get(object).is_some_and(|n| n.own))
+        self.inner.lock().is_ok_and(|i| i.held(object).is_some_and(|h| h.own))
     }
 
     /// Whether `object` names any identifier (it has not been deleted).
     pub fn holds(&self, object: &ObjectKey) -> bool {
-        self.inner.lock().is_ok_and(|i| i.by_object.contains_key(object))
+        self.inner.lock().is_ok_and(|i| i.slot_of.contains_key(object))
     }
 
     /// How many identifiers and objects are held (`webstack_events_index_identifiers` and
@@ -204,16 +318,8 @@ impl Index {
     pub fn size(&self) -> (usize, usize) {
         self.inner
             .lock()
-            .map(|i| (i.by_id.len(), i.by_object.len()))
+            .map(|i| (i.by_id.len(), i.slot_of.len()))
             .unwrap_or_default()
-    }
-}
-
-fn unlink(by_id: &mut HashMap<u64, Owners>, id: u64, object: &ObjectKey) {
-    if let Some(owners) = by_id.get_mut(&id)
-        && owners.remove(object)
-    {
-        by_id.remove(&id);
     }
 }
 
@@ -273,6 +379,36 @@ mod tests {
         index.forget(&stack);
         assert_eq!(index.size(), (0, 0));
         assert!(index.owners(["vpc-1a2b3c4d", "sg-1a2b3c4d"]).is_empty());
+    }
+
+    /// Slots and shared lists are taken again after their objects go, and a backlog gone gives
+    /// its room back.
+    #[test]
+    fn the_room_of_objects_gone_is_taken_again() {
+        let index = Index::default();
+        let stacks: Vec<ObjectKey> = (0..300).map(|i| key("WebStack", &format!("s{i}"))).collect();
+        for (i, stack) in stacks.iter().enumerate() {
+            index.record(stack, ids(&["vpc-1a2b3c4d", &format!("sg-{i:08x}")]), true);
+        }
+        assert_eq!(index.size(), (301, 300));
+        assert_eq!(index.owners(["vpc-1a2b3c4d"]).len(), 300);
+        index.forget_where(|o| o.name != "s7");
+        assert_eq!(index.owners(["vpc-1a2b3c4d"]), shared([&stacks[7]]));
+        assert_eq!(index.size(), (2, 1));
+        {
+            let inner = index.inner.lock().unwrap();
+            assert_eq!(inner.slots.len(), 8, "the empty slots after the last held one are gone");
+            assert!(
+                inner.shared.iter().all(Vec::is_empty),
+                "the shared list went back to one owner"
+            );
+        }
+        for stack in &stacks[..7] {
+            index.record(stack, ids(&["vpc-1a2b3c4d"]), true);
+        }
+        let inner = index.inner.lock().unwrap();
+        assert_eq!(inner.slots.len(), 8, "the free slots were taken again");
+        assert_eq!(inner.shared.len(), 1, "and the shared list");
     }
 
     #[test]
