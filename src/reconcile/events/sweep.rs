@@ -215,7 +215,6 @@ fn moved(last: &mut Option<ResourcePrints>, now: ResourcePrints) -> Vec<String> 
 /// of the resources changed or gone since the last sweep: it reads every load balancer's and
 /// target group's tags then, since the other shards' ARNs are not known here.
 pub async fn run(ctx: Arc<crate::reconcile::Context>, period: Duration) {
-    let clients = crate::aws::Clients::new(&ctx.sdk);
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last: Option<ResourcePrints> = None;
@@ -231,8 +230,14 @@ pub async fn run(ctx: Arc<crate::reconcile::Context>, period: Duration) {
         };
         let mut fold = Sweeps::fold(&ctx.events, sharded);
         let found = &mut |i| fold.take(i);
-        let (read, calls) =
-            crate::aws::counting(crate::aws::sweep::read(&clients, &ctx.cluster_id, known, found)).await;
+        // The clients of the objects without a role in the operator's region (made once).
+        let read = async {
+            let region = ctx.own_region().await.map_err(|e| report(&e))?;
+            crate::aws::sweep::read(&region.clients, &ctx.cluster_id, known, found)
+                .await
+                .map_err(|e| report(&e))
+        };
+        let (read, calls) = crate::aws::counting(read).await;
         match read {
             Ok(()) => {
                 if let Some(resources) = fold.resources.take() {
@@ -264,7 +269,7 @@ pub async fn run(ctx: Arc<crate::reconcile::Context>, period: Duration) {
                     ctx.events.hint(super::hints::Note::Swept(false));
                 }
                 METRICS.sweep("error", 0);
-                tracing::warn!(error = %report(&e), "the sweep failed; objects are re-checked as if there were none until one works");
+                tracing::warn!(error = %e, "the sweep failed; objects are re-checked as if there were none until one works");
             }
         }
     }
