@@ -1,7 +1,8 @@
 //! The emulator's patches checked in process, by scripts run with its venv: the speed patches
 //! (`tests/moto/speed.py`) give moto's own answers (the benchmark depends on them to hold
 //! hundreds of stacks, every other test on them being faithful); the target groups' load
-//! balancers (`tests/moto/ecs_services.py`) stay right under concurrent requests.
+//! balancers (`tests/moto/ecs_services.py`) stay right under concurrent requests; EC2's describes
+//! answer in pages (`tests/moto/pagination.py`).
 
 use std::process::Command;
 
@@ -33,4 +34,9 @@ fn lookups_answer_as_moto_does() {
 #[test]
 fn target_group_associations_survive_concurrent_rules() {
     check("check_associations.py");
+}
+
+#[test]
+fn ec2_describes_answer_in_pages() {
+    check("check_pagination.py");
 }

@@ -67,6 +67,8 @@ import elbv2_names  # noqa: E402,F401
 import faults  # noqa: E402,F401
 # EC2: NAT gateways that take time and release their Elastic IP on deletion; subnet dependencies.
 import egress  # noqa: E402,F401
+# EC2: DescribeTags, DescribeRouteTables, DescribeSecurityGroups, DescribeNatGateways in pages.
+import pagination  # noqa: E402,F401
 # CloudWatch and SNS: alarm tags on creation only, dashboard tags, pending email subscriptions.
 import alarms  # noqa: E402,F401
 # Account fixtures: POST /webstack/acm-certificates.
