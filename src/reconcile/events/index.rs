@@ -32,20 +32,27 @@ type Id = u32;
 /// An object's place in the index.
 type Slot = u32;
 
-/// In [`Inner::by_id`], a value with this bit set is not a slot but the index of a list of slots
-/// in [`Inner::shared`]: the identifier belongs to several objects (a stack's VPC, named by its
-/// TargetGroups too).
+/// In [`Inner::by_id`], a value with this bit set is not a slot but the first chunk of a list of
+/// slots in [`Inner::chunks`]: the identifier belongs to several objects (a stack's VPC, named by
+/// its TargetGroups too). In a chunk's last entry it continues the list in another chunk.
 const SHARED: u32 = 1 << 31;
+
+/// A chunk's entry that holds nothing.
+const EMPTY: u32 = u32::MAX;
+
+/// Four entries of a list of owners: slots, [`EMPTY`], and last maybe the next chunk.
+type Chunk = [u32; 4];
 
 /// Each object is held once, in a slot (its key, shared, and what it named); each identifier as a
 /// 32-bit hash mapped to the slot of its owner (or a list of them). At 46 identifiers per unit
 /// stack the index is most of what drift events cost per stack: with 64-bit hashes mapped to the
 /// owners' keys (a 32-byte entry per identifier, its table at up to twice the identifiers) it was
 /// 0.51 MB of the 1.03 MB events added at 100 stacks at rest (a heap profile); an entry is now 8
-/// bytes. The largest part left is the lists of the identifiers several objects named (a heap
-/// profile at 300 stacks, converging: 0.78 MB in all, 36% of it those lists, 19% the table of
-/// identifiers). Two identifiers sharing a hash (at 46,000, about one pair in four indexes)
-/// would only make an event about one also reconcile the other's owner.
+/// bytes. The lists of the identifiers several objects named were then the largest part left (a
+/// heap profile at 300 stacks, converging: 0.78 MB in all, 36% of it those lists, 19% the table
+/// of identifiers); they are now chunks of four slots in one arena. Two identifiers sharing a
+/// hash (at 46,000, about one pair in four indexes) would only make an event about one also
+/// reconcile the other's owner.
 #[derive(Default)]
 struct Inner {
     slots: Vec<Option<Held>>,
@@ -53,9 +60,11 @@ struct Inner {
     free: Vec<Slot>,
     slot_of: HashMap<Arc<ObjectKey>, Slot>,
     by_id: HashMap<Id, u32, BuildHasherDefault<Spread>>,
-    /// The owners of the identifiers several objects named (the slots, in no order).
-    shared: Vec<Vec<Slot>>,
-    shared_free: Vec<u32>,
+    /// The owners of the identifiers several objects named, in chunks of four (a list was a
+    /// `Vec` each: a 24-byte header and a heap block for two to four slots, most of the index's
+    /// growth with the stacks).
+    chunks: Vec<Chunk>,
+    free_chunks: Vec<u32>,
     hasher: RandomState,
 }
 
@@ -137,31 +146,65 @@ impl Inner {
         }
     }
 
+    /// A chunk of nothing: one left by a list gone, else a new one.
+    fn new_chunk(&mut self) -> u32 {
+        match self.free_chunks.pop() {
+            Some(at) => at,
+            None => {
+                self.chunks.push([EMPTY; 4]);
+                u32::try_from(self.chunks.len() - 1).expect("fewer than 2^31 chunks")
+            }
+        }
+    }
+
+    /// The chunks of the list that starts at `first`, in order.
+    fn chain(&self, first: u32) -> impl Iterator<Item = u32> + '_ {
+        std::iter::successors(Some(first), |at| {
+            let last = self.chunks[*at as usize][3];
+            (last != EMPTY && last & SHARED != 0).then_some(last & !SHARED)
+        })
+    }
+
+    /// The slots of the list that starts at `first`.
+    fn listed(&self, first: u32) -> impl Iterator<Item = Slot> + '_ {
+        self.chain(first).flat_map(|at| {
+            self.chunks[at as usize]
+                .into_iter()
+                .filter(|e| *e != EMPTY && e & SHARED == 0)
+        })
+    }
+
     /// `id` belongs to `slot` too.
     fn link(&mut self, id: Id, slot: Slot) {
         let Some(owner) = self.by_id.get(&id).copied() else {
             self.by_id.insert(id, slot);
             return;
         };
-        if owner & SHARED != 0 {
-            let list = &mut self.shared[(owner & !SHARED) as usize];
-            if !list.contains(&slot) {
-                list.push(slot);
+        if owner & SHARED == 0 {
+            if owner != slot {
+                let at = self.new_chunk();
+                self.chunks[at as usize] = [owner, slot, EMPTY, EMPTY];
+                self.by_id.insert(id, at | SHARED);
             }
-        } else if owner != slot {
-            let list = vec![owner, slot];
-            let at = match self.shared_free.pop() {
-                Some(at) => {
-                    self.shared[at as usize] = list;
-                    at
-                }
-                None => {
-                    self.shared.push(list);
-                    u32::try_from(self.shared.len() - 1).expect("fewer than 2^31 shared identifiers")
-                }
-            };
-            self.by_id.insert(id, at | SHARED);
+            return;
         }
+        let first = owner & !SHARED;
+        if self.listed(first).any(|s| s == slot) {
+            return;
+        }
+        let chain: Vec<u32> = self.chain(first).collect();
+        for at in &chain {
+            if let Some(entry) = self.chunks[*at as usize].iter_mut().find(|e| **e == EMPTY) {
+                *entry = slot;
+                return;
+            }
+        }
+        // Full: the last chunk's last slot moves to a new chunk, which it then points to.
+        let last = *chain.last().expect("a list has a chunk");
+        let next = self.new_chunk();
+        let moved = self.chunks[last as usize][3];
+        self.chunks[next as usize] = [moved, slot, EMPTY, EMPTY];
+        self.chunks[last as usize][3] = next | SHARED;
     }
 
     /// `id` is no longer `slot`'s; it goes with its last owner.
@@ -175,13 +218,22 @@ impl Inner {
             }
             return;
         }
-        let at = owner & !SHARED;
-        let list = &mut self.shared[at as usize];
-        list.retain(|s| *s != slot);
-        if list.len() <= 1 {
-            let rest = std::mem::take(list);
-            self.shared_free.push(at);
-            match rest.first() {
+        let first = owner & !SHARED;
+        let chain: Vec<u32> = self.chain(first).collect();
+        for at in &chain {
+            for entry in &mut self.chunks[*at as usize] {
+                if *entry == slot {
+                    *entry = EMPTY;
+                }
+            }
+        }
+        let left: Vec<Slot> = self.listed(first).take(2).collect();
+        if left.len() <= 1 {
+            for at in chain {
+                self.chunks[at as usize] = [EMPTY; 4];
+                self.free_chunks.push(at);
+            }
+            match left.first() {
                 Some(only) => self.by_id.insert(id, *only),
                 None => self.by_id.remove(&id),
             };
@@ -189,11 +241,11 @@ impl Inner {
     }
 
     /// The slots `id` belongs to.
-    fn owners(&self, id: Id) -> &[Slot] {
+    fn owners(&self, id: Id) -> Vec<Slot> {
         match self.by_id.get(&id) {
-            None => &[],
-            Some(owner) if owner & SHARED != 0 => &self.shared[(owner & !SHARED) as usize],
-            Some(owner) => std::slice::from_ref(owner),
+            None => Vec::new(),
+            Some(owner) if owner & SHARED != 0 => self.listed(owner & !SHARED).collect(),
+            Some(owner) => vec![*owner],
         }
     }
 
@@ -300,7 +352,7 @@ impl Index {
         };
         ids.into_iter()
             .flat_map(|id| inner.owners(inner.hash(id)))
-            .filter_map(|slot| inner.slots[*slot as usize].as_ref())
+            .filter_map(|slot| inner.slots[slot as usize].as_ref())
             .map(|held| held.key.clone())
             .collect()
     }
@@ -397,20 +449,77 @@ mod tests {
         index.forget_where(|o| o.name != "s7");
         assert_eq!(index.owners(["vpc-1a2b3c4d"]), shared([&stacks[7]]));
         assert_eq!(index.size(), (2, 1));
-        {
+        let chunks = {
             let inner = index.inner.lock().unwrap();
             assert_eq!(inner.slots.len(), 8, "the empty slots after the last held one are gone");
             assert!(
-                inner.shared.iter().all(Vec::is_empty),
+                inner.chunks.iter().all(|c| *c == [EMPTY; 4]),
                 "the shared list went back to one owner"
             );
-        }
+            inner.chunks.len()
+        };
         for stack in &stacks[..7] {
             index.record(stack, ids(&["vpc-1a2b3c4d"]), true);
         }
+        assert_eq!(index.owners(["vpc-1a2b3c4d"]).len(), 8);
         let inner = index.inner.lock().unwrap();
         assert_eq!(inner.slots.len(), 8, "the free slots were taken again");
-        assert_eq!(inner.shared.len(), 1, "and the shared list");
+        assert_eq!(inner.chunks.len(), chunks, "and the free chunks");
+        let used = inner.chunks.iter().filter(|c| **c != [EMPTY; 4]).count();
+        assert_eq!(
+            used, 3,
+            "eight owners in three chunks of four (one entry of each full one links the next)"
+        );
+    }
+
+    /// Random reconciles (complete or not) and deletions of 40 objects naming 12 identifiers: the
+    /// owners the index gives are always those of a plain model of what was named.
+    #[test]
+    fn owners_are_always_those_a_plain_model_gives() {
+        use std::collections::BTreeMap;
+        let index = Index::default();
+        let objects: Vec<ObjectKey> = (0..40).map(|i| key("TargetGroup", &format!("t{i}"))).collect();
+        let names: Vec<String> = (0..12).map(|i| format!("sg-{i:08x}")).collect();
+        let mut model: BTreeMap<usize, BTreeSet<String>> = BTreeMap::new();
+        let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            usize::try_from(seed % n).unwrap()
+        };
+        for step in 0..5_000 {
+            let o = next(40);
+            match next(10) {
+                0 => {
+                    index.forget(&objects[o]);
+                    model.remove(&o);
+                }
+                k => {
+                    let named: BTreeSet<String> = (0..next(6)).map(|_| names[next(12)].clone()).collect();
+                    let complete = k > 2;
+                    index.record(&objects[o], named.clone(), complete);
+                    let held = model.entry(o).or_default();
+                    if complete {
+                        *held = named;
+                    } else {
+                        held.extend(named);
+                    }
+                    if held.is_empty() {
+                        model.remove(&o);
+                    }
+                }
+            }
+            for name in &names {
+                let want: BTreeSet<Arc<ObjectKey>> = model
+                    .iter()
+                    .filter(|(_, named)| named.contains(name))
+                    .map(|(o, _)| Arc::new(objects[*o].clone()))
+                    .collect();
+                assert_eq!(index.owners([name.as_str()]), want, "step {step}, {name}");
+            }
+            assert_eq!(index.size().1, model.len(), "step {step}");
+        }
     }
 
     #[test]
