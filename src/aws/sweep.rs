@@ -72,9 +72,9 @@ const TARGET_GROUP: &str = "TargetGroup";
 
 /// ELBv2's largest page of load balancers and target groups.
 const ELB_PAGE: i32 = 400;
-/// Security groups a page: each with its rules and tags is a kilobyte or two of XML, and the
-/// answer is held whole, then parsed whole (1,000 a page, AWS's largest, made the sweep's largest
-/// transient at 1,000 stacks); a few more calls a sweep.
+/// Security groups a page: each with its rules and tags is a kilobyte or two of XML, and an
+/// answer is held whole, then parsed whole, so a page bounds the sweep's transient (a few more
+/// calls a sweep than at 1,000 a page).
 const SECURITY_GROUP_PAGE: i32 = 200;
 /// DescribeTags takes at most 20 ARNs.
 const TAGS_PER_CALL: usize = 20;
@@ -361,12 +361,11 @@ async fn elbv2(c: &Clients, cluster_id: &str, known: Known<'_>, found: Found<'_>
         Ok((items, out.next_marker().map(String::from)))
     })
     .await?;
-    let arns: Vec<String> = listed.iter().map(|i| i.id.clone()).collect();
     // Each resource's tags as each answer arrives, the answer then dropped: their print, and
-    // whether they say the resource is this cluster's. Every answer and a copy of every tag, held
-    // until the last call (some 6,000 resources at 1,000 stacks), were the sweep's largest peak.
-    let mut tagged: HashMap<String, (u64, bool)> = HashMap::new();
-    let mut read = |out: aws_sdk_elasticloadbalancingv2::operation::describe_tags::DescribeTagsOutput| {
+    // whether they say the resource is this cluster's; the resources of a call are handed over
+    // once its answer is read (every answer and a copy of every tag were held until the last call).
+    let read = |out: aws_sdk_elasticloadbalancingv2::operation::describe_tags::DescribeTagsOutput,
+                tagged: &mut HashMap<String, (u64, bool)>| {
         for d in out.tag_descriptions() {
             let Some(arn) = d.resource_arn() else { continue };
             let tags: BTreeMap<&str, &str> = d
@@ -385,15 +384,16 @@ async fn elbv2(c: &Clients, cluster_id: &str, known: Known<'_>, found: Found<'_>
             .await
             .map_err(|e| classify("DescribeTags", e))
     };
-    for chunk in arns.chunks(TAGS_PER_CALL) {
-        match describe(chunk.to_vec()).await {
-            Ok(out) => read(out),
+    for chunk in listed.chunks(TAGS_PER_CALL) {
+        let mut tagged = HashMap::new();
+        match describe(chunk.iter().map(|i| i.id.clone()).collect()).await {
+            Ok(out) => read(out, &mut tagged),
             // One ARN deleted since the describe fails the whole call: ask one at a time, and
             // leave out what is gone (the next sweep does not list it).
             Err(e) if e.is_not_found() => {
-                for arn in chunk {
-                    match describe(vec![arn.clone()]).await {
-                        Ok(out) => read(out),
+                for i in chunk {
+                    match describe(vec![i.id.clone()]).await {
+                        Ok(out) => read(out, &mut tagged),
                         Err(e) if e.is_not_found() => {}
                         Err(e) => return Err(e),
                     }
@@ -401,14 +401,17 @@ async fn elbv2(c: &Clients, cluster_id: &str, known: Known<'_>, found: Found<'_>
             }
             Err(e) => return Err(e),
         }
-    }
-    for mut i in listed {
-        let tags = tagged.get(&i.id);
-        if tagged_only && !tags.is_some_and(|(_, ours)| *ours) {
-            continue;
+        for i in chunk {
+            let tags = tagged.get(&i.id);
+            if tagged_only && !tags.is_some_and(|(_, ours)| *ours) {
+                continue;
+            }
+            found(Item {
+                id: i.id.clone(),
+                kind: i.kind,
+                print: crate::model::hash_of(&(i.print, tags.map(|(print, _)| print))),
+            });
         }
-        i.print = crate::model::hash_of(&(i.print, tags.map(|(print, _)| print)));
-        found(i);
     }
     Ok(())
 }
