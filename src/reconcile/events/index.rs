@@ -157,12 +157,15 @@ impl Inner {
         }
     }
 
+    /// The chunk after `at` in its list.
+    fn next_chunk(&self, at: u32) -> Option<u32> {
+        let last = self.chunks[at as usize][3];
+        (last != EMPTY && last & SHARED != 0).then_some(last & !SHARED)
+    }
+
     /// The chunks of the list that starts at `first`, in order.
     fn chain(&self, first: u32) -> impl Iterator<Item = u32> + '_ {
-        std::iter::successors(Some(first), |at| {
-            let last = self.chunks[*at as usize][3];
-            (last != EMPTY && last & SHARED != 0).then_some(last & !SHARED)
-        })
+        std::iter::successors(Some(first), |at| self.next_chunk(*at))
     }
 
     /// The slots of the list that starts at `first`.
@@ -192,15 +195,18 @@ impl Inner {
         if self.listed(first).any(|s| s == slot) {
             return;
         }
-        let chain: Vec<u32> = self.chain(first).collect();
-        for at in &chain {
-            if let Some(entry) = self.chunks[*at as usize].iter_mut().find(|e| **e == EMPTY) {
+        let mut last = first;
+        loop {
+            if let Some(entry) = self.chunks[last as usize].iter_mut().find(|e| **e == EMPTY) {
                 *entry = slot;
                 return;
             }
+            match self.next_chunk(last) {
+                Some(next) => last = next,
+                None => break,
+            }
         }
         // Full: the last chunk's last slot moves to a new chunk, which it then points to.
-        let last = *chain.last().expect("a list has a chunk");
         let next = self.new_chunk();
         let moved = self.chunks[last as usize][3];
         self.chunks[next as usize] = [moved, slot, EMPTY, EMPTY];
@@ -219,19 +225,22 @@ impl Inner {
             return;
         }
         let first = owner & !SHARED;
-        let chain: Vec<u32> = self.chain(first).collect();
-        for at in &chain {
-            for entry in &mut self.chunks[*at as usize] {
+        let mut at = Some(first);
+        while let Some(chunk) = at {
+            for entry in &mut self.chunks[chunk as usize] {
                 if *entry == slot {
                     *entry = EMPTY;
                 }
             }
+            at = self.next_chunk(chunk);
         }
         let left: Vec<Slot> = self.listed(first).take(2).collect();
         if left.len() <= 1 {
-            for at in chain {
-                self.chunks[at as usize] = [EMPTY; 4];
-                self.free_chunks.push(at);
+            let mut at = Some(first);
+            while let Some(chunk) = at {
+                at = self.next_chunk(chunk);
+                self.chunks[chunk as usize] = [EMPTY; 4];
+                self.free_chunks.push(chunk);
             }
             match left.first() {
                 Some(only) => self.by_id.insert(id, *only),
@@ -240,13 +249,25 @@ impl Inner {
         }
     }
 
-    /// The slots `id` belongs to.
-    fn owners(&self, id: Id) -> Vec<Slot> {
-        match self.by_id.get(&id) {
-            None => Vec::new(),
-            Some(owner) if owner & SHARED != 0 => self.listed(owner & !SHARED).collect(),
-            Some(owner) => vec![*owner],
+    /// The slots `id` belongs to (a sweep asks for each of thousands of resources: no list is
+    /// made).
+    fn owners(&self, id: Id) -> impl Iterator<Item = Slot> + '_ {
+        let owner = self.by_id.get(&id).copied();
+        let one = owner.filter(|o| o & SHARED == 0);
+        let first = owner.filter(|o| o & SHARED != 0).map(|o| o & !SHARED);
+        one.into_iter().chain(first.into_iter().flat_map(|f| self.listed(f)))
+    }
+
+    /// The object in `slot` is gone: its identifiers unlinked, its slot freed.
+    fn empty(&mut self, slot: Slot) {
+        let ids = self.slots[slot as usize]
+            .as_mut()
+            .map(|h| std::mem::take(&mut h.ids))
+            .unwrap_or_default();
+        for id in ids {
+            self.unlink(id, slot);
         }
+        self.release(slot);
     }
 
     /// A backlog of objects gone gives its room back.
@@ -316,7 +337,12 @@ impl Index {
 
     /// The object is gone: none of the identifiers is its any more.
     pub fn forget(&self, object: &ObjectKey) {
-        self.forget_where(|o| o == object);
+        let Ok(mut inner) = self.inner.lock() else { return };
+        if let Some(slot) = inner.slot_of.get(object).copied() {
+            inner.empty(slot);
+            inner.give_room_back();
+            inner.export();
+        }
     }
 
     /// The objects `gone` says are gone: none of the identifiers is theirs any more; how many
@@ -330,14 +356,7 @@ impl Index {
             .map(|(_, slot)| *slot)
             .collect();
         for slot in &slots {
-            let ids = inner.slots[*slot as usize]
-                .as_mut()
-                .map(|h| std::mem::take(&mut h.ids))
-                .unwrap_or_default();
-            for id in ids {
-                inner.unlink(id, *slot);
-            }
-            inner.release(*slot);
+            inner.empty(*slot);
         }
         inner.give_room_back();
         inner.export();
