@@ -11,18 +11,14 @@ refused, and that a call without `MaxResults` still answers everything. Exits no
 first failure.
 """
 
-import socket
-import subprocess
 import sys
-import time
-from pathlib import Path
 from typing import Any, Callable
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-HERE = Path(__file__).resolve().parent
+from local_server import start_server
 TAG = "webstack.io/cluster"
 
 
@@ -30,12 +26,6 @@ def check(what: str, ok: bool) -> None:
     if not ok:
         print(f"FAILED: {what}")
         sys.exit(1)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def pages(call: Callable[..., Any], key: str, **kwargs: Any) -> tuple[list[Any], int]:
@@ -54,19 +44,8 @@ def pages(call: Callable[..., Any], key: str, **kwargs: Any) -> tuple[list[Any],
 
 
 def main() -> int:
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, str(HERE / "server.py"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server, port = start_server()
     try:
-        for _ in range(150):
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                time.sleep(0.2)
         ec2 = boto3.client(
             "ec2",
             endpoint_url=f"http://127.0.0.1:{port}",

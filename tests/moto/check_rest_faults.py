@@ -20,9 +20,7 @@ Exits non-zero on the first failure.
 import json
 import os
 import socket
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -33,6 +31,8 @@ import boto3
 import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from local_server import start_server
 
 HERE = Path(__file__).resolve().parent
 CHECKS = 0
@@ -64,29 +64,6 @@ def fail(what: str) -> None:
     """Prints a failed check and exits."""
     print(f"FAIL {what}")
     sys.exit(1)
-
-
-def start_server() -> tuple[subprocess.Popen[bytes], int]:
-    """server.py on a free loopback port, once it accepts connections."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "server.py", "-H", "127.0.0.1", "-p", str(port)],
-        cwd=HERE,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc, port
-        except OSError:
-            if time.time() > deadline or proc.poll() is not None:
-                proc.kill()
-                fail("server.py did not listen")
-            time.sleep(0.1)
 
 
 def fault_api(port: int, body: Any = None) -> Any:
