@@ -332,31 +332,41 @@ async fn dry_run<K: Kind>(client: &Client, m: &Manifest) -> Result<Prepared<K>, 
         kube::Error::Api(s) => refused(s.reason.clone(), s.message.clone()),
         other => refused("KubernetesError".into(), crate::model::report(&other)),
     };
-    let live = api.get_opt(&m.name).await.map_err(kube_error)?;
     let mut value = m.value.clone();
     value["metadata"]["namespace"] = m.namespace.clone().into();
-    let answer = match &live {
-        None => {
-            let obj: DynamicObject = serde_json::from_value(value)
-                .map_err(|e| refused("Invalid".into(), format!("not a {}: {e}", m.kind)))?;
-            api.create(&params, &obj).await
-        }
-        Some(live) => {
-            let mut obj = serde_json::to_value(live).unwrap_or_default();
-            obj["spec"] = value["spec"].clone();
-            for field in ["labels", "annotations"] {
-                if let Some(map) = value["metadata"][field].as_object() {
-                    for (k, v) in map {
-                        obj["metadata"][field][k] = v.clone();
+    // A replace carries the live object's resourceVersion: the operator's status write between
+    // the read and the dry run makes it a Conflict, so it is read again (a dry run changes
+    // nothing; a few tries, then the Conflict is the plan's error).
+    let mut tries = 0;
+    let (live, answer) = loop {
+        tries += 1;
+        let live = api.get_opt(&m.name).await.map_err(kube_error)?;
+        let answer = match &live {
+            None => {
+                let obj: DynamicObject = serde_json::from_value(value.clone())
+                    .map_err(|e| refused("Invalid".into(), format!("not a {}: {e}", m.kind)))?;
+                api.create(&params, &obj).await
+            }
+            Some(live) => {
+                let mut obj = serde_json::to_value(live).unwrap_or_default();
+                obj["spec"] = value["spec"].clone();
+                for field in ["labels", "annotations"] {
+                    if let Some(map) = value["metadata"][field].as_object() {
+                        for (k, v) in map {
+                            obj["metadata"][field][k] = v.clone();
+                        }
                     }
                 }
+                let obj: DynamicObject = serde_json::from_value(obj)
+                    .map_err(|e| refused("Invalid".into(), format!("not a {}: {e}", m.kind)))?;
+                api.replace(&m.name, &params, &obj).await
             }
-            let obj: DynamicObject =
-                serde_json::from_value(obj).map_err(|e| refused("Invalid".into(), format!("not a {}: {e}", m.kind)))?;
-            api.replace(&m.name, &params, &obj).await
+        };
+        match answer {
+            Err(kube::Error::Api(s)) if s.code == 409 && live.is_some() && tries < 5 => continue,
+            answer => break (live, answer.map_err(kube_error)?),
         }
-    }
-    .map_err(kube_error)?;
+    };
     let mut stored = serde_json::to_value(&answer).unwrap_or_default();
     if live.is_none() {
         // Given at creation: not known before apply.
