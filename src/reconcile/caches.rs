@@ -345,8 +345,8 @@ cached!(
 
 /// How a controller queues an object: by namespace and name only. kube-runtime's `from_obj` also
 /// copies its resourceVersion and uid, which no lookup reads (a reference's equality and hash
-/// leave them out): two more strings in each copy of the reference its scheduler keeps, one pair
-/// of copies for every object, since every object has its next re-check scheduled.
+/// leave them out): two more strings in each copy of the reference its scheduler keeps until the
+/// reconcile runs (thousands at once when many objects are applied together).
 pub fn queued<K: Kind>(obj: &K) -> ObjectRef<K> {
     ObjectRef::new(&obj.name_any()).within(&obj.namespace().unwrap_or_default())
 }

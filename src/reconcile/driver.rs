@@ -24,6 +24,7 @@ use kube::{Api, Resource, ResourceExt};
 
 use super::backoff::Wait;
 use super::caches::{self, Caches, Interest};
+use super::due::{Due, Next};
 use super::lanes::{self, FirstStatus, Lane, Lanes};
 pub use super::scope::Scope;
 use super::status::{self, Kind, KindStatus, is_ready};
@@ -83,7 +84,18 @@ pub async fn run<R: Reconciler>(ctx: Arc<Context>, scope: Scope, concurrency: u1
             },
         )
     };
-    let controller = controller.reconcile_on(turns);
+    // The objects whose delay (re-check, poll, retry) ran out: kept in `due`, not in
+    // kube-runtime's scheduler (every reconcile returns `await_change` to it).
+    let due = Arc::new(Due::new());
+    let fired = {
+        let reader = reader.clone();
+        due.fired().filter_map(move |key| {
+            let (namespace, name) = lanes::split(&key);
+            let object = reflector::ObjectRef::<R::K>::new(name).within(namespace);
+            std::future::ready(reader.get(&object).map(|_| object))
+        })
+    };
+    let controller = controller.reconcile_on(turns).reconcile_on(fired);
     let controller = tenancy_watches(controller, &ctx, reader.clone());
     // Objects drift events name, and every object when the events pipeline stops being trusted.
     let in_scope = scope.clone();
@@ -99,8 +111,23 @@ pub async fn run<R: Reconciler>(ctx: Arc<Context>, scope: Scope, concurrency: u1
         .shutdown_on_signal()
         .graceful_shutdown_on(scope.stopped())
         .run(
-            move |obj, ctx| reconcile::<R>(obj, ctx, lanes.clone(), reader.clone()),
-            error_policy::<R>,
+            {
+                let due = due.clone();
+                move |obj, ctx| {
+                    let (lanes, reader, due) = (lanes.clone(), reader.clone(), due.clone());
+                    async move {
+                        let key = lanes::key(&obj.namespace().unwrap_or_default(), &obj.name_any());
+                        let next = reconcile::<R>(obj, ctx, lanes, reader).await?;
+                        due.set(&key, next);
+                        Ok(Action::await_change())
+                    }
+                }
+            },
+            move |obj, err, ctx| {
+                let key = lanes::key(&obj.namespace().unwrap_or_default(), &obj.name_any());
+                due.set(&key, error_policy::<R>(obj, err, ctx));
+                Action::await_change()
+            },
             ctx,
         )
         .for_each(|result| async move {
@@ -148,14 +175,14 @@ fn key<K: Kind>(obj: &K) -> String {
     )
 }
 
-fn error_policy<R: Reconciler>(obj: Arc<R::K>, err: &Error, ctx: Arc<Context>) -> Action {
+fn error_policy<R: Reconciler>(obj: Arc<R::K>, err: &Error, ctx: Arc<Context>) -> Next {
     let key = key(&*obj);
     if let Error::Fenced(_) = err {
         // Not this process's to retry: the new leader reconciles it (the process stops).
-        return Action::requeue(ctx.resync);
+        return Next::requeue(ctx.resync);
     }
     tracing::info!(%key, error = %report(err), "retrying");
-    Action::requeue(
+    Next::requeue(
         ctx.backoff
             .next(&key, Wait::Retry(RetryClass::Transient), ctx.resync, false),
     )
@@ -166,7 +193,7 @@ async fn reconcile<R: Reconciler>(
     ctx: Arc<Context>,
     lanes: Arc<Lanes>,
     cached: reflector::Store<R::K>,
-) -> Result<Action, Error> {
+) -> Result<Next, Error> {
     // An object that has to wait parks in `lanes` and this reconcile ends (kube-runtime keeps
     // nothing for it); when its turn comes it is reconciled again and takes what was reserved
     // for it. The work (a first status write, the reconcile) is boxed: allocated only while it
@@ -176,7 +203,7 @@ async fn reconcile<R: Reconciler>(
         true => match lanes.first_status(&key) {
             FirstStatus::Write(turn) => Some(turn),
             FirstStatus::Done => None,
-            FirstStatus::Parked => return Ok(Action::await_change()),
+            FirstStatus::Parked => return Ok(Next::await_change()),
         },
         false => None,
     };
@@ -193,7 +220,7 @@ async fn reconcile<R: Reconciler>(
         }
     };
     let Some(slot) = lanes.enter(&key, lane) else {
-        return Ok(Action::await_change());
+        return Ok(Next::await_change());
     };
     Box::pin(in_slot::<R>(obj, ctx, cached, lane, slot)).await
 }
@@ -205,13 +232,13 @@ async fn admit<R: Reconciler>(
     obj: &R::K,
     ctx: &Context,
     turn: Option<lanes::Turn>,
-) -> Result<Result<Lane, Action>, Error> {
+) -> Result<Result<Lane, Next>, Error> {
     // `--namespace-selector`: a namespace it does not select is left alone (looked at again when
     // its labels change; one not cached yet, just created, in a few seconds).
     match ctx.selects_namespace(&obj.namespace().unwrap_or_default()) {
         Some(true) => {}
-        Some(false) => return Ok(Err(Action::await_change())),
-        None => return Ok(Err(Action::requeue(Duration::from_secs(3)))),
+        Some(false) => return Ok(Err(Next::await_change())),
+        None => return Ok(Err(Next::requeue(Duration::from_secs(3)))),
     }
     // Settled: Ready, and no drift event named it since its last reconcile. Its reconcile, if its
     // generation was reconciled, is a plain re-check: last in the queue and in the AWS budget.
@@ -258,7 +285,7 @@ async fn in_slot<R: Reconciler>(
     cached: reflector::Store<R::K>,
     lane: Lane,
     slot: super::lanes::Slot,
-) -> Result<Action, Error> {
+) -> Result<Next, Error> {
     // The object as the cache holds it now: the wait for a slot can be long (minutes with
     // thousands of objects due), and the reconcile compares the status it writes with the
     // object's (status::write sends nothing when they are the same), so the copy must be the
@@ -296,7 +323,7 @@ async fn reconcile_timed<R: Reconciler>(
     obj: Arc<R::K>,
     ctx: Arc<Context>,
     recheck: bool,
-) -> Result<(Action, Option<Wait>), Error> {
+) -> Result<(Next, Option<Wait>), Error> {
     let key = key(&*obj);
     let deleting = obj.meta().deletion_timestamp.is_some();
     let ((result, tally), named) = crate::aws::ids::collecting(crate::aws::counting(async {
@@ -328,7 +355,7 @@ async fn reconcile_timed<R: Reconciler>(
             tenants.note_outcome(&key, None);
         }
         tracing::debug!(%key, aws_calls = tally.calls, aws_mutations = tally.mutations, "deleted");
-        return Ok((Action::await_change(), None));
+        return Ok((Next::await_change(), None));
     };
     let delay = ctx
         .backoff
@@ -343,7 +370,7 @@ async fn reconcile_timed<R: Reconciler>(
         ?delay,
         "reconciled"
     );
-    Ok((Action::requeue(delay), Some(wait)))
+    Ok((Next::requeue(delay), Some(wait)))
 }
 
 fn paused<K: Kind>(obj: &K) -> bool {

@@ -10,6 +10,7 @@ pub mod caches;
 pub mod context;
 pub mod departed;
 pub mod driver;
+pub mod due;
 pub mod events;
 pub mod guard;
 pub mod lanes;
