@@ -8,9 +8,13 @@
 //!
 //! The binary's pages are dropped from the page cache before the start (`dd iflag=nocache`),
 //! so the pages the operator reads are charged to its group, as they are to a container whose
-//! image was never read on that node. Needs a writable memory controller (root on the CI
+//! image was never read on that node. How much the kernel reads around each such fault is the
+//! read-ahead of the disk the binary is on ([`read_ahead_kib`]: 128 KiB by the kernel's default,
+//! 8 MiB on the virtual disk of the machine the README's figures come from), and those pages are
+//! charged too: the run reports it. Needs a writable memory controller (root on the CI
 //! machine; cgroup v2 at `/sys/fs/cgroup` or v1 at `/sys/fs/cgroup/memory`).
 
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -139,4 +143,22 @@ pub fn drop_page_cache(file: &Path) -> Result<(), String> {
         .success()
         .then_some(())
         .ok_or_else(|| format!("dd could not drop {} from the page cache", file.display()))
+}
+
+/// The read-ahead (KiB) of the block device `file` is on: what the kernel reads around a page
+/// fault on a file mapping (the binary's code, once the limit took it back). `None` when the
+/// file is not on a block device (overlay, tmpfs) or sysfs does not say.
+pub fn read_ahead_kib(file: &Path) -> Option<u64> {
+    let dev = std::fs::metadata(file).ok()?.dev();
+    // glibc's major()/minor() of a dev_t.
+    let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+    let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+    let device = PathBuf::from(format!("/sys/dev/block/{major}:{minor}"));
+    // A partition's queue is its disk's.
+    [
+        device.join("queue/read_ahead_kb"),
+        device.join("../queue/read_ahead_kb"),
+    ]
+    .iter()
+    .find_map(|p| std::fs::read_to_string(p).ok()?.trim().parse().ok())
 }

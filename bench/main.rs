@@ -644,6 +644,12 @@ async fn main() -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
+    if args.memory_limit.is_some() {
+        match cgroup::read_ahead_kib(&binary) {
+            Some(kib) => eprintln!("bench: the operator's binary is on a disk that reads {kib} KiB around a fault"),
+            None => eprintln!("bench: the read-ahead of the operator binary's disk is not known"),
+        }
+    }
     let client = harness::kube::client().await;
     harness::kube::install_crds(&client).await;
     let mut results = Vec::new();
@@ -660,6 +666,7 @@ async fn main() -> ExitCode {
     let machine = json!({
         "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         "operator": binary.display().to_string(),
+        "read_ahead_kib": cgroup::read_ahead_kib(&binary),
     });
     println!(
         "| stacks | objects | AWS objects | Ready in | reconcile p50 / p99 | calls/object/h (at resync, at 10 min) | RSS idle / peak | API-server requests (converge, window) | CPU s operator / emulator | bottleneck |"
