@@ -4,8 +4,8 @@
 //!   one reconcile at a time, a newly applied stack is seen at once and reconciled ahead of the
 //!   twenty's polls (the queue's First lane, `src/reconcile/lanes.rs`);
 //! - a throttled, failing AWS: with 10% of every service's calls throttled, 2% answering 503, 2%
-//!   reset and 2% reset after AWS acted (the answer lost), example 1 converges and holds exactly
-//!   the resources (counted by tag) of a clean run;
+//!   reset and 2% reset after AWS acted (the answer lost), examples 1 and 4 each converge and
+//!   hold exactly the resources (counted by tag) of a clean run;
 //! - the client-side budget: a tight `--aws-budget` makes calls wait (the metrics say so) and the
 //!   stack still converges;
 //! - a storm: every call throttled for 60 s, the operator's request rate falls, and it recovers;
@@ -153,7 +153,17 @@ async fn tagged_kinds(config: &aws_config::SdkConfig, ns: &str) -> BTreeMap<Stri
 /// The AWS budget).
 #[tokio::test]
 async fn example_1_converges_with_throttling_and_503s_and_duplicates_nothing() {
-    let file = "1-host-routing-two-services.yaml";
+    converges_faulted("1-host-routing-two-services.yaml").await;
+}
+
+/// The same for example 4 (path routing, inline services, the static site and its distribution).
+#[tokio::test]
+async fn example_4_converges_with_throttling_and_503s_and_duplicates_nothing() {
+    converges_faulted("4-netflux-path-routing-static-site.yaml").await;
+}
+
+/// `file` applied clean and faulted at once ([`example_1_converges_with_throttling_and_503s_and_duplicates_nothing`]).
+async fn converges_faulted(file: &str) {
     let rates = std::env::var("WEBSTACK_FAULT_RATES").unwrap_or_else(|_| "0.10,0.02,0.02,0.02".into());
     let rates: Vec<f64> = rates
         .split(',')
