@@ -71,15 +71,10 @@ pub async fn run<R: Reconciler>(ctx: Arc<Context>, scope: Scope, concurrency: u1
         let (lanes, reader) = (lanes.clone(), reader.clone());
         futures::stream::unfold(fed, |mut fed| async move { fed.recv().await.map(|key| (key, fed)) }).filter_map(
             move |key| {
-                let (namespace, name) = lanes::split(&key);
-                let object = reflector::ObjectRef::<R::K>::new(name).within(namespace);
-                let turn = match reader.get(&object) {
-                    Some(_) => Some(object),
-                    None => {
-                        lanes.cancel(&key);
-                        None
-                    }
-                };
+                let turn = held(&reader, &key);
+                if turn.is_none() {
+                    lanes.cancel(&key);
+                }
                 std::future::ready(turn)
             },
         )
@@ -89,11 +84,8 @@ pub async fn run<R: Reconciler>(ctx: Arc<Context>, scope: Scope, concurrency: u1
     let due = Arc::new(Due::new());
     let fired = {
         let reader = reader.clone();
-        due.fired().filter_map(move |key| {
-            let (namespace, name) = lanes::split(&key);
-            let object = reflector::ObjectRef::<R::K>::new(name).within(namespace);
-            std::future::ready(reader.get(&object).map(|_| object))
-        })
+        due.fired()
+            .filter_map(move |key| std::future::ready(held(&reader, &key)))
     };
     let controller = controller.reconcile_on(turns).reconcile_on(fired);
     let controller = tenancy_watches(controller, &ctx, reader.clone());
@@ -116,16 +108,15 @@ pub async fn run<R: Reconciler>(ctx: Arc<Context>, scope: Scope, concurrency: u1
                 move |obj, ctx| {
                     let (lanes, reader, due) = (lanes.clone(), reader.clone(), due.clone());
                     async move {
-                        let key = lanes::key(&obj.namespace().unwrap_or_default(), &obj.name_any());
-                        let next = reconcile::<R>(obj, ctx, lanes, reader).await?;
+                        let key = lane_key(&*obj);
+                        let next = reconcile::<R>(obj, ctx, &key, lanes, reader).await?;
                         due.set(&key, next);
                         Ok(Action::await_change())
                     }
                 }
             },
             move |obj, err, ctx| {
-                let key = lanes::key(&obj.namespace().unwrap_or_default(), &obj.name_any());
-                due.set(&key, error_policy::<R>(obj, err, ctx));
+                due.set(&lane_key(&*obj), error_policy::<R>(obj, err, ctx));
                 Action::await_change()
             },
             ctx,
@@ -136,6 +127,18 @@ pub async fn run<R: Reconciler>(ctx: Arc<Context>, scope: Scope, concurrency: u1
             }
         })
         .await;
+}
+
+/// `obj`'s key in `lanes` and in `due`.
+fn lane_key<K: Kind>(obj: &K) -> lanes::Key {
+    lanes::key(&obj.namespace().unwrap_or_default(), &obj.name_any())
+}
+
+/// The reference of the object `key` names in `lanes`, if the cache still holds it.
+fn held<K: Kind>(cached: &reflector::Store<K>, key: &str) -> Option<reflector::ObjectRef<K>> {
+    let (namespace, name) = lanes::split(key);
+    let object = reflector::ObjectRef::<K>::new(name).within(namespace);
+    cached.get(&object).map(|_| object)
 }
 
 /// A change of what governs a namespace re-evaluates the objects it concerns: a policy's spec or
@@ -188,9 +191,11 @@ fn error_policy<R: Reconciler>(obj: Arc<R::K>, err: &Error, ctx: Arc<Context>) -
     )
 }
 
+/// The reconcile of `obj`, `key` its key in `lanes`.
 async fn reconcile<R: Reconciler>(
     obj: Arc<R::K>,
     ctx: Arc<Context>,
+    key: &lanes::Key,
     lanes: Arc<Lanes>,
     cached: reflector::Store<R::K>,
 ) -> Result<Next, Error> {
@@ -198,9 +203,8 @@ async fn reconcile<R: Reconciler>(
     // nothing for it); when its turn comes it is reconciled again and takes what was reserved
     // for it. The work (a first status write, the reconcile) is boxed: allocated only while it
     // runs. A new object's first status waits for its turn before its write is even built.
-    let key = lanes::key(&obj.namespace().unwrap_or_default(), &obj.name_any());
     let turn = match first_status_due(&*obj) {
-        true => match lanes.first_status(&key) {
+        true => match lanes.first_status(key) {
             FirstStatus::Write(turn) => Some(turn),
             FirstStatus::Done => None,
             FirstStatus::Parked => return Ok(Next::await_change()),
@@ -211,15 +215,15 @@ async fn reconcile<R: Reconciler>(
         Ok(Ok(lane)) => lane,
         // Not to be reconciled now (or fenced): a slot reserved for it goes to the next.
         Ok(Err(action)) => {
-            lanes.cancel(&key);
+            lanes.cancel(key);
             return Ok(action);
         }
         Err(e) => {
-            lanes.cancel(&key);
+            lanes.cancel(key);
             return Err(e);
         }
     };
-    let Some(slot) = lanes.enter(&key, lane) else {
+    let Some(slot) = lanes.enter(key, lane) else {
         return Ok(Next::await_change());
     };
     Box::pin(in_slot::<R>(obj, ctx, cached, lane, slot)).await
@@ -808,13 +812,19 @@ spec: {stackRef: {name: netflux}, port: 8080}",
         )
         .unwrap();
         let tg = Arc::new(tg);
+        let key = lane_key(&*tg);
 
         let (holder, fence) = Fence::new("webstack-system/webstack-operator", Hold::Unbounded);
         holder.lose();
         let (lanes, _fed) = Lanes::new(1);
-        let result =
-            reconcile::<TargetGroupReconciler>(tg.clone(), context(&url, fence), lanes.clone(), reflector::store().0)
-                .await;
+        let result = reconcile::<TargetGroupReconciler>(
+            tg.clone(),
+            context(&url, fence),
+            &key,
+            lanes.clone(),
+            reflector::store().0,
+        )
+        .await;
         assert!(matches!(result, Err(Error::Fenced(_))), "{result:?}");
         assert_eq!(*seen.lock().unwrap(), Vec::<String>::new(), "not even a read");
 
@@ -830,6 +840,7 @@ spec: {stackRef: {name: netflux}, port: 8080}",
         let result = reconcile::<TargetGroupReconciler>(
             Arc::new(with_finalizer),
             context(&url, fence),
+            &key,
             lanes,
             reflector::store().0,
         )
@@ -860,9 +871,11 @@ spec: {stackRef: {name: netflux}, port: 8080}",
             "apiVersion: webstack.io/v1alpha1\nkind: WebStack\nmetadata: {name: a, namespace: b}\nspec: {}",
         )
         .unwrap();
+        let key = lanes::key("b", "a");
         let waiting = reconcile::<crate::webstack::WebStackReconciler>(
             Arc::new(stack),
             ctx.clone(),
+            &key,
             lanes.clone(),
             reflector::store().0,
         );
@@ -875,8 +888,13 @@ spec: {stackRef: {name: netflux}, port: 8080}",
             "apiVersion: webstack.io/v1alpha1\nkind: TargetGroup\nmetadata: {name: a, namespace: b}\nspec: {stackRef: {name: a}, port: 80}",
         )
         .unwrap();
-        let waiting =
-            reconcile::<crate::targetgroup::TargetGroupReconciler>(Arc::new(group), ctx, lanes, reflector::store().0);
+        let waiting = reconcile::<crate::targetgroup::TargetGroupReconciler>(
+            Arc::new(group),
+            ctx,
+            &key,
+            lanes,
+            reflector::store().0,
+        );
         assert!(
             std::mem::size_of_val(&waiting) <= 256,
             "{} bytes",
