@@ -234,16 +234,19 @@ impl Inner {
             }
             at = self.next_chunk(chunk);
         }
-        let left: Vec<Slot> = self.listed(first).take(2).collect();
-        if left.len() <= 1 {
+        let (only, more) = {
+            let mut left = self.listed(first);
+            (left.next(), left.next().is_some())
+        };
+        if !more {
             let mut at = Some(first);
             while let Some(chunk) = at {
                 at = self.next_chunk(chunk);
                 self.chunks[chunk as usize] = [EMPTY; 4];
                 self.free_chunks.push(chunk);
             }
-            match left.first() {
-                Some(only) => self.by_id.insert(id, *only),
+            match only {
+                Some(only) => self.by_id.insert(id, only),
                 None => self.by_id.remove(&id),
             };
         }
